@@ -1,0 +1,194 @@
+// MVCC writes: Put, Delete, ConditionalPut, Increment, DeleteRange.
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "storage/lock_table.h"
+#include "storage/mvcc.h"
+#include "storage/mvcc_internal.h"
+
+namespace rangedb {
+namespace {
+
+using mvcc_internal::KeyState;
+using mvcc_internal::Version;
+
+// A write at a sequence the intent already covers is a replay (a retried request):
+// it succeeds without change if it wrote the same thing, and is an error if not.
+absl::StatusOr<MVCCWriteResult> CheckReplay(absl::string_view key, const KeyState& state,
+                                            const TxnContext& txn, bool tombstone,
+                                            absl::string_view payload) {
+  const int32_t seq = txn.meta.sequence;
+  bool recorded = false, deleted = false;
+  std::string value;
+  if (seq == state.lock.txn().sequence()) {
+    recorded = true;
+    deleted = state.newest->tombstone;
+    value = state.newest->payload;
+  }
+  for (const proto::IntentHistoryEntry& e : state.lock.history()) {
+    if (e.sequence() == seq) {
+      recorded = true;
+      deleted = e.deleted();
+      value = e.value();
+    }
+  }
+  if (!recorded || deleted != tombstone || (!tombstone && value != payload)) {
+    return absl::InternalError(absl::StrCat(
+        "transaction write at sequence ", seq, " to key ", absl::CHexEscape(key),
+        " replays a sequence the intent (at sequence ", state.lock.txn().sequence(),
+        ") already covers, with a different value"));
+  }
+  return MVCCWriteResult{state.newest->timestamp, false};
+}
+
+// The heart of every write: lays down one version (value or tombstone) of key.
+absl::StatusOr<MVCCWriteResult> WriteVersion(WriteBatch& batch, absl::string_view key,
+                                             Timestamp timestamp, bool tombstone,
+                                             absl::string_view payload,
+                                             const MVCCWriteOptions& options) {
+  const TxnContext* txn = options.txn;
+  if (timestamp.IsEmpty()) return absl::InvalidArgumentError("an MVCC write needs a timestamp");
+  if (txn != nullptr && timestamp != txn->meta.write_timestamp) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("transactional write at ", timestamp.ToString(),
+                     " differs from the transaction's write timestamp ",
+                     txn->meta.write_timestamp.ToString()));
+  }
+  absl::StatusOr<KeyState> loaded = mvcc_internal::LoadKeyState(batch, key);
+  if (!loaded.ok()) return loaded.status();
+  KeyState& state = *loaded;
+
+  MVCCWriteResult result{timestamp, false};
+  proto::LockTableEntry lock;
+  bool rewrite_own_intent = false;  // the new version replaces our intent in place
+  if (state.newest.has_value() && state.newest->provisional) {
+    const proto::TxnMeta& held = state.lock.txn();
+    if (txn == nullptr || held.id() != txn->meta.id) {
+      return LockConflictError({{std::string(key), TxnMetaFromProto(held)}});
+    }
+    if (held.epoch() > txn->meta.epoch) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("write from epoch ", txn->meta.epoch, " to key ", absl::CHexEscape(key),
+                       " holding an intent of the same transaction's epoch ", held.epoch()));
+    }
+    if (held.epoch() == txn->meta.epoch) {
+      if (txn->meta.sequence <= held.sequence()) {
+        return CheckReplay(key, state, *txn, tombstone, payload);
+      }
+      *lock.mutable_history() = state.lock.history();
+      proto::IntentHistoryEntry* previous = lock.add_history();
+      previous->set_sequence(held.sequence());
+      previous->set_deleted(state.newest->tombstone);
+      previous->set_value(state.newest->payload);
+      result.timestamp = std::max(timestamp, state.newest->timestamp);
+      rewrite_own_intent = result.timestamp == state.newest->timestamp;
+    }
+    // An intent of an earlier epoch is discarded; our own intent moves up when the
+    // transaction's write timestamp has.
+    if (!rewrite_own_intent) mvcc_internal::RemoveNewest(key, &state, batch, options.stats);
+  }
+  if (!rewrite_own_intent && state.newest.has_value() &&
+      state.newest->timestamp >= result.timestamp) {
+    result.timestamp = state.newest->timestamp.Next();
+    result.write_too_old = true;
+  }
+
+  Version version =
+      mvcc_internal::MakeVersion(key, result.timestamp, txn != nullptr, tombstone, payload);
+  if (rewrite_own_intent) {
+    mvcc_internal::ReplaceNewest(key, version, &state, batch, options.stats);
+  } else {
+    mvcc_internal::AddNewest(key, version, &state, batch, options.stats);
+  }
+  if (txn != nullptr) {
+    TxnMetaToProto(txn->meta, lock.mutable_txn());
+    TimestampToProto(result.timestamp, lock.mutable_txn()->mutable_write_timestamp());
+    mvcc_internal::PutLock(key, lock, &state, batch, options.stats);
+  }
+  return result;
+}
+
+// The key's latest value as the writer sees it: its own intents included, other
+// transactions' intents a conflict.
+absl::StatusOr<MVCCGetResult> ReadLatest(WriteBatch& batch, absl::string_view key,
+                                         const MVCCWriteOptions& options) {
+  MVCCReadOptions read;
+  read.txn = options.txn;
+  return MVCCGet(batch, key, Timestamp::Max(), read);
+}
+
+}  // namespace
+
+absl::StatusOr<MVCCWriteResult> MVCCPut(WriteBatch& batch, absl::string_view key,
+                                        Timestamp timestamp, absl::string_view value,
+                                        const MVCCWriteOptions& options) {
+  return WriteVersion(batch, key, timestamp, /*tombstone=*/false, value, options);
+}
+
+absl::StatusOr<MVCCWriteResult> MVCCDelete(WriteBatch& batch, absl::string_view key,
+                                           Timestamp timestamp, const MVCCWriteOptions& options) {
+  return WriteVersion(batch, key, timestamp, /*tombstone=*/true, "", options);
+}
+
+absl::StatusOr<MVCCWriteResult> MVCCConditionalPut(WriteBatch& batch, absl::string_view key,
+                                                   Timestamp timestamp, absl::string_view value,
+                                                   const std::optional<std::string>& expected,
+                                                   bool allow_if_missing,
+                                                   const MVCCWriteOptions& options) {
+  absl::StatusOr<MVCCGetResult> latest = ReadLatest(batch, key, options);
+  if (!latest.ok()) return latest.status();
+  std::optional<std::string> actual;
+  if (latest->found) actual = std::move(latest->value);
+  const bool pass = actual == expected || (!actual.has_value() && allow_if_missing);
+  if (!pass) return ConditionFailedError(key, actual);
+  return WriteVersion(batch, key, timestamp, /*tombstone=*/false, value, options);
+}
+
+absl::StatusOr<int64_t> MVCCIncrement(WriteBatch& batch, absl::string_view key,
+                                      Timestamp timestamp, int64_t delta,
+                                      const MVCCWriteOptions& options, MVCCWriteResult* result) {
+  absl::StatusOr<MVCCGetResult> latest = ReadLatest(batch, key, options);
+  if (!latest.ok()) return latest.status();
+  int64_t current = 0;
+  if (latest->found && !absl::SimpleAtoi(latest->value, &current)) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot increment key ", absl::CHexEscape(key),
+                                                   ": its value \"",
+                                                   absl::CHexEscape(latest->value.substr(0, 64)),
+                                                   "\" is not an integer"));
+  }
+  int64_t sum;
+  if (__builtin_add_overflow(current, delta, &sum)) {
+    return absl::OutOfRangeError(absl::StrCat("incrementing key ", absl::CHexEscape(key), " (",
+                                              current, ") by ", delta, " overflows int64"));
+  }
+  absl::StatusOr<MVCCWriteResult> written =
+      WriteVersion(batch, key, timestamp, /*tombstone=*/false, absl::StrCat(sum), options);
+  if (!written.ok()) return written.status();
+  if (result != nullptr) *result = *written;
+  return sum;
+}
+
+absl::StatusOr<MVCCDeleteRangeResult> MVCCDeleteRange(WriteBatch& batch, absl::string_view start,
+                                                      absl::string_view end, Timestamp timestamp,
+                                                      int64_t max_keys,
+                                                      const MVCCWriteOptions& options) {
+  MVCCScanOptions scan;
+  scan.read.txn = options.txn;
+  scan.max_keys = max_keys;
+  absl::StatusOr<MVCCScanResult> live = MVCCScan(batch, start, end, Timestamp::Max(), scan);
+  if (!live.ok()) return live.status();
+  MVCCDeleteRangeResult result;
+  result.resume_span = std::move(live->resume_span);
+  for (MVCCKeyValue& row : live->rows) {
+    absl::StatusOr<MVCCWriteResult> deleted =
+        WriteVersion(batch, row.key, timestamp, /*tombstone=*/true, "", options);
+    if (!deleted.ok()) return deleted.status();
+    result.deleted_keys.push_back(std::move(row.key));
+  }
+  return result;
+}
+
+}  // namespace rangedb

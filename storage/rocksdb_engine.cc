@@ -1,0 +1,313 @@
+#include "storage/rocksdb_engine.h"
+
+#include <array>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+#include "rocksdb/utilities/write_batch_with_index.h"
+#include "rocksdb/write_batch.h"
+
+namespace rangedb {
+namespace {
+
+constexpr char kRaftLogFamily[] = "raft_log";
+constexpr char kInMemoryPath[] = "/rangedb-in-memory";
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsIOError()) return absl::UnavailableError(msg);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
+  if (s.IsNotSupported()) return absl::UnimplementedError(msg);
+  return absl::InternalError(msg);
+}
+
+rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+absl::string_view FromSlice(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+
+// Read options plus the storage their bound Slices point into; RocksDB keeps
+// pointers, so this must outlive the iterator that uses it.
+struct BoundedReadOptions {
+  explicit BoundedReadOptions(const IterOptions& o, const rocksdb::Snapshot* snapshot)
+      : lower(o.lower_bound), upper(o.upper_bound), lower_slice(lower), upper_slice(upper) {
+    ro.snapshot = snapshot;
+    if (!lower.empty()) ro.iterate_lower_bound = &lower_slice;
+    if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
+  }
+  std::string lower, upper;
+  rocksdb::Slice lower_slice, upper_slice;
+  rocksdb::ReadOptions ro;
+};
+
+// Wraps a rocksdb::Iterator. When check_bounds is set (iterators over a write
+// batch, whose in-batch part RocksDB does not bound) it hides keys outside them.
+class RocksIterator final : public Iterator {
+ public:
+  RocksIterator(std::unique_ptr<BoundedReadOptions> opts, bool check_bounds)
+      : opts_(std::move(opts)), check_bounds_(check_bounds) {}
+  void Init(rocksdb::Iterator* it) { it_.reset(it); }
+  BoundedReadOptions* options() { return opts_.get(); }
+
+  void Seek(absl::string_view key) override {
+    if (!opts_->lower.empty() && key < opts_->lower) key = opts_->lower;
+    it_->Seek(ToSlice(key));
+  }
+  void SeekForPrev(absl::string_view key) override {
+    if (!opts_->upper.empty() && key >= opts_->upper) {
+      SeekToLast();
+      return;
+    }
+    it_->SeekForPrev(ToSlice(key));
+  }
+  void SeekToFirst() override {
+    if (opts_->lower.empty()) {
+      it_->SeekToFirst();
+    } else {
+      it_->Seek(ToSlice(opts_->lower));
+    }
+  }
+  void SeekToLast() override {
+    if (opts_->upper.empty()) {
+      it_->SeekToLast();
+      return;
+    }
+    it_->SeekForPrev(ToSlice(opts_->upper));
+    if (it_->Valid() && FromSlice(it_->key()) >= opts_->upper) it_->Prev();
+  }
+  void Next() override { it_->Next(); }
+  void Prev() override { it_->Prev(); }
+  bool Valid() const override {
+    if (!it_->Valid()) return false;
+    if (!check_bounds_) return true;
+    absl::string_view k = FromSlice(it_->key());
+    if (!opts_->upper.empty() && k >= opts_->upper) return false;
+    if (!opts_->lower.empty() && k < opts_->lower) return false;
+    return true;
+  }
+  absl::string_view key() const override { return FromSlice(it_->key()); }
+  absl::string_view value() const override { return FromSlice(it_->value()); }
+  absl::Status status() const override { return FromRocks(it_->status(), "iterator"); }
+
+ private:
+  std::unique_ptr<BoundedReadOptions> opts_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+  const bool check_bounds_;
+};
+
+class RocksEngine;
+
+// Snapshots and batches reach RocksDB through these two calls.
+class RocksAccess {
+ public:
+  virtual ~RocksAccess() = default;
+  virtual rocksdb::DB* db() = 0;
+  virtual rocksdb::ColumnFamilyHandle* Family(ColumnFamily cf) = 0;
+};
+
+absl::StatusOr<bool> GetFrom(RocksAccess* a, const rocksdb::ReadOptions& ro, ColumnFamily cf,
+                             absl::string_view key, std::string* value) {
+  rocksdb::Status s = a->db()->Get(ro, a->Family(cf), ToSlice(key), value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return FromRocks(s, "get");
+  return true;
+}
+
+std::unique_ptr<Iterator> IteratorFrom(RocksAccess* a, const IterOptions& options,
+                                       const rocksdb::Snapshot* snapshot) {
+  auto it = std::make_unique<RocksIterator>(std::make_unique<BoundedReadOptions>(options, snapshot),
+                                            /*check_bounds=*/false);
+  it->Init(a->db()->NewIterator(it->options()->ro, a->Family(options.cf)));
+  return it;
+}
+
+class RocksSnapshot final : public Snapshot {
+ public:
+  RocksSnapshot(RocksAccess* access)
+      : access_(access), snapshot_(access->db()->GetSnapshot()) {
+    ro_.snapshot = snapshot_;
+  }
+  ~RocksSnapshot() override { access_->db()->ReleaseSnapshot(snapshot_); }
+
+  absl::StatusOr<bool> Get(ColumnFamily cf, absl::string_view key, std::string* value) override {
+    return GetFrom(access_, ro_, cf, key, value);
+  }
+  std::unique_ptr<Iterator> NewIterator(const IterOptions& options) override {
+    return IteratorFrom(access_, options, snapshot_);
+  }
+
+ private:
+  RocksAccess* const access_;
+  const rocksdb::Snapshot* const snapshot_;
+  rocksdb::ReadOptions ro_;
+};
+
+class RocksWriteBatch final : public WriteBatch {
+ public:
+  explicit RocksWriteBatch(RocksAccess* access)
+      : access_(access), batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {}
+
+  absl::StatusOr<bool> Get(ColumnFamily cf, absl::string_view key, std::string* value) override {
+    rocksdb::Status s = batch_.GetFromBatchAndDB(access_->db(), rocksdb::ReadOptions(),
+                                                 access_->Family(cf), ToSlice(key), value);
+    if (s.IsNotFound()) return false;
+    if (!s.ok()) return FromRocks(s, "batch get");
+    return true;
+  }
+  std::unique_ptr<Iterator> NewIterator(const IterOptions& options) override {
+    auto it = std::make_unique<RocksIterator>(
+        std::make_unique<BoundedReadOptions>(options, nullptr), /*check_bounds=*/true);
+    rocksdb::ColumnFamilyHandle* family = access_->Family(options.cf);
+    rocksdb::Iterator* base = access_->db()->NewIterator(it->options()->ro, family);
+    it->Init(batch_.NewIteratorWithBase(family, base, &it->options()->ro));
+    return it;
+  }
+  void Put(ColumnFamily cf, absl::string_view key, absl::string_view value) override {
+    // WriteBatchWithIndex only fails here on sizes beyond 4 GiB, which callers bound.
+    rocksdb::Status s = batch_.Put(access_->Family(cf), ToSlice(key), ToSlice(value));
+    (void)s;
+  }
+  void Delete(ColumnFamily cf, absl::string_view key) override {
+    rocksdb::Status s = batch_.Delete(access_->Family(cf), ToSlice(key));
+    (void)s;
+  }
+  absl::Status Commit(bool sync) override {
+    rocksdb::WriteOptions wo;
+    wo.sync = sync;
+    absl::Status s = FromRocks(access_->db()->Write(wo, batch_.GetWriteBatch()), "commit batch");
+    batch_.Clear();
+    return s;
+  }
+  size_t Count() const override {
+    return const_cast<rocksdb::WriteBatchWithIndex&>(batch_).GetWriteBatch()->Count();
+  }
+  size_t ByteSize() const override {
+    return const_cast<rocksdb::WriteBatchWithIndex&>(batch_).GetWriteBatch()->GetDataSize();
+  }
+  void Clear() override { batch_.Clear(); }
+  std::string Serialize() const override {
+    return const_cast<rocksdb::WriteBatchWithIndex&>(batch_).GetWriteBatch()->Data();
+  }
+
+ private:
+  RocksAccess* const access_;
+  rocksdb::WriteBatchWithIndex batch_;
+};
+
+class RocksEngine final : public Engine, public RocksAccess {
+ public:
+  ~RocksEngine() override {
+    for (rocksdb::ColumnFamilyHandle* h : handles_) {
+      if (h != nullptr) (void)db_->DestroyColumnFamilyHandle(h);
+    }
+    handles_.clear();
+    db_.reset();  // before the Env it may be using
+  }
+
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+
+  rocksdb::DB* db() override { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* Family(ColumnFamily cf) override {
+    return handles_[static_cast<size_t>(cf)];
+  }
+
+  absl::StatusOr<bool> Get(ColumnFamily cf, absl::string_view key, std::string* value) override {
+    return GetFrom(this, rocksdb::ReadOptions(), cf, key, value);
+  }
+  std::unique_ptr<Iterator> NewIterator(const IterOptions& options) override {
+    return IteratorFrom(this, options, nullptr);
+  }
+  std::unique_ptr<WriteBatch> NewWriteBatch() override {
+    return std::make_unique<RocksWriteBatch>(this);
+  }
+  std::unique_ptr<Snapshot> NewSnapshot() override { return std::make_unique<RocksSnapshot>(this); }
+
+  absl::Status ApplySerializedBatch(absl::string_view repr, bool sync) override {
+    // The smallest valid batch is its 12-byte header (sequence + count).
+    if (repr.size() < 12) {
+      return absl::DataLossError(absl::StrCat("serialized batch of ", repr.size(),
+                                              " bytes is shorter than its header"));
+    }
+    rocksdb::WriteBatch batch{std::string(repr)};
+    rocksdb::WriteOptions wo;
+    wo.sync = sync;
+    return FromRocks(db_->Write(wo, &batch), "apply serialized batch");
+  }
+
+  absl::Status Flush() override {
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    return FromRocks(db_->Flush(fo, handles_), "flush");
+  }
+
+  std::string Path() const override { return in_memory_ ? ":memory:" : path_; }
+
+ private:
+  std::unique_ptr<rocksdb::Env> env_;  // the in-memory Env; null on disk
+  std::shared_ptr<rocksdb::Cache> cache_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by ColumnFamily
+  std::string path_;
+  bool in_memory_ = false;
+};
+
+rocksdb::ColumnFamilyOptions FamilyOptions(const EngineOptions& options,
+                                           const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.write_buffer_size = options.write_buffer_bytes;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.format_version = 5;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf.compression = rocksdb::kLZ4Compression;
+  cf.bottommost_compression = rocksdb::kZSTD;
+  return cf;
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> RocksEngine::Open(const EngineOptions& options) {
+  auto engine = std::make_unique<RocksEngine>();
+  engine->in_memory_ = options.in_memory;
+  engine->path_ = options.in_memory ? kInMemoryPath : options.path;
+  if (!options.in_memory && options.path.empty()) {
+    return absl::InvalidArgumentError("store path is empty (use in_memory for a memory store)");
+  }
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 4;
+  if (options.in_memory) {
+    engine->env_.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+    db_options.env = engine->env_.get();
+  }
+  engine->cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
+
+  rocksdb::ColumnFamilyOptions cf = FamilyOptions(options, engine->cache_);
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, cf},
+      {kRaftLogFamily, cf},
+  };
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, engine->path_, families, &engine->handles_, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open store at ", engine->path_));
+  engine->db_.reset(raw);
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Engine>> OpenEngine(const EngineOptions& options) {
+  return RocksEngine::Open(options);
+}
+
+}  // namespace rangedb
