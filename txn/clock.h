@@ -1,0 +1,50 @@
+// PhysicalClock: the source of wall time behind the hybrid logical clock (txn/hlc.h).
+//
+// The HLC never reads the OS clock itself; it takes a PhysicalClock so that tests and
+// the simulator can drive time by hand (ManualClock) while a node uses SystemClock.
+//
+// Thread safety: every implementation here is safe for concurrent use.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace rangedb {
+
+// A source of wall time in nanoseconds since the Unix epoch. Readings need not be
+// monotonic: a real clock can be stepped backwards by NTP or an operator, and the HLC
+// is built to tolerate that.
+class PhysicalClock {
+ public:
+  virtual ~PhysicalClock() = default;
+
+  // The current wall time in nanoseconds since the Unix epoch. Safe to call from any
+  // thread.
+  virtual int64_t NowNanos() = 0;
+};
+
+// The operating system's real-time clock (CLOCK_REALTIME, read through
+// std::chrono::system_clock, which has nanosecond resolution on Linux).
+class SystemClock final : public PhysicalClock {
+ public:
+  int64_t NowNanos() override;
+};
+
+// A clock that only moves when told to. Starts at `start_ns`. Set and Advance may
+// move it backwards, which is how tests model a clock step.
+class ManualClock final : public PhysicalClock {
+ public:
+  explicit ManualClock(int64_t start_ns = 0) : now_ns_(start_ns) {}
+
+  int64_t NowNanos() override { return now_ns_.load(std::memory_order_acquire); }
+
+  void Set(int64_t now_ns) { now_ns_.store(now_ns, std::memory_order_release); }
+
+  // Moves the clock by delta_ns (negative steps it backwards).
+  void Advance(int64_t delta_ns) { now_ns_.fetch_add(delta_ns, std::memory_order_acq_rel); }
+
+ private:
+  std::atomic<int64_t> now_ns_;
+};
+
+}  // namespace rangedb
