@@ -1,6 +1,7 @@
 #include "storage/rocksdb_engine.h"
 
 #include <array>
+#include <filesystem>
 #include <utility>
 #include <vector>
 
@@ -99,6 +100,44 @@ class RocksIterator final : public Iterator {
   std::unique_ptr<rocksdb::Iterator> it_;
   const bool check_bounds_;
 };
+
+// Walks every record of a batch: a malformed record or a header count that does
+// not match the records is corruption.
+class RecordCounter final : public rocksdb::WriteBatch::Handler {
+ public:
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return Count(cf);
+  }
+  rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice&) override { return Count(cf); }
+  rocksdb::Status SingleDeleteCF(uint32_t cf, const rocksdb::Slice&) override { return Count(cf); }
+  rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return Count(cf);
+  }
+  rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return rocksdb::Status::Corruption("merge records are never written by rangedb");
+  }
+  uint32_t records = 0;
+
+ private:
+  rocksdb::Status Count(uint32_t cf) {
+    if (cf > static_cast<uint32_t>(ColumnFamily::kRaftLog)) {
+      return rocksdb::Status::Corruption("record for an unknown column family");
+    }
+    ++records;
+    return rocksdb::Status::OK();
+  }
+};
+
+absl::Status ValidateBatch(const rocksdb::WriteBatch& batch) {
+  RecordCounter counter;
+  absl::Status s = FromRocks(batch.Iterate(&counter), "serialized batch");
+  if (!s.ok()) return absl::DataLossError(s.message());
+  if (counter.records != batch.Count()) {
+    return absl::DataLossError(absl::StrCat("serialized batch header counts ", batch.Count(),
+                                            " records but holds ", counter.records));
+  }
+  return absl::OkStatus();
+}
 
 class RocksEngine;
 
@@ -234,6 +273,9 @@ class RocksEngine final : public Engine, public RocksAccess {
                                               " bytes is shorter than its header"));
     }
     rocksdb::WriteBatch batch{std::string(repr)};
+    // RocksDB applies the well-formed prefix of a malformed batch before reporting
+    // it, so validate the whole batch first: all or nothing.
+    if (absl::Status s = ValidateBatch(batch); !s.ok()) return s;
     rocksdb::WriteOptions wo;
     wo.sync = sync;
     return FromRocks(db_->Write(wo, &batch), "apply serialized batch");
@@ -280,6 +322,14 @@ absl::StatusOr<std::unique_ptr<Engine>> RocksEngine::Open(const EngineOptions& o
     return absl::InvalidArgumentError("store path is empty (use in_memory for a memory store)");
   }
 
+  if (!options.in_memory) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.path, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot create store directory ", options.path, ": ", ec.message()));
+    }
+  }
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
