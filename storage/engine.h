@@ -93,9 +93,9 @@ class WriteBatch : public Reader, public Writer {
   // once; afterwards it is empty and may be reused.
   [[nodiscard]] virtual absl::Status Commit(bool sync) = 0;
 
-  virtual size_t Count() const = 0;         // number of writes buffered
-  virtual size_t ByteSize() const = 0;      // size of the serialized batch
-  virtual void Clear() = 0;                 // drops every buffered write
+  virtual size_t Count() const = 0;           // number of writes buffered
+  virtual size_t ByteSize() const = 0;        // size of the serialized batch
+  virtual void Clear() = 0;                   // drops every buffered write
   virtual std::string Serialize() const = 0;  // the batch's wire/WAL representation
 };
 

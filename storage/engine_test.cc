@@ -105,9 +105,9 @@ TEST_P(EngineTest, IteratorsRespectBoundsInBothDirections) {
   EXPECT_EQ(Keys(*engine_, {ColumnFamily::kData, "b", "d"}), (Strings{"b", "c"}));
   EXPECT_EQ(Keys(*engine_, {ColumnFamily::kData, "b", "d"}, true), (Strings{"c", "b"}));
   std::unique_ptr<WriteBatch> batch = engine_->NewWriteBatch();
-  batch->Put(ColumnFamily::kData, "a0", "x");   // outside the bounds
-  batch->Put(ColumnFamily::kData, "bb", "x");   // inside
-  batch->Put(ColumnFamily::kData, "d0", "x");   // outside
+  batch->Put(ColumnFamily::kData, "a0", "x");  // outside the bounds
+  batch->Put(ColumnFamily::kData, "bb", "x");  // inside
+  batch->Put(ColumnFamily::kData, "d0", "x");  // outside
   EXPECT_EQ(Keys(*batch, {ColumnFamily::kData, "b", "d"}), (Strings{"b", "bb", "c"}));
   EXPECT_EQ(Keys(*batch, {ColumnFamily::kData, "b", "d"}, true), (Strings{"c", "bb", "b"}));
   std::unique_ptr<Iterator> it = batch->NewIterator({ColumnFamily::kData, "b", "d"});

@@ -49,9 +49,9 @@ struct MVCCReadOptions {
 };
 
 struct MVCCGetResult {
-  bool found = false;     // false: no version, or the visible version is a tombstone
-  std::string value;      // the visible value
-  Timestamp timestamp;    // the visible version's timestamp
+  bool found = false;   // false: no version, or the visible version is a tombstone
+  std::string value;    // the visible value
+  Timestamp timestamp;  // the visible version's timestamp
 };
 
 [[nodiscard]] absl::StatusOr<MVCCGetResult> MVCCGet(Reader& reader, absl::string_view key,
@@ -60,9 +60,9 @@ struct MVCCGetResult {
 
 struct MVCCScanOptions {
   MVCCReadOptions read;
-  int64_t max_keys = 0;      // stop after this many rows; 0 = no limit
-  int64_t target_bytes = 0;  // stop once rows (key + value bytes) reach this; 0 = no limit
-  bool reverse = false;      // return rows in descending key order
+  int64_t max_keys = 0;          // stop after this many rows; 0 = no limit
+  int64_t target_bytes = 0;      // stop once rows (key + value bytes) reach this; 0 = no limit
+  bool reverse = false;          // return rows in descending key order
   int64_t max_conflicts = 1000;  // conflicts collected before failing the scan
 };
 
@@ -173,11 +173,8 @@ struct MVCCGCResult {
 // see: for each key, every version older than its newest committed version at or
 // below threshold, and that version too if it is a tombstone. Intents are never
 // removed. At most max_versions versions are removed per call (0 = no limit).
-[[nodiscard]] absl::StatusOr<MVCCGCResult> MVCCGarbageCollect(WriteBatch& batch,
-                                                              absl::string_view start,
-                                                              absl::string_view end,
-                                                              Timestamp threshold,
-                                                              int64_t max_versions,
-                                                              MVCCStats* stats = nullptr);
+[[nodiscard]] absl::StatusOr<MVCCGCResult> MVCCGarbageCollect(
+    WriteBatch& batch, absl::string_view start, absl::string_view end, Timestamp threshold,
+    int64_t max_versions, MVCCStats* stats = nullptr);
 
 }  // namespace rangedb

@@ -42,12 +42,11 @@ absl::Status UncertaintyError(absl::string_view key, Timestamp read_timestamp,
   TimestampToProto(read_timestamp, detail.mutable_uncertain_read_timestamp());
   TimestampToProto(existing_timestamp, detail.mutable_uncertain_existing_timestamp());
   detail.set_uncertain_key(std::string(key));
-  return WithDetail(
-      absl::AbortedError(absl::StrCat("read at ", read_timestamp.ToString(),
-                                      " found a value of key ", absl::CHexEscape(key), " at ",
-                                      existing_timestamp.ToString(),
-                                      " within its uncertainty interval; restart above it")),
-      detail);
+  return WithDetail(absl::AbortedError(absl::StrCat(
+                        "read at ", read_timestamp.ToString(), " found a value of key ",
+                        absl::CHexEscape(key), " at ", existing_timestamp.ToString(),
+                        " within its uncertainty interval; restart above it")),
+                    detail);
 }
 
 absl::Status ConditionFailedError(absl::string_view key, const std::optional<std::string>& actual) {

@@ -94,8 +94,8 @@ bool DecodeMVCCTimestampSuffix(absl::string_view suffix, Timestamp* ts) {
 absl::Status DecodeMVCCKey(absl::string_view encoded, std::string* user_key, Timestamp* ts) {
   absl::string_view prefix = MVCCEncodedPrefix(encoded);
   if (prefix.empty()) {
-    return absl::DataLossError(
-        absl::StrCat("malformed MVCC key (bad escape or no terminator): ", absl::CHexEscape(encoded)));
+    return absl::DataLossError(absl::StrCat("malformed MVCC key (bad escape or no terminator): ",
+                                            absl::CHexEscape(encoded)));
   }
   if (!DecodeMVCCTimestampSuffix(encoded.substr(prefix.size()), ts)) {
     return absl::DataLossError(

@@ -30,7 +30,8 @@ absl::StatusOr<Version> VersionAt(const Iterator& it, absl::string_view prefix) 
 }
 
 bool OnVersionOf(const Iterator& it, absl::string_view prefix) {
-  return it.Valid() && it.key().size() > prefix.size() && it.key().substr(0, prefix.size()) == prefix;
+  return it.Valid() && it.key().size() > prefix.size() &&
+         it.key().substr(0, prefix.size()) == prefix;
 }
 
 void AddLive(MVCCStats* stats, const Version& v, int sign) {
@@ -78,7 +79,8 @@ Version MakeVersion(absl::string_view key, Timestamp timestamp, bool provisional
   v.tombstone = tombstone;
   if (!tombstone) v.payload.assign(payload.data(), payload.size());
   const int64_t zeros = std::count(key.begin(), key.end(), '\0');  // each escaped to two bytes
-  v.key_bytes = static_cast<int64_t>(key.size()) + zeros + kMVCCTerminatorBytes + kMVCCTimestampBytes;
+  v.key_bytes =
+      static_cast<int64_t>(key.size()) + zeros + kMVCCTerminatorBytes + kMVCCTimestampBytes;
   v.val_bytes = 1 + static_cast<int64_t>(v.payload.size());
   return v;
 }

@@ -18,11 +18,10 @@ TEST(MVCCKeyTest, GoldenEncodings) {
   // Pinned bytes: changing them changes the on-disk format (docs/mvcc.md).
   EXPECT_EQ(EncodeMVCCKey("a", {}), std::string("a\x00\x01", 3));
   EXPECT_EQ(EncodeMVCCKey(std::string("a\x00", 2), {}), std::string("a\x00\xff\x00\x01", 5));
-  EXPECT_EQ(EncodeMVCCKey("k", {1, 2}),
-            std::string("k\x00\x01"
-                        "\xff\xff\xff\xff\xff\xff\xff\xfe"
-                        "\xff\xff\xff\xfd",
-                        15));
+  EXPECT_EQ(EncodeMVCCKey("k", {1, 2}), std::string("k\x00\x01"
+                                                    "\xff\xff\xff\xff\xff\xff\xff\xfe"
+                                                    "\xff\xff\xff\xfd",
+                                                    15));
   EXPECT_EQ(MVCCKeyEnd("k"), std::string("k\x00\x02", 3));
   EXPECT_EQ(EncodeMVCCValue(false, false, "v"), std::string("\x00v", 2));
   EXPECT_EQ(EncodeMVCCValue(true, false, "v"), "\x01v");
@@ -45,7 +44,8 @@ TEST(MVCCKeyTest, RoundTrip) {
 }
 
 // Orders (key, ts) as the store must: by key, then unversioned first, then newest first.
-bool ModelLess(const std::pair<std::string, Timestamp>& a, const std::pair<std::string, Timestamp>& b) {
+bool ModelLess(const std::pair<std::string, Timestamp>& a,
+               const std::pair<std::string, Timestamp>& b) {
   if (a.first != b.first) return a.first < b.first;
   if (a.second.IsEmpty() != b.second.IsEmpty()) return a.second.IsEmpty();
   return a.second > b.second;
@@ -78,8 +78,8 @@ TEST(MVCCKeyTest, MalformedKeysAreErrorsNotCrashes) {
   std::string key;
   Timestamp ts;
   EXPECT_FALSE(DecodeMVCCKey("", &key, &ts).ok());
-  EXPECT_FALSE(DecodeMVCCKey("abc", &key, &ts).ok());                          // no terminator
-  EXPECT_FALSE(DecodeMVCCKey(std::string("a\x00\x07", 3), &key, &ts).ok());   // bad escape
+  EXPECT_FALSE(DecodeMVCCKey("abc", &key, &ts).ok());                           // no terminator
+  EXPECT_FALSE(DecodeMVCCKey(std::string("a\x00\x07", 3), &key, &ts).ok());     // bad escape
   EXPECT_FALSE(DecodeMVCCKey(std::string("a\x00\x01xyz", 6), &key, &ts).ok());  // short suffix
   EXPECT_FALSE(DecodeMVCCKey(std::string("a\x00\x01") + std::string(12, '\xff'), &key, &ts).ok());
   std::mt19937_64 rng(7);

@@ -128,13 +128,30 @@ class ModelTest {
     for (step_ = 0; step_ < steps && !::testing::Test::HasFailure(); ++step_) {
       now_ += 1 + static_cast<int64_t>(rng_() % 3);
       switch (rng_() % 10) {
-        case 0: case 1: PlainWrite(); break;
-        case 2: case 3: TxnWrite(); break;
-        case 4: case 5: Get(); break;
-        case 6: Scan(); break;
-        case 7: FinishTxn(); break;
-        case 8: PushTxn(); break;
-        case 9: GarbageCollect(); break;
+        case 0:
+        case 1:
+          PlainWrite();
+          break;
+        case 2:
+        case 3:
+          TxnWrite();
+          break;
+        case 4:
+        case 5:
+          Get();
+          break;
+        case 6:
+          Scan();
+          break;
+        case 7:
+          FinishTxn();
+          break;
+        case 8:
+          PushTxn();
+          break;
+        case 9:
+          GarbageCollect();
+          break;
       }
       CheckStats();
     }
@@ -195,7 +212,9 @@ class ModelTest {
     }
   }
 
-  void PlainWrite() { ExpectWrite(RandomKey(), {now_ - int64_t(rng_() % 6), 0}, RandomValue(), nullptr); }
+  void PlainWrite() {
+    ExpectWrite(RandomKey(), {now_ - int64_t(rng_() % 6), 0}, RandomValue(), nullptr);
+  }
 
   void TxnWrite() {
     ActiveTxn* txn = RandomTxn();
@@ -207,15 +226,15 @@ class ModelTest {
     std::string key = RandomKey();
     Timestamp ts = RandomReadTs();
     ActiveTxn* txn = (!txns_.empty() && rng_() % 2 == 0) ? &txns_[rng_() % txns_.size()] : nullptr;
-    absl::StatusOr<MVCCGetResult> got =
-        MVCCGet(*engine_, key, ts, {txn ? &txn->ctx : nullptr, {}});
+    absl::StatusOr<MVCCGetResult> got = MVCCGet(*engine_, key, ts, {txn ? &txn->ctx : nullptr, {}});
     ModelRead want = model_.Read(key, ts, txn ? &txn->ctx.meta.id : nullptr);
     ASSERT_EQ(!got.ok(), want.conflict) << Where() << " get " << key << ": " << got.status();
     if (!got.ok()) {
       EXPECT_TRUE(IsLockConflict(got.status())) << Where() << got.status();
       return;
     }
-    EXPECT_EQ(got->found, want.value.has_value()) << Where() << " get " << key << "@" << ts.ToString();
+    EXPECT_EQ(got->found, want.value.has_value())
+        << Where() << " get " << key << "@" << ts.ToString();
     if (got->found && want.value.has_value()) {
       EXPECT_EQ(got->value, *want.value) << Where();
     }

@@ -24,8 +24,8 @@ bool OnVersionOf(const Iterator& it, absl::string_view prefix) {
 absl::StatusOr<Timestamp> VersionTimestamp(const Iterator& it, absl::string_view prefix) {
   Timestamp ts;
   if (!DecodeMVCCTimestampSuffix(it.key().substr(prefix.size()), &ts)) {
-    return absl::DataLossError(absl::StrCat("malformed MVCC timestamp in key ",
-                                            absl::CHexEscape(it.key())));
+    return absl::DataLossError(
+        absl::StrCat("malformed MVCC timestamp in key ", absl::CHexEscape(it.key())));
   }
   return ts;
 }
@@ -86,9 +86,8 @@ absl::StatusOr<KeyRead> ReadKey(Reader& reader, Iterator& it, absl::string_view 
     absl::StatusOr<bool> found = ReadLockEntry(reader, user_key, &lock);
     if (!found.ok()) return found.status();
     if (!*found) {
-      return absl::DataLossError(absl::StrCat("provisional version of key ",
-                                              absl::CHexEscape(user_key),
-                                              " has no lock-table entry"));
+      return absl::DataLossError(absl::StrCat(
+          "provisional version of key ", absl::CHexEscape(user_key), " has no lock-table entry"));
     }
     const TxnContext* txn = options.txn;
     if (txn != nullptr && lock.txn().id() == txn->meta.id) {
@@ -141,8 +140,7 @@ using mvcc_internal::KeyRead;
 absl::StatusOr<MVCCGetResult> MVCCGet(Reader& reader, absl::string_view key,
                                       Timestamp read_timestamp, const MVCCReadOptions& options) {
   const std::string prefix = MVCCKeyPrefix(key);
-  std::unique_ptr<Iterator> it =
-      reader.NewIterator({ColumnFamily::kData, prefix, MVCCKeyEnd(key)});
+  std::unique_ptr<Iterator> it = reader.NewIterator({ColumnFamily::kData, prefix, MVCCKeyEnd(key)});
   it->Seek(prefix);
   if (it->Valid() && it->key().size() == prefix.size()) it->Next();  // unversioned entry
 

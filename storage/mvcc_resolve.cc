@@ -101,9 +101,9 @@ absl::StatusOr<bool> MVCCResolveIntent(WriteBatch& batch, absl::string_view key,
       return Push(key, &state, resolution, batch, stats);
     case TxnStatus::kCommitted:
       if (intent_epoch > resolution.txn.epoch) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("commit at epoch ", resolution.txn.epoch, " of key ",
-                         absl::CHexEscape(key), " whose intent has the later epoch ", intent_epoch));
+        return absl::FailedPreconditionError(absl::StrCat(
+            "commit at epoch ", resolution.txn.epoch, " of key ", absl::CHexEscape(key),
+            " whose intent has the later epoch ", intent_epoch));
       }
       if (intent_epoch < resolution.txn.epoch) {
         // Written by an earlier epoch and not rewritten since: not part of the commit.

@@ -21,9 +21,9 @@ void MVCCStats::Add(const MVCCStats& o) {
 
 std::string MVCCStats::ToString() const {
   return absl::StrCat("live_bytes=", live_bytes, " live_count=", live_count,
-                      " key_bytes=", key_bytes, " key_count=", key_count,
-                      " val_bytes=", val_bytes, " val_count=", val_count,
-                      " intent_bytes=", intent_bytes, " intent_count=", intent_count);
+                      " key_bytes=", key_bytes, " key_count=", key_count, " val_bytes=", val_bytes,
+                      " val_count=", val_count, " intent_bytes=", intent_bytes,
+                      " intent_count=", intent_count);
 }
 
 namespace {

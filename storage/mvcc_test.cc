@@ -350,7 +350,7 @@ TEST_F(MVCCTest, RangedResolveFindsIntentsThroughTheLockTable) {
   ASSERT_TRUE(batch->Commit(false).ok());
   EXPECT_EQ(Get("b", T(10)), "b");
   EXPECT_EQ(Get("d", T(10)), "d");
-  EXPECT_TRUE(Get("a", T(10)).find("conflicting") != std::string::npos);  // outside the span
+  EXPECT_TRUE(Get("a", T(10)).find("conflicting") != std::string::npos);   // outside the span
   EXPECT_TRUE(Get("bb", T(10)).find("conflicting") != std::string::npos);  // other txn
   ExpectStatsMatchRecompute();
 }
@@ -452,7 +452,8 @@ TEST_F(MVCCTest, IncrementAddsAndRejectsNonIntegers) {
 TEST_F(MVCCTest, DeleteRangeTombstonesLiveKeysWithResume) {
   for (const char* k : {"a", "b", "c", "d"}) Put(k, T(10), k);
   std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
-  absl::StatusOr<MVCCDeleteRangeResult> r = MVCCDeleteRange(*b, "b", "z", T(20), 2, {nullptr, &stats_});
+  absl::StatusOr<MVCCDeleteRangeResult> r =
+      MVCCDeleteRange(*b, "b", "z", T(20), 2, {nullptr, &stats_});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->deleted_keys, (std::vector<std::string>{"b", "c"}));
   ASSERT_TRUE(r->resume_span.has_value());

@@ -6,7 +6,8 @@ namespace rangedb {
 
 void AppendMVCCValue(std::string* out, bool provisional, bool tombstone,
                      absl::string_view payload) {
-  uint8_t header = (provisional ? kMVCCValueProvisional : 0) | (tombstone ? kMVCCValueTombstone : 0);
+  uint8_t header =
+      (provisional ? kMVCCValueProvisional : 0) | (tombstone ? kMVCCValueTombstone : 0);
   out->push_back(static_cast<char>(header));
   if (!tombstone) out->append(payload.data(), payload.size());
 }

@@ -36,10 +36,10 @@ absl::StatusOr<MVCCWriteResult> CheckReplay(absl::string_view key, const KeyStat
     }
   }
   if (!recorded || deleted != tombstone || (!tombstone && value != payload)) {
-    return absl::InternalError(absl::StrCat(
-        "transaction write at sequence ", seq, " to key ", absl::CHexEscape(key),
-        " replays a sequence the intent (at sequence ", state.lock.txn().sequence(),
-        ") already covers, with a different value"));
+    return absl::InternalError(
+        absl::StrCat("transaction write at sequence ", seq, " to key ", absl::CHexEscape(key),
+                     " replays a sequence the intent (at sequence ", state.lock.txn().sequence(),
+                     ") already covers, with a different value"));
   }
   return MVCCWriteResult{state.newest->timestamp, false};
 }
@@ -52,10 +52,9 @@ absl::StatusOr<MVCCWriteResult> WriteVersion(WriteBatch& batch, absl::string_vie
   const TxnContext* txn = options.txn;
   if (timestamp.IsEmpty()) return absl::InvalidArgumentError("an MVCC write needs a timestamp");
   if (txn != nullptr && timestamp != txn->meta.write_timestamp) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("transactional write at ", timestamp.ToString(),
-                     " differs from the transaction's write timestamp ",
-                     txn->meta.write_timestamp.ToString()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "transactional write at ", timestamp.ToString(),
+        " differs from the transaction's write timestamp ", txn->meta.write_timestamp.ToString()));
   }
   absl::StatusOr<KeyState> loaded = mvcc_internal::LoadKeyState(batch, key);
   if (!loaded.ok()) return loaded.status();
@@ -147,17 +146,16 @@ absl::StatusOr<MVCCWriteResult> MVCCConditionalPut(WriteBatch& batch, absl::stri
   return WriteVersion(batch, key, timestamp, /*tombstone=*/false, value, options);
 }
 
-absl::StatusOr<int64_t> MVCCIncrement(WriteBatch& batch, absl::string_view key,
-                                      Timestamp timestamp, int64_t delta,
-                                      const MVCCWriteOptions& options, MVCCWriteResult* result) {
+absl::StatusOr<int64_t> MVCCIncrement(WriteBatch& batch, absl::string_view key, Timestamp timestamp,
+                                      int64_t delta, const MVCCWriteOptions& options,
+                                      MVCCWriteResult* result) {
   absl::StatusOr<MVCCGetResult> latest = ReadLatest(batch, key, options);
   if (!latest.ok()) return latest.status();
   int64_t current = 0;
   if (latest->found && !absl::SimpleAtoi(latest->value, &current)) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot increment key ", absl::CHexEscape(key),
-                                                   ": its value \"",
-                                                   absl::CHexEscape(latest->value.substr(0, 64)),
-                                                   "\" is not an integer"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot increment key ", absl::CHexEscape(key), ": its value \"",
+                     absl::CHexEscape(latest->value.substr(0, 64)), "\" is not an integer"));
   }
   int64_t sum;
   if (__builtin_add_overflow(current, delta, &sum)) {

@@ -30,7 +30,9 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
 }
 
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
-absl::string_view FromSlice(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+absl::string_view FromSlice(const rocksdb::Slice& s) {
+  return absl::string_view(s.data(), s.size());
+}
 
 // Read options plus the storage their bound Slices point into; RocksDB keeps
 // pointers, so this must outlive the iterator that uses it.
@@ -110,7 +112,8 @@ class RecordCounter final : public rocksdb::WriteBatch::Handler {
   }
   rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice&) override { return Count(cf); }
   rocksdb::Status SingleDeleteCF(uint32_t cf, const rocksdb::Slice&) override { return Count(cf); }
-  rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice&, const rocksdb::Slice&) override {
+  rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice&,
+                                const rocksdb::Slice&) override {
     return Count(cf);
   }
   rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
@@ -167,8 +170,7 @@ std::unique_ptr<Iterator> IteratorFrom(RocksAccess* a, const IterOptions& option
 
 class RocksSnapshot final : public Snapshot {
  public:
-  RocksSnapshot(RocksAccess* access)
-      : access_(access), snapshot_(access->db()->GetSnapshot()) {
+  RocksSnapshot(RocksAccess* access) : access_(access), snapshot_(access->db()->GetSnapshot()) {
     ro_.snapshot = snapshot_;
   }
   ~RocksSnapshot() override { access_->db()->ReleaseSnapshot(snapshot_); }
@@ -269,8 +271,8 @@ class RocksEngine final : public Engine, public RocksAccess {
   absl::Status ApplySerializedBatch(absl::string_view repr, bool sync) override {
     // The smallest valid batch is its 12-byte header (sequence + count).
     if (repr.size() < 12) {
-      return absl::DataLossError(absl::StrCat("serialized batch of ", repr.size(),
-                                              " bytes is shorter than its header"));
+      return absl::DataLossError(
+          absl::StrCat("serialized batch of ", repr.size(), " bytes is shorter than its header"));
     }
     rocksdb::WriteBatch batch{std::string(repr)};
     // RocksDB applies the well-formed prefix of a malformed batch before reporting
@@ -348,7 +350,8 @@ absl::StatusOr<std::unique_ptr<Engine>> RocksEngine::Open(const EngineOptions& o
       {kRaftLogFamily, cf},
   };
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, engine->path_, families, &engine->handles_, &raw);
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, engine->path_, families, &engine->handles_, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open store at ", engine->path_));
   engine->db_.reset(raw);
   return std::unique_ptr<Engine>(std::move(engine));
