@@ -1,0 +1,119 @@
+// RawNode: the owner-facing API of one Raft replica (etcd's RawNode).
+//
+// The owner drives a RawNode from one thread: it calls Tick() on a timer, Step() for
+// every message that arrives, Propose*/Campaign/TransferLeader/ReadIndex on client
+// demand, and, whenever HasReady(), takes a Ready and handles it:
+//
+//   DURABILITY CONTRACT — handle a Ready in exactly this order:
+//   1. Persist, atomically and (if rd.must_sync) synced: rd.snapshot (if set),
+//      then rd.entries (appending, truncating any conflicting suffix), then
+//      rd.hard_state (if set). These are the promises raft made (a vote, an
+//      acknowledged entry); a message sent before they are durable can make a crashed
+//      and restarted replica break them.
+//   2. Send rd.messages (in any order; the network may drop or reorder them).
+//   3. Apply rd.committed_entries to the state machine, in order; call
+//      ApplyConfChange() for each ENTRY_CONF_CHANGE entry as it is applied; serve
+//      rd.read_states once the applied index reaches their index.
+//   4. Call Advance().
+// Only one Ready may be outstanding: GetReady() again only after Advance(). Step(),
+// Tick() and proposals may still be called in between.
+//
+// After a crash, restart with a RawNode over the same Storage; set Config::applied to
+// the state machine's durable applied index (or the snapshot's index if the state
+// machine is rebuilt from it). Committed entries above it come out again in Readys.
+//
+// Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/raft.pb.h"
+#include "raft/raft.h"
+#include "raft/ready.h"
+
+namespace rangedb::raft {
+
+// A point-in-time view of a replica, for monitoring, tests and lease checks.
+struct Status {
+  uint64_t id = kNone;
+  raftpb::HardState hard_state;
+  SoftState soft_state;
+  uint64_t applied = 0;
+  uint64_t lead_transferee = kNone;
+  TrackerConfig config;
+  // Per-peer replication progress; only filled on the leader.
+  std::map<uint64_t, Progress> progress;
+  // Tick counter, and (leader) the quorum-contact tick for lease reads; see
+  // Raft::QuorumContactTick().
+  uint64_t ticks = 0;
+  uint64_t quorum_contact_tick = 0;
+};
+
+class RawNode {
+ public:
+  // Builds a replica from config.storage. A new group's storage carries the initial
+  // membership (MemoryStorage::SetInitialConfState), or the node joins empty and
+  // receives a snapshot from the leader.
+  static absl::StatusOr<std::unique_ptr<RawNode>> Create(const Config& config);
+
+  void Tick() { raft_->Tick(); }
+  // Starts an election now (a follower, pre-candidate or candidate; no-op on leader).
+  absl::Status Campaign();
+  // Proposes a command. Errors: ProposalDropped (no leader known, transfer in
+  // progress, uncommitted limit), InvalidArgument (entry too large). Success means
+  // only "accepted for replication": the entry may still be lost if leadership
+  // changes; watch committed entries to learn the outcome.
+  absl::Status Propose(std::string data);
+  // Proposes a membership change. Refused changes (one already pending, a joint
+  // change while joint, ...) are appended as empty normal entries.
+  absl::Status ProposeConfChange(const raftpb::ConfChange& cc);
+  // Applies a committed conf change (call while applying its entry).
+  absl::StatusOr<raftpb::ConfState> ApplyConfChange(const raftpb::ConfChange& cc) {
+    return raft_->ApplyConfChange(cc);
+  }
+  // Feeds a message from a peer. Local message types are refused; responses from
+  // peers that are not in the configuration are ignored (NotFound).
+  absl::Status Step(raftpb::Message m);
+  // Asks the leader to hand leadership to `transferee`.
+  void TransferLeader(uint64_t transferee);
+  // Requests a linearizable read point; the answer arrives as a ReadState carrying
+  // `ctx` in a later Ready. ctx must be unique among outstanding reads.
+  absl::Status ReadIndex(std::string ctx);
+  // The owner failed to deliver a message to `id`.
+  void ReportUnreachable(uint64_t id);
+  // The owner finished (or failed) sending a snapshot to `id`.
+  void ReportSnapshot(uint64_t id, bool failed);
+
+  bool HasReady() const;
+  // REQUIRES: no Ready outstanding (Advance() called after the previous GetReady()).
+  Ready GetReady();
+  // REQUIRES: a Ready is outstanding and was handled per the durability contract.
+  void Advance();
+
+  Status GetStatus() const;
+  uint64_t id() const { return raft_->id(); }
+  // Direct access, for tests and the simulator.
+  Raft& raft() { return *raft_; }
+  const Raft& raft() const { return *raft_; }
+
+ private:
+  explicit RawNode(std::unique_ptr<Raft> r);
+
+  std::unique_ptr<Raft> raft_;
+  SoftState prev_soft_;
+  raftpb::HardState prev_hard_;
+  // What the outstanding Ready asked the owner to persist and apply.
+  bool ready_outstanding_ = false;
+  uint64_t ready_last_index_ = 0;
+  uint64_t ready_last_term_ = 0;
+  uint64_t ready_snapshot_index_ = 0;
+  uint64_t ready_applied_index_ = 0;
+  uint64_t ready_applied_bytes_ = 0;
+};
+
+}  // namespace rangedb::raft
