@@ -3,7 +3,9 @@
 //
 //   ""                              KeyMin
 //   \x01 ...                        local: never addressed by clients
-//     \x01 i <range id:8 BE> <suffix>     range-ID-local (Raft state, lease, applied state)
+//     \x01 i <range id:8 BE> u <suffix>   range-ID-local, unreplicated (per replica):
+//                                          Raft hard state, truncated state, snapshot
+//     \x01 i <range id:8 BE> r <suffix>   range-ID-local, replicated (lease, applied state)
 //     \x01 k <key> <suffix>               range-local (transaction records, descriptor copy)
 //     \x01 z <key>                        the lock table: metadata of the intent on <key>
 //   \x02 <range end key>            meta: RangeDescriptor of the range ending at that key
@@ -16,6 +18,7 @@
 // lock-table entries. Raft log entries live in their own column family.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -34,6 +37,24 @@ inline constexpr absl::string_view kLocalEnd = "\x02";
 inline constexpr absl::string_view kMetaPrefix = "\x02";
 inline constexpr absl::string_view kSystemPrefix = "\x03";
 inline constexpr absl::string_view kTableDataPrefix = "\x04";
+
+// Range-ID-local keys. Unreplicated state belongs to one replica and must survive
+// anything that rewrites the range's replicated state (a snapshot, a range clear);
+// keeping it under its own infix lets that be a span operation that skips it.
+inline constexpr char kRangeIdUnreplicatedInfix = 'u';
+inline constexpr char kRangeIdReplicatedInfix = 'r';
+inline constexpr absl::string_view kRaftHardStateSuffix = "rfth";       // unreplicated
+inline constexpr absl::string_view kRaftTruncatedStateSuffix = "rftt";  // unreplicated
+inline constexpr absl::string_view kRaftSnapshotMetaSuffix = "rfts";    // unreplicated
+
+// \x01 i <range id:8 BE> <infix> <suffix>.
+inline std::string RangeIdLocalKey(uint64_t range_id, char infix, absl::string_view suffix) {
+  std::string key(kRangeIdLocalPrefix);
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(range_id >> shift));
+  key.push_back(infix);
+  key.append(suffix.data(), suffix.size());
+  return key;
+}
 
 // The lock-table key holding the metadata of the intent on user_key.
 inline std::string LockTableKey(absl::string_view user_key) {

@@ -30,11 +30,9 @@ bool DecodeLogKeyIndex(absl::string_view key, uint64_t* index) {
   return true;
 }
 
-std::string RangeIdLocalKey(uint64_t range_id, absl::string_view suffix) {
-  std::string key(keys::kRangeIdLocalPrefix);
-  AppendBigEndian64(&key, range_id);
-  key.append(suffix.data(), suffix.size());
-  return MVCCKeyPrefix(key);
+// The unversioned MVCC key of one of the range's unreplicated state records.
+std::string UnreplicatedStateKey(uint64_t range_id, absl::string_view suffix) {
+  return MVCCKeyPrefix(keys::RangeIdLocalKey(range_id, keys::kRangeIdUnreplicatedInfix, suffix));
 }
 
 // The table of the reflected CRC-32C polynomial, one entry per byte value.
@@ -66,12 +64,14 @@ std::string LogKey(uint64_t range_id, uint64_t index) {
   return key;
 }
 
-std::string HardStateKey(uint64_t range_id) { return RangeIdLocalKey(range_id, kHardStateSuffix); }
+std::string HardStateKey(uint64_t range_id) {
+  return UnreplicatedStateKey(range_id, keys::kRaftHardStateSuffix);
+}
 std::string TruncatedStateKey(uint64_t range_id) {
-  return RangeIdLocalKey(range_id, kTruncatedStateSuffix);
+  return UnreplicatedStateKey(range_id, keys::kRaftTruncatedStateSuffix);
 }
 std::string SnapshotMetaKey(uint64_t range_id) {
-  return RangeIdLocalKey(range_id, kSnapshotMetaSuffix);
+  return UnreplicatedStateKey(range_id, keys::kRaftSnapshotMetaSuffix);
 }
 
 uint32_t Crc32c(absl::string_view data) {

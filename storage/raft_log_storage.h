@@ -3,9 +3,9 @@
 //
 // Layout (docs/raft-log.md draws it with examples):
 //   kRaftLog  <range id:8 BE> <index:8 BE>            -> record(raftpb::Entry)
-//   kData     MVCCKeyPrefix(\x01 i <range id> "rfth") -> record(raftpb::HardState)
-//   kData     MVCCKeyPrefix(\x01 i <range id> "rftt") -> record(index:8 BE, term:8 BE)
-//   kData     MVCCKeyPrefix(\x01 i <range id> "rfts") -> record(raftpb::SnapshotMetadata)
+//   kData     MVCCKeyPrefix(\x01 i <range id> "urfth") -> record(raftpb::HardState)
+//   kData     MVCCKeyPrefix(\x01 i <range id> "urftt") -> record(index:8 BE, term:8 BE)
+//   kData     MVCCKeyPrefix(\x01 i <range id> "urfts") -> record(raftpb::SnapshotMetadata)
 // A record is a CRC-32C of its payload (4 bytes BE) followed by the payload. Every read
 // verifies the checksum: a corrupt or truncated record is reported as DataLoss naming
 // the range and the index, and never parsed into an entry.
@@ -44,11 +44,6 @@
 namespace rangedb {
 
 namespace raftlog {
-
-// Range-ID-local key suffixes (to move into storage/keys.h with the other suffixes).
-inline constexpr absl::string_view kHardStateSuffix = "rfth";
-inline constexpr absl::string_view kTruncatedStateSuffix = "rftt";
-inline constexpr absl::string_view kSnapshotMetaSuffix = "rfts";
 
 inline constexpr size_t kChecksumBytes = 4;
 inline constexpr size_t kLogKeyBytes = 16;

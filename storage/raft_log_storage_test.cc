@@ -677,9 +677,9 @@ TEST(RaftLogFormatTest, KeysAndRecords) {
   EXPECT_EQ(raftlog::LogKey(1, 2), "\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\x02"s);
   EXPECT_EQ(raftlog::LogKey(0x0102, 0xA0B0C0D0E0F00001),
             "\0\0\0\0\0\0\x01\x02\xA0\xB0\xC0\xD0\xE0\xF0\0\x01"s);
-  EXPECT_EQ(raftlog::HardStateKey(5), EncodeMVCCKey("\x01i\0\0\0\0\0\0\0\x05rfth"s, {}));
-  EXPECT_EQ(raftlog::TruncatedStateKey(5), EncodeMVCCKey("\x01i\0\0\0\0\0\0\0\x05rftt"s, {}));
-  EXPECT_EQ(raftlog::SnapshotMetaKey(5), EncodeMVCCKey("\x01i\0\0\0\0\0\0\0\x05rfts"s, {}));
+  EXPECT_EQ(raftlog::HardStateKey(5), EncodeMVCCKey("\x01i\0\0\0\0\0\0\0\x05urfth"s, {}));
+  EXPECT_EQ(raftlog::TruncatedStateKey(5), EncodeMVCCKey("\x01i\0\0\0\0\0\0\0\x05urftt"s, {}));
+  EXPECT_EQ(raftlog::SnapshotMetaKey(5), EncodeMVCCKey("\x01i\0\0\0\0\0\0\0\x05urfts"s, {}));
   EXPECT_EQ(raftlog::EncodeRecord("123456789"),
             "\xE3\x06\x92\x83"
             "123456789"s);
