@@ -19,6 +19,29 @@ const T& MustOk(const absl::StatusOr<T>& v) {
   return *v;
 }
 
+// The byte limit of a slice, applied exactly like LimitSize(): the longest prefix whose
+// total Entry::ByteSizeLong() is <= max_bytes, but always at least one entry.
+class SizeBudget {
+ public:
+  explicit SizeBudget(uint64_t max_bytes) : max_bytes_(max_bytes) {}
+  // Whether e fits after the entries taken so far; if so, takes it.
+  bool Take(const raftpb::Entry& e) {
+    if (max_bytes_ == kNoLimit) return true;
+    used_bytes_ += e.ByteSizeLong();
+    if (taken_ > 0 && used_bytes_ > max_bytes_) return false;
+    ++taken_;
+    return true;
+  }
+
+ private:
+  const uint64_t max_bytes_;
+  uint64_t used_bytes_ = 0;
+  uint64_t taken_ = 0;
+};
+
+// What an entry costs in the persisted cache.
+uint64_t CacheBytes(const raftpb::Entry& e) { return sizeof(raftpb::Entry) + e.data().size(); }
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -45,15 +68,23 @@ std::optional<uint64_t> Unstable::MaybeTerm(uint64_t i) const {
   return entries_[i - offset_].term();
 }
 
-void Unstable::StableTo(uint64_t i, uint64_t t) {
+std::vector<raftpb::Entry> Unstable::StableTo(uint64_t i, uint64_t t) {
+  std::vector<raftpb::Entry> stable;
   std::optional<uint64_t> gt = MaybeTerm(i);
-  if (!gt) return;
   // Only drop if the entry is still the one that was persisted (not replaced by a
   // conflicting append in the meantime) and is not part of the snapshot.
-  if (*gt == t && i >= offset_) {
-    entries_.erase(entries_.begin(), entries_.begin() + static_cast<ptrdiff_t>(i + 1 - offset_));
-    offset_ = i + 1;
+  if (!gt || *gt != t || i < offset_) return stable;
+  const size_t n = i + 1 - offset_;
+  if (n == entries_.size()) {
+    stable = std::move(entries_);
+    entries_.clear();
+  } else {
+    const auto end = entries_.begin() + static_cast<ptrdiff_t>(n);
+    stable.assign(std::make_move_iterator(entries_.begin()), std::make_move_iterator(end));
+    entries_.erase(entries_.begin(), end);
   }
+  offset_ = i + 1;
+  return stable;
 }
 
 void Unstable::StableSnapTo(uint64_t i) {
@@ -89,6 +120,7 @@ void Unstable::TruncateAndAppend(std::vector<raftpb::Entry> ents) {
 void Unstable::AppendSlice(uint64_t lo, uint64_t hi, std::vector<raftpb::Entry>& out) const {
   RAFT_CHECK(offset_ <= lo && lo <= hi && hi <= offset_ + entries_.size(),
              "unstable slice out of bounds");
+  out.reserve(out.size() + (hi - lo));
   out.insert(out.end(), entries_.begin() + static_cast<ptrdiff_t>(lo - offset_),
              entries_.begin() + static_cast<ptrdiff_t>(hi - offset_));
 }
@@ -124,6 +156,7 @@ std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term, 
 uint64_t RaftLog::Append(std::vector<raftpb::Entry> ents) {
   if (ents.empty()) return LastIndex();
   RAFT_CHECK(ents[0].index() - 1 >= committed_, "append would overwrite committed entries");
+  TruncateCacheFrom(ents[0].index());
   unstable_.TruncateAndAppend(std::move(ents));
   return LastIndex();
 }
@@ -154,6 +187,41 @@ std::vector<raftpb::Entry> RaftLog::NextCommittedEntries() const {
   const uint64_t off = std::max(applied_ + 1, FirstIndex());
   if (committed_ + 1 <= off) return {};
   return MustOk(Slice(off, committed_ + 1, max_committed_bytes_per_ready_));
+}
+
+std::vector<raftpb::Entry> RaftLog::TakeNextCommittedEntries() {
+  const uint64_t off = std::max(applied_ + 1, FirstIndex());
+  if (committed_ + 1 <= off) return {};
+  DropCacheBelow(off);
+  // The cache must start exactly at `off`; otherwise (after a restart or an
+  // overflow) read Storage as NextCommittedEntries() does, which realigns the cache.
+  if (cache_.empty() || cache_first_ != off) return NextCommittedEntries();
+  // Same result as Slice(off, committed_ + 1, max_committed_bytes_per_ready_): the
+  // cache stands in for Storage, and the unstable tail follows it (cache_end() is the
+  // unstable offset).
+  const uint64_t hi = committed_ + 1;
+  SizeBudget budget(max_committed_bytes_per_ready_);
+  size_t n = 0;
+  while (n < cache_.size() && cache_first_ + n < hi && budget.Take(cache_[n])) ++n;
+  std::vector<raftpb::Entry> ents;
+  if (n == cache_.size()) {
+    ents = std::move(cache_);
+    ClearCache();
+  } else {
+    const auto end = cache_.begin() + static_cast<ptrdiff_t>(n);
+    ents.assign(std::make_move_iterator(cache_.begin()), std::make_move_iterator(end));
+    for (const raftpb::Entry& e : ents) cache_bytes_ -= CacheBytes(e);
+    cache_.erase(cache_.begin(), end);
+    cache_first_ += n;
+    return ents;  // stopped by hi or by the byte limit
+  }
+  const uint64_t ulo = off + n;
+  if (ulo >= hi) return ents;
+  RAFT_CHECK(ulo == unstable_.offset(), "persisted cache does not end at the unstable tail");
+  uint64_t uhi = ulo;
+  while (uhi < hi && budget.Take(unstable_.At(uhi))) ++uhi;
+  unstable_.AppendSlice(ulo, uhi, ents);
+  return ents;
 }
 
 absl::StatusOr<raftpb::Snapshot> RaftLog::Snapshot() const {
@@ -206,11 +274,12 @@ absl::Status RaftLog::CheckOutOfBounds(uint64_t lo, uint64_t hi) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<raftpb::Entry>> RaftLog::Slice(uint64_t lo, uint64_t hi,
-                                                          uint64_t max_bytes) const {
+absl::StatusOr<RaftLog::SlicePlan> RaftLog::PlanSlice(uint64_t lo, uint64_t hi,
+                                                      uint64_t max_bytes) const {
   if (absl::Status s = CheckOutOfBounds(lo, hi); !s.ok()) return s;
-  std::vector<raftpb::Entry> ents;
-  if (lo == hi) return ents;
+  SlicePlan plan;
+  if (lo == hi) return plan;
+  SizeBudget budget(max_bytes);
   const uint64_t uoff = unstable_.offset();
   if (lo < uoff) {
     const uint64_t stored_hi = std::min(hi, uoff);
@@ -220,13 +289,48 @@ absl::StatusOr<std::vector<raftpb::Entry>> RaftLog::Slice(uint64_t lo, uint64_t 
       RAFT_CHECK(!IsEntryUnavailable(stored.status()), "entries missing from storage");
       MustOk(stored);
     }
-    ents = *std::move(stored);
+    plan.stored = *std::move(stored);
     // Storage stopped early because of max_bytes: done.
-    if (ents.size() < stored_hi - lo) return ents;
+    if (plan.stored.size() < stored_hi - lo) return plan;
+    size_t n = 0;
+    while (n < plan.stored.size() && budget.Take(plan.stored[n])) ++n;
+    if (n < plan.stored.size()) {
+      plan.stored.resize(n);
+      return plan;
+    }
   }
-  if (hi > uoff) unstable_.AppendSlice(std::max(lo, uoff), hi, ents);
-  LimitSize(ents, max_bytes);
+  if (hi > uoff) {
+    plan.unstable_lo = std::max(lo, uoff);
+    plan.unstable_hi = plan.unstable_lo;
+    while (plan.unstable_hi < hi && budget.Take(unstable_.At(plan.unstable_hi))) {
+      ++plan.unstable_hi;
+    }
+  }
+  return plan;
+}
+
+absl::StatusOr<std::vector<raftpb::Entry>> RaftLog::Slice(uint64_t lo, uint64_t hi,
+                                                          uint64_t max_bytes) const {
+  absl::StatusOr<SlicePlan> plan = PlanSlice(lo, hi, max_bytes);
+  if (!plan.ok()) return plan.status();
+  std::vector<raftpb::Entry> ents = std::move(plan->stored);
+  if (plan->unstable_hi > plan->unstable_lo) {
+    unstable_.AppendSlice(plan->unstable_lo, plan->unstable_hi, ents);
+  }
   return ents;
+}
+
+absl::Status RaftLog::AppendEntriesFrom(
+    uint64_t i, uint64_t max_bytes, google::protobuf::RepeatedPtrField<raftpb::Entry>* out) const {
+  const uint64_t last = LastIndex();
+  if (i > last) return absl::OkStatus();
+  absl::StatusOr<SlicePlan> plan = PlanSlice(i, last + 1, max_bytes);
+  if (!plan.ok()) return plan.status();
+  out->Reserve(out->size() +
+               static_cast<int>(plan->stored.size() + (plan->unstable_hi - plan->unstable_lo)));
+  for (raftpb::Entry& e : plan->stored) *out->Add() = std::move(e);
+  for (uint64_t j = plan->unstable_lo; j < plan->unstable_hi; ++j) *out->Add() = unstable_.At(j);
+  return absl::OkStatus();
 }
 
 bool RaftLog::IsUpToDate(uint64_t lasti, uint64_t term) const {
@@ -261,7 +365,58 @@ void RaftLog::AppliedTo(uint64_t i) {
 
 void RaftLog::Restore(const raftpb::Snapshot& s) {
   committed_ = s.metadata().index();
+  ClearCache();
   unstable_.Restore(s);
+}
+
+void RaftLog::StableTo(uint64_t i, uint64_t t) {
+  std::vector<raftpb::Entry> stable = unstable_.StableTo(i, t);
+  if (!stable.empty()) CachePersisted(std::move(stable));
+}
+
+void RaftLog::CachePersisted(std::vector<raftpb::Entry> ents) {
+  RAFT_CHECK(cache_.empty() || cache_end() == ents[0].index(),
+             "persisted entries do not follow the cache");
+  uint64_t bytes = 0;
+  for (const raftpb::Entry& e : ents) bytes += CacheBytes(e);
+  if (cache_bytes_ + bytes > kMaxPersistedCacheBytes) ClearCache();
+  if (bytes > kMaxPersistedCacheBytes) return;
+  if (cache_.empty()) {
+    cache_ = std::move(ents);
+    cache_first_ = cache_[0].index();
+  } else {
+    cache_.insert(cache_.end(), std::make_move_iterator(ents.begin()),
+                  std::make_move_iterator(ents.end()));
+  }
+  cache_bytes_ += bytes;
+}
+
+void RaftLog::TruncateCacheFrom(uint64_t i) {
+  if (cache_.empty() || i >= cache_end()) return;
+  if (i <= cache_first_) {
+    ClearCache();
+    return;
+  }
+  for (size_t k = i - cache_first_; k < cache_.size(); ++k) cache_bytes_ -= CacheBytes(cache_[k]);
+  cache_.resize(i - cache_first_);
+}
+
+void RaftLog::DropCacheBelow(uint64_t i) {
+  if (cache_.empty() || i <= cache_first_) return;
+  if (i >= cache_end()) {
+    ClearCache();
+    return;
+  }
+  const size_t n = i - cache_first_;
+  for (size_t k = 0; k < n; ++k) cache_bytes_ -= CacheBytes(cache_[k]);
+  cache_.erase(cache_.begin(), cache_.begin() + static_cast<ptrdiff_t>(n));
+  cache_first_ = i;
+}
+
+void RaftLog::ClearCache() {
+  cache_.clear();
+  cache_first_ = 0;
+  cache_bytes_ = 0;
 }
 
 }  // namespace rangedb::raft

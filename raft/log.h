@@ -4,8 +4,17 @@
 //   storage:  [snapshot] [first_index ........ storage last]
 //   unstable:                              [offset ....... last_index]
 //                                          ^ unstable entries override storage
+//   persisted cache:            [cache ...]^ (ends at offset)
 //
 // `committed` and `applied` index into the combined log; applied <= committed.
+//
+// The persisted cache keeps the entries the owner persisted (the unstable prefix
+// dropped by StableTo) until they are handed out for applying, so that
+// TakeNextCommittedEntries() can move them into a Ready instead of copying them back
+// out of Storage. It mirrors Storage exactly (same index, same term => same entry), is
+// only an optimization (everything else reads Storage), and is bounded by
+// kMaxPersistedCacheBytes.
+//
 // Not thread-safe; owned by one Raft.
 #pragma once
 
@@ -14,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "google/protobuf/repeated_ptr_field.h"
 #include "proto/raft.pb.h"
 #include "raft/storage.h"
 
@@ -27,8 +37,10 @@ class Unstable {
   std::optional<uint64_t> MaybeLastIndex() const;
   std::optional<uint64_t> MaybeTerm(uint64_t i) const;
 
-  // The owner persisted entries through (i, t): drop them from the unstable tail.
-  void StableTo(uint64_t i, uint64_t t);
+  // The owner persisted entries through (i, t): drops them from the unstable tail and
+  // returns them (moved out). Returns nothing if entry i is not in the unstable tail
+  // or was replaced (its term is no longer t).
+  std::vector<raftpb::Entry> StableTo(uint64_t i, uint64_t t);
   // The owner persisted the snapshot at index i.
   void StableSnapTo(uint64_t i);
   void Restore(const raftpb::Snapshot& s);
@@ -38,6 +50,8 @@ class Unstable {
 
   const std::optional<raftpb::Snapshot>& snapshot() const { return snapshot_; }
   const std::vector<raftpb::Entry>& entries() const { return entries_; }
+  // Entry i. REQUIRES: offset <= i < offset + entries.size().
+  const raftpb::Entry& At(uint64_t i) const { return entries_[i - offset_]; }
   uint64_t offset() const { return offset_; }
   void set_offset(uint64_t o) { offset_ = o; }
 
@@ -46,6 +60,11 @@ class Unstable {
   std::vector<raftpb::Entry> entries_;  // entries_[k] has index offset_ + k
   uint64_t offset_ = 0;
 };
+
+// Bound on the bytes (payload + sizeof(Entry) per entry) RaftLog keeps in its cache of
+// persisted, not yet applied entries. Beyond it the cache is dropped and committed
+// entries are read back from Storage.
+inline constexpr uint64_t kMaxPersistedCacheBytes = 4 << 20;
 
 class RaftLog {
  public:
@@ -72,6 +91,10 @@ class RaftLog {
   const std::vector<raftpb::Entry>& UnstableEntries() const { return unstable_.entries(); }
   // Committed entries not yet applied, bounded by max_committed_bytes_per_ready.
   std::vector<raftpb::Entry> NextCommittedEntries() const;
+  // NextCommittedEntries(), moving the entries out of the persisted cache where it
+  // holds them. For RawNode::GetReady: the entries are handed to the owner once, and
+  // later reads of them go to Storage.
+  std::vector<raftpb::Entry> TakeNextCommittedEntries();
   bool HasNextCommittedEntries() const;
   bool HasPendingSnapshot() const { return unstable_.snapshot().has_value(); }
   const std::optional<raftpb::Snapshot>& UnstableSnapshot() const { return unstable_.snapshot(); }
@@ -92,6 +115,10 @@ class RaftLog {
   // Entries [lo, hi), at most max_bytes (at least one).
   absl::StatusOr<std::vector<raftpb::Entry>> Slice(uint64_t lo, uint64_t hi,
                                                    uint64_t max_bytes) const;
+  // EntriesFrom(i, max_bytes) appended straight to *out (building a MsgApp without an
+  // intermediate vector). On error *out is unchanged.
+  absl::Status AppendEntriesFrom(uint64_t i, uint64_t max_bytes,
+                                 google::protobuf::RepeatedPtrField<raftpb::Entry>* out) const;
 
   // Whether a candidate with last entry (lasti, term) is at least as up to date as
   // this log (§5.4.1).
@@ -105,7 +132,7 @@ class RaftLog {
 
   void CommitTo(uint64_t to_commit);
   void AppliedTo(uint64_t i);
-  void StableTo(uint64_t i, uint64_t t) { unstable_.StableTo(i, t); }
+  void StableTo(uint64_t i, uint64_t t);
   void StableSnapTo(uint64_t i) { unstable_.StableSnapTo(i); }
   void Restore(const raftpb::Snapshot& s);
 
@@ -115,11 +142,33 @@ class RaftLog {
   void set_committed(uint64_t c) { committed_ = c; }
 
  private:
+  // Slice(lo, hi, max_bytes) as a plan: the entries read from storage, then the
+  // unstable entries [unstable_lo, unstable_hi) that the caller copies.
+  struct SlicePlan {
+    std::vector<raftpb::Entry> stored;
+    uint64_t unstable_lo = 0;
+    uint64_t unstable_hi = 0;
+  };
+  absl::StatusOr<SlicePlan> PlanSlice(uint64_t lo, uint64_t hi, uint64_t max_bytes) const;
   // Fails "compacted" if lo < FirstIndex(); crashes if hi > LastIndex() + 1 or lo > hi.
   absl::Status CheckOutOfBounds(uint64_t lo, uint64_t hi) const;
 
+  // Persisted cache maintenance (see the file comment).
+  void CachePersisted(std::vector<raftpb::Entry> ents);
+  // Drops cached entries with index >= i (they are being replaced).
+  void TruncateCacheFrom(uint64_t i);
+  // Drops cached entries with index < i (applied or compacted).
+  void DropCacheBelow(uint64_t i);
+  void ClearCache();
+  uint64_t cache_end() const { return cache_first_ + cache_.size(); }
+
   const Storage* storage_;
   Unstable unstable_;
+  // Persisted entries [cache_first_, cache_end()), with cache_end() == unstable offset
+  // when non-empty; cache_bytes_ <= kMaxPersistedCacheBytes.
+  std::vector<raftpb::Entry> cache_;
+  uint64_t cache_first_ = 0;
+  uint64_t cache_bytes_ = 0;
   uint64_t committed_ = 0;
   uint64_t applied_ = 0;
   uint64_t max_committed_bytes_per_ready_;

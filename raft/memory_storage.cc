@@ -22,15 +22,20 @@ absl::StatusOr<std::vector<raftpb::Entry>> MemoryStorage::Entries(uint64_t lo, u
   if (lo <= offset) return CompactedError(lo);
   if (hi > last_index() + 1) return UnavailableError(hi - 1);
   RAFT_CHECK(lo <= hi);
-  std::vector<raftpb::Entry> out;
-  uint64_t size = 0;
-  for (uint64_t i = lo; i < hi; ++i) {
-    const raftpb::Entry& e = ents_[i - offset];
-    size += e.ByteSizeLong();
-    if (!out.empty() && size > max_bytes) break;
-    out.push_back(e);
+  // Count first, so the result is allocated once.
+  uint64_t end = hi;
+  if (max_bytes != kNoLimit) {
+    uint64_t size = 0;
+    for (uint64_t i = lo; i < hi; ++i) {
+      size += ents_[i - offset].ByteSizeLong();
+      if (i > lo && size > max_bytes) {
+        end = i;
+        break;
+      }
+    }
   }
-  return out;
+  return std::vector<raftpb::Entry>(ents_.begin() + static_cast<ptrdiff_t>(lo - offset),
+                                    ents_.begin() + static_cast<ptrdiff_t>(end - offset));
 }
 
 absl::StatusOr<uint64_t> MemoryStorage::Term(uint64_t i) const {
@@ -86,18 +91,29 @@ absl::Status MemoryStorage::Compact(uint64_t compact_index) {
   return absl::OkStatus();
 }
 
-void MemoryStorage::Append(const std::vector<raftpb::Entry>& entries) {
-  if (entries.empty()) return;
+size_t MemoryStorage::PrepareAppend(const std::vector<raftpb::Entry>& entries) {
+  if (entries.empty()) return 0;
   const uint64_t first = first_index();
   const uint64_t last = entries[0].index() + entries.size() - 1;
-  if (last < first) return;  // everything is already compacted
+  if (last < first) return entries.size();  // everything is already compacted
   size_t skip = 0;
   if (first > entries[0].index()) skip = first - entries[0].index();
   const uint64_t start = entries[skip].index();
   const uint64_t offset = start - ents_[0].index();
   RAFT_CHECK(ents_.size() >= offset, "missing log entries before an append");
   ents_.resize(offset);
+  return skip;
+}
+
+void MemoryStorage::Append(const std::vector<raftpb::Entry>& entries) {
+  const size_t skip = PrepareAppend(entries);
   ents_.insert(ents_.end(), entries.begin() + static_cast<ptrdiff_t>(skip), entries.end());
+}
+
+void MemoryStorage::Append(std::vector<raftpb::Entry>&& entries) {
+  const size_t skip = PrepareAppend(entries);
+  ents_.insert(ents_.end(), std::make_move_iterator(entries.begin() + static_cast<ptrdiff_t>(skip)),
+               std::make_move_iterator(entries.end()));
 }
 
 }  // namespace rangedb::raft

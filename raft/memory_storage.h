@@ -55,8 +55,15 @@ class MemoryStorage : public Storage {
   // FirstIndex() are ignored.
   // REQUIRES: entries are contiguous and start at or before LastIndex() + 1.
   void Append(const std::vector<raftpb::Entry>& entries);
+  // Append() taking the entries over (moved, not copied): for an owner that persists
+  // a Ready's entries and has no further use for them.
+  void Append(std::vector<raftpb::Entry>&& entries);
 
  private:
+  // Drops the stored suffix that entries replace; returns how many leading entries
+  // are already compacted (to skip), or entries.size() if there is nothing to append.
+  size_t PrepareAppend(const std::vector<raftpb::Entry>& entries);
+
   uint64_t first_index() const { return ents_[0].index() + 1; }
   uint64_t last_index() const { return ents_[0].index() + ents_.size() - 1; }
 

@@ -19,11 +19,13 @@ bool Raft::MaybeSendAppend(uint64_t to, bool send_if_empty) {
   raftpb::Message m;
   m.set_to(to);
   absl::StatusOr<uint64_t> term = log_.Term(pr.next - 1);
-  absl::StatusOr<std::vector<raftpb::Entry>> ents =
-      log_.EntriesFrom(pr.next, config_.max_msg_bytes);
-  if (ents.ok() && ents->empty() && !send_if_empty) return false;
+  // The entries go straight into the message (no intermediate vector).
+  const absl::Status ents =
+      log_.AppendEntriesFrom(pr.next, config_.max_msg_bytes, m.mutable_entries());
+  if (ents.ok() && m.entries().empty() && !send_if_empty) return false;
 
   if (!term.ok() || !ents.ok()) {
+    m.clear_entries();
     // The entries the follower needs are compacted: send a snapshot, but only to a
     // follower that is responding (a snapshot is expensive).
     if (!pr.recent_active) return false;
@@ -45,10 +47,10 @@ bool Raft::MaybeSendAppend(uint64_t to, bool send_if_empty) {
   m.set_log_term(*term);
   m.set_commit(log_.committed());
   m.set_sent_tick(ticks_);
-  if (!ents->empty()) {
-    const uint64_t last = ents->back().index();
+  if (!m.entries().empty()) {
+    const uint64_t last = m.entries().rbegin()->index();
     uint64_t bytes = 0;
-    for (const raftpb::Entry& e : *ents) bytes += PayloadBytes(e);
+    for (const raftpb::Entry& e : m.entries()) bytes += PayloadBytes(e);
     switch (pr.state) {
       case ProgressState::kReplicate:
         pr.OptimisticUpdate(last);
@@ -60,8 +62,6 @@ bool Raft::MaybeSendAppend(uint64_t to, bool send_if_empty) {
       case ProgressState::kSnapshot:
         RAFT_CHECK(false, "sending append in snapshot state");
     }
-    m.mutable_entries()->Reserve(static_cast<int>(ents->size()));
-    for (raftpb::Entry& e : *ents) *m.add_entries() = std::move(e);
   }
   Send(std::move(m));
   return true;

@@ -109,8 +109,11 @@ Ready RawNode::GetReady() {
   RAFT_CHECK(!ready_outstanding_, "GetReady called before Advance");
   Raft& r = *raft_;
   Ready rd;
+  // The unstable entries stay in the log until Advance() (raft may still need them to
+  // build MsgApps), so the owner gets a copy; the committed entries are moved out of
+  // the log's persisted cache where possible.
   rd.entries = r.log().UnstableEntries();
-  rd.committed_entries = r.log().NextCommittedEntries();
+  rd.committed_entries = r.mutable_log().TakeNextCommittedEntries();
   rd.messages = r.TakeMessages();
   rd.read_states = r.TakeReadStates();
   if (const SoftState ss = r.GetSoftState(); !(ss == prev_soft_)) {

@@ -1,5 +1,9 @@
 // Ready: one batch of work raft hands to its owner. See rawnode.h for the order in
 // which the owner must handle the fields (the durability contract).
+//
+// Ownership: every field is the owner's own copy (raft keeps nothing that points into
+// a Ready), so the owner may move out of it, e.g.
+// MemoryStorage::Append(std::move(rd.entries)) after step 1 has used the entries.
 #pragma once
 
 #include <cstdint>

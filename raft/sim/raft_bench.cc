@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
         while (n->raw->HasReady()) {
           busy = true;
           Ready rd = n->raw->GetReady();
-          n->storage.Append(rd.entries);
+          // The "disk" takes the entries over, as a real owner's write batch would.
+          n->storage.Append(std::move(rd.entries));
           if (rd.hard_state) n->storage.SetHardState(*rd.hard_state);
           for (raftpb::Message& m : rd.messages) net.push_back(std::move(m));
           for (const raftpb::Entry& e : rd.committed_entries) {
