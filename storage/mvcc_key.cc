@@ -101,13 +101,21 @@ absl::Status DecodeMVCCKey(absl::string_view encoded, std::string* user_key, Tim
     return absl::DataLossError(
         absl::StrCat("malformed MVCC key timestamp suffix: ", absl::CHexEscape(encoded)));
   }
-  user_key->clear();
-  absl::string_view escaped = prefix.substr(0, prefix.size() - kMVCCTerminatorBytes);
-  for (size_t i = 0; i < escaped.size(); ++i) {
-    user_key->push_back(escaped[i]);
-    if (escaped[i] == kEscape) ++i;  // skip the 0xFF of an escaped zero
-  }
+  UserKeyOfMVCCPrefix(prefix, user_key);
   return absl::OkStatus();
+}
+
+void UserKeyOfMVCCPrefix(absl::string_view prefix, std::string* user_key) {
+  absl::string_view escaped = prefix.substr(0, prefix.size() - kMVCCTerminatorBytes);
+  user_key->clear();
+  while (true) {
+    const void* zero = std::memchr(escaped.data(), 0, escaped.size());
+    if (zero == nullptr) break;
+    const size_t at = static_cast<const char*>(zero) - escaped.data();
+    user_key->append(escaped.data(), at + 1);  // keeps the 0x00, drops the 0xFF after it
+    escaped.remove_prefix(at + 2);
+  }
+  user_key->append(escaped.data(), escaped.size());
 }
 
 }  // namespace rangedb

@@ -46,6 +46,9 @@ std::string MVCCKeyEnd(absl::string_view user_key);
 // prefixes are equal. Returns an empty view if encoded is malformed.
 absl::string_view MVCCEncodedPrefix(absl::string_view encoded);
 
+// The user key of a valid prefix (as returned by MVCCEncodedPrefix), unescaped.
+void UserKeyOfMVCCPrefix(absl::string_view prefix, std::string* user_key);
+
 // The timestamp of an encoded key whose prefix is already known to be valid.
 // Returns false if the suffix is malformed.
 bool DecodeMVCCTimestampSuffix(absl::string_view suffix, Timestamp* ts);

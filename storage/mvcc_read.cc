@@ -224,20 +224,37 @@ absl::Status ScanForward(Reader& reader, Iterator& it, Timestamp ts, const MVCCS
   std::string user_key, prefix;
   it.SeekToFirst();
   while (it.Valid()) {
-    Timestamp version_ts;
-    if (absl::Status s = DecodeMVCCKey(it.key(), &user_key, &version_ts); !s.ok()) return s;
-    {
-      absl::string_view p = MVCCEncodedPrefix(it.key());
-      prefix.assign(p.data(), p.size());
+    const absl::string_view key = it.key();
+    const absl::string_view key_prefix = MVCCEncodedPrefix(key);
+    if (key_prefix.empty()) {
+      return absl::DataLossError(absl::StrCat("malformed MVCC key ", absl::CHexEscape(key)));
     }
-    if (version_ts.IsEmpty()) {  // unversioned entry: not MVCC data
+    if (key.size() == key_prefix.size()) {  // unversioned entry: not MVCC data
       it.Next();
       continue;
     }
-    absl::StatusOr<KeyRead> read =
-        mvcc_internal::ReadKey(reader, it, user_key, prefix, ts, options.read);
-    if (!read.ok()) return read.status();
-    if (!collector.Add(user_key, *read)) break;
+    prefix.assign(key_prefix.data(), key_prefix.size());
+    UserKeyOfMVCCPrefix(key_prefix, &user_key);
+    Timestamp newest_ts;
+    if (!DecodeMVCCTimestampSuffix(key.substr(key_prefix.size()), &newest_ts)) {
+      return absl::DataLossError(absl::StrCat("malformed MVCC key ", absl::CHexEscape(key)));
+    }
+    // The common case in one step: the newest version is a committed value at or
+    // below the read timestamp. It is then the visible version, and nothing newer
+    // exists to be uncertain about or to conflict with.
+    const absl::string_view raw = it.value();
+    KeyRead read;
+    if (!raw.empty() && raw[0] == 0 && newest_ts <= ts) {
+      read.kind = KeyRead::Kind::kValue;
+      read.value.assign(raw.data() + 1, raw.size() - 1);
+      read.timestamp = newest_ts;
+    } else {
+      absl::StatusOr<KeyRead> slow =
+          mvcc_internal::ReadKey(reader, it, user_key, prefix, ts, options.read);
+      if (!slow.ok()) return slow.status();
+      read = std::move(*slow);
+    }
+    if (!collector.Add(user_key, read)) break;
     NextUserKey(it, prefix);
   }
   return it.status();
