@@ -37,6 +37,10 @@ struct IterOptions {
   ColumnFamily cf = ColumnFamily::kData;
   std::string lower_bound;
   std::string upper_bound;
+  // A hint that the caller reads only a few entries (one user key's versions): the
+  // engine may hand out a reused iterator, which is much cheaper to get than a new
+  // one. Semantics are unchanged.
+  bool single_key = false;
 };
 
 // A positioned cursor over one column family. Invalid until positioned.

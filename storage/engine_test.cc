@@ -157,6 +157,32 @@ TEST_P(EngineTest, CorruptSerializedBatchIsRejectedAndAppliesNothing) {
   EXPECT_EQ(Get(*engine_, "y"), "<missing>");
 }
 
+TEST_P(EngineTest, ReusedSingleKeyIteratorsSeeLatestStateAndKeepBounds) {
+  IterOptions single{ColumnFamily::kData, "b", "c", /*single_key=*/true};
+  Put("a", "a");
+  Put("b", "1");
+  Put("c", "c");
+  for (int round = 0; round < 3; ++round) {
+    std::unique_ptr<Iterator> first = engine_->NewIterator(single);
+    std::unique_ptr<Iterator> second = engine_->NewIterator(single);  // both outstanding
+    EXPECT_EQ(Keys(*engine_, single), Strings{"b"});
+    first->Seek("a");  // clamped to the lower bound
+    ASSERT_TRUE(first->Valid());
+    EXPECT_EQ(first->value(), std::to_string(round + 1));
+    first->Next();
+    EXPECT_FALSE(first->Valid());  // "c" is past the upper bound
+    second->SeekToLast();
+    ASSERT_TRUE(second->Valid());
+    EXPECT_EQ(second->key(), "b");
+    first.reset();
+    second.reset();
+    Put("b", std::to_string(round + 2));  // a returned iterator must see this
+    if (round == 1) {
+      ASSERT_TRUE(engine_->Flush().ok());  // and survive new files
+    }
+  }
+}
+
 TEST_P(EngineTest, FlushKeepsData) {
   Put("a", "1");
   ASSERT_TRUE(engine_->Flush().ok());

@@ -45,7 +45,8 @@ void AddLive(MVCCStats* stats, const Version& v, int sign) {
 absl::StatusOr<KeyState> LoadKeyState(Reader& reader, absl::string_view key) {
   KeyState state;
   const std::string prefix = MVCCKeyPrefix(key);
-  std::unique_ptr<Iterator> it = reader.NewIterator({ColumnFamily::kData, prefix, MVCCKeyEnd(key)});
+  std::unique_ptr<Iterator> it =
+      reader.NewIterator({ColumnFamily::kData, prefix, MVCCKeyEnd(key), /*single_key=*/true});
   it->Seek(prefix);
   if (it->Valid() && it->key().size() == prefix.size()) it->Next();  // unversioned entry
   if (OnVersionOf(*it, prefix)) {

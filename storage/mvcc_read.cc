@@ -140,7 +140,8 @@ using mvcc_internal::KeyRead;
 absl::StatusOr<MVCCGetResult> MVCCGet(Reader& reader, absl::string_view key,
                                       Timestamp read_timestamp, const MVCCReadOptions& options) {
   const std::string prefix = MVCCKeyPrefix(key);
-  std::unique_ptr<Iterator> it = reader.NewIterator({ColumnFamily::kData, prefix, MVCCKeyEnd(key)});
+  std::unique_ptr<Iterator> it =
+      reader.NewIterator({ColumnFamily::kData, prefix, MVCCKeyEnd(key), /*single_key=*/true});
   it->Seek(prefix);
   if (it->Valid() && it->key().size() == prefix.size()) it->Next();  // unversioned entry
 

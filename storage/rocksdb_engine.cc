@@ -2,6 +2,8 @@
 
 #include <array>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -37,9 +39,11 @@ absl::string_view FromSlice(const rocksdb::Slice& s) {
 // Read options plus the storage their bound Slices point into; RocksDB keeps
 // pointers, so this must outlive the iterator that uses it.
 struct BoundedReadOptions {
-  explicit BoundedReadOptions(const IterOptions& o, const rocksdb::Snapshot* snapshot)
+  BoundedReadOptions(const IterOptions& o, const rocksdb::Snapshot* snapshot,
+                     bool bounds_in_rocksdb = true)
       : lower(o.lower_bound), upper(o.upper_bound), lower_slice(lower), upper_slice(upper) {
     ro.snapshot = snapshot;
+    if (!bounds_in_rocksdb) return;
     if (!lower.empty()) ro.iterate_lower_bound = &lower_slice;
     if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
   }
@@ -52,9 +56,17 @@ struct BoundedReadOptions {
 // batch, whose in-batch part RocksDB does not bound) it hides keys outside them.
 class RocksIterator final : public Iterator {
  public:
-  RocksIterator(std::unique_ptr<BoundedReadOptions> opts, bool check_bounds)
-      : opts_(std::move(opts)), check_bounds_(check_bounds) {}
+  // Called with the RocksDB iterator when this one is destroyed, to keep it for reuse.
+  using ReleaseFn = std::function<void(std::unique_ptr<rocksdb::Iterator>)>;
+
+  RocksIterator(std::unique_ptr<BoundedReadOptions> opts, bool check_bounds,
+                ReleaseFn release = nullptr)
+      : opts_(std::move(opts)), check_bounds_(check_bounds), release_(std::move(release)) {}
+  ~RocksIterator() override {
+    if (release_ && it_ != nullptr) release_(std::move(it_));
+  }
   void Init(rocksdb::Iterator* it) { it_.reset(it); }
+  void Init(std::unique_ptr<rocksdb::Iterator> it) { it_ = std::move(it); }
   BoundedReadOptions* options() { return opts_.get(); }
 
   void Seek(absl::string_view key) override {
@@ -101,6 +113,7 @@ class RocksIterator final : public Iterator {
   std::unique_ptr<BoundedReadOptions> opts_;
   std::unique_ptr<rocksdb::Iterator> it_;
   const bool check_bounds_;
+  ReleaseFn release_;
 };
 
 // Walks every record of a batch: a malformed record or a header count that does
@@ -150,6 +163,8 @@ class RocksAccess {
   virtual ~RocksAccess() = default;
   virtual rocksdb::DB* db() = 0;
   virtual rocksdb::ColumnFamilyHandle* Family(ColumnFamily cf) = 0;
+  // An iterator over the engine's latest state (what an empty batch reads).
+  virtual std::unique_ptr<Iterator> NewEngineIterator(const IterOptions& options) = 0;
 };
 
 absl::StatusOr<bool> GetFrom(RocksAccess* a, const rocksdb::ReadOptions& ro, ColumnFamily cf,
@@ -205,7 +220,7 @@ class RocksWriteBatch final : public WriteBatch {
     return true;
   }
   std::unique_ptr<Iterator> NewIterator(const IterOptions& options) override {
-    if (IsEmpty()) return IteratorFrom(access_, options, nullptr);
+    if (IsEmpty()) return access_->NewEngineIterator(options);
     auto it = std::make_unique<RocksIterator>(
         std::make_unique<BoundedReadOptions>(options, nullptr), /*check_bounds=*/true);
     rocksdb::ColumnFamilyHandle* family = access_->Family(options.cf);
@@ -250,6 +265,7 @@ class RocksWriteBatch final : public WriteBatch {
 class RocksEngine final : public Engine, public RocksAccess {
  public:
   ~RocksEngine() override {
+    idle_single_key_iterators_.clear();  // iterators before the DB they read
     for (rocksdb::ColumnFamilyHandle* h : handles_) {
       if (h != nullptr) (void)db_->DestroyColumnFamilyHandle(h);
     }
@@ -268,7 +284,11 @@ class RocksEngine final : public Engine, public RocksAccess {
     return GetFrom(this, rocksdb::ReadOptions(), cf, key, value);
   }
   std::unique_ptr<Iterator> NewIterator(const IterOptions& options) override {
+    if (options.single_key && options.cf == ColumnFamily::kData) return SingleKeyIterator(options);
     return IteratorFrom(this, options, nullptr);
+  }
+  std::unique_ptr<Iterator> NewEngineIterator(const IterOptions& options) override {
+    return NewIterator(options);
   }
   std::unique_ptr<WriteBatch> NewWriteBatch() override {
     return std::make_unique<RocksWriteBatch>(this);
@@ -299,6 +319,41 @@ class RocksEngine final : public Engine, public RocksAccess {
   std::string Path() const override { return in_memory_ ? ":memory:" : path_; }
 
  private:
+  // Single-key reads (every MVCC get, every write's read of its key) are short, and
+  // building a RocksDB iterator costs more than the read itself. So they reuse
+  // iterators from a small pool: Refresh() brings one to the latest state cheaply
+  // (no rebuild unless a flush or compaction changed the files), and the bounds are
+  // enforced by our wrapper rather than baked into RocksDB's read options.
+  static constexpr size_t kMaxIdleSingleKeyIterators = 16;
+
+  std::unique_ptr<Iterator> SingleKeyIterator(const IterOptions& options) {
+    std::unique_ptr<rocksdb::Iterator> rocks;
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      if (!idle_single_key_iterators_.empty()) {
+        rocks = std::move(idle_single_key_iterators_.back());
+        idle_single_key_iterators_.pop_back();
+      }
+    }
+    if (rocks != nullptr && !rocks->Refresh().ok()) rocks.reset();
+    auto it = std::make_unique<RocksIterator>(
+        std::make_unique<BoundedReadOptions>(options, nullptr, /*bounds_in_rocksdb=*/false),
+        /*check_bounds=*/true, [this](std::unique_ptr<rocksdb::Iterator> done) {
+          std::lock_guard<std::mutex> lock(pool_mu_);
+          if (idle_single_key_iterators_.size() < kMaxIdleSingleKeyIterators) {
+            idle_single_key_iterators_.push_back(std::move(done));
+          }
+        });
+    if (rocks == nullptr) {
+      rocks.reset(db_->NewIterator(it->options()->ro, Family(ColumnFamily::kData)));
+    }
+    it->Init(std::move(rocks));
+    return it;
+  }
+
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<rocksdb::Iterator>>
+      idle_single_key_iterators_;      // GUARDED_BY(pool_mu_)
   std::unique_ptr<rocksdb::Env> env_;  // the in-memory Env; null on disk
   std::shared_ptr<rocksdb::Cache> cache_;
   std::unique_ptr<rocksdb::DB> db_;
