@@ -119,9 +119,7 @@ struct ActiveTxn {
 class ModelTest {
  public:
   explicit ModelTest(uint64_t seed) : seed_(seed), rng_(seed) {
-    EngineOptions options;
-    options.in_memory = true;
-    engine_ = std::move(OpenEngine(options).value());
+    engine_ = std::move(OpenInMemoryEngine().value());
   }
 
   void Run(int steps) {

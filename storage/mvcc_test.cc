@@ -17,9 +17,7 @@ Timestamp T(int64_t wall, int32_t logical = 0) { return {wall, logical}; }
 class MVCCTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    EngineOptions options;
-    options.in_memory = true;
-    absl::StatusOr<std::unique_ptr<Engine>> e = OpenEngine(options);
+    absl::StatusOr<std::unique_ptr<Engine>> e = OpenInMemoryEngine();
     ASSERT_TRUE(e.ok()) << e.status();
     engine_ = std::move(*e);
   }

@@ -450,9 +450,7 @@ TEST_F(RaftLogStorageTest, ChangesInOneWriteSeeEachOther) {
 // effect on the in-memory view, so it stops the process.
 TEST(RaftLogStorageDeathTest, StaleWriteIsABug) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EngineOptions options;
-  options.in_memory = true;
-  std::unique_ptr<Engine> engine = *OpenEngine(options);
+  std::unique_ptr<Engine> engine = *OpenInMemoryEngine();
   std::unique_ptr<RaftLogStorage> s = *RaftLogStorage::Open(engine.get(), 1);
   EXPECT_DEATH(
       {

@@ -425,4 +425,10 @@ absl::StatusOr<std::unique_ptr<Engine>> OpenEngine(const EngineOptions& options)
   return RocksEngine::Open(options);
 }
 
+absl::StatusOr<std::unique_ptr<Engine>> OpenInMemoryEngine() {
+  EngineOptions options;
+  options.in_memory = true;
+  return OpenEngine(options);
+}
+
 }  // namespace rangedb

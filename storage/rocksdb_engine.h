@@ -26,4 +26,7 @@ struct EngineOptions {
 // error if the directory is unusable, locked by another process, or corrupt.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<Engine>> OpenEngine(const EngineOptions& options);
 
+// An engine with every file in memory and default options (tests, simulators, demos).
+[[nodiscard]] absl::StatusOr<std::unique_ptr<Engine>> OpenInMemoryEngine();
+
 }  // namespace rangedb

@@ -20,9 +20,7 @@ using ::testing::HasSubstr;
 class VerifyStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    EngineOptions options;
-    options.in_memory = true;
-    absl::StatusOr<std::unique_ptr<Engine>> engine = OpenEngine(options);
+    absl::StatusOr<std::unique_ptr<Engine>> engine = OpenInMemoryEngine();
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = std::move(*engine);
   }
