@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "storage/golden_file.h"
 
 namespace rangedb {
 namespace {
@@ -463,44 +464,33 @@ absl::StatusOr<KeyDatum> ParseGoldenValue(absl::string_view type, const std::str
   return absl::InvalidArgumentError(absl::StrCat("bad ", type, " value ", text));
 }
 
-// Each line: <type> <asc|desc> <value> <hex>. With RANGEDB_REWRITE_GOLDEN=1 the test
-// rewrites the hex column from the current encoder instead of comparing.
+// Each line: <type> <asc|desc> <value> <hex> (storage/golden_file.h).
 TEST(KeyEncodingGoldenTest, EncodingsMatchCheckedInVectors) {
-  const std::string path = RANGEDB_ENCODING_TESTDATA_DIR "/encoding_golden.txt";
-  std::ifstream in(path);
-  ASSERT_TRUE(in.good()) << "cannot open " << path;
-  const bool rewrite = std::getenv("RANGEDB_REWRITE_GOLDEN") != nullptr;
-  std::ostringstream rewritten;
-  std::string line;
-  int vectors = 0;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') {
-      rewritten << line << "\n";
-      continue;
+  auto direction = [](const GoldenVector& v) { return v.inputs[1] == "asc" ? kAsc : kDesc; };
+  auto parse = [](const GoldenVector& v) -> absl::StatusOr<KeyDatum> {
+    if (v.inputs[1] != "asc" && v.inputs[1] != "desc") {
+      return absl::InvalidArgumentError("direction must be asc or desc");
     }
-    std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
-    ASSERT_GE(f.size(), 3u) << line;
-    ASSERT_TRUE(f[1] == "asc" || f[1] == "desc") << line;
-    const Direction dir = f[1] == "asc" ? kAsc : kDesc;
-    absl::StatusOr<KeyDatum> value = ParseGoldenValue(f[0], f[2]);
-    ASSERT_TRUE(value.ok()) << value.status() << " in: " << line;
-    const std::string hex = Hex(Encode(*value, dir));
-    rewritten << f[0] << " " << f[1] << " " << f[2] << " " << hex << "\n";
-    if (rewrite) continue;
-    ASSERT_EQ(f.size(), 4u) << line;
-    EXPECT_EQ(hex, f[3]) << "the encoding changed for: " << line;
-    absl::string_view src;
-    const std::string bytes = absl::HexStringToBytes(f[3]);
-    src = bytes;
-    absl::StatusOr<KeyDatum> decoded = ConsumeKeyDatum(&src, dir);
-    ASSERT_TRUE(decoded.ok()) << decoded.status() << " in: " << line;
-    EXPECT_TRUE(SameDatum(*decoded, Canonical(*value))) << line;
-    ++vectors;
-  }
-  if (rewrite) {
-    std::ofstream(path) << rewritten.str();
-    GTEST_SKIP() << "rewrote " << path;
-  }
+    return ParseGoldenValue(v.inputs[0], v.inputs[2]);
+  };
+  const int vectors = RunGoldenFile(
+      RANGEDB_ENCODING_TESTDATA_DIR "/encoding_golden.txt", 3,
+      [&](const GoldenVector& v) {
+        absl::StatusOr<KeyDatum> value = parse(v);
+        if (!value.ok()) {
+          ADD_FAILURE() << value.status() << " in: " << v.line;
+          return std::string();
+        }
+        return Encode(*value, direction(v));
+      },
+      [&](const GoldenVector& v, const std::string& bytes) {
+        absl::StatusOr<KeyDatum> value = parse(v);
+        absl::string_view src = bytes;
+        absl::StatusOr<KeyDatum> decoded = ConsumeKeyDatum(&src, direction(v));
+        ASSERT_TRUE(value.ok() && decoded.ok()) << decoded.status() << " in: " << v.line;
+        EXPECT_TRUE(SameDatum(*decoded, Canonical(*value))) << v.line;
+      });
+  if (vectors < 0) GTEST_SKIP() << "rewrote the golden file";
   EXPECT_GE(vectors, 50);
 }
 

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "storage/golden_file.h"
 
 namespace rangedb {
 namespace {
@@ -241,41 +242,33 @@ absl::StatusOr<ColumnValue> ParseGoldenColumn(absl::string_view text) {
 // Each line: <columns> <hex>, columns being "-" for none or comma-separated
 // <id>=<type>[:<value>]. RANGEDB_REWRITE_GOLDEN=1 rewrites the hex column.
 TEST(ValueEncodingGoldenTest, EncodingsMatchCheckedInVectors) {
-  const std::string path = RANGEDB_ENCODING_TESTDATA_DIR "/encoding_value_golden.txt";
-  std::ifstream in(path);
-  ASSERT_TRUE(in.good()) << "cannot open " << path;
-  const bool rewrite = std::getenv("RANGEDB_REWRITE_GOLDEN") != nullptr;
-  std::ostringstream rewritten;
-  std::string line;
-  int vectors = 0;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') {
-      rewritten << line << "\n";
-      continue;
-    }
-    const std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+  auto parse = [](const GoldenVector& v) -> absl::StatusOr<std::vector<ColumnValue>> {
     std::vector<ColumnValue> row;
-    if (f[0] != "-") {
-      for (absl::string_view column : absl::StrSplit(f[0], ',')) {
-        absl::StatusOr<ColumnValue> parsed = ParseGoldenColumn(column);
-        ASSERT_TRUE(parsed.ok()) << parsed.status() << " in: " << line;
-        row.push_back(*std::move(parsed));
-      }
+    if (v.inputs[0] == "-") return row;
+    for (absl::string_view column : absl::StrSplit(v.inputs[0], ',')) {
+      absl::StatusOr<ColumnValue> parsed = ParseGoldenColumn(column);
+      if (!parsed.ok()) return parsed.status();
+      row.push_back(*std::move(parsed));
     }
-    const std::string hex = Hex(EncodeRow(row).value());
-    rewritten << f[0] << " " << hex << "\n";
-    if (rewrite) continue;
-    ASSERT_EQ(f.size(), 2u) << line;
-    EXPECT_EQ(hex, f[1]) << "the encoding changed for: " << line;
-    absl::StatusOr<std::vector<ColumnValue>> decoded = DecodeRow(absl::HexStringToBytes(f[1]));
-    ASSERT_TRUE(decoded.ok()) << decoded.status() << " in: " << line;
-    EXPECT_TRUE(SameRow(*decoded, row)) << line;
-    ++vectors;
-  }
-  if (rewrite) {
-    std::ofstream(path) << rewritten.str();
-    GTEST_SKIP() << "rewrote " << path;
-  }
+    return row;
+  };
+  const int vectors = RunGoldenFile(
+      RANGEDB_ENCODING_TESTDATA_DIR "/encoding_value_golden.txt", 1,
+      [&](const GoldenVector& v) {
+        absl::StatusOr<std::vector<ColumnValue>> row = parse(v);
+        if (!row.ok()) {
+          ADD_FAILURE() << row.status() << " in: " << v.line;
+          return std::string();
+        }
+        return EncodeRow(*row).value();
+      },
+      [&](const GoldenVector& v, const std::string& bytes) {
+        absl::StatusOr<std::vector<ColumnValue>> row = parse(v);
+        absl::StatusOr<std::vector<ColumnValue>> decoded = DecodeRow(bytes);
+        ASSERT_TRUE(row.ok() && decoded.ok()) << decoded.status() << " in: " << v.line;
+        EXPECT_TRUE(SameRow(*decoded, *row)) << v.line;
+      });
+  if (vectors < 0) GTEST_SKIP() << "rewrote the golden file";
   EXPECT_GE(vectors, 15);
 }
 
