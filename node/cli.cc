@@ -2,7 +2,9 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
+#include "node/cli_command.h"
 #include "node/version.h"
 
 namespace rangedb {
@@ -47,6 +49,11 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   CLI::App* version = app.add_subcommand("version", "Print the version of this binary");
   CLI::App* help = app.add_subcommand("help", "Print the commands and flags");
   help->allow_extras(false);
+  std::vector<CliRunner> runners = {
+      AddServerCommands(app, out, err),
+      AddKvCommands(app, out, err),
+      AddWorkloadCommands(app, out, err),
+  };
 
   // The top-level usage, captured before parsing: once a subcommand is selected,
   // CLI11's help() describes that subcommand only.
@@ -67,6 +74,9 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   if (version->parsed()) {
     PrintVersion(out);
     return kExitOk;
+  }
+  for (const CliRunner& run : runners) {
+    if (std::optional<int> code = run(); code.has_value()) return *code;
   }
   // No subcommand and `help` both print the usage; no subcommand is not an error
   // for a person exploring the binary, but scripts get a non-zero status.

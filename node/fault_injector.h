@@ -1,0 +1,43 @@
+// FaultInjector: the test-only hook through which the cluster harness partitions
+// nodes (tests/cluster_harness.h). It exists only when a node runs with
+// --testing-faults; production code holds a null pointer and checks nothing else.
+//
+// Rules are per peer node id: drop what this node sends to a peer (outbound) and/or
+// what it receives from a peer (inbound, for messages that name their sender: Raft
+// batches, gossip, pings). A symmetric partition sets both directions on both sides;
+// a one-way partition sets one. Set() replaces all rules; an empty rule set heals.
+//
+// Thread safety: safe for concurrent use.
+#pragma once
+
+#include <cstdint>
+#include <set>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace rangedb {
+
+class FaultInjector {
+ public:
+  void Set(std::set<uint64_t> drop_inbound_from, std::set<uint64_t> drop_outbound_to) {
+    absl::MutexLock lock(&mu_);
+    drop_inbound_from_ = std::move(drop_inbound_from);
+    drop_outbound_to_ = std::move(drop_outbound_to);
+  }
+  bool DropInbound(uint64_t from_node_id) const {
+    absl::MutexLock lock(&mu_);
+    return drop_inbound_from_.count(from_node_id) > 0;
+  }
+  bool DropOutbound(uint64_t to_node_id) const {
+    absl::MutexLock lock(&mu_);
+    return drop_outbound_to_.count(to_node_id) > 0;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::set<uint64_t> drop_inbound_from_ ABSL_GUARDED_BY(mu_);
+  std::set<uint64_t> drop_outbound_to_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rangedb
