@@ -101,6 +101,10 @@ class WriteBatch : public Reader, public Writer {
   virtual size_t ByteSize() const = 0;        // size of the serialized batch
   virtual void Clear() = 0;                   // drops every buffered write
   virtual std::string Serialize() const = 0;  // the batch's wire/WAL representation
+  // Adds every write of a batch produced by Serialize (here or on another node) to
+  // this batch, after the writes already in it. Corrupt input, or a batch holding
+  // records other than puts and deletes, is rejected whole: nothing is added.
+  [[nodiscard]] virtual absl::Status AppendSerialized(absl::string_view repr) = 0;
 };
 
 // A consistent, read-only view of the engine at one moment.

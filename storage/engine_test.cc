@@ -157,6 +157,35 @@ TEST_P(EngineTest, CorruptSerializedBatchIsRejectedAndAppliesNothing) {
   EXPECT_EQ(Get(*engine_, "y"), "<missing>");
 }
 
+TEST_P(EngineTest, AppendSerializedAddsWritesAfterTheBatchsOwn) {
+  Put("gone", "0");
+  std::unique_ptr<WriteBatch> src = engine_->NewWriteBatch();
+  src->Put(ColumnFamily::kData, "x", "from-src");
+  src->Delete(ColumnFamily::kData, "gone");
+  src->Put(ColumnFamily::kRaftLog, "y", "2");
+  std::unique_ptr<WriteBatch> dst = engine_->NewWriteBatch();
+  dst->Put(ColumnFamily::kData, "x", "from-dst");
+  dst->Put(ColumnFamily::kData, "z", "3");
+  ASSERT_TRUE(dst->AppendSerialized(src->Serialize()).ok());
+  ASSERT_TRUE(dst->Commit(true).ok());
+  EXPECT_EQ(Get(*engine_, "x"), "from-src");  // appended after dst's own write
+  EXPECT_EQ(Get(*engine_, "z"), "3");
+  EXPECT_EQ(Get(*engine_, "gone"), "<missing>");
+  EXPECT_EQ(Get(*engine_, "y", ColumnFamily::kRaftLog), "2");
+}
+
+TEST_P(EngineTest, AppendSerializedRejectsCorruptInputWhole) {
+  std::unique_ptr<WriteBatch> src = engine_->NewWriteBatch();
+  src->Put(ColumnFamily::kData, "x", "1");
+  src->Put(ColumnFamily::kData, "y", "2");
+  const std::string repr = src->Serialize();
+  std::unique_ptr<WriteBatch> dst = engine_->NewWriteBatch();
+  for (size_t len = 0; len < repr.size(); ++len) {
+    EXPECT_FALSE(dst->AppendSerialized(repr.substr(0, len)).ok()) << len;
+  }
+  EXPECT_EQ(dst->Count(), 0u);
+}
+
 TEST_P(EngineTest, ReusedSingleKeyIteratorsSeeLatestStateAndKeepBounds) {
   IterOptions single{ColumnFamily::kData, "b", "c", /*single_key=*/true};
   Put("a", "a");

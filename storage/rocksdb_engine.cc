@@ -155,6 +155,46 @@ absl::Status ValidateBatch(const rocksdb::WriteBatch& batch) {
   return absl::OkStatus();
 }
 
+// Replays the puts and deletes of a serialized batch into a Writer. With
+// writer == nullptr it only checks that the batch holds nothing else, so a caller can
+// validate first and then replay all or nothing.
+class PutDeleteReplayer final : public rocksdb::WriteBatch::Handler {
+ public:
+  explicit PutDeleteReplayer(Writer* writer) : writer_(writer) {}
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key,
+                        const rocksdb::Slice& value) override {
+    if (cf > static_cast<uint32_t>(ColumnFamily::kRaftLog)) return Unknown();
+    if (writer_ != nullptr) {
+      writer_->Put(static_cast<ColumnFamily>(cf), absl::string_view(key.data(), key.size()),
+                   absl::string_view(value.data(), value.size()));
+    }
+    return rocksdb::Status::OK();
+  }
+  rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
+    if (cf > static_cast<uint32_t>(ColumnFamily::kRaftLog)) return Unknown();
+    if (writer_ != nullptr) {
+      writer_->Delete(static_cast<ColumnFamily>(cf), absl::string_view(key.data(), key.size()));
+    }
+    return rocksdb::Status::OK();
+  }
+  rocksdb::Status SingleDeleteCF(uint32_t, const rocksdb::Slice&) override { return Other(); }
+  rocksdb::Status DeleteRangeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return Other();
+  }
+  rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return Other();
+  }
+
+ private:
+  static rocksdb::Status Unknown() {
+    return rocksdb::Status::Corruption("record for an unknown column family");
+  }
+  static rocksdb::Status Other() {
+    return rocksdb::Status::Corruption("only put and delete records can be appended to a batch");
+  }
+  Writer* writer_;
+};
+
 class RocksEngine;
 
 // Snapshots and batches reach RocksDB through these two calls.
@@ -232,6 +272,20 @@ class RocksWriteBatch final : public WriteBatch {
     // WriteBatchWithIndex only fails here on sizes beyond 4 GiB, which callers bound.
     rocksdb::Status s = batch_.Put(access_->Family(cf), ToSlice(key), ToSlice(value));
     (void)s;
+  }
+  absl::Status AppendSerialized(absl::string_view repr) override {
+    if (repr.size() < 12) {
+      return absl::DataLossError(
+          absl::StrCat("serialized batch of ", repr.size(), " bytes is shorter than its header"));
+    }
+    rocksdb::WriteBatch batch{std::string(repr)};
+    if (absl::Status s = ValidateBatch(batch); !s.ok()) return s;
+    PutDeleteReplayer check(nullptr);
+    if (absl::Status s = FromRocks(batch.Iterate(&check), "append serialized batch"); !s.ok()) {
+      return absl::DataLossError(s.message());
+    }
+    PutDeleteReplayer replay(this);
+    return FromRocks(batch.Iterate(&replay), "append serialized batch");
   }
   void Delete(ColumnFamily cf, absl::string_view key) override {
     rocksdb::Status s = batch_.Delete(access_->Family(cf), ToSlice(key));
