@@ -7,6 +7,7 @@
 //                                          Raft hard state, truncated state, snapshot
 //     \x01 i <range id:8 BE> r <suffix>   range-ID-local, replicated (lease, applied state)
 //     \x01 k <key> <suffix>               range-local (transaction records, descriptor copy)
+//     \x01 s <suffix>                     store-local: this node's identity (cluster id, node id)
 //     \x01 z <key>                        the lock table: metadata of the intent on <key>
 //   \x02 <range end key>            meta: RangeDescriptor of the range ending at that key
 //   \x03 ...                        system: id generators, liveness, settings, SQL catalog
@@ -31,6 +32,7 @@ inline constexpr absl::string_view kKeyMax = "\xff\xff";
 inline constexpr absl::string_view kLocalPrefix = "\x01";
 inline constexpr absl::string_view kRangeIdLocalPrefix = "\x01i";
 inline constexpr absl::string_view kRangeLocalPrefix = "\x01k";
+inline constexpr absl::string_view kStoreLocalPrefix = "\x01s";
 inline constexpr absl::string_view kLockTablePrefix = "\x01z";
 inline constexpr absl::string_view kLocalEnd = "\x02";
 

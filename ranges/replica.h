@@ -1,0 +1,212 @@
+// Replica: one range's Raft group on this node, and the state machine it drives
+// (docs/replication.md).
+//
+// Two sides:
+//  - The request side (any thread): Send() takes span latches, checks the lease,
+//    evaluates reads against the engine, evaluates writes into a batch and hands the
+//    batch to Raft as a proposal, then waits for it to apply.
+//  - The Raft side (the Store's scheduler thread only): StageReady() feeds queued
+//    messages, ticks and proposals to the RawNode and stages its Ready into the
+//    scheduler's shared synced batch (group commit); FinishReady() runs after that
+//    batch committed: it sends messages, applies committed commands and advances.
+//
+// Lease (docs/leases.md): the replica holds the lease while it is the Raft leader of
+// the lease's term, the lease command of that term has applied here, and a quorum
+// acknowledged a message it sent within lease_duration (check-quorum keeps any other
+// replica from winning an election for an election timeout after that).
+//
+// Apply rules (deterministic on every replica): a command applies only if its
+// proposer_lease_sequence is the current lease's sequence and its max_lease_index is
+// above the lease_applied_index; otherwise it is skipped (the proposer learns it was
+// not applied, which is safe to retry). Each command's batch and the new AppliedState
+// are written in one atomic batch.
+//
+// Lock order: Store::mu_ < Replica::mu_. mu_ is never held while waiting for a
+// proposal or for latches.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "proto/kv.pb.h"
+#include "proto/ranges.pb.h"
+#include "raft/rawnode.h"
+#include "ranges/latch_manager.h"
+#include "storage/raft_log_storage.h"
+
+namespace rangedb::ranges {
+
+class StoreContext;
+
+// A point-in-time view for status pages and tests.
+struct ReplicaStatus {
+  kvpb::RangeDescriptor descriptor;
+  uint64_t replica_id = 0;
+  uint64_t leader_replica_id = 0;
+  uint64_t term = 0;
+  uint64_t commit_index = 0;
+  uint64_t applied_index = 0;
+  uint64_t first_log_index = 0;
+  uint64_t last_log_index = 0;
+  rangespb::Lease lease;
+  bool lease_valid = false;  // this replica holds a valid lease now
+  bool quiescent = false;
+};
+
+// A write waiting to be replicated and applied.
+// Its latches stay held until the outcome is known, even if the waiting request gave
+// up at its deadline: a retry of the same write must not be evaluated while this one
+// may still apply (it would miss the idempotency record and apply twice).
+struct Proposal {
+  rangespb::RaftCommand command;
+  kvpb::BatchResponse response;  // what the client gets if the command applies
+  LatchManager::Guard latches;
+  absl::Notification done;
+  absl::Status result;  // set before done: OK = applied; otherwise not applied
+
+  // Records the outcome, releases the latches and wakes the waiter. Once only.
+  void Finish(absl::Status outcome) {
+    result = std::move(outcome);
+    latches.Release();
+    done.Notify();
+  }
+};
+
+// What StageReady staged and FinishReady completes.
+struct StagedReady {
+  raft::Ready ready;
+  std::optional<RaftLogWrite> log_write;
+  std::optional<rangespb::SnapshotData> snapshot;  // set when the Ready installs one
+};
+
+class Replica {
+ public:
+  // Loads a replica of range_id from the engine (its descriptor, applied state,
+  // lease and Raft state must be there: bootstrap or a snapshot wrote them).
+  static absl::StatusOr<std::unique_ptr<Replica>> Load(StoreContext* store, uint64_t range_id);
+
+  uint64_t range_id() const { return range_id_; }
+  uint64_t replica_id() const { return replica_id_; }
+  kvpb::RangeDescriptor Descriptor() const;
+
+  // ---- Request side (any thread) ----
+
+  // Serves a batch addressed to this range. Never throws; errors are in the
+  // response (NotLeaseholder with a hint, RangeKeyMismatch, ambiguous result, ...).
+  kvpb::BatchResponse Send(const kvpb::BatchRequest& request, absl::Time deadline);
+
+  // ---- Inputs (any thread); each asks the scheduler to process this replica ----
+
+  // Queues a message from a peer. Returns false (dropped) when the inbox is full.
+  bool EnqueueRaftMessage(rangespb::RaftMessageRequest message);
+  // One tick elapsed. Quiescent replicas ignore it.
+  void Tick();
+  // The failure detector declared node_id dead: if it led this range, wake up so an
+  // election can happen.
+  void OnNodeDead(uint64_t node_id);
+  // Hands leadership (and so the lease) to another replica, for draining.
+  void TransferLeadershipAway();
+
+  // ---- Scheduler side (the Store's scheduler thread only) ----
+
+  // Feeds queued inputs to Raft; if it has a Ready, stages it into batch. Returns
+  // nullopt when there is nothing to persist or send.
+  std::optional<StagedReady> StageReady(WriteBatch* batch);
+  // Completes a staged Ready after its batch committed (synced). Returns true if
+  // more work is already pending.
+  bool FinishReady(StagedReady staged);
+  // Periodic housekeeping from the scheduler: log truncation proposals.
+  void MaybeTruncateLog();
+
+  ReplicaStatus Status() const;
+  bool IsLeaseholder() const;
+
+ private:
+  Replica(StoreContext* store, uint64_t range_id);
+
+  // Request side.
+  struct LeaseCheck {
+    bool valid = false;
+    uint64_t sequence = 0;
+    kvpb::NotLeaseholderError not_leaseholder;
+  };
+  LeaseCheck CheckLease() const;
+  LeaseCheck CheckLeaseLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits (briefly, up to deadline) for this replica to hold a valid lease.
+  LeaseCheck WaitForLease(absl::Time deadline);
+  kvpb::BatchResponse ServeRead(const kvpb::BatchRequest& request, absl::Time deadline);
+  kvpb::BatchResponse ServeWrite(const kvpb::BatchRequest& request, absl::Time deadline);
+  void Propose(std::shared_ptr<Proposal> proposal);
+  absl::Status CheckKeysInRange(const kvpb::BatchRequest& request) const;
+
+  // Raft side.
+  void HandleMessageLocked(rangespb::RaftMessageRequest& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ProposePendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeRequestLeaseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SendMessagesLocked(std::vector<raftpb::Message>& messages)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Why a command must not apply, or OK.
+  absl::Status CheckCommandLocked(const rangespb::RaftCommand& command) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishProposalLocked(const std::string& command_id, absl::Status result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FailStaleProposalsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint64_t NodeOfReplicaLocked(uint64_t replica_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Time QuorumContactTimeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  raftpb::ConfState ConfStateLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeQuiesceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnquiesceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Snapshots (replica_snapshot.cc).
+  absl::StatusOr<std::string> BuildSnapshotDataLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StageSnapshotInstallLocked(const rangespb::SnapshotData& data, WriteBatch* batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  StoreContext* const store_;
+  const uint64_t range_id_;
+  LatchManager latches_;
+
+  mutable absl::Mutex mu_;
+  uint64_t replica_id_ = 0;  // set once in Load
+  kvpb::RangeDescriptor desc_ ABSL_GUARDED_BY(mu_);
+  rangespb::AppliedState applied_ ABSL_GUARDED_BY(mu_);
+  rangespb::Lease lease_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<RaftLogStorage> log_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<raft::RawNode> raw_ ABSL_GUARDED_BY(mu_);
+  raft::SoftState soft_ ABSL_GUARDED_BY(mu_);
+
+  // Inputs waiting for the scheduler (bounded).
+  std::deque<rangespb::RaftMessageRequest> inbox_ ABSL_GUARDED_BY(mu_);
+  int pending_ticks_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<std::shared_ptr<Proposal>> to_propose_ ABSL_GUARDED_BY(mu_);
+  bool campaign_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool transfer_requested_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Proposals appended to Raft, by command id, until applied or known dead.
+  std::map<std::string, std::shared_ptr<Proposal>> in_flight_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_lease_index_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t lease_requested_term_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Raft tick number -> when it happened (monotonic), for the lease's quorum-contact
+  // time. Bounded to the last kTickHistory ticks.
+  std::deque<absl::Time> tick_times_ ABSL_GUARDED_BY(mu_);
+  uint64_t first_tick_number_ ABSL_GUARDED_BY(mu_) = 1;
+
+  // Quiescence: no ticks while set (docs/replication.md).
+  bool quiescent_ ABSL_GUARDED_BY(mu_) = false;
+  int idle_ticks_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace rangedb::ranges

@@ -1,0 +1,172 @@
+// Replica: applying committed commands, and proposing log truncation.
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "ranges/range_keys.h"
+#include "ranges/replica.h"
+#include "ranges/store_context.h"
+#include "spdlog/spdlog.h"
+#include "storage/lock_table.h"
+
+namespace rangedb::ranges {
+namespace {
+
+[[noreturn]] void Fatal(const std::string& what) {
+  spdlog::critical("{}", what);
+  std::abort();
+}
+
+}  // namespace
+
+absl::Status Replica::CheckCommandLocked(const rangespb::RaftCommand& cmd) const {
+  if (cmd.has_new_lease()) {
+    // A lease for an older term than the current lease's is stale: its proposer lost
+    // leadership before the command committed.
+    if (cmd.new_lease().term() < lease_.term()) {
+      return absl::UnavailableError("stale lease request");
+    }
+    return absl::OkStatus();
+  }
+  if (cmd.truncate_log_index() != 0) return absl::OkStatus();
+  if (cmd.proposer_lease_sequence() != lease_.sequence()) {
+    return absl::UnavailableError(
+        absl::StrCat("proposed under lease ", cmd.proposer_lease_sequence(),
+                     ", but the range's lease is now ", lease_.sequence()));
+  }
+  if (cmd.max_lease_index() <= applied_.lease_applied_index()) {
+    return absl::UnavailableError(absl::StrCat("stale proposal (lease index ",
+                                               cmd.max_lease_index(), " <= applied ",
+                                               applied_.lease_applied_index(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
+  if (entries.empty()) return;
+  Engine* engine = store_->engine();
+  std::unique_ptr<WriteBatch> batch = engine->NewWriteBatch();
+  // Results to hand to waiters once the batch is committed.
+  std::vector<std::pair<std::string, absl::Status>> results;
+  std::optional<RaftLogWrite> truncation;
+  bool lease_changed = false;
+  for (const raftpb::Entry& e : entries) {
+    if (e.index() <= applied_.raft_applied_index()) continue;  // in a snapshot already
+    applied_.set_raft_applied_index(e.index());
+    if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty()) continue;
+    rangespb::RaftCommand cmd;
+    if (!cmd.ParseFromString(e.data())) {
+      // Entries are checksummed on disk; an unparseable one is a bug, not bad luck.
+      Fatal(absl::StrCat("r", range_id_, ": unparseable command at index ", e.index()));
+    }
+    if (HybridLogicalClock* clock = store_->clock(); cmd.has_timestamp()) {
+      if (absl::Status s = clock->Update(TimestampFromProto(cmd.timestamp())); !s.ok()) {
+        spdlog::warn("r{}: command at index {}: {}", range_id_, e.index(), s.ToString());
+      }
+    }
+    absl::Status check = CheckCommandLocked(cmd);
+    if (!check.ok()) {
+      results.emplace_back(cmd.command_id(), check);
+      continue;
+    }
+    if (cmd.has_new_lease()) {
+      rangespb::Lease lease = cmd.new_lease();
+      lease.set_sequence(lease_.sequence() + 1);
+      lease_ = lease;
+      WriteLocalProto(*batch, LeaseKey(range_id_), lease_);
+      lease_changed = true;
+      spdlog::info("r{}: lease {} now held by node {} (term {})", range_id_, lease_.sequence(),
+                   lease_.holder().node_id(), lease_.term());
+    } else if (cmd.truncate_log_index() != 0) {
+      // Unreplicated effect: each replica truncates its own log; the log storage
+      // stages it into this batch. Skip if we already truncated past it.
+      if (cmd.truncate_log_index() > log_->state().truncated_index &&
+          cmd.truncate_log_index() <= log_->state().last_index && !truncation.has_value()) {
+        truncation.emplace(log_->NewWrite(batch.get()));
+        absl::Status s = truncation->CreateSnapshot(cmd.truncate_log_index(), ConfStateLocked());
+        if (s.ok()) s = truncation->Compact(cmd.truncate_log_index());
+        if (!s.ok()) {
+          spdlog::warn("r{}: truncating log at {}: {}", range_id_, cmd.truncate_log_index(),
+                       s.ToString());
+          truncation.reset();
+        }
+      }
+    } else {
+      if (absl::Status s = batch->AppendSerialized(cmd.write_batch()); !s.ok()) {
+        Fatal(absl::StrCat("r", range_id_, ": corrupt write batch at index ", e.index(), ": ",
+                           s.ToString()));
+      }
+      applied_.set_lease_applied_index(cmd.max_lease_index());
+    }
+    if (cmd.has_timestamp() &&
+        TimestampFromProto(applied_.max_timestamp()) < TimestampFromProto(cmd.timestamp())) {
+      *applied_.mutable_max_timestamp() = cmd.timestamp();
+    }
+    results.emplace_back(cmd.command_id(), absl::OkStatus());
+  }
+  WriteLocalProto(*batch, AppliedStateKey(range_id_), applied_);
+  // Not synced: the entries are durable in the Raft log, and the applied state moves
+  // with the data atomically, so a crash replays from the last applied index.
+  if (absl::Status s = batch->Commit(/*sync=*/false); !s.ok()) {
+    Fatal(absl::StrCat("r", range_id_, ": applying committed entries: ", s.ToString()));
+  }
+  if (truncation.has_value()) log_->OnCommitted(std::move(*truncation));
+  for (auto& [id, result] : results) FinishProposalLocked(id, std::move(result));
+  if (lease_changed) {
+    next_lease_index_ = applied_.lease_applied_index();
+    FailStaleProposalsLocked();
+  }
+}
+
+void Replica::FinishProposalLocked(const std::string& command_id, absl::Status result) {
+  auto it = in_flight_.find(command_id);
+  if (it == in_flight_.end()) return;
+  it->second->Finish(std::move(result));
+  in_flight_.erase(it);
+}
+
+void Replica::FailStaleProposalsLocked() {
+  // A proposal made under an older lease can no longer apply (CheckCommandLocked
+  // would skip it), so its writer may safely retry.
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    const rangespb::RaftCommand& cmd = it->second->command;
+    if (!cmd.has_new_lease() && cmd.truncate_log_index() == 0 &&
+        cmd.proposer_lease_sequence() < lease_.sequence()) {
+      it->second->Finish(absl::UnavailableError("the lease changed; the write was not applied"));
+      it = in_flight_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Replica::MaybeTruncateLog() {
+  absl::MutexLock lock(&mu_);
+  if (soft_.raft_state != raft::StateType::kLeader || quiescent_) return;
+  const RaftLogState& st = log_->state();
+  const uint64_t applied = applied_.raft_applied_index();
+  const uint64_t threshold = store_->config().raft_log_truncate_threshold_entries;
+  if (applied <= st.truncated_index + threshold) return;
+  // Keep what live followers still need, unless the log has grown far past the
+  // threshold: then lagging followers catch up from a snapshot instead.
+  uint64_t index = applied;
+  const raft::Status status = raw_->GetStatus();
+  for (const auto& [id, pr] : status.progress) {
+    if (id != replica_id_ && store_->NodeLive(NodeOfReplicaLocked(id))) {
+      index = std::min(index, pr.match);
+    }
+  }
+  if (index <= st.truncated_index + threshold / 2) {
+    if (applied <= st.truncated_index + 4 * threshold) return;
+    index = applied;
+  }
+  absl::StatusOr<uint64_t> term = log_->Term(index);
+  if (!term.ok()) return;
+  auto p = std::make_shared<Proposal>();
+  p->command.set_command_id(absl::StrCat("truncate-", range_id_, "-", index));
+  p->command.set_truncate_log_index(index);
+  p->command.set_truncate_log_term(*term);
+  to_propose_.push_back(std::move(p));
+  store_->EnqueueRange(range_id_);
+}
+
+}  // namespace rangedb::ranges

@@ -1,0 +1,397 @@
+// Replica: loading, the Raft side (inputs, Ready handling), quiescence.
+#include <cstdlib>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "ranges/range_keys.h"
+#include "ranges/replica.h"
+#include "ranges/store_context.h"
+#include "spdlog/spdlog.h"
+#include "storage/lock_table.h"
+
+namespace rangedb::ranges {
+namespace {
+
+// Raft tick times kept for lease checks: more than any useful quorum-contact age.
+constexpr size_t kTickHistory = 256;
+
+[[noreturn]] void Fatal(const std::string& what) {
+  spdlog::critical("{}", what);
+  std::abort();
+}
+
+std::string RandomCommandId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string id(16, '\0');
+  for (size_t i = 0; i < id.size(); i += 8) {
+    uint64_t v = rng();
+    for (size_t j = 0; j < 8; ++j) id[i + j] = static_cast<char>(v >> (8 * j));
+  }
+  return id;
+}
+
+bool IsVoteRequest(const raftpb::Message& m) {
+  return m.type() == raftpb::MSG_VOTE || m.type() == raftpb::MSG_PRE_VOTE;
+}
+
+}  // namespace
+
+Replica::Replica(StoreContext* store, uint64_t range_id) : store_(store), range_id_(range_id) {}
+
+absl::StatusOr<std::unique_ptr<Replica>> Replica::Load(StoreContext* store, uint64_t range_id) {
+  std::unique_ptr<Replica> r(new Replica(store, range_id));
+  absl::MutexLock lock(&r->mu_);
+  Engine* engine = store->engine();
+  absl::StatusOr<bool> found = ReadLocalProto(*engine, DescriptorKey(range_id), &r->desc_);
+  if (!found.ok()) return found.status();
+  if (!*found) return absl::NotFoundError(absl::StrCat("range ", range_id, " has no descriptor"));
+  if (absl::StatusOr<bool> s = ReadLocalProto(*engine, AppliedStateKey(range_id), &r->applied_);
+      !s.ok()) {
+    return s.status();
+  }
+  if (absl::StatusOr<bool> s = ReadLocalProto(*engine, LeaseKey(range_id), &r->lease_); !s.ok()) {
+    return s.status();
+  }
+  for (const kvpb::ReplicaDescriptor& rd : r->desc_.replicas()) {
+    if (rd.node_id() == store->config().node_id) r->replica_id_ = rd.replica_id();
+  }
+  if (r->replica_id_ == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "range ", range_id, " has no replica on node ", store->config().node_id));
+  }
+  RaftLogOptions log_options;
+  log_options.cache_bytes_max = store->config().raft_entry_cache_bytes;
+  absl::StatusOr<std::unique_ptr<RaftLogStorage>> log =
+      RaftLogStorage::Open(engine, range_id, log_options);
+  if (!log.ok()) return log.status();
+  r->log_ = std::move(*log);
+
+  const StoreConfig& cfg = store->config();
+  raft::Config rc;
+  rc.id = r->replica_id_;
+  rc.election_ticks = cfg.election_ticks;
+  rc.heartbeat_ticks = cfg.heartbeat_ticks;
+  rc.storage = r->log_.get();
+  // The state machine may be ahead of the log's snapshot (snapshots carry data newer
+  // than their index); committed entries at or below applied are skipped on apply.
+  rc.applied = std::min(r->applied_.raft_applied_index(), r->log_->state().hard_state.commit());
+  rc.applied = std::max(rc.applied, r->log_->state().snapshot.index());
+  rc.max_entry_bytes = cfg.raft_max_entry_bytes;
+  rc.max_uncommitted_entries_bytes = cfg.raft_max_uncommitted_bytes;
+  rc.check_quorum = true;
+  rc.pre_vote = true;
+  rc.disable_proposal_forwarding = true;  // only the leaseholder proposes
+  std::mt19937_64 rng(std::random_device{}());
+  rc.random = [rng]() mutable { return rng(); };
+  absl::StatusOr<std::unique_ptr<raft::RawNode>> raw = raft::RawNode::Create(rc);
+  if (!raw.ok()) return raw.status();
+  r->raw_ = std::move(*raw);
+  r->tick_times_.push_back(absl::Now());
+  r->first_tick_number_ = r->raw_->raft().ticks();
+  return r;
+}
+
+kvpb::RangeDescriptor Replica::Descriptor() const {
+  absl::MutexLock lock(&mu_);
+  return desc_;
+}
+
+bool Replica::EnqueueRaftMessage(rangespb::RaftMessageRequest message) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (inbox_.size() >= store_->config().raft_inbox_max_messages) return false;
+    inbox_.push_back(std::move(message));
+  }
+  store_->EnqueueRange(range_id_);
+  return true;
+}
+
+void Replica::Tick() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (quiescent_) return;
+    ++pending_ticks_;
+  }
+  store_->EnqueueRange(range_id_);
+}
+
+void Replica::OnNodeDead(uint64_t node_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!quiescent_ || soft_.lead == raft::kNone || NodeOfReplicaLocked(soft_.lead) != node_id) {
+      return;
+    }
+    UnquiesceLocked();
+  }
+  store_->EnqueueRange(range_id_);
+}
+
+void Replica::TransferLeadershipAway() {
+  {
+    absl::MutexLock lock(&mu_);
+    transfer_requested_ = true;
+    UnquiesceLocked();
+  }
+  store_->EnqueueRange(range_id_);
+}
+
+void Replica::UnquiesceLocked() {
+  quiescent_ = false;
+  idle_ticks_ = 0;
+}
+
+uint64_t Replica::NodeOfReplicaLocked(uint64_t replica_id) const {
+  for (const kvpb::ReplicaDescriptor& rd : desc_.replicas()) {
+    if (rd.replica_id() == replica_id) return rd.node_id();
+  }
+  return 0;
+}
+
+raftpb::ConfState Replica::ConfStateLocked() const {
+  raftpb::ConfState cs;
+  for (const kvpb::ReplicaDescriptor& rd : desc_.replicas()) cs.add_voters(rd.replica_id());
+  return cs;
+}
+
+absl::Time Replica::QuorumContactTimeLocked() const {
+  const uint64_t tick = raw_->raft().QuorumContactTick();
+  if (tick < first_tick_number_ || tick - first_tick_number_ >= tick_times_.size()) {
+    return absl::InfinitePast();
+  }
+  return tick_times_[tick - first_tick_number_];
+}
+
+void Replica::HandleMessageLocked(rangespb::RaftMessageRequest& m) {
+  if (IsVoteRequest(m.message()) && !store_->VotingAllowed()) return;
+  if (m.quiesce()) {
+    // A heartbeat that also asks us to stop ticking. Accept it only from the leader
+    // we follow, at our term, when we hold everything it committed.
+    const raft::Raft& r = raw_->raft();
+    if (m.message().from() == soft_.lead && m.message().term() == r.term() &&
+        log_->state().last_index >= m.message().commit()) {
+      quiescent_ = true;
+    }
+  } else if (quiescent_ && m.message().type() != raftpb::MSG_HEARTBEAT_RESP) {
+    // Heartbeat responses answer our own quiesce heartbeats; anything else is work.
+    UnquiesceLocked();
+  }
+  if (absl::Status s = raw_->Step(m.message()); !s.ok()) {
+    spdlog::debug("r{}: dropped raft message from {}: {}", range_id_, m.message().from(),
+                  s.ToString());
+  }
+}
+
+void Replica::MaybeRequestLeaseLocked() {
+  const raft::Raft& r = raw_->raft();
+  if (soft_.raft_state != raft::StateType::kLeader) return;
+  if (lease_.term() == r.term() && lease_.holder().replica_id() == replica_id_) return;
+  if (lease_requested_term_ == r.term()) return;
+  lease_requested_term_ = r.term();
+  auto p = std::make_shared<Proposal>();
+  p->command.set_command_id(RandomCommandId());
+  rangespb::Lease* lease = p->command.mutable_new_lease();
+  lease->set_term(r.term());
+  lease->mutable_holder()->set_node_id(store_->config().node_id);
+  lease->mutable_holder()->set_replica_id(replica_id_);
+  TimestampToProto(store_->clock()->Now(), lease->mutable_start());
+  to_propose_.push_front(std::move(p));
+}
+
+void Replica::ProposePendingLocked() {
+  while (!to_propose_.empty()) {
+    std::shared_ptr<Proposal> p = std::move(to_propose_.front());
+    to_propose_.pop_front();
+    rangespb::RaftCommand& cmd = p->command;
+    // Writes carry the lease they were evaluated under and the next lease index;
+    // lease requests and log truncations apply whatever the lease.
+    if (!cmd.has_new_lease() && cmd.truncate_log_index() == 0) {
+      LeaseCheck lease = CheckLeaseLocked();
+      if (!lease.valid || lease.sequence != cmd.proposer_lease_sequence()) {
+        p->Finish(absl::UnavailableError("lease changed before the write was proposed"));
+        continue;
+      }
+      cmd.set_max_lease_index(++next_lease_index_);
+    }
+    TimestampToProto(store_->clock()->Now(), cmd.mutable_timestamp());
+    absl::Status s = raw_->Propose(cmd.SerializeAsString());
+    if (!s.ok()) {
+      p->Finish(absl::UnavailableError(absl::StrCat("proposal dropped: ", s.message())));
+      continue;
+    }
+    in_flight_[cmd.command_id()] = std::move(p);
+  }
+}
+
+std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
+  absl::MutexLock lock(&mu_);
+  while (!inbox_.empty()) {
+    rangespb::RaftMessageRequest m = std::move(inbox_.front());
+    inbox_.pop_front();
+    HandleMessageLocked(m);
+  }
+  for (; pending_ticks_ > 0; --pending_ticks_) {
+    raw_->Tick();
+    tick_times_.push_back(absl::Now());
+    if (tick_times_.size() > kTickHistory) {
+      tick_times_.pop_front();
+      ++first_tick_number_;
+    }
+    MaybeQuiesceLocked();
+  }
+  if (transfer_requested_) {
+    transfer_requested_ = false;
+    if (soft_.raft_state == raft::StateType::kLeader) {
+      for (const kvpb::ReplicaDescriptor& rd : desc_.replicas()) {
+        if (rd.replica_id() != replica_id_ && store_->NodeLive(rd.node_id())) {
+          raw_->TransferLeader(rd.replica_id());
+          break;
+        }
+      }
+    }
+  }
+  MaybeRequestLeaseLocked();
+  if (!to_propose_.empty()) UnquiesceLocked();
+  ProposePendingLocked();
+  if (!raw_->HasReady()) return std::nullopt;
+
+  StagedReady staged;
+  staged.ready = raw_->GetReady();
+  raft::Ready& rd = staged.ready;
+  staged.log_write.emplace(log_->NewWrite(batch));
+  if (rd.snapshot.has_value()) {
+    rangespb::SnapshotData data;
+    if (!data.ParseFromString(rd.snapshot->data())) {
+      Fatal(absl::StrCat("r", range_id_, ": received an unparseable snapshot"));
+    }
+    if (absl::Status s = staged.log_write->ApplySnapshot(*rd.snapshot); !s.ok()) {
+      Fatal(absl::StrCat("r", range_id_, ": installing snapshot: ", s.ToString()));
+    }
+    StageSnapshotInstallLocked(data, batch);
+    staged.snapshot = std::move(data);
+  }
+  staged.log_write->Append(rd.entries);
+  if (rd.hard_state.has_value()) staged.log_write->SetHardState(*rd.hard_state);
+  return staged;
+}
+
+bool Replica::FinishReady(StagedReady staged) {
+  absl::MutexLock lock(&mu_);
+  raft::Ready& rd = staged.ready;
+  log_->OnCommitted(std::move(*staged.log_write));
+  if (staged.snapshot.has_value()) {
+    const rangespb::SnapshotData& data = *staged.snapshot;
+    desc_ = data.range_descriptor();
+    applied_ = data.applied_state();
+    rangespb::Lease lease;
+    if (absl::StatusOr<bool> s = ReadLocalProto(*store_->engine(), LeaseKey(range_id_), &lease);
+        s.ok() && *s) {
+      lease_ = lease;
+    }
+    spdlog::info("r{}: installed snapshot at index {} (state at applied index {})", range_id_,
+                 rd.snapshot->metadata().index(), applied_.raft_applied_index());
+  }
+  if (rd.soft_state.has_value()) {
+    const bool was_leader = soft_.raft_state == raft::StateType::kLeader;
+    soft_ = *rd.soft_state;
+    const bool is_leader = soft_.raft_state == raft::StateType::kLeader;
+    if (is_leader != was_leader) {
+      spdlog::info("r{}: replica {} {} leadership (term {})", range_id_, replica_id_,
+                   is_leader ? "acquired" : "lost", raw_->raft().term());
+    }
+    if (is_leader && !was_leader) UnquiesceLocked();
+  }
+  SendMessagesLocked(rd.messages);
+  ApplyCommittedLocked(rd.committed_entries);
+  raw_->Advance();
+  MaybeRequestLeaseLocked();
+  return raw_->HasReady() || !to_propose_.empty() || !inbox_.empty();
+}
+
+void Replica::SendMessagesLocked(std::vector<raftpb::Message>& messages) {
+  for (raftpb::Message& m : messages) {
+    const uint64_t to_node = NodeOfReplicaLocked(m.to());
+    if (to_node == 0) continue;
+    if (m.type() == raftpb::MSG_SNAP) {
+      absl::StatusOr<std::string> data = BuildSnapshotDataLocked();
+      if (!data.ok()) {
+        spdlog::error("r{}: building snapshot for replica {}: {}", range_id_, m.to(),
+                      data.status().ToString());
+        raw_->ReportSnapshot(m.to(), /*failed=*/true);
+        continue;
+      }
+      m.mutable_snapshot()->set_data(std::move(*data));
+      spdlog::info("r{}: sending snapshot at index {} ({} bytes) to replica {}", range_id_,
+                   m.snapshot().metadata().index(), m.snapshot().data().size(), m.to());
+      // Delivery is not confirmed end to end; the follower's response moves it on.
+      raw_->ReportSnapshot(m.to(), /*failed=*/false);
+    }
+    rangespb::RaftMessageRequest req;
+    req.set_range_id(range_id_);
+    req.set_from_node_id(store_->config().node_id);
+    req.set_to_node_id(to_node);
+    *req.mutable_message() = std::move(m);
+    store_->SendRaftMessage(std::move(req));
+  }
+}
+
+void Replica::MaybeQuiesceLocked() {
+  // A leader with nothing in flight, whose followers all hold and have applied...
+  // everything, stops ticking and tells followers to do the same. Any proposal or
+  // message wakes the range again.
+  if (soft_.raft_state != raft::StateType::kLeader || !to_propose_.empty() ||
+      !in_flight_.empty()) {
+    idle_ticks_ = 0;
+    return;
+  }
+  const raft::Status st = raw_->GetStatus();
+  const uint64_t last = log_->state().last_index;
+  if (st.hard_state.commit() != last || applied_.raft_applied_index() < last ||
+      lease_.term() != st.hard_state.term()) {
+    idle_ticks_ = 0;
+    return;
+  }
+  for (const auto& [id, pr] : st.progress) {
+    if (id != replica_id_ && (pr.match != last || !store_->NodeLive(NodeOfReplicaLocked(id)))) {
+      idle_ticks_ = 0;
+      return;
+    }
+  }
+  if (++idle_ticks_ < store_->config().quiesce_after_idle_ticks) return;
+  quiescent_ = true;
+  for (const auto& [id, pr] : st.progress) {
+    if (id == replica_id_) continue;
+    rangespb::RaftMessageRequest req;
+    req.set_range_id(range_id_);
+    req.set_from_node_id(store_->config().node_id);
+    req.set_to_node_id(NodeOfReplicaLocked(id));
+    req.set_quiesce(true);
+    raftpb::Message* m = req.mutable_message();
+    m->set_type(raftpb::MSG_HEARTBEAT);
+    m->set_from(replica_id_);
+    m->set_to(id);
+    m->set_term(st.hard_state.term());
+    m->set_commit(last);
+    store_->SendRaftMessage(std::move(req));
+  }
+}
+
+ReplicaStatus Replica::Status() const {
+  absl::MutexLock lock(&mu_);
+  ReplicaStatus s;
+  s.descriptor = desc_;
+  s.replica_id = replica_id_;
+  s.leader_replica_id = soft_.lead;
+  s.term = raw_->raft().term();
+  s.commit_index = log_->state().hard_state.commit();
+  s.applied_index = applied_.raft_applied_index();
+  s.first_log_index = log_->state().truncated_index + 1;
+  s.last_log_index = log_->state().last_index;
+  s.lease = lease_;
+  s.lease_valid = CheckLeaseLocked().valid;
+  s.quiescent = quiescent_;
+  return s;
+}
+
+bool Replica::IsLeaseholder() const { return CheckLease().valid; }
+
+}  // namespace rangedb::ranges

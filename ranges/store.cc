@@ -1,0 +1,210 @@
+#include "ranges/store.h"
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "ranges/evaluate.h"
+#include "ranges/range_keys.h"
+#include "spdlog/spdlog.h"
+#include "storage/lock_table.h"
+#include "storage/mvcc_key.h"
+
+namespace rangedb::ranges {
+
+Store::Store(StoreOptions options)
+    : options_(std::move(options)),
+      voting_allowed_after_(absl::Now() + options_.config.ElectionTimeout()) {}
+
+Store::~Store() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
+  std::unique_ptr<Store> store(new Store(std::move(options)));
+  IterOptions opts;
+  opts.lower_bound = MVCCKeyPrefix(ReplicaIndexStart());
+  opts.upper_bound = MVCCKeyPrefix(ReplicaIndexEnd());
+  std::unique_ptr<Iterator> it = store->engine()->NewIterator(opts);
+  std::vector<uint64_t> ids;
+  for (it->Seek(opts.lower_bound); it->Valid(); it->Next()) {
+    std::string user_key;
+    Timestamp ts;
+    if (absl::Status s = DecodeMVCCKey(it->key(), &user_key, &ts); !s.ok()) return s;
+    const uint64_t id = RangeIdOfReplicaIndexKey(user_key);
+    if (id == 0) return absl::DataLossError("malformed replica index key");
+    ids.push_back(id);
+  }
+  if (absl::Status s = it->status(); !s.ok()) return s;
+  absl::MutexLock lock(&store->mu_);
+  for (uint64_t id : ids) {
+    absl::StatusOr<std::unique_ptr<Replica>> r = Replica::Load(store.get(), id);
+    if (!r.ok()) {
+      return absl::Status(r.status().code(),
+                          absl::StrCat("loading replica of range ", id, ": ", r.status().message()));
+    }
+    store->replicas_[id] = std::move(*r);
+  }
+  spdlog::info("store: loaded {} replicas", ids.size());
+  return store;
+}
+
+void Store::Start() {
+  scheduler_ = std::thread([this] { SchedulerLoop(); });
+  ticker_ = std::thread([this] { TickerLoop(); });
+}
+
+void Store::Stop() {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  if (scheduler_.joinable()) scheduler_.join();
+  if (ticker_.joinable()) ticker_.join();
+}
+
+std::shared_ptr<Replica> Store::GetReplica(uint64_t range_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = replicas_.find(range_id);
+  return it == replicas_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<Replica>> Store::Replicas() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<Replica>> out;
+  for (const auto& [id, r] : replicas_) out.push_back(r);
+  return out;
+}
+
+kvpb::BatchResponse Store::Send(const kvpb::BatchRequest& request, absl::Time deadline) {
+  if (request.header().has_now()) {
+    if (absl::Status s = clock()->Update(TimestampFromProto(request.header().now())); !s.ok()) {
+      kvpb::BatchResponse resp;
+      *resp.mutable_error() = ToError(s);
+      return resp;
+    }
+  }
+  kvpb::BatchResponse resp;
+  std::shared_ptr<Replica> r = GetReplica(request.header().range_id());
+  if (r == nullptr) {
+    *resp.mutable_error() = ToError(absl::NotFoundError(absl::StrCat(
+        "range ", request.header().range_id(), " has no replica on node ", config().node_id)));
+    resp.mutable_error()->mutable_range_not_found()->set_range_id(request.header().range_id());
+    resp.mutable_error()->mutable_range_not_found()->set_node_id(config().node_id);
+  } else {
+    resp = r->Send(request, deadline);
+  }
+  TimestampToProto(clock()->Now(), resp.mutable_now());
+  return resp;
+}
+
+void Store::HandleRaftBatch(const rangespb::RaftMessageBatch& batch) {
+  if (batch.has_now()) {
+    // A clock far ahead is reported by the offset monitor; Raft must still flow.
+    (void)clock()->Update(TimestampFromProto(batch.now()));
+  }
+  for (const rangespb::RaftMessageRequest& m : batch.requests()) {
+    metrics_.raft_messages_received.fetch_add(1, std::memory_order_relaxed);
+    std::shared_ptr<Replica> r = GetReplica(m.range_id());
+    if (r == nullptr || !r->EnqueueRaftMessage(m)) {
+      metrics_.raft_messages_dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+void Store::OnNodeDead(uint64_t node_id) {
+  for (const std::shared_ptr<Replica>& r : Replicas()) r->OnNodeDead(node_id);
+}
+
+int Store::DrainLeases(absl::Time deadline) {
+  for (;;) {
+    int held = 0;
+    for (const std::shared_ptr<Replica>& r : Replicas()) {
+      if (r->IsLeaseholder() || r->Status().leader_replica_id == r->replica_id()) {
+        ++held;
+        r->TransferLeadershipAway();
+      }
+    }
+    if (held == 0 || absl::Now() >= deadline) return held;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
+void Store::SendRaftMessage(rangespb::RaftMessageRequest message) {
+  if (options_.send_raft_message) options_.send_raft_message(std::move(message));
+}
+
+bool Store::NodeLive(uint64_t node_id) const {
+  return !options_.node_live || options_.node_live(node_id);
+}
+
+void Store::EnqueueRange(uint64_t range_id) {
+  absl::MutexLock lock(&queue_mu_);
+  if (queued_.insert(range_id).second) queue_.push_back(range_id);
+}
+
+void Store::SchedulerLoop() {
+  for (;;) {
+    std::vector<uint64_t> work;
+    {
+      absl::MutexLock lock(&queue_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+        return stopping_ || !queue_.empty();
+      };
+      queue_mu_.Await(absl::Condition(&ready));
+      if (stopping_) return;
+      work.swap(queue_);
+      queued_.clear();
+    }
+    ProcessPass(work);
+  }
+}
+
+void Store::ProcessPass(const std::vector<uint64_t>& range_ids) {
+  metrics_.passes.fetch_add(1, std::memory_order_relaxed);
+  std::unique_ptr<WriteBatch> batch = engine()->NewWriteBatch();
+  std::vector<std::pair<std::shared_ptr<Replica>, StagedReady>> staged;
+  bool must_sync = false;
+  for (uint64_t id : range_ids) {
+    std::shared_ptr<Replica> r = GetReplica(id);
+    if (r == nullptr) continue;
+    std::optional<StagedReady> s = r->StageReady(batch.get());
+    if (!s.has_value()) continue;
+    must_sync = must_sync || s->ready.must_sync || s->ready.snapshot.has_value();
+    staged.emplace_back(std::move(r), std::move(*s));
+  }
+  if (staged.empty()) return;
+  metrics_.readies.fetch_add(staged.size(), std::memory_order_relaxed);
+  if (batch->Count() > 0) {
+    if (absl::Status s = batch->Commit(must_sync); !s.ok()) {
+      // The disk state is unknown after a failed synced write: stop rather than
+      // risk breaking a promise made to a peer.
+      spdlog::critical("store: persisting raft state failed: {}", s.ToString());
+      std::abort();
+    }
+    if (must_sync) metrics_.synced_commits.fetch_add(1, std::memory_order_relaxed);
+  }
+  for (auto& [r, s] : staged) {
+    if (r->FinishReady(std::move(s))) EnqueueRange(r->range_id());
+  }
+}
+
+void Store::TickerLoop() {
+  const absl::Duration interval = config().tick_interval;
+  absl::Time next = absl::Now() + interval;
+  int ticks = 0;
+  for (;;) {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) { return stopping_; };
+      if (queue_mu_.AwaitWithDeadline(absl::Condition(&stop), next)) return;
+    }
+    next += interval;
+    if (absl::Now() > next) next = absl::Now() + interval;  // fell behind: don't burst
+    const bool housekeeping = (++ticks % 10) == 0;
+    for (const std::shared_ptr<Replica>& r : Replicas()) {
+      r->Tick();
+      if (housekeeping) r->MaybeTruncateLog();
+    }
+  }
+}
+
+}  // namespace rangedb::ranges

@@ -1,0 +1,111 @@
+// Store: all replicas of one node, the scheduler that drives their Raft groups, and
+// the entry point for requests addressed to a range (docs/replication.md).
+//
+// Scheduler: replicas with work (a message, a tick, a proposal) are queued by range
+// id. One thread takes every queued replica per pass and
+//   1. stages each replica's Ready (entries, hard state, snapshot) into ONE batch,
+//   2. commits that batch once, synced — group commit across ranges,
+//   3. then per replica: sends messages (the transport batches them per peer node),
+//      applies committed commands, and advances Raft.
+// A ticker thread ticks every non-quiescent replica each tick_interval, and asks
+// leaders to truncate long logs about once a second.
+//
+// Thread safety: safe for concurrent use. Lock order: Store::mu_ < Replica::mu_.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/kv.pb.h"
+#include "proto/ranges.pb.h"
+#include "ranges/replica.h"
+#include "ranges/store_context.h"
+
+namespace rangedb::ranges {
+
+struct StoreOptions {
+  StoreConfig config;
+  Engine* engine = nullptr;             // REQUIRES: outlives the store
+  HybridLogicalClock* clock = nullptr;  // REQUIRES: outlives the store
+  // Sends a Raft message to another node; must not block.
+  std::function<void(rangespb::RaftMessageRequest)> send_raft_message;
+  // The failure detector's view; empty = every node is live.
+  std::function<bool(uint64_t node_id)> node_live;
+};
+
+// Counters for /metrics.
+struct StoreMetrics {
+  std::atomic<uint64_t> passes{0};
+  std::atomic<uint64_t> synced_commits{0};
+  std::atomic<uint64_t> readies{0};
+  std::atomic<uint64_t> raft_messages_received{0};
+  std::atomic<uint64_t> raft_messages_dropped{0};
+};
+
+class Store final : public StoreContext {
+ public:
+  // Loads every replica listed in the engine's replica index.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(StoreOptions options);
+  ~Store() override;
+
+  // Starts the scheduler and ticker threads.
+  void Start();
+  // Stops them (joins). Requests in flight fail or time out.
+  void Stop();
+
+  // Serves a batch for header.range_id. Errors are in the response.
+  kvpb::BatchResponse Send(const kvpb::BatchRequest& request, absl::Time deadline);
+  // Messages from another node.
+  void HandleRaftBatch(const rangespb::RaftMessageBatch& batch);
+  // The failure detector declared node_id dead.
+  void OnNodeDead(uint64_t node_id);
+  // Moves every lease this store holds to other replicas; returns how many it still
+  // holds when the deadline passes (0 = drained).
+  int DrainLeases(absl::Time deadline);
+
+  std::shared_ptr<Replica> GetReplica(uint64_t range_id) const;
+  std::vector<std::shared_ptr<Replica>> Replicas() const;
+  const StoreMetrics& metrics() const { return metrics_; }
+
+  // StoreContext.
+  const StoreConfig& config() const override { return options_.config; }
+  Engine* engine() override { return options_.engine; }
+  HybridLogicalClock* clock() override { return options_.clock; }
+  void SendRaftMessage(rangespb::RaftMessageRequest message) override;
+  void EnqueueRange(uint64_t range_id) override;
+  bool VotingAllowed() const override { return absl::Now() >= voting_allowed_after_; }
+  bool NodeLive(uint64_t node_id) const override;
+
+ private:
+  explicit Store(StoreOptions options);
+  void SchedulerLoop();
+  void TickerLoop();
+  void ProcessPass(const std::vector<uint64_t>& range_ids);
+
+  const StoreOptions options_;
+  const absl::Time voting_allowed_after_;
+  StoreMetrics metrics_;
+
+  mutable absl::Mutex mu_;
+  std::map<uint64_t, std::shared_ptr<Replica>> replicas_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex queue_mu_;
+  std::vector<uint64_t> queue_ ABSL_GUARDED_BY(queue_mu_);  // bounded by replica count
+  std::set<uint64_t> queued_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+
+  std::thread scheduler_;
+  std::thread ticker_;
+};
+
+}  // namespace rangedb::ranges

@@ -1,0 +1,61 @@
+// StoreContext: what a Replica needs from the Store that holds it — the shared
+// engine and clock, the outbound Raft transport, the scheduler, and configuration.
+// The Store implements it; tests can too.
+//
+// Thread safety: every method is safe for concurrent use.
+#pragma once
+
+#include <cstdint>
+
+#include "absl/time/time.h"
+#include "proto/ranges.pb.h"
+#include "storage/engine.h"
+#include "txn/hlc.h"
+
+namespace rangedb::ranges {
+
+struct StoreConfig {
+  uint64_t node_id = 0;
+  // Raft timing: a leader heartbeats every tick; a follower campaigns after
+  // [election_ticks, 2*election_ticks) ticks without a leader.
+  absl::Duration tick_interval = absl::Milliseconds(100);
+  int election_ticks = 10;
+  int heartbeat_ticks = 1;
+  // Per-range bounds.
+  size_t raft_inbox_max_messages = 10000;
+  size_t raft_entry_cache_bytes = size_t{256} << 10;
+  uint64_t raft_max_entry_bytes = uint64_t{32} << 20;
+  uint64_t raft_max_uncommitted_bytes = uint64_t{64} << 20;
+  // The leader proposes truncating the Raft log once it holds more entries than this.
+  uint64_t raft_log_truncate_threshold_entries = 2000;
+  // Idle ticks (no proposals, everyone caught up) before a leader quiesces its range.
+  int quiesce_after_idle_ticks = 6;
+  // Idempotency records older than this are deleted (a client retry must come sooner).
+  absl::Duration idempotency_record_ttl = absl::Minutes(10);
+
+  // How long a lease stays valid after the quorum contact that supports it: below the
+  // election timeout by one tick, and by 10% for clock-rate drift (docs/leases.md).
+  absl::Duration LeaseDuration() const {
+    return (tick_interval * (election_ticks - 1)) * 0.9;
+  }
+  absl::Duration ElectionTimeout() const { return tick_interval * election_ticks; }
+};
+
+class StoreContext {
+ public:
+  virtual ~StoreContext() = default;
+  virtual const StoreConfig& config() const = 0;
+  virtual Engine* engine() = 0;
+  virtual HybridLogicalClock* clock() = 0;
+  // Sends a Raft message to another node (never blocks; may drop).
+  virtual void SendRaftMessage(rangespb::RaftMessageRequest message) = 0;
+  // Asks the scheduler to process range_id soon.
+  virtual void EnqueueRange(uint64_t range_id) = 0;
+  // Whether vote requests may be granted yet: a restarted node forgot which leader
+  // it heard from, so it waits out an election timeout before voting (docs/leases.md).
+  virtual bool VotingAllowed() const = 0;
+  // Whether the failure detector considers node_id live (unknown counts as live).
+  virtual bool NodeLive(uint64_t node_id) const = 0;
+};
+
+}  // namespace rangedb::ranges
