@@ -114,6 +114,9 @@ class Replica {
   // The failure detector declared node_id dead: if it led this range, wake up so an
   // election can happen.
   void OnNodeDead(uint64_t node_id);
+  // The transport failed to deliver a message to the replica on to_node_id: Raft
+  // stops pipelining to it until it answers again.
+  void ReportUnreachable(uint64_t to_node_id);
   // Hands leadership (and so the lease) to another replica, for draining.
   void TransferLeadershipAway();
 

@@ -43,6 +43,7 @@ absl::Status Replica::CheckCommandLocked(const rangespb::RaftCommand& cmd) const
 
 void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
   if (entries.empty()) return;
+  const absl::Time start = absl::Now();
   Engine* engine = store_->engine();
   std::unique_ptr<WriteBatch> batch = engine->NewWriteBatch();
   // Results to hand to waiters once the batch is committed.
@@ -110,6 +111,10 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
     Fatal(absl::StrCat("r", range_id_, ": applying committed entries: ", s.ToString()));
   }
   if (truncation.has_value()) log_->OnCommitted(std::move(*truncation));
+  StoreMetrics* m = store_->mutable_metrics();
+  m->commands_applied.fetch_add(results.size(), std::memory_order_relaxed);
+  m->apply_nanos.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - start),
+                           std::memory_order_relaxed);
   for (auto& [id, result] : results) FinishProposalLocked(id, std::move(result));
   if (lease_changed) {
     next_lease_index_ = applied_.lease_applied_index();

@@ -126,6 +126,13 @@ void Replica::OnNodeDead(uint64_t node_id) {
   store_->EnqueueRange(range_id_);
 }
 
+void Replica::ReportUnreachable(uint64_t to_node_id) {
+  absl::MutexLock lock(&mu_);
+  for (const kvpb::ReplicaDescriptor& rd : desc_.replicas()) {
+    if (rd.node_id() == to_node_id) raw_->ReportUnreachable(rd.replica_id());
+  }
+}
+
 void Replica::TransferLeadershipAway() {
   {
     absl::MutexLock lock(&mu_);
@@ -218,6 +225,7 @@ void Replica::ProposePendingLocked() {
       p->Finish(absl::UnavailableError(absl::StrCat("proposal dropped: ", s.message())));
       continue;
     }
+    store_->mutable_metrics()->proposals.fetch_add(1, std::memory_order_relaxed);
     in_flight_[cmd.command_id()] = std::move(p);
   }
 }

@@ -110,6 +110,12 @@ void Store::HandleRaftBatch(const rangespb::RaftMessageBatch& batch) {
   }
 }
 
+void Store::ReportUnreachable(uint64_t range_id, uint64_t to_node_id) {
+  if (std::shared_ptr<Replica> r = GetReplica(range_id); r != nullptr) {
+    r->ReportUnreachable(to_node_id);
+  }
+}
+
 void Store::OnNodeDead(uint64_t node_id) {
   for (const std::shared_ptr<Replica>& r : Replicas()) r->OnNodeDead(node_id);
 }

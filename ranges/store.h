@@ -43,15 +43,6 @@ struct StoreOptions {
   std::function<bool(uint64_t node_id)> node_live;
 };
 
-// Counters for /metrics.
-struct StoreMetrics {
-  std::atomic<uint64_t> passes{0};
-  std::atomic<uint64_t> synced_commits{0};
-  std::atomic<uint64_t> readies{0};
-  std::atomic<uint64_t> raft_messages_received{0};
-  std::atomic<uint64_t> raft_messages_dropped{0};
-};
-
 class Store final : public StoreContext {
  public:
   // Loads every replica listed in the engine's replica index.
@@ -76,6 +67,9 @@ class Store final : public StoreContext {
   std::shared_ptr<Replica> GetReplica(uint64_t range_id) const;
   std::vector<std::shared_ptr<Replica>> Replicas() const;
   const StoreMetrics& metrics() const { return metrics_; }
+  StoreMetrics* mutable_metrics() override { return &metrics_; }
+  // The transport could not deliver a message of range_id to to_node_id.
+  void ReportUnreachable(uint64_t range_id, uint64_t to_node_id);
 
   // StoreContext.
   const StoreConfig& config() const override { return options_.config; }

@@ -5,6 +5,7 @@
 // Thread safety: every method is safe for concurrent use.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "absl/time/time.h"
@@ -41,6 +42,18 @@ struct StoreConfig {
   absl::Duration ElectionTimeout() const { return tick_interval * election_ticks; }
 };
 
+// Counters for /metrics.
+struct StoreMetrics {
+  std::atomic<uint64_t> passes{0};
+  std::atomic<uint64_t> synced_commits{0};
+  std::atomic<uint64_t> readies{0};
+  std::atomic<uint64_t> raft_messages_received{0};
+  std::atomic<uint64_t> raft_messages_dropped{0};
+  std::atomic<uint64_t> proposals{0};
+  std::atomic<uint64_t> commands_applied{0};
+  std::atomic<uint64_t> apply_nanos{0};
+};
+
 class StoreContext {
  public:
   virtual ~StoreContext() = default;
@@ -56,6 +69,7 @@ class StoreContext {
   virtual bool VotingAllowed() const = 0;
   // Whether the failure detector considers node_id live (unknown counts as live).
   virtual bool NodeLive(uint64_t node_id) const = 0;
+  virtual StoreMetrics* mutable_metrics() = 0;
 };
 
 }  // namespace rangedb::ranges

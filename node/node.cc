@@ -1,0 +1,288 @@
+// Node: opening, serving, the store's start, draining and stopping.
+#include "node/node.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "node/node_services.h"
+#include "node/offset_clock.h"
+#include "proto/kv.grpc.pb.h"
+#include "ranges/range_keys.h"
+#include "spdlog/spdlog.h"
+#include "storage/lock_table.h"
+#include "storage/rocksdb_engine.h"
+
+namespace rangedb {
+
+Node::Node(NodeOptions options)
+    : options_(std::move(options)), started_unix_ns_(absl::ToUnixNanos(absl::Now())) {}
+
+Node::~Node() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<Node>> Node::Start(NodeOptions options) {
+  std::unique_ptr<Node> node(new Node(std::move(options)));
+  if (absl::Status s = node->Open(); !s.ok()) return s;
+  if (absl::Status s = node->StartServers(); !s.ok()) return s;
+  bool has_identity;
+  {
+    absl::MutexLock lock(&node->mu_);
+    has_identity = node->identity_.has_value();
+  }
+  if (has_identity) {
+    if (absl::Status s = node->StartStore(); !s.ok()) return s;
+  } else {
+    spdlog::info("node: this store belongs to no cluster yet; waiting for `rangedb init` or "
+                 "for a --join peer that belongs to one");
+    node->threads_.emplace_back([n = node.get()] { n->JoinLoop(); });
+  }
+  return node;
+}
+
+absl::Status Node::Open() {
+  if (options_.testing_clock_offset != absl::ZeroDuration()) {
+    physical_clock_ =
+        std::make_unique<OffsetClock>(absl::ToInt64Nanoseconds(options_.testing_clock_offset));
+    spdlog::warn("node: TESTING: physical clock offset by {}",
+                 absl::FormatDuration(options_.testing_clock_offset));
+  } else {
+    physical_clock_ = std::make_unique<SystemClock>();
+  }
+  hlc_ = std::make_unique<HybridLogicalClock>(physical_clock_.get(),
+                                              absl::ToInt64Nanoseconds(options_.max_offset));
+  EngineOptions eo;
+  eo.in_memory = options_.store == "mem";
+  eo.path = options_.store;
+  eo.block_cache_bytes = options_.cache_bytes;
+  absl::StatusOr<std::unique_ptr<Engine>> engine = OpenEngine(eo);
+  if (!engine.ok()) return engine.status();
+  engine_ = std::move(*engine);
+  nodepb::BootstrapRequest ident;
+  absl::StatusOr<bool> found = ranges::ReadLocalProto(*engine_, ranges::StoreIdentKey(), &ident);
+  if (!found.ok()) return found.status();
+  if (*found) {
+    absl::MutexLock lock(&mu_);
+    identity_ = ident;
+    spdlog::info("node: store {} holds node {} of cluster {}", engine_->Path(), ident.node_id(),
+                 ident.cluster_id());
+  }
+  if (options_.testing_faults) {
+    faults_ = std::make_unique<FaultInjector>();
+    spdlog::warn("node: TESTING: fault injection service enabled");
+  }
+  detector_ = std::make_unique<PhiAccrualDetector>();
+  dialer_ = std::make_unique<NodeDialer>();
+  return absl::OkStatus();
+}
+
+absl::Status Node::StartServers() {
+  RegisterHttpHandlers();
+  absl::StatusOr<int> http_port = http_.Start(options_.http_addr);
+  if (!http_port.ok()) return http_port.status();
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(options_.listen_addr, grpc::InsecureServerCredentials(), &bound_port);
+  RaftTransport::ConfigureServer(RaftTransportOptions{}, &builder);
+  services_ = MakeNodeServices(this);
+  for (const auto& service : services_) builder.RegisterService(service.get());
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || bound_port == 0) {
+    http_.Stop();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen_addr,
+                                               " (address in use or malformed)"));
+  }
+  grpc_server_->GetHealthCheckService()->SetServingStatus(true);
+  spdlog::info("node: serving gRPC on {}, HTTP on {}", options_.listen_addr, options_.http_addr);
+  return absl::OkStatus();
+}
+
+absl::Status Node::StartStore() {
+  nodepb::BootstrapRequest ident;
+  {
+    absl::MutexLock lock(&mu_);
+    ident = *identity_;
+  }
+  const uint64_t node_id = ident.node_id();
+  for (const nodepb::NodeDescriptor& n : ident.nodes()) dialer_->SetAddress(n.node_id(), n.address());
+  dialer_->SetAddress(node_id, options_.listen_addr);
+
+  gossip_ = std::make_unique<GossipStore>(node_id);
+  (void)gossip_->RegisterCallback(
+      "node:",
+      [this](std::string_view, std::string_view value) {
+        nodepb::NodeDescriptor d;
+        if (d.ParseFromArray(value.data(), static_cast<int>(value.size())) && d.node_id() != 0) {
+          dialer_->SetAddress(d.node_id(), d.address());
+        }
+      },
+      absl::ToUnixNanos(absl::Now()));
+
+  RaftTransportOptions to;
+  to.node_id = node_id;
+  to.resolve_address = [this](uint64_t id) { return dialer_->AddressOf(id); };
+  to.deliver = [this](rangespb::RaftMessageBatch&& batch) {
+    if (ranges::Store* s = store(); s != nullptr) s->HandleRaftBatch(batch);
+  };
+  to.on_unreachable = [this](uint64_t range_id, uint64_t to_node_id) {
+    if (ranges::Store* s = store(); s != nullptr) s->ReportUnreachable(range_id, to_node_id);
+  };
+  to.now = [this] {
+    proto::Timestamp ts;
+    TimestampToProto(hlc_->Now(), &ts);
+    return ts;
+  };
+  to.faults = faults_.get();
+  transport_ = std::make_unique<RaftTransport>(std::move(to));
+
+  ranges::StoreOptions so;
+  so.config.node_id = node_id;
+  so.config.tick_interval = options_.raft_tick_interval;
+  so.engine = engine_.get();
+  so.clock = hlc_.get();
+  so.send_raft_message = [this](rangespb::RaftMessageRequest m) { transport_->Send(std::move(m)); };
+  so.node_live = [this](uint64_t id) { return PeerStateOf(id) != PeerState::kDead; };
+  absl::StatusOr<std::unique_ptr<ranges::Store>> store = ranges::Store::Open(std::move(so));
+  if (!store.ok()) return store.status();
+  store_ = std::move(*store);
+  store_->Start();
+
+  ranges::GatewayOptions go;
+  go.node_id = node_id;
+  go.clock = hlc_.get();
+  go.send_to_node = [this](uint64_t id, const kvpb::BatchRequest& req, absl::Time deadline) {
+    return SendToNode(id, req, deadline);
+  };
+  go.first_range = [this] { return FirstRange(); };
+  gateway_ = std::make_unique<ranges::Gateway>(std::move(go));
+  RegisterMetrics();
+  serving_.store(true, std::memory_order_release);
+
+  threads_.emplace_back([this] { GossipLoop(); });
+  threads_.emplace_back([this] { PingLoop(); });
+  spdlog::info("node: node {} of cluster {} is serving {} replicas", node_id, ident.cluster_id(),
+               store_->Replicas().size());
+  return absl::OkStatus();
+}
+
+uint64_t Node::node_id() const {
+  absl::MutexLock lock(&mu_);
+  return identity_.has_value() ? identity_->node_id() : 0;
+}
+
+std::string Node::cluster_id() const {
+  absl::MutexLock lock(&mu_);
+  return identity_.has_value() ? identity_->cluster_id() : "";
+}
+
+bool Node::Ready() const {
+  if (!serving_.load(std::memory_order_acquire) || draining_.load()) return false;
+  for (const auto& r : store_->Replicas()) {
+    if (r->Status().leader_replica_id == 0) return false;
+  }
+  return true;
+}
+
+kvpb::BatchResponse Node::HandleBatch(const kvpb::BatchRequest& request, absl::Time deadline) {
+  in_flight_.fetch_add(1);
+  struct Done {
+    std::atomic<int>* n;
+    ~Done() { n->fetch_sub(1); }
+  } done{&in_flight_};
+  kvpb::BatchResponse resp;
+  if (!serving_.load(std::memory_order_acquire)) {
+    resp.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kUnavailable));
+    resp.mutable_error()->set_message(
+        "this node has not joined a cluster yet (run `rangedb init` once for a new cluster)");
+    return resp;
+  }
+  if (request.header().range_id() != 0) return store_->Send(request, deadline);
+  if (draining_.load()) {
+    resp.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kUnavailable));
+    resp.mutable_error()->set_message("this node is draining; use another node");
+    return resp;
+  }
+  return gateway_->Send(request, deadline);
+}
+
+ranges::NodeSendResult Node::SendToNode(uint64_t node_id, const kvpb::BatchRequest& request,
+                                        absl::Time deadline) {
+  ranges::NodeSendResult result;
+  if (node_id == this->node_id()) {
+    result.response = store_->Send(request, deadline);  // the local path: no RPC
+    return result;
+  }
+  if (faults_ != nullptr && faults_->DropOutbound(node_id)) {
+    result.rpc_status = absl::UnavailableError(
+        absl::StrCat("node ", node_id, " is unreachable (testing partition)"));
+    return result;
+  }
+  const std::string address = dialer_->AddressOf(node_id);
+  if (address.empty()) {
+    result.rpc_status = absl::UnavailableError(absl::StrCat("no address known for node ", node_id));
+    return result;
+  }
+  auto stub = kvpb::KV::NewStub(dialer_->Channel(address));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(ToChronoDeadline(deadline));
+  grpc::Status st = stub->Batch(&ctx, request, &result.response);
+  if (!st.ok()) {
+    result.rpc_status = absl::Status(static_cast<absl::StatusCode>(st.error_code()),
+                                     absl::StrCat("node ", node_id, " (", address,
+                                                  "): ", st.error_message()));
+  }
+  return result;
+}
+
+std::optional<kvpb::RangeDescriptor> Node::FirstRange() {
+  if (std::shared_ptr<ranges::Replica> r = store_->GetReplica(1); r != nullptr) {
+    return r->Descriptor();
+  }
+  std::optional<nodepb::GossipInfo> info =
+      gossip_->Get("first-range", absl::ToUnixNanos(absl::Now()));
+  if (!info.has_value()) {
+    absl::MutexLock lock(&mu_);
+    // The bootstrap plan knows range 1 too (its replicas may have moved since: later
+    // issues; today they are fixed).
+    for (const kvpb::RangeDescriptor& d : identity_->ranges()) {
+      if (d.range_id() == 1) return d;
+    }
+    return std::nullopt;
+  }
+  kvpb::RangeDescriptor d;
+  if (!d.ParseFromString(info->value())) return std::nullopt;
+  return d;
+}
+
+void Node::Drain(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  draining_.store(true);
+  spdlog::info("node: draining: refusing new client requests, moving leases away");
+  if (serving_.load()) {
+    const int left = store_->DrainLeases(absl::Now() + timeout / 2);
+    if (left > 0) spdlog::warn("node: drain: {} leases still held at the deadline", left);
+  }
+  while (in_flight_.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  spdlog::info("node: drained ({} requests still in flight)", in_flight_.load());
+}
+
+bool Node::SleepUnlessStopping(absl::Duration d) {
+  return !stopping_.WaitForNotificationWithTimeout(d);
+}
+
+void Node::Stop() {
+  if (stopped_.exchange(true)) return;
+  stopping_.Notify();
+  for (std::thread& t : threads_) t.join();
+  if (grpc_server_ != nullptr) {
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  }
+  if (transport_ != nullptr) transport_->Stop();
+  http_.Stop();
+  if (store_ != nullptr) store_->Stop();
+  spdlog::info("node: stopped");
+}
+
+}  // namespace rangedb

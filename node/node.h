@@ -1,0 +1,155 @@
+// Node: one rangedb server process (`rangedb start`), docs/node.md.
+//
+// Life cycle:
+//   1. Start(): opens the engine, serves gRPC (KV, Internal, Admin, and Testing when
+//      --testing-faults) and HTTP at once, so operators and peers can reach it.
+//   2. Identity: a store that was bootstrapped before starts its replicas right away.
+//      A new store waits: either `rangedb init` reaches some node, which bootstraps
+//      the cluster and sends every known node its identity (Bootstrap), or this node
+//      asks its --join peers (Join) until one belongs to a cluster.
+//   3. Serving: gossip of node addresses, the first range's descriptor and liveness;
+//      pings feed the phi-accrual failure detector; the gateway routes client batches.
+//   4. Drain() (SIGTERM): refuse new client batches, move leases away, let in-flight
+//      requests finish; then Stop().
+//
+// Thread safety: safe for concurrent use.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "node/fault_injector.h"
+#include "node/gossip_store.h"
+#include "node/http_server.h"
+#include "node/metrics.h"
+#include "node/node_dialer.h"
+#include "node/phi_accrual.h"
+#include "node/raft_transport.h"
+#include "proto/node.pb.h"
+#include "ranges/gateway.h"
+#include "ranges/store.h"
+#include "storage/engine.h"
+#include "txn/clock.h"
+#include "txn/hlc.h"
+
+namespace grpc {
+class Server;
+class Service;
+}  // namespace grpc
+
+namespace rangedb {
+
+struct NodeOptions {
+  std::string store;  // a directory, or "mem" for an in-memory store
+  std::string listen_addr = "127.0.0.1:26257";
+  std::string http_addr = "127.0.0.1:8080";
+  std::vector<std::string> join;
+  absl::Duration max_offset = absl::Milliseconds(500);
+  absl::Duration raft_tick_interval = absl::Milliseconds(100);
+  size_t cache_bytes = size_t{128} << 20;
+  // Testing only: serve the fault-injection service; offset the physical clock.
+  bool testing_faults = false;
+  absl::Duration testing_clock_offset = absl::ZeroDuration();
+};
+
+class Node {
+ public:
+  // Opens the store and starts serving. Errors name what failed (the store
+  // directory, an address in use, ...).
+  static absl::StatusOr<std::unique_ptr<Node>> Start(NodeOptions options);
+  ~Node();
+
+  // Moves leases away and waits for in-flight requests, up to timeout.
+  void Drain(absl::Duration timeout);
+  // Stops serving and closes the store. Idempotent.
+  void Stop();
+
+  // Initializes a new cluster from this node (Admin.Init). FailedPrecondition if
+  // this node already belongs to a cluster.
+  absl::StatusOr<nodepb::InitResponse> InitCluster(const nodepb::InitRequest& request);
+  // Adopts an identity (Internal.Bootstrap, or a Join answer). Idempotent for the
+  // same identity; FailedPrecondition for a different one.
+  absl::Status Bootstrap(const nodepb::BootstrapRequest& request);
+  // Answers a joining node (Internal.Join).
+  absl::StatusOr<nodepb::JoinResponse> HandleJoin(const nodepb::JoinRequest& request);
+
+  // Client and gateway batches (KV.Batch).
+  kvpb::BatchResponse HandleBatch(const kvpb::BatchRequest& request, absl::Time deadline);
+  nodepb::NodeStatusResponse Status(bool local_only);
+  bool Ready() const;
+
+  uint64_t node_id() const;
+  std::string cluster_id() const;
+  const NodeOptions& options() const { return options_; }
+  FaultInjector* faults() { return faults_.get(); }
+  // Null until the node has an identity (serving).
+  GossipStore* gossip() { return serving_.load() ? gossip_.get() : nullptr; }
+  RaftTransport* transport() { return serving_.load() ? transport_.get() : nullptr; }
+  ranges::Store* store() { return serving_.load() ? store_.get() : nullptr; }
+  HybridLogicalClock* clock() { return hlc_.get(); }
+  MetricsRegistry* metrics() { return &metrics_; }
+  NodeDialer* dialer() { return dialer_.get(); }
+
+ private:
+  explicit Node(NodeOptions options);
+  absl::Status Open();
+  absl::Status StartServers();
+  // Starts the Store once the identity is known. REQUIRES: identity_ set.
+  absl::Status StartStore();
+  void JoinLoop();
+  void GossipLoop();
+  void PingLoop();
+  void RegisterHttpHandlers();
+  void RegisterMetrics();
+  std::optional<kvpb::RangeDescriptor> FirstRange();
+  ranges::NodeSendResult SendToNode(uint64_t node_id, const kvpb::BatchRequest& request,
+                                    absl::Time deadline);
+  // The failure detector's view of a peer (kLive for this node itself).
+  PeerState PeerStateOf(uint64_t node_id) const;
+  // Sleeps up to d; returns false if the node is stopping.
+  bool SleepUnlessStopping(absl::Duration d);
+
+  const NodeOptions options_;
+  const int64_t started_unix_ns_;
+  std::unique_ptr<PhysicalClock> physical_clock_;
+  std::unique_ptr<HybridLogicalClock> hlc_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<FaultInjector> faults_;  // null unless testing_faults
+  std::unique_ptr<GossipStore> gossip_;
+  std::unique_ptr<PhiAccrualDetector> detector_;
+  std::unique_ptr<RaftTransport> transport_;
+  std::unique_ptr<NodeDialer> dialer_;
+  std::unique_ptr<ranges::Gateway> gateway_;
+  MetricsRegistry metrics_;
+  HttpServer http_;
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+
+  mutable absl::Mutex mu_;
+  std::optional<nodepb::BootstrapRequest> identity_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<ranges::Store> store_;  // written once before serving_
+  // Addresses of uninitialized nodes that asked to join us (init candidates).
+  std::vector<std::string> knocking_ ABSL_GUARDED_BY(mu_);
+  bool initializing_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Set (release) once StartStore built gossip_, transport_, store_ and gateway_;
+  // request paths check it (acquire) before touching them.
+  std::atomic<bool> serving_{false};
+  std::atomic<bool> draining_{false};
+  std::atomic<int> in_flight_{0};
+  absl::Notification stopping_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace rangedb

@@ -1,0 +1,45 @@
+#include "node/node_dialer.h"
+
+#include "absl/time/clock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace rangedb {
+
+void NodeDialer::SetAddress(uint64_t node_id, const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  addresses_[node_id] = address;
+}
+
+std::string NodeDialer::AddressOf(uint64_t node_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = addresses_.find(node_id);
+  return it == addresses_.end() ? "" : it->second;
+}
+
+std::map<uint64_t, std::string> NodeDialer::Addresses() const {
+  absl::MutexLock lock(&mu_);
+  return addresses_;
+}
+
+std::shared_ptr<grpc::Channel> NodeDialer::Channel(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<grpc::Channel>& ch = channels_[address];
+  if (ch == nullptr) {
+    grpc::ChannelArguments args;
+    // Reconnect quickly after a peer restarts; gRPC's own backoff is jittered.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetMaxReceiveMessageSize(64 << 20);
+    ch = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  }
+  return ch;
+}
+
+std::chrono::system_clock::time_point ToChronoDeadline(absl::Time deadline) {
+  return absl::ToChronoTime(deadline);
+}
+
+}  // namespace rangedb

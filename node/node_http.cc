@@ -1,0 +1,200 @@
+// Node: status — HTTP endpoints (/health, /metrics, /status), metrics, NodeStatus.
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "node/node.h"
+#include "proto/node.grpc.pb.h"
+
+namespace rangedb {
+namespace {
+
+double ProcessThreads() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stod(line.substr(8));
+  }
+  return 0;
+}
+
+double DirectoryBytes(const std::string& path) {
+  std::error_code ec;
+  double total = 0;
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec)) total += static_cast<double>(it->file_size(ec));
+  }
+  return total;
+}
+
+}  // namespace
+
+void Node::RegisterHttpHandlers() {
+  http_.Handle("/health", [this](const HttpRequest& req) {
+    HttpResponse resp;
+    if (req.query.count("ready") && req.query.at("ready") != "0") {
+      const bool ready = Ready();
+      resp.status_code = ready ? 200 : 503;
+      resp.body = ready ? "ready\n"
+                        : (serving_.load() ? "not ready: ranges without a leader, or draining\n"
+                                           : "not ready: not part of a cluster yet\n");
+      return resp;
+    }
+    resp.body = "ok\n";
+    return resp;
+  });
+  http_.Handle("/metrics", [this](const HttpRequest&) {
+    HttpResponse resp;
+    resp.content_type = std::string(MetricsRegistry::kContentType);
+    resp.body = metrics_.Exposition();
+    return resp;
+  });
+  http_.Handle("/status", [this](const HttpRequest&) {
+    HttpResponse resp;
+    resp.body = Status(/*local_only=*/true).DebugString();
+    return resp;
+  });
+}
+
+void Node::RegisterMetrics() {
+  ranges::Store* store = store_.get();
+  const ranges::StoreMetrics& sm = store->metrics();
+  auto counter_gauge = [this](std::string_view name, std::string_view help,
+                              const std::atomic<uint64_t>* v) {
+    metrics_.AddCallbackGauge(name, help, {}, [v] { return static_cast<double>(v->load()); });
+  };
+  counter_gauge("rangedb_raft_scheduler_passes_total", "Scheduler passes", &sm.passes);
+  counter_gauge("rangedb_raft_synced_commits_total",
+                "Synced group commits of Raft state (one per pass with new entries)",
+                &sm.synced_commits);
+  counter_gauge("rangedb_raft_readies_total", "Raft Readies handled", &sm.readies);
+  counter_gauge("rangedb_raft_messages_received_total", "Raft messages received",
+                &sm.raft_messages_received);
+  counter_gauge("rangedb_raft_messages_dropped_total", "Raft messages dropped on receipt",
+                &sm.raft_messages_dropped);
+  counter_gauge("rangedb_proposals_total", "Commands proposed to Raft", &sm.proposals);
+  counter_gauge("rangedb_commands_applied_total", "Commands applied", &sm.commands_applied);
+  counter_gauge("rangedb_apply_nanos_total", "Time spent applying committed entries (ns)",
+                &sm.apply_nanos);
+  const RaftTransportMetrics& tm = transport_->metrics();
+  counter_gauge("rangedb_transport_messages_sent_total", "Raft messages sent",
+                &tm.messages_sent);
+  counter_gauge("rangedb_transport_batches_sent_total", "Raft message batches sent",
+                &tm.batches_sent);
+  const ranges::GatewayMetrics& gm = gateway_->metrics();
+  counter_gauge("rangedb_gateway_batches_total", "Client batches routed", &gm.batches);
+  counter_gauge("rangedb_gateway_retries_total", "Gateway retries", &gm.retries);
+  counter_gauge("rangedb_gateway_ambiguous_total", "Writes reported ambiguous", &gm.ambiguous);
+  auto count = [store](auto pred) {
+    double n = 0;
+    for (const auto& r : store->Replicas()) n += pred(r->Status()) ? 1 : 0;
+    return n;
+  };
+  metrics_.AddCallbackGauge("rangedb_replicas", "Replicas on this node", {},
+                            [count] { return count([](const auto&) { return true; }); });
+  metrics_.AddCallbackGauge("rangedb_leaders", "Replicas that are Raft leaders", {}, [count] {
+    return count([](const ranges::ReplicaStatus& s) { return s.leader_replica_id == s.replica_id; });
+  });
+  metrics_.AddCallbackGauge("rangedb_leaseholders", "Replicas holding a valid lease", {},
+                            [count] {
+                              return count([](const ranges::ReplicaStatus& s) { return s.lease_valid; });
+                            });
+  metrics_.AddCallbackGauge("rangedb_quiescent_replicas", "Replicas not ticking", {}, [count] {
+    return count([](const ranges::ReplicaStatus& s) { return s.quiescent; });
+  });
+  metrics_.AddCallbackGauge("rangedb_raft_log_entries", "Raft log entries held, all ranges", {},
+                            [store] {
+                              double n = 0;
+                              for (const auto& r : store->Replicas()) {
+                                const auto s = r->Status();
+                                n += static_cast<double>(s.last_log_index + 1 - s.first_log_index);
+                              }
+                              return n;
+                            });
+  metrics_.AddCallbackGauge("rangedb_threads", "Threads of this process", {}, ProcessThreads);
+  if (options_.store != "mem") {
+    metrics_.AddCallbackGauge("rangedb_store_bytes", "Bytes of the store directory", {},
+                              [dir = options_.store] { return DirectoryBytes(dir); });
+  }
+}
+
+nodepb::NodeStatusResponse Node::Status(bool local_only) {
+  nodepb::NodeStatusResponse resp;
+  resp.set_cluster_id(cluster_id());
+  resp.set_node_id(node_id());
+  if (!serving_.load(std::memory_order_acquire)) return resp;
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  std::map<uint64_t, nodepb::NodeDescriptor> descs;
+  for (const auto& [id, addr] : dialer_->Addresses()) descs[id].set_address(addr);
+  for (const nodepb::GossipInfo& info : gossip_->GetPrefix("node:", now)) {
+    nodepb::NodeDescriptor d;
+    if (d.ParseFromString(info.value()) && d.node_id() != 0) descs[d.node_id()] = d;
+  }
+  for (auto& [id, d] : descs) {
+    nodepb::NodeLiveness* l = resp.add_nodes();
+    d.set_node_id(id);
+    if (id == node_id()) d.set_started_unix_ns(started_unix_ns_);
+    *l->mutable_node() = d;
+    const PeerState state = PeerStateOf(id);
+    l->set_state(std::string(PeerStateName(state)));
+    l->set_phi(id == node_id() ? 0 : detector_->Phi(id, now));
+    if (d.started_unix_ns() > 0 && state == PeerState::kLive) {
+      l->set_uptime_seconds((now - d.started_unix_ns()) / 1'000'000'000);
+    }
+  }
+  for (const auto& r : store_->Replicas()) {
+    const ranges::ReplicaStatus s = r->Status();
+    nodepb::RangeStatus* rs = resp.add_ranges();
+    *rs->mutable_range_descriptor() = s.descriptor;
+    rs->set_leader_replica_id(s.leader_replica_id);
+    rs->set_leaseholder_node_id(s.lease_valid ? node_id() : 0);
+    rs->set_applied_index(s.applied_index);
+    rs->set_commit_index(s.commit_index);
+    rs->set_term(s.term);
+    rs->set_quiescent(s.quiescent);
+    rs->set_reporting_node_id(node_id());
+  }
+  if (local_only) return resp;
+  // Every range, as its replicas report it: ask every other node for its own view.
+  std::vector<std::future<std::optional<nodepb::NodeStatusResponse>>> asks;
+  for (const auto& [id, d] : descs) {
+    if (id == node_id() || PeerStateOf(id) == PeerState::kDead) continue;
+    asks.push_back(std::async(std::launch::async, [this, addr = d.address()]()
+                                                      -> std::optional<nodepb::NodeStatusResponse> {
+      auto stub = nodepb::Admin::NewStub(dialer_->Channel(addr));
+      grpc::ClientContext ctx;
+      ctx.set_deadline(ToChronoDeadline(absl::Now() + absl::Seconds(2)));
+      nodepb::NodeStatusRequest req;
+      req.set_local_only(true);
+      nodepb::NodeStatusResponse r;
+      if (!stub->NodeStatus(&ctx, req, &r).ok()) return std::nullopt;
+      return r;
+    }));
+  }
+  // Per range, keep the leaseholder's report, else the most advanced one.
+  std::map<uint64_t, nodepb::RangeStatus> ranges;
+  auto consider = [&ranges](const nodepb::RangeStatus& rs) {
+    auto [it, inserted] = ranges.emplace(rs.range_descriptor().range_id(), rs);
+    if (inserted) return;
+    const bool better = (rs.leaseholder_node_id() != 0 && it->second.leaseholder_node_id() == 0) ||
+                        (it->second.leaseholder_node_id() == 0 &&
+                         rs.applied_index() > it->second.applied_index());
+    if (better) it->second = rs;
+  };
+  for (const nodepb::RangeStatus& rs : resp.ranges()) consider(rs);
+  for (auto& f : asks) {
+    if (std::optional<nodepb::NodeStatusResponse> r = f.get(); r.has_value()) {
+      for (const nodepb::RangeStatus& rs : r->ranges()) consider(rs);
+    }
+  }
+  resp.clear_ranges();
+  for (auto& [id, rs] : ranges) *resp.add_ranges() = std::move(rs);
+  return resp;
+}
+
+}  // namespace rangedb

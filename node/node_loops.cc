@@ -1,0 +1,121 @@
+// Node: background loops — gossip and the failure detector's pings.
+#include <future>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "node/node.h"
+#include "proto/node.grpc.pb.h"
+#include "spdlog/spdlog.h"
+#include "storage/lock_table.h"
+
+namespace rangedb {
+namespace {
+
+constexpr absl::Duration kGossipInterval = absl::Seconds(1);
+constexpr absl::Duration kPingInterval = absl::Milliseconds(500);
+constexpr absl::Duration kPingTimeout = absl::Seconds(1);
+// Liveness infos expire unless refreshed; a dead node's disappears.
+constexpr int64_t kLivenessTtlNs = 10'000'000'000;
+constexpr int64_t kNeverHeardDeadNs = 5'000'000'000;
+
+}  // namespace
+
+void Node::GossipLoop() {
+  std::mt19937_64 rng(std::random_device{}());
+  const uint64_t self = node_id();
+  for (int round = 0;; ++round) {
+    const int64_t now = absl::ToUnixNanos(absl::Now());
+    if (round % 10 == 0) {
+      nodepb::NodeDescriptor me;
+      me.set_node_id(self);
+      me.set_address(options_.listen_addr);
+      me.set_http_address(options_.http_addr);
+      me.set_started_unix_ns(started_unix_ns_);
+      (void)gossip_->AddLocal(absl::StrCat("node:", self), me.SerializeAsString(), now);
+    }
+    (void)gossip_->AddLocal(absl::StrCat("liveness:", self), absl::StrCat(now), now,
+                            kLivenessTtlNs);
+    if (std::shared_ptr<ranges::Replica> r = store_->GetReplica(1);
+        r != nullptr && r->IsLeaseholder()) {
+      (void)gossip_->AddLocal("first-range", r->Descriptor().SerializeAsString(), now);
+    }
+    // One random peer per round: infos spread in O(log n) rounds.
+    std::vector<std::pair<uint64_t, std::string>> peers;
+    for (const auto& [id, addr] : dialer_->Addresses()) {
+      if (id != self) peers.emplace_back(id, addr);
+    }
+    if (!peers.empty()) {
+      const auto& [peer_id, addr] = peers[rng() % peers.size()];
+      if (faults_ == nullptr || !faults_->DropOutbound(peer_id)) {
+        auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
+        grpc::ClientContext ctx;
+        ctx.set_deadline(ToChronoDeadline(absl::Now() + absl::Seconds(2)));
+        nodepb::GossipRequest req;
+        req.mutable_sender()->set_node_id(self);
+        req.mutable_sender()->set_address(options_.listen_addr);
+        req.set_cluster_id(cluster_id());
+        for (nodepb::GossipInfo& info : gossip_->Infos(now)) *req.add_infos() = std::move(info);
+        nodepb::GossipResponse resp;
+        if (stub->Gossip(&ctx, req, &resp).ok() &&
+            (faults_ == nullptr || !faults_->DropInbound(peer_id))) {
+          std::vector<nodepb::GossipInfo> infos(resp.infos().begin(), resp.infos().end());
+          (void)gossip_->Merge(infos, absl::ToUnixNanos(absl::Now()));
+        }
+      }
+    }
+    const absl::Duration jitter = absl::Milliseconds(static_cast<int64_t>(rng() % 200));
+    if (!SleepUnlessStopping(kGossipInterval - absl::Milliseconds(100) + jitter)) return;
+  }
+}
+
+void Node::PingLoop() {
+  const uint64_t self = node_id();
+  std::map<uint64_t, PeerState> last_state;
+  for (;;) {
+    std::vector<std::pair<uint64_t, std::future<bool>>> pings;
+    for (const auto& [id, addr] : dialer_->Addresses()) {
+      if (id == self) continue;
+      if (faults_ != nullptr && faults_->DropOutbound(id)) continue;
+      pings.emplace_back(id, std::async(std::launch::async, [this, self, id = id, addr = addr] {
+                           auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
+                           grpc::ClientContext ctx;
+                           ctx.set_deadline(ToChronoDeadline(absl::Now() + kPingTimeout));
+                           nodepb::PingRequest req;
+                           req.set_from_node_id(self);
+                           TimestampToProto(hlc_->Now(), req.mutable_now());
+                           nodepb::PingResponse resp;
+                           return stub->Ping(&ctx, req, &resp).ok() && resp.node_id() == id &&
+                                  (faults_ == nullptr || !faults_->DropInbound(id));
+                         }));
+    }
+    for (auto& [id, f] : pings) {
+      if (f.get()) detector_->Heartbeat(id, absl::ToUnixNanos(absl::Now()));
+    }
+    for (const auto& [id, addr] : dialer_->Addresses()) {
+      if (id == self) continue;
+      const PeerState state = PeerStateOf(id);
+      PeerState& prev = last_state[id];
+      if (state != prev) {
+        spdlog::info("node: node {} is now {}", id, PeerStateName(state));
+        // Waking a quiescent range costs little: do it as soon as the leader is suspect.
+        if (state == PeerState::kDead || state == PeerState::kSuspect) store_->OnNodeDead(id);
+        prev = state;
+      }
+    }
+    if (!SleepUnlessStopping(kPingInterval)) return;
+  }
+}
+
+PeerState Node::PeerStateOf(uint64_t node_id) const {
+  if (node_id == this->node_id()) return PeerState::kLive;
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  const PeerState state = detector_->State(node_id, now);
+  // A peer never heard from since this node started is as good as dead after a while.
+  if (state == PeerState::kUnknown && now - started_unix_ns_ > kNeverHeardDeadNs) {
+    return PeerState::kDead;
+  }
+  return state;
+}
+
+}  // namespace rangedb
