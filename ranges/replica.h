@@ -128,7 +128,8 @@ class Replica {
   // Completes a staged Ready after its batch committed (synced). Returns true if
   // more work is already pending.
   bool FinishReady(StagedReady staged);
-  // Periodic housekeeping from the scheduler: log truncation proposals.
+  // Periodic housekeeping (the ticker, about once a second, on the leader): proposes
+  // log truncation and the deletion of expired idempotency records.
   void MaybeTruncateLog();
 
   ReplicaStatus Status() const;
@@ -170,6 +171,7 @@ class Replica {
   absl::Time QuorumContactTimeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   raftpb::ConfState ConfStateLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeQuiesceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ExpireIdempotencyRecordsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnquiesceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Snapshots (replica_snapshot.cc).
@@ -210,6 +212,8 @@ class Replica {
   // Quiescence: no ticks while set (docs/replication.md).
   bool quiescent_ ABSL_GUARDED_BY(mu_) = false;
   int idle_ticks_ ABSL_GUARDED_BY(mu_) = 0;
+  // Where the next idempotency-record expiry round resumes (engine key; "" = start).
+  std::string idempotency_cursor_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rangedb::ranges

@@ -7,6 +7,7 @@
 #include "ranges/store_context.h"
 #include "spdlog/spdlog.h"
 #include "storage/lock_table.h"
+#include "storage/mvcc_key.h"
 
 namespace rangedb::ranges {
 namespace {
@@ -144,9 +145,47 @@ void Replica::FailStaleProposalsLocked() {
   }
 }
 
+void Replica::ExpireIdempotencyRecordsLocked() {
+  // Bounded work per call; the rest waits for the next housekeeping round.
+  constexpr int kMaxExpiredPerRound = 1000;
+  constexpr int kMaxExaminedPerRound = 10000;
+  LeaseCheck lease = CheckLeaseLocked();
+  if (!lease.valid) return;
+  const int64_t cutoff =
+      absl::ToUnixNanos(absl::Now() - store_->config().idempotency_record_ttl);
+  IterOptions opts;
+  opts.lower_bound = MVCCKeyPrefix(IdempotencyRecordsStart(range_id_));
+  opts.upper_bound = MVCCKeyPrefix(IdempotencyRecordsEnd(range_id_));
+  std::unique_ptr<Iterator> it = store_->engine()->NewIterator(opts);
+  std::unique_ptr<WriteBatch> batch = store_->engine()->NewWriteBatch();
+  int expired = 0;
+  int examined = 0;
+  // Records are ordered by client, not by age: walk them a slice per round.
+  it->Seek(idempotency_cursor_.empty() ? opts.lower_bound : idempotency_cursor_);
+  for (; it->Valid() && expired < kMaxExpiredPerRound && examined < kMaxExaminedPerRound;
+       it->Next(), ++examined) {
+    rangespb::IdempotencyRecord record;
+    if (record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) &&
+        record.recorded_unix_ns() >= cutoff) {
+      continue;
+    }
+    batch->Delete(ColumnFamily::kData, it->key());
+    ++expired;
+  }
+  idempotency_cursor_ = it->Valid() ? std::string(it->key().data(), it->key().size()) : "";
+  if (expired == 0) return;
+  auto p = std::make_shared<Proposal>();
+  p->command.set_command_id(absl::StrCat("expire-idempotency-", range_id_, "-", absl::ToUnixNanos(absl::Now())));
+  p->command.set_proposer_lease_sequence(lease.sequence);
+  p->command.set_write_batch(batch->Serialize());
+  to_propose_.push_back(std::move(p));
+  store_->EnqueueRange(range_id_);
+}
+
 void Replica::MaybeTruncateLog() {
   absl::MutexLock lock(&mu_);
   if (soft_.raft_state != raft::StateType::kLeader || quiescent_) return;
+  ExpireIdempotencyRecordsLocked();
   const RaftLogState& st = log_->state();
   const uint64_t applied = applied_.raft_applied_index();
   const uint64_t threshold = store_->config().raft_log_truncate_threshold_entries;

@@ -7,6 +7,8 @@
 
 #include "gtest/gtest.h"
 #include "ranges/bootstrap.h"
+#include "ranges/range_keys.h"
+#include "storage/mvcc_key.h"
 #include "ranges/testing/test_cluster.h"
 #include "storage/rocksdb_engine.h"
 #include "txn/clock.h"
@@ -81,6 +83,27 @@ TEST(StoreTest, IdempotentWriteAppliesOnce) {
   kvpb::BatchResponse second = c.Send(kUserRange, inc);
   ASSERT_FALSE(second.has_error());
   EXPECT_EQ(second.responses(0).increment().new_value(), 10);
+}
+
+TEST(StoreTest, ExpiredIdempotencyRecordsAreDeleted) {
+  StoreConfig cfg = FastConfig();
+  cfg.idempotency_record_ttl = absl::Milliseconds(100);
+  TestCluster c(3, cfg);
+  kvpb::BatchRequest put = Put("\x04k", "v");
+  put.mutable_header()->mutable_idempotency_key()->set_client_id("client-0123456789");
+  put.mutable_header()->mutable_idempotency_key()->set_sequence(7);
+  ASSERT_FALSE(c.Send(kUserRange, put).has_error());
+  const std::string key = MVCCKeyPrefix(IdempotencyRecordKey(kUserRange, "client-0123456789", 7));
+  std::string value;
+  const uint64_t lh = c.LeaseholderOf(kUserRange);
+  ASSERT_TRUE(*c.StoreOf(lh)->engine()->Get(ColumnFamily::kData, key, &value));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  bool present = true;
+  while (present && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+    present = *c.StoreOf(lh)->engine()->Get(ColumnFamily::kData, key, &value);
+  }
+  EXPECT_FALSE(present);
 }
 
 TEST(StoreTest, NewLeaseholderTakesOverWhenTheOldOneStops) {
