@@ -1,10 +1,176 @@
-// Placeholder until this command group is built: registers nothing.
+// `rangedb workload init|run|check NAME`: load generators against a running cluster.
+//
+//   init   writes the workload's initial data (with progress on stderr)
+//   run    drives the workload for --duration; progress on stderr about every second,
+//          then one summary line on stdout
+//   check  reads the data back and reports what it found
+//
+// Workloads: kv (bench/workload_kv.h). An unknown NAME is a usage error.
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "bench/workload_kv.h"
+#include "client/kv_client.h"
+#include "node/cli.h"
 #include "node/cli_command.h"
 
 namespace rangedb {
 
+using client::KvClient;
+using client::KvClientOptions;
+namespace {
+
+constexpr char kKnownWorkloads[] = "kv";
+
+struct WorkloadArgs {
+  std::string name;
+  std::string hosts = "127.0.0.1:26257";
+  std::string timeout = "10s";
+  std::string duration = "10";
+  int concurrency = 8;
+  int read_percent = 95;
+  int64_t value_size_bytes = 256;
+  int64_t keys = 10000;
+  std::string seed;  // empty: random
+};
+
+// "10" means seconds; anything absl::ParseDuration takes ("1m30s") works too.
+bool ParseSeconds(const std::string& text, absl::Duration* out) {
+  int64_t seconds = 0;
+  if (absl::SimpleAtoi(text, &seconds)) {
+    *out = absl::Seconds(seconds);
+    return true;
+  }
+  return absl::ParseDuration(text, out);
+}
+
+void AddCommonFlags(CLI::App* cmd, WorkloadArgs* args) {
+  cmd->add_option("NAME", args->name, absl::StrCat("The workload: ", kKnownWorkloads))->required();
+  cmd->add_option("--host", args->hosts, "Node addresses, host:port, comma separated")
+      ->capture_default_str();
+  cmd->add_option("--timeout", args->timeout, "Budget of one operation, retries included")
+      ->capture_default_str();
+  cmd->add_option("--concurrency", args->concurrency, "Worker threads, each with its own client")
+      ->capture_default_str();
+  cmd->add_option("--keys", args->keys, "Number of keys, kv/00000000 onwards")
+      ->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Random seed (default: random)");
+}
+
+// Turns the flags into options and a per-worker client factory; prints usage errors.
+std::optional<int> Prepare(const WorkloadArgs& args, const std::string& verb, std::ostream& err,
+                           KvWorkloadOptions* options, KvTargetFactory* factory) {
+  const std::string prefix = absl::StrCat("rangedb workload ", verb, ": ");
+  if (args.name != "kv") {
+    err << prefix << "unknown workload \"" << args.name << "\" (known: " << kKnownWorkloads
+        << ")\n";
+    return kExitUsage;
+  }
+  KvClientOptions client_options;
+  client_options.hosts = absl::StrSplit(args.hosts, ',', absl::SkipWhitespace());
+  if (!ParseSeconds(args.duration, &options->duration) ||
+      !absl::ParseDuration(args.timeout, &client_options.timeout)) {
+    err << prefix << "--duration and --timeout take seconds or a duration like 10s\n";
+    return kExitUsage;
+  }
+  options->concurrency = args.concurrency;
+  options->read_percent = args.read_percent;
+  options->value_size_bytes = args.value_size_bytes;
+  options->key_count = args.keys;
+  options->seed = std::random_device{}();
+  if (!args.seed.empty() && !absl::SimpleAtoi(args.seed, &options->seed)) {
+    err << prefix << "--seed \"" << args.seed << "\" is not an unsigned integer\n";
+    return kExitUsage;
+  }
+  absl::Status valid = ValidateKvWorkloadOptions(*options);
+  if (valid.ok()) valid = KvClient::Create(client_options).status();
+  if (!valid.ok()) {
+    err << prefix << valid.message() << "\n";
+    return kExitUsage;
+  }
+  *factory = [client_options]() -> absl::StatusOr<std::unique_ptr<KvTarget>> {
+    absl::StatusOr<std::unique_ptr<KvClient>> client = KvClient::Create(client_options);
+    if (!client.ok()) return client.status();
+    return NewRangedbTarget(std::move(*client));
+  };
+  return std::nullopt;
+}
+
+int RunRun(const KvWorkloadOptions& options, const KvTargetFactory& factory, std::ostream& out,
+           std::ostream& err) {
+  absl::StatusOr<KvWorkloadResult> result = RunKvWorkload(options, factory, err);
+  if (!result.ok()) {
+    err << "rangedb workload run: " << result.status().message() << "\n";
+    return kExitFailure;
+  }
+  out << FormatKvSummary(*result) << "\n";
+  // Errors are reported in the summary; a run where nothing succeeded failed.
+  return result->ops > 0 ? kExitOk : kExitFailure;
+}
+
+int RunSweep(bool init, const KvWorkloadOptions& options, const KvTargetFactory& factory,
+             std::ostream& out, std::ostream& err) {
+  absl::StatusOr<KvSweepResult> result =
+      init ? InitKvWorkload(options, factory, err) : CheckKvWorkload(options, factory, err);
+  const char* verb = init ? "init" : "check";
+  if (!result.ok()) {
+    err << "rangedb workload " << verb << ": " << result.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (init) {
+    out << "init kv: keys=" << result->keys << " written=" << result->found
+        << " errors=" << result->errors << "\n";
+    return result->errors == 0 ? kExitOk : kExitFailure;
+  }
+  const int64_t missing = result->keys - result->found - result->errors;
+  out << "check kv: keys=" << result->keys << " found=" << result->found << " missing=" << missing
+      << " errors=" << result->errors << "\n";
+  return missing == 0 && result->errors == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
 CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& err) {
-  return []() -> std::optional<int> { return std::nullopt; };
+  CLI::App* workload =
+      app.add_subcommand("workload", "Generate load against a running cluster (workloads: kv)");
+  workload->require_subcommand(1);
+  auto args = std::make_shared<WorkloadArgs>();
+
+  CLI::App* init = workload->add_subcommand("init", "Write the workload's initial data");
+  AddCommonFlags(init, args.get());
+  init->add_option("--value-size", args->value_size_bytes, "Bytes per value")
+      ->capture_default_str();
+
+  CLI::App* run = workload->add_subcommand(
+      "run",
+      "Run random gets and puts for --duration; prints progress to stderr and then "
+      "'ops/s=X p50_ms=X p95_ms=X p99_ms=X errors=N' to stdout");
+  AddCommonFlags(run, args.get());
+  run->add_option("--duration", args->duration, "How long to run: seconds, or e.g. 1m")
+      ->capture_default_str();
+  run->add_option("--read-percent", args->read_percent, "Percent of operations that are gets")
+      ->capture_default_str();
+  run->add_option("--value-size", args->value_size_bytes, "Bytes per value written")
+      ->capture_default_str();
+
+  CLI::App* check = workload->add_subcommand("check", "Read every key and report how many exist");
+  AddCommonFlags(check, args.get());
+
+  return [=, &out, &err]() -> std::optional<int> {
+    if (!workload->parsed()) return std::nullopt;
+    const std::string verb = init->parsed() ? "init" : run->parsed() ? "run" : "check";
+    KvWorkloadOptions options;
+    KvTargetFactory factory;
+    if (std::optional<int> code = Prepare(*args, verb, err, &options, &factory)) return code;
+    if (run->parsed()) return RunRun(options, factory, out, err);
+    return RunSweep(init->parsed(), options, factory, out, err);
+  };
 }
 
 }  // namespace rangedb

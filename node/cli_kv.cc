@@ -1,10 +1,224 @@
-// Placeholder until this command group is built: registers nothing.
+// `rangedb kv put|get|del|incr|scan|cput`: one key-value operation per invocation,
+// through client/kv_client.h.
+//
+// Keys and values are taken byte for byte from the arguments and printed raw. Exit
+// codes: kExitOk; kExitFailure when the operation failed (one line on stderr, which
+// says so explicitly when a write's outcome is unknown); kExitUsage for bad
+// arguments.
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "client/kv_client.h"
+#include "node/cli.h"
 #include "node/cli_command.h"
 
 namespace rangedb {
 
+using client::ConditionFailedActual;
+using client::IsAmbiguous;
+using client::IsConditionFailed;
+using client::KeyValue;
+using client::KvClient;
+using client::KvClientOptions;
+namespace {
+
+constexpr char kDefaultHost[] = "127.0.0.1:26257";
+
+// Every flag and argument of the group; one instance lives as long as the runner.
+struct KvArgs {
+  std::string hosts = kDefaultHost;
+  std::string timeout = "10s";
+  std::string key;
+  std::string value;
+  std::string delta = "1";
+  std::string start;
+  std::string end;
+  int64_t limit = 0;
+  std::string expect;
+  bool expect_absent = false;
+};
+
+// A subcommand and the function that runs it once the client is connected.
+struct KvCommand {
+  CLI::App* app;
+  std::function<int(KvClient&, const KvArgs&, std::ostream&, std::ostream&)> run;
+};
+
+void AddConnectionFlags(CLI::App* cmd, KvArgs* args) {
+  cmd->add_option("--host", args->hosts,
+                  "Node addresses, host:port, comma separated; any live one serves")
+      ->capture_default_str();
+  cmd->add_option("--timeout", args->timeout,
+                  "Time budget of the operation, retries included (e.g. 10s, 500ms)")
+      ->capture_default_str();
+}
+
+// Prints a failed operation's status as one line.
+int Fail(std::ostream& err, const std::string& command, const absl::Status& status) {
+  err << "rangedb kv " << command << ": " << status.message();
+  if (IsAmbiguous(status)) err << " (the write may or may not have been applied)";
+  err << "\n";
+  return kExitFailure;
+}
+
+int RunGet(KvClient& client, const KvArgs& args, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<std::optional<std::string>> value = client.Get(args.key);
+  if (!value.ok()) return Fail(err, "get", value.status());
+  if (!value->has_value()) {
+    err << "not found\n";
+    return kExitFailure;
+  }
+  out << **value << "\n";
+  return kExitOk;
+}
+
+int RunPut(KvClient& client, const KvArgs& args, std::ostream& out, std::ostream& err) {
+  absl::Status status = client.Put(args.key, args.value);
+  return status.ok() ? kExitOk : Fail(err, "put", status);
+}
+
+int RunDelete(KvClient& client, const KvArgs& args, std::ostream& out, std::ostream& err) {
+  absl::Status status = client.Delete(args.key);
+  return status.ok() ? kExitOk : Fail(err, "del", status);
+}
+
+int RunIncrement(KvClient& client, const KvArgs& args, std::ostream& out, std::ostream& err) {
+  int64_t delta = 0;
+  if (!absl::SimpleAtoi(args.delta, &delta)) {
+    err << "rangedb kv incr: DELTA \"" << args.delta << "\" is not an integer\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<int64_t> value = client.Increment(args.key, delta);
+  if (!value.ok()) return Fail(err, "incr", value.status());
+  out << *value << "\n";
+  return kExitOk;
+}
+
+int RunScan(KvClient& client, const KvArgs& args, std::ostream& out, std::ostream& err) {
+  if (args.limit < 0) {
+    err << "rangedb kv scan: --limit must be >= 0\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<std::vector<KeyValue>> rows = client.Scan(args.start, args.end, args.limit);
+  if (!rows.ok()) return Fail(err, "scan", rows.status());
+  for (const KeyValue& row : *rows) out << row.key << "\t" << row.value << "\n";
+  return kExitOk;
+}
+
+int RunConditionalPut(KvClient& client, const KvArgs& args, std::ostream& out, std::ostream& err) {
+  const std::optional<std::string> expected =
+      args.expect_absent ? std::nullopt : std::optional<std::string>(args.expect);
+  absl::Status status = client.ConditionalPut(args.key, args.value, expected);
+  if (IsConditionFailed(status)) {
+    const std::optional<std::string> actual = *ConditionFailedActual(status);
+    err << "rangedb kv cput: condition failed: "
+        << (actual.has_value() ? absl::StrCat("actual value is \"", absl::CEscape(*actual), "\"")
+                               : std::string("the key has no value"))
+        << "\n";
+    return kExitFailure;
+  }
+  return status.ok() ? kExitOk : Fail(err, "cput", status);
+}
+
+// Builds the client from --host and --timeout; a bad flag is a usage error.
+std::optional<int> Connect(const KvArgs& args, std::ostream& err,
+                           std::unique_ptr<KvClient>* client) {
+  KvClientOptions options;
+  options.hosts = absl::StrSplit(args.hosts, ',', absl::SkipWhitespace());
+  if (!absl::ParseDuration(args.timeout, &options.timeout)) {
+    err << "rangedb kv: --timeout \"" << args.timeout << "\" is not a duration (e.g. 10s)\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<std::unique_ptr<KvClient>> created = KvClient::Create(std::move(options));
+  if (!created.ok()) {
+    err << "rangedb kv: " << created.status().message() << "\n";
+    return kExitUsage;
+  }
+  *client = std::move(*created);
+  return std::nullopt;
+}
+
+CLI::App* AddSubcommand(CLI::App* kv, KvArgs* args, const std::string& name,
+                        const std::string& description) {
+  CLI::App* cmd = kv->add_subcommand(name, description);
+  AddConnectionFlags(cmd, args);
+  return cmd;
+}
+
+std::vector<KvCommand> AddSubcommands(CLI::App* kv, KvArgs* args) {
+  std::vector<KvCommand> commands;
+  CLI::App* put = AddSubcommand(kv, args, "put", "Write VALUE at KEY");
+  put->add_option("KEY", args->key, "The key (bytes, as given)")->required();
+  put->add_option("VALUE", args->value, "The value (bytes, as given)")->required();
+  commands.push_back({put, RunPut});
+
+  CLI::App* get = AddSubcommand(
+      kv, args, "get", "Print the value at KEY; prints \"not found\" and exits 1 if absent");
+  get->add_option("KEY", args->key, "The key")->required();
+  commands.push_back({get, RunGet});
+
+  CLI::App* del = AddSubcommand(kv, args, "del", "Delete KEY (no error if absent)");
+  del->add_option("KEY", args->key, "The key")->required();
+  commands.push_back({del, RunDelete});
+
+  CLI::App* incr = AddSubcommand(
+      kv, args, "incr", "Add DELTA (default 1) to the decimal integer at KEY; print the result");
+  incr->add_option("KEY", args->key, "The key (a missing key counts as 0)")->required();
+  incr->add_option("DELTA", args->delta, "The integer to add, may be negative");
+  commands.push_back({incr, RunIncrement});
+
+  CLI::App* scan =
+      AddSubcommand(kv, args, "scan", "Print the rows in [START, END), one key<TAB>value a line");
+  scan->add_option("START", args->start, "First key (inclusive)")->required();
+  scan->add_option("END", args->end, "End key (exclusive)")->required();
+  scan->add_option("--limit", args->limit, "At most this many rows; 0 = all")
+      ->capture_default_str();
+  commands.push_back({scan, RunScan});
+
+  CLI::App* cput = AddSubcommand(kv, args, "cput",
+                                 "Write VALUE at KEY only if its current value is --expect, "
+                                 "or (--expect-absent, the default) if it has none");
+  cput->add_option("KEY", args->key, "The key")->required();
+  cput->add_option("VALUE", args->value, "The new value")->required();
+  CLI::Option* expect = cput->add_option("--expect", args->expect, "The required current value");
+  cput->add_flag("--expect-absent", args->expect_absent, "Require that the key has no value")
+      ->excludes(expect);
+  commands.push_back({cput, RunConditionalPut});
+  return commands;
+}
+
+}  // namespace
+
 CliRunner AddKvCommands(CLI::App& app, std::ostream& out, std::ostream& err) {
-  return []() -> std::optional<int> { return std::nullopt; };
+  CLI::App* kv = app.add_subcommand(
+      "kv",
+      "Read and write single keys through any node (retries and fails over within "
+      "--timeout; a write whose outcome is unknown is reported as ambiguous)");
+  kv->require_subcommand(1);
+  auto args = std::make_shared<KvArgs>();
+  auto commands = std::make_shared<std::vector<KvCommand>>(AddSubcommands(kv, args.get()));
+  return [kv, args, commands, &out, &err]() -> std::optional<int> {
+    if (!kv->parsed()) return std::nullopt;
+    for (const KvCommand& command : *commands) {
+      if (!command.app->parsed()) continue;
+      // --expect-absent is the default when --expect is not given.
+      if (command.app->get_name() == "cput" && command.app->count("--expect") == 0) {
+        args->expect_absent = true;
+      }
+      std::unique_ptr<KvClient> client;
+      if (std::optional<int> code = Connect(*args, err, &client)) return code;
+      return command.run(*client, *args, out, err);
+    }
+    return kExitUsage;  // unreachable: require_subcommand(1)
+  };
 }
 
 }  // namespace rangedb

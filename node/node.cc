@@ -276,12 +276,14 @@ void Node::Stop() {
   if (stopped_.exchange(true)) return;
   stopping_.Notify();
   for (std::thread& t : threads_) t.join();
+  // Raft first: a stopped store neither campaigns nor answers, so the others take
+  // over at once; then the servers (in-flight calls get up to 2 s).
+  if (store_ != nullptr) store_->Stop();
   if (grpc_server_ != nullptr) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }
   if (transport_ != nullptr) transport_->Stop();
   http_.Stop();
-  if (store_ != nullptr) store_->Stop();
   spdlog::info("node: stopped");
 }
 

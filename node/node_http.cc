@@ -152,7 +152,10 @@ nodepb::NodeStatusResponse Node::Status(bool local_only) {
     nodepb::RangeStatus* rs = resp.add_ranges();
     *rs->mutable_range_descriptor() = s.descriptor;
     rs->set_leader_replica_id(s.leader_replica_id);
-    rs->set_leaseholder_node_id(s.lease_valid ? node_id() : 0);
+    // The holder of the current term's lease (valid now, or lapsed while quiescent).
+    if (s.lease_valid || (s.lease.term() == s.term && s.lease.holder().node_id() != 0)) {
+      rs->set_leaseholder_node_id(s.lease.holder().node_id());
+    }
     rs->set_applied_index(s.applied_index);
     rs->set_commit_index(s.commit_index);
     rs->set_term(s.term);

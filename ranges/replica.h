@@ -109,8 +109,9 @@ class Replica {
 
   // Queues a message from a peer. Returns false (dropped) when the inbox is full.
   bool EnqueueRaftMessage(rangespb::RaftMessageRequest message);
-  // One tick elapsed. Quiescent replicas ignore it.
-  void Tick();
+  // One tick elapsed. Quiescent replicas ignore it; with leaders_only, so do
+  // followers (a draining store must not win elections).
+  void Tick(bool leaders_only = false);
   // The failure detector declared node_id dead: if it led this range, wake up so an
   // election can happen.
   void OnNodeDead(uint64_t node_id);

@@ -106,10 +106,11 @@ bool Replica::EnqueueRaftMessage(rangespb::RaftMessageRequest message) {
   return true;
 }
 
-void Replica::Tick() {
+void Replica::Tick(bool leaders_only) {
   {
     absl::MutexLock lock(&mu_);
     if (quiescent_) return;
+    if (leaders_only && soft_.raft_state != raft::StateType::kLeader) return;
     ++pending_ticks_;
   }
   store_->EnqueueRange(range_id_);

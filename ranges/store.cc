@@ -121,6 +121,7 @@ void Store::OnNodeDead(uint64_t node_id) {
 }
 
 int Store::DrainLeases(absl::Time deadline) {
+  draining_.store(true);
   for (;;) {
     int held = 0;
     for (const std::shared_ptr<Replica>& r : Replicas()) {
@@ -207,7 +208,7 @@ void Store::TickerLoop() {
     if (absl::Now() > next) next = absl::Now() + interval;  // fell behind: don't burst
     const bool housekeeping = (++ticks % 10) == 0;
     for (const std::shared_ptr<Replica>& r : Replicas()) {
-      r->Tick();
+      r->Tick(/*leaders_only=*/draining_.load());
       if (housekeeping) r->MaybeTruncateLog();
     }
   }

@@ -62,6 +62,7 @@ class Store final : public StoreContext {
   void OnNodeDead(uint64_t node_id);
   // Moves every lease this store holds to other replicas; returns how many it still
   // holds when the deadline passes (0 = drained).
+  // From then on, followers stop ticking (so this store never campaigns again).
   int DrainLeases(absl::Time deadline);
 
   std::shared_ptr<Replica> GetReplica(uint64_t range_id) const;
@@ -88,6 +89,7 @@ class Store final : public StoreContext {
 
   const StoreOptions options_;
   const absl::Time voting_allowed_after_;
+  std::atomic<bool> draining_{false};
   StoreMetrics metrics_;
 
   mutable absl::Mutex mu_;

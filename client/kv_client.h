@@ -1,0 +1,157 @@
+// KvClient: the C++ client of rangedb's key-value API (proto/kv.proto, KV.Batch).
+//
+// A client knows a list of node addresses ("host:port"); any node is a gateway that
+// routes each request to the right range, so the client only picks a live node. Each
+// operation has a total time budget (KvClientOptions::timeout) that covers every
+// retry; inside it the client:
+//   - tries the hosts in turn, starting from a per-client rotating preference, and
+//     moves to the next host on a transport error or a "try elsewhere" server error;
+//   - gives each attempt its own deadline, min(remaining budget, 3 s), so one dead or
+//     paused host cannot consume the whole budget;
+//   - sleeps a jittered exponential backoff (client/backoff.h) after each full round
+//     over the hosts.
+//
+// Writes and idempotency. Every write carries an IdempotencyKey (client_id: 16 random
+// bytes chosen per KvClient; sequence: a per-client counter). A retry of the same
+// logical write re-sends the same key, and the server applies a given key at most
+// once, returning the recorded response to a duplicate. That makes it safe to retry a
+// write whose outcome is unknown. When an attempt may have reached a server and then
+// failed without a definite answer (attempt deadline exceeded, connection lost after
+// sending, a server error with the `ambiguous` detail) and the budget runs out before
+// any attempt returns a definite answer, the operation fails with an *ambiguous*
+// status (IsAmbiguous): the write may or may not have been applied. A write is never
+// reported as success or failure unless a server said so.
+//
+// Errors. A server's structured error becomes an absl::Status with the server's code
+// and message. A failed ConditionalPut is kFailedPrecondition carrying the actual
+// value (IsConditionFailed, ConditionFailedActual). Running out of budget with no
+// ambiguity is kDeadlineExceeded or kUnavailable with the last host's error.
+//
+// Namespace rangedb::client: the client's error helpers (IsConditionFailed, ...)
+// speak the wire's errors, not storage's MVCC errors of the same names.
+//
+// Thread safety: a KvClient is thread-safe; share one between threads or create one
+// per thread (each creates its own connections). One gRPC channel per host, created
+// on first use.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/kv.grpc.pb.h"
+
+namespace rangedb::client {
+
+struct KvClientOptions {
+  // Node addresses, "host:port" or "[v6addr]:port". At least one.
+  std::vector<std::string> hosts;
+  // Total budget of one operation, retries included. Must be positive. For Scan it
+  // applies to each page.
+  absl::Duration timeout = absl::Seconds(10);
+  // Upper bound of one attempt's deadline (the attempt gets min(remaining, this)).
+  absl::Duration attempt_timeout = absl::Seconds(3);
+};
+
+// One row of a Scan.
+struct KeyValue {
+  std::string key;
+  std::string value;
+};
+
+class KvClient {
+ public:
+  // Rows per Scan page asked of the server.
+  static constexpr int64_t kScanPageRows = 1000;
+
+  // Validates options. InvalidArgument if hosts is empty, a host is not
+  // "host:port" with a port in 1..65535, or timeout is not positive. Connects
+  // lazily: Create succeeds even when no host is reachable.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<KvClient>> Create(KvClientOptions options);
+
+  KvClient(const KvClient&) = delete;
+  KvClient& operator=(const KvClient&) = delete;
+  ~KvClient();
+
+  // The latest value of key, or nullopt when the key has none.
+  [[nodiscard]] absl::StatusOr<std::optional<std::string>> Get(absl::string_view key);
+  [[nodiscard]] absl::Status Put(absl::string_view key, absl::string_view value);
+  // Writes value if the key's current value equals *expected, or if expected is
+  // nullopt and the key has no value. Otherwise fails with a condition-failed status.
+  [[nodiscard]] absl::Status ConditionalPut(absl::string_view key, absl::string_view value,
+                                            const std::optional<std::string>& expected);
+  [[nodiscard]] absl::Status Delete(absl::string_view key);
+  // Adds delta to the decimal integer at key (missing = 0); returns the new value.
+  [[nodiscard]] absl::StatusOr<int64_t> Increment(absl::string_view key, int64_t delta);
+  // Rows with keys in [start, end), in key order, at most limit rows (0 = all; the
+  // result is held in memory, so bound it for large spans). Pages through the
+  // server's resume keys, kScanPageRows per request. Pages are read one after
+  // another, not at one snapshot.
+  [[nodiscard]] absl::StatusOr<std::vector<KeyValue>> Scan(absl::string_view start,
+                                                           absl::string_view end, int64_t limit);
+  // Sends a raw batch with the same failover and retries. If the batch holds a write
+  // and its header has no idempotency key, one is assigned. A server error comes back
+  // as a non-OK status (the response's error field is never set on success).
+  [[nodiscard]] absl::StatusOr<kvpb::BatchResponse> Batch(kvpb::BatchRequest request);
+
+ private:
+  struct Host;
+  enum class Outcome;
+
+  explicit KvClient(KvClientOptions options);
+
+  // The per-attempt loop behind every operation (kv_client.cc).
+  absl::StatusOr<kvpb::BatchResponse> Send(kvpb::BatchRequest request, bool is_write);
+  // Sends one attempt to host `index` and classifies what came back.
+  Outcome Attempt(size_t index, const kvpb::BatchRequest& request, absl::Time deadline,
+                  bool is_write, kvpb::BatchResponse* response, absl::Status* error);
+  // Host `index`, its channel created on first use.
+  Host& GetHost(size_t index);
+  // Waits until host's channel is connected, it fails to connect, or deadline.
+  // False means nothing can have been sent, so a write was certainly not applied.
+  static bool AwaitConnected(Host& host, absl::Time deadline);
+  // Runs a single-request batch and returns its one response.
+  absl::StatusOr<kvpb::ResponseUnion> SendOne(kvpb::RequestUnion request, bool is_write);
+
+  const KvClientOptions options_;
+  const std::string client_id_;         // 16 random bytes, the idempotency client_id
+  std::atomic<uint64_t> sequence_{0};   // last idempotency sequence handed out
+  std::atomic<uint64_t> next_host_{0};  // rotating start of the host preference
+
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Host>> hosts_ ABSL_GUARDED_BY(mu_);  // one per address
+  // The highest HLC reading seen in a response, sent as header.now so a later
+  // request through another node is ordered after what this client observed.
+  int64_t observed_wall_time_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  int32_t observed_logical_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// True if status is the ambiguous outcome of a write: it may or may not have been
+// applied. Such a status has code kUnknown, a message starting "ambiguous result:",
+// and a payload under kAmbiguousPayloadUrl (a serialized AmbiguousResultError).
+bool IsAmbiguous(const absl::Status& status);
+// True if status is a failed ConditionalPut's condition.
+bool IsConditionFailed(const absl::Status& status);
+// For a condition-failed status: the key's actual value (inner nullopt: the key had
+// no value). nullopt if status is not a condition failure.
+std::optional<std::optional<std::string>> ConditionFailedActual(const absl::Status& status);
+
+inline constexpr char kAmbiguousPayloadUrl[] = "rangedb.dev/ambiguous";
+inline constexpr char kConditionFailedPayloadUrl[] = "rangedb.dev/condition-failed";
+
+// The absl::Status for a server's structured error (ambiguous errors included; the
+// retry loop handles those before this is reached). Exposed for the gateway's tests.
+absl::Status ErrorToStatus(const kvpb::Error& error);
+// An ambiguous status with the given reason.
+absl::Status AmbiguousError(absl::string_view reason);
+
+}  // namespace rangedb::client
