@@ -58,6 +58,7 @@ struct StartFlags {
   std::string tick = "100ms";
   std::string cache = "128MiB";
   bool testing_faults = false;
+  bool testing_unsafe_reads = false;
   int64_t clock_offset_ms = 0;
 };
 
@@ -68,6 +69,7 @@ int RunStart(const StartFlags& f, std::ostream& out, std::ostream& err) {
   o.http_addr = f.http_addr;
   o.join = SplitList(f.join);
   o.testing_faults = f.testing_faults;
+  o.testing_unsafe_reads = f.testing_unsafe_reads;
   o.testing_clock_offset = absl::Milliseconds(f.clock_offset_ms);
   if (!absl::ParseDuration(f.max_offset, &o.max_offset) || o.max_offset < absl::ZeroDuration()) {
     err << "rangedb start: --max-offset: \"" << f.max_offset << "\" is not a duration like 500ms\n";
@@ -228,6 +230,8 @@ CliRunner AddServerCommands(CLI::App& app, std::ostream& out, std::ostream& err)
                   "TESTING ONLY: serve the fault-injection service");
   start->add_option("--testing-clock-offset-ms", start_flags->clock_offset_ms,
                     "TESTING ONLY: offset this node's clock");
+  start->add_flag("--testing-unsafe-reads", start_flags->testing_unsafe_reads,
+                  "TESTING ONLY: a planted bug (reads without a lease) for checker tests");
 
   auto host = std::make_shared<std::string>("127.0.0.1:26257");
   auto split_at = std::make_shared<std::string>();

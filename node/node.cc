@@ -140,6 +140,10 @@ absl::Status Node::StartStore() {
   ranges::StoreOptions so;
   so.config.node_id = node_id;
   so.config.tick_interval = options_.raft_tick_interval;
+  so.config.testing_unsafe_reads = options_.testing_unsafe_reads;
+  if (options_.testing_unsafe_reads) {
+    spdlog::warn("node: TESTING: PLANTED BUG: reads are served without a lease");
+  }
   so.engine = engine_.get();
   so.clock = hlc_.get();
   so.send_raft_message = [this](rangespb::RaftMessageRequest m) { transport_->Send(std::move(m)); };

@@ -60,6 +60,7 @@ struct NodeOptions {
   // Testing only: serve the fault-injection service; offset the physical clock.
   bool testing_faults = false;
   absl::Duration testing_clock_offset = absl::ZeroDuration();
+  bool testing_unsafe_reads = false;  // a planted bug (ranges/store_context.h)
 };
 
 class Node {

@@ -33,6 +33,9 @@ struct StoreConfig {
   int quiesce_after_idle_ticks = 6;
   // Idempotency records older than this are deleted (a client retry must come sooner).
   absl::Duration idempotency_record_ttl = absl::Minutes(10);
+  // TESTING ONLY — a planted bug: serve reads at any replica without a lease, so the
+  // chaos tests can show their checker catches stale reads.
+  bool testing_unsafe_reads = false;
 
   // How long a lease stays valid after the quorum contact that supports it: below the
   // election timeout by one tick, and by 10% for clock-rate drift (docs/leases.md).
