@@ -1,9 +1,76 @@
 #!/usr/bin/env bash
-# Runs the product. Today: builds `rangedb` and shows its version and commands.
-# Later issues turn this into a local demo cluster with a SQL shell.
+# Runs the product: builds rangedb, starts a local 3-node cluster on this machine
+# (stores under $DEMO_DIR, default /tmp/rangedb-demo), initializes it, shows a few
+# `rangedb kv` commands, and keeps the cluster running until Ctrl-C, which stops every
+# node (SIGTERM: each drains, then exits).
+#
+#   scripts/demo.sh            # start (or restart) the demo cluster
+#   DEMO_FRESH=1 scripts/demo.sh   # throw away the old stores first
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh rangedb >/dev/null
-build/bin/rangedb version
+bin=$PWD/build/bin/rangedb
+dir=${DEMO_DIR:-/tmp/rangedb-demo}
+[[ "${DEMO_FRESH:-0}" == 1 ]] && rm -rf "$dir"
+mkdir -p "$dir"
+
+ports=(26257 26258 26259)
+http=(8080 8081 8082)
+join=$(printf '127.0.0.1:%s,' "${ports[@]}"); join=${join%,}
+pids=()
+stop() {
+  echo
+  echo "stopping the cluster (each node drains, then exits)..."
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "stopped; the data stays in $dir (DEMO_FRESH=1 to start over)"
+}
+trap stop EXIT
+
+for i in 0 1 2; do
+  "$bin" start --store="$dir/node$((i + 1))" --listen-addr=127.0.0.1:${ports[$i]} \
+    --http-addr=127.0.0.1:${http[$i]} --join="$join" >>"$dir/node$((i + 1)).log" 2>&1 &
+  pids+=($!)
+done
+
+ready() { "$bin" node status --host="127.0.0.1:${ports[0]}" >/dev/null 2>&1; }
+sleep 1
+if ! ready; then
+  echo "initializing a new cluster..."
+  for _ in $(seq 1 30); do
+    out=$("$bin" init --host=127.0.0.1:${ports[0]} 2>&1) && { echo "$out"; break; }
+    grep -q "already initialized" <<<"$out" && break
+    sleep 0.5
+  done
+fi
+for _ in $(seq 1 60); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${http[0]}/health?ready=1" || true)
+  [[ "$code" == 200 ]] && break
+  sleep 0.5
+done
+
+host="--host=$join"
+run() { echo "\$ rangedb $*"; "$bin" "$@" || true; }
 echo
-build/bin/rangedb help
+echo "== a 3-node rangedb cluster is running (logs: $dir/node*.log) =="
+echo
+run kv put "$host" greeting "hello, rangedb"
+run kv get "$host" greeting
+run kv incr "$host" visits
+run kv scan "$host" a z
+echo
+run node status --host=127.0.0.1:${ports[0]}
+cat <<TXT
+
+Try it from another terminal (any node answers; list several for failover):
+  $bin kv put --host=$join mykey myvalue
+  $bin kv get --host=$join mykey
+  $bin kv scan --host=$join a z --limit=10
+  $bin node status --host=127.0.0.1:${ports[0]}
+  $bin workload run kv --host=$join --duration=10
+  curl http://127.0.0.1:${http[0]}/metrics
+Kill a node (kill -9 one of: ${pids[*]}) and keep using the cluster: it carries on.
+
+Press Ctrl-C to stop the cluster.
+TXT
+wait
