@@ -160,6 +160,10 @@ class Replica {
   void MaybeRequestLeaseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendMessagesLocked(std::vector<raftpb::Message>& messages)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends a leader's MsgApp / MsgHeartbeat before its entries are durable; removes them
+  // from messages.
+  void SendLeaderMessagesEarlyLocked(std::vector<raftpb::Message>& messages)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Why a command must not apply, or OK.

@@ -280,6 +280,7 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
   }
   staged.log_write->Append(rd.entries);
   if (rd.hard_state.has_value()) staged.log_write->SetHardState(*rd.hard_state);
+  SendLeaderMessagesEarlyLocked(rd.messages);
   return staged;
 }
 
@@ -314,6 +315,23 @@ bool Replica::FinishReady(StagedReady staged) {
   raw_->Advance();
   MaybeRequestLeaseLocked();
   return raw_->HasReady() || !to_propose_.empty() || !inbox_.empty();
+}
+
+void Replica::SendLeaderMessagesEarlyLocked(std::vector<raftpb::Message>& messages) {
+  // A leader may send its appends and heartbeats while it writes the same entries to
+  // its own disk (Raft thesis §10.2.1): a follower's acknowledgement means the
+  // follower's copy is durable, and this leader counts its own copy only in a later
+  // Ready, after this pass's synced commit. That takes one fsync off the commit path.
+  // Everything else (votes, responses, snapshots) still waits for the commit.
+  if (soft_.raft_state != raft::StateType::kLeader) return;
+  std::vector<raftpb::Message> early;
+  std::vector<raftpb::Message> later;
+  for (raftpb::Message& m : messages) {
+    const bool from_leader = m.type() == raftpb::MSG_APP || m.type() == raftpb::MSG_HEARTBEAT;
+    (from_leader && m.term() == raw_->raft().term() ? early : later).push_back(std::move(m));
+  }
+  messages = std::move(later);
+  SendMessagesLocked(early);
 }
 
 void Replica::SendMessagesLocked(std::vector<raftpb::Message>& messages) {
