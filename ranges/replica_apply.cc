@@ -149,8 +149,6 @@ void Replica::ExpireIdempotencyRecordsLocked() {
   // Bounded work per call; the rest waits for the next housekeeping round.
   constexpr int kMaxExpiredPerRound = 1000;
   constexpr int kMaxExaminedPerRound = 10000;
-  LeaseCheck lease = CheckLeaseLocked();
-  if (!lease.valid) return;
   const int64_t cutoff =
       absl::ToUnixNanos(absl::Now() - store_->config().idempotency_record_ttl);
   IterOptions opts;
@@ -174,6 +172,13 @@ void Replica::ExpireIdempotencyRecordsLocked() {
   }
   idempotency_cursor_ = it->Valid() ? std::string(it->key().data(), it->key().size()) : "";
   if (expired == 0) return;
+  LeaseCheck lease = CheckLeaseLocked();
+  if (!lease.valid) {
+    // A quiescent leader's lease has lapsed: wake the range; the next round proposes.
+    UnquiesceLocked();
+    store_->EnqueueRange(range_id_);
+    return;
+  }
   auto p = std::make_shared<Proposal>();
   p->command.set_command_id(absl::StrCat("expire-idempotency-", range_id_, "-", absl::ToUnixNanos(absl::Now())));
   p->command.set_proposer_lease_sequence(lease.sequence);
@@ -184,8 +189,9 @@ void Replica::ExpireIdempotencyRecordsLocked() {
 
 void Replica::MaybeTruncateLog() {
   absl::MutexLock lock(&mu_);
-  if (soft_.raft_state != raft::StateType::kLeader || quiescent_) return;
+  if (soft_.raft_state != raft::StateType::kLeader) return;
   ExpireIdempotencyRecordsLocked();
+  if (quiescent_) return;
   const RaftLogState& st = log_->state();
   const uint64_t applied = applied_.raft_applied_index();
   const uint64_t threshold = store_->config().raft_log_truncate_threshold_entries;

@@ -144,6 +144,7 @@ void Replica::TransferLeadershipAway() {
 }
 
 void Replica::UnquiesceLocked() {
+  if (quiescent_) spdlog::debug("r{}: replica {} wakes up", range_id_, replica_id_);
   quiescent_ = false;
   idle_ticks_ = 0;
 }
@@ -177,10 +178,13 @@ void Replica::HandleMessageLocked(rangespb::RaftMessageRequest& m) {
     const raft::Raft& r = raw_->raft();
     if (m.message().from() == soft_.lead && m.message().term() == r.term() &&
         log_->state().last_index >= m.message().commit()) {
+      spdlog::debug("r{}: replica {} quiesces with its leader", range_id_, replica_id_);
       quiescent_ = true;
     }
-  } else if (quiescent_ && m.message().type() != raftpb::MSG_HEARTBEAT_RESP) {
-    // Heartbeat responses answer our own quiesce heartbeats; anything else is work.
+  } else if (quiescent_ && m.message().type() != raftpb::MSG_HEARTBEAT_RESP &&
+             !(m.message().type() == raftpb::MSG_HEARTBEAT && m.message().from() == soft_.lead)) {
+    // Heartbeats of our leader (a leader's last tick may follow its quiesce message)
+    // and heartbeat responses are not work; anything else wakes the range.
     UnquiesceLocked();
   }
   if (absl::Status s = raw_->Step(m.message()); !s.ok()) {

@@ -161,6 +161,31 @@ TEST(StoreTest, LaggingReplicaCatchesUpFromASnapshotAfterTruncation) {
   EXPECT_TRUE(got.responses(0).get().found());
 }
 
+TEST(StoreTest, IdleRangesQuiesceAndWakeOnDemand) {
+  std::vector<std::string> splits;
+  for (int i = 0; i < 100; ++i) splits.push_back("\x04" + std::to_string(1000 + i));
+  StoreConfig cfg;  // default 100 ms ticks: 300 replicas on one machine
+  TestCluster c(3, cfg, splits);
+  auto quiescent = [&] {
+    int n = 0;
+    for (uint64_t id = 1; id <= 3; ++id) {
+      for (const auto& r : c.StoreOf(id)->Replicas()) n += r->Status().quiescent ? 1 : 0;
+    }
+    return n;
+  };
+  const int replicas = 3 * static_cast<int>(c.initial_ranges().size());
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (quiescent() < replicas && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(quiescent(), replicas);
+  // Quiescent ranges still serve: the request wakes the range and renews the lease.
+  const uint64_t last_range = c.initial_ranges().back().range_id();
+  kvpb::BatchResponse put = c.Send(last_range, Put("\x04zzz", "v"));
+  ASSERT_FALSE(put.has_error()) << put.error().message();
+  kvpb::BatchResponse got = c.Send(last_range, Get("\x04zzz"));
+  ASSERT_FALSE(got.has_error()) << got.error().message();
+  EXPECT_EQ(got.responses(0).get().value(), "v");
+}
+
 TEST(StoreTest, RestartedStoreKeepsItsData) {
   TestCluster c(3, FastConfig());
   ASSERT_FALSE(c.Send(kUserRange, Put("\x04durable", "yes")).has_error());
