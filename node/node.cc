@@ -1,6 +1,8 @@
 // Node: opening, serving, the store's start, draining and stopping.
 #include "node/node.h"
 
+#include <pthread.h>
+
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -33,8 +35,9 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(NodeOptions options) {
   if (has_identity) {
     if (absl::Status s = node->StartStore(); !s.ok()) return s;
   } else {
-    spdlog::info("node: this store belongs to no cluster yet; waiting for `rangedb init` or "
-                 "for a --join peer that belongs to one");
+    spdlog::info(
+        "node: this store belongs to no cluster yet; waiting for `rangedb init` or "
+        "for a --join peer that belongs to one");
     node->threads_.emplace_back([n = node.get()] { n->JoinLoop(); });
   }
   return node;
@@ -91,8 +94,8 @@ absl::Status Node::StartServers() {
   grpc_server_ = builder.BuildAndStart();
   if (grpc_server_ == nullptr || bound_port == 0) {
     http_.Stop();
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen_addr,
-                                               " (address in use or malformed)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.listen_addr, " (address in use or malformed)"));
   }
   grpc_server_->GetHealthCheckService()->SetServingStatus(true);
   spdlog::info("node: serving gRPC on {}, HTTP on {}", options_.listen_addr, options_.http_addr);
@@ -106,7 +109,8 @@ absl::Status Node::StartStore() {
     ident = *identity_;
   }
   const uint64_t node_id = ident.node_id();
-  for (const nodepb::NodeDescriptor& n : ident.nodes()) dialer_->SetAddress(n.node_id(), n.address());
+  for (const nodepb::NodeDescriptor& n : ident.nodes())
+    dialer_->SetAddress(n.node_id(), n.address());
   dialer_->SetAddress(node_id, options_.listen_addr);
 
   gossip_ = std::make_unique<GossipStore>(node_id);
@@ -164,8 +168,14 @@ absl::Status Node::StartStore() {
   RegisterMetrics();
   serving_.store(true, std::memory_order_release);
 
-  threads_.emplace_back([this] { GossipLoop(); });
-  threads_.emplace_back([this] { PingLoop(); });
+  threads_.emplace_back([this] {
+    pthread_setname_np(pthread_self(), "gossip");
+    GossipLoop();
+  });
+  threads_.emplace_back([this] {
+    pthread_setname_np(pthread_self(), "pings");
+    PingLoop();
+  });
   spdlog::info("node: node {} of cluster {} is serving {} replicas", node_id, ident.cluster_id(),
                store_->Replicas().size());
   return absl::OkStatus();
@@ -233,9 +243,9 @@ ranges::NodeSendResult Node::SendToNode(uint64_t node_id, const kvpb::BatchReque
   ctx.set_deadline(ToChronoDeadline(deadline));
   grpc::Status st = stub->Batch(&ctx, request, &result.response);
   if (!st.ok()) {
-    result.rpc_status = absl::Status(static_cast<absl::StatusCode>(st.error_code()),
-                                     absl::StrCat("node ", node_id, " (", address,
-                                                  "): ", st.error_message()));
+    result.rpc_status =
+        absl::Status(static_cast<absl::StatusCode>(st.error_code()),
+                     absl::StrCat("node ", node_id, " (", address, "): ", st.error_message()));
   }
   return result;
 }

@@ -55,23 +55,30 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
                    candidates.end());
 
   // Every other node must answer and must not belong to a cluster yet.
+  // A node started together with this one may not listen yet: give each a few
+  // seconds (with retries) before leaving it out.
   std::vector<std::string> members = {options_.listen_addr};
   for (const std::string& addr : candidates) {
     auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(ToChronoDeadline(absl::Now() + absl::Seconds(3)));
     nodepb::PingRequest ping;
     nodepb::PingResponse pong;
-    grpc::Status st = stub->Ping(&ctx, ping, &pong);
+    grpc::Status st;
+    const absl::Time give_up = absl::Now() + absl::Seconds(5);
+    do {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(ToChronoDeadline(absl::Now() + absl::Seconds(1)));
+      ctx.set_wait_for_ready(true);
+      st = stub->Ping(&ctx, ping, &pong);
+    } while (!st.ok() && absl::Now() < give_up);
     if (!st.ok()) {
       spdlog::warn("init: {} did not answer ({}); it is left out and can join later", addr,
                    st.error_message());
       continue;
     }
     if (!pong.cluster_id().empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "node at ", addr, " already belongs to cluster ", pong.cluster_id(),
-          "; a new cluster must start from nodes without data"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("node at ", addr, " already belongs to cluster ", pong.cluster_id(),
+                       "; a new cluster must start from nodes without data"));
     }
     members.push_back(addr);
   }
@@ -108,7 +115,8 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
         nodepb::BootstrapResponse resp;
         grpc::Status st = stub->Bootstrap(&ctx, req, &resp);
         if (st.ok()) return absl::OkStatus();
-        last = absl::UnavailableError(absl::StrCat("bootstrap of ", addr, ": ", st.error_message()));
+        last =
+            absl::UnavailableError(absl::StrCat("bootstrap of ", addr, ": ", st.error_message()));
         if (st.error_code() == grpc::StatusCode::FAILED_PRECONDITION) break;
         absl::SleepFor(absl::Milliseconds(200));
       }
@@ -142,9 +150,9 @@ absl::Status Node::Bootstrap(const nodepb::BootstrapRequest& request) {
           identity_->node_id() == request.node_id()) {
         return absl::OkStatus();
       }
-      return absl::FailedPreconditionError(
-          absl::StrCat("this node is already node ", identity_->node_id(), " of cluster ",
-                       identity_->cluster_id()));
+      return absl::FailedPreconditionError(absl::StrCat("this node is already node ",
+                                                        identity_->node_id(), " of cluster ",
+                                                        identity_->cluster_id()));
     }
     if (request.cluster_id().empty() || request.node_id() == 0) {
       return absl::InvalidArgumentError("bootstrap needs a cluster id and a node id");

@@ -1,5 +1,7 @@
 #include "node/raft_transport.h"
 
+#include <pthread.h>
+
 #include <deque>
 #include <thread>
 #include <utility>
@@ -58,7 +60,10 @@ class RaftTransport::Peer {
         options_(options),
         metrics_(*metrics),
         backoff_(BackoffOptions{options.reconnect_backoff_initial, options.reconnect_backoff_max}),
-        thread_([this] { Run(); }) {}
+        thread_([this] {
+          pthread_setname_np(pthread_self(), "raft-send");
+          Run();
+        }) {}
 
   ~Peer() { Stop(); }
 

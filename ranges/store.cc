@@ -1,5 +1,7 @@
 #include "ranges/store.h"
 
+#include <pthread.h>
+
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -37,8 +39,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   for (uint64_t id : ids) {
     absl::StatusOr<std::unique_ptr<Replica>> r = Replica::Load(store.get(), id);
     if (!r.ok()) {
-      return absl::Status(r.status().code(),
-                          absl::StrCat("loading replica of range ", id, ": ", r.status().message()));
+      return absl::Status(r.status().code(), absl::StrCat("loading replica of range ", id, ": ",
+                                                          r.status().message()));
     }
     store->replicas_[id] = std::move(*r);
   }
@@ -47,8 +49,15 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
 }
 
 void Store::Start() {
-  scheduler_ = std::thread([this] { SchedulerLoop(); });
-  ticker_ = std::thread([this] { TickerLoop(); });
+  // Named threads: `top -H` and perf show what each one costs.
+  scheduler_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "raft-scheduler");
+    SchedulerLoop();
+  });
+  ticker_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "raft-ticker");
+    TickerLoop();
+  });
 }
 
 void Store::Stop() {

@@ -264,6 +264,19 @@ ClusterHarness::~ClusterHarness() {
 
 absl::Status ClusterHarness::StartCluster(absl::Duration ready_timeout) {
   if (absl::Status s = StartAll(); !s.ok()) return s;
+  // Init includes only the nodes that answer, so every node must be serving first.
+  const absl::Time deadline = absl::Now() + ready_timeout;
+  for (int i = 0; i < num_nodes(); ++i) {
+    for (;;) {
+      absl::StatusOr<HttpResponse> r = HttpGet(http_address(i), "/health", kHttpAttemptTimeout);
+      if (r.ok() && r->status_code == 200) break;
+      if (absl::Now() > deadline || !IsRunning(i)) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("node ", i, " does not serve HTTP; see ", log_path(i)));
+      }
+      absl::SleepFor(kPollInterval);
+    }
+  }
   if (absl::Status s = Init(); !s.ok()) return s;
   if (absl::Status s = WaitAllReady(ready_timeout); !s.ok()) return s;
   return LoadNodeIds();
