@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <random>
 
+#include "client/random.h"
+
 namespace rangedb {
 
 struct BackoffOptions {
@@ -23,7 +25,7 @@ struct BackoffOptions {
 
 class Backoff {
  public:
-  explicit Backoff(BackoffOptions options = {}, uint64_t seed = std::random_device{}())
+  explicit Backoff(BackoffOptions options = {}, uint64_t seed = FastRandom())
       : options_(options), rng_(seed) {}
 
   // The delay before the next attempt; each call doubles the ceiling up to max.

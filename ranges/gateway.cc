@@ -1,6 +1,8 @@
 // Gateway: routing, per-range retries, read fan-out and scans across ranges.
 #include "ranges/gateway.h"
 
+#include "client/random.h"
+
 #include <algorithm>
 #include <cassert>
 #include <chrono>
@@ -37,13 +39,6 @@ kvpb::BatchResponse ErrorResponse(const absl::Status& status, int32_t index = -1
 
 bool Contains(const kvpb::RangeDescriptor& desc, absl::string_view key) {
   return desc.start_key() <= key && key < desc.end_key();
-}
-
-std::string RandomBytes(size_t n) {
-  std::mt19937_64 rng{std::random_device{}()};
-  std::string out(n, '\0');
-  for (char& c : out) c = static_cast<char>(rng());
-  return out;
 }
 
 // Sleeps for delay, but not past deadline.

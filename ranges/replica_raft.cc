@@ -3,6 +3,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "client/random.h"
 #include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
@@ -18,16 +19,6 @@ constexpr size_t kTickHistory = 256;
 [[noreturn]] void Fatal(const std::string& what) {
   spdlog::critical("{}", what);
   std::abort();
-}
-
-std::string RandomCommandId() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string id(16, '\0');
-  for (size_t i = 0; i < id.size(); i += 8) {
-    uint64_t v = rng();
-    for (size_t j = 0; j < 8; ++j) id[i + j] = static_cast<char>(v >> (8 * j));
-  }
-  return id;
 }
 
 bool IsVoteRequest(const raftpb::Message& m) {
@@ -200,7 +191,7 @@ void Replica::MaybeRequestLeaseLocked() {
   if (lease_requested_term_ == r.term()) return;
   lease_requested_term_ = r.term();
   auto p = std::make_shared<Proposal>();
-  p->command.set_command_id(RandomCommandId());
+  p->command.set_command_id(RandomBytes(16));
   rangespb::Lease* lease = p->command.mutable_new_lease();
   lease->set_term(r.term());
   lease->mutable_holder()->set_node_id(store_->config().node_id);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "client/random.h"
 #include "ranges/evaluate.h"
 #include "ranges/range_keys.h"
 #include "ranges/replica.h"
@@ -22,16 +23,6 @@ kvpb::BatchResponse ErrorResponse(const absl::Status& status, int32_t index = -1
   kvpb::BatchResponse resp;
   *resp.mutable_error() = ToError(status, index);
   return resp;
-}
-
-std::string RandomId() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string id(16, '\0');
-  for (size_t i = 0; i < id.size(); i += 8) {
-    uint64_t v = rng();
-    for (size_t j = 0; j < 8; ++j) id[i + j] = static_cast<char>(v >> (8 * j));
-  }
-  return id;
 }
 
 }  // namespace
@@ -191,7 +182,7 @@ kvpb::BatchResponse Replica::ServeWrite(const kvpb::BatchRequest& request, absl:
     WriteLocalProto(*batch, record_key, record);
   }
   rangespb::RaftCommand& cmd = proposal->command;
-  cmd.set_command_id(RandomId());
+  cmd.set_command_id(RandomBytes(16));
   cmd.set_proposer_lease_sequence(lease.sequence);
   cmd.set_write_batch(batch->Serialize());
   proposal->latches = std::move(*guard);
