@@ -3,6 +3,7 @@
 // Not for cryptography.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <random>
@@ -10,8 +11,19 @@
 
 namespace rangedb {
 
+// Seeds for new threads: one random_device read per process, then a counter mixed
+// by SplitMix64 (gRPC creates and retires threads often; each must seed cheaply).
+inline uint64_t NextThreadSeed() {
+  static const uint64_t base = std::random_device{}();
+  static std::atomic<uint64_t> counter{0};
+  uint64_t z = base + 0x9E3779B97F4A7C15ull * (counter.fetch_add(1) + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 inline uint64_t FastRandom() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
+  thread_local std::mt19937_64 rng{NextThreadSeed()};
   return rng();
 }
 

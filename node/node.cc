@@ -89,6 +89,11 @@ absl::Status Node::StartServers() {
   int bound_port = 0;
   builder.AddListeningPort(options_.listen_addr, grpc::InsecureServerCredentials(), &bound_port);
   RaftTransport::ConfigureServer(RaftTransportOptions{}, &builder);
+  // Keep enough request threads polling: by default gRPC keeps at most two and
+  // creates and destroys a thread for each burst beyond that, which costs more than
+  // the requests themselves.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
   services_ = MakeNodeServices(this);
   for (const auto& service : services_) builder.RegisterService(service.get());
   grpc_server_ = builder.BuildAndStart();
