@@ -8,27 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/testing/fake_kv_server.h"
-#include "node/cli.h"
+#include "node/testing/cli_runner.h"
 
 namespace rangedb {
 
 using client::FakeKvServer;
 namespace {
-
-struct CliResult {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-CliResult RunRangedb(std::vector<std::string> args) {
-  args.insert(args.begin(), "rangedb");
-  std::vector<const char*> argv;
-  for (const std::string& arg : args) argv.push_back(arg.c_str());
-  std::ostringstream out, err;
-  int code = RunCli(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
-}
 
 std::unique_ptr<FakeKvServer> StartServer() {
   absl::StatusOr<std::unique_ptr<FakeKvServer>> server = FakeKvServer::Start();

@@ -7,18 +7,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/testing/fake_kv_server.h"
-#include "node/cli.h"
+#include "node/testing/cli_runner.h"
 
 namespace rangedb {
 
 using client::FakeKvServer;
 namespace {
-
-struct CliResult {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
 
 class CliKvTest : public testing::Test {
  protected:
@@ -31,13 +25,9 @@ class CliKvTest : public testing::Test {
 
   // Runs `rangedb kv ARGS... --host=<fake server>`.
   CliResult Kv(std::vector<std::string> args, bool add_host = true) {
-    args.insert(args.begin(), {"rangedb", "kv"});
+    args.insert(args.begin(), "kv");
     if (add_host) args.push_back(host_flag_);
-    std::vector<const char*> argv;
-    for (const std::string& arg : args) argv.push_back(arg.c_str());
-    std::ostringstream out, err;
-    int code = RunCli(static_cast<int>(argv.size()), argv.data(), out, err);
-    return {code, out.str(), err.str()};
+    return RunRangedb(std::move(args));
   }
 
   std::unique_ptr<FakeKvServer> server_;

@@ -23,19 +23,6 @@ constexpr uint64_t kRangeA = 3;  // [\x04, \x04b)
 constexpr uint64_t kRangeB = 4;  // [\x04b, \x04m)
 constexpr uint64_t kRangeC = 5;  // [\x04m, KeyMax)
 
-StoreConfig FastConfig() {
-  StoreConfig c;
-  c.tick_interval = absl::Milliseconds(20);
-  return c;
-}
-
-kvpb::BatchRequest Put(const std::string& k, const std::string& v) {
-  kvpb::BatchRequest req;
-  auto* p = req.add_requests()->mutable_put();
-  p->set_key(k);
-  p->set_value(v);
-  return req;
-}
 kvpb::BatchRequest Gets(const std::vector<std::string>& keys) {
   kvpb::BatchRequest req;
   for (const std::string& k : keys) req.add_requests()->mutable_get()->set_key(k);
@@ -62,7 +49,7 @@ enum class Fault { kNone, kFailBefore, kFailAfter };
 
 class GatewayTest : public ::testing::Test {
  protected:
-  GatewayTest() : cluster_(3, FastConfig(), kSplitKeys), clock_(&physical_, 500'000'000) {}
+  GatewayTest() : cluster_(3, FastStoreConfig(), kSplitKeys), clock_(&physical_, 500'000'000) {}
 
   std::unique_ptr<Gateway> NewGateway(absl::Duration attempt_timeout = absl::Seconds(1)) {
     GatewayOptions o;
@@ -152,7 +139,7 @@ TEST_F(GatewayTest, PutAndGetAcrossRanges) {
   auto g = NewGateway();
   const std::vector<std::string> keys = {"\x03system-key", K("a"), K("c"), K("x")};
   for (const std::string& k : keys) {
-    kvpb::BatchResponse put = Send(*g, Put(k, "v-" + k));
+    kvpb::BatchResponse put = Send(*g, PutRequest(k, "v-" + k));
     ASSERT_FALSE(put.has_error()) << put.error().message();
     EXPECT_TRUE(put.has_now());
   }
@@ -170,7 +157,7 @@ TEST_F(GatewayTest, PutAndGetAcrossRanges) {
 TEST_F(GatewayTest, MultiGetSpanningThreeRangesAnswersInRequestOrder) {
   auto g = NewGateway();
   for (const std::string& k : {K("z"), K("a"), K("c"), K("n"), K("a5")}) {
-    ASSERT_FALSE(Send(*g, Put(k, "v-" + k)).has_error());
+    ASSERT_FALSE(Send(*g, PutRequest(k, "v-" + k)).has_error());
   }
   auto fresh = NewGateway();  // a cold cache: the batch is split by meta lookups
   const std::vector<std::string> keys = {K("z"), K("a"), K("missing"), K("c"), K("n"), K("a5")};
@@ -191,7 +178,7 @@ TEST_F(GatewayTest, MultiGetSpanningThreeRangesAnswersInRequestOrder) {
 TEST_F(GatewayTest, ScanCrossesEveryRangeAndPagesWithResumeKeys) {
   auto g = NewGateway();
   const std::vector<std::string> keys = SpreadKeys();
-  for (const std::string& k : keys) ASSERT_FALSE(Send(*g, Put(k, "v")).has_error());
+  for (const std::string& k : keys) ASSERT_FALSE(Send(*g, PutRequest(k, "v")).has_error());
 
   // No limit: every range from meta to the last, rows strictly increasing.
   kvpb::BatchResponse all = Send(*g, Scan("\x02", "\xff\xff", 0));
@@ -241,7 +228,7 @@ TEST_F(GatewayTest, ScanCrossesEveryRangeAndPagesWithResumeKeys) {
 
 TEST_F(GatewayTest, StaleLeaseholderHintIsCorrected) {
   auto g = NewGateway();
-  ASSERT_FALSE(Send(*g, Put(K("c"), "v")).has_error());
+  ASSERT_FALSE(Send(*g, PutRequest(K("c"), "v")).has_error());
   std::optional<uint64_t> lh = g->range_cache().Leaseholder(kRangeB);
   ASSERT_TRUE(lh.has_value());
   g->range_cache().SetLeaseholder(kRangeB, *lh == 1 ? 2 : 1);  // wrong
@@ -253,7 +240,7 @@ TEST_F(GatewayTest, StaleLeaseholderHintIsCorrected) {
 
 TEST_F(GatewayTest, StaleDescriptorIsRefreshedOnRangeKeyMismatch) {
   auto g = NewGateway();
-  ASSERT_FALSE(Send(*g, Put(K("c"), "v")).has_error());
+  ASSERT_FALSE(Send(*g, PutRequest(K("c"), "v")).has_error());
   auto stale = NewGateway();
   kvpb::RangeDescriptor wrong = cluster_.initial_ranges()[kRangeA - 1];
   wrong.set_end_key(K("z"));  // as if range 3 still held [\x04, \x04z)
@@ -269,14 +256,14 @@ TEST_F(GatewayTest, StaleDescriptorIsRefreshedOnRangeKeyMismatch) {
 
 TEST_F(GatewayTest, RequestSucceedsAfterTheLeaseholderStops) {
   auto g = NewGateway();
-  ASSERT_FALSE(Send(*g, Put(K("c"), "before")).has_error());
+  ASSERT_FALSE(Send(*g, PutRequest(K("c"), "before")).has_error());
   std::optional<uint64_t> lh = g->range_cache().Leaseholder(kRangeB);
   ASSERT_TRUE(lh.has_value());
   cluster_.StopNode(*lh);
   kvpb::BatchResponse got = Send(*g, Gets({K("c")}));
   ASSERT_FALSE(got.has_error()) << got.error().message();
   EXPECT_EQ(got.responses(0).get().value(), "before");
-  kvpb::BatchResponse put = Send(*g, Put(K("c"), "after"));
+  kvpb::BatchResponse put = Send(*g, PutRequest(K("c"), "after"));
   ASSERT_FALSE(put.has_error()) << put.error().message();
   std::optional<uint64_t> lh2 = g->range_cache().Leaseholder(kRangeB);
   ASSERT_TRUE(lh2.has_value());
@@ -324,7 +311,7 @@ TEST_F(GatewayTest, WriteWhoseEveryAttemptMayHaveAppliedIsAmbiguous) {
   for (uint64_t id = 1; id <= 3; ++id) SetFault(id, Fault::kFailAfter);
   const absl::Duration timeout = absl::Seconds(1);
   const absl::Time start = absl::Now();
-  kvpb::BatchResponse put = Send(*g, Put(K("w"), "maybe"), timeout);
+  kvpb::BatchResponse put = Send(*g, PutRequest(K("w"), "maybe"), timeout);
   const absl::Duration took = absl::Now() - start;
   ASSERT_TRUE(put.has_error());
   EXPECT_EQ(put.error().code(), static_cast<int32_t>(absl::StatusCode::kUnknown));
@@ -356,7 +343,7 @@ TEST_F(GatewayTest, ApplicationErrorsReturnAsIs) {
 
 TEST_F(GatewayTest, RejectsInvalidBatches) {
   auto g = NewGateway();
-  kvpb::BatchRequest mixed = Put(K("a"), "v");
+  kvpb::BatchRequest mixed = PutRequest(K("a"), "v");
   mixed.add_requests()->mutable_get()->set_key(K("b"));
   kvpb::BatchResponse resp = Send(*g, mixed);
   ASSERT_TRUE(resp.has_error());

@@ -18,30 +18,11 @@ namespace {
 
 constexpr uint64_t kUserRange = 3;  // [\x04, KeyMax)
 
-kvpb::BatchRequest Put(const std::string& k, const std::string& v) {
-  kvpb::BatchRequest req;
-  auto* p = req.add_requests()->mutable_put();
-  p->set_key(k);
-  p->set_value(v);
-  return req;
-}
-kvpb::BatchRequest Get(const std::string& k) {
-  kvpb::BatchRequest req;
-  req.add_requests()->mutable_get()->set_key(k);
-  return req;
-}
-
-StoreConfig FastConfig() {
-  StoreConfig c;
-  c.tick_interval = absl::Milliseconds(20);
-  return c;
-}
-
 TEST(StoreTest, ReplicatesWritesAndServesReadsFromTheLeaseholder) {
-  TestCluster c(3, FastConfig());
-  kvpb::BatchResponse put = c.Send(kUserRange, Put("\x04k", "v1"));
+  TestCluster c(3, FastStoreConfig());
+  kvpb::BatchResponse put = c.Send(kUserRange, PutRequest("\x04k", "v1"));
   ASSERT_FALSE(put.has_error()) << put.error().message();
-  kvpb::BatchResponse got = c.Send(kUserRange, Get("\x04k"));
+  kvpb::BatchResponse got = c.Send(kUserRange, GetRequest("\x04k"));
   ASSERT_FALSE(got.has_error()) << got.error().message();
   EXPECT_TRUE(got.responses(0).get().found());
   EXPECT_EQ(got.responses(0).get().value(), "v1");
@@ -49,7 +30,7 @@ TEST(StoreTest, ReplicatesWritesAndServesReadsFromTheLeaseholder) {
   const uint64_t lh = c.LeaseholderOf(kUserRange);
   ASSERT_NE(lh, 0u);
   const uint64_t other = lh == 1 ? 2 : 1;
-  kvpb::BatchRequest req = Get("\x04k");
+  kvpb::BatchRequest req = GetRequest("\x04k");
   req.mutable_header()->set_range_id(kUserRange);
   kvpb::BatchResponse resp = c.StoreOf(other)->Send(req, absl::Now() + absl::Seconds(1));
   ASSERT_TRUE(resp.has_error());
@@ -58,8 +39,8 @@ TEST(StoreTest, ReplicatesWritesAndServesReadsFromTheLeaseholder) {
 }
 
 TEST(StoreTest, KeysOutsideTheRangeAreAMismatch) {
-  TestCluster c(3, FastConfig());
-  kvpb::BatchRequest req = Get("\x03system");
+  TestCluster c(3, FastStoreConfig());
+  kvpb::BatchRequest req = GetRequest("\x03system");
   req.mutable_header()->set_range_id(kUserRange);
   kvpb::BatchResponse resp = c.StoreOf(1)->Send(req, absl::Now() + absl::Seconds(1));
   ASSERT_TRUE(resp.has_error());
@@ -67,7 +48,7 @@ TEST(StoreTest, KeysOutsideTheRangeAreAMismatch) {
 }
 
 TEST(StoreTest, IdempotentWriteAppliesOnce) {
-  TestCluster c(3, FastConfig());
+  TestCluster c(3, FastStoreConfig());
   kvpb::BatchRequest inc;
   auto* i = inc.add_requests()->mutable_increment();
   i->set_key("\x04n");
@@ -86,10 +67,10 @@ TEST(StoreTest, IdempotentWriteAppliesOnce) {
 }
 
 TEST(StoreTest, ExpiredIdempotencyRecordsAreDeleted) {
-  StoreConfig cfg = FastConfig();
+  StoreConfig cfg = FastStoreConfig();
   cfg.idempotency_record_ttl = absl::Milliseconds(100);
   TestCluster c(3, cfg);
-  kvpb::BatchRequest put = Put("\x04k", "v");
+  kvpb::BatchRequest put = PutRequest("\x04k", "v");
   put.mutable_header()->mutable_idempotency_key()->set_client_id("client-0123456789");
   put.mutable_header()->mutable_idempotency_key()->set_sequence(7);
   ASSERT_FALSE(c.Send(kUserRange, put).has_error());
@@ -107,14 +88,14 @@ TEST(StoreTest, ExpiredIdempotencyRecordsAreDeleted) {
 }
 
 TEST(StoreTest, NewLeaseholderTakesOverWhenTheOldOneStops) {
-  TestCluster c(3, FastConfig());
-  ASSERT_FALSE(c.Send(kUserRange, Put("\x04k", "before")).has_error());
+  TestCluster c(3, FastStoreConfig());
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04k", "before")).has_error());
   const uint64_t lh = c.LeaseholderOf(kUserRange);
   ASSERT_NE(lh, 0u);
   c.StopNode(lh);
-  kvpb::BatchResponse put = c.Send(kUserRange, Put("\x04k", "after"));
+  kvpb::BatchResponse put = c.Send(kUserRange, PutRequest("\x04k", "after"));
   ASSERT_FALSE(put.has_error()) << put.error().message();
-  kvpb::BatchResponse got = c.Send(kUserRange, Get("\x04k"));
+  kvpb::BatchResponse got = c.Send(kUserRange, GetRequest("\x04k"));
   ASSERT_FALSE(got.has_error());
   EXPECT_EQ(got.responses(0).get().value(), "after");
   const uint64_t lh2 = c.LeaseholderOf(kUserRange);
@@ -123,15 +104,15 @@ TEST(StoreTest, NewLeaseholderTakesOverWhenTheOldOneStops) {
 }
 
 TEST(StoreTest, LaggingReplicaCatchesUpFromASnapshotAfterTruncation) {
-  StoreConfig cfg = FastConfig();
+  StoreConfig cfg = FastStoreConfig();
   cfg.raft_log_truncate_threshold_entries = 20;
   TestCluster c(3, cfg);
-  ASSERT_FALSE(c.Send(kUserRange, Put("\x04k0", "v")).has_error());
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04k0", "v")).has_error());
   const uint64_t lh = c.LeaseholderOf(kUserRange);
   const uint64_t lagger = lh == 3 ? 2 : 3;
   c.SetDropped(lagger, true);
   for (int i = 1; i < 200; ++i) {
-    kvpb::BatchResponse r = c.Send(kUserRange, Put("\x04k" + std::to_string(i), "v"));
+    kvpb::BatchResponse r = c.Send(kUserRange, PutRequest("\x04k" + std::to_string(i), "v"));
     ASSERT_FALSE(r.has_error()) << r.error().message();
   }
   // Wait for the leader to truncate past what the lagger has.
@@ -140,7 +121,7 @@ TEST(StoreTest, LaggingReplicaCatchesUpFromASnapshotAfterTruncation) {
   };
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (leader_first_index() < 150 && absl::Now() < deadline) {
-    ASSERT_FALSE(c.Send(kUserRange, Put("\x04pad", "v")).has_error());
+    ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04pad", "v")).has_error());
     absl::SleepFor(absl::Milliseconds(50));
   }
   ASSERT_GE(leader_first_index(), 150u);
@@ -156,7 +137,7 @@ TEST(StoreTest, LaggingReplicaCatchesUpFromASnapshotAfterTruncation) {
   for (uint64_t id = 1; id <= 3; ++id) {
     if (id != lagger && id != lh) c.StopNode(id);
   }
-  kvpb::BatchResponse got = c.Send(kUserRange, Get("\x04k150"));
+  kvpb::BatchResponse got = c.Send(kUserRange, GetRequest("\x04k150"));
   ASSERT_FALSE(got.has_error()) << got.error().message();
   EXPECT_TRUE(got.responses(0).get().found());
 }
@@ -179,19 +160,19 @@ TEST(StoreTest, IdleRangesQuiesceAndWakeOnDemand) {
   EXPECT_EQ(quiescent(), replicas);
   // Quiescent ranges still serve: the request wakes the range and renews the lease.
   const uint64_t last_range = c.initial_ranges().back().range_id();
-  kvpb::BatchResponse put = c.Send(last_range, Put("\x04zzz", "v"));
+  kvpb::BatchResponse put = c.Send(last_range, PutRequest("\x04zzz", "v"));
   ASSERT_FALSE(put.has_error()) << put.error().message();
-  kvpb::BatchResponse got = c.Send(last_range, Get("\x04zzz"));
+  kvpb::BatchResponse got = c.Send(last_range, GetRequest("\x04zzz"));
   ASSERT_FALSE(got.has_error()) << got.error().message();
   EXPECT_EQ(got.responses(0).get().value(), "v");
 }
 
 TEST(StoreTest, RestartedStoreKeepsItsData) {
-  TestCluster c(3, FastConfig());
-  ASSERT_FALSE(c.Send(kUserRange, Put("\x04durable", "yes")).has_error());
+  TestCluster c(3, FastStoreConfig());
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04durable", "yes")).has_error());
   for (uint64_t id = 1; id <= 3; ++id) c.StopNode(id);
   for (uint64_t id = 1; id <= 3; ++id) c.StartNode(id);
-  kvpb::BatchResponse got = c.Send(kUserRange, Get("\x04durable"));
+  kvpb::BatchResponse got = c.Send(kUserRange, GetRequest("\x04durable"));
   ASSERT_FALSE(got.has_error()) << got.error().message();
   EXPECT_EQ(got.responses(0).get().value(), "yes");
 }

@@ -6,6 +6,26 @@
 
 namespace rangedb::ranges {
 
+StoreConfig FastStoreConfig() {
+  StoreConfig c;
+  c.tick_interval = absl::Milliseconds(20);
+  return c;
+}
+
+kvpb::BatchRequest PutRequest(const std::string& key, const std::string& value) {
+  kvpb::BatchRequest req;
+  kvpb::PutRequest* p = req.add_requests()->mutable_put();
+  p->set_key(key);
+  p->set_value(value);
+  return req;
+}
+
+kvpb::BatchRequest GetRequest(const std::string& key) {
+  kvpb::BatchRequest req;
+  req.add_requests()->mutable_get()->set_key(key);
+  return req;
+}
+
 TestCluster::TestCluster(int n, StoreConfig base, std::vector<std::string> split_keys)
     : base_(base) {
   std::vector<uint64_t> ids;

@@ -25,6 +25,12 @@
 
 namespace rangedb::ranges {
 
+// A store configuration with 20 ms ticks, so tests elect and fail over quickly.
+StoreConfig FastStoreConfig();
+// One-request batches.
+kvpb::BatchRequest PutRequest(const std::string& key, const std::string& value);
+kvpb::BatchRequest GetRequest(const std::string& key);
+
 class TestCluster {
  public:
   // Nodes 1..n, each holding its replicas of PlanInitialRanges({1..n}, split_keys).
