@@ -2,25 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "node/testing/cli_runner.h"
+
 #include <sstream>
 #include <string>
 #include <vector>
 
 namespace rangedb {
 namespace {
-
-struct CliResult {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-CliResult RunRangedb(std::vector<const char*> args) {
-  args.insert(args.begin(), "rangedb");
-  std::ostringstream out, err;
-  int code = RunCli(static_cast<int>(args.size()), args.data(), out, err);
-  return {code, out.str(), err.str()};
-}
 
 TEST(CliTest, VersionPrintsVersion) {
   CliResult r = RunRangedb({"version"});
@@ -58,6 +47,42 @@ TEST(CliTest, NoCommandPrintsUsageAndFails) {
   CliResult r = RunRangedb({});
   EXPECT_EQ(r.exit_code, kExitUsage);
   EXPECT_NE(r.out.find("version"), std::string::npos);
+}
+
+TEST(CliServerTest, StartRequiresAStore) {
+  CliResult r = RunRangedb({"start"});
+  EXPECT_EQ(r.exit_code, kExitUsage);
+  EXPECT_NE(r.err.find("--store is required"), std::string::npos) << r.err;
+}
+
+TEST(CliServerTest, StartRejectsMalformedFlagValues) {
+  CliResult r = RunRangedb({"start", "--store=mem", "--max-offset=banana"});
+  EXPECT_EQ(r.exit_code, kExitUsage);
+  EXPECT_NE(r.err.find("--max-offset"), std::string::npos) << r.err;
+  r = RunRangedb({"start", "--store=mem", "--cache-size=lots"});
+  EXPECT_EQ(r.exit_code, kExitUsage);
+  EXPECT_NE(r.err.find("--cache-size"), std::string::npos) << r.err;
+  r = RunRangedb({"start", "--store=mem", "--raft-tick-interval=1ms"});
+  EXPECT_EQ(r.exit_code, kExitUsage);
+  EXPECT_NE(r.err.find("at least 10ms"), std::string::npos) << r.err;
+}
+
+TEST(CliServerTest, StartHelpExplainsTheFlags) {
+  CliResult r = RunRangedb({"start", "--help"});
+  EXPECT_EQ(r.exit_code, kExitOk);
+  for (const char* flag : {"--store", "--listen-addr", "--http-addr", "--join", "--max-offset",
+                           "--raft-tick-interval", "--cache-size"}) {
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST(CliServerTest, InitAndStatusReportAnUnreachableHost) {
+  CliResult r = RunRangedb({"init", "--host=127.0.0.1:1"});
+  EXPECT_EQ(r.exit_code, kExitFailure);
+  EXPECT_NE(r.err.find("cannot reach 127.0.0.1:1"), std::string::npos) << r.err;
+  r = RunRangedb({"node", "status", "--host=127.0.0.1:1"});
+  EXPECT_EQ(r.exit_code, kExitFailure);
+  EXPECT_NE(r.err.find("no host answered"), std::string::npos) << r.err;
 }
 
 }  // namespace
