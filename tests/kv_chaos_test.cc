@@ -1,10 +1,11 @@
-// Chaos tests of the KV API on a real 3-node cluster (tests/cluster_harness.h): client
-// threads run random Get / Put / ConditionalPut (tests/kv_history.h) while a nemesis
-// in the test's main thread kills, pauses, partitions and clock-skews nodes; the
-// recorded history must be linearizable (tests/linearizability.h, Wing & Gong with
-// ambiguous operations). Also: a planted stale-read bug that the checker must catch,
-// a counter whose 1000 increments must all land exactly once on every replica, and the
-// time a range takes to serve writes again after its leaseholder is killed.
+// Chaos tests of the KV API on real 3- and 5-node clusters (tests/cluster_harness.h,
+// started by the fixture in tests/kv_chaos_fixture.h): client threads run random
+// Get / Put / ConditionalPut (tests/kv_history.h) while a nemesis in the test's main
+// thread kills, pauses, partitions and clock-skews nodes; the recorded history must be
+// linearizable (tests/linearizability.h, Wing & Gong with ambiguous operations). Also:
+// a planted stale-read bug that the checker must catch, a counter whose 1000
+// increments must all land exactly once on every replica, and the time a range takes
+// to serve writes again after its leaseholder is killed.
 //
 // The lease argument these tests exercise is docs/leases.md; exactly-once writes are
 // docs/replication.md "Exactly once".
@@ -20,17 +21,18 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <functional>
 #include <iostream>
 #include <memory>
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -38,13 +40,17 @@
 #include "storage/mvcc.h"
 #include "storage/rocksdb_engine.h"
 #include "tests/cluster_harness.h"
+#include "tests/kv_chaos_fixture.h"
 #include "tests/kv_history.h"
 #include "tests/linearizability.h"
 
 namespace rangedb {
 namespace {
 
+using chaos::ChaosDuration;
 using chaos::History;
+using chaos::JoinOnExit;
+using chaos::KvChaosTest;
 using chaos::MonotonicNowNs;
 using chaos::Workload;
 using chaos::WorkloadOptions;
@@ -52,249 +58,56 @@ using harness::ClusterHarness;
 using harness::ClusterOptions;
 using linearizability::Verdict;
 
-constexpr int kNodes = 3;
-constexpr absl::Duration kReadyTimeout = absl::Seconds(30);
-constexpr absl::Duration kLeaseholderTimeout = absl::Seconds(15);
+// How long the cluster may take to serve a write again after a partition heals.
+constexpr absl::Duration kServeAgainTimeout = absl::Seconds(20);
 
-// RANGEDB_CHAOS_SECONDS if set (the soak), else `ci_default`.
-absl::Duration ChaosDuration(absl::Duration ci_default) {
-  const char* env = std::getenv("RANGEDB_CHAOS_SECONDS");
-  int64_t seconds = 0;
-  if (env != nullptr && absl::SimpleAtoi(env, &seconds) && seconds > 0) {
-    return absl::Seconds(seconds);
-  }
-  return ci_default;
+// "{0, 3, 4}", for messages.
+std::string NodeSet(const std::vector<int>& nodes) {
+  return absl::StrCat("{", absl::StrJoin(nodes, ", "), "}");
 }
 
-uint64_t ChaosSeed() {
-  const char* env = std::getenv("RANGEDB_CHAOS_SEED");
-  uint64_t seed = 0;
-  if (env != nullptr && absl::SimpleAtoi(env, &seed)) return seed;
-  return std::random_device{}();
+// How many of `nodes` are in `side`.
+int CountIn(const std::vector<int>& nodes, const std::vector<int>& side) {
+  return static_cast<int>(std::count_if(nodes.begin(), nodes.end(), [&](int n) {
+    return std::find(side.begin(), side.end(), n) != side.end();
+  }));
 }
 
-// Sets *stop and joins the threads when it goes out of scope, so a failed ASSERT
-// cannot leave joinable threads behind.
-class JoinOnExit {
- public:
-  JoinOnExit(std::atomic<bool>* stop, std::vector<std::thread>* threads)
-      : stop_(stop), threads_(threads) {}
-  ~JoinOnExit() {
-    stop_->store(true);
-    for (std::thread& t : *threads_) {
-      if (t.joinable()) t.join();
+// The 2-node minority of a 3 | 2 split of five nodes that holds `leaseholder`: its
+// partner is preferably a node without a replica of the keys' range (`key_replicas`),
+// so that the majority keeps 2 of the range's 3 replicas, and among those the one that
+// leaves a quorum of the most other ranges (`range_replicas`) on the majority side.
+// Ties go to the lowest index. Returns {minority, majority}, each ascending.
+std::pair<std::vector<int>, std::vector<int>> SplitWithLeaseholderInMinority(
+    int num_nodes, int leaseholder, const std::vector<int>& key_replicas,
+    const std::vector<std::vector<int>>& range_replicas) {
+  auto majority_without = [&](int partner) {
+    std::vector<int> majority;
+    for (int i = 0; i < num_nodes; ++i) {
+      if (i != leaseholder && i != partner) majority.push_back(i);
+    }
+    return majority;
+  };
+  int best_partner = -1;
+  std::pair<int, int> best_score = {-1, -1};
+  for (int partner = 0; partner < num_nodes; ++partner) {
+    if (partner == leaseholder) continue;
+    const std::vector<int> majority = majority_without(partner);
+    int quorums = 0;
+    for (const std::vector<int>& replicas : range_replicas) {
+      if (2 * CountIn(replicas, majority) > static_cast<int>(replicas.size())) ++quorums;
+    }
+    const bool key_quorum =
+        2 * CountIn(key_replicas, majority) > static_cast<int>(key_replicas.size());
+    const std::pair<int, int> score = {key_quorum ? 1 : 0, quorums};
+    if (score > best_score) {
+      best_score = score;
+      best_partner = partner;
     }
   }
-
- private:
-  std::atomic<bool>* stop_;
-  std::vector<std::thread>* threads_;
-};
-
-class KvChaosTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    seed_ = ChaosSeed();
-    rng_.seed(seed_);
-    std::cout << "seed=" << seed_ << " (replay the choices with RANGEDB_CHAOS_SEED=" << seed_
-              << ")\n";
-  }
-
-  // Creates a fresh cluster (one per test), lets `configure` set per-node options,
-  // and starts and initializes it. False (with a failure recorded) if it cannot.
-  bool StartCluster(ClusterOptions options = {},
-                    const std::function<void(ClusterHarness&)>& configure = {}) {
-    const absl::Status s = StartClusterOrError(std::move(options), configure);
-    EXPECT_TRUE(s.ok()) << "starting the cluster: " << s;
-    return s.ok();
-  }
-
-  absl::Status StartClusterOrError(ClusterOptions options,
-                                   const std::function<void(ClusterHarness&)>& configure) {
-    options.num_nodes = kNodes;
-    absl::StatusOr<std::unique_ptr<ClusterHarness>> c = ClusterHarness::Create(std::move(options));
-    if (!c.ok()) return c.status();
-    cluster_ = *std::move(c);
-    if (configure) configure(*cluster_);
-    // Like ClusterHarness::StartCluster, but init only once every node answers RPCs:
-    // init leaves out a node that is not listening yet ("it can join later"), and a
-    // node that joins later holds no replicas, so every range would have only two.
-    if (absl::Status s = cluster_->StartAll(); !s.ok()) return s;
-    for (int i = 0; i < kNodes; ++i) {
-      if (absl::Status s = WaitListening(i); !s.ok()) return s;
-    }
-    if (absl::Status s = cluster_->Init(); !s.ok()) return s;
-    if (absl::Status s = cluster_->WaitAllReady(kReadyTimeout); !s.ok()) return s;
-    if (absl::Status s = cluster_->LoadNodeIds(); !s.ok()) return s;
-    return CheckFullyReplicated();
-  }
-
-  // Polls node i's Admin.NodeStatus until it answers (the node's gRPC server is up).
-  absl::Status WaitListening(int i) {
-    const absl::Time deadline = absl::Now() + kReadyTimeout;
-    absl::Status last;
-    while (absl::Now() < deadline) {
-      absl::StatusOr<nodepb::NodeStatusResponse> status = cluster_->NodeStatus(i);
-      if (status.ok()) return absl::OkStatus();
-      last = status.status();
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    return absl::DeadlineExceededError(
-        absl::StrCat("node ", i, " does not answer NodeStatus: ", last.ToString()));
-  }
-
-  // Every range must have a replica on every node, or killing one node could stall.
-  absl::Status CheckFullyReplicated() {
-    for (int i = 0; i < kNodes; ++i) {
-      absl::StatusOr<nodepb::NodeStatusResponse> status = cluster_->NodeStatus(i);
-      if (!status.ok()) return status.status();
-      for (const nodepb::RangeStatus& r : status->ranges()) {
-        if (r.range_descriptor().replicas_size() != kNodes) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("range ", r.range_descriptor().range_id(), " has ",
-                           r.range_descriptor().replicas_size(), " replicas, want ", kNodes));
-        }
-      }
-      if (status->ranges_size() == 0) {
-        return absl::FailedPreconditionError(absl::StrCat("node ", i, " holds no replicas"));
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  // The index of the node holding the lease of `key`'s range: of the range reports of
-  // every running node, the one at the highest (term, applied index) names it.
-  absl::StatusOr<int> FindLeaseholder(const std::string& key) {
-    uint64_t best_term = 0, best_applied = 0, holder = 0;
-    for (int i = 0; i < kNodes; ++i) {
-      if (!cluster_->IsRunning(i) || cluster_->IsStopped(i)) continue;
-      absl::StatusOr<nodepb::NodeStatusResponse> status = cluster_->NodeStatus(i);
-      if (!status.ok()) continue;
-      for (const nodepb::RangeStatus& r : status->ranges()) {
-        const kvpb::RangeDescriptor& d = r.range_descriptor();
-        if (key < d.start_key() || (!d.end_key().empty() && key >= d.end_key())) continue;
-        if (std::make_pair(r.term(), r.applied_index()) > std::make_pair(best_term, best_applied)) {
-          best_term = r.term();
-          best_applied = r.applied_index();
-          holder = r.leaseholder_node_id();
-        }
-      }
-    }
-    for (int i = 0; i < kNodes; ++i) {
-      if (holder != 0 && cluster_->node_id(i) == holder) return i;
-    }
-    return absl::UnavailableError(absl::StrCat("no leaseholder known for ", key));
-  }
-
-  // Polls FindLeaseholder until it names a running, unpaused node.
-  absl::StatusOr<int> WaitLeaseholder(const std::string& key,
-                                      absl::Duration timeout = kLeaseholderTimeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    absl::Status last = absl::DeadlineExceededError("no attempt");
-    while (absl::Now() < deadline) {
-      absl::StatusOr<int> i = FindLeaseholder(key);
-      if (i.ok() && cluster_->IsRunning(*i) && !cluster_->IsStopped(*i)) return i;
-      last = i.ok() ? absl::UnavailableError(absl::StrCat("leaseholder node ", *i, " is down"))
-                    : i.status();
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-    return absl::DeadlineExceededError(absl::StrCat("no live leaseholder of ", key, " within ",
-                                                    absl::FormatDuration(timeout), ": ",
-                                                    last.message()));
-  }
-
-  // Kills node i (SIGKILL), waits `down`, restarts it and waits until it is ready.
-  absl::Status KillAndRestart(int i, absl::Duration down) {
-    if (absl::Status s = cluster_->Kill(i); !s.ok()) return s;
-    absl::SleepFor(down);
-    if (absl::Status s = cluster_->Restart(i); !s.ok()) return s;
-    return cluster_->WaitReady(i, kReadyTimeout);
-  }
-
-  // Polls until every node's replica of `key`'s range reports the same applied
-  // index: then each has applied everything acknowledged before the call.
-  bool WaitReplicasConverged(const std::string& key, absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      std::vector<uint64_t> applied;
-      for (int i = 0; i < kNodes; ++i) {
-        absl::StatusOr<nodepb::NodeStatusResponse> status = cluster_->NodeStatus(i);
-        if (!status.ok()) break;
-        for (const nodepb::RangeStatus& r : status->ranges()) {
-          const kvpb::RangeDescriptor& d = r.range_descriptor();
-          if (key >= d.start_key() && (d.end_key().empty() || key < d.end_key())) {
-            applied.push_back(r.applied_index());
-          }
-        }
-      }
-      if (applied.size() == kNodes && std::all_of(applied.begin(), applied.end(),
-                                                  [&](uint64_t a) { return a == applied[0]; })) {
-        std::cout << "replicas converged at applied index " << applied[0] << "\n";
-        return true;
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-    return false;
-  }
-
-  // Host lists for `per_node` clients per node, each with its node first.
-  std::vector<std::vector<std::string>> ClientHosts(int per_node) const {
-    std::vector<std::vector<std::string>> hosts;
-    for (int n = 0; n < kNodes; ++n) {
-      for (int j = 0; j < per_node; ++j) {
-        std::vector<std::string> h;
-        for (int k = 0; k < kNodes; ++k) h.push_back(cluster_->address((n + k) % kNodes));
-        hosts.push_back(std::move(h));
-      }
-    }
-    return hosts;
-  }
-
-  WorkloadOptions DefaultWorkload() const {
-    WorkloadOptions w;
-    w.client_hosts = ClientHosts(2);
-    w.keys = {"chaos-a", "chaos-b", "chaos-c", "chaos-d", "chaos-e"};
-    w.short_op_timeout = absl::Seconds(1);  // half the clients give up during failovers
-    w.seed = seed_;
-    return w;
-  }
-
-  absl::Duration RandomDuration(absl::Duration lo, absl::Duration hi) {
-    const int64_t span_ms = absl::ToInt64Milliseconds(hi - lo);
-    return lo + absl::Milliseconds(static_cast<int64_t>(rng_() % (span_ms + 1)));
-  }
-
-  // Checks the history; on anything but kOk keeps the cluster directory (node logs)
-  // and writes the history next to it.
-  void ExpectLinearizable(const History& history, const std::string& label) {
-    std::cout << label << ": " << history.Counts().ToString() << "\n";
-    const std::vector<linearizability::Operation> ops = history.Operations();
-    absl::StatusOr<linearizability::CheckResult> result = chaos::CheckAndReport(ops, label);
-    ASSERT_TRUE(result.ok()) << result.status();
-    if (result->verdict != Verdict::kOk) KeepEvidence(ops);
-    EXPECT_EQ(result->verdict, Verdict::kOk)
-        << label << " (seed " << seed_ << "): " << result->explanation;
-  }
-
-  // Keeps the cluster directory and writes the history into it.
-  void KeepEvidence(const std::vector<linearizability::Operation>& ops) {
-    ::setenv("RANGEDB_KEEP_TEST_DIRS", "1", 1);
-    const std::string path = cluster_->base_dir() + "/history.txt";
-    const absl::Status s = chaos::WriteHistory(ops, path);
-    std::cout << "history: " << (s.ok() ? path : s.ToString()) << "\n";
-  }
-
-  // Every node must still be running: a node that died by itself crashed.
-  void ExpectAllRunning() {
-    for (int i = 0; i < kNodes; ++i) {
-      EXPECT_TRUE(cluster_->IsRunning(i)) << "node " << i << " died; see " << cluster_->log_path(i);
-    }
-  }
-
-  uint64_t seed_ = 0;
-  std::mt19937_64 rng_;
-  std::unique_ptr<ClusterHarness> cluster_;
-};
+  return {{std::min(leaseholder, best_partner), std::max(leaseholder, best_partner)},
+          majority_without(best_partner)};
+}
 
 // Kills the key range's leaseholder (kill -9), restarts it and repeats; every history
 // must be linearizable (docs/leases.md: a new leaseholder serves only after every
@@ -342,43 +155,25 @@ TEST_F(KvChaosTest, LinearizableUnderPartitions) {
   ASSERT_TRUE(workload.Start().ok());
   absl::SleepFor(absl::Seconds(1));
 
-  auto others = [](int node) {
-    std::vector<int> rest;
-    for (int i = 0; i < kNodes; ++i) {
-      if (i != node) rest.push_back(i);
-    }
-    return rest;
-  };
-  // Keeps the current partition for `duration`, prints and returns the writes that
-  // succeeded meanwhile, then heals and waits `settle`.
-  auto hold_then_heal = [&](absl::Duration duration, absl::Duration settle) {
-    const int64_t start_ns = MonotonicNowNs();
-    absl::SleepFor(duration);
-    const int64_t ok_writes = history.OkWritesBetween(start_ns, MonotonicNowNs());
-    std::cout << "  ok writes during the partition: " << ok_writes << "; heal\n";
-    EXPECT_TRUE(cluster_->Heal().ok());
-    absl::SleepFor(settle);
-    return ok_writes;
-  };
   const absl::Time deadline = absl::Now() + ChaosDuration(absl::Seconds(30));
   int partitions = 0;
   do {
     // A minority node (not the leaseholder) isolated.
     absl::StatusOr<int> lh = WaitLeaseholder(key);
     ASSERT_TRUE(lh.ok()) << lh.status();
-    const int minority = others(*lh)[rng_() % 2];
+    const int minority = OtherNodes(*lh)[rng_() % 2];
     std::cout << "nemesis: isolate node " << minority << " (leaseholder is " << *lh << ")\n";
-    ASSERT_TRUE(cluster_->PartitionSymmetric({others(minority), {minority}}).ok());
+    ASSERT_TRUE(cluster_->PartitionSymmetric({OtherNodes(minority), {minority}}).ok());
     ++partitions;
-    hold_then_heal(absl::Seconds(4), absl::Seconds(2));
+    HoldThenHeal(history, absl::Seconds(4), absl::Seconds(2));
 
     // The leaseholder isolated: the majority must serve writes within the phase.
     lh = WaitLeaseholder(key);
     ASSERT_TRUE(lh.ok()) << lh.status();
     std::cout << "nemesis: isolate leaseholder node " << *lh << "\n";
-    ASSERT_TRUE(cluster_->PartitionSymmetric({others(*lh), {*lh}}).ok());
+    ASSERT_TRUE(cluster_->PartitionSymmetric({OtherNodes(*lh), {*lh}}).ok());
     ++partitions;
-    EXPECT_GT(hold_then_heal(absl::Seconds(8), absl::Seconds(3)), 0)
+    EXPECT_GT(HoldThenHeal(history, absl::Seconds(8), absl::Seconds(3)), 0)
         << "the majority served no write while node " << *lh
         << " (the old leaseholder) was isolated";
 
@@ -390,13 +185,13 @@ TEST_F(KvChaosTest, LinearizableUnderPartitions) {
       std::cout << "nemesis: leaseholder node " << *lh
                 << (leaseholder_receives ? " receives but cannot send\n"
                                          : " sends but cannot receive\n");
-      for (int o : others(*lh)) {
+      for (int o : OtherNodes(*lh)) {
         ASSERT_TRUE((leaseholder_receives ? cluster_->PartitionOneWay(*lh, o)
                                           : cluster_->PartitionOneWay(o, *lh))
                         .ok());
       }
       ++partitions;
-      hold_then_heal(absl::Seconds(6), absl::Seconds(3));
+      HoldThenHeal(history, absl::Seconds(6), absl::Seconds(3));
     }
   } while (absl::Now() < deadline);
   workload.Stop();
@@ -499,7 +294,7 @@ TEST_F(KvChaosTest, CheckerCatchesPlantedStaleReads) {
 
   std::vector<std::string> majority;
   std::vector<int> majority_nodes;
-  for (int i = 0; i < kNodes; ++i) {
+  for (int i = 0; i < num_nodes(); ++i) {
     if (i == *lh) continue;
     majority.push_back(cluster_->address(i));
     majority_nodes.push_back(i);
@@ -557,7 +352,7 @@ TEST_F(KvChaosTest, CounterIncrementsExactlyOnceUnderKills) {
   JoinOnExit joiner(&stop, &threads);
   for (int t = 0; t < kThreads; ++t) {
     std::vector<std::string> hosts;
-    for (int k = 0; k < kNodes; ++k) hosts.push_back(cluster_->address((t + k) % kNodes));
+    for (int k = 0; k < num_nodes(); ++k) hosts.push_back(cluster_->address((t + k) % num_nodes()));
     threads.emplace_back([&, t, hosts] {
       absl::StatusOr<std::unique_ptr<client::KvClient>> kv = client::KvClient::Create(
           {.hosts = hosts, .timeout = absl::Seconds(30), .attempt_timeout = absl::Seconds(3)});
@@ -628,12 +423,12 @@ TEST_F(KvChaosTest, CounterIncrementsExactlyOnceUnderKills) {
   ASSERT_TRUE(final_value.ok()) << final_value.status();
   EXPECT_EQ(final_value->value_or("<absent>"), absl::StrCat(kExpected));
   ASSERT_TRUE(WaitReplicasConverged(key, absl::Seconds(30)));
-  for (int i = 0; i < kNodes; ++i) {
+  for (int i = 0; i < num_nodes(); ++i) {
     absl::StatusOr<harness::ExitInfo> exit = cluster_->Terminate(i);
     ASSERT_TRUE(exit.ok()) << exit.status();
     std::cout << "node " << i << " stopped: " << exit->ToString() << "\n";
   }
-  for (int i = 0; i < kNodes; ++i) {
+  for (int i = 0; i < num_nodes(); ++i) {
     absl::StatusOr<std::unique_ptr<Engine>> engine = OpenEngine({.path = cluster_->store_dir(i)});
     ASSERT_TRUE(engine.ok()) << engine.status();
     absl::StatusOr<MVCCGetResult> got = MVCCGet(**engine, key, Timestamp::Max());
@@ -710,7 +505,7 @@ TEST_F(KvChaosTest, FailoverTimeAfterLeaseholderKill) {
     std::cout << "round " << round << ": killed leaseholder node " << *lh
               << ", first write succeeded after " << failover_ms.back() << " ms\n";
     ASSERT_TRUE(cluster_->Restart(*lh).ok());
-    ASSERT_TRUE(cluster_->WaitReady(*lh, kReadyTimeout).ok());
+    ASSERT_TRUE(cluster_->WaitReady(*lh, chaos::kReadyTimeout).ok());
     absl::SleepFor(absl::Seconds(1));
   }
   stop.store(true);
@@ -720,6 +515,112 @@ TEST_F(KvChaosTest, FailoverTimeAfterLeaseholderKill) {
   std::cout << "failover: median_ms=" << failover_ms[failover_ms.size() / 2]
             << " max_ms=" << failover_ms.back() << " (n=" << failover_ms.size() << ")\n";
   ExpectAllRunning();
+}
+
+// Five nodes, each range on three of them (init places ranges round-robin), one client
+// per node preferring its own node. Three partitions, each held for a phase and then
+// healed, and the cluster must serve writes again before the next:
+//  (a) a ring: every node talks only to its two neighbours, so no node reaches a
+//      majority of the cluster, yet each range's replicas (three consecutive nodes)
+//      include a connected pair;
+//  (b) a 3 | 2 split with the keys' leaseholder in the minority, partnered with a node
+//      without a replica of the range if there is one: then the majority holds 2 of the
+//      range's 3 replicas and must elect a new leaseholder and serve writes (Raft §5.2,
+//      docs/leases.md); if not, progress is printed but not asserted;
+//  (c) the leaseholder's messages to every node dropped (it hears but is not heard).
+// The history must be linearizable. Each partition lasts 6 s; with
+// RANGEDB_CHAOS_SECONDS the three repeat until that much time has passed.
+TEST_F(KvChaosTest, LinearizableUnderRingAndMajorityPartitionsFiveNodes) {
+  ClusterOptions cluster_options;
+  cluster_options.num_nodes = 5;
+  ASSERT_TRUE(StartCluster(cluster_options));
+  History history;
+  WorkloadOptions options = DefaultWorkload();
+  options.client_hosts = ClientHosts(1);
+  const std::string& key = options.keys[0];  // every key is in the same range
+  const absl::StatusOr<std::vector<int>> key_replicas = ReplicaNodes(key);
+  ASSERT_TRUE(key_replicas.ok()) << key_replicas.status();
+  std::cout << "the keys' range has replicas on nodes " << NodeSet(*key_replicas) << "\n";
+  Workload workload(options, &history);
+  ASSERT_TRUE(workload.Start().ok());
+  absl::SleepFor(absl::Seconds(1));
+
+  constexpr absl::Duration kPhase = absl::Seconds(6);
+  std::vector<std::string> faults;
+  int64_t last_heal_ns = 0;
+  // Holds the current partition for kPhase, heals, and waits until a write succeeds.
+  // On a timeout, keeps the evidence (a stuck cluster is a finding) and returns the
+  // failure.
+  auto hold_heal_and_wait_serving = [&](int64_t* ok_writes) {
+    *ok_writes = HoldThenHeal(history, kPhase, absl::ZeroDuration());
+    last_heal_ns = MonotonicNowNs();
+    if (WaitOkWriteSince(history, last_heal_ns, kServeAgainTimeout)) {
+      std::cout << "  serving again after " << (MonotonicNowNs() - last_heal_ns) / 1'000'000
+                << " ms\n";
+      return ::testing::AssertionSuccess();
+    }
+    KeepEvidence(history.Operations());
+    return ::testing::AssertionFailure()
+           << "no write succeeded within " << absl::FormatDuration(kServeAgainTimeout)
+           << " of healing after " << faults.back();
+  };
+
+  const absl::Time deadline = absl::Now() + ChaosDuration(absl::ZeroDuration());
+  int64_t ok_writes = 0;
+  do {
+    // (a) The ring.
+    std::cout << "nemesis: ring (node i talks only to i-1 and i+1 mod 5)\n";
+    ASSERT_TRUE(cluster_->Ring().ok());
+    faults.push_back("ring");
+    ASSERT_TRUE(hold_heal_and_wait_serving(&ok_writes));
+
+    // (b) 3 | 2 with the leaseholder in the minority.
+    absl::StatusOr<int> lh = WaitLeaseholder(key);
+    ASSERT_TRUE(lh.ok()) << lh.status();
+    absl::StatusOr<std::vector<kvpb::RangeDescriptor>> descriptors = RangeDescriptors();
+    ASSERT_TRUE(descriptors.ok()) << descriptors.status();
+    std::vector<std::vector<int>> range_replicas;
+    for (const kvpb::RangeDescriptor& d : *descriptors) range_replicas.push_back(NodeIndexes(d));
+    const auto [minority, majority] =
+        SplitWithLeaseholderInMinority(num_nodes(), *lh, *key_replicas, range_replicas);
+    const int majority_replicas = CountIn(*key_replicas, majority);
+    const bool majority_has_quorum = 2 * majority_replicas > static_cast<int>(key_replicas->size());
+    std::cout << "nemesis: split " << NodeSet(majority) << " | " << NodeSet(minority)
+              << " (leaseholder node " << *lh << " in the minority); the majority holds "
+              << majority_replicas << " of the range's " << key_replicas->size() << " replicas: "
+              << (majority_has_quorum ? "the majority must serve writes\n"
+                                      : "the minority holds the quorum, progress not asserted\n");
+    ASSERT_TRUE(cluster_->PartitionSymmetric({majority, minority}).ok());
+    faults.push_back(
+        absl::StrCat("split ", NodeSet(majority), "|", NodeSet(minority),
+                     majority_has_quorum ? " (majority quorum)" : " (minority quorum)"));
+    ASSERT_TRUE(hold_heal_and_wait_serving(&ok_writes));
+    if (majority_has_quorum) {
+      EXPECT_GT(ok_writes, 0) << "the majority " << NodeSet(majority)
+                              << " served no write while leaseholder node " << *lh
+                              << " was in the minority";
+    }
+
+    // (c) The leaseholder cannot send to anyone.
+    lh = WaitLeaseholder(key);
+    ASSERT_TRUE(lh.ok()) << lh.status();
+    std::cout << "nemesis: leaseholder node " << *lh << " cannot send to any node\n";
+    for (int o : OtherNodes(*lh)) {
+      ASSERT_TRUE(cluster_->PartitionOneWay(*lh, o).ok());
+    }
+    faults.push_back(absl::StrCat("one-way from leaseholder ", *lh));
+    ASSERT_TRUE(hold_heal_and_wait_serving(&ok_writes));
+  } while (absl::Now() < deadline);
+  workload.Stop();
+
+  const chaos::HistoryCounts counts = history.Counts();
+  std::cout << "faults: " << absl::StrJoin(faults, "; ") << "\n"
+            << "five-node ops=" << history.Operations().size() + counts.reads_failed
+            << " ok=" << counts.reads_ok + counts.writes_ok + counts.cput_condition_failed
+            << " failed=" << counts.reads_failed + counts.writes_failed
+            << " ambiguous=" << counts.writes_ambiguous << "\n";
+  ExpectAllRunning();
+  ExpectLinearizable(history, "five-node-partitions");
 }
 
 }  // namespace
