@@ -10,8 +10,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
-#include "node/cli_command.h"
 #include "node/cli.h"
+#include "node/cli_command.h"
 #include "node/node.h"
 #include "proto/node.grpc.pb.h"
 #include "spdlog/sinks/stdout_sinks.h"
@@ -22,10 +22,13 @@ namespace {
 
 // "128MiB", "1GiB", "500000" -> bytes.
 bool ParseBytes(const std::string& text, size_t* out) {
-  static const std::pair<const char*, size_t> kUnits[] = {
-      {"KiB", size_t{1} << 10}, {"MiB", size_t{1} << 20}, {"GiB", size_t{1} << 30},
-      {"KB", 1000},             {"MB", 1000 * 1000},      {"GB", 1000 * 1000 * 1000},
-      {"B", 1}};
+  static const std::pair<const char*, size_t> kUnits[] = {{"KiB", size_t{1} << 10},
+                                                          {"MiB", size_t{1} << 20},
+                                                          {"GiB", size_t{1} << 30},
+                                                          {"KB", 1000},
+                                                          {"MB", 1000 * 1000},
+                                                          {"GB", 1000 * 1000 * 1000},
+                                                          {"B", 1}};
   for (const auto& [suffix, mult] : kUnits) {
     const std::string s(suffix);
     if (text.size() > s.size() && text.compare(text.size() - s.size(), s.size(), s) == 0) {
@@ -114,8 +117,7 @@ int RunStart(const StartFlags& f, std::ostream& out, std::ostream& err) {
 
 int RunInit(const std::string& host, const std::string& split_at, std::ostream& out,
             std::ostream& err) {
-  auto stub = nodepb::Admin::NewStub(
-      grpc::CreateChannel(host, grpc::InsecureChannelCredentials()));
+  auto stub = nodepb::Admin::NewStub(grpc::CreateChannel(host, grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   nodepb::InitRequest req;
@@ -153,8 +155,8 @@ std::string Uptime(int64_t seconds) {
 int RunNodeStatus(const std::string& hosts, std::ostream& out, std::ostream& err) {
   std::string last_error = "no host given";
   for (const std::string& host : SplitList(hosts)) {
-    auto stub = nodepb::Admin::NewStub(
-        grpc::CreateChannel(host, grpc::InsecureChannelCredentials()));
+    auto stub =
+        nodepb::Admin::NewStub(grpc::CreateChannel(host, grpc::InsecureChannelCredentials()));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     nodepb::NodeStatusRequest req;
@@ -171,14 +173,16 @@ int RunNodeStatus(const std::string& hosts, std::ostream& out, std::ostream& err
     }
     out << "cluster " << resp.cluster_id() << " (as seen by node " << resp.node_id() << ")\n\n";
     out << std::left << std::setw(6) << "node" << std::setw(24) << "address" << std::setw(9)
-        << "state" << "uptime\n";
+        << "state"
+        << "uptime\n";
     for (const nodepb::NodeLiveness& n : resp.nodes()) {
       out << std::setw(6) << n.node().node_id() << std::setw(24) << n.node().address()
           << std::setw(9) << n.state() << Uptime(n.uptime_seconds()) << "\n";
     }
     out << "\n"
         << std::setw(7) << "range" << std::setw(28) << "span" << std::setw(14) << "replicas"
-        << std::setw(8) << "leader" << std::setw(13) << "leaseholder" << "applied\n";
+        << std::setw(8) << "leader" << std::setw(13) << "leaseholder"
+        << "applied\n";
     for (const nodepb::RangeStatus& r : resp.ranges()) {
       const kvpb::RangeDescriptor& d = r.range_descriptor();
       std::string replicas;
@@ -213,16 +217,19 @@ CliRunner AddServerCommands(CLI::App& app, std::ostream& out, std::ostream& err)
       ->required();
   start->add_option("--listen-addr", start_flags->listen_addr, "gRPC address (host:port)")
       ->capture_default_str();
-  start->add_option("--http-addr", start_flags->http_addr,
-                    "HTTP address for /health, /metrics, /status")
+  start
+      ->add_option("--http-addr", start_flags->http_addr,
+                   "HTTP address for /health, /metrics, /status")
       ->capture_default_str();
   start->add_option("--join", start_flags->join,
                     "Comma-separated addresses of other nodes (the initial cluster members)");
-  start->add_option("--max-offset", start_flags->max_offset,
-                    "Maximum clock offset between nodes (e.g. 500ms)")
+  start
+      ->add_option("--max-offset", start_flags->max_offset,
+                   "Maximum clock offset between nodes (e.g. 500ms)")
       ->capture_default_str();
-  start->add_option("--raft-tick-interval", start_flags->tick,
-                    "Raft tick; elections after 10-20 ticks without a leader")
+  start
+      ->add_option("--raft-tick-interval", start_flags->tick,
+                   "Raft tick; elections after 10-20 ticks without a leader")
       ->capture_default_str();
   start->add_option("--cache-size", start_flags->cache, "Block cache size (e.g. 128MiB)")
       ->capture_default_str();

@@ -2,11 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include "node/testing/cli_runner.h"
-
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "node/testing/cli_runner.h"
 
 namespace rangedb {
 namespace {

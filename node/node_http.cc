@@ -82,8 +82,7 @@ void Node::RegisterMetrics() {
   counter_gauge("rangedb_apply_nanos_total", "Time spent applying committed entries (ns)",
                 &sm.apply_nanos);
   const RaftTransportMetrics& tm = transport_->metrics();
-  counter_gauge("rangedb_transport_messages_sent_total", "Raft messages sent",
-                &tm.messages_sent);
+  counter_gauge("rangedb_transport_messages_sent_total", "Raft messages sent", &tm.messages_sent);
   counter_gauge("rangedb_transport_batches_sent_total", "Raft message batches sent",
                 &tm.batches_sent);
   const ranges::GatewayMetrics& gm = gateway_->metrics();
@@ -98,12 +97,12 @@ void Node::RegisterMetrics() {
   metrics_.AddCallbackGauge("rangedb_replicas", "Replicas on this node", {},
                             [count] { return count([](const auto&) { return true; }); });
   metrics_.AddCallbackGauge("rangedb_leaders", "Replicas that are Raft leaders", {}, [count] {
-    return count([](const ranges::ReplicaStatus& s) { return s.leader_replica_id == s.replica_id; });
+    return count(
+        [](const ranges::ReplicaStatus& s) { return s.leader_replica_id == s.replica_id; });
   });
-  metrics_.AddCallbackGauge("rangedb_leaseholders", "Replicas holding a valid lease", {},
-                            [count] {
-                              return count([](const ranges::ReplicaStatus& s) { return s.lease_valid; });
-                            });
+  metrics_.AddCallbackGauge("rangedb_leaseholders", "Replicas holding a valid lease", {}, [count] {
+    return count([](const ranges::ReplicaStatus& s) { return s.lease_valid; });
+  });
   metrics_.AddCallbackGauge("rangedb_quiescent_replicas", "Replicas not ticking", {}, [count] {
     return count([](const ranges::ReplicaStatus& s) { return s.quiescent; });
   });
@@ -167,26 +166,27 @@ nodepb::NodeStatusResponse Node::Status(bool local_only) {
   std::vector<std::future<std::optional<nodepb::NodeStatusResponse>>> asks;
   for (const auto& [id, d] : descs) {
     if (id == node_id() || PeerStateOf(id) == PeerState::kDead) continue;
-    asks.push_back(std::async(std::launch::async, [this, addr = d.address()]()
-                                                      -> std::optional<nodepb::NodeStatusResponse> {
-      auto stub = nodepb::Admin::NewStub(dialer_->Channel(addr));
-      grpc::ClientContext ctx;
-      ctx.set_deadline(ToChronoDeadline(absl::Now() + absl::Seconds(2)));
-      nodepb::NodeStatusRequest req;
-      req.set_local_only(true);
-      nodepb::NodeStatusResponse r;
-      if (!stub->NodeStatus(&ctx, req, &r).ok()) return std::nullopt;
-      return r;
-    }));
+    asks.push_back(
+        std::async(std::launch::async,
+                   [this, addr = d.address()]() -> std::optional<nodepb::NodeStatusResponse> {
+                     auto stub = nodepb::Admin::NewStub(dialer_->Channel(addr));
+                     grpc::ClientContext ctx;
+                     ctx.set_deadline(ToChronoDeadline(absl::Now() + absl::Seconds(2)));
+                     nodepb::NodeStatusRequest req;
+                     req.set_local_only(true);
+                     nodepb::NodeStatusResponse r;
+                     if (!stub->NodeStatus(&ctx, req, &r).ok()) return std::nullopt;
+                     return r;
+                   }));
   }
   // Per range, keep the leaseholder's report, else the most advanced one.
   std::map<uint64_t, nodepb::RangeStatus> ranges;
   auto consider = [&ranges](const nodepb::RangeStatus& rs) {
     auto [it, inserted] = ranges.emplace(rs.range_descriptor().range_id(), rs);
     if (inserted) return;
-    const bool better = (rs.leaseholder_node_id() != 0 && it->second.leaseholder_node_id() == 0) ||
-                        (it->second.leaseholder_node_id() == 0 &&
-                         rs.applied_index() > it->second.applied_index());
+    const bool better =
+        (rs.leaseholder_node_id() != 0 && it->second.leaseholder_node_id() == 0) ||
+        (it->second.leaseholder_node_id() == 0 && rs.applied_index() > it->second.applied_index());
     if (better) it->second = rs;
   };
   for (const nodepb::RangeStatus& rs : resp.ranges()) consider(rs);

@@ -30,9 +30,9 @@ grpc::Status ToGrpc(const absl::Status& s) {
 class KvService final : public kvpb::KV::Service {
  public:
   explicit KvService(Node* node) : node_(node) {
-    latency_ = node->metrics()->AddHistogram(
-        "rangedb_kv_batch_seconds", "Latency of KV.Batch RPCs served by this node",
-        kDefaultLatencyBoundsSeconds);
+    latency_ = node->metrics()->AddHistogram("rangedb_kv_batch_seconds",
+                                             "Latency of KV.Batch RPCs served by this node",
+                                             kDefaultLatencyBoundsSeconds);
   }
   grpc::Status Batch(grpc::ServerContext* ctx, const kvpb::BatchRequest* req,
                      kvpb::BatchResponse* resp) override {
@@ -50,10 +50,9 @@ class InternalService final : public nodepb::Internal::Service {
  public:
   explicit InternalService(Node* node) : node_(node) {}
 
-  grpc::Status RaftMessages(
-      grpc::ServerContext* ctx,
-      grpc::ServerReaderWriter<rangespb::RaftMessageBatchResponse, rangespb::RaftMessageBatch>*
-          stream) override {
+  grpc::Status RaftMessages(grpc::ServerContext* ctx,
+                            grpc::ServerReaderWriter<rangespb::RaftMessageBatchResponse,
+                                                     rangespb::RaftMessageBatch>* stream) override {
     RaftTransport* t = node_->transport();
     if (t == nullptr) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "node not initialized");
     return t->ServeRaftMessages(ctx, stream);

@@ -21,12 +21,13 @@ absl::StatusOr<std::vector<kvpb::RangeDescriptor>> PlanInitialRanges(
                                   std::string(keys::kTableDataPrefix)};
   for (const std::string& k : split_keys) {
     if (k < std::string(keys::kTableDataPrefix) || k >= std::string(keys::kKeyMax)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "split key \"", absl::CHexEscape(k), "\" is outside the user key space [\\x04, \\xff\\xff)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("split key \"", absl::CHexEscape(k),
+                       "\" is outside the user key space [\\x04, \\xff\\xff)"));
     }
     if (!bounds.insert(k).second) {
-      return absl::InvalidArgumentError(absl::StrCat("split key \"", absl::CHexEscape(k),
-                                                     "\" is given twice"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("split key \"", absl::CHexEscape(k), "\" is given twice"));
     }
   }
   std::vector<std::string> edges = {std::string(keys::kKeyMin)};
@@ -84,7 +85,8 @@ absl::Status WriteInitialReplicas(Engine* engine, WriteBatch* batch, uint64_t no
     applied.set_raft_applied_index(kInitialRaftIndex);
     WriteLocalProto(*batch, AppliedStateKey(d.range_id()), applied);
     WriteLocalProto(*batch, ReplicaIndexKey(d.range_id()), rangespb::AppliedState());
-    absl::StatusOr<std::unique_ptr<RaftLogStorage>> log = RaftLogStorage::Open(engine, d.range_id());
+    absl::StatusOr<std::unique_ptr<RaftLogStorage>> log =
+        RaftLogStorage::Open(engine, d.range_id());
     if (!log.ok()) return log.status();
     RaftLogWrite w = (*log)->NewWrite(batch);
     raftpb::Snapshot snap;

@@ -32,8 +32,7 @@ inline constexpr int kDefaultReplicationFactor = 3;
 
 // Stages the replicas of `ranges` that live on node_id into batch: descriptor, applied
 // state, Raft state, the replica index entry, and the initial data falling in the range.
-[[nodiscard]] absl::Status WriteInitialReplicas(Engine* engine, WriteBatch* batch,
-                                                uint64_t node_id,
+[[nodiscard]] absl::Status WriteInitialReplicas(Engine* engine, WriteBatch* batch, uint64_t node_id,
                                                 const std::vector<kvpb::RangeDescriptor>& ranges,
                                                 uint64_t node_count, Timestamp ts);
 

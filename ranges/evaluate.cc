@@ -45,9 +45,8 @@ RequestSpan SpanOf(const kvpb::RequestUnion& r) {
 absl::Status ValidateBatch(const kvpb::BatchRequest& batch) {
   if (batch.requests().empty()) return absl::InvalidArgumentError("empty batch");
   if (static_cast<size_t>(batch.requests_size()) > kMaxBatchRequests) {
-    return absl::InvalidArgumentError(absl::StrCat("batch of ", batch.requests_size(),
-                                                   " requests exceeds the limit of ",
-                                                   kMaxBatchRequests));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch of ", batch.requests_size(), " requests exceeds the limit of ", kMaxBatchRequests));
   }
   int writes = 0;
   for (int i = 0; i < batch.requests_size(); ++i) {
@@ -144,7 +143,8 @@ absl::Status EvaluateWrite(WriteBatch& batch, const kvpb::RequestUnion& r, Times
       return absl::OkStatus();
     }
     case kvpb::RequestUnion::kIncrement: {
-      absl::StatusOr<int64_t> v = MVCCIncrement(batch, r.increment().key(), ts, r.increment().delta());
+      absl::StatusOr<int64_t> v =
+          MVCCIncrement(batch, r.increment().key(), ts, r.increment().delta());
       if (!v.ok()) return v.status();
       response->mutable_increment()->set_new_value(*v);
       return absl::OkStatus();

@@ -1,8 +1,6 @@
 // Gateway: routing, per-range retries, read fan-out and scans across ranges.
 #include "ranges/gateway.h"
 
-#include "client/random.h"
-
 #include <algorithm>
 #include <cassert>
 #include <chrono>
@@ -15,6 +13,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "client/backoff.h"
+#include "client/random.h"
 #include "ranges/evaluate.h"
 #include "ranges/range_keys.h"
 #include "storage/keys.h"

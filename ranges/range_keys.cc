@@ -62,9 +62,7 @@ uint64_t RangeIdOfReplicaIndexKey(absl::string_view key) {
   return id;
 }
 
-std::string MetaKey(absl::string_view end_key) {
-  return absl::StrCat(keys::kMetaPrefix, end_key);
-}
+std::string MetaKey(absl::string_view end_key) { return absl::StrCat(keys::kMetaPrefix, end_key); }
 
 std::string NodeIdGeneratorKey() { return absl::StrCat(keys::kSystemPrefix, "node-idgen"); }
 std::string RangeIdGeneratorKey() { return absl::StrCat(keys::kSystemPrefix, "range-idgen"); }

@@ -20,8 +20,7 @@ std::string AppliedStateKey(uint64_t range_id);  // rangespb::AppliedState
 std::string LeaseKey(uint64_t range_id);         // rangespb::Lease
 std::string DescriptorKey(uint64_t range_id);    // kvpb::RangeDescriptor
 // rangespb::IdempotencyRecord of one client write.
-std::string IdempotencyRecordKey(uint64_t range_id, absl::string_view client_id,
-                                 uint64_t sequence);
+std::string IdempotencyRecordKey(uint64_t range_id, absl::string_view client_id, uint64_t sequence);
 // All idempotency records of a range: [start, end).
 std::string IdempotencyRecordsStart(uint64_t range_id);
 std::string IdempotencyRecordsEnd(uint64_t range_id);

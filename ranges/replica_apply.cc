@@ -149,8 +149,7 @@ void Replica::ExpireIdempotencyRecordsLocked() {
   // Bounded work per call; the rest waits for the next housekeeping round.
   constexpr int kMaxExpiredPerRound = 1000;
   constexpr int kMaxExaminedPerRound = 10000;
-  const int64_t cutoff =
-      absl::ToUnixNanos(absl::Now() - store_->config().idempotency_record_ttl);
+  const int64_t cutoff = absl::ToUnixNanos(absl::Now() - store_->config().idempotency_record_ttl);
   IterOptions opts;
   opts.lower_bound = MVCCKeyPrefix(IdempotencyRecordsStart(range_id_));
   opts.upper_bound = MVCCKeyPrefix(IdempotencyRecordsEnd(range_id_));
@@ -180,7 +179,8 @@ void Replica::ExpireIdempotencyRecordsLocked() {
     return;
   }
   auto p = std::make_shared<Proposal>();
-  p->command.set_command_id(absl::StrCat("expire-idempotency-", range_id_, "-", absl::ToUnixNanos(absl::Now())));
+  p->command.set_command_id(
+      absl::StrCat("expire-idempotency-", range_id_, "-", absl::ToUnixNanos(absl::Now())));
   p->command.set_proposer_lease_sequence(lease.sequence);
   p->command.set_write_batch(batch->Serialize());
   to_propose_.push_back(std::move(p));

@@ -47,8 +47,8 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Load(StoreContext* store, uint
     if (rd.node_id() == store->config().node_id) r->replica_id_ = rd.replica_id();
   }
   if (r->replica_id_ == 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "range ", range_id, " has no replica on node ", store->config().node_id));
+    return absl::FailedPreconditionError(
+        absl::StrCat("range ", range_id, " has no replica on node ", store->config().node_id));
   }
   RaftLogOptions log_options;
   log_options.cache_bytes_max = store->config().raft_entry_cache_bytes;
@@ -360,8 +360,7 @@ void Replica::MaybeQuiesceLocked() {
   // A leader with nothing in flight, whose followers all hold and have applied...
   // everything, stops ticking and tells followers to do the same. Any proposal or
   // message wakes the range again.
-  if (soft_.raft_state != raft::StateType::kLeader || !to_propose_.empty() ||
-      !in_flight_.empty()) {
+  if (soft_.raft_state != raft::StateType::kLeader || !to_propose_.empty() || !in_flight_.empty()) {
     idle_ticks_ = 0;
     return;
   }

@@ -81,11 +81,11 @@ absl::Status Replica::CheckKeysInRange(const kvpb::BatchRequest& request) const 
   for (const kvpb::RequestUnion& r : request.requests()) {
     RequestSpan span = SpanOf(r);
     const bool below = span.start < desc_.start_key();
-    const bool above = span.end.empty() ? span.start >= desc_.end_key()
-                                        : span.end > desc_.end_key();
+    const bool above =
+        span.end.empty() ? span.start >= desc_.end_key() : span.end > desc_.end_key();
     if (below || above) {
-      return absl::OutOfRangeError(absl::StrCat("key ", absl::CHexEscape(span.start),
-                                                " is outside range ", range_id_));
+      return absl::OutOfRangeError(
+          absl::StrCat("key ", absl::CHexEscape(span.start), " is outside range ", range_id_));
     }
   }
   return absl::OkStatus();

@@ -36,9 +36,9 @@ absl::StatusOr<std::string> Replica::BuildSnapshotDataLocked() {
       kv->set_value(it->value().data(), it->value().size());
       bytes += it->key().size() + it->value().size();
       if (bytes > kMaxSnapshotBytes) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "range ", range_id_, " is larger than the snapshot limit of ", kMaxSnapshotBytes,
-            " bytes"));
+        return absl::ResourceExhaustedError(absl::StrCat("range ", range_id_,
+                                                         " is larger than the snapshot limit of ",
+                                                         kMaxSnapshotBytes, " bytes"));
       }
     }
     if (absl::Status s = it->status(); !s.ok()) return s;
@@ -52,9 +52,8 @@ void Replica::StageSnapshotInstallLocked(const rangespb::SnapshotData& data, Wri
   // storage's business and is staged by it.
   std::vector<EngineSpan> spans =
       ReplicatedEngineSpans(range_id_, desc_.start_key(), desc_.end_key());
-  std::vector<EngineSpan> incoming =
-      ReplicatedEngineSpans(range_id_, data.range_descriptor().start_key(),
-                            data.range_descriptor().end_key());
+  std::vector<EngineSpan> incoming = ReplicatedEngineSpans(
+      range_id_, data.range_descriptor().start_key(), data.range_descriptor().end_key());
   spans.insert(spans.end(), incoming.begin(), incoming.end());
   for (const EngineSpan& span : spans) {
     IterOptions opts;

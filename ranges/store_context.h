@@ -39,9 +39,7 @@ struct StoreConfig {
 
   // How long a lease stays valid after the quorum contact that supports it: below the
   // election timeout by one tick, and by 10% for clock-rate drift (docs/leases.md).
-  absl::Duration LeaseDuration() const {
-    return (tick_interval * (election_ticks - 1)) * 0.9;
-  }
+  absl::Duration LeaseDuration() const { return (tick_interval * (election_ticks - 1)) * 0.9; }
   absl::Duration ElectionTimeout() const { return tick_interval * election_ticks; }
 };
 

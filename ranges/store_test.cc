@@ -8,8 +8,8 @@
 #include "gtest/gtest.h"
 #include "ranges/bootstrap.h"
 #include "ranges/range_keys.h"
-#include "storage/mvcc_key.h"
 #include "ranges/testing/test_cluster.h"
+#include "storage/mvcc_key.h"
 #include "storage/rocksdb_engine.h"
 #include "txn/clock.h"
 
