@@ -26,3 +26,32 @@ function(rangedb_test name)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
 endfunction()
+
+# rangedb_proto_library(NAME PROTOS...)
+# Generates C++ and gRPC code from the given .proto files (paths in the current source
+# directory) into the build tree, so code includes "<dir>/<name>.pb.h" and
+# "<dir>/<name>.grpc.pb.h", and builds them into a static library NAME.
+function(rangedb_proto_library name)
+  set(sources)
+  file(RELATIVE_PATH dir ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
+  file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/${dir})
+  foreach(proto ${ARGN})
+    get_filename_component(stem ${proto} NAME_WE)
+    set(out ${PROJECT_BINARY_DIR}/${dir}/${stem})
+    add_custom_command(
+      OUTPUT ${out}.pb.cc ${out}.pb.h ${out}.grpc.pb.cc ${out}.grpc.pb.h
+      COMMAND protobuf::protoc
+        --proto_path=${PROJECT_SOURCE_DIR}
+        --cpp_out=${PROJECT_BINARY_DIR}
+        --grpc_out=${PROJECT_BINARY_DIR}
+        --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>
+        ${proto}
+      DEPENDS ${proto} protobuf::protoc gRPC::grpc_cpp_plugin
+      COMMENT "protoc ${dir}/${stem}.proto"
+      VERBATIM)
+    list(APPEND sources ${out}.pb.cc ${out}.grpc.pb.cc)
+  endforeach()
+  add_library(${name} STATIC ${sources})
+  target_include_directories(${name} PUBLIC ${PROJECT_BINARY_DIR})
+  target_link_libraries(${name} PUBLIC protobuf::libprotobuf gRPC::grpc++)
+endfunction()
