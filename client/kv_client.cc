@@ -268,12 +268,18 @@ KvClient::Outcome KvClient::Attempt(size_t index, const kvpb::BatchRequest& requ
   return Outcome::kServerError;
 }
 
-absl::StatusOr<kvpb::BatchResponse> KvClient::Send(kvpb::BatchRequest request, bool is_write) {
+absl::StatusOr<kvpb::BatchResponse> KvClient::Send(kvpb::BatchRequest request, bool is_write,
+                                                   bool errors_in_response) {
   const absl::Time deadline = absl::Now() + options_.timeout;
   {
+    // header.now: the later of what the caller set and what this client observed.
     absl::MutexLock lock(&mu_);
-    request.mutable_header()->mutable_now()->set_wall_time_ns(observed_wall_time_ns_);
-    request.mutable_header()->mutable_now()->set_logical(observed_logical_);
+    auto* now = request.mutable_header()->mutable_now();
+    if (std::make_pair(observed_wall_time_ns_, observed_logical_) >
+        std::make_pair(now->wall_time_ns(), now->logical())) {
+      now->set_wall_time_ns(observed_wall_time_ns_);
+      now->set_logical(observed_logical_);
+    }
   }
   if (is_write && !request.header().has_idempotency_key()) {
     kvpb::IdempotencyKey* key = request.mutable_header()->mutable_idempotency_key();
@@ -293,17 +299,14 @@ absl::StatusOr<kvpb::BatchResponse> KvClient::Send(kvpb::BatchRequest request, b
       kvpb::BatchResponse response;
       absl::Status error;
       switch (Attempt(index, request, deadline, is_write, &response, &error)) {
-        case Outcome::kDone: {
-          absl::MutexLock lock(&mu_);
-          const auto& now = response.now();
-          if (std::make_pair(now.wall_time_ns(), now.logical()) >
-              std::make_pair(observed_wall_time_ns_, observed_logical_)) {
-            observed_wall_time_ns_ = now.wall_time_ns();
-            observed_logical_ = now.logical();
-          }
+        case Outcome::kDone:
+          Observe(response.now());
           return response;
-        }
         case Outcome::kServerError:
+          if (errors_in_response && response.has_error()) {
+            Observe(response.now());
+            return response;
+          }
           return error;
         case Outcome::kRejected:
           if (ambiguous) {
@@ -342,6 +345,21 @@ absl::StatusOr<kvpb::BatchResponse> KvClient::Batch(kvpb::BatchRequest request) 
   const bool is_write =
       std::any_of(request.requests().begin(), request.requests().end(), IsWriteRequest);
   return Send(std::move(request), is_write);
+}
+
+void KvClient::Observe(const proto::Timestamp& now) {
+  absl::MutexLock lock(&mu_);
+  if (std::make_pair(now.wall_time_ns(), now.logical()) >
+      std::make_pair(observed_wall_time_ns_, observed_logical_)) {
+    observed_wall_time_ns_ = now.wall_time_ns();
+    observed_logical_ = now.logical();
+  }
+}
+
+absl::StatusOr<kvpb::BatchResponse> KvClient::BatchWithErrors(kvpb::BatchRequest request) {
+  const bool is_write =
+      std::any_of(request.requests().begin(), request.requests().end(), IsWriteRequest);
+  return Send(std::move(request), is_write, /*errors_in_response=*/true);
 }
 
 absl::StatusOr<kvpb::ResponseUnion> KvClient::SendOne(kvpb::RequestUnion request, bool is_write) {

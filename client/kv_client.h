@@ -102,6 +102,10 @@ class KvClient {
   // and its header has no idempotency key, one is assigned. A server error comes back
   // as a non-OK status (the response's error field is never set on success).
   [[nodiscard]] absl::StatusOr<kvpb::BatchResponse> Batch(kvpb::BatchRequest request);
+  // Like Batch, but a server's definite error comes back inside the response (with
+  // the response's transaction, which a transaction coordinator needs); the status
+  // is non-OK only for transport failures, ambiguity and running out of budget.
+  [[nodiscard]] absl::StatusOr<kvpb::BatchResponse> BatchWithErrors(kvpb::BatchRequest request);
 
  private:
   struct Host;
@@ -110,7 +114,8 @@ class KvClient {
   explicit KvClient(KvClientOptions options);
 
   // The per-attempt loop behind every operation (kv_client.cc).
-  absl::StatusOr<kvpb::BatchResponse> Send(kvpb::BatchRequest request, bool is_write);
+  absl::StatusOr<kvpb::BatchResponse> Send(kvpb::BatchRequest request, bool is_write,
+                                           bool errors_in_response = false);
   // Sends one attempt to host `index` and classifies what came back.
   Outcome Attempt(size_t index, const kvpb::BatchRequest& request, absl::Time deadline,
                   bool is_write, kvpb::BatchResponse* response, absl::Status* error);
@@ -119,6 +124,8 @@ class KvClient {
   // Waits until host's channel is connected, it fails to connect, or deadline.
   // False means nothing can have been sent, so a write was certainly not applied.
   static bool AwaitConnected(Host& host, absl::Time deadline);
+  // Raises the observed HLC reading to now.
+  void Observe(const proto::Timestamp& now);
   // Runs a single-request batch and returns its one response.
   absl::StatusOr<kvpb::ResponseUnion> SendOne(kvpb::RequestUnion request, bool is_write);
 

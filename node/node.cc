@@ -170,6 +170,10 @@ absl::Status Node::StartStore() {
   };
   go.first_range = [this] { return FirstRange(); };
   gateway_ = std::make_unique<ranges::Gateway>(std::move(go));
+  // Replicas reach other ranges (pushes, intent resolution) through the gateway.
+  store_->SetKeySender([this](const kvpb::BatchRequest& req, absl::Time deadline) {
+    return gateway_->Send(req, deadline);
+  });
   RegisterMetrics();
   serving_.store(true, std::memory_order_release);
 

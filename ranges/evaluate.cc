@@ -1,9 +1,11 @@
 #include "ranges/evaluate.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "ranges/txn_errors.h"
 #include "storage/lock_table.h"
 #include "storage/mvcc.h"
 #include "storage/mvcc_errors.h"
@@ -16,6 +18,7 @@ bool IsWrite(const kvpb::RequestUnion& r) {
     case kvpb::RequestUnion::kConditionalPut:
     case kvpb::RequestUnion::kDelete:
     case kvpb::RequestUnion::kIncrement:
+    case kvpb::RequestUnion::kDeleteRange:
       return true;
     default:
       return false;
@@ -36,54 +39,203 @@ RequestSpan SpanOf(const kvpb::RequestUnion& r) {
       return {r.increment().key(), ""};
     case kvpb::RequestUnion::kScan:
       return {r.scan().start_key(), r.scan().end_key()};
+    case kvpb::RequestUnion::kDeleteRange:
+      return {r.delete_range().start_key(), r.delete_range().end_key()};
+    case kvpb::RequestUnion::kEndTxn:
+      return {r.end_txn().key(), ""};
+    case kvpb::RequestUnion::kHeartbeatTxn:
+      return {r.heartbeat_txn().key(), ""};
+    case kvpb::RequestUnion::kPushTxn:
+      return {r.push_txn().key(), ""};
+    case kvpb::RequestUnion::kQueryTxn:
+      return {r.query_txn().key(), ""};
+    case kvpb::RequestUnion::kResolveIntent:
+      return {r.resolve_intent().key(), r.resolve_intent().end_key()};
+    case kvpb::RequestUnion::kRefresh:
+      return {r.refresh().key(), r.refresh().end_key()};
     case kvpb::RequestUnion::VALUE_NOT_SET:
       break;
   }
   return {};
 }
 
-absl::Status ValidateBatch(const kvpb::BatchRequest& batch) {
-  if (batch.requests().empty()) return absl::InvalidArgumentError("empty batch");
-  if (static_cast<size_t>(batch.requests_size()) > kMaxBatchRequests) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "batch of ", batch.requests_size(), " requests exceeds the limit of ", kMaxBatchRequests));
+namespace {
+
+// The kind a single request would make its batch, or nullopt for reads/writes that
+// combine by the rules in ClassifyBatch.
+std::optional<BatchKind> SoleKindOf(const kvpb::RequestUnion& r) {
+  switch (r.value_case()) {
+    case kvpb::RequestUnion::kHeartbeatTxn:
+      return BatchKind::kHeartbeat;
+    case kvpb::RequestUnion::kPushTxn:
+      return BatchKind::kPush;
+    case kvpb::RequestUnion::kQueryTxn:
+      return BatchKind::kQuery;
+    default:
+      return std::nullopt;
   }
-  int writes = 0;
-  for (int i = 0; i < batch.requests_size(); ++i) {
+}
+
+bool IsSpanRequest(const kvpb::RequestUnion& r) {
+  return r.has_scan() || r.has_delete_range() ||
+         (r.has_resolve_intent() && !r.resolve_intent().end_key().empty()) ||
+         (r.has_refresh() && !r.refresh().end_key().empty());
+}
+
+absl::Status CheckTxnHeader(const kvpb::Transaction& txn) {
+  if (txn.id().size() != 16) {
+    return absl::InvalidArgumentError("transaction id must be 16 bytes");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<BatchKind> ClassifyBatch(const kvpb::BatchRequest& batch) {
+  const int n = batch.requests_size();
+  if (n == 0) return absl::InvalidArgumentError("empty batch");
+  if (static_cast<size_t>(n) > kMaxBatchRequests) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch of ", n, " requests exceeds the limit of ", kMaxBatchRequests));
+  }
+  const bool in_txn = batch.header().has_txn();
+  if (in_txn) {
+    if (absl::Status s = CheckTxnHeader(batch.header().txn()); !s.ok()) return s;
+  }
+  int reads = 0, writes = 0, end_txns = 0, resolves = 0, refreshes = 0;
+  for (int i = 0; i < n; ++i) {
     const kvpb::RequestUnion& r = batch.requests(i);
     if (r.value_case() == kvpb::RequestUnion::VALUE_NOT_SET) {
       return absl::InvalidArgumentError(absl::StrCat("request ", i, " has no operation"));
     }
     RequestSpan span = SpanOf(r);
-    if (span.start.empty() && r.value_case() != kvpb::RequestUnion::kScan) {
+    if (span.start.empty() && !r.has_scan()) {
       return absl::InvalidArgumentError(absl::StrCat("request ", i, ": empty key"));
     }
-    if (r.value_case() == kvpb::RequestUnion::kScan && span.start >= span.end) {
+    if ((r.has_scan() || r.has_delete_range()) && span.start >= span.end) {
       return absl::InvalidArgumentError(
-          absl::StrCat("request ", i, ": scan start key must be before its end key"));
+          absl::StrCat("request ", i, ": start key must be before the end key"));
+    }
+    if (IsSpanRequest(r) && span.start >= span.end) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("request ", i, ": start key must be before the end key"));
     }
     if (!span.start.empty() && span.start[0] < '\x02') {
       return absl::InvalidArgumentError(
           absl::StrCat("request ", i, ": keys below \\x02 are internal and cannot be addressed"));
     }
+    if (std::optional<BatchKind> sole = SoleKindOf(r)) {
+      if (n != 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("request ", i, ": HeartbeatTxn, PushTxn and QueryTxn travel alone"));
+      }
+      if (*sole == BatchKind::kHeartbeat && !in_txn) {
+        return absl::InvalidArgumentError("HeartbeatTxn needs the transaction in the header");
+      }
+      return *sole;
+    }
+    if (r.has_get() || r.has_scan()) ++reads;
     if (IsWrite(r)) ++writes;
+    if (r.has_resolve_intent()) ++resolves;
+    if (r.has_refresh()) ++refreshes;
+    if (r.has_end_txn()) {
+      ++end_txns;
+      if (i != n - 1) return absl::InvalidArgumentError("EndTxn must be the last request");
+    }
   }
-  if (writes > 1 || (writes == 1 && batch.requests_size() > 1)) {
-    return absl::InvalidArgumentError("a batch holds either reads or exactly one write");
+  if (end_txns > 0 || refreshes > 0) {
+    if (!in_txn) {
+      return absl::InvalidArgumentError("EndTxn and Refresh need the transaction in the header");
+    }
+    if (batch.header().txn().anchor_key().empty() && end_txns > 0) {
+      return absl::InvalidArgumentError("EndTxn needs the transaction's anchor key");
+    }
   }
-  return absl::OkStatus();
+  const int kinds = (reads > 0) + (writes + end_txns > 0) + (resolves > 0) + (refreshes > 0);
+  if (kinds > 1) {
+    return absl::InvalidArgumentError(
+        "a batch holds reads, writes, intent resolutions or refreshes, not a mix");
+  }
+  if (reads > 0) return BatchKind::kRead;
+  if (resolves > 0) return BatchKind::kResolve;
+  if (refreshes > 0) return BatchKind::kRefresh;
+  if (!in_txn && writes > 1) {
+    return absl::InvalidArgumentError("outside a transaction a batch holds exactly one write");
+  }
+  if (in_txn && writes > 0 && batch.header().txn().anchor_key().empty()) {
+    return absl::InvalidArgumentError("a transaction's writes need its anchor key");
+  }
+  return BatchKind::kWrite;
+}
+
+TxnContext TxnContextOf(const kvpb::Transaction& txn) {
+  TxnContext ctx;
+  ctx.meta.id = txn.id();
+  ctx.meta.anchor_key = txn.anchor_key();
+  ctx.meta.epoch = txn.epoch();
+  ctx.meta.write_timestamp = TimestampFromProto(txn.write_timestamp());
+  ctx.meta.sequence = txn.sequence();
+  ctx.read_timestamp = TimestampFromProto(txn.read_timestamp());
+  return ctx;
 }
 
 namespace {
 
 void SetTimestamp(Timestamp ts, proto::Timestamp* out) { TimestampToProto(ts, out); }
 
+MVCCReadOptions ReadOptionsOf(const EvalContext& ctx) {
+  MVCCReadOptions options;
+  options.txn = ctx.txn;
+  options.uncertainty_limit = ctx.uncertainty_limit;
+  options.pushed_txn_ids = ctx.pushed_txn_ids;
+  return options;
+}
+
+absl::Status EvaluateScan(Reader& reader, const kvpb::ScanRequest& scan, const EvalContext& ctx,
+                          kvpb::ScanResponse* out) {
+  MVCCScanOptions options;
+  options.read = ReadOptionsOf(ctx);
+  int64_t max_keys = scan.max_keys();
+  if (max_keys <= 0) max_keys = kDefaultScanRows;
+  options.max_keys = std::min(max_keys, kMaxScanRows);
+  options.reverse = scan.reverse();
+  absl::StatusOr<MVCCScanResult> scanned =
+      MVCCScan(reader, scan.start_key(), scan.end_key(), ctx.read_timestamp, options);
+  if (!scanned.ok()) return scanned.status();
+  for (MVCCKeyValue& kv : scanned->rows) {
+    kvpb::KeyValue* row = out->add_rows();
+    row->set_key(std::move(kv.key));
+    row->set_value(std::move(kv.value));
+    SetTimestamp(kv.timestamp, row->mutable_timestamp());
+  }
+  if (scanned->resume_span.has_value()) {
+    out->set_has_resume(true);
+    // Forward: where the rest starts. Reverse: the exclusive end of the rest.
+    out->set_resume_key(scan.reverse() ? scanned->resume_span->end : scanned->resume_span->start);
+  }
+  return absl::OkStatus();
+}
+
+// The write options for ctx, with the transaction's write timestamp at ts.
+struct WriteSetup {
+  TxnContext txn;
+  MVCCWriteOptions options;
+};
+void SetUpWrite(const EvalContext& ctx, Timestamp ts, WriteSetup* setup) {
+  if (ctx.txn != nullptr) {
+    setup->txn = *ctx.txn;
+    setup->txn.meta.write_timestamp = ts;
+    setup->options.txn = &setup->txn;
+  }
+}
+
 }  // namespace
 
-absl::Status EvaluateRead(Reader& reader, const kvpb::RequestUnion& r, Timestamp ts,
+absl::Status EvaluateRead(Reader& reader, const kvpb::RequestUnion& r, const EvalContext& ctx,
                           kvpb::ResponseUnion* response) {
   if (r.has_get()) {
-    absl::StatusOr<MVCCGetResult> got = MVCCGet(reader, r.get().key(), ts);
+    absl::StatusOr<MVCCGetResult> got =
+        MVCCGet(reader, r.get().key(), ctx.read_timestamp, ReadOptionsOf(ctx));
     if (!got.ok()) return got.status();
     kvpb::GetResponse* out = response->mutable_get();
     out->set_found(got->found);
@@ -93,60 +245,62 @@ absl::Status EvaluateRead(Reader& reader, const kvpb::RequestUnion& r, Timestamp
     }
     return absl::OkStatus();
   }
-  if (r.has_scan()) {
-    MVCCScanOptions options;
-    int64_t max_keys = r.scan().max_keys();
-    if (max_keys <= 0) max_keys = kDefaultScanRows;
-    options.max_keys = std::min(max_keys, kMaxScanRows);
-    absl::StatusOr<MVCCScanResult> scanned =
-        MVCCScan(reader, r.scan().start_key(), r.scan().end_key(), ts, options);
-    if (!scanned.ok()) return scanned.status();
-    kvpb::ScanResponse* out = response->mutable_scan();
-    for (MVCCKeyValue& kv : scanned->rows) {
-      kvpb::KeyValue* row = out->add_rows();
-      row->set_key(std::move(kv.key));
-      row->set_value(std::move(kv.value));
-      SetTimestamp(kv.timestamp, row->mutable_timestamp());
-    }
-    if (scanned->resume_span.has_value()) {
-      out->set_has_resume(true);
-      out->set_resume_key(scanned->resume_span->start);
-    }
-    return absl::OkStatus();
-  }
+  if (r.has_scan()) return EvaluateScan(reader, r.scan(), ctx, response->mutable_scan());
   return absl::InvalidArgumentError("not a read request");
 }
 
-absl::Status EvaluateWrite(WriteBatch& batch, const kvpb::RequestUnion& r, Timestamp ts,
-                           kvpb::ResponseUnion* response) {
+absl::Status EvaluateWrite(WriteBatch& batch, const kvpb::RequestUnion& r, const EvalContext& ctx,
+                           kvpb::ResponseUnion* response, Timestamp* written) {
+  const Timestamp ts = ctx.write_timestamp;
+  WriteSetup setup;
+  SetUpWrite(ctx, ts, &setup);
+  const MVCCWriteOptions& options = setup.options;
+  auto landed = [&](Timestamp at, proto::Timestamp* out) {
+    if (out != nullptr) SetTimestamp(at, out);
+    if (written != nullptr) *written = std::max(*written, at);
+  };
   switch (r.value_case()) {
     case kvpb::RequestUnion::kPut: {
-      absl::StatusOr<MVCCWriteResult> w = MVCCPut(batch, r.put().key(), ts, r.put().value());
+      absl::StatusOr<MVCCWriteResult> w =
+          MVCCPut(batch, r.put().key(), ts, r.put().value(), options);
       if (!w.ok()) return w.status();
-      SetTimestamp(w->timestamp, response->mutable_put()->mutable_timestamp());
+      landed(w->timestamp, response->mutable_put()->mutable_timestamp());
       return absl::OkStatus();
     }
     case kvpb::RequestUnion::kConditionalPut: {
       const kvpb::ConditionalPutRequest& c = r.conditional_put();
       std::optional<std::string> expected;
       if (c.has_expected()) expected = c.expected();
-      absl::StatusOr<MVCCWriteResult> w =
-          MVCCConditionalPut(batch, c.key(), ts, c.value(), expected, /*allow_if_missing=*/false);
+      absl::StatusOr<MVCCWriteResult> w = MVCCConditionalPut(
+          batch, c.key(), ts, c.value(), expected, /*allow_if_missing=*/false, options);
       if (!w.ok()) return w.status();
-      SetTimestamp(w->timestamp, response->mutable_conditional_put()->mutable_timestamp());
+      landed(w->timestamp, response->mutable_conditional_put()->mutable_timestamp());
       return absl::OkStatus();
     }
     case kvpb::RequestUnion::kDelete: {
-      absl::StatusOr<MVCCWriteResult> w = MVCCDelete(batch, r.delete_().key(), ts);
+      absl::StatusOr<MVCCWriteResult> w = MVCCDelete(batch, r.delete_().key(), ts, options);
       if (!w.ok()) return w.status();
-      SetTimestamp(w->timestamp, response->mutable_delete_()->mutable_timestamp());
+      landed(w->timestamp, response->mutable_delete_()->mutable_timestamp());
       return absl::OkStatus();
     }
     case kvpb::RequestUnion::kIncrement: {
+      MVCCWriteResult result;
       absl::StatusOr<int64_t> v =
-          MVCCIncrement(batch, r.increment().key(), ts, r.increment().delta());
+          MVCCIncrement(batch, r.increment().key(), ts, r.increment().delta(), options, &result);
       if (!v.ok()) return v.status();
+      landed(result.timestamp, nullptr);
       response->mutable_increment()->set_new_value(*v);
+      return absl::OkStatus();
+    }
+    case kvpb::RequestUnion::kDeleteRange: {
+      const kvpb::DeleteRangeRequest& d = r.delete_range();
+      absl::StatusOr<MVCCDeleteRangeResult> w = MVCCDeleteRange(
+          batch, d.start_key(), d.end_key(), ts, /*max_keys=*/0, options);
+      if (!w.ok()) return w.status();
+      landed(ts, nullptr);
+      for (std::string& k : w->deleted_keys) {
+        response->mutable_delete_range()->add_deleted_keys(std::move(k));
+      }
       return absl::OkStatus();
     }
     default:
@@ -166,6 +320,17 @@ kvpb::Error ToError(const absl::Status& status, int32_t request_index) {
       cf->set_has_actual(true);
       cf->set_actual(detail->actual_value());
     }
+  } else if (IsUncertaintyError(status)) {
+    std::optional<proto::MVCCErrorDetail> detail = MVCCErrorDetailOf(status);
+    kvpb::TransactionRetryError* retry = error.mutable_retry();
+    retry->set_reason(kvpb::TransactionRetryError::UNCERTAINTY);
+    if (detail.has_value()) {
+      *retry->mutable_existing_timestamp() = detail->uncertain_existing_timestamp();
+    }
+  } else if (std::optional<kvpb::TransactionRetryError> retry = TxnRetryDetailOf(status)) {
+    *error.mutable_retry() = *retry;
+  } else if (IsTxnAborted(status)) {
+    error.mutable_aborted()->set_reason(std::string(status.message()));
   }
   return error;
 }

@@ -4,18 +4,24 @@
 //
 // Reads run against the engine (or a snapshot) at a timestamp; writes go into a
 // WriteBatch at a timestamp and fill the response the client will get once the batch
-// is applied. Errors are absl::Status values; ToError turns one into the wire
-// kvpb::Error (with a condition-failed detail when there is one).
+// is applied. Inside a transaction (EvalContext::txn) reads see the transaction's own
+// intents and check the uncertainty interval, and writes become intents. The
+// transaction requests themselves (EndTxn, PushTxn, ...) are in ranges/evaluate_txn.h.
+// Errors are absl::Status values; ToError turns one into the wire kvpb::Error.
 //
 // Thread safety: stateless functions; the Reader / WriteBatch rules apply.
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "proto/kv.pb.h"
 #include "storage/engine.h"
+#include "storage/mvcc_txn.h"
 #include "storage/timestamp.h"
 
 namespace rangedb::ranges {
@@ -24,8 +30,21 @@ namespace rangedb::ranges {
 inline constexpr int64_t kDefaultScanRows = 1000;
 inline constexpr int64_t kMaxScanRows = 10000;
 inline constexpr size_t kMaxBatchRequests = 128;
+// Keys one DeleteRange or ResolveIntent span handles per request; more resume.
+inline constexpr int64_t kMaxKeysPerSpanWrite = 10000;
 
-bool IsWrite(const kvpb::RequestUnion& request);
+// What a batch does, which decides how a replica serves it (kvpb::BatchRequest).
+enum class BatchKind {
+  kRead,       // Gets and Scans
+  kWrite,      // one write; in a transaction, writes optionally ending with EndTxn
+  kResolve,    // ResolveIntents
+  kHeartbeat,  // one HeartbeatTxn
+  kPush,       // one PushTxn
+  kQuery,      // one QueryTxn
+  kRefresh,    // Refreshes, in a transaction
+};
+
+bool IsWrite(const kvpb::RequestUnion& request);  // a data write (not EndTxn)
 // Every key (or span) a request touches, for latches and range checks.
 struct RequestSpan {
   std::string start;
@@ -33,19 +52,38 @@ struct RequestSpan {
 };
 RequestSpan SpanOf(const kvpb::RequestUnion& request);
 
-// Checks shape: known request type, non-empty keys, start < end for scans, at most
-// kMaxBatchRequests requests, reads and writes not mixed, at most one write.
-[[nodiscard]] absl::Status ValidateBatch(const kvpb::BatchRequest& batch);
+// Checks shape and classifies: known request types, non-empty keys, start < end for
+// spans, at most kMaxBatchRequests requests, the combinations BatchKind allows, and a
+// transaction header where one is required.
+[[nodiscard]] absl::StatusOr<BatchKind> ClassifyBatch(const kvpb::BatchRequest& batch);
+[[nodiscard]] inline absl::Status ValidateBatch(const kvpb::BatchRequest& batch) {
+  return ClassifyBatch(batch).status();
+}
 
-// Evaluates a read-only request at ts.
+// How one request is evaluated.
+struct EvalContext {
+  Timestamp read_timestamp;            // reads see versions at or below this
+  Timestamp write_timestamp;           // writes are placed here (or above: WriteTooOld)
+  Timestamp uncertainty_limit;         // reads fail on versions in (read, limit]
+  const TxnContext* txn = nullptr;     // the transaction, if any
+  // Pending transactions already pushed above read_timestamp (MVCCReadOptions).
+  const std::vector<std::string>* pushed_txn_ids = nullptr;
+};
+
+// The transaction of a batch header as the MVCC layer sees it.
+TxnContext TxnContextOf(const kvpb::Transaction& txn);
+
+// Evaluates a read-only request (Get, Scan).
 [[nodiscard]] absl::Status EvaluateRead(Reader& reader, const kvpb::RequestUnion& request,
-                                        Timestamp ts, kvpb::ResponseUnion* response);
+                                        const EvalContext& ctx, kvpb::ResponseUnion* response);
 
-// Evaluates a write at ts into batch.
+// Evaluates a data write into batch. *written (if not null) is raised to the
+// timestamp the write landed at (above ctx.write_timestamp after a WriteTooOld).
 [[nodiscard]] absl::Status EvaluateWrite(WriteBatch& batch, const kvpb::RequestUnion& request,
-                                         Timestamp ts, kvpb::ResponseUnion* response);
+                                         const EvalContext& ctx, kvpb::ResponseUnion* response,
+                                         Timestamp* written);
 
-// The wire form of an evaluation error.
+// The wire form of an evaluation error (condition-failed, retry and aborted details).
 kvpb::Error ToError(const absl::Status& status, int32_t request_index = -1);
 // Back from the wire (keeps the code and message; details stay in error).
 absl::Status FromError(const kvpb::Error& error);

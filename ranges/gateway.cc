@@ -15,6 +15,7 @@
 #include "client/backoff.h"
 #include "client/random.h"
 #include "ranges/evaluate.h"
+#include "ranges/gateway_util.h"
 #include "ranges/range_keys.h"
 #include "storage/keys.h"
 #include "storage/lock_table.h"
@@ -22,57 +23,15 @@
 namespace rangedb::ranges {
 namespace {
 
-// At most this many parts of one batch are in flight at once.
-constexpr size_t kMaxParallelParts = 16;
 // A meta lookup reads this many descriptors: the range asked for and the next ones,
 // which a scan is likely to need next.
 constexpr int64_t kMetaPrefetchRows = 8;
-constexpr BackoffOptions kRetryBackoff{std::chrono::milliseconds(20),
-                                       std::chrono::milliseconds(500)};
-
-kvpb::BatchResponse ErrorResponse(const absl::Status& status, int32_t index = -1) {
-  kvpb::BatchResponse resp;
-  *resp.mutable_error() = ToError(status, index);
-  return resp;
-}
-
-bool Contains(const kvpb::RangeDescriptor& desc, absl::string_view key) {
-  return desc.start_key() <= key && key < desc.end_key();
-}
-
-// Sleeps for delay, but not past deadline.
-void SleepBefore(std::chrono::milliseconds delay, absl::Time deadline) {
-  const absl::Duration d = std::min(absl::FromChrono(delay), deadline - absl::Now());
-  if (d > absl::ZeroDuration()) absl::SleepFor(d);
-}
-
-// Runs fn(0..n-1) on at most kMaxParallelParts threads (the caller's among them).
-void RunParallel(size_t n, const std::function<void(size_t)>& fn) {
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) fn(i);
-  };
-  std::vector<std::thread> helpers;
-  for (size_t t = 1; t < std::min(n, kMaxParallelParts); ++t) helpers.emplace_back(worker);
-  worker();
-  for (std::thread& t : helpers) t.join();
-}
+using gateway_util::Contains;
+using gateway_util::ErrorResponse;
+using gateway_util::RunParallel;
+using gateway_util::SleepBefore;
 
 }  // namespace
-
-struct Gateway::RetryState {
-  explicit RetryState(bool is_write) : write(is_write) {}
-  const bool write;
-  bool may_have_applied = false;  // an attempt of this write may have applied
-  uint64_t range_id = 0;          // the range last tried
-  std::string last_error = "no attempt was made before the deadline";
-  Backoff backoff{kRetryBackoff};
-};
-
-struct Gateway::RangeResult {
-  kvpb::BatchResponse response;
-  bool relookup = false;  // the descriptor was stale: look the range up again
-};
 
 Gateway::Gateway(GatewayOptions options)
     : options_(std::move(options)),
@@ -88,15 +47,42 @@ kvpb::BatchResponse Gateway::Send(const kvpb::BatchRequest& request, absl::Time 
     (void)options_.clock->Update(TimestampFromProto(request.header().now()));
   }
   kvpb::BatchResponse resp;
+  absl::StatusOr<BatchKind> kind = ClassifyBatch(request);
   if (request.header().range_id() != 0) {
     resp = ErrorResponse(absl::InvalidArgumentError(absl::StrCat(
         "a gateway routes by key: header.range_id must be 0, not ", request.header().range_id())));
-  } else if (absl::Status s = ValidateBatch(request); !s.ok()) {
-    resp = ErrorResponse(s);
-  } else if (IsWrite(request.requests(0))) {
-    resp = SendWrite(request, deadline);
+  } else if (!kind.ok()) {
+    resp = ErrorResponse(kind.status());
   } else {
-    resp = SendReads(request, deadline);
+    kvpb::BatchRequest batch = request;
+    if (batch.header().has_txn() && !batch.header().txn().has_read_timestamp()) {
+      // The transaction's first request: it starts now, by this node's clock.
+      kvpb::Transaction* txn = batch.mutable_header()->mutable_txn();
+      const Timestamp now = options_.clock->Now();
+      TimestampToProto(now, txn->mutable_read_timestamp());
+      TimestampToProto(now, txn->mutable_write_timestamp());
+      TimestampToProto(Timestamp{now.wall_ns + options_.clock->MaxOffsetNanos(), now.logical},
+                       txn->mutable_uncertainty_limit());
+    }
+    switch (*kind) {
+      case BatchKind::kRead:
+        resp = SendReads(batch, deadline);
+        break;
+      case BatchKind::kWrite:
+        resp = batch.header().has_txn() ? SendTxnWrites(batch, deadline)
+                                        : SendWrite(batch, deadline);
+        break;
+      case BatchKind::kResolve:
+      case BatchKind::kRefresh:
+        resp = SendSpanRequests(batch, deadline);
+        break;
+      case BatchKind::kHeartbeat:
+      case BatchKind::kPush:
+      case BatchKind::kQuery:
+        resp = SendSingle(batch, deadline);
+        break;
+    }
+    if (batch.header().has_txn() && !resp.has_txn()) *resp.mutable_txn() = batch.header().txn();
   }
   TimestampToProto(options_.clock->Now(), resp.mutable_now());
   return resp;
@@ -169,6 +155,7 @@ std::optional<kvpb::Error> Gateway::SendGets(const kvpb::BatchRequest& request,
     auto build = [&](const kvpb::RangeDescriptor& desc) {
       sent.clear();
       kvpb::BatchRequest part;
+      gateway_util::CopyTxn(request, &part);
       for (int i : indices) {
         if (Contains(desc, request.requests(i).get().key())) {
           *part.add_requests() = request.requests(i);
@@ -202,6 +189,7 @@ std::optional<kvpb::Error> Gateway::SendGets(const kvpb::BatchRequest& request,
 std::optional<kvpb::Error> Gateway::SendScan(const kvpb::BatchRequest& request, int index,
                                              absl::Time deadline, kvpb::ResponseUnion* out) {
   const kvpb::ScanRequest& scan = request.requests(index).scan();
+  if (scan.reverse()) return SendReverseScan(request, index, deadline, out);
   kvpb::ScanResponse* result = out->mutable_scan();
   RetryState state(/*is_write=*/false);
   int64_t rows_left = scan.max_keys() > 0 ? scan.max_keys() : kDefaultScanRows;
@@ -211,6 +199,7 @@ std::optional<kvpb::Error> Gateway::SendScan(const kvpb::BatchRequest& request, 
     kvpb::RangeDescriptor desc;
     auto build = [&](const kvpb::RangeDescriptor& d) {
       kvpb::BatchRequest part;
+      gateway_util::CopyTxn(request, &part);
       kvpb::ScanRequest* s = part.add_requests()->mutable_scan();
       s->set_start_key(from);
       s->set_end_key(std::min(scan.end_key(), d.end_key()));

@@ -14,6 +14,11 @@
 //    none) goes with every attempt, so re-sending after an ambiguous failure never
 //    applies twice. If the deadline passes after an attempt that may have applied,
 //    the answer is an AmbiguousResultError — never success or a plain failure.
+//  - Transactions (header.txn): a transaction's first batch gets its timestamps
+//    here (read = write = this node's clock, uncertainty limit max_offset above);
+//    every part carries the transaction, and the response returns it as the ranges
+//    left it (write timestamp pushed). See gateway_txn.cc for how writes and the
+//    commit are sequenced.
 //  - send_to_node is how a part reaches a node: the node wires it to its own Store
 //    when node_id is itself (the local path, no RPC) and to gRPC otherwise.
 //
@@ -82,6 +87,14 @@ class Gateway {
   using BuildFn = std::function<kvpb::BatchRequest(const kvpb::RangeDescriptor&)>;
 
   kvpb::BatchResponse SendWrite(const kvpb::BatchRequest& request, absl::Time deadline);
+  // A transaction's writes (gateway_txn.cc): grouped by range and sent in parallel;
+  // an EndTxn goes last, with the anchor range's writes, once every other range
+  // holds its intents.
+  kvpb::BatchResponse SendTxnWrites(const kvpb::BatchRequest& request, absl::Time deadline);
+  // ResolveIntent / Refresh requests, each span walked range by range.
+  kvpb::BatchResponse SendSpanRequests(const kvpb::BatchRequest& request, absl::Time deadline);
+  // HeartbeatTxn, PushTxn, QueryTxn: one request to the range of its key.
+  kvpb::BatchResponse SendSingle(const kvpb::BatchRequest& request, absl::Time deadline);
   kvpb::BatchResponse SendReads(const kvpb::BatchRequest& request, absl::Time deadline);
   // The Gets at `indices` of request, range by range; fills (*out)[i]. The error of
   // the first failing range, with request_index in request's numbering.
@@ -90,6 +103,10 @@ class Gateway {
   // request.requests(index), a Scan, walked range by range up to its row limit.
   std::optional<kvpb::Error> SendScan(const kvpb::BatchRequest& request, int index,
                                       absl::Time deadline, kvpb::ResponseUnion* out);
+  // The same for a reverse Scan: the ranges of [start, end) are found front to
+  // back, then read back to front (gateway_txn.cc).
+  std::optional<kvpb::Error> SendReverseScan(const kvpb::BatchRequest& request, int index,
+                                             absl::Time deadline, kvpb::ResponseUnion* out);
   // Sends build(descriptor of the range holding key), looking the range up again
   // when the descriptor turns out stale (RangeKeyMismatch). *used (if non-null) is
   // the descriptor of the range that answered.

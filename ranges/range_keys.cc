@@ -62,6 +62,13 @@ uint64_t RangeIdOfReplicaIndexKey(absl::string_view key) {
   return id;
 }
 
+std::string TxnRecordKey(absl::string_view anchor_key, absl::string_view txn_id) {
+  // \x01 k <anchor> \x00 txn- <id>: sorts right after the anchor among range-local
+  // keys, inside the range's range-local span whenever the anchor is in the range
+  // (unless a split lands exactly at anchor + \x00).
+  return absl::StrCat(keys::kRangeLocalPrefix, anchor_key, absl::string_view("\0txn-", 5), txn_id);
+}
+
 std::string MetaKey(absl::string_view end_key) { return absl::StrCat(keys::kMetaPrefix, end_key); }
 
 std::string NodeIdGeneratorKey() { return absl::StrCat(keys::kSystemPrefix, "node-idgen"); }

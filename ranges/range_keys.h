@@ -25,6 +25,10 @@ std::string IdempotencyRecordKey(uint64_t range_id, absl::string_view client_id,
 std::string IdempotencyRecordsStart(uint64_t range_id);
 std::string IdempotencyRecordsEnd(uint64_t range_id);
 
+// Range-local: the transaction record (kvpb::Transaction) of txn_id, anchored at
+// anchor_key; it lives in (and moves with) the range holding anchor_key.
+std::string TxnRecordKey(absl::string_view anchor_key, absl::string_view txn_id);
+
 // Store-local: the node's identity (nodepb::BootstrapRequest as received), and an
 // index of the replicas this store holds ([ReplicaIndexStart, ReplicaIndexEnd)).
 std::string StoreIdentKey();

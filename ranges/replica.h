@@ -41,7 +41,11 @@
 #include "proto/kv.pb.h"
 #include "proto/ranges.pb.h"
 #include "raft/rawnode.h"
+#include "ranges/evaluate.h"
 #include "ranges/latch_manager.h"
+#include "ranges/timestamp_cache.h"
+#include "ranges/txn_wait_queue.h"
+#include "storage/mvcc_errors.h"
 #include "storage/raft_log_storage.h"
 
 namespace rangedb::ranges {
@@ -149,8 +153,43 @@ class Replica {
   LeaseCheck CheckLeaseLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Waits (briefly, up to deadline) for this replica to hold a valid lease.
   LeaseCheck WaitForLease(absl::Time deadline);
-  kvpb::BatchResponse ServeRead(const kvpb::BatchRequest& request, absl::Time deadline);
-  kvpb::BatchResponse ServeWrite(const kvpb::BatchRequest& request, absl::Time deadline);
+  // WaitForLease, then (on a lease this replica has not served under yet) raises the
+  // timestamp cache's low water above anything an earlier leaseholder could have read.
+  LeaseCheck AcquireLease(absl::Time deadline);
+  // One evaluation of a batch under latches (replica_send.cc). If it met intents of
+  // other transactions, *conflicts lists them and the response is meaningless.
+  // What one request carries across its rounds of evaluation and conflict handling.
+  struct RequestState {
+    std::vector<std::string> pushed;  // pending transactions pushed above the read
+    Timestamp read_timestamp;         // a non-transactional read's, fixed at round one
+    std::vector<LockConflict> conflicts;  // what the last round met
+  };
+  kvpb::BatchResponse ServeOnce(const kvpb::BatchRequest& request, BatchKind kind,
+                                absl::Time deadline, RequestState* state);
+  kvpb::BatchResponse ServeReads(const kvpb::BatchRequest& request, BatchKind kind,
+                                 RequestState* state);
+  kvpb::BatchResponse ServeWrites(const kvpb::BatchRequest& request, const LeaseCheck& lease,
+                                  LatchManager::Guard latches, absl::Time deadline,
+                                  RequestState* state);
+  // Pushes the transactions of conflicts and resolves their intents here
+  // (replica_conflicts.cc). Pending transactions pushed above a reader's timestamp
+  // are added to *pushed. An error (deadline, the pusher itself aborted) ends the request.
+  absl::Status HandleConflicts(const kvpb::BatchRequest& request, BatchKind kind,
+                               absl::Time deadline, RequestState* state);
+  // PushTxn at the pushee's record (replica_push.cc): decides, waits in wait_queue_,
+  // detects deadlocks.
+  kvpb::BatchResponse ServePush(const kvpb::BatchRequest& request, absl::Time deadline);
+  // One decision under the record's latch; force_abort breaks a deadlock.
+  kvpb::BatchResponse PushOnce(const kvpb::PushTxnRequest& push, bool force_abort,
+                               absl::Time deadline, bool* pushed);
+  // Proposes batch (evaluated under lease; timestamp >= every version it writes)
+  // and waits for the outcome: nullopt when applied, else the error response
+  // (ambiguous, or definitely not applied).
+  std::optional<kvpb::BatchResponse> ProposeAndWait(const WriteBatch& batch,
+                                                    const LeaseCheck& lease, Timestamp timestamp,
+                                                    LatchManager::Guard latches,
+                                                    absl::Time deadline);
+  kvpb::Span RangeSpan() const;
   void Propose(std::shared_ptr<Proposal> proposal);
   absl::Status CheckKeysInRange(const kvpb::BatchRequest& request) const;
 
@@ -187,6 +226,10 @@ class Replica {
   StoreContext* const store_;
   const uint64_t range_id_;
   LatchManager latches_;
+  TimestampCache tscache_;
+  // The lease sequence the timestamp cache's low water was last raised for.
+  std::atomic<uint64_t> tscache_lease_sequence_{0};
+  TxnWaitQueue wait_queue_;
 
   mutable absl::Mutex mu_;
   uint64_t replica_id_ = 0;  // set once in Load

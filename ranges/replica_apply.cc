@@ -60,16 +60,14 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
       // Entries are checksummed on disk; an unparseable one is a bug, not bad luck.
       Fatal(absl::StrCat("r", range_id_, ": unparseable command at index ", e.index()));
     }
-    if (HybridLogicalClock* clock = store_->clock(); cmd.has_timestamp()) {
-      if (absl::Status s = clock->Update(TimestampFromProto(cmd.timestamp())); !s.ok()) {
-        spdlog::warn("r{}: command at index {}: {}", range_id_, e.index(), s.ToString());
-      }
-    }
     absl::Status check = CheckCommandLocked(cmd);
     if (!check.ok()) {
       results.emplace_back(cmd.command_id(), check);
       continue;
     }
+    // The command's timestamp is at or above every version it writes: keep the clock
+    // above all stored data, so a read at Now() sees every applied write.
+    if (cmd.has_timestamp()) store_->clock()->Forward(TimestampFromProto(cmd.timestamp()));
     if (cmd.has_new_lease()) {
       rangespb::Lease lease = cmd.new_lease();
       lease.set_sequence(lease_.sequence() + 1);

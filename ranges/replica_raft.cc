@@ -215,7 +215,12 @@ void Replica::ProposePendingLocked() {
       }
       cmd.set_max_lease_index(++next_lease_index_);
     }
-    TimestampToProto(store_->clock()->Now(), cmd.mutable_timestamp());
+    // At or above every version the command writes (a proposer may have set it
+    // higher for a write pushed ahead of the clock), so applying it forwards clocks.
+    const Timestamp now = store_->clock()->Now();
+    if (!cmd.has_timestamp() || TimestampFromProto(cmd.timestamp()) < now) {
+      TimestampToProto(now, cmd.mutable_timestamp());
+    }
     absl::Status s = raw_->Propose(cmd.SerializeAsString());
     if (!s.ok()) {
       p->Finish(absl::UnavailableError(absl::StrCat("proposal dropped: ", s.message())));

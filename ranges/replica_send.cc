@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/random.h"
 #include "ranges/evaluate.h"
+#include "ranges/evaluate_txn.h"
 #include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
@@ -91,8 +92,29 @@ absl::Status Replica::CheckKeysInRange(const kvpb::BatchRequest& request) const 
   return absl::OkStatus();
 }
 
+kvpb::Span Replica::RangeSpan() const {
+  absl::MutexLock lock(&mu_);
+  kvpb::Span span;
+  span.set_key(desc_.start_key());
+  span.set_end_key(desc_.end_key());
+  return span;
+}
+
+Replica::LeaseCheck Replica::AcquireLease(absl::Time deadline) {
+  LeaseCheck lease = WaitForLease(deadline);
+  if (lease.valid && tscache_lease_sequence_.load() != lease.sequence) {
+    // An earlier leaseholder may have served reads up to its clock, which is at most
+    // max_offset ahead of ours: no write here may land at or below that.
+    HybridLogicalClock* clock = store_->clock();
+    tscache_.SetLowWater(Timestamp{clock->Now().wall_ns + clock->MaxOffsetNanos(), 0});
+    tscache_lease_sequence_.store(lease.sequence);
+  }
+  return lease;
+}
+
 kvpb::BatchResponse Replica::Send(const kvpb::BatchRequest& request, absl::Time deadline) {
-  if (absl::Status s = ValidateBatch(request); !s.ok()) return ErrorResponse(s);
+  absl::StatusOr<BatchKind> kind = ClassifyBatch(request);
+  if (!kind.ok()) return ErrorResponse(kind.status());
   if (absl::Status s = CheckKeysInRange(request); !s.ok()) {
     kvpb::BatchResponse resp = ErrorResponse(s);
     kvpb::RangeKeyMismatchError* mismatch = resp.mutable_error()->mutable_range_key_mismatch();
@@ -100,34 +122,99 @@ kvpb::BatchResponse Replica::Send(const kvpb::BatchRequest& request, absl::Time 
     *mismatch->add_ranges() = Descriptor();
     return resp;
   }
-  const bool write = IsWrite(request.requests(0));
-  return write ? ServeWrite(request, deadline) : ServeRead(request, deadline);
+  if (*kind == BatchKind::kPush) return ServePush(request, deadline);
+  RequestState state;
+  // Bounded by the deadline: each round pushes and resolves what blocked the last.
+  for (;;) {
+    state.conflicts.clear();
+    kvpb::BatchResponse resp = ServeOnce(request, *kind, deadline, &state);
+    if (state.conflicts.empty()) return resp;
+    if (absl::Status s = HandleConflicts(request, *kind, deadline, &state); !s.ok()) {
+      kvpb::BatchResponse err = ErrorResponse(s);
+      if (request.header().has_txn()) *err.mutable_txn() = request.header().txn();
+      return err;
+    }
+  }
 }
 
-kvpb::BatchResponse Replica::ServeRead(const kvpb::BatchRequest& request, absl::Time deadline) {
+namespace {
+
+// The latches a batch needs: its keys, and for the transaction requests the record.
+std::vector<LatchSpan> LatchSpansOf(const kvpb::BatchRequest& request, BatchKind kind,
+                                    const kvpb::Span& range) {
   std::vector<LatchSpan> spans;
+  const kvpb::Transaction& txn = request.header().txn();
   for (const kvpb::RequestUnion& r : request.requests()) {
-    RequestSpan s = SpanOf(r);
-    spans.push_back({s.start, s.end, /*write=*/false});
+    if (r.has_end_txn()) {
+      spans.push_back({TxnRecordKey(txn.anchor_key(), txn.id()), "", /*write=*/true});
+      for (const kvpb::Span& s : r.end_txn().lock_spans()) {
+        if (s.end_key().empty()) {
+          if (s.key() >= range.key() && s.key() < range.end_key()) {
+            spans.push_back({s.key(), "", true});
+          }
+          continue;
+        }
+        const std::string lo = std::max(s.key(), range.key());
+        const std::string hi = std::min(s.end_key(), range.end_key());
+        if (lo < hi) spans.push_back({lo, hi, true});
+      }
+      continue;
+    }
+    if (r.has_heartbeat_txn()) {
+      spans.push_back({TxnRecordKey(txn.anchor_key(), txn.id()), "", /*write=*/true});
+      continue;
+    }
+    if (r.has_query_txn()) {
+      spans.push_back(
+          {TxnRecordKey(r.query_txn().key(), r.query_txn().txn_id()), "", /*write=*/false});
+      continue;
+    }
+    const RequestSpan s = SpanOf(r);
+    const bool write = kind == BatchKind::kWrite || kind == BatchKind::kResolve;
+    spans.push_back({s.start, s.end, write});
+  }
+  return spans;
+}
+
+// Sleeps until this node's physical clock has passed ts (bounded: timestamps are
+// never more than about max_offset ahead of it). Used before a write pushed above
+// the clock, and before acknowledging a commit whose timestamp a reader pushed
+// ahead: once a client hears of a write, every node's clock is within max_offset of
+// it, so any later reader sees it or finds it uncertain (docs/transactions.md).
+void WaitForClock(HybridLogicalClock* clock, Timestamp ts) {
+  const int64_t ahead_ns = ts.wall_ns - clock->PhysicalNow();
+  const int64_t bound_ns = 2 * clock->MaxOffsetNanos() + 1'000'000;
+  if (ahead_ns > 0) absl::SleepFor(absl::Nanoseconds(std::min(ahead_ns, bound_ns)));
+}
+
+constexpr int kMaxUncertaintyRestarts = 16;
+
+}  // namespace
+
+kvpb::BatchResponse Replica::ServeOnce(const kvpb::BatchRequest& request, BatchKind kind,
+                                       absl::Time deadline, RequestState* state) {
+  std::vector<LatchSpan> spans = LatchSpansOf(request, kind, RangeSpan());
+  const kvpb::IdempotencyKey& idem = request.header().idempotency_key();
+  const bool has_idem = kind == BatchKind::kWrite && !idem.client_id().empty();
+  if (has_idem) {
+    spans.push_back({IdempotencyRecordKey(range_id_, idem.client_id(), idem.sequence()), "",
+                     /*write=*/true});
   }
   absl::StatusOr<LatchManager::Guard> guard = latches_.Acquire(std::move(spans), deadline);
   if (!guard.ok()) return ErrorResponse(guard.status());
-  const bool unsafe = store_->config().testing_unsafe_reads;
-  LeaseCheck lease = unsafe ? LeaseCheck{.valid = true} : WaitForLease(deadline);
+  const bool read_only =
+      kind == BatchKind::kRead || kind == BatchKind::kQuery || kind == BatchKind::kRefresh;
+  const bool unsafe = read_only && store_->config().testing_unsafe_reads;
+  LeaseCheck lease = unsafe ? LeaseCheck{.valid = true} : AcquireLease(deadline);
   if (!lease.valid) {
     kvpb::BatchResponse resp = ErrorResponse(absl::UnavailableError(
         absl::StrCat("range ", range_id_, ": this replica does not hold the lease")));
     *resp.mutable_error()->mutable_not_leaseholder() = lease.not_leaseholder;
     return resp;
   }
-  // Every write applied here has a timestamp <= the clock (apply merges it), so a
-  // read at Now() sees all of them.
-  const Timestamp ts = store_->clock()->Now();
-  kvpb::BatchResponse resp;
-  for (int i = 0; i < request.requests_size(); ++i) {
-    absl::Status s = EvaluateRead(*store_->engine(), request.requests(i), ts, resp.add_responses());
-    if (!s.ok()) return ErrorResponse(s, i);
-  }
+  if (!read_only) return ServeWrites(request, lease, std::move(*guard), deadline, state);
+  kvpb::BatchResponse resp = ServeReads(request, kind, state);
+  if (!state->conflicts.empty() || resp.has_error()) return resp;
   // The lease must still have been valid when the read finished: a read evaluated
   // after the lease lapsed could miss a new leaseholder's writes.
   LeaseCheck after = CheckLease();
@@ -140,52 +227,224 @@ kvpb::BatchResponse Replica::ServeRead(const kvpb::BatchRequest& request, absl::
   return resp;
 }
 
-kvpb::BatchResponse Replica::ServeWrite(const kvpb::BatchRequest& request, absl::Time deadline) {
-  const kvpb::RequestUnion& r = request.requests(0);
-  const RequestSpan span = SpanOf(r);
-  std::vector<LatchSpan> spans = {{span.start, span.end, /*write=*/true}};
-  const kvpb::IdempotencyKey& idem = request.header().idempotency_key();
-  const bool has_idem = !idem.client_id().empty();
-  std::string record_key;
-  if (has_idem) {
-    record_key = IdempotencyRecordKey(range_id_, idem.client_id(), idem.sequence());
-    spans.push_back({record_key, "", /*write=*/true});
-  }
-  absl::StatusOr<LatchManager::Guard> guard = latches_.Acquire(std::move(spans), deadline);
-  if (!guard.ok()) return ErrorResponse(guard.status());
-  LeaseCheck lease = WaitForLease(deadline);
-  if (!lease.valid) {
-    kvpb::BatchResponse resp = ErrorResponse(absl::UnavailableError(
-        absl::StrCat("range ", range_id_, ": this replica does not hold the lease")));
-    *resp.mutable_error()->mutable_not_leaseholder() = lease.not_leaseholder;
+kvpb::BatchResponse Replica::ServeReads(const kvpb::BatchRequest& request, BatchKind kind,
+                                        RequestState* state) {
+  Engine* engine = store_->engine();
+  const bool in_txn = request.header().has_txn();
+  const kvpb::Transaction& txn = request.header().txn();
+  kvpb::BatchResponse resp;
+  if (in_txn) *resp.mutable_txn() = txn;
+  auto fail = [&](const absl::Status& s, int index) {
+    kvpb::BatchResponse err = ErrorResponse(s, index);
+    if (in_txn) *err.mutable_txn() = txn;
+    return err;
+  };
+  if (kind == BatchKind::kQuery) {
+    const kvpb::QueryTxnRequest& q = request.requests(0).query_txn();
+    absl::StatusOr<std::optional<kvpb::Transaction>> record =
+        ReadTxnRecord(*engine, q.key(), q.txn_id());
+    if (!record.ok()) return fail(record.status(), 0);
+    kvpb::QueryTxnResponse* out = resp.add_responses()->mutable_query_txn();
+    out->set_found(record->has_value());
+    if (record->has_value()) *out->mutable_record() = **record;
+    for (std::string& id : wait_queue_.Dependents(q.txn_id())) out->add_waiting_txn_ids(id);
     return resp;
   }
+  if (kind == BatchKind::kRefresh) {
+    for (int i = 0; i < request.requests_size(); ++i) {
+      const kvpb::RefreshRequest& r = request.requests(i).refresh();
+      if (absl::Status s = EvaluateRefresh(*engine, r, txn); !s.ok()) {
+        if (IsLockConflict(s)) {
+          state->conflicts = LockConflictsOf(s);
+          return {};
+        }
+        return fail(s, i);
+      }
+      resp.add_responses()->mutable_refresh();
+      tscache_.Add(r.key(), r.end_key(), TimestampFromProto(txn.write_timestamp()), txn.id());
+    }
+    return resp;
+  }
+  TxnContext txn_ctx;
+  EvalContext ctx;
+  ctx.pushed_txn_ids = &state->pushed;
+  if (in_txn) {
+    txn_ctx = TxnContextOf(txn);
+    ctx.txn = &txn_ctx;
+    ctx.read_timestamp = txn_ctx.read_timestamp;
+    ctx.uncertainty_limit = TimestampFromProto(txn.uncertainty_limit());
+  } else {
+    // A single-node read: at the clock, with an uncertainty interval so that a
+    // write acknowledged before this read began (possibly at a timestamp ahead of
+    // our clock) is never missed; uncertain values just move the read up.
+    if (state->read_timestamp.IsEmpty()) state->read_timestamp = store_->clock()->Now();
+    ctx.read_timestamp = state->read_timestamp;
+    HybridLogicalClock* clock = store_->clock();
+    ctx.uncertainty_limit =
+        Timestamp{state->read_timestamp.wall_ns + clock->MaxOffsetNanos(), 0};
+  }
+  for (int restart = 0;; ++restart) {
+    resp.clear_responses();
+    absl::Status failed;
+    int failed_index = -1;
+    for (int i = 0; i < request.requests_size() && failed.ok(); ++i) {
+      failed = EvaluateRead(*engine, request.requests(i), ctx, resp.add_responses());
+      failed_index = i;
+    }
+    if (failed.ok()) break;
+    if (IsLockConflict(failed)) {
+      state->conflicts = LockConflictsOf(failed);
+      return {};
+    }
+    std::optional<proto::MVCCErrorDetail> detail = MVCCErrorDetailOf(failed);
+    if (!in_txn && IsUncertaintyError(failed) && detail.has_value() &&
+        restart < kMaxUncertaintyRestarts) {
+      ctx.read_timestamp = TimestampFromProto(detail->uncertain_existing_timestamp());
+      state->read_timestamp = ctx.read_timestamp;
+      continue;
+    }
+    return fail(failed, failed_index);
+  }
+  // Remember the reads, so that no other transaction writes under them.
+  for (const kvpb::RequestUnion& r : request.requests()) {
+    const RequestSpan span = SpanOf(r);
+    tscache_.Add(span.start, span.end, ctx.read_timestamp, in_txn ? txn.id() : "");
+  }
+  return resp;
+}
+
+kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request,
+                                         const LeaseCheck& lease, LatchManager::Guard latches,
+                                         absl::Time deadline, RequestState* state) {
   Engine* engine = store_->engine();
+  const bool in_txn = request.header().has_txn();
+  const kvpb::Transaction& txn = request.header().txn();
+  const kvpb::IdempotencyKey& idem = request.header().idempotency_key();
+  const bool has_idem = !idem.client_id().empty() &&
+                        ClassifyBatch(request).value_or(BatchKind::kRead) == BatchKind::kWrite;
+  std::string record_key;
   if (has_idem) {
     // Applied before? Then answer as the first time, without writing again.
+    record_key = IdempotencyRecordKey(range_id_, idem.client_id(), idem.sequence());
     rangespb::IdempotencyRecord record;
     absl::StatusOr<bool> found = ReadLocalProto(*engine, record_key, &record);
     if (!found.ok()) return ErrorResponse(found.status());
     if (*found) return record.response();
   }
-  auto proposal = std::make_shared<Proposal>();
   std::unique_ptr<WriteBatch> batch = engine->NewWriteBatch();
-  const Timestamp ts = store_->clock()->Now();
-  kvpb::BatchResponse& resp = proposal->response;
-  if (absl::Status s = EvaluateWrite(*batch, r, ts, resp.add_responses()); !s.ok()) {
-    return ErrorResponse(s, 0);
+  const Timestamp now = store_->clock()->Now();
+  Timestamp written = in_txn ? TimestampFromProto(txn.write_timestamp()) : now;
+  // Never write under a read of another transaction (the timestamp cache).
+  for (const kvpb::RequestUnion& r : request.requests()) {
+    if (!IsWrite(r)) continue;
+    const RequestSpan span = SpanOf(r);
+    TimestampCache::Result read = tscache_.GetMax(span.start, span.end);
+    if (read.ts >= written && !(in_txn && read.txn_id == txn.id())) written = read.ts.Next();
   }
+  // A write pushed above the clock (after a lease change the timestamp cache's low
+  // water is max_offset ahead) waits for the clock instead of writing in the future:
+  // clocks stay within max_offset of each other, and the write needs no commit wait.
+  WaitForClock(store_->clock(), written);
+  kvpb::BatchResponse resp;
+  if (in_txn) *resp.mutable_txn() = txn;
+  auto fail = [&](const absl::Status& s, int index) {
+    kvpb::BatchResponse err = ErrorResponse(s, index);
+    if (in_txn) {
+      *err.mutable_txn() = txn;
+      TimestampToProto(written, err.mutable_txn()->mutable_write_timestamp());
+    }
+    return err;
+  };
+  TxnContext txn_ctx;
+  EvalContext ctx;
+  if (in_txn) {
+    txn_ctx = TxnContextOf(txn);
+    ctx.txn = &txn_ctx;
+    ctx.read_timestamp = txn_ctx.read_timestamp;
+  }
+  std::optional<EndTxnResult> ended;
+  bool heartbeat_changed = false;
+  for (int i = 0; i < request.requests_size(); ++i) {
+    const kvpb::RequestUnion& r = request.requests(i);
+    ctx.write_timestamp = written;
+    absl::Status s;
+    if (IsWrite(r)) {
+      s = EvaluateWrite(*batch, r, ctx, resp.add_responses(), &written);
+    } else if (r.has_end_txn()) {
+      kvpb::Transaction t = txn;
+      TimestampToProto(written, t.mutable_write_timestamp());
+      absl::StatusOr<EndTxnResult> end =
+          EvaluateEndTxn(*batch, r.end_txn(), t, RangeSpan(), &written);
+      if (end.ok()) {
+        *resp.add_responses()->mutable_end_txn() = end->response;
+        ended = std::move(*end);
+      } else {
+        s = end.status();
+      }
+    } else if (r.has_resolve_intent()) {
+      s = EvaluateResolveIntent(*batch, r.resolve_intent(),
+                                resp.add_responses()->mutable_resolve_intent());
+    } else if (r.has_heartbeat_txn()) {
+      absl::StatusOr<kvpb::Transaction> record =
+          EvaluateHeartbeat(*batch, txn, now, &heartbeat_changed);
+      if (record.ok()) {
+        *resp.add_responses()->mutable_heartbeat_txn()->mutable_record() = *record;
+      } else {
+        s = record.status();
+      }
+    } else {
+      s = absl::InvalidArgumentError("not a write request");
+    }
+    if (!s.ok()) {
+      if (IsLockConflict(s)) {
+        state->conflicts = LockConflictsOf(s);
+        return {};
+      }
+      return fail(s, i);
+    }
+  }
+  if (in_txn) {
+    TimestampToProto(written, resp.mutable_txn()->mutable_write_timestamp());
+    if (ended.has_value()) resp.mutable_txn()->set_status(ended->finished.status());
+  }
+  if (batch->Count() == 0) return resp;  // nothing changed: nothing to replicate
   if (has_idem) {
     rangespb::IdempotencyRecord record;
     *record.mutable_response() = resp;
     record.set_recorded_unix_ns(absl::ToUnixNanos(absl::Now()));
     WriteLocalProto(*batch, record_key, record);
   }
+  if (std::optional<kvpb::BatchResponse> err = ProposeAndWait(
+          *batch, lease, std::max(now, written), std::move(latches), deadline)) {
+    return *err;
+  }
+  if (ended.has_value()) {
+    if (!ended->external_spans.empty()) {
+      store_->ResolveIntentsAsync(ended->finished, std::move(ended->external_spans));
+    }
+    wait_queue_.Notify(txn.id());
+  }
+  if (heartbeat_changed) wait_queue_.Notify(txn.id());
+  // A commit (or a non-transactional write) is acknowledged only after commit wait.
+  const bool committed =
+      in_txn ? ended.has_value() && ended->finished.status() == kvpb::COMMITTED
+             : IsWrite(request.requests(0));
+  if (committed) WaitForClock(store_->clock(), written);
+  return resp;
+}
+
+std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(const WriteBatch& batch,
+                                                           const LeaseCheck& lease,
+                                                           Timestamp timestamp,
+                                                           LatchManager::Guard latches,
+                                                           absl::Time deadline) {
+  auto proposal = std::make_shared<Proposal>();
   rangespb::RaftCommand& cmd = proposal->command;
   cmd.set_command_id(RandomBytes(16));
   cmd.set_proposer_lease_sequence(lease.sequence);
-  cmd.set_write_batch(batch->Serialize());
-  proposal->latches = std::move(*guard);
+  cmd.set_write_batch(batch.Serialize());
+  TimestampToProto(timestamp, cmd.mutable_timestamp());
+  proposal->latches = std::move(latches);
   Propose(proposal);
   if (!proposal->done.WaitForNotificationWithDeadline(deadline)) {
     kvpb::BatchResponse err = ErrorResponse(absl::UnknownError(absl::StrCat(
@@ -200,7 +459,7 @@ kvpb::BatchResponse Replica::ServeWrite(const kvpb::BatchRequest& request, absl:
     *err.mutable_error()->mutable_not_leaseholder() = now.not_leaseholder;
     return err;
   }
-  return resp;
+  return std::nullopt;
 }
 
 void Replica::Propose(std::shared_ptr<Proposal> proposal) {

@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "proto/kv.pb.h"
 #include "proto/ranges.pb.h"
+#include "ranges/intent_resolver.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
 
@@ -69,6 +70,10 @@ class Store final : public StoreContext {
   std::vector<std::shared_ptr<Replica>> Replicas() const;
   const StoreMetrics& metrics() const { return metrics_; }
   StoreMetrics* mutable_metrics() override { return &metrics_; }
+  // Wires how replicas reach other ranges (the node's gateway) and starts the
+  // intent resolver. Call once, before serving transactional requests.
+  void SetKeySender(KeySender sender);
+
   // The transport could not deliver a message of range_id to to_node_id.
   void ReportUnreachable(uint64_t range_id, uint64_t to_node_id);
 
@@ -80,6 +85,9 @@ class Store final : public StoreContext {
   void EnqueueRange(uint64_t range_id) override;
   bool VotingAllowed() const override { return absl::Now() >= voting_allowed_after_; }
   bool NodeLive(uint64_t node_id) const override;
+  kvpb::BatchResponse SendByKey(const kvpb::BatchRequest& request, absl::Time deadline) override;
+  void ResolveIntentsAsync(const kvpb::Transaction& finished,
+                           std::vector<kvpb::Span> spans) override;
 
  private:
   explicit Store(StoreOptions options);
@@ -99,6 +107,10 @@ class Store final : public StoreContext {
   std::vector<uint64_t> queue_ ABSL_GUARDED_BY(queue_mu_);  // bounded by replica count
   std::set<uint64_t> queued_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+
+  absl::Mutex sender_mu_;
+  KeySender key_sender_ ABSL_GUARDED_BY(sender_mu_);
+  std::shared_ptr<IntentResolver> resolver_ ABSL_GUARDED_BY(sender_mu_);
 
   std::thread scheduler_;
   std::thread ticker_;

@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "absl/time/time.h"
+#include "proto/kv.pb.h"
 #include "proto/ranges.pb.h"
 #include "storage/engine.h"
 #include "txn/hlc.h"
@@ -71,6 +73,14 @@ class StoreContext {
   // Whether the failure detector considers node_id live (unknown counts as live).
   virtual bool NodeLive(uint64_t node_id) const = 0;
   virtual StoreMetrics* mutable_metrics() = 0;
+  // Routes a batch by key as a gateway does: how a replica reaches other ranges for
+  // PushTxn and QueryTxn. Unavailable until the node wired a sender.
+  virtual kvpb::BatchResponse SendByKey(const kvpb::BatchRequest& request,
+                                        absl::Time deadline) = 0;
+  // Queues the asynchronous resolution of a finished transaction's intents in spans
+  // (ranges/intent_resolver.h); may drop it (readers resolve what they meet).
+  virtual void ResolveIntentsAsync(const kvpb::Transaction& finished,
+                                   std::vector<kvpb::Span> spans) = 0;
 };
 
 }  // namespace rangedb::ranges

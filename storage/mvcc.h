@@ -46,6 +46,11 @@ namespace rangedb {
 struct MVCCReadOptions {
   const TxnContext* txn = nullptr;  // the reading transaction, if any
   Timestamp uncertainty_limit;      // empty or <= read timestamp: no uncertainty
+  // Transactions this reader pushed above its read timestamp and found still
+  // pending: their intents above the read timestamp are invisible rather than
+  // conflicts, even inside the uncertainty interval (they will commit, if at all,
+  // after this read, so the read need not see them).
+  const std::vector<std::string>* pushed_txn_ids = nullptr;
 };
 
 struct MVCCGetResult {
@@ -163,6 +168,14 @@ struct MVCCResolveRangeResult {
 [[nodiscard]] absl::StatusOr<MVCCResolveRangeResult> MVCCResolveIntentRange(
     WriteBatch& batch, absl::string_view start, absl::string_view end,
     const IntentResolution& resolution, int64_t max_keys, MVCCStats* stats = nullptr);
+
+// Refresh (docs/transactions.md): checks that no version of a key in [start, end)
+// (end empty: the single key start) has a timestamp in (from, to], except intents of
+// the transaction own_txn_id. OK if none; otherwise kAborted naming the first such
+// key and version — the reader's reads would not be the same at `to`.
+[[nodiscard]] absl::Status MVCCCheckNoWritesBetween(Reader& reader, absl::string_view start,
+                                                    absl::string_view end, Timestamp from,
+                                                    Timestamp to, absl::string_view own_txn_id);
 
 struct MVCCGCResult {
   int64_t versions_removed = 0;

@@ -68,6 +68,14 @@ absl::Status SkipVersionsAbove(Iterator& it, absl::string_view user_key, absl::s
   return absl::OkStatus();
 }
 
+bool WasPushed(const MVCCReadOptions& options, absl::string_view txn_id) {
+  if (options.pushed_txn_ids == nullptr) return false;
+  for (const std::string& id : *options.pushed_txn_ids) {
+    if (id == txn_id) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 absl::StatusOr<KeyRead> ReadKey(Reader& reader, Iterator& it, absl::string_view user_key,
@@ -106,7 +114,8 @@ absl::StatusOr<KeyRead> ReadKey(Reader& reader, Iterator& it, absl::string_view 
           return out;
         }
       }
-    } else if (*ts <= limit) {
+    } else if (*ts <= read_timestamp ||
+               (*ts <= limit && !WasPushed(options, lock.txn().id()))) {
       out.kind = KeyRead::Kind::kConflict;
       out.conflict_txn = TxnMetaFromProto(lock.txn());
       return out;

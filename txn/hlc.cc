@@ -90,6 +90,14 @@ absl::Status HybridLogicalClock::Update(Timestamp remote) {
   return absl::OkStatus();
 }
 
+void HybridLogicalClock::Forward(Timestamp ts) {
+  if (ts.wall_ns < 0 || ts.logical < 0) return;
+  const int64_t wall = fast_wall_.load(std::memory_order_acquire);
+  if (wall != kLogicalMode && Timestamp{wall, 0} >= ts) return;
+  absl::MutexLock lock(&mu_);
+  PublishLocked(std::max(TakeLocked(), ts));
+}
+
 Timestamp HybridLogicalClock::TakeLocked() {
   // Only mu_ holders store kLogicalMode or move fast_wall_ away from it, so if we see
   // it here the guarded fields hold the state. Otherwise the exchange atomically takes

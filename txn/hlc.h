@@ -68,6 +68,13 @@ class HybridLogicalClock {
   //                       message that carried it: one of the two clocks is wrong.
   [[nodiscard]] absl::Status Update(Timestamp remote);
 
+  // Merges the timestamp of data this node now stores (an applied write), without
+  // the max-offset check: such a timestamp was accepted by a leaseholder and may lie
+  // ahead of every clock (a write pushed by a timestamp cache). Keeping the clock at
+  // or above every stored version means a read at Now() sees every applied write.
+  // REQUIRES: ts is a clock reading (non-negative parts).
+  void Forward(Timestamp ts);
+
   // The physical clock's current reading, without touching the HLC.
   int64_t PhysicalNow() const { return physical_clock_->NowNanos(); }
 

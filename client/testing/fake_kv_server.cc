@@ -177,6 +177,11 @@ class FakeKvServer::Service final : public kvpb::KV::Service {
         return true;
       case kvpb::RequestUnion::VALUE_NOT_SET:
         break;
+      default:
+        // The fake serves the plain key-value API only; it has no transactions.
+        SetError(batch, absl::StatusCode::kUnimplemented,
+                 "the fake KV server does not implement this request", index);
+        return false;
     }
     SetError(batch, absl::StatusCode::kInvalidArgument, "empty request", index);
     return false;

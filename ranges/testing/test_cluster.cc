@@ -43,7 +43,7 @@ TestCluster::TestCluster(int n, StoreConfig base, std::vector<std::string> split
     auto engine = OpenInMemoryEngine();
     EXPECT_TRUE(engine.ok());
     node.engine = std::move(*engine);
-    node.clock = std::make_unique<HybridLogicalClock>(&physical_, 500'000'000);
+    node.clock = std::make_unique<HybridLogicalClock>(&physical_, kTestMaxOffsetNanos);
     auto batch = node.engine->NewWriteBatch();
     EXPECT_TRUE(
         WriteInitialReplicas(node.engine.get(), batch.get(), id, ranges_, n, Timestamp{1, 0}).ok());

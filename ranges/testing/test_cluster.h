@@ -25,6 +25,10 @@
 
 namespace rangedb::ranges {
 
+// The nodes' --max-offset: small, so that waits for the clock after a lease change
+// stay short in tests.
+inline constexpr int64_t kTestMaxOffsetNanos = 100'000'000;
+
 // A store configuration with 20 ms ticks, so tests elect and fail over quickly.
 StoreConfig FastStoreConfig();
 // One-request batches.

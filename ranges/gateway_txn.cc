@@ -1,0 +1,283 @@
+// Gateway: transactional writes and the commit, span requests, reverse scans.
+//
+// A transaction's write batch (writes, optionally ending with EndTxn) is grouped by
+// range. Without EndTxn every group is sent in parallel. With EndTxn the groups
+// outside the anchor's range go first, in parallel; only when all of them hold
+// their intents does the anchor's group go, with EndTxn last in the same batch, so
+// the commit point (the record flipping to COMMITTED, or the 1PC write) comes after
+// every intent is durable. When all writes fall in the anchor's range that is one
+// batch and one Raft command.
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "ranges/evaluate.h"
+#include "ranges/gateway.h"
+#include "ranges/gateway_util.h"
+#include "storage/keys.h"
+#include "storage/lock_table.h"
+
+namespace rangedb::ranges {
+namespace {
+
+using gateway_util::ErrorResponse;
+
+// One range's share of a batch.
+struct Part {
+  kvpb::RangeDescriptor desc;
+  std::vector<int> indices;  // the original request of each of requests
+  std::vector<kvpb::RequestUnion> requests;
+};
+
+// The idempotency key of part `part` of a batch whose key is `key`: stable across a
+// client's retries of the same batch, distinct per part.
+kvpb::IdempotencyKey PartKey(const kvpb::IdempotencyKey& key, uint64_t part) {
+  kvpb::IdempotencyKey out;
+  out.set_client_id(key.client_id());
+  out.set_sequence((key.sequence() << 8) | (part & 0xff));
+  return out;
+}
+
+void MergeResponse(kvpb::ResponseUnion&& from, kvpb::ResponseUnion* into) {
+  if (from.has_delete_range() && into->has_delete_range()) {
+    for (std::string& k : *from.mutable_delete_range()->mutable_deleted_keys()) {
+      into->mutable_delete_range()->add_deleted_keys(std::move(k));
+    }
+    return;
+  }
+  if (from.has_resolve_intent() && into->has_resolve_intent()) {
+    into->mutable_resolve_intent()->set_resolved(into->resolve_intent().resolved() +
+                                                 from.resolve_intent().resolved());
+    return;
+  }
+  *into = std::move(from);
+}
+
+}  // namespace
+
+kvpb::BatchResponse Gateway::SendTxnWrites(const kvpb::BatchRequest& request,
+                                           absl::Time deadline) {
+  const kvpb::Transaction& txn = request.header().txn();
+  const int n = request.requests_size();
+  const bool has_end = request.requests(n - 1).has_end_txn();
+  std::map<std::string, Part> parts;  // by range start key
+  auto add = [&](const kvpb::RangeDescriptor& desc, int index, kvpb::RequestUnion r) {
+    Part& p = parts[desc.start_key()];
+    p.desc = desc;
+    p.indices.push_back(index);
+    p.requests.push_back(std::move(r));
+  };
+  for (int i = 0; i < n - (has_end ? 1 : 0); ++i) {
+    const kvpb::RequestUnion& r = request.requests(i);
+    if (!r.has_delete_range()) {
+      absl::StatusOr<kvpb::RangeDescriptor> desc = LookupRange(SpanOf(r).start, deadline);
+      if (!desc.ok()) return ErrorResponse(desc.status(), i);
+      add(*desc, i, r);
+      continue;
+    }
+    // A DeleteRange across ranges: one piece per range (bounded by the ranges).
+    std::string from = r.delete_range().start_key();
+    while (from < r.delete_range().end_key()) {
+      absl::StatusOr<kvpb::RangeDescriptor> desc = LookupRange(from, deadline);
+      if (!desc.ok()) return ErrorResponse(desc.status(), i);
+      kvpb::RequestUnion piece = r;
+      piece.mutable_delete_range()->set_start_key(from);
+      piece.mutable_delete_range()->set_end_key(
+          std::min(r.delete_range().end_key(), desc->end_key()));
+      add(*desc, i, std::move(piece));
+      from = desc->end_key();
+    }
+  }
+  std::string anchor_start;
+  if (has_end) {
+    absl::StatusOr<kvpb::RangeDescriptor> anchor = LookupRange(txn.anchor_key(), deadline);
+    if (!anchor.ok()) return ErrorResponse(anchor.status(), n - 1);
+    anchor_start = anchor->start_key();
+    add(*anchor, n - 1, request.requests(n - 1));
+  }
+  const kvpb::IdempotencyKey& client_key = request.header().idempotency_key();
+  // Sends one part with the transaction as it stands; fills *resp.
+  auto send_part = [&](Part& part, uint64_t number, const kvpb::Transaction& t) {
+    kvpb::BatchRequest batch;
+    *batch.mutable_header()->mutable_txn() = t;
+    if (!client_key.client_id().empty()) {
+      *batch.mutable_header()->mutable_idempotency_key() = PartKey(client_key, number);
+    } else {
+      kvpb::IdempotencyKey* key = batch.mutable_header()->mutable_idempotency_key();
+      key->set_client_id(client_id_);
+      key->set_sequence(next_sequence_.fetch_add(1, std::memory_order_relaxed));
+    }
+    for (const kvpb::RequestUnion& r : part.requests) *batch.add_requests() = r;
+    RetryState state(/*is_write=*/true);
+    return SendRouted(
+        SpanOf(part.requests.front()).start,
+        [&batch](const kvpb::RangeDescriptor&) { return batch; }, deadline, &state, nullptr);
+  };
+  std::vector<Part*> first;  // everything but the anchor's part when committing
+  for (auto& [start, part] : parts) {
+    if (!has_end || start != anchor_start) first.push_back(&part);
+  }
+  std::vector<kvpb::BatchResponse> first_responses(first.size());
+  gateway_util::RunParallel(first.size(), [&](size_t i) {
+    first_responses[i] = send_part(*first[i], i + 1, txn);
+  });
+  kvpb::BatchResponse resp;
+  *resp.mutable_txn() = txn;
+  std::vector<kvpb::ResponseUnion> responses(n);
+  std::vector<bool> filled(n, false);
+  Timestamp write_ts = TimestampFromProto(txn.write_timestamp());
+  auto absorb = [&](Part& part, kvpb::BatchResponse& r) -> bool {
+    if (r.has_txn()) write_ts = std::max(write_ts, TimestampFromProto(r.txn().write_timestamp()));
+    if (r.has_error()) {
+      kvpb::Error error = r.error();
+      const int32_t local = error.request_index();
+      error.set_request_index(local >= 0 && static_cast<size_t>(local) < part.indices.size()
+                                  ? part.indices[local]
+                                  : -1);
+      *resp.mutable_error() = std::move(error);
+      return false;
+    }
+    for (size_t j = 0; j < part.indices.size() && j < static_cast<size_t>(r.responses_size());
+         ++j) {
+      const int i = part.indices[j];
+      if (filled[i]) {
+        MergeResponse(std::move(*r.mutable_responses(j)), &responses[i]);
+      } else {
+        responses[i] = std::move(*r.mutable_responses(j));
+        filled[i] = true;
+      }
+    }
+    return true;
+  };
+  bool ok = true;
+  for (size_t i = 0; i < first.size(); ++i) ok = absorb(*first[i], first_responses[i]) && ok;
+  if (ok && has_end) {
+    kvpb::Transaction t = txn;
+    TimestampToProto(write_ts, t.mutable_write_timestamp());
+    kvpb::BatchResponse last = send_part(parts[anchor_start], 0, t);
+    if (last.has_txn()) resp.mutable_txn()->set_status(last.txn().status());
+    ok = absorb(parts[anchor_start], last);
+  }
+  TimestampToProto(write_ts, resp.mutable_txn()->mutable_write_timestamp());
+  if (!ok) return resp;
+  for (kvpb::ResponseUnion& r : responses) *resp.add_responses() = std::move(r);
+  return resp;
+}
+
+kvpb::BatchResponse Gateway::SendSpanRequests(const kvpb::BatchRequest& request,
+                                              absl::Time deadline) {
+  kvpb::BatchResponse resp;
+  const bool write = request.requests(0).has_resolve_intent();
+  for (int i = 0; i < request.requests_size(); ++i) {
+    const kvpb::RequestUnion& r = request.requests(i);
+    const RequestSpan span = SpanOf(r);
+    kvpb::ResponseUnion merged;
+    bool first = true;
+    std::string from = span.start;
+    // One pass per range of the span (one pass for a single key).
+    for (;;) {
+      kvpb::RangeDescriptor desc;
+      auto build = [&](const kvpb::RangeDescriptor& d) {
+        kvpb::BatchRequest part;
+        gateway_util::CopyTxn(request, &part);
+        kvpb::RequestUnion* piece = part.add_requests();
+        *piece = r;
+        if (!span.end.empty()) {
+          const std::string end = std::min(span.end, d.end_key());
+          if (piece->has_resolve_intent()) {
+            piece->mutable_resolve_intent()->set_key(from);
+            piece->mutable_resolve_intent()->set_end_key(end);
+          } else {
+            piece->mutable_refresh()->set_key(from);
+            piece->mutable_refresh()->set_end_key(end);
+          }
+        }
+        return part;
+      };
+      RetryState state(write);
+      kvpb::BatchResponse part = SendRouted(from, build, deadline, &state, &desc);
+      if (part.has_error()) {
+        *resp.mutable_error() = part.error();
+        resp.mutable_error()->set_request_index(i);
+        if (part.has_txn()) *resp.mutable_txn() = part.txn();
+        return resp;
+      }
+      if (part.responses_size() == 1) {
+        if (first) {
+          merged = std::move(*part.mutable_responses(0));
+        } else {
+          MergeResponse(std::move(*part.mutable_responses(0)), &merged);
+        }
+        first = false;
+      }
+      if (span.end.empty() || desc.end_key() >= span.end || desc.end_key() >= keys::kKeyMax) break;
+      from = desc.end_key();
+    }
+    *resp.add_responses() = std::move(merged);
+  }
+  return resp;
+}
+
+kvpb::BatchResponse Gateway::SendSingle(const kvpb::BatchRequest& request, absl::Time deadline) {
+  RetryState state(/*is_write=*/false);
+  return SendRouted(
+      SpanOf(request.requests(0)).start,
+      [&request](const kvpb::RangeDescriptor&) { return request; }, deadline, &state, nullptr);
+}
+
+std::optional<kvpb::Error> Gateway::SendReverseScan(const kvpb::BatchRequest& request, int index,
+                                                    absl::Time deadline,
+                                                    kvpb::ResponseUnion* out) {
+  const kvpb::ScanRequest& scan = request.requests(index).scan();
+  kvpb::ScanResponse* result = out->mutable_scan();
+  // The ranges of [start, end), front to back (bounded by the number of ranges).
+  std::vector<kvpb::RangeDescriptor> descs;
+  for (std::string from = scan.start_key(); from < scan.end_key();) {
+    absl::StatusOr<kvpb::RangeDescriptor> desc = LookupRange(from, deadline);
+    if (!desc.ok()) return ToError(desc.status(), index);
+    descs.push_back(*desc);
+    if (desc->end_key() >= keys::kKeyMax) break;
+    from = desc->end_key();
+  }
+  int64_t rows_left = scan.max_keys() > 0 ? scan.max_keys() : kDefaultScanRows;
+  std::string to = scan.end_key();
+  RetryState state(/*is_write=*/false);
+  for (auto it = descs.rbegin(); it != descs.rend(); ++it) {
+    const std::string from = std::max(scan.start_key(), it->start_key());
+    auto build = [&](const kvpb::RangeDescriptor&) {
+      kvpb::BatchRequest part;
+      gateway_util::CopyTxn(request, &part);
+      kvpb::ScanRequest* s = part.add_requests()->mutable_scan();
+      s->set_start_key(from);
+      s->set_end_key(to);
+      s->set_max_keys(rows_left);
+      s->set_reverse(true);
+      return part;
+    };
+    kvpb::BatchResponse resp = SendRouted(from, build, deadline, &state, nullptr);
+    if (resp.has_error()) {
+      kvpb::Error error = resp.error();
+      error.set_request_index(index);
+      return error;
+    }
+    if (resp.responses_size() != 1 || !resp.responses(0).has_scan()) {
+      return ToError(absl::InternalError("range answered a scan without a scan response"), index);
+    }
+    kvpb::ScanResponse* page = resp.mutable_responses(0)->mutable_scan();
+    rows_left -= page->rows_size();
+    for (kvpb::KeyValue& row : *page->mutable_rows()) *result->add_rows() = std::move(row);
+    if (page->has_resume()) {
+      result->set_has_resume(true);
+      result->set_resume_key(page->resume_key());
+      return std::nullopt;
+    }
+    to = from;
+    if (rows_left <= 0 && to > scan.start_key()) {
+      result->set_has_resume(true);
+      result->set_resume_key(to);
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace rangedb::ranges

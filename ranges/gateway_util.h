@@ -1,0 +1,77 @@
+// Small helpers shared by the gateway's files (gateway.cc, gateway_txn.cc).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "proto/kv.pb.h"
+#include "client/backoff.h"
+#include "ranges/evaluate.h"
+#include "ranges/gateway.h"
+
+namespace rangedb::ranges::gateway_util {
+
+// At most this many parts of one batch are in flight at once.
+inline constexpr size_t kMaxParallelParts = 16;
+
+inline kvpb::BatchResponse ErrorResponse(const absl::Status& status, int32_t index = -1) {
+  kvpb::BatchResponse resp;
+  *resp.mutable_error() = ToError(status, index);
+  return resp;
+}
+
+inline bool Contains(const kvpb::RangeDescriptor& desc, absl::string_view key) {
+  return desc.start_key() <= key && key < desc.end_key();
+}
+
+// Sleeps for delay, but not past deadline.
+inline void SleepBefore(std::chrono::milliseconds delay, absl::Time deadline) {
+  const absl::Duration d = std::min(absl::FromChrono(delay), deadline - absl::Now());
+  if (d > absl::ZeroDuration()) absl::SleepFor(d);
+}
+
+// Runs fn(0..n-1) on at most kMaxParallelParts threads (the caller's among them).
+inline void RunParallel(size_t n, const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) fn(i);
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < std::min(n, kMaxParallelParts); ++t) helpers.emplace_back(worker);
+  worker();
+  for (std::thread& t : helpers) t.join();
+}
+
+// A part of a batch runs in the batch's transaction.
+inline void CopyTxn(const kvpb::BatchRequest& from, kvpb::BatchRequest* to) {
+  if (from.header().has_txn()) *to->mutable_header()->mutable_txn() = from.header().txn();
+}
+
+}  // namespace rangedb::ranges::gateway_util
+
+namespace rangedb::ranges {
+
+inline constexpr BackoffOptions kGatewayRetryBackoff{std::chrono::milliseconds(20),
+                                                     std::chrono::milliseconds(500)};
+
+struct Gateway::RetryState {
+  explicit RetryState(bool is_write) : write(is_write) {}
+  const bool write;
+  bool may_have_applied = false;  // an attempt of this write may have applied
+  uint64_t range_id = 0;          // the range last tried
+  std::string last_error = "no attempt was made before the deadline";
+  Backoff backoff{kGatewayRetryBackoff};
+};
+
+struct Gateway::RangeResult {
+  kvpb::BatchResponse response;
+  bool relookup = false;  // the descriptor was stale: look the range up again
+};
+
+}  // namespace rangedb::ranges

@@ -1,0 +1,253 @@
+// The transaction protocol end to end inside one process (docs/transactions.md):
+// three stores, a gateway per node wired as each store's key sender, and raw
+// kvpb batches — the commit point, 1PC, pushes, waiting, expiry, deadlocks, refresh.
+// Ranges: 3 [\x04, \x04b)  4 [\x04b, \x04m)  5 [\x04m, KeyMax).
+#include <atomic>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "client/random.h"
+#include "gtest/gtest.h"
+#include "ranges/evaluate_txn.h"
+#include "ranges/gateway.h"
+#include "ranges/testing/test_cluster.h"
+#include "storage/lock_table.h"
+#include "storage/mvcc_key.h"
+
+namespace rangedb::ranges {
+namespace {
+
+std::string K(const std::string& suffix) { return "\x04" + suffix; }
+constexpr uint64_t kRangeA = 3;
+constexpr uint64_t kRangeC = 5;
+
+class TxnProtocolTest : public ::testing::Test {
+ protected:
+  TxnProtocolTest() : cluster_(3, FastStoreConfig(), {K("b"), K("m")}) {
+    for (uint64_t id = 1; id <= 3; ++id) {
+      clocks_[id] = std::make_unique<HybridLogicalClock>(&physical_, kTestMaxOffsetNanos);
+      GatewayOptions o;
+      o.node_id = id;
+      o.clock = clocks_[id].get();
+      o.send_to_node = [this](uint64_t node, const kvpb::BatchRequest& req, absl::Time deadline) {
+        NodeSendResult r;
+        std::shared_ptr<Store> s = cluster_.StoreRef(node);
+        if (s == nullptr) {
+          r.rpc_status = absl::UnavailableError("node stopped");
+          return r;
+        }
+        r.response = s->Send(req, deadline);
+        return r;
+      };
+      o.first_range = [this]() -> std::optional<kvpb::RangeDescriptor> {
+        return cluster_.initial_ranges()[0];
+      };
+      gateways_[id] = std::make_unique<Gateway>(std::move(o));
+      Gateway* gw = gateways_[id].get();
+      cluster_.StoreOf(id)->SetKeySender(
+          [gw](const kvpb::BatchRequest& req, absl::Time deadline) { return gw->Send(req, deadline); });
+    }
+    // Every range gets its leaseholder, and the clock passes the timestamp caches'
+    // low water (max_offset above the lease's first use), so that transactions
+    // starting now are not pushed by it.
+    for (const std::string& k : {K("a"), K("c"), K("n")}) EXPECT_FALSE(Send(Get(k)).has_error());
+    absl::SleepFor(absl::Nanoseconds(kTestMaxOffsetNanos) + absl::Milliseconds(20));
+  }
+
+  kvpb::BatchResponse Send(kvpb::BatchRequest req, uint64_t via = 1,
+                           absl::Duration timeout = absl::Seconds(15)) {
+    return gateways_[via]->Send(req, absl::Now() + timeout);
+  }
+
+  // A transaction's batch: adopts the timestamps the gateway returns.
+  kvpb::BatchResponse SendTxn(kvpb::Transaction* txn, kvpb::BatchRequest req, uint64_t via = 1) {
+    *req.mutable_header()->mutable_txn() = *txn;
+    kvpb::BatchResponse resp = Send(std::move(req), via);
+    if (resp.has_txn()) {
+      *txn->mutable_read_timestamp() = resp.txn().read_timestamp();
+      *txn->mutable_uncertainty_limit() = resp.txn().uncertainty_limit();
+      *txn->mutable_write_timestamp() = resp.txn().write_timestamp();
+    }
+    return resp;
+  }
+
+  static kvpb::Transaction NewTxn(const std::string& anchor) {
+    kvpb::Transaction t;
+    t.set_id(RandomBytes(16));
+    t.set_anchor_key(anchor);
+    return t;
+  }
+  static kvpb::BatchRequest Put(const std::string& k, const std::string& v) {
+    kvpb::BatchRequest b;
+    b.add_requests()->mutable_put()->set_key(k);
+    b.mutable_requests(0)->mutable_put()->set_value(v);
+    return b;
+  }
+  static kvpb::BatchRequest Get(const std::string& k) {
+    kvpb::BatchRequest b;
+    b.add_requests()->mutable_get()->set_key(k);
+    return b;
+  }
+  static void AddEnd(kvpb::BatchRequest* b, const kvpb::Transaction& txn,
+                     const std::vector<std::string>& keys, bool commit = true) {
+    kvpb::EndTxnRequest* e = b->add_requests()->mutable_end_txn();
+    e->set_key(txn.anchor_key());
+    e->set_commit(commit);
+    for (const std::string& k : keys) e->add_lock_spans()->set_key(k);
+  }
+  std::optional<std::string> Value(const std::string& k) {
+    kvpb::BatchResponse r = Send(Get(k));
+    EXPECT_FALSE(r.has_error()) << r.error().message();
+    if (r.has_error() || !r.responses(0).get().found()) return std::nullopt;
+    return r.responses(0).get().value();
+  }
+  bool HasIntent(uint64_t range_id, const std::string& key) {
+    for (uint64_t id = 1; id <= 3; ++id) {
+      proto::LockTableEntry e;
+      if (*ReadLockEntry(*cluster_.StoreOf(id)->engine(), key, &e)) return true;
+    }
+    (void)range_id;
+    return false;
+  }
+
+  TestCluster cluster_;
+  SystemClock physical_;
+  std::map<uint64_t, std::unique_ptr<HybridLogicalClock>> clocks_;
+  std::map<uint64_t, std::unique_ptr<Gateway>> gateways_;
+};
+
+TEST_F(TxnProtocolTest, WritesInOneRangeCommitInOnePhase) {
+  kvpb::Transaction t = NewTxn(K("a1"));
+  kvpb::BatchRequest b = Put(K("a1"), "x");
+  *b.add_requests() = Put(K("a2"), "y").requests(0);
+  AddEnd(&b, t, {K("a1"), K("a2")});
+  kvpb::BatchResponse r = SendTxn(&t, b);
+  ASSERT_FALSE(r.has_error()) << r.error().message();
+  EXPECT_EQ(r.responses(2).end_txn().status(), kvpb::COMMITTED);
+  EXPECT_TRUE(r.responses(2).end_txn().one_phase());
+  EXPECT_EQ(Value(K("a1")), "x");
+  EXPECT_EQ(Value(K("a2")), "y");
+  EXPECT_FALSE(HasIntent(kRangeA, K("a1")));
+}
+
+TEST_F(TxnProtocolTest, CommitAcrossRangesResolvesTheOtherRangeAsynchronously) {
+  kvpb::Transaction t = NewTxn(K("a"));
+  kvpb::BatchRequest b = Put(K("a"), "1");
+  *b.add_requests() = Put(K("n"), "2").requests(0);
+  AddEnd(&b, t, {K("a"), K("n")});
+  kvpb::BatchResponse r = SendTxn(&t, b);
+  ASSERT_FALSE(r.has_error()) << r.error().message();
+  EXPECT_EQ(r.responses(2).end_txn().status(), kvpb::COMMITTED);
+  EXPECT_FALSE(r.responses(2).end_txn().one_phase());
+  // Readers see the commit whether or not the intent is resolved yet.
+  EXPECT_EQ(Value(K("n")), "2");
+  EXPECT_EQ(Value(K("a")), "1");
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (HasIntent(kRangeC, K("n")) && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_FALSE(HasIntent(kRangeC, K("n")));
+}
+
+TEST_F(TxnProtocolTest, ReaderPushesAPendingWriterWhichRefreshesAndCommits) {
+  ASSERT_FALSE(Send(Put(K("p"), "old")).has_error());
+  kvpb::Transaction t = NewTxn(K("p"));
+  ASSERT_FALSE(SendTxn(&t, Put(K("p"), "new")).has_error());  // an intent, no commit yet
+  // A reader is not blocked by the pending intent: it pushes it above its read.
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(Value(K("p")), "old");
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  kvpb::BatchRequest end;
+  AddEnd(&end, t, {K("p")});
+  kvpb::BatchResponse r = SendTxn(&t, end);
+  ASSERT_TRUE(r.has_error());
+  ASSERT_TRUE(r.error().has_retry()) << r.error().message();
+  EXPECT_EQ(r.error().retry().reason(), kvpb::TransactionRetryError::PUSHED);
+  // Nothing was read, so the refresh is trivially fine: commit at the pushed time.
+  *t.mutable_read_timestamp() = t.write_timestamp();
+  r = SendTxn(&t, end);
+  ASSERT_FALSE(r.has_error()) << r.error().message();
+  EXPECT_EQ(Value(K("p")), "new");
+}
+
+TEST_F(TxnProtocolTest, RefreshFailsWhenTheReadSpanWasWrittenSince) {
+  kvpb::Transaction t = NewTxn(K("r"));
+  ASSERT_FALSE(SendTxn(&t, Get(K("r"))).has_error());
+  ASSERT_FALSE(Send(Put(K("r"), "other")).has_error());  // lands above t's read
+  kvpb::Transaction pushed = t;
+  *pushed.mutable_write_timestamp() = Send(Get(K("r"))).now();
+  kvpb::BatchRequest refresh;
+  refresh.add_requests()->mutable_refresh()->set_key(K("r"));
+  kvpb::BatchResponse r = SendTxn(&pushed, refresh);
+  ASSERT_TRUE(r.has_error());
+  ASSERT_TRUE(r.error().has_retry()) << r.error().message();
+  EXPECT_EQ(r.error().retry().reason(), kvpb::TransactionRetryError::SERIALIZATION);
+  // A span nobody wrote refreshes fine.
+  kvpb::BatchRequest clean;
+  clean.add_requests()->mutable_refresh()->set_key(K("untouched"));
+  EXPECT_FALSE(SendTxn(&pushed, clean).has_error());
+}
+
+TEST_F(TxnProtocolTest, WriterWaitsForTheHolderThenProceeds) {
+  kvpb::Transaction t1 = NewTxn(K("w"));
+  ASSERT_FALSE(SendTxn(&t1, Put(K("w"), "t1")).has_error());
+  kvpb::BatchRequest hb;
+  hb.add_requests()->mutable_heartbeat_txn()->set_key(K("w"));
+  ASSERT_FALSE(SendTxn(&t1, hb).has_error());
+  std::atomic<bool> done{false};
+  kvpb::BatchResponse r2;
+  std::thread writer([&] {
+    kvpb::Transaction t2 = NewTxn(K("w"));
+    r2 = SendTxn(&t2, Put(K("w"), "t2"), /*via=*/2);
+    done = true;
+  });
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_FALSE(done.load()) << "the writer should wait for t1";
+  kvpb::BatchRequest end;
+  AddEnd(&end, t1, {K("w")});
+  kvpb::BatchResponse r1 = SendTxn(&t1, end);
+  writer.join();
+  EXPECT_FALSE(r1.has_error()) << r1.error().message();
+  EXPECT_FALSE(r2.has_error()) << r2.error().message();
+}
+
+TEST_F(TxnProtocolTest, AnAbandonedTransactionIsAbortedAfterItExpires) {
+  kvpb::Transaction t1 = NewTxn(K("z"));
+  ASSERT_FALSE(SendTxn(&t1, Put(K("z"), "abandoned")).has_error());
+  // t1's coordinator "dies": no heartbeat, no EndTxn. A writer gets through once
+  // t1 expires, not much later.
+  const absl::Time start = absl::Now();
+  kvpb::Transaction t2 = NewTxn(K("z"));
+  kvpb::BatchRequest b = Put(K("z"), "t2");
+  AddEnd(&b, t2, {K("z")});
+  kvpb::BatchResponse r2 = SendTxn(&t2, b, /*via=*/3);
+  ASSERT_FALSE(r2.has_error()) << r2.error().message();
+  EXPECT_LT(absl::Now() - start, kTxnExpiration + absl::Seconds(2));
+  EXPECT_EQ(Value(K("z")), "t2");
+  kvpb::BatchRequest end;
+  AddEnd(&end, t1, {K("z")});
+  kvpb::BatchResponse r1 = SendTxn(&t1, end);
+  ASSERT_TRUE(r1.has_error());
+  EXPECT_TRUE(r1.error().has_aborted()) << r1.error().message();
+}
+
+TEST_F(TxnProtocolTest, ADeadlockAcrossRangesIsBroken) {
+  kvpb::Transaction t1 = NewTxn(K("d"));
+  kvpb::Transaction t2 = NewTxn(K("q"));
+  ASSERT_FALSE(SendTxn(&t1, Put(K("d"), "t1")).has_error());
+  ASSERT_FALSE(SendTxn(&t2, Put(K("q"), "t2")).has_error());
+  kvpb::BatchResponse r1, r2;
+  const absl::Time start = absl::Now();
+  std::thread a([&] { r1 = SendTxn(&t1, Put(K("q"), "t1"), 1); });
+  std::thread b([&] { r2 = SendTxn(&t2, Put(K("d"), "t2"), 2); });
+  a.join();
+  b.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+  const bool aborted1 = r1.has_error() && r1.error().has_aborted();
+  const bool aborted2 = r2.has_error() && r2.error().has_aborted();
+  EXPECT_TRUE(aborted1 != aborted2) << "r1: " << r1.error().message()
+                                    << " r2: " << r2.error().message();
+  EXPECT_TRUE(!r1.has_error() || aborted1) << r1.error().message();
+  EXPECT_TRUE(!r2.has_error() || aborted2) << r2.error().message();
+}
+
+}  // namespace
+}  // namespace rangedb::ranges

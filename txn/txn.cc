@@ -1,0 +1,506 @@
+#include "txn/txn.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "client/backoff.h"
+#include "client/random.h"
+
+namespace rangedb::txn {
+namespace {
+
+// Marks a status as "run the transaction again" (IsRetryable).
+constexpr char kRetryablePayloadUrl[] = "rangedb.dev/txn-retryable";
+// Uncertainty restarts of one read before giving up (each moves the read up).
+constexpr int kMaxUncertaintyRefreshes = 5;
+// Refresh spans per batch.
+constexpr int kRefreshBatchSpans = 100;
+
+absl::Status Retryable(absl::string_view message) {
+  absl::Status s = absl::AbortedError(absl::StrCat("restart transaction: ", message));
+  s.SetPayload(kRetryablePayloadUrl, absl::Cord(""));
+  return s;
+}
+
+const char* ReasonName(kvpb::TransactionRetryError::Reason reason) {
+  switch (reason) {
+    case kvpb::TransactionRetryError::SERIALIZATION:
+      return "serialization failure";
+    case kvpb::TransactionRetryError::UNCERTAINTY:
+      return "read within uncertainty interval";
+    case kvpb::TransactionRetryError::WRITE_TOO_OLD:
+      return "write too old";
+    case kvpb::TransactionRetryError::PUSHED:
+      return "timestamp pushed";
+    case kvpb::TransactionRetryError::DEADLOCK:
+      return "deadlock";
+    default:
+      return "retry";
+  }
+}
+
+// The status for a server's error in this transaction.
+absl::Status StatusOfError(const kvpb::Error& error) {
+  if (error.has_retry()) {
+    return Retryable(absl::StrCat(ReasonName(error.retry().reason()), ": ", error.message()));
+  }
+  if (error.has_aborted()) return Retryable(absl::StrCat("aborted: ", error.message()));
+  return client::ErrorToStatus(error);
+}
+
+Timestamp Ts(const proto::Timestamp& p) { return Timestamp{p.wall_time_ns(), p.logical()}; }
+void SetTs(Timestamp ts, proto::Timestamp* out) {
+  out->set_wall_time_ns(ts.wall_ns);
+  out->set_logical(ts.logical);
+}
+
+kvpb::Span MakeSpan(absl::string_view key, absl::string_view end) {
+  kvpb::Span s;
+  s.set_key(std::string(key));
+  s.set_end_key(std::string(end));
+  return s;
+}
+
+// Replaces spans by one covering them all once there are more than max.
+void Condense(std::vector<kvpb::Span>* spans, size_t max) {
+  if (spans->size() <= max) return;
+  std::string lo = spans->front().key();
+  std::string hi;
+  for (const kvpb::Span& s : *spans) {
+    lo = std::min(lo, s.key());
+    hi = std::max(hi, s.end_key().empty() ? s.key() + '\0' : s.end_key());
+  }
+  spans->assign(1, MakeSpan(lo, hi));
+}
+
+}  // namespace
+
+bool IsRetryable(const absl::Status& status) {
+  return status.GetPayload(kRetryablePayloadUrl).has_value();
+}
+
+Txn::Txn(client::KvClient* client, TxnOptions options)
+    : client_(client), options_(std::move(options)) {
+  proto_.set_id(RandomBytes(16));
+}
+
+Txn::~Txn() {
+  if (state_ == State::kOpen) Abandon();
+  StopHeartbeat();
+}
+
+absl::Status Txn::CheckOpen() const {
+  switch (state_) {
+    case State::kOpen:
+      return absl::OkStatus();
+    case State::kCommitted:
+      return absl::FailedPreconditionError("the transaction has committed");
+    case State::kAborted:
+      break;
+  }
+  return absl::FailedPreconditionError("the transaction has finished (rolled back or failed)");
+}
+
+absl::StatusOr<kvpb::BatchResponse> Txn::Send(kvpb::BatchRequest batch, bool keep_open) {
+  {
+    absl::MutexLock lock(&hb_mu_);
+    if (hb_aborted_) {
+      Abandon();
+      return Retryable("aborted: the heartbeat found the transaction record aborted");
+    }
+  }
+  *batch.mutable_header()->mutable_txn() = proto_;
+  absl::StatusOr<kvpb::BatchResponse> resp = client_->BatchWithErrors(std::move(batch));
+  if (!resp.ok()) {
+    if (!keep_open) Abandon();
+    return resp.status();
+  }
+  if (resp->has_txn()) {
+    const kvpb::Transaction& t = resp->txn();
+    if (!proto_.has_read_timestamp()) {  // the first request: the gateway chose these
+      *proto_.mutable_read_timestamp() = t.read_timestamp();
+      *proto_.mutable_uncertainty_limit() = t.uncertainty_limit();
+    }
+    if (Ts(t.write_timestamp()) > Ts(proto_.write_timestamp())) {
+      *proto_.mutable_write_timestamp() = t.write_timestamp();
+    }
+  }
+  if (resp->has_error()) {
+    absl::Status s = StatusOfError(resp->error());
+    if (!keep_open) Abandon();
+    return s;
+  }
+  return resp;
+}
+
+absl::StatusOr<kvpb::BatchResponse> Txn::SendRead(const kvpb::RequestUnion& read) {
+  // Bounded: each round refreshes above one uncertain value, or fails.
+  for (int round = 0;; ++round) {
+    kvpb::BatchRequest batch;
+    *batch.add_requests() = read;
+    absl::StatusOr<kvpb::BatchResponse> resp = Send(std::move(batch), /*keep_open=*/true);
+    if (!resp.ok()) {
+      Abandon();
+      return resp.status();
+    }
+    if (!resp->has_error()) return resp;
+    const kvpb::Error& error = resp->error();
+    const bool uncertain = error.has_retry() &&
+                           error.retry().reason() == kvpb::TransactionRetryError::UNCERTAINTY;
+    if (!uncertain || round >= kMaxUncertaintyRefreshes) {
+      Abandon();
+      return StatusOfError(error);
+    }
+    // A value written (maybe) before we started, above our read timestamp: read
+    // above it, if nothing we already read changed in between.
+    const Timestamp to = std::max(Ts(error.retry().existing_timestamp()).Next(),
+                                  Ts(proto_.write_timestamp()));
+    if (absl::Status s = Refresh(to); !s.ok()) {
+      Abandon();
+      return s;
+    }
+  }
+}
+
+absl::StatusOr<std::optional<std::string>> Txn::Get(absl::string_view key) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (auto it = buffer_.find(std::string(key)); it != buffer_.end()) return it->second;
+  kvpb::RequestUnion r;
+  r.mutable_get()->set_key(std::string(key));
+  absl::StatusOr<kvpb::BatchResponse> resp = SendRead(r);
+  if (!resp.ok()) return resp.status();
+  NoteRead(key);
+  const kvpb::GetResponse& got = resp->responses(0).get();
+  if (!got.found()) return std::optional<std::string>();
+  return std::optional<std::string>(got.value());
+}
+
+absl::StatusOr<std::vector<client::KeyValue>> Txn::Scan(absl::string_view start,
+                                                        absl::string_view end, int64_t limit) {
+  return ScanImpl(start, end, limit, /*reverse=*/false);
+}
+
+absl::StatusOr<std::vector<client::KeyValue>> Txn::ReverseScan(absl::string_view start,
+                                                               absl::string_view end,
+                                                               int64_t limit) {
+  return ScanImpl(start, end, limit, /*reverse=*/true);
+}
+
+absl::StatusOr<std::vector<client::KeyValue>> Txn::ScanImpl(absl::string_view start,
+                                                            absl::string_view end, int64_t limit,
+                                                            bool reverse) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (start >= end) return absl::InvalidArgumentError("scan start must be before its end");
+  // The scan must see our buffered writes: lay them down first.
+  if (BufferOverlaps(start, end)) {
+    if (absl::Status s = Flush(); !s.ok()) return s;
+  }
+  std::vector<client::KeyValue> rows;
+  std::string lo(start), hi(end);
+  // Bounded: every page either ends the scan or moves lo / hi past its rows.
+  for (;;) {
+    kvpb::RequestUnion r;
+    kvpb::ScanRequest* scan = r.mutable_scan();
+    scan->set_start_key(lo);
+    scan->set_end_key(hi);
+    scan->set_reverse(reverse);
+    const int64_t want = limit > 0 ? limit - static_cast<int64_t>(rows.size())
+                                   : client::KvClient::kScanPageRows;
+    scan->set_max_keys(std::min<int64_t>(want, client::KvClient::kScanPageRows));
+    absl::StatusOr<kvpb::BatchResponse> resp = SendRead(r);
+    if (!resp.ok()) return resp.status();
+    const kvpb::ScanResponse& page = resp->responses(0).scan();
+    for (const kvpb::KeyValue& kv : page.rows()) rows.push_back({kv.key(), kv.value()});
+    const bool done = !page.has_resume() || (limit > 0 && static_cast<int64_t>(rows.size()) >= limit);
+    // What was read: up to the resume key (the whole span when done).
+    if (done) {
+      NoteRead(lo, hi);
+      return rows;
+    }
+    if (reverse) {
+      NoteRead(page.resume_key(), hi);
+      hi = page.resume_key();
+    } else {
+      NoteRead(lo, page.resume_key());
+      lo = page.resume_key();
+    }
+  }
+}
+
+absl::Status Txn::Put(absl::string_view key, absl::string_view value) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (key.empty()) return absl::InvalidArgumentError("empty key");
+  buffer_[std::string(key)] = std::string(value);
+  NoteWrite(key);
+  if (buffer_.size() > options_.max_buffered_writes) return Flush();
+  return absl::OkStatus();
+}
+
+absl::Status Txn::Delete(absl::string_view key) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (key.empty()) return absl::InvalidArgumentError("empty key");
+  buffer_[std::string(key)] = std::nullopt;
+  NoteWrite(key);
+  if (buffer_.size() > options_.max_buffered_writes) return Flush();
+  return absl::OkStatus();
+}
+
+absl::Status Txn::ConditionalPut(absl::string_view key, absl::string_view value,
+                                 const std::optional<std::string>& expected) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (key.empty()) return absl::InvalidArgumentError("empty key");
+  NoteWrite(key);
+  if (absl::Status s = Flush(); !s.ok()) return s;
+  kvpb::BatchRequest batch;
+  kvpb::ConditionalPutRequest* c = batch.add_requests()->mutable_conditional_put();
+  c->set_key(std::string(key));
+  c->set_value(std::string(value));
+  if (expected.has_value()) {
+    c->set_has_expected(true);
+    c->set_expected(*expected);
+  }
+  proto_.set_sequence(proto_.sequence() + 1);
+  absl::StatusOr<kvpb::BatchResponse> resp = Send(std::move(batch), /*keep_open=*/true);
+  if (!resp.ok()) {
+    if (client::IsConditionFailed(resp.status())) return resp.status();  // still usable
+    Abandon();
+    return resp.status();
+  }
+  intents_laid_ = true;
+  StartHeartbeat();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> Txn::DeleteRange(absl::string_view start, absl::string_view end) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (start >= end) return absl::InvalidArgumentError("DeleteRange start must be before its end");
+  NoteWrite(start, end);
+  if (absl::Status s = Flush(); !s.ok()) return s;
+  kvpb::BatchRequest batch;
+  kvpb::DeleteRangeRequest* d = batch.add_requests()->mutable_delete_range();
+  d->set_start_key(std::string(start));
+  d->set_end_key(std::string(end));
+  proto_.set_sequence(proto_.sequence() + 1);
+  intents_laid_ = true;  // even a failed attempt may have laid some
+  absl::StatusOr<kvpb::BatchResponse> resp = Send(std::move(batch));
+  if (!resp.ok()) return resp.status();
+  StartHeartbeat();
+  return resp->responses(0).delete_range().deleted_keys_size();
+}
+
+bool Txn::BufferOverlaps(absl::string_view start, absl::string_view end) const {
+  auto it = buffer_.lower_bound(std::string(start));
+  return it != buffer_.end() && it->first < end;
+}
+
+absl::Status Txn::Flush() {
+  if (buffer_.empty()) return absl::OkStatus();
+  kvpb::BatchRequest batch;
+  for (const auto& [key, value] : buffer_) {
+    kvpb::RequestUnion* r = batch.add_requests();
+    if (value.has_value()) {
+      r->mutable_put()->set_key(key);
+      r->mutable_put()->set_value(*value);
+    } else {
+      r->mutable_delete_()->set_key(key);
+    }
+  }
+  proto_.set_sequence(proto_.sequence() + 1);
+  intents_laid_ = true;  // even a failed attempt may have laid some
+  absl::StatusOr<kvpb::BatchResponse> resp = Send(std::move(batch));
+  if (!resp.ok()) return resp.status();
+  buffer_.clear();
+  StartHeartbeat();
+  return absl::OkStatus();
+}
+
+void Txn::NoteWrite(absl::string_view key, absl::string_view end) {
+  if (proto_.anchor_key().empty()) proto_.set_anchor_key(std::string(key));
+  if (end.empty()) {
+    written_keys_.insert(std::string(key));
+    if (written_keys_.size() <= options_.max_tracked_spans) return;
+    for (const std::string& k : written_keys_) written_spans_.push_back(MakeSpan(k, ""));
+    written_keys_.clear();
+  } else {
+    written_spans_.push_back(MakeSpan(key, end));
+  }
+  Condense(&written_spans_, options_.max_tracked_spans);
+}
+
+void Txn::NoteRead(absl::string_view key, absl::string_view end) {
+  read_spans_.push_back(MakeSpan(key, end));
+  Condense(&read_spans_, options_.max_tracked_spans);
+}
+
+absl::Status Txn::Refresh(Timestamp to) {
+  if (to <= Ts(proto_.read_timestamp())) return absl::OkStatus();
+  kvpb::Transaction saved = proto_;
+  SetTs(to, proto_.mutable_write_timestamp());
+  for (size_t i = 0; i < read_spans_.size(); i += kRefreshBatchSpans) {
+    kvpb::BatchRequest batch;
+    for (size_t j = i; j < std::min(read_spans_.size(), i + kRefreshBatchSpans); ++j) {
+      kvpb::RefreshRequest* r = batch.add_requests()->mutable_refresh();
+      r->set_key(read_spans_[j].key());
+      r->set_end_key(read_spans_[j].end_key());
+    }
+    absl::StatusOr<kvpb::BatchResponse> resp = Send(std::move(batch), /*keep_open=*/true);
+    if (!resp.ok()) {
+      proto_ = saved;
+      return resp.status();
+    }
+  }
+  SetTs(to, proto_.mutable_read_timestamp());
+  SetTs(std::max(to, Ts(proto_.write_timestamp())), proto_.mutable_write_timestamp());
+  ++refreshes_;
+  return absl::OkStatus();
+}
+
+absl::Status Txn::Commit() {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (proto_.anchor_key().empty()) {  // read-only: its reads are already consistent
+    state_ = State::kCommitted;
+    return absl::OkStatus();
+  }
+  StopHeartbeat();  // the record must not be re-created after EndTxn deletes it
+  {
+    absl::MutexLock lock(&hb_mu_);
+    if (hb_aborted_) {
+      Abandon();
+      return Retryable("aborted: the heartbeat found the transaction record aborted");
+    }
+  }
+  // Bounded: at most max_refreshes refreshes, each followed by one more attempt.
+  for (int attempt = 0;; ++attempt) {
+    if (Ts(proto_.write_timestamp()) > Ts(proto_.read_timestamp())) {
+      if (attempt > options_.max_refreshes) {
+        Abandon();
+        return Retryable("serialization failure: pushed too many times while committing");
+      }
+      if (absl::Status s = Refresh(Ts(proto_.write_timestamp())); !s.ok()) {
+        Abandon();
+        return s;
+      }
+    }
+    kvpb::BatchRequest batch;
+    for (const auto& [key, value] : buffer_) {
+      kvpb::RequestUnion* r = batch.add_requests();
+      if (value.has_value()) {
+        r->mutable_put()->set_key(key);
+        r->mutable_put()->set_value(*value);
+      } else {
+        r->mutable_delete_()->set_key(key);
+      }
+    }
+    kvpb::EndTxnRequest* end = batch.add_requests()->mutable_end_txn();
+    end->set_key(proto_.anchor_key());
+    end->set_commit(true);
+    for (const std::string& k : written_keys_) *end->add_lock_spans() = MakeSpan(k, "");
+    for (const kvpb::Span& s : written_spans_) *end->add_lock_spans() = s;
+    if (!buffer_.empty()) proto_.set_sequence(proto_.sequence() + 1);
+    absl::StatusOr<kvpb::BatchResponse> resp = Send(std::move(batch), /*keep_open=*/true);
+    if (!resp.ok()) {
+      // Ambiguous: the commit may have happened; leave everything as it is (a
+      // rollback could race with a commit that did happen... it cannot undo it, but
+      // there is nothing to gain). Otherwise nothing was applied: roll back.
+      if (client::IsAmbiguous(resp.status())) {
+        state_ = State::kAborted;
+        return resp.status();
+      }
+      Abandon();
+      return resp.status();
+    }
+    if (!resp->has_error()) {
+      const kvpb::EndTxnResponse& ended = resp->responses(resp->responses_size() - 1).end_txn();
+      *proto_.mutable_write_timestamp() = ended.commit_timestamp();
+      one_phase_ = ended.one_phase();
+      state_ = State::kCommitted;
+      buffer_.clear();
+      return absl::OkStatus();
+    }
+    const kvpb::Error& error = resp->error();
+    if (error.has_retry() && error.retry().reason() == kvpb::TransactionRetryError::PUSHED) {
+      continue;  // write timestamp adopted by Send: refresh and try again
+    }
+    Abandon();
+    return StatusOfError(error);
+  }
+}
+
+absl::Status Txn::Rollback() {
+  if (state_ != State::kOpen) return absl::OkStatus();
+  Abandon();
+  return absl::OkStatus();
+}
+
+void Txn::Abandon() {
+  if (state_ != State::kOpen) return;
+  state_ = State::kAborted;
+  StopHeartbeat();
+  if (!intents_laid_) return;
+  // Remove our intents now rather than leave them to expire (best effort: readers
+  // clean up after an abandoned transaction anyway).
+  kvpb::BatchRequest batch;
+  kvpb::EndTxnRequest* end = batch.add_requests()->mutable_end_txn();
+  end->set_key(proto_.anchor_key());
+  end->set_commit(false);
+  for (const std::string& k : written_keys_) *end->add_lock_spans() = MakeSpan(k, "");
+  for (const kvpb::Span& s : written_spans_) *end->add_lock_spans() = s;
+  *batch.mutable_header()->mutable_txn() = proto_;
+  (void)client_->BatchWithErrors(std::move(batch));
+}
+
+void Txn::StartHeartbeat() {
+  if (heartbeat_.joinable() || proto_.anchor_key().empty()) return;
+  heartbeat_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "txn-heartbeat");
+    HeartbeatLoop();
+  });
+}
+
+void Txn::StopHeartbeat() {
+  {
+    absl::MutexLock lock(&hb_mu_);
+    hb_stop_ = true;
+  }
+  if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+void Txn::HeartbeatLoop() {
+  kvpb::BatchRequest batch;
+  batch.add_requests()->mutable_heartbeat_txn()->set_key(proto_.anchor_key());
+  *batch.mutable_header()->mutable_txn() = proto_;
+  // Bounded by hb_stop_, which Commit / Rollback / the destructor set.
+  for (;;) {
+    absl::StatusOr<kvpb::BatchResponse> resp = client_->BatchWithErrors(batch);
+    absl::MutexLock lock(&hb_mu_);
+    if (resp.ok() && !resp->has_error() && resp->responses_size() == 1 &&
+        resp->responses(0).heartbeat_txn().record().status() == kvpb::ABORTED) {
+      hb_aborted_ = true;
+      return;
+    }
+    auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(hb_mu_) { return hb_stop_; };
+    if (hb_mu_.AwaitWithTimeout(absl::Condition(&stopped), options_.heartbeat_interval)) return;
+  }
+}
+
+absl::Status RunTransaction(client::KvClient* client, const std::function<absl::Status(Txn&)>& fn,
+                            const TxnOptions& options, int* attempts) {
+  Backoff backoff({std::chrono::milliseconds(5), std::chrono::milliseconds(1000)});
+  absl::Status last;
+  for (int attempt = 1; attempt <= std::max(1, options.max_attempts); ++attempt) {
+    if (attempts != nullptr) *attempts = attempt;
+    Txn txn(client, options);
+    last = fn(txn);
+    if (last.ok()) last = txn.Commit();
+    if (!last.ok()) (void)txn.Rollback();
+    if (last.ok() || !IsRetryable(last)) return last;
+    std::this_thread::sleep_for(backoff.Next());
+  }
+  return last;
+}
+
+}  // namespace rangedb::txn

@@ -1,0 +1,161 @@
+// Txn: a serializable transaction over rangedb's key space, driven from the client
+// (the coordinator; docs/transactions.md).
+//
+// A Txn talks to any node through a client::KvClient. Its first request gets the
+// transaction's timestamps from that node's clock (read = write timestamp; the
+// uncertainty limit --max-offset above). Then:
+//   - Reads go to the ranges at the read timestamp and see the transaction's own
+//     writes. Their spans are remembered (bounded: condensed past
+//     TxnOptions::max_tracked_spans) for refreshing.
+//   - Put and Delete are buffered here until Commit (or until a read needs them, or
+//     the buffer passes max_buffered_writes); ConditionalPut, DeleteRange lay their
+//     intents at once. The first key written is the anchor: its range holds the
+//     transaction record. Once intents are laid before the commit, a heartbeat
+//     thread keeps the record alive every heartbeat_interval.
+//   - Commit sends the buffered writes and EndTxn in one batch; the gateway lays the
+//     intents on other ranges first, then EndTxn flips the record (the commit
+//     point), and the intents resolve asynchronously. All writes in one range: one
+//     Raft command (1PC). If a server pushed the write timestamp above the read
+//     timestamp, Commit refreshes the read spans (no write landed in them between)
+//     and commits at the new timestamp, or fails with a retryable error.
+//
+// Errors: IsRetryable(status) — restart the whole transaction (RunTransaction does,
+// with backoff); client::IsAmbiguous(status) from Commit — the outcome is unknown;
+// anything else is a plain failure (bad input, unavailable). After any error from
+// an operation other than a failed ConditionalPut condition, the Txn is finished:
+// further calls fail with FailedPrecondition.
+//
+// Thread safety: a Txn is used by one thread at a time (its heartbeat thread is
+// internal). The KvClient is shared and must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "client/kv_client.h"
+#include "proto/kv.pb.h"
+#include "storage/timestamp.h"
+
+namespace rangedb::txn {
+
+struct TxnOptions {
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  size_t max_buffered_writes = 1000;  // more are flushed as intents
+  size_t max_tracked_spans = 1000;    // more read / write spans are condensed
+  int max_refreshes = 3;              // refresh attempts per commit before giving up
+  int max_attempts = 10;              // RunTransaction's bound
+};
+
+class Txn {
+ public:
+  // REQUIRES: client outlives the Txn.
+  explicit Txn(client::KvClient* client, TxnOptions options = {});
+  // An open transaction that wrote is rolled back (best effort).
+  ~Txn();
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+
+  [[nodiscard]] absl::StatusOr<std::optional<std::string>> Get(absl::string_view key);
+  // Rows in [start, end), ascending (Scan) or descending (ReverseScan), at most limit
+  // (0 = all; held in memory).
+  [[nodiscard]] absl::StatusOr<std::vector<client::KeyValue>> Scan(absl::string_view start,
+                                                                   absl::string_view end,
+                                                                   int64_t limit);
+  [[nodiscard]] absl::StatusOr<std::vector<client::KeyValue>> ReverseScan(
+      absl::string_view start, absl::string_view end, int64_t limit);
+  [[nodiscard]] absl::Status Put(absl::string_view key, absl::string_view value);
+  [[nodiscard]] absl::Status Delete(absl::string_view key);
+  // Fails with client::IsConditionFailed if the current value (this transaction's
+  // own writes included) is not *expected (nullopt: absent); the Txn stays usable.
+  [[nodiscard]] absl::Status ConditionalPut(absl::string_view key, absl::string_view value,
+                                            const std::optional<std::string>& expected);
+  // Deletes every key in [start, end); returns how many had a value.
+  [[nodiscard]] absl::StatusOr<int64_t> DeleteRange(absl::string_view start,
+                                                    absl::string_view end);
+  [[nodiscard]] absl::Status Commit();
+  // Aborts; intents are removed. OK also when there was nothing to undo.
+  [[nodiscard]] absl::Status Rollback();
+
+  const std::string& id() const { return proto_.id(); }
+  // The commit timestamp after a successful Commit; else the current write timestamp.
+  Timestamp commit_timestamp() const { return TimestampFromProtoTs(proto_.write_timestamp()); }
+  // Refreshes that moved this transaction's timestamp (for tests and metrics).
+  int refreshes() const { return refreshes_; }
+  bool one_phase() const { return one_phase_; }
+
+ private:
+  enum class State { kOpen, kCommitted, kAborted };
+  static Timestamp TimestampFromProtoTs(const proto::Timestamp& p) {
+    return Timestamp{p.wall_time_ns(), p.logical()};
+  }
+
+  // The open-state check every operation starts with.
+  absl::Status CheckOpen() const;
+  // Sends a batch in this transaction; adopts the timestamps the response carries.
+  // A server error comes back as a status (retryable ones marked, see IsRetryable)
+  // and, unless keep_open, finishes the transaction (rolled back).
+  absl::StatusOr<kvpb::BatchResponse> Send(kvpb::BatchRequest batch, bool keep_open = false);
+  // Runs a read; on an uncertainty error refreshes above the uncertain value and
+  // reads again (bounded).
+  absl::StatusOr<kvpb::BatchResponse> SendRead(const kvpb::RequestUnion& read);
+  absl::StatusOr<std::vector<client::KeyValue>> ScanImpl(absl::string_view start,
+                                                         absl::string_view end, int64_t limit,
+                                                         bool reverse);
+  // Lays the buffered writes (those in [start, end) when end is given, else all) as
+  // intents.
+  absl::Status Flush();
+  bool BufferOverlaps(absl::string_view start, absl::string_view end) const;
+  // Moves the read timestamp to `to` if no write landed in the read spans since.
+  absl::Status Refresh(Timestamp to);
+  void NoteWrite(absl::string_view key, absl::string_view end = {});
+  void NoteRead(absl::string_view key, absl::string_view end = {});
+  void StartHeartbeat();
+  void StopHeartbeat();
+  void HeartbeatLoop();
+  // Finishes the transaction as aborted, removing intents (best effort).
+  void Abandon();
+
+  client::KvClient* const client_;
+  const TxnOptions options_;
+  kvpb::Transaction proto_;  // id, anchor, timestamps, sequence
+  State state_ = State::kOpen;
+  bool intents_laid_ = false;  // some intent may exist: rollback must clean up
+  bool one_phase_ = false;
+  int refreshes_ = 0;
+  std::map<std::string, std::optional<std::string>> buffer_;  // key -> value / delete
+  std::set<std::string> written_keys_;
+  std::vector<kvpb::Span> written_spans_;  // DeleteRange spans and condensed keys
+  std::vector<kvpb::Span> read_spans_;
+
+  absl::Mutex hb_mu_;
+  bool hb_stop_ ABSL_GUARDED_BY(hb_mu_) = false;
+  bool hb_aborted_ ABSL_GUARDED_BY(hb_mu_) = false;  // the heartbeat found ABORTED
+  std::thread heartbeat_;
+};
+
+// True for errors after which the transaction should be run again from the start:
+// serialization failures, uncertainty restarts, aborts by a pusher or a deadlock
+// breaker (SQLSTATE 40001). Never true for an ambiguous commit.
+bool IsRetryable(const absl::Status& status);
+
+// Runs fn in a new transaction and commits it; on a retryable error (from fn or
+// Commit) runs it again in a new transaction after a jittered backoff, at most
+// options.max_attempts times. Returns OK, the first non-retryable error, or the
+// last retryable one. fn must have no effects outside the transaction (it may run
+// several times). *attempts (if not null) gets the number of attempts made.
+absl::Status RunTransaction(client::KvClient* client, const std::function<absl::Status(Txn&)>& fn,
+                            const TxnOptions& options = {}, int* attempts = nullptr);
+
+}  // namespace rangedb::txn
