@@ -5,16 +5,19 @@
 //          then one summary line on stdout
 //   check  reads the data back and reports what it found
 //
-// Workloads: kv (bench/workload_kv.h). An unknown NAME is a usage error.
+// Workloads: kv (bench/workload_kv.h), bank (bench/workload_bank.h). An unknown NAME
+// is a usage error, and so is a flag of another workload (--keys with bank).
 #include <CLI/CLI.hpp>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "bench/workload_bank.h"
 #include "bench/workload_kv.h"
 #include "client/kv_client.h"
 #include "node/cli.h"
@@ -26,7 +29,11 @@ using client::KvClient;
 using client::KvClientOptions;
 namespace {
 
-constexpr char kKnownWorkloads[] = "kv";
+constexpr char kKnownWorkloads[] = "kv, bank";
+// Flags that only one workload reads; given to the other they are usage errors.
+constexpr const char* kKvOnlyFlags[] = {"--keys", "--read-percent", "--value-size"};
+constexpr const char* kBankOnlyFlags[] = {"--accounts", "--initial-balance", "--drop",
+                                          "--max-transfer"};
 
 struct WorkloadArgs {
   std::string name;
@@ -37,7 +44,11 @@ struct WorkloadArgs {
   int read_percent = 95;
   int64_t value_size_bytes = 256;
   int64_t keys = 10000;
-  std::string seed;  // empty: random
+  std::string seed;                // empty: random
+  int64_t accounts = 1000;         // bank
+  int64_t initial_balance = 1000;  // bank
+  int64_t max_transfer = 100;      // bank
+  bool drop = false;               // bank
 };
 
 // "10" means seconds; anything absl::ParseDuration takes ("1m30s") works too.
@@ -58,39 +69,62 @@ void AddCommonFlags(CLI::App* cmd, WorkloadArgs* args) {
       ->capture_default_str();
   cmd->add_option("--concurrency", args->concurrency, "Worker threads, each with its own client")
       ->capture_default_str();
-  cmd->add_option("--keys", args->keys, "Number of keys, kv/00000000 onwards")
+  cmd->add_option("--keys", args->keys, "kv: number of keys, kv/00000000 onwards")
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Random seed (default: random)");
 }
 
-// Turns the flags into options and a per-worker client factory; prints usage errors.
-std::optional<int> Prepare(const WorkloadArgs& args, const std::string& verb, std::ostream& err,
-                           KvWorkloadOptions* options, KvTargetFactory* factory) {
-  const std::string prefix = absl::StrCat("rangedb workload ", verb, ": ");
-  if (args.name != "kv") {
+// Checks NAME and the flags every workload shares; fills the client options, the
+// duration and the seed. Prints usage errors.
+std::optional<int> PrepareCommon(const WorkloadArgs& args, CLI::App* cmd, const std::string& prefix,
+                                 std::ostream& err, KvClientOptions* client_options,
+                                 absl::Duration* duration, uint64_t* seed) {
+  if (args.name != "kv" && args.name != "bank") {
     err << prefix << "unknown workload \"" << args.name << "\" (known: " << kKnownWorkloads
         << ")\n";
     return kExitUsage;
   }
-  KvClientOptions client_options;
-  client_options.hosts = absl::StrSplit(args.hosts, ',', absl::SkipWhitespace());
-  if (!ParseSeconds(args.duration, &options->duration) ||
-      !absl::ParseDuration(args.timeout, &client_options.timeout)) {
+  const std::span<const char* const> foreign_flags =
+      args.name == "kv" ? std::span<const char* const>(kBankOnlyFlags) : kKvOnlyFlags;
+  for (const char* flag : foreign_flags) {
+    if (const CLI::Option* option = cmd->get_option_no_throw(flag);
+        option != nullptr && option->count() > 0) {
+      err << prefix << flag << " is not a flag of the " << args.name << " workload\n";
+      return kExitUsage;
+    }
+  }
+  client_options->hosts = absl::StrSplit(args.hosts, ',', absl::SkipWhitespace());
+  if (!ParseSeconds(args.duration, duration) ||
+      !absl::ParseDuration(args.timeout, &client_options->timeout)) {
     err << prefix << "--duration and --timeout take seconds or a duration like 10s\n";
     return kExitUsage;
+  }
+  *seed = std::random_device{}();
+  if (!args.seed.empty() && !absl::SimpleAtoi(args.seed, seed)) {
+    err << prefix << "--seed \"" << args.seed << "\" is not an unsigned integer\n";
+    return kExitUsage;
+  }
+  if (absl::Status valid = KvClient::Create(*client_options).status(); !valid.ok()) {
+    err << prefix << valid.message() << "\n";
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
+// Turns the flags into options and a per-worker client factory; prints usage errors.
+std::optional<int> Prepare(const WorkloadArgs& args, CLI::App* cmd, std::ostream& err,
+                           KvWorkloadOptions* options, KvTargetFactory* factory) {
+  const std::string prefix = absl::StrCat("rangedb workload ", cmd->get_name(), ": ");
+  KvClientOptions client_options;
+  if (std::optional<int> code = PrepareCommon(args, cmd, prefix, err, &client_options,
+                                              &options->duration, &options->seed)) {
+    return code;
   }
   options->concurrency = args.concurrency;
   options->read_percent = args.read_percent;
   options->value_size_bytes = args.value_size_bytes;
   options->key_count = args.keys;
-  options->seed = std::random_device{}();
-  if (!args.seed.empty() && !absl::SimpleAtoi(args.seed, &options->seed)) {
-    err << prefix << "--seed \"" << args.seed << "\" is not an unsigned integer\n";
-    return kExitUsage;
-  }
-  absl::Status valid = ValidateKvWorkloadOptions(*options);
-  if (valid.ok()) valid = KvClient::Create(client_options).status();
-  if (!valid.ok()) {
+  if (absl::Status valid = ValidateKvWorkloadOptions(*options); !valid.ok()) {
     err << prefix << valid.message() << "\n";
     return kExitUsage;
   }
@@ -99,6 +133,27 @@ std::optional<int> Prepare(const WorkloadArgs& args, const std::string& verb, st
     if (!client.ok()) return client.status();
     return NewRangedbTarget(std::move(*client));
   };
+  return std::nullopt;
+}
+
+// The bank workload's Prepare: options and a client factory (one client per call).
+std::optional<int> PrepareBank(const WorkloadArgs& args, CLI::App* cmd, std::ostream& err,
+                               BankWorkloadOptions* options, BankClientFactory* factory) {
+  const std::string prefix = absl::StrCat("rangedb workload ", cmd->get_name(), ": ");
+  KvClientOptions client_options;
+  if (std::optional<int> code = PrepareCommon(args, cmd, prefix, err, &client_options,
+                                              &options->duration, &options->seed)) {
+    return code;
+  }
+  options->concurrency = args.concurrency;
+  options->meta = BankMeta{args.accounts, args.initial_balance};
+  options->max_transfer = args.max_transfer;
+  options->drop = args.drop;
+  if (absl::Status valid = ValidateBankWorkloadOptions(*options); !valid.ok()) {
+    err << prefix << valid.message() << "\n";
+    return kExitUsage;
+  }
+  *factory = [client_options] { return KvClient::Create(client_options); };
   return std::nullopt;
 }
 
@@ -137,37 +192,60 @@ int RunSweep(bool init, const KvWorkloadOptions& options, const KvTargetFactory&
 }  // namespace
 
 CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& err) {
-  CLI::App* workload =
-      app.add_subcommand("workload", "Generate load against a running cluster (workloads: kv)");
+  CLI::App* workload = app.add_subcommand(
+      "workload", "Generate load against a running cluster (workloads: kv, bank)");
   workload->require_subcommand(1);
   auto args = std::make_shared<WorkloadArgs>();
 
   CLI::App* init = workload->add_subcommand("init", "Write the workload's initial data");
   AddCommonFlags(init, args.get());
-  init->add_option("--value-size", args->value_size_bytes, "Bytes per value")
+  init->add_option("--value-size", args->value_size_bytes, "kv: bytes per value")
       ->capture_default_str();
+  init->add_option("--accounts", args->accounts,
+                   "bank: number of accounts, bank/00000000 onwards (2..100000000)")
+      ->capture_default_str();
+  init->add_option("--initial-balance", args->initial_balance, "bank: balance of every account")
+      ->capture_default_str();
+  init->add_flag("--drop", args->drop,
+                 "bank: delete everything under bank/ first (init refuses to touch an existing "
+                 "bank of another shape without it)");
 
   CLI::App* run = workload->add_subcommand(
       "run",
-      "Run random gets and puts for --duration; prints progress to stderr and then "
-      "'ops/s=X p50_ms=X p95_ms=X p99_ms=X errors=N' to stdout");
+      "Run the workload for --duration; prints progress to stderr and then one summary "
+      "line to stdout. kv: random gets and puts, 'ops/s=X p50_ms=X p95_ms=X p99_ms=X "
+      "errors=N'. bank: transfers between random accounts in transactions, 'txn/s=X "
+      "retries/s=X p50_ms=X p99_ms=X errors=N ambiguous=N skipped=N'");
   AddCommonFlags(run, args.get());
   run->add_option("--duration", args->duration, "How long to run: seconds, or e.g. 1m")
       ->capture_default_str();
-  run->add_option("--read-percent", args->read_percent, "Percent of operations that are gets")
+  run->add_option("--read-percent", args->read_percent, "kv: percent of operations that are gets")
       ->capture_default_str();
-  run->add_option("--value-size", args->value_size_bytes, "Bytes per value written")
+  run->add_option("--value-size", args->value_size_bytes, "kv: bytes per value written")
+      ->capture_default_str();
+  run->add_option("--max-transfer", args->max_transfer,
+                  "bank: largest amount of one transfer (capped by the source's balance)")
       ->capture_default_str();
 
-  CLI::App* check = workload->add_subcommand("check", "Read every key and report how many exist");
+  CLI::App* check = workload->add_subcommand(
+      "check",
+      "kv: read every key and report how many exist. bank: read every account in one "
+      "transaction and print 'total=X expected=Y accounts=N negative=N missing=N malformed=N'; "
+      "exit 1 if the total is off or an account is missing, negative or malformed");
   AddCommonFlags(check, args.get());
 
   return [=, &out, &err]() -> std::optional<int> {
     if (!workload->parsed()) return std::nullopt;
-    const std::string verb = init->parsed() ? "init" : run->parsed() ? "run" : "check";
+    CLI::App* cmd = init->parsed() ? init : run->parsed() ? run : check;
+    if (args->name == "bank") {
+      BankWorkloadOptions options;
+      BankClientFactory factory;
+      if (std::optional<int> code = PrepareBank(*args, cmd, err, &options, &factory)) return code;
+      return RunBankCommand(cmd->get_name(), options, factory, out, err);
+    }
     KvWorkloadOptions options;
     KvTargetFactory factory;
-    if (std::optional<int> code = Prepare(*args, verb, err, &options, &factory)) return code;
+    if (std::optional<int> code = Prepare(*args, cmd, err, &options, &factory)) return code;
     if (run->parsed()) return RunRun(options, factory, out, err);
     return RunSweep(init->parsed(), options, factory, out, err);
   };

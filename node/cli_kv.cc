@@ -19,6 +19,7 @@
 #include "client/kv_client.h"
 #include "node/cli.h"
 #include "node/cli_command.h"
+#include "node/cli_kv_txn.h"
 
 namespace rangedb {
 
@@ -205,8 +206,10 @@ CliRunner AddKvCommands(CLI::App& app, std::ostream& out, std::ostream& err) {
   kv->require_subcommand(1);
   auto args = std::make_shared<KvArgs>();
   auto commands = std::make_shared<std::vector<KvCommand>>(AddSubcommands(kv, args.get()));
-  return [kv, args, commands, &out, &err]() -> std::optional<int> {
+  CliRunner txn = AddKvTxnCommand(kv, out, err);  // `rangedb kv txn` (node/cli_kv_txn.cc)
+  return [kv, args, commands, txn, &out, &err]() -> std::optional<int> {
     if (!kv->parsed()) return std::nullopt;
+    if (std::optional<int> code = txn()) return code;
     for (const KvCommand& command : *commands) {
       if (!command.app->parsed()) continue;
       // --expect-absent is the default when --expect is not given.

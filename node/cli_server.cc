@@ -62,6 +62,7 @@ struct StartFlags {
   std::string cache = "128MiB";
   bool testing_faults = false;
   bool testing_unsafe_reads = false;
+  bool testing_commit_without_refresh = false;
   int64_t clock_offset_ms = 0;
 };
 
@@ -73,6 +74,7 @@ int RunStart(const StartFlags& f, std::ostream& out, std::ostream& err) {
   o.join = SplitList(f.join);
   o.testing_faults = f.testing_faults;
   o.testing_unsafe_reads = f.testing_unsafe_reads;
+  o.testing_commit_without_refresh = f.testing_commit_without_refresh;
   o.testing_clock_offset = absl::Milliseconds(f.clock_offset_ms);
   if (!absl::ParseDuration(f.max_offset, &o.max_offset) || o.max_offset < absl::ZeroDuration()) {
     err << "rangedb start: --max-offset: \"" << f.max_offset << "\" is not a duration like 500ms\n";
@@ -239,6 +241,10 @@ CliRunner AddServerCommands(CLI::App& app, std::ostream& out, std::ostream& err)
                     "TESTING ONLY: offset this node's clock");
   start->add_flag("--testing-unsafe-reads", start_flags->testing_unsafe_reads,
                   "TESTING ONLY: a planted bug (reads without a lease) for checker tests");
+  start->add_flag("--testing-commit-without-refresh",
+                  start_flags->testing_commit_without_refresh,
+                  "TESTING ONLY: a planted bug (commit a pushed transaction without "
+                  "refreshing its reads) for checker tests");
 
   auto host = std::make_shared<std::string>("127.0.0.1:26257");
   auto split_at = std::make_shared<std::string>();

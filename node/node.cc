@@ -150,6 +150,10 @@ absl::Status Node::StartStore() {
   so.config.node_id = node_id;
   so.config.tick_interval = options_.raft_tick_interval;
   so.config.testing_unsafe_reads = options_.testing_unsafe_reads;
+  so.config.testing_commit_without_refresh = options_.testing_commit_without_refresh;
+  if (options_.testing_commit_without_refresh) {
+    spdlog::warn("node: TESTING: PLANTED BUG: pushed transactions commit without a refresh");
+  }
   if (options_.testing_unsafe_reads) {
     spdlog::warn("node: TESTING: PLANTED BUG: reads are served without a lease");
   }

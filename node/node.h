@@ -61,6 +61,7 @@ struct NodeOptions {
   bool testing_faults = false;
   absl::Duration testing_clock_offset = absl::ZeroDuration();
   bool testing_unsafe_reads = false;  // a planted bug (ranges/store_context.h)
+  bool testing_commit_without_refresh = false;  // a planted bug (ranges/store_context.h)
 };
 
 class Node {

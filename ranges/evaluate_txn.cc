@@ -121,14 +121,15 @@ absl::StatusOr<kvpb::Transaction> EvaluateHeartbeat(WriteBatch& batch, const kvp
 absl::StatusOr<EndTxnResult> EvaluateEndTxn(WriteBatch& batch, const kvpb::EndTxnRequest& request,
                                             const kvpb::Transaction& txn,
                                             const kvpb::Span& range_span,
-                                            Timestamp* write_timestamp) {
+                                            Timestamp* write_timestamp,
+                                            bool testing_skip_refresh) {
   absl::StatusOr<std::optional<kvpb::Transaction>> existing =
       ReadTxnRecord(batch, txn.anchor_key(), txn.id());
   if (!existing.ok()) return existing.status();
   EndTxnResult result;
   if (existing->has_value()) {
     const kvpb::Transaction& record = **existing;
-    if (record.status() == kvpb::ABORTED) {
+    if (record.status() == kvpb::ABORTED && request.commit()) {
       return TxnAbortedError(absl::StrCat("transaction ", absl::BytesToHexString(txn.id()),
                                           " was aborted (by a pusher or a deadlock breaker)"));
     }
@@ -143,7 +144,7 @@ absl::StatusOr<EndTxnResult> EvaluateEndTxn(WriteBatch& batch, const kvpb::EndTx
     }
     *write_timestamp = std::max(*write_timestamp, Ts(record.write_timestamp()));
   }
-  if (request.commit() && *write_timestamp > Ts(txn.read_timestamp())) {
+  if (request.commit() && *write_timestamp > Ts(txn.read_timestamp()) && !testing_skip_refresh) {
     return TxnRetryError(kvpb::TransactionRetryError::PUSHED,
                          absl::StrCat("commit timestamp pushed from ",
                                       Ts(txn.read_timestamp()).ToString(), " to ",

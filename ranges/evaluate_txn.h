@@ -60,7 +60,8 @@ struct EndTxnResult {
                                                           const kvpb::EndTxnRequest& request,
                                                           const kvpb::Transaction& txn,
                                                           const kvpb::Span& range_span,
-                                                          Timestamp* write_timestamp);
+                                                          Timestamp* write_timestamp,
+                                                          bool testing_skip_refresh = false);
 
 // PushTxn, as a decision over the record (nullopt: absent). Does not wait: kWait
 // tells the caller to queue and ask again.

@@ -55,6 +55,12 @@ kvpb::BatchResponse Replica::PushOnce(const kvpb::PushTxnRequest& push, bool for
     d.write_record = true;
     d.outcome = PushDecision::kPushed;
   }
+  if (d.write_record && d.record.status() == kvpb::ABORTED && !force_abort) {
+    spdlog::info("r{}: aborting transaction {}: not heard of since {} (record {})", range_id_,
+                 absl::BytesToHexString(pushee.id()),
+                 TimestampFromProto(d.record.last_heartbeat()).ToString(),
+                 record->has_value() ? "pending" : "missing");
+  }
   if (d.write_record) {
     std::unique_ptr<WriteBatch> batch = store_->engine()->NewWriteBatch();
     WriteTxnRecord(*batch, d.record);

@@ -374,7 +374,8 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request,
       kvpb::Transaction t = txn;
       TimestampToProto(written, t.mutable_write_timestamp());
       absl::StatusOr<EndTxnResult> end =
-          EvaluateEndTxn(*batch, r.end_txn(), t, RangeSpan(), &written);
+          EvaluateEndTxn(*batch, r.end_txn(), t, RangeSpan(), &written,
+                         store_->config().testing_commit_without_refresh);
       if (end.ok()) {
         *resp.add_responses()->mutable_end_txn() = end->response;
         ended = std::move(*end);

@@ -38,6 +38,10 @@ struct StoreConfig {
   // TESTING ONLY — a planted bug: serve reads at any replica without a lease, so the
   // chaos tests can show their checker catches stale reads.
   bool testing_unsafe_reads = false;
+  // TESTING ONLY — a planted bug: EndTxn commits a transaction whose write timestamp
+  // was pushed above its read timestamp without asking for a refresh (lost updates,
+  // write skew), so the transaction chaos tests can show their checkers catch it.
+  bool testing_commit_without_refresh = false;
 
   // How long a lease stays valid after the quorum contact that supports it: below the
   // election timeout by one tick, and by 10% for clock-rate drift (docs/leases.md).

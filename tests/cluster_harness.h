@@ -118,6 +118,7 @@ class ClusterHarness {
 
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
   const std::string& base_dir() const { return base_dir_; }
+  const std::string& binary() const { return options_.binary; }  // the rangedb in use
   std::string address(int i) const;       // "127.0.0.1:PORT" (gRPC)
   std::string http_address(int i) const;  // "127.0.0.1:HPORT"
   std::vector<std::string> addresses() const;

@@ -62,9 +62,12 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(const ProcessOptions& op
     if (output_fd < 0) return ErrnoError(absl::StrCat("open of log ", options.log_path), errno);
     closer.fds.push_back(output_fd);
   }
-  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_fd < 0) return ErrnoError("open of /dev/null", errno);
-  closer.fds.push_back(null_fd);
+  int stdin_fd = options.input_fd;
+  if (stdin_fd < 0) {
+    stdin_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (stdin_fd < 0) return ErrnoError("open of /dev/null", errno);
+    closer.fds.push_back(stdin_fd);
+  }
   // The child writes its exec errno here; EOF (close-on-exec) means exec succeeded.
   int exec_pipe[2];
   if (::pipe2(exec_pipe, O_CLOEXEC) != 0) return ErrnoError("pipe2", errno);
@@ -88,7 +91,7 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(const ProcessOptions& op
     // parent that died before prctl took effect.
     int error = 0;
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) error = ECHILD;
-    if (error == 0 && (::dup2(null_fd, STDIN_FILENO) < 0 ||
+    if (error == 0 && (::dup2(stdin_fd, STDIN_FILENO) < 0 ||
                        (output_fd >= 0 && (::dup2(output_fd, STDOUT_FILENO) < 0 ||
                                            ::dup2(output_fd, STDERR_FILENO) < 0)))) {
       error = errno;

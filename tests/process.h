@@ -33,9 +33,12 @@ struct ProcessOptions {
   std::vector<std::string> argv;
   // If non-empty, the child's stdout and stderr are appended to this file (created if
   // missing). Otherwise they go to output_fd if >= 0 (the caller keeps owning it), else
-  // to the parent's. stdin is always /dev/null.
+  // to the parent's.
   std::string log_path;
   int output_fd = -1;
+  // The child's stdin: this descriptor if >= 0 (the caller keeps owning it; e.g. the
+  // read end of a pipe the test writes commands into), else /dev/null.
+  int input_fd = -1;
 };
 
 // How a child ended, from waitpid's status.

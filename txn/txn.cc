@@ -105,7 +105,8 @@ absl::Status Txn::CheckOpen() const {
   return absl::FailedPreconditionError("the transaction has finished (rolled back or failed)");
 }
 
-absl::StatusOr<kvpb::BatchResponse> Txn::Send(kvpb::BatchRequest batch, bool keep_open) {
+absl::StatusOr<kvpb::BatchResponse> Txn::Send(kvpb::BatchRequest batch, bool keep_open,
+                                              bool errors_in_response) {
   {
     absl::MutexLock lock(&hb_mu_);
     if (hb_aborted_) {
@@ -129,7 +130,7 @@ absl::StatusOr<kvpb::BatchResponse> Txn::Send(kvpb::BatchRequest batch, bool kee
       *proto_.mutable_write_timestamp() = t.write_timestamp();
     }
   }
-  if (resp->has_error()) {
+  if (resp->has_error() && !errors_in_response) {
     absl::Status s = StatusOfError(resp->error());
     if (!keep_open) Abandon();
     return s;
@@ -142,7 +143,8 @@ absl::StatusOr<kvpb::BatchResponse> Txn::SendRead(const kvpb::RequestUnion& read
   for (int round = 0;; ++round) {
     kvpb::BatchRequest batch;
     *batch.add_requests() = read;
-    absl::StatusOr<kvpb::BatchResponse> resp = Send(std::move(batch), /*keep_open=*/true);
+    absl::StatusOr<kvpb::BatchResponse> resp =
+        Send(std::move(batch), /*keep_open=*/true, /*errors_in_response=*/true);
     if (!resp.ok()) {
       Abandon();
       return resp.status();
@@ -401,15 +403,15 @@ absl::Status Txn::Commit() {
     for (const std::string& k : written_keys_) *end->add_lock_spans() = MakeSpan(k, "");
     for (const kvpb::Span& s : written_spans_) *end->add_lock_spans() = s;
     if (!buffer_.empty()) proto_.set_sequence(proto_.sequence() + 1);
-    absl::StatusOr<kvpb::BatchResponse> resp = Send(std::move(batch), /*keep_open=*/true);
+    intents_laid_ = true;  // other ranges get their intents before the commit point
+    absl::StatusOr<kvpb::BatchResponse> resp =
+        Send(std::move(batch), /*keep_open=*/true, /*errors_in_response=*/true);
     if (!resp.ok()) {
-      // Ambiguous: the commit may have happened; leave everything as it is (a
-      // rollback could race with a commit that did happen... it cannot undo it, but
-      // there is nothing to gain). Otherwise nothing was applied: roll back.
-      if (client::IsAmbiguous(resp.status())) {
-        state_ = State::kAborted;
-        return resp.status();
-      }
+      // Ambiguous or not, roll back: a rollback cannot undo a commit that happened
+      // (EndTxn refuses to abort a COMMITTED record, and a one-phase commit left no
+      // intent), and if the commit did not happen it removes our intents now instead
+      // of making everyone wait for them to expire. The caller still hears
+      // "ambiguous": only the server knows which it was.
       Abandon();
       return resp.status();
     }

@@ -106,7 +106,10 @@ class Txn {
   // Sends a batch in this transaction; adopts the timestamps the response carries.
   // A server error comes back as a status (retryable ones marked, see IsRetryable)
   // and, unless keep_open, finishes the transaction (rolled back).
-  absl::StatusOr<kvpb::BatchResponse> Send(kvpb::BatchRequest batch, bool keep_open = false);
+  // With errors_in_response, a server's error comes back in the response instead
+  // (for the callers that act on its detail), and the transaction stays open.
+  absl::StatusOr<kvpb::BatchResponse> Send(kvpb::BatchRequest batch, bool keep_open = false,
+                                           bool errors_in_response = false);
   // Runs a read; on an uncertainty error refreshes above the uncertain value and
   // reads again (bounded).
   absl::StatusOr<kvpb::BatchResponse> SendRead(const kvpb::RequestUnion& read);
