@@ -29,6 +29,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "node/fault_injector.h"
+#include "node/clock_monitor.h"
 #include "node/gossip_store.h"
 #include "node/http_server.h"
 #include "node/metrics.h"
@@ -89,6 +90,11 @@ class Node {
   kvpb::BatchResponse HandleBatch(const kvpb::BatchRequest& request, absl::Time deadline);
   nodepb::NodeStatusResponse Status(bool local_only);
   bool Ready() const;
+  // Stops serving for good (until restarted): refuses requests with `reason` and
+  // moves its leases away. Idempotent.
+  void FenceForClock(const std::string& reason);
+  // Why this node stopped serving because of its clock; empty if it did not.
+  std::string ClockFenceReason() const;
 
   uint64_t node_id() const;
   std::string cluster_id() const;
@@ -129,6 +135,7 @@ class Node {
   std::unique_ptr<FaultInjector> faults_;  // null unless testing_faults
   std::unique_ptr<GossipStore> gossip_;
   std::unique_ptr<PhiAccrualDetector> detector_;
+  std::unique_ptr<ClockMonitor> clock_monitor_;
   std::unique_ptr<RaftTransport> transport_;
   std::unique_ptr<NodeDialer> dialer_;
   std::unique_ptr<ranges::Gateway> gateway_;
@@ -148,6 +155,10 @@ class Node {
   // request paths check it (acquire) before touching them.
   std::atomic<bool> serving_{false};
   std::atomic<bool> draining_{false};
+  // Set once the clock monitor found this node's clock too far off: it drains and
+  // refuses requests (docs/transactions.md, "Clocks").
+  std::atomic<bool> clock_fenced_{false};
+  std::string fence_reason_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> in_flight_{0};
   absl::Notification stopping_;
   std::vector<std::thread> threads_;

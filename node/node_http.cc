@@ -40,6 +40,12 @@ void Node::RegisterHttpHandlers() {
     if (req.query.count("ready") && req.query.at("ready") != "0") {
       const bool ready = Ready();
       resp.status_code = ready ? 200 : 503;
+      const std::string fenced = ClockFenceReason();
+      if (!fenced.empty()) {
+        resp.status_code = 503;
+        resp.body = absl::StrCat("not ready: ", fenced, "\n");
+        return resp;
+      }
       resp.body = ready ? "ready\n"
                         : (serving_.load() ? "not ready: ranges without a leader, or draining\n"
                                            : "not ready: not part of a cluster yet\n");

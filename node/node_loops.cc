@@ -85,12 +85,22 @@ void Node::PingLoop() {
                            req.set_from_node_id(self);
                            TimestampToProto(hlc_->Now(), req.mutable_now());
                            nodepb::PingResponse resp;
-                           return stub->Ping(&ctx, req, &resp).ok() && resp.node_id() == id &&
-                                  (faults_ == nullptr || !faults_->DropInbound(id));
+                           const int64_t sent_ns = hlc_->PhysicalNow();
+                           const bool ok = stub->Ping(&ctx, req, &resp).ok() &&
+                                           resp.node_id() == id &&
+                                           (faults_ == nullptr || !faults_->DropInbound(id));
+                           if (ok && resp.physical_now_ns() != 0) {
+                             clock_monitor_->Record(id, sent_ns, hlc_->PhysicalNow(),
+                                                    resp.physical_now_ns());
+                           }
+                           return ok;
                          }));
     }
     for (auto& [id, f] : pings) {
       if (f.get()) detector_->Heartbeat(id, absl::ToUnixNanos(absl::Now()));
+    }
+    if (std::string why = clock_monitor_->Verdict(hlc_->PhysicalNow()); !why.empty()) {
+      FenceForClock(why);
     }
     for (const auto& [id, addr] : dialer_->Addresses()) {
       if (id == self) continue;

@@ -86,6 +86,7 @@ class InternalService final : public nodepb::Internal::Service {
     resp->set_node_id(node_->node_id());
     resp->set_cluster_id(node_->cluster_id());
     TimestampToProto(node_->clock()->Now(), resp->mutable_now());
+    resp->set_physical_now_ns(node_->clock()->PhysicalNow());
     return grpc::Status::OK;
   }
 

@@ -176,15 +176,22 @@ std::vector<LatchSpan> LatchSpansOf(const kvpb::BatchRequest& request, BatchKind
   return spans;
 }
 
-// Sleeps until this node's physical clock has passed ts (bounded: timestamps are
-// never more than about max_offset ahead of it). Used before a write pushed above
-// the clock, and before acknowledging a commit whose timestamp a reader pushed
-// ahead: once a client hears of a write, every node's clock is within max_offset of
-// it, so any later reader sees it or finds it uncertain (docs/transactions.md).
+// Sleeps until this node's clock (the HLC) has reached ts. Timestamps are then
+// always some node's clock reading, never ahead of every physical clock: a write
+// the timestamp cache pushed above the clock (after a lease change its low water is
+// max_offset ahead) waits here instead of being written in the future, and a commit
+// is acknowledged only once its timestamp is a reading of this clock — so a reader
+// that starts afterwards anywhere sees it or finds it uncertain
+// (docs/transactions.md, "Clocks"). A timestamp that came from another node's clock
+// was merged into ours with the request (header.now), so it costs no wait.
+// Bounded: at most about 2 * max_offset.
 void WaitForClock(HybridLogicalClock* clock, Timestamp ts) {
-  const int64_t ahead_ns = ts.wall_ns - clock->PhysicalNow();
-  const int64_t bound_ns = 2 * clock->MaxOffsetNanos() + 1'000'000;
-  if (ahead_ns > 0) absl::SleepFor(absl::Nanoseconds(std::min(ahead_ns, bound_ns)));
+  const absl::Time give_up =
+      absl::Now() + absl::Nanoseconds(2 * clock->MaxOffsetNanos() + 1'000'000);
+  for (Timestamp now = clock->Now(); now < ts && absl::Now() < give_up; now = clock->Now()) {
+    const int64_t ahead_ns = ts.wall_ns - now.wall_ns;
+    absl::SleepFor(absl::Nanoseconds(std::clamp<int64_t>(ahead_ns, 10'000, 10'000'000)));
+  }
 }
 
 constexpr int kMaxUncertaintyRestarts = 16;
