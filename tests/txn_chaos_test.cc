@@ -352,5 +352,31 @@ TEST_F(TxnChaosTest, BlockedTransactionProceedsSoonAfterItsCoordinatorIsKilled) 
   EXPECT_EQ(*reader->Get(k2), std::optional<std::string>("alive"));
 }
 
+// A node whose clock is 450 ms ahead of both others (more than 80% of the 500 ms
+// max offset) finds out from its pings, drains and refuses requests with a message
+// that says why; the other two keep serving.
+TEST_F(TxnChaosTest, NodeWithClockFarOffStopsServing) {
+  ASSERT_TRUE(StartCluster(TxnClusterOptions()));
+  cluster_->SetClockOffset(2, 450);
+  ASSERT_TRUE(cluster_->Restart(2).ok());
+  client::KvClientOptions only2;
+  only2.hosts = {cluster_->address(2)};
+  only2.timeout = absl::Seconds(2);
+  std::unique_ptr<client::KvClient> c2 = std::move(*client::KvClient::Create(only2));
+  absl::Status last;
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < until) {
+    last = c2->Get("la/fence").status();
+    if (absl::StrContains(last.message(), "clock")) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  std::cout << "fenced node answers: " << last << "\n";
+  EXPECT_TRUE(absl::StrContains(last.message(), "max-offset")) << last;
+  std::unique_ptr<client::KvClient> c0 = Client(0);
+  EXPECT_TRUE(c0->Put("la/fence", "still serving").ok());
+  EXPECT_EQ(*c0->Get("la/fence"), std::optional<std::string>("still serving"));
+  ExpectAllRunning();
+}
+
 }  // namespace
 }  // namespace rangedb::chaos
