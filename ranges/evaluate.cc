@@ -120,7 +120,7 @@ absl::StatusOr<BatchKind> ClassifyBatch(const kvpb::BatchRequest& batch) {
       return absl::InvalidArgumentError(
           absl::StrCat("request ", i, ": start key must be before the end key"));
     }
-    if (!span.start.empty() && span.start[0] < '\x02') {
+    if (!span.start.empty() && static_cast<unsigned char>(span.start[0]) < 0x02) {
       return absl::InvalidArgumentError(
           absl::StrCat("request ", i, ": keys below \\x02 are internal and cannot be addressed"));
     }

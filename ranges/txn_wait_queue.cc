@@ -22,11 +22,12 @@ void TxnWaitQueue::Waiter::SetDependents(std::vector<std::string> dependents) {
 
 bool TxnWaitQueue::Waiter::Wait(absl::Duration timeout) {
   absl::MutexLock lock(&queue_->mu_);
-  const uint64_t seen = queue_->versions_[pushee_id_];
-  auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_->mu_) {
-    return queue_->versions_[pushee_id_] != seen;
+  auto changed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_->mu_) {
+    return queue_->versions_[pushee_id_] != seen_;
   };
-  return queue_->mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
+  const bool woke = queue_->mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
+  seen_ = queue_->versions_[pushee_id_];
+  return woke;
 }
 
 std::unique_ptr<TxnWaitQueue::Waiter> TxnWaitQueue::Enqueue(const std::string& pushee_id,
@@ -35,8 +36,8 @@ std::unique_ptr<TxnWaitQueue::Waiter> TxnWaitQueue::Enqueue(const std::string& p
   if (waiters_.size() >= kMaxWaiters) return nullptr;
   const uint64_t id = next_id_++;
   waiters_[id] = Entry{pushee_id, pusher_id, {}};
-  versions_.try_emplace(pushee_id, 0);
-  return std::unique_ptr<Waiter>(new Waiter(this, id, pushee_id));
+  const uint64_t seen = versions_.try_emplace(pushee_id, 0).first->second;
+  return std::unique_ptr<Waiter>(new Waiter(this, id, pushee_id, seen));
 }
 
 void TxnWaitQueue::Notify(const std::string& txn_id) {
@@ -51,7 +52,10 @@ std::vector<std::string> TxnWaitQueue::Dependents(const std::string& txn_id) con
   for (const auto& [id, w] : waiters_) {
     if (w.pushee_id != txn_id || w.pusher_id.empty()) continue;
     out.insert(w.pusher_id);
-    out.insert(w.dependents.begin(), w.dependents.end());
+    for (const std::string& d : w.dependents) {
+      if (out.size() >= kMaxDependents) break;
+      out.insert(d);
+    }
     if (out.size() >= kMaxDependents) break;
   }
   return {out.begin(), out.end()};

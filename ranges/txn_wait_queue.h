@@ -43,16 +43,20 @@ class TxnWaitQueue {
 
     // Replaces the dependents reported for this waiter's pusher.
     void SetDependents(std::vector<std::string> dependents);
-    // Sleeps until the pushee's record changes or timeout passes; true if it changed.
+    // Sleeps until the pushee's record changes (since Enqueue or the last Wait that
+    // saw a change) or timeout passes; true if it changed.
     bool Wait(absl::Duration timeout);
 
    private:
     friend class TxnWaitQueue;
-    Waiter(TxnWaitQueue* queue, uint64_t id, std::string pushee_id)
-        : queue_(queue), id_(id), pushee_id_(std::move(pushee_id)) {}
+    Waiter(TxnWaitQueue* queue, uint64_t id, std::string pushee_id, uint64_t seen)
+        : queue_(queue), id_(id), pushee_id_(std::move(pushee_id)), seen_(seen) {}
     TxnWaitQueue* const queue_;
     const uint64_t id_;
     const std::string pushee_id_;
+    // The pushee's version last seen (at Enqueue, then at each wake-up), so a change
+    // between two Waits is not missed.
+    uint64_t seen_;
   };
 
   // Registers pusher_id ("" for a non-transactional pusher) as waiting on pushee_id.

@@ -66,6 +66,8 @@ inline std::string LockTableKey(absl::string_view user_key) {
 }
 
 // True for keys a client may address (everything outside the local region).
-inline bool IsUserAddressable(absl::string_view key) { return key.empty() || key[0] >= '\x02'; }
+inline bool IsUserAddressable(absl::string_view key) {
+  return key.empty() || static_cast<unsigned char>(key[0]) >= 0x02;
+}
 
 }  // namespace rangedb::keys
