@@ -89,6 +89,19 @@ void WriteTxnRecord(Writer& writer, const kvpb::Transaction& record) {
   WriteLocalProto(writer, TxnRecordKey(record.anchor_key(), record.id()), record);
 }
 
+absl::Status CheckRecordCreation(const kvpb::Transaction& txn, Timestamp now,
+                                 absl::Duration record_gc_age) {
+  if (!txn.has_start_timestamp()) return absl::OkStatus();
+  const Timestamp start = Ts(txn.start_timestamp());
+  if (start.wall_ns + absl::ToInt64Nanoseconds(record_gc_age / 2) < now.wall_ns) {
+    return TxnAbortedError(absl::StrCat(
+        "transaction ", absl::BytesToHexString(txn.id()), " started at ", start.ToString(),
+        ", too long ago to create its record (", absl::FormatDuration(record_gc_age / 2),
+        "): its record may have been garbage collected"));
+  }
+  return absl::OkStatus();
+}
+
 bool TxnExpired(const kvpb::Transaction& record, Timestamp now) {
   const Timestamp last = record.has_last_heartbeat() ? Ts(record.last_heartbeat())
                                                       : Ts(record.write_timestamp());
@@ -96,7 +109,8 @@ bool TxnExpired(const kvpb::Transaction& record, Timestamp now) {
 }
 
 absl::StatusOr<kvpb::Transaction> EvaluateHeartbeat(WriteBatch& batch, const kvpb::Transaction& txn,
-                                                    Timestamp now, bool* changed) {
+                                                    Timestamp now, bool* changed,
+                                                    absl::Duration record_gc_age) {
   absl::StatusOr<std::optional<kvpb::Transaction>> existing =
       ReadTxnRecord(batch, txn.anchor_key(), txn.id());
   if (!existing.ok()) return existing.status();
@@ -108,6 +122,7 @@ absl::StatusOr<kvpb::Transaction> EvaluateHeartbeat(WriteBatch& batch, const kvp
       return record;
     }
   } else {
+    if (absl::Status s = CheckRecordCreation(txn, now, record_gc_age); !s.ok()) return s;
     record = txn;
     record.clear_lock_spans();
     record.set_status(kvpb::PENDING);
@@ -121,8 +136,9 @@ absl::StatusOr<kvpb::Transaction> EvaluateHeartbeat(WriteBatch& batch, const kvp
 absl::StatusOr<EndTxnResult> EvaluateEndTxn(WriteBatch& batch, const kvpb::EndTxnRequest& request,
                                             const kvpb::Transaction& txn,
                                             const kvpb::Span& range_span,
-                                            Timestamp* write_timestamp,
-                                            bool testing_skip_refresh) {
+                                            Timestamp* write_timestamp, Timestamp now,
+                                            bool testing_skip_refresh,
+                                            absl::Duration record_gc_age) {
   absl::StatusOr<std::optional<kvpb::Transaction>> existing =
       ReadTxnRecord(batch, txn.anchor_key(), txn.id());
   if (!existing.ok()) return existing.status();
@@ -143,6 +159,8 @@ absl::StatusOr<EndTxnResult> EvaluateEndTxn(WriteBatch& batch, const kvpb::EndTx
       return result;
     }
     *write_timestamp = std::max(*write_timestamp, Ts(record.write_timestamp()));
+  } else if (request.commit()) {
+    if (absl::Status s = CheckRecordCreation(txn, now, record_gc_age); !s.ok()) return s;
   }
   if (request.commit() && *write_timestamp > Ts(txn.read_timestamp()) && !testing_skip_refresh) {
     return TxnRetryError(kvpb::TransactionRetryError::PUSHED,

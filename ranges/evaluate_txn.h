@@ -29,6 +29,17 @@ inline constexpr absl::Duration kTxnHeartbeatInterval = absl::Seconds(1);
 // is abandoned: a pusher may abort it.
 inline constexpr absl::Duration kTxnExpiration = absl::Seconds(5);
 
+// Finished (or long expired) records this much older than their last activity are
+// garbage collected (StoreConfig::txn_record_gc_age); a record is never created for
+// a transaction that started more than half of it ago (CheckRecordCreation), so no
+// coordinator outlives its record.
+inline constexpr absl::Duration kTxnRecordGCAge = absl::Hours(1);
+
+// An error if txn started so long before now (more than record_gc_age / 2) that its
+// record may have been collected already: it must not be created (again).
+[[nodiscard]] absl::Status CheckRecordCreation(const kvpb::Transaction& txn, Timestamp now,
+                                               absl::Duration record_gc_age = kTxnRecordGCAge);
+
 [[nodiscard]] absl::StatusOr<std::optional<kvpb::Transaction>> ReadTxnRecord(
     Reader& reader, absl::string_view anchor_key, absl::string_view txn_id);
 void WriteTxnRecord(Writer& writer, const kvpb::Transaction& record);
@@ -42,7 +53,9 @@ bool TxnExpired(const kvpb::Transaction& record, Timestamp now);
 // was aborted). *changed says whether batch holds a write.
 [[nodiscard]] absl::StatusOr<kvpb::Transaction> EvaluateHeartbeat(WriteBatch& batch,
                                                                   const kvpb::Transaction& txn,
-                                                                  Timestamp now, bool* changed);
+                                                                  Timestamp now, bool* changed,
+                                                                  absl::Duration record_gc_age =
+                                                                      kTxnRecordGCAge);
 
 // EndTxn. txn is the header's transaction; *write_timestamp is its write timestamp
 // after this batch's own writes, raised to the record's if a pusher moved it. For a
@@ -61,7 +74,10 @@ struct EndTxnResult {
                                                           const kvpb::Transaction& txn,
                                                           const kvpb::Span& range_span,
                                                           Timestamp* write_timestamp,
-                                                          bool testing_skip_refresh = false);
+                                                          Timestamp now,
+                                                          bool testing_skip_refresh = false,
+                                                          absl::Duration record_gc_age =
+                                                              kTxnRecordGCAge);
 
 // PushTxn, as a decision over the record (nullopt: absent). Does not wait: kWait
 // tells the caller to queue and ask again.

@@ -132,7 +132,7 @@ class EvaluateTxnTest : public ::testing::Test {
     for (const kvpb::Span& s : lock_spans) *req.add_lock_spans() = s;
     std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
     absl::StatusOr<EndTxnResult> r =
-        EvaluateEndTxn(*b, req, txn, range_span, write_ts, skip_refresh);
+        EvaluateEndTxn(*b, req, txn, range_span, write_ts, /*now=*/*write_ts, skip_refresh);
     last_batch_count_ = b->Count();
     if (r.ok() && commit_batch) {
       EXPECT_TRUE(b->Commit(false).ok());
@@ -1030,6 +1030,21 @@ TEST_F(ClassifyBatchTest, AtMostMaxBatchRequests) {
   EXPECT_EQ(Classify(), "read");
   Get("last");
   EXPECT_TRUE(Rejected());
+}
+
+TEST(CheckRecordCreationTest, RefusesTransactionsOlderThanHalfTheRecordGCAge) {
+  kvpb::Transaction txn;
+  txn.set_id(std::string(16, 'x'));
+  const Timestamp now{absl::ToUnixNanos(absl::FromUnixSeconds(1'800'000'000)), 0};
+  EXPECT_TRUE(CheckRecordCreation(txn, now).ok()) << "no start timestamp: nothing to judge";
+  TimestampToProto(Timestamp{now.wall_ns - absl::ToInt64Nanoseconds(absl::Minutes(5)), 0},
+                   txn.mutable_start_timestamp());
+  EXPECT_TRUE(CheckRecordCreation(txn, now).ok());
+  TimestampToProto(
+      Timestamp{now.wall_ns - absl::ToInt64Nanoseconds(kTxnRecordGCAge / 2) - 1, 0},
+      txn.mutable_start_timestamp());
+  absl::Status s = CheckRecordCreation(txn, now);
+  EXPECT_TRUE(IsTxnAborted(s)) << s;
 }
 
 }  // namespace

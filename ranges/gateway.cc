@@ -61,6 +61,7 @@ kvpb::BatchResponse Gateway::Send(const kvpb::BatchRequest& request, absl::Time 
       const Timestamp now = options_.clock->Now();
       TimestampToProto(now, txn->mutable_read_timestamp());
       TimestampToProto(now, txn->mutable_write_timestamp());
+      TimestampToProto(now, txn->mutable_start_timestamp());
       TimestampToProto(Timestamp{now.wall_ns + options_.clock->MaxOffsetNanos(), now.logical},
                        txn->mutable_uncertainty_limit());
     }

@@ -23,6 +23,13 @@ std::string BigEndian64(uint64_t v) {
 std::string AppliedStateKey(uint64_t range_id) {
   return keys::RangeIdLocalKey(range_id, kReplicated, "rask");
 }
+std::string GcThresholdKey(uint64_t range_id) {
+  return keys::RangeIdLocalKey(range_id, kReplicated, "rgct");
+}
+
+// The cluster setting overriding StoreConfig::gc_ttl: a duration such as "4h".
+std::string GcTtlSettingKey() { return absl::StrCat(keys::kSystemPrefix, "settings/gc_ttl"); }
+
 std::string LeaseKey(uint64_t range_id) {
   return keys::RangeIdLocalKey(range_id, kReplicated, "rll-");
 }

@@ -19,6 +19,7 @@ namespace rangedb::ranges {
 std::string AppliedStateKey(uint64_t range_id);  // rangespb::AppliedState
 std::string LeaseKey(uint64_t range_id);         // rangespb::Lease
 std::string DescriptorKey(uint64_t range_id);    // kvpb::RangeDescriptor
+std::string GcThresholdKey(uint64_t range_id);   // proto::Timestamp: versions below are gone
 // rangespb::IdempotencyRecord of one client write.
 std::string IdempotencyRecordKey(uint64_t range_id, absl::string_view client_id, uint64_t sequence);
 // All idempotency records of a range: [start, end).
@@ -41,6 +42,10 @@ uint64_t RangeIdOfReplicaIndexKey(absl::string_view key);
 // meta: the RangeDescriptor of the range ending at end_key. Lookup of key k reads
 // the first meta key after MetaKey(k).
 std::string MetaKey(absl::string_view end_key);
+
+// system: cluster settings. gc_ttl holds a duration ("4h", "90m") overriding
+// StoreConfig::gc_ttl; set it with `rangedb kv put '\x03settings/gc_ttl' 2h`.
+std::string GcTtlSettingKey();
 
 // system: the node id and range id generators (decimal counters for Increment).
 std::string NodeIdGeneratorKey();

@@ -137,6 +137,18 @@ class Replica {
   // log truncation and the deletion of expired idempotency records.
   void MaybeTruncateLog();
 
+  // One garbage collection pass, if this replica holds the lease (replica_gc.cc):
+  // finished transaction records older than kTxnRecordGCAge (their external intents
+  // resolved first) and MVCC versions no read at or above now - gc_ttl can see, at
+  // most kMaxGcVersionsPerPass of them. Returns how many records and versions went.
+  struct GcResult {
+    int64_t records_removed = 0;
+    int64_t versions_removed = 0;
+  };
+  absl::StatusOr<GcResult> RunGC(absl::Duration gc_ttl, absl::Time deadline);
+  // Reads below this timestamp are refused: GC removed what they would see.
+  Timestamp GcThreshold() const;
+
   ReplicaStatus Status() const;
   bool IsLeaseholder() const;
 
@@ -188,7 +200,8 @@ class Replica {
   std::optional<kvpb::BatchResponse> ProposeAndWait(const WriteBatch& batch,
                                                     const LeaseCheck& lease, Timestamp timestamp,
                                                     LatchManager::Guard latches,
-                                                    absl::Time deadline);
+                                                    absl::Time deadline,
+                                                    std::optional<Timestamp> gc_threshold = {});
   kvpb::Span RangeSpan() const;
   void Propose(std::shared_ptr<Proposal> proposal);
   absl::Status CheckKeysInRange(const kvpb::BatchRequest& request) const;
@@ -236,6 +249,7 @@ class Replica {
   kvpb::RangeDescriptor desc_ ABSL_GUARDED_BY(mu_);
   rangespb::AppliedState applied_ ABSL_GUARDED_BY(mu_);
   rangespb::Lease lease_ ABSL_GUARDED_BY(mu_);
+  Timestamp gc_threshold_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<RaftLogStorage> log_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<raft::RawNode> raw_ ABSL_GUARDED_BY(mu_);
   raft::SoftState soft_ ABSL_GUARDED_BY(mu_);

@@ -96,6 +96,9 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
                            s.ToString()));
       }
       applied_.set_lease_applied_index(cmd.max_lease_index());
+      if (cmd.has_gc_threshold()) {
+        gc_threshold_ = std::max(gc_threshold_, TimestampFromProto(cmd.gc_threshold()));
+      }
     }
     if (cmd.has_timestamp() &&
         TimestampFromProto(applied_.max_timestamp()) < TimestampFromProto(cmd.timestamp())) {

@@ -43,6 +43,12 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Load(StoreContext* store, uint
   if (absl::StatusOr<bool> s = ReadLocalProto(*engine, LeaseKey(range_id), &r->lease_); !s.ok()) {
     return s.status();
   }
+  proto::Timestamp gc_threshold;
+  if (absl::StatusOr<bool> s = ReadLocalProto(*engine, GcThresholdKey(range_id), &gc_threshold);
+      !s.ok()) {
+    return s.status();
+  }
+  r->gc_threshold_ = TimestampFromProto(gc_threshold);
   for (const kvpb::ReplicaDescriptor& rd : r->desc_.replicas()) {
     if (rd.node_id() == store->config().node_id) r->replica_id_ = rd.replica_id();
   }
@@ -296,6 +302,12 @@ bool Replica::FinishReady(StagedReady staged) {
     if (absl::StatusOr<bool> s = ReadLocalProto(*store_->engine(), LeaseKey(range_id_), &lease);
         s.ok() && *s) {
       lease_ = lease;
+    }
+    proto::Timestamp gc_threshold;
+    if (absl::StatusOr<bool> s =
+            ReadLocalProto(*store_->engine(), GcThresholdKey(range_id_), &gc_threshold);
+        s.ok() && *s) {
+      gc_threshold_ = std::max(gc_threshold_, TimestampFromProto(gc_threshold));
     }
     spdlog::info("r{}: installed snapshot at index {} (state at applied index {})", range_id_,
                  rd.snapshot->metadata().index(), applied_.raft_applied_index());

@@ -290,6 +290,13 @@ kvpb::BatchResponse Replica::ServeReads(const kvpb::BatchRequest& request, Batch
     ctx.uncertainty_limit =
         Timestamp{state->read_timestamp.wall_ns + clock->MaxOffsetNanos(), 0};
   }
+  if (const Timestamp gc = GcThreshold(); !gc.IsEmpty() && ctx.read_timestamp < gc) {
+    return fail(absl::FailedPreconditionError(absl::StrCat(
+                    "range ", range_id_, ": read at ", ctx.read_timestamp.ToString(),
+                    " is below the GC threshold ", gc.ToString(),
+                    " (versions older than gc_ttl are gone)")),
+                -1);
+  }
   for (int restart = 0;; ++restart) {
     resp.clear_responses();
     absl::Status failed;
@@ -381,8 +388,9 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request,
       kvpb::Transaction t = txn;
       TimestampToProto(written, t.mutable_write_timestamp());
       absl::StatusOr<EndTxnResult> end =
-          EvaluateEndTxn(*batch, r.end_txn(), t, RangeSpan(), &written,
-                         store_->config().testing_commit_without_refresh);
+          EvaluateEndTxn(*batch, r.end_txn(), t, RangeSpan(), &written, now,
+                         store_->config().testing_commit_without_refresh,
+                         store_->config().txn_record_gc_age);
       if (end.ok()) {
         *resp.add_responses()->mutable_end_txn() = end->response;
         ended = std::move(*end);
@@ -394,7 +402,8 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request,
                                 resp.add_responses()->mutable_resolve_intent());
     } else if (r.has_heartbeat_txn()) {
       absl::StatusOr<kvpb::Transaction> record =
-          EvaluateHeartbeat(*batch, txn, now, &heartbeat_changed);
+          EvaluateHeartbeat(*batch, txn, now, &heartbeat_changed,
+                            store_->config().txn_record_gc_age);
       if (record.ok()) {
         *resp.add_responses()->mutable_heartbeat_txn()->mutable_record() = *record;
       } else {
@@ -445,13 +454,15 @@ std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(const WriteBatch& bat
                                                            const LeaseCheck& lease,
                                                            Timestamp timestamp,
                                                            LatchManager::Guard latches,
-                                                           absl::Time deadline) {
+                                                           absl::Time deadline,
+                                                           std::optional<Timestamp> gc_threshold) {
   auto proposal = std::make_shared<Proposal>();
   rangespb::RaftCommand& cmd = proposal->command;
   cmd.set_command_id(RandomBytes(16));
   cmd.set_proposer_lease_sequence(lease.sequence);
   cmd.set_write_batch(batch.Serialize());
   TimestampToProto(timestamp, cmd.mutable_timestamp());
+  if (gc_threshold.has_value()) TimestampToProto(*gc_threshold, cmd.mutable_gc_threshold());
   proposal->latches = std::move(latches);
   Propose(proposal);
   if (!proposal->done.WaitForNotificationWithDeadline(deadline)) {

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "ranges/evaluate.h"
 #include "ranges/range_keys.h"
@@ -58,6 +59,10 @@ void Store::Start() {
     pthread_setname_np(pthread_self(), "raft-ticker");
     TickerLoop();
   });
+  gc_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "gc-queue");
+    GcLoop();
+  });
 }
 
 void Store::Stop() {
@@ -74,6 +79,7 @@ void Store::Stop() {
   resolver.reset();  // joins its worker (outside sender_mu_: the worker may send)
   if (scheduler_.joinable()) scheduler_.join();
   if (ticker_.joinable()) ticker_.join();
+  if (gc_.joinable()) gc_.join();
 }
 
 void Store::SetKeySender(KeySender sender) {
@@ -255,6 +261,48 @@ void Store::TickerLoop() {
     for (const std::shared_ptr<Replica>& r : Replicas()) {
       r->Tick(/*leaders_only=*/draining_.load());
       if (housekeeping) r->MaybeTruncateLog();
+    }
+  }
+}
+
+absl::Duration Store::GcTtl() {
+  kvpb::BatchRequest get;
+  get.add_requests()->mutable_get()->set_key(GcTtlSettingKey());
+  kvpb::BatchResponse resp = SendByKey(get, absl::Now() + absl::Seconds(5));
+  if (resp.has_error() || resp.responses_size() != 1 || !resp.responses(0).get().found()) {
+    return config().gc_ttl;
+  }
+  absl::Duration ttl;
+  const std::string& text = resp.responses(0).get().value();
+  if (!absl::ParseDuration(text, &ttl) || ttl <= absl::ZeroDuration()) {
+    spdlog::warn("gc: cluster setting gc_ttl \"{}\" is not a positive duration; using {}",
+                 absl::CHexEscape(text), absl::FormatDuration(config().gc_ttl));
+    return config().gc_ttl;
+  }
+  return ttl;
+}
+
+void Store::GcLoop() {
+  // Bounded by stopping_: each round waits gc_interval (or until Stop).
+  for (;;) {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) { return stopping_; };
+      if (queue_mu_.AwaitWithTimeout(absl::Condition(&stop), config().gc_interval)) return;
+    }
+    bool any_leaseholder = false;
+    for (const std::shared_ptr<Replica>& r : Replicas()) any_leaseholder |= r->IsLeaseholder();
+    if (!any_leaseholder) continue;
+    const absl::Duration ttl = GcTtl();
+    for (const std::shared_ptr<Replica>& r : Replicas()) {
+      {
+        absl::MutexLock lock(&queue_mu_);
+        if (stopping_) return;
+      }
+      absl::StatusOr<Replica::GcResult> result = r->RunGC(ttl, absl::Now() + absl::Seconds(10));
+      if (!result.ok()) {
+        spdlog::warn("r{}: gc pass failed: {}", r->range_id(), result.status().ToString());
+      }
     }
   }
 }

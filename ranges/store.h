@@ -93,6 +93,10 @@ class Store final : public StoreContext {
   explicit Store(StoreOptions options);
   void SchedulerLoop();
   void TickerLoop();
+  // Every gc_interval: a GC pass on each replica this store holds the lease of.
+  void GcLoop();
+  // gc_ttl: the cluster setting if set and valid, else the configured default.
+  absl::Duration GcTtl();
   void ProcessPass(const std::vector<uint64_t>& range_ids);
 
   const StoreOptions options_;
@@ -114,6 +118,7 @@ class Store final : public StoreContext {
 
   std::thread scheduler_;
   std::thread ticker_;
+  std::thread gc_;
 };
 
 }  // namespace rangedb::ranges

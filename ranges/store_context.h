@@ -35,6 +35,13 @@ struct StoreConfig {
   int quiesce_after_idle_ticks = 6;
   // Idempotency records older than this are deleted (a client retry must come sooner).
   absl::Duration idempotency_record_ttl = absl::Minutes(10);
+  // MVCC versions older than this (that no read at or above now - gc_ttl can see)
+  // are garbage collected. The cluster setting GcTtlSettingKey() overrides it.
+  absl::Duration gc_ttl = absl::Hours(4);
+  // How often each leaseholder runs a GC pass (versions and finished txn records).
+  absl::Duration gc_interval = absl::Minutes(10);
+  // Finished transaction records this old are collected (ranges/evaluate_txn.h).
+  absl::Duration txn_record_gc_age = absl::Hours(1);
   // TESTING ONLY — a planted bug: serve reads at any replica without a lease, so the
   // chaos tests can show their checker catches stale reads.
   bool testing_unsafe_reads = false;

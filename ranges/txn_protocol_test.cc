@@ -19,11 +19,13 @@ namespace {
 
 std::string K(const std::string& suffix) { return "\x04" + suffix; }
 constexpr uint64_t kRangeA = 3;
+constexpr uint64_t kRangeB = 4;
 constexpr uint64_t kRangeC = 5;
 
 class TxnProtocolTest : public ::testing::Test {
  protected:
-  TxnProtocolTest() : cluster_(3, FastStoreConfig(), {K("b"), K("m")}) {
+  explicit TxnProtocolTest(StoreConfig config = FastStoreConfig())
+      : cluster_(3, config, {K("b"), K("m")}) {
     for (uint64_t id = 1; id <= 3; ++id) {
       clocks_[id] = std::make_unique<HybridLogicalClock>(&physical_, kTestMaxOffsetNanos);
       GatewayOptions o;
@@ -247,6 +249,90 @@ TEST_F(TxnProtocolTest, ADeadlockAcrossRangesIsBroken) {
                                     << " r2: " << r2.error().message();
   EXPECT_TRUE(!r1.has_error() || aborted1) << r1.error().message();
   EXPECT_TRUE(!r2.has_error() || aborted2) << r2.error().message();
+}
+
+// Records are collected after kRecordGcAge instead of an hour (and none is created
+// for a transaction older than half of it).
+class TxnGcTest : public TxnProtocolTest {
+ protected:
+  static constexpr absl::Duration kRecordGcAge = absl::Seconds(4);
+  static StoreConfig GcConfig() {
+    StoreConfig c = FastStoreConfig();
+    c.txn_record_gc_age = kRecordGcAge;
+    return c;
+  }
+  TxnGcTest() : TxnProtocolTest(GcConfig()) {}
+
+  // The leaseholder of range_id, waking the range first (a quiescent range has none).
+  uint64_t Leaseholder(uint64_t range_id, const std::string& key_in_range) {
+    for (int i = 0; i < 100; ++i) {
+      (void)Send(Get(key_in_range));
+      if (uint64_t lh = cluster_.LeaseholderOf(range_id); lh != 0) return lh;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return 0;
+  }
+};
+
+TEST_F(TxnGcTest, GcRemovesOldVersionsAndFinishedRecordsAndRefusesReadsBelowIt) {
+  for (const char* v : {"1", "2", "3"}) ASSERT_FALSE(Send(Put(K("g"), v)).has_error());
+  const proto::Timestamp before_gc = Send(Get(K("g"))).now();
+  // A commit across ranges keeps its COMMITTED record (with the other range's span).
+  kvpb::Transaction t = NewTxn(K("ga"));
+  kvpb::BatchRequest b = Put(K("ga"), "x");
+  *b.add_requests() = Put(K("n2"), "y").requests(0);
+  AddEnd(&b, t, {K("ga"), K("n2")});
+  ASSERT_FALSE(SendTxn(&t, b).has_error());
+  auto record_exists = [&] {
+    for (uint64_t id = 1; id <= 3; ++id) {
+      if (cluster_.StoreOf(id)->GetReplica(kRangeB) == nullptr) continue;
+      if (ReadTxnRecord(*cluster_.StoreOf(id)->engine(), t.anchor_key(), t.id())->has_value()) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(record_exists());
+  absl::SleepFor(kRecordGcAge + absl::Milliseconds(200));
+  const uint64_t lh = Leaseholder(kRangeB, K("g"));
+  ASSERT_NE(lh, 0u);
+  absl::StatusOr<Replica::GcResult> gc = cluster_.StoreOf(lh)->GetReplica(kRangeB)->RunGC(
+      /*gc_ttl=*/absl::Milliseconds(1), absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(gc.ok()) << gc.status();
+  EXPECT_EQ(gc->records_removed, 1);
+  EXPECT_GE(gc->versions_removed, 2);  // "1" and "2" of g
+  // Followers apply the GC command a moment after the leaseholder.
+  const absl::Time until = absl::Now() + absl::Seconds(5);
+  while (record_exists() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_FALSE(record_exists());
+  EXPECT_EQ(Value(K("g")), "3");
+  EXPECT_EQ(Value(K("ga")), "x");
+  EXPECT_EQ(Value(K("n2")), "y");
+  EXPECT_FALSE(HasIntent(kRangeC, K("n2")));
+  // A read below the threshold would miss what GC removed: refused.
+  kvpb::Transaction old = NewTxn(K("g"));
+  *old.mutable_read_timestamp() = before_gc;
+  *old.mutable_write_timestamp() = before_gc;
+  kvpb::BatchResponse r = SendTxn(&old, Get(K("g")));
+  ASSERT_TRUE(r.has_error());
+  EXPECT_NE(r.error().message().find("GC threshold"), std::string::npos) << r.error().message();
+}
+
+TEST_F(TxnGcTest, NoRecordIsCreatedForATransactionOlderThanHalfTheRecordGcAge) {
+  kvpb::Transaction t = NewTxn(K("old"));
+  // It started long ago (its record, had it one, could be collected by now).
+  const proto::Timestamp now = Send(Get(K("old"))).now();
+  proto::Timestamp start = now;
+  start.set_wall_time_ns(now.wall_time_ns() - absl::ToInt64Nanoseconds(kRecordGcAge));
+  *t.mutable_read_timestamp() = start;
+  *t.mutable_write_timestamp() = start;
+  *t.mutable_start_timestamp() = start;
+  kvpb::BatchRequest b = Put(K("old"), "zombie");
+  AddEnd(&b, t, {K("old")});
+  kvpb::BatchResponse r = SendTxn(&t, b);
+  ASSERT_TRUE(r.has_error());
+  EXPECT_TRUE(r.error().has_aborted()) << r.error().message();
+  EXPECT_EQ(Value(K("old")), std::nullopt);
 }
 
 }  // namespace

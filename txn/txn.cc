@@ -125,6 +125,7 @@ absl::StatusOr<kvpb::BatchResponse> Txn::Send(kvpb::BatchRequest batch, bool kee
     if (!proto_.has_read_timestamp()) {  // the first request: the gateway chose these
       *proto_.mutable_read_timestamp() = t.read_timestamp();
       *proto_.mutable_uncertainty_limit() = t.uncertainty_limit();
+      *proto_.mutable_start_timestamp() = t.start_timestamp();
     }
     if (Ts(t.write_timestamp()) > Ts(proto_.write_timestamp())) {
       *proto_.mutable_write_timestamp() = t.write_timestamp();
