@@ -241,8 +241,7 @@ CliRunner AddServerCommands(CLI::App& app, std::ostream& out, std::ostream& err)
                     "TESTING ONLY: offset this node's clock");
   start->add_flag("--testing-unsafe-reads", start_flags->testing_unsafe_reads,
                   "TESTING ONLY: a planted bug (reads without a lease) for checker tests");
-  start->add_flag("--testing-commit-without-refresh",
-                  start_flags->testing_commit_without_refresh,
+  start->add_flag("--testing-commit-without-refresh", start_flags->testing_commit_without_refresh,
                   "TESTING ONLY: a planted bug (commit a pushed transaction without "
                   "refreshing its reads) for checker tests");
 

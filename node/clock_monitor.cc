@@ -23,9 +23,8 @@ void ClockMonitor::Forget(uint64_t node_id) {
 }
 
 std::string ClockMonitor::Verdict(int64_t now_ns) const {
-  const int64_t limit_ns =
-      static_cast<int64_t>(static_cast<double>(absl::ToInt64Nanoseconds(max_offset_)) *
-                           kFenceFraction);
+  const int64_t limit_ns = static_cast<int64_t>(
+      static_cast<double>(absl::ToInt64Nanoseconds(max_offset_)) * kFenceFraction);
   if (limit_ns <= 0) return "";
   absl::MutexLock lock(&mu_);
   int recent = 0, far = 0;
@@ -40,11 +39,12 @@ std::string ClockMonitor::Verdict(int64_t now_ns) const {
     }
   }
   if (recent == 0 || 2 * far <= recent) return "";
-  return absl::StrCat("this node's clock is more than ", absl::FormatDuration(absl::Nanoseconds(limit_ns)),
-                      " (", static_cast<int>(kFenceFraction * 100), "% of --max-offset=",
-                      absl::FormatDuration(max_offset_), ") away from ", far, " of ", recent,
-                      " peers (e.g. ", absl::FormatDuration(absl::Nanoseconds(worst_ns)),
-                      "); it stops serving until its clock is fixed (check NTP / chrony)");
+  return absl::StrCat(
+      "this node's clock is more than ", absl::FormatDuration(absl::Nanoseconds(limit_ns)), " (",
+      static_cast<int>(kFenceFraction * 100),
+      "% of --max-offset=", absl::FormatDuration(max_offset_), ") away from ", far, " of ", recent,
+      " peers (e.g. ", absl::FormatDuration(absl::Nanoseconds(worst_ns)),
+      "); it stops serving until its clock is fixed (check NTP / chrony)");
 }
 
 int64_t ClockMonitor::OffsetNanos(uint64_t node_id) const {

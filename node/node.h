@@ -28,8 +28,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "node/fault_injector.h"
 #include "node/clock_monitor.h"
+#include "node/fault_injector.h"
 #include "node/gossip_store.h"
 #include "node/http_server.h"
 #include "node/metrics.h"
@@ -61,7 +61,7 @@ struct NodeOptions {
   // Testing only: serve the fault-injection service; offset the physical clock.
   bool testing_faults = false;
   absl::Duration testing_clock_offset = absl::ZeroDuration();
-  bool testing_unsafe_reads = false;  // a planted bug (ranges/store_context.h)
+  bool testing_unsafe_reads = false;            // a planted bug (ranges/store_context.h)
   bool testing_commit_without_refresh = false;  // a planted bug (ranges/store_context.h)
 };
 

@@ -77,24 +77,23 @@ void Node::PingLoop() {
     for (const auto& [id, addr] : dialer_->Addresses()) {
       if (id == self) continue;
       if (faults_ != nullptr && faults_->DropOutbound(id)) continue;
-      pings.emplace_back(id, std::async(std::launch::async, [this, self, id = id, addr = addr] {
-                           auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
-                           grpc::ClientContext ctx;
-                           ctx.set_deadline(ToChronoDeadline(absl::Now() + kPingTimeout));
-                           nodepb::PingRequest req;
-                           req.set_from_node_id(self);
-                           TimestampToProto(hlc_->Now(), req.mutable_now());
-                           nodepb::PingResponse resp;
-                           const int64_t sent_ns = hlc_->PhysicalNow();
-                           const bool ok = stub->Ping(&ctx, req, &resp).ok() &&
-                                           resp.node_id() == id &&
-                                           (faults_ == nullptr || !faults_->DropInbound(id));
-                           if (ok && resp.physical_now_ns() != 0) {
-                             clock_monitor_->Record(id, sent_ns, hlc_->PhysicalNow(),
-                                                    resp.physical_now_ns());
-                           }
-                           return ok;
-                         }));
+      pings.emplace_back(
+          id, std::async(std::launch::async, [this, self, id = id, addr = addr] {
+            auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
+            grpc::ClientContext ctx;
+            ctx.set_deadline(ToChronoDeadline(absl::Now() + kPingTimeout));
+            nodepb::PingRequest req;
+            req.set_from_node_id(self);
+            TimestampToProto(hlc_->Now(), req.mutable_now());
+            nodepb::PingResponse resp;
+            const int64_t sent_ns = hlc_->PhysicalNow();
+            const bool ok = stub->Ping(&ctx, req, &resp).ok() && resp.node_id() == id &&
+                            (faults_ == nullptr || !faults_->DropInbound(id));
+            if (ok && resp.physical_now_ns() != 0) {
+              clock_monitor_->Record(id, sent_ns, hlc_->PhysicalNow(), resp.physical_now_ns());
+            }
+            return ok;
+          }));
     }
     for (auto& [id, f] : pings) {
       if (f.get()) detector_->Heartbeat(id, absl::ToUnixNanos(absl::Now()));

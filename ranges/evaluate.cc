@@ -294,8 +294,8 @@ absl::Status EvaluateWrite(WriteBatch& batch, const kvpb::RequestUnion& r, const
     }
     case kvpb::RequestUnion::kDeleteRange: {
       const kvpb::DeleteRangeRequest& d = r.delete_range();
-      absl::StatusOr<MVCCDeleteRangeResult> w = MVCCDeleteRange(
-          batch, d.start_key(), d.end_key(), ts, /*max_keys=*/0, options);
+      absl::StatusOr<MVCCDeleteRangeResult> w =
+          MVCCDeleteRange(batch, d.start_key(), d.end_key(), ts, /*max_keys=*/0, options);
       if (!w.ok()) return w.status();
       landed(ts, nullptr);
       for (std::string& k : w->deleted_keys) {

@@ -62,10 +62,10 @@ RequestSpan SpanOf(const kvpb::RequestUnion& request);
 
 // How one request is evaluated.
 struct EvalContext {
-  Timestamp read_timestamp;            // reads see versions at or below this
-  Timestamp write_timestamp;           // writes are placed here (or above: WriteTooOld)
-  Timestamp uncertainty_limit;         // reads fail on versions in (read, limit]
-  const TxnContext* txn = nullptr;     // the transaction, if any
+  Timestamp read_timestamp;         // reads see versions at or below this
+  Timestamp write_timestamp;        // writes are placed here (or above: WriteTooOld)
+  Timestamp uncertainty_limit;      // reads fail on versions in (read, limit]
+  const TxnContext* txn = nullptr;  // the transaction, if any
   // Pending transactions already pushed above read_timestamp (MVCCReadOptions).
   const std::vector<std::string>* pushed_txn_ids = nullptr;
 };

@@ -76,8 +76,8 @@ IntentResolution ResolutionOf(const kvpb::Transaction& txn) {
 }
 
 absl::StatusOr<std::optional<kvpb::Transaction>> ReadTxnRecord(Reader& reader,
-                                                              absl::string_view anchor_key,
-                                                              absl::string_view txn_id) {
+                                                               absl::string_view anchor_key,
+                                                               absl::string_view txn_id) {
   kvpb::Transaction record;
   absl::StatusOr<bool> found = ReadLocalProto(reader, TxnRecordKey(anchor_key, txn_id), &record);
   if (!found.ok()) return found.status();
@@ -103,8 +103,8 @@ absl::Status CheckRecordCreation(const kvpb::Transaction& txn, Timestamp now,
 }
 
 bool TxnExpired(const kvpb::Transaction& record, Timestamp now) {
-  const Timestamp last = record.has_last_heartbeat() ? Ts(record.last_heartbeat())
-                                                      : Ts(record.write_timestamp());
+  const Timestamp last =
+      record.has_last_heartbeat() ? Ts(record.last_heartbeat()) : Ts(record.write_timestamp());
   return last.wall_ns + absl::ToInt64Nanoseconds(kTxnExpiration) < now.wall_ns;
 }
 
@@ -163,10 +163,10 @@ absl::StatusOr<EndTxnResult> EvaluateEndTxn(WriteBatch& batch, const kvpb::EndTx
     if (absl::Status s = CheckRecordCreation(txn, now, record_gc_age); !s.ok()) return s;
   }
   if (request.commit() && *write_timestamp > Ts(txn.read_timestamp()) && !testing_skip_refresh) {
-    return TxnRetryError(kvpb::TransactionRetryError::PUSHED,
-                         absl::StrCat("commit timestamp pushed from ",
-                                      Ts(txn.read_timestamp()).ToString(), " to ",
-                                      write_timestamp->ToString(), ": refresh the reads"));
+    return TxnRetryError(
+        kvpb::TransactionRetryError::PUSHED,
+        absl::StrCat("commit timestamp pushed from ", Ts(txn.read_timestamp()).ToString(), " to ",
+                     write_timestamp->ToString(), ": refresh the reads"));
   }
   kvpb::Transaction finished = txn;
   finished.clear_lock_spans();
@@ -184,8 +184,8 @@ absl::StatusOr<EndTxnResult> EvaluateEndTxn(WriteBatch& batch, const kvpb::EndTx
       if (!r.ok()) return r.status();
       continue;
     }
-    absl::StatusOr<MVCCResolveRangeResult> r = MVCCResolveIntentRange(
-        batch, in.key(), in.end_key(), resolution, kMaxKeysPerSpanWrite);
+    absl::StatusOr<MVCCResolveRangeResult> r =
+        MVCCResolveIntentRange(batch, in.key(), in.end_key(), resolution, kMaxKeysPerSpanWrite);
     if (!r.ok()) return r.status();
     if (r->resume_span.has_value()) {  // too many to do here: the rest goes async
       kvpb::Span& rest = result.external_spans.emplace_back();
@@ -262,8 +262,8 @@ absl::Status EvaluateResolveIntent(WriteBatch& batch, const kvpb::ResolveIntentR
 absl::Status EvaluateRefresh(Reader& reader, const kvpb::RefreshRequest& request,
                              const kvpb::Transaction& txn) {
   absl::Status s =
-      MVCCCheckNoWritesBetween(reader, request.key(), request.end_key(),
-                               Ts(txn.read_timestamp()), Ts(txn.write_timestamp()), txn.id());
+      MVCCCheckNoWritesBetween(reader, request.key(), request.end_key(), Ts(txn.read_timestamp()),
+                               Ts(txn.write_timestamp()), txn.id());
   if (s.ok() || s.code() != absl::StatusCode::kAborted) return s;
   return TxnRetryError(kvpb::TransactionRetryError::SERIALIZATION, s.message());
 }

@@ -51,11 +51,9 @@ bool TxnExpired(const kvpb::Transaction& record, Timestamp now);
 // HeartbeatTxn: creates the PENDING record if absent, refreshes last_heartbeat to
 // now if PENDING; a finished record is returned unchanged (the coordinator learns it
 // was aborted). *changed says whether batch holds a write.
-[[nodiscard]] absl::StatusOr<kvpb::Transaction> EvaluateHeartbeat(WriteBatch& batch,
-                                                                  const kvpb::Transaction& txn,
-                                                                  Timestamp now, bool* changed,
-                                                                  absl::Duration record_gc_age =
-                                                                      kTxnRecordGCAge);
+[[nodiscard]] absl::StatusOr<kvpb::Transaction> EvaluateHeartbeat(
+    WriteBatch& batch, const kvpb::Transaction& txn, Timestamp now, bool* changed,
+    absl::Duration record_gc_age = kTxnRecordGCAge);
 
 // EndTxn. txn is the header's transaction; *write_timestamp is its write timestamp
 // after this batch's own writes, raised to the record's if a pusher moved it. For a
@@ -66,18 +64,13 @@ bool TxnExpired(const kvpb::Transaction& record, Timestamp now);
 // record is deleted instead (nothing needs it: no intent of this transaction remains).
 struct EndTxnResult {
   kvpb::EndTxnResponse response;
-  kvpb::Transaction finished;             // the final record (status, write timestamp)
+  kvpb::Transaction finished;              // the final record (status, write timestamp)
   std::vector<kvpb::Span> external_spans;  // intents to resolve on other ranges
 };
-[[nodiscard]] absl::StatusOr<EndTxnResult> EvaluateEndTxn(WriteBatch& batch,
-                                                          const kvpb::EndTxnRequest& request,
-                                                          const kvpb::Transaction& txn,
-                                                          const kvpb::Span& range_span,
-                                                          Timestamp* write_timestamp,
-                                                          Timestamp now,
-                                                          bool testing_skip_refresh = false,
-                                                          absl::Duration record_gc_age =
-                                                              kTxnRecordGCAge);
+[[nodiscard]] absl::StatusOr<EndTxnResult> EvaluateEndTxn(
+    WriteBatch& batch, const kvpb::EndTxnRequest& request, const kvpb::Transaction& txn,
+    const kvpb::Span& range_span, Timestamp* write_timestamp, Timestamp now,
+    bool testing_skip_refresh = false, absl::Duration record_gc_age = kTxnRecordGCAge);
 
 // PushTxn, as a decision over the record (nullopt: absent). Does not wait: kWait
 // tells the caller to queue and ask again.

@@ -1040,9 +1040,8 @@ TEST(CheckRecordCreationTest, RefusesTransactionsOlderThanHalfTheRecordGCAge) {
   TimestampToProto(Timestamp{now.wall_ns - absl::ToInt64Nanoseconds(absl::Minutes(5)), 0},
                    txn.mutable_start_timestamp());
   EXPECT_TRUE(CheckRecordCreation(txn, now).ok());
-  TimestampToProto(
-      Timestamp{now.wall_ns - absl::ToInt64Nanoseconds(kTxnRecordGCAge / 2) - 1, 0},
-      txn.mutable_start_timestamp());
+  TimestampToProto(Timestamp{now.wall_ns - absl::ToInt64Nanoseconds(kTxnRecordGCAge / 2) - 1, 0},
+                   txn.mutable_start_timestamp());
   absl::Status s = CheckRecordCreation(txn, now);
   EXPECT_TRUE(IsTxnAborted(s)) << s;
 }

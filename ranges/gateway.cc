@@ -70,8 +70,8 @@ kvpb::BatchResponse Gateway::Send(const kvpb::BatchRequest& request, absl::Time 
         resp = SendReads(batch, deadline);
         break;
       case BatchKind::kWrite:
-        resp = batch.header().has_txn() ? SendTxnWrites(batch, deadline)
-                                        : SendWrite(batch, deadline);
+        resp =
+            batch.header().has_txn() ? SendTxnWrites(batch, deadline) : SendWrite(batch, deadline);
         break;
       case BatchKind::kResolve:
       case BatchKind::kRefresh:

@@ -54,8 +54,7 @@ void MergeResponse(kvpb::ResponseUnion&& from, kvpb::ResponseUnion* into) {
 
 }  // namespace
 
-kvpb::BatchResponse Gateway::SendTxnWrites(const kvpb::BatchRequest& request,
-                                           absl::Time deadline) {
+kvpb::BatchResponse Gateway::SendTxnWrites(const kvpb::BatchRequest& request, absl::Time deadline) {
   const kvpb::Transaction& txn = request.header().txn();
   const int n = request.requests_size();
   const bool has_end = request.requests(n - 1).has_end_txn();
@@ -117,9 +116,8 @@ kvpb::BatchResponse Gateway::SendTxnWrites(const kvpb::BatchRequest& request,
     if (!has_end || start != anchor_start) first.push_back(&part);
   }
   std::vector<kvpb::BatchResponse> first_responses(first.size());
-  gateway_util::RunParallel(first.size(), [&](size_t i) {
-    first_responses[i] = send_part(*first[i], i + 1, txn);
-  });
+  gateway_util::RunParallel(
+      first.size(), [&](size_t i) { first_responses[i] = send_part(*first[i], i + 1, txn); });
   kvpb::BatchResponse resp;
   *resp.mutable_txn() = txn;
   std::vector<kvpb::ResponseUnion> responses(n);
@@ -225,8 +223,7 @@ kvpb::BatchResponse Gateway::SendSingle(const kvpb::BatchRequest& request, absl:
 }
 
 std::optional<kvpb::Error> Gateway::SendReverseScan(const kvpb::BatchRequest& request, int index,
-                                                    absl::Time deadline,
-                                                    kvpb::ResponseUnion* out) {
+                                                    absl::Time deadline, kvpb::ResponseUnion* out) {
   const kvpb::ScanRequest& scan = request.requests(index).scan();
   kvpb::ScanResponse* result = out->mutable_scan();
   // The ranges of [start, end), front to back (bounded by the number of ranges).

@@ -10,8 +10,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "proto/kv.pb.h"
 #include "client/backoff.h"
+#include "proto/kv.pb.h"
 #include "ranges/evaluate.h"
 #include "ranges/gateway.h"
 

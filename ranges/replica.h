@@ -172,8 +172,8 @@ class Replica {
   // other transactions, *conflicts lists them and the response is meaningless.
   // What one request carries across its rounds of evaluation and conflict handling.
   struct RequestState {
-    std::vector<std::string> pushed;  // pending transactions pushed above the read
-    Timestamp read_timestamp;         // a non-transactional read's, fixed at round one
+    std::vector<std::string> pushed;      // pending transactions pushed above the read
+    Timestamp read_timestamp;             // a non-transactional read's, fixed at round one
     std::vector<LockConflict> conflicts;  // what the last round met
   };
   kvpb::BatchResponse ServeOnce(const kvpb::BatchRequest& request, BatchKind kind,

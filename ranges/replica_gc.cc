@@ -67,9 +67,8 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
   const kvpb::Span span = RangeSpan();
   const Timestamp now = store_->clock()->Now();
   const Timestamp threshold{now.wall_ns - absl::ToInt64Nanoseconds(gc_ttl), 0};
-  absl::StatusOr<std::vector<kvpb::Transaction>> records =
-      CollectableRecords(*store_->engine(), span.key(), span.end_key(), now,
-                         store_->config().txn_record_gc_age);
+  absl::StatusOr<std::vector<kvpb::Transaction>> records = CollectableRecords(
+      *store_->engine(), span.key(), span.end_key(), now, store_->config().txn_record_gc_age);
   if (!records.ok()) return records.status();
   // A committed record is the only proof its remaining intents committed: resolve
   // them before the record goes (an intent without a record would be aborted).
@@ -115,8 +114,8 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
   // Versions: no read at or above the threshold can see them. The data span starts
   // at \x02 at the lowest (the local region holds no versions).
   const std::string data_start = std::max(span.key(), std::string(keys::kLocalEnd));
-  absl::StatusOr<MVCCGCResult> gc = MVCCGarbageCollect(*batch, data_start, span.end_key(),
-                                                       threshold, kMaxGcVersionsPerPass);
+  absl::StatusOr<MVCCGCResult> gc =
+      MVCCGarbageCollect(*batch, data_start, span.end_key(), threshold, kMaxGcVersionsPerPass);
   if (!gc.ok()) return gc.status();
   result.versions_removed = gc->versions_removed;
   if (batch->Count() == 0) return result;

@@ -110,8 +110,8 @@ kvpb::BatchResponse Replica::ServePush(const kvpb::BatchRequest& request, absl::
         }
         std::vector<std::string> dependents(info.waiting_txn_ids().begin(),
                                             info.waiting_txn_ids().end());
-        const bool cycle = std::find(dependents.begin(), dependents.end(),
-                                     push.pushee().id()) != dependents.end();
+        const bool cycle =
+            std::find(dependents.begin(), dependents.end(), push.pushee().id()) != dependents.end();
         waiter->SetDependents(std::move(dependents));
         // Every waiter on the cycle sees it; only those whose pushee has the smaller
         // id abort it, so at least one and usually exactly one transaction dies.

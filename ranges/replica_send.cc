@@ -287,14 +287,13 @@ kvpb::BatchResponse Replica::ServeReads(const kvpb::BatchRequest& request, Batch
     if (state->read_timestamp.IsEmpty()) state->read_timestamp = store_->clock()->Now();
     ctx.read_timestamp = state->read_timestamp;
     HybridLogicalClock* clock = store_->clock();
-    ctx.uncertainty_limit =
-        Timestamp{state->read_timestamp.wall_ns + clock->MaxOffsetNanos(), 0};
+    ctx.uncertainty_limit = Timestamp{state->read_timestamp.wall_ns + clock->MaxOffsetNanos(), 0};
   }
   if (const Timestamp gc = GcThreshold(); !gc.IsEmpty() && ctx.read_timestamp < gc) {
-    return fail(absl::FailedPreconditionError(absl::StrCat(
-                    "range ", range_id_, ": read at ", ctx.read_timestamp.ToString(),
-                    " is below the GC threshold ", gc.ToString(),
-                    " (versions older than gc_ttl are gone)")),
+    return fail(absl::FailedPreconditionError(
+                    absl::StrCat("range ", range_id_, ": read at ", ctx.read_timestamp.ToString(),
+                                 " is below the GC threshold ", gc.ToString(),
+                                 " (versions older than gc_ttl are gone)")),
                 -1);
   }
   for (int restart = 0;; ++restart) {
@@ -327,9 +326,9 @@ kvpb::BatchResponse Replica::ServeReads(const kvpb::BatchRequest& request, Batch
   return resp;
 }
 
-kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request,
-                                         const LeaseCheck& lease, LatchManager::Guard latches,
-                                         absl::Time deadline, RequestState* state) {
+kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, const LeaseCheck& lease,
+                                         LatchManager::Guard latches, absl::Time deadline,
+                                         RequestState* state) {
   Engine* engine = store_->engine();
   const bool in_txn = request.header().has_txn();
   const kvpb::Transaction& txn = request.header().txn();
@@ -387,10 +386,9 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request,
     } else if (r.has_end_txn()) {
       kvpb::Transaction t = txn;
       TimestampToProto(written, t.mutable_write_timestamp());
-      absl::StatusOr<EndTxnResult> end =
-          EvaluateEndTxn(*batch, r.end_txn(), t, RangeSpan(), &written, now,
-                         store_->config().testing_commit_without_refresh,
-                         store_->config().txn_record_gc_age);
+      absl::StatusOr<EndTxnResult> end = EvaluateEndTxn(
+          *batch, r.end_txn(), t, RangeSpan(), &written, now,
+          store_->config().testing_commit_without_refresh, store_->config().txn_record_gc_age);
       if (end.ok()) {
         *resp.add_responses()->mutable_end_txn() = end->response;
         ended = std::move(*end);
@@ -401,9 +399,8 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request,
       s = EvaluateResolveIntent(*batch, r.resolve_intent(),
                                 resp.add_responses()->mutable_resolve_intent());
     } else if (r.has_heartbeat_txn()) {
-      absl::StatusOr<kvpb::Transaction> record =
-          EvaluateHeartbeat(*batch, txn, now, &heartbeat_changed,
-                            store_->config().txn_record_gc_age);
+      absl::StatusOr<kvpb::Transaction> record = EvaluateHeartbeat(
+          *batch, txn, now, &heartbeat_changed, store_->config().txn_record_gc_age);
       if (record.ok()) {
         *resp.add_responses()->mutable_heartbeat_txn()->mutable_record() = *record;
       } else {
@@ -431,8 +428,8 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request,
     record.set_recorded_unix_ns(absl::ToUnixNanos(absl::Now()));
     WriteLocalProto(*batch, record_key, record);
   }
-  if (std::optional<kvpb::BatchResponse> err = ProposeAndWait(
-          *batch, lease, std::max(now, written), std::move(latches), deadline)) {
+  if (std::optional<kvpb::BatchResponse> err =
+          ProposeAndWait(*batch, lease, std::max(now, written), std::move(latches), deadline)) {
     return *err;
   }
   if (ended.has_value()) {
@@ -443,19 +440,15 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request,
   }
   if (heartbeat_changed) wait_queue_.Notify(txn.id());
   // A commit (or a non-transactional write) is acknowledged only after commit wait.
-  const bool committed =
-      in_txn ? ended.has_value() && ended->finished.status() == kvpb::COMMITTED
-             : IsWrite(request.requests(0));
+  const bool committed = in_txn ? ended.has_value() && ended->finished.status() == kvpb::COMMITTED
+                                : IsWrite(request.requests(0));
   if (committed) WaitForClock(store_->clock(), written);
   return resp;
 }
 
-std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(const WriteBatch& batch,
-                                                           const LeaseCheck& lease,
-                                                           Timestamp timestamp,
-                                                           LatchManager::Guard latches,
-                                                           absl::Time deadline,
-                                                           std::optional<Timestamp> gc_threshold) {
+std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(
+    const WriteBatch& batch, const LeaseCheck& lease, Timestamp timestamp,
+    LatchManager::Guard latches, absl::Time deadline, std::optional<Timestamp> gc_threshold) {
   auto proposal = std::make_shared<Proposal>();
   rangespb::RaftCommand& cmd = proposal->command;
   cmd.set_command_id(RandomBytes(16));

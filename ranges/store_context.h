@@ -86,8 +86,7 @@ class StoreContext {
   virtual StoreMetrics* mutable_metrics() = 0;
   // Routes a batch by key as a gateway does: how a replica reaches other ranges for
   // PushTxn and QueryTxn. Unavailable until the node wired a sender.
-  virtual kvpb::BatchResponse SendByKey(const kvpb::BatchRequest& request,
-                                        absl::Time deadline) = 0;
+  virtual kvpb::BatchResponse SendByKey(const kvpb::BatchRequest& request, absl::Time deadline) = 0;
   // Queues the asynchronous resolution of a finished transaction's intents in spans
   // (ranges/intent_resolver.h); may drop it (readers resolve what they meet).
   virtual void ResolveIntentsAsync(const kvpb::Transaction& finished,

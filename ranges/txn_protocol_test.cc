@@ -46,8 +46,9 @@ class TxnProtocolTest : public ::testing::Test {
       };
       gateways_[id] = std::make_unique<Gateway>(std::move(o));
       Gateway* gw = gateways_[id].get();
-      cluster_.StoreOf(id)->SetKeySender(
-          [gw](const kvpb::BatchRequest& req, absl::Time deadline) { return gw->Send(req, deadline); });
+      cluster_.StoreOf(id)->SetKeySender([gw](const kvpb::BatchRequest& req, absl::Time deadline) {
+        return gw->Send(req, deadline);
+      });
     }
     // Every range gets its leaseholder, and the clock passes the timestamp caches'
     // low water (max_offset above the lease's first use), so that transactions
@@ -145,7 +146,8 @@ TEST_F(TxnProtocolTest, CommitAcrossRangesResolvesTheOtherRangeAsynchronously) {
   EXPECT_EQ(Value(K("n")), "2");
   EXPECT_EQ(Value(K("a")), "1");
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (HasIntent(kRangeC, K("n")) && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  while (HasIntent(kRangeC, K("n")) && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(20));
   EXPECT_FALSE(HasIntent(kRangeC, K("n")));
 }
 
@@ -245,8 +247,8 @@ TEST_F(TxnProtocolTest, ADeadlockAcrossRangesIsBroken) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(4));
   const bool aborted1 = r1.has_error() && r1.error().has_aborted();
   const bool aborted2 = r2.has_error() && r2.error().has_aborted();
-  EXPECT_TRUE(aborted1 != aborted2) << "r1: " << r1.error().message()
-                                    << " r2: " << r2.error().message();
+  EXPECT_TRUE(aborted1 != aborted2)
+      << "r1: " << r1.error().message() << " r2: " << r2.error().message();
   EXPECT_TRUE(!r1.has_error() || aborted1) << r1.error().message();
   EXPECT_TRUE(!r2.has_error() || aborted2) << r2.error().message();
 }

@@ -114,8 +114,7 @@ absl::StatusOr<KeyRead> ReadKey(Reader& reader, Iterator& it, absl::string_view 
           return out;
         }
       }
-    } else if (*ts <= read_timestamp ||
-               (*ts <= limit && !WasPushed(options, lock.txn().id()))) {
+    } else if (*ts <= read_timestamp || (*ts <= limit && !WasPushed(options, lock.txn().id()))) {
       out.kind = KeyRead::Kind::kConflict;
       out.conflict_txn = TxnMetaFromProto(lock.txn());
       return out;

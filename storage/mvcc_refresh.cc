@@ -37,10 +37,10 @@ absl::Status MVCCCheckNoWritesBetween(Reader& reader, absl::string_view start,
         own = *found && entry.txn().id() == own_txn_id;
       }
       if (!own) {
-        return absl::AbortedError(absl::StrCat(
-            "refresh failed: key ", absl::CHexEscape(user_key), " has a ",
-            value->provisional ? "intent" : "version", " at ", ts.ToString(),
-            ", written after the read at ", from.ToString()));
+        return absl::AbortedError(absl::StrCat("refresh failed: key ", absl::CHexEscape(user_key),
+                                               " has a ", value->provisional ? "intent" : "version",
+                                               " at ", ts.ToString(),
+                                               ", written after the read at ", from.ToString()));
       }
       it->Next();
       continue;

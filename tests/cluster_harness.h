@@ -119,8 +119,8 @@ class ClusterHarness {
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
   const std::string& base_dir() const { return base_dir_; }
   const std::string& binary() const { return options_.binary; }  // the rangedb in use
-  std::string address(int i) const;       // "127.0.0.1:PORT" (gRPC)
-  std::string http_address(int i) const;  // "127.0.0.1:HPORT"
+  std::string address(int i) const;                              // "127.0.0.1:PORT" (gRPC)
+  std::string http_address(int i) const;                         // "127.0.0.1:HPORT"
   std::vector<std::string> addresses() const;
   std::string store_dir(int i) const;
   std::string log_path(int i) const;

@@ -48,7 +48,8 @@ class TxnChaosTest : public KvChaosTest {
  protected:
   std::unique_ptr<client::KvClient> Client(int first_node = 0) {
     client::KvClientOptions o;
-    for (int k = 0; k < num_nodes(); ++k) o.hosts.push_back(cluster_->address((first_node + k) % num_nodes()));
+    for (int k = 0; k < num_nodes(); ++k)
+      o.hosts.push_back(cluster_->address((first_node + k) % num_nodes()));
     o.timeout = absl::Seconds(15);
     return std::move(*client::KvClient::Create(std::move(o)));
   }
@@ -196,9 +197,8 @@ TEST_F(TxnChaosTest, BankUnderPartitionsPausesAndClockOffsets) {
 // List-append transactions under kills, partitions and pauses with skewed clocks:
 // the dependency graph of the history has no cycle (G0 ... G2, real-time order).
 TEST_F(TxnChaosTest, ListAppendSerializableUnderFaults) {
-  ASSERT_TRUE(StartCluster(TxnClusterOptions(), [](ClusterHarness& c) {
-    c.SetClockOffset(1, 250);
-  }));
+  ASSERT_TRUE(
+      StartCluster(TxnClusterOptions(), [](ClusterHarness& c) { c.SetClockOffset(1, 250); }));
   ListAppendWorkload la(Workload(), kListKeys);
   ASSERT_TRUE(la.Start().ok());
   int64_t last_fault_ns = 0;
@@ -344,8 +344,8 @@ TEST_F(TxnChaosTest, BlockedTransactionProceedsSoonAfterItsCoordinatorIsKilled) 
   ASSERT_TRUE(waiter_status.ok()) << waiter_status;
   const absl::Duration after_kill = waiter_done - killed;
   std::cout << "recovery: the blocked transaction committed " << absl::FormatDuration(after_kill)
-            << " after the coordinator was killed (expiry " << absl::FormatDuration(ranges::kTxnExpiration)
-            << ")\n";
+            << " after the coordinator was killed (expiry "
+            << absl::FormatDuration(ranges::kTxnExpiration) << ")\n";
   EXPECT_LT(after_kill, ranges::kTxnExpiration + absl::Seconds(1));
   std::unique_ptr<client::KvClient> reader = Client(2);
   EXPECT_EQ(*reader->Get(k1), std::optional<std::string>("alive"));

@@ -176,8 +176,10 @@ std::vector<int64_t> ParseList(const std::string& s) {
   if (s.empty()) return out;
   for (absl::string_view part : absl::StrSplit(s, ',')) {
     int64_t v = 0;
-    if (absl::SimpleAtoi(part, &v)) out.push_back(v);
-    else out.push_back(-1);  // garbage: the checker reports it
+    if (absl::SimpleAtoi(part, &v))
+      out.push_back(v);
+    else
+      out.push_back(-1);  // garbage: the checker reports it
   }
   return out;
 }
@@ -248,9 +250,9 @@ void ListAppendWorkload::Loop(int thread, client::KvClient* client) {
     if (s.ok()) s = t.Commit();
     if (!s.ok()) (void)t.Rollback();
     record.return_ns = MonotonicNowNs();
-    record.outcome = s.ok()                      ? list_append::Outcome::kOk
-                     : client::IsAmbiguous(s)    ? list_append::Outcome::kAmbiguous
-                                                 : list_append::Outcome::kFailed;
+    record.outcome = s.ok()                   ? list_append::Outcome::kOk
+                     : client::IsAmbiguous(s) ? list_append::Outcome::kAmbiguous
+                                              : list_append::Outcome::kFailed;
     absl::MutexLock lock(&mu_);
     history_.push_back(std::move(record));
   }

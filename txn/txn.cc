@@ -152,16 +152,16 @@ absl::StatusOr<kvpb::BatchResponse> Txn::SendRead(const kvpb::RequestUnion& read
     }
     if (!resp->has_error()) return resp;
     const kvpb::Error& error = resp->error();
-    const bool uncertain = error.has_retry() &&
-                           error.retry().reason() == kvpb::TransactionRetryError::UNCERTAINTY;
+    const bool uncertain =
+        error.has_retry() && error.retry().reason() == kvpb::TransactionRetryError::UNCERTAINTY;
     if (!uncertain || round >= kMaxUncertaintyRefreshes) {
       Abandon();
       return StatusOfError(error);
     }
     // A value written (maybe) before we started, above our read timestamp: read
     // above it, if nothing we already read changed in between.
-    const Timestamp to = std::max(Ts(error.retry().existing_timestamp()).Next(),
-                                  Ts(proto_.write_timestamp()));
+    const Timestamp to =
+        std::max(Ts(error.retry().existing_timestamp()).Next(), Ts(proto_.write_timestamp()));
     if (absl::Status s = Refresh(to); !s.ok()) {
       Abandon();
       return s;
@@ -211,14 +211,15 @@ absl::StatusOr<std::vector<client::KeyValue>> Txn::ScanImpl(absl::string_view st
     scan->set_start_key(lo);
     scan->set_end_key(hi);
     scan->set_reverse(reverse);
-    const int64_t want = limit > 0 ? limit - static_cast<int64_t>(rows.size())
-                                   : client::KvClient::kScanPageRows;
+    const int64_t want =
+        limit > 0 ? limit - static_cast<int64_t>(rows.size()) : client::KvClient::kScanPageRows;
     scan->set_max_keys(std::min<int64_t>(want, client::KvClient::kScanPageRows));
     absl::StatusOr<kvpb::BatchResponse> resp = SendRead(r);
     if (!resp.ok()) return resp.status();
     const kvpb::ScanResponse& page = resp->responses(0).scan();
     for (const kvpb::KeyValue& kv : page.rows()) rows.push_back({kv.key(), kv.value()});
-    const bool done = !page.has_resume() || (limit > 0 && static_cast<int64_t>(rows.size()) >= limit);
+    const bool done =
+        !page.has_resume() || (limit > 0 && static_cast<int64_t>(rows.size()) >= limit);
     // What was read: up to the resume key (the whole span when done).
     if (done) {
       NoteRead(lo, hi);

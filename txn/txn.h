@@ -73,8 +73,9 @@ class Txn {
   [[nodiscard]] absl::StatusOr<std::vector<client::KeyValue>> Scan(absl::string_view start,
                                                                    absl::string_view end,
                                                                    int64_t limit);
-  [[nodiscard]] absl::StatusOr<std::vector<client::KeyValue>> ReverseScan(
-      absl::string_view start, absl::string_view end, int64_t limit);
+  [[nodiscard]] absl::StatusOr<std::vector<client::KeyValue>> ReverseScan(absl::string_view start,
+                                                                          absl::string_view end,
+                                                                          int64_t limit);
   [[nodiscard]] absl::Status Put(absl::string_view key, absl::string_view value);
   [[nodiscard]] absl::Status Delete(absl::string_view key);
   // Fails with client::IsConditionFailed if the current value (this transaction's
@@ -82,8 +83,7 @@ class Txn {
   [[nodiscard]] absl::Status ConditionalPut(absl::string_view key, absl::string_view value,
                                             const std::optional<std::string>& expected);
   // Deletes every key in [start, end); returns how many had a value.
-  [[nodiscard]] absl::StatusOr<int64_t> DeleteRange(absl::string_view start,
-                                                    absl::string_view end);
+  [[nodiscard]] absl::StatusOr<int64_t> DeleteRange(absl::string_view start, absl::string_view end);
   [[nodiscard]] absl::Status Commit();
   // Aborts; intents are removed. OK also when there was nothing to undo.
   [[nodiscard]] absl::Status Rollback();
