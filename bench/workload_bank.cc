@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/latency_histogram.h"
 #include "node/cli.h"
 #include "txn/txn.h"
 
@@ -33,56 +34,6 @@ constexpr int64_t kCheckPageRows = 10000;  // rows per Scan inside the check tra
 constexpr int64_t kDropPageRows = 1000;    // keys deleted per drop transaction
 constexpr int kInitBatchAttempts = 3;      // runs of one init batch after ambiguity
 constexpr int kMaxReportedRunErrors = 5;   // error messages `run` prints; the rest counted
-
-// Latencies in microseconds, log-linear buckets: exact below 16 us, then 16 buckets
-// per power of two (relative error under 1/32 at a bucket's midpoint), up to 2^40 us.
-// The same scheme as workload_kv.cc's.
-class LatencyHistogram {
- public:
-  void Record(int64_t micros) {
-    ++buckets_[BucketOf(std::max<int64_t>(micros, 0))];
-    ++count_;
-  }
-  void Merge(const LatencyHistogram& other) {
-    for (size_t i = 0; i < kBuckets; ++i) buckets_[i] += other.buckets_[i];
-    count_ += other.count_;
-  }
-  // The q-quantile (0 < q <= 1) in milliseconds; 0 when empty.
-  double QuantileMs(double q) const {
-    if (count_ == 0) return 0;
-    const int64_t rank = std::max<int64_t>(1, static_cast<int64_t>(q * count_ + 0.5));
-    int64_t seen = 0;
-    size_t i = 0;
-    for (; i + 1 < kBuckets; ++i) {
-      seen += buckets_[i];
-      if (seen >= rank) break;
-    }
-    return MidpointMicros(i) / 1000.0;
-  }
-
- private:
-  static constexpr int kSubBits = 4;
-  static constexpr int kMaxExponent = 40;
-  static constexpr size_t kBuckets = (1 << kSubBits) * (kMaxExponent - kSubBits + 2);
-
-  static size_t BucketOf(int64_t v) {
-    if (v < (1 << kSubBits)) return static_cast<size_t>(v);
-    const int exponent = std::min(63 - std::countl_zero(static_cast<uint64_t>(v)), kMaxExponent);
-    const int64_t sub = (v >> (exponent - kSubBits)) & ((1 << kSubBits) - 1);
-    return std::min(kBuckets - 1,
-                    static_cast<size_t>(((exponent - kSubBits + 1) << kSubBits) + sub));
-  }
-  static double MidpointMicros(size_t bucket) {
-    if (bucket < (1 << kSubBits)) return static_cast<double>(bucket);
-    const int exponent = static_cast<int>(bucket >> kSubBits) + kSubBits - 1;
-    const int64_t sub = static_cast<int64_t>(bucket & ((1 << kSubBits) - 1));
-    const int64_t width = int64_t{1} << (exponent - kSubBits);
-    return static_cast<double>(((1 << kSubBits) + sub) * width) + width / 2.0;
-  }
-
-  std::array<int64_t, kBuckets> buckets_{};
-  int64_t count_ = 0;
-};
 
 // Runs body(worker) on `workers` threads and calls report(elapsed) from the calling
 // thread every `interval` until all return. Returns how long they ran.
