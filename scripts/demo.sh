@@ -59,6 +59,9 @@ run kv get "$host" greeting
 run kv incr "$host" visits
 run kv scan "$host" a z
 echo
+echo "\$ printf 'get acct/a\\nput acct/a 90\\nput acct/b 10\\ncommit\\n' | rangedb kv txn $host"
+printf 'get acct/a\nput acct/a 90\nput acct/b 10\ncommit\n' | "$bin" kv txn "$host" || true
+echo
 run node status --host=127.0.0.1:${ports[0]}
 cat <<TXT
 
@@ -68,6 +71,9 @@ Try it from another terminal (any node answers; list several for failover):
   $bin kv scan --host=$join a z --limit=10
   $bin node status --host=127.0.0.1:${ports[0]}
   $bin workload run kv --host=$join --duration=10
+  $bin workload init bank --host=$join --accounts=1000
+  $bin workload run bank --host=$join --concurrency=8 --duration=10
+  $bin workload check bank --host=$join
   curl http://127.0.0.1:${http[0]}/metrics
 Kill a node (kill -9 one of: ${pids[*]}) and keep using the cluster: it carries on.
 

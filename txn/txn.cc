@@ -296,6 +296,23 @@ absl::StatusOr<int64_t> Txn::DeleteRange(absl::string_view start, absl::string_v
   return resp->responses(0).delete_range().deleted_keys_size();
 }
 
+void Txn::AppendBufferedWrites(kvpb::BatchRequest* batch) const {
+  for (const auto& [key, value] : buffer_) {
+    kvpb::RequestUnion* r = batch->add_requests();
+    if (value.has_value()) {
+      r->mutable_put()->set_key(key);
+      r->mutable_put()->set_value(*value);
+    } else {
+      r->mutable_delete_()->set_key(key);
+    }
+  }
+}
+
+void Txn::AddLockSpans(kvpb::EndTxnRequest* end) const {
+  for (const std::string& k : written_keys_) *end->add_lock_spans() = MakeSpan(k, "");
+  for (const kvpb::Span& s : written_spans_) *end->add_lock_spans() = s;
+}
+
 bool Txn::BufferOverlaps(absl::string_view start, absl::string_view end) const {
   auto it = buffer_.lower_bound(std::string(start));
   return it != buffer_.end() && it->first < end;
@@ -304,15 +321,7 @@ bool Txn::BufferOverlaps(absl::string_view start, absl::string_view end) const {
 absl::Status Txn::Flush() {
   if (buffer_.empty()) return absl::OkStatus();
   kvpb::BatchRequest batch;
-  for (const auto& [key, value] : buffer_) {
-    kvpb::RequestUnion* r = batch.add_requests();
-    if (value.has_value()) {
-      r->mutable_put()->set_key(key);
-      r->mutable_put()->set_value(*value);
-    } else {
-      r->mutable_delete_()->set_key(key);
-    }
-  }
+  AppendBufferedWrites(&batch);
   proto_.set_sequence(proto_.sequence() + 1);
   intents_laid_ = true;  // even a failed attempt may have laid some
   absl::StatusOr<kvpb::BatchResponse> resp = Send(std::move(batch));
@@ -390,20 +399,11 @@ absl::Status Txn::Commit() {
       }
     }
     kvpb::BatchRequest batch;
-    for (const auto& [key, value] : buffer_) {
-      kvpb::RequestUnion* r = batch.add_requests();
-      if (value.has_value()) {
-        r->mutable_put()->set_key(key);
-        r->mutable_put()->set_value(*value);
-      } else {
-        r->mutable_delete_()->set_key(key);
-      }
-    }
+    AppendBufferedWrites(&batch);
     kvpb::EndTxnRequest* end = batch.add_requests()->mutable_end_txn();
     end->set_key(proto_.anchor_key());
     end->set_commit(true);
-    for (const std::string& k : written_keys_) *end->add_lock_spans() = MakeSpan(k, "");
-    for (const kvpb::Span& s : written_spans_) *end->add_lock_spans() = s;
+    AddLockSpans(end);
     if (!buffer_.empty()) proto_.set_sequence(proto_.sequence() + 1);
     intents_laid_ = true;  // other ranges get their intents before the commit point
     absl::StatusOr<kvpb::BatchResponse> resp =
@@ -451,8 +451,7 @@ void Txn::Abandon() {
   kvpb::EndTxnRequest* end = batch.add_requests()->mutable_end_txn();
   end->set_key(proto_.anchor_key());
   end->set_commit(false);
-  for (const std::string& k : written_keys_) *end->add_lock_spans() = MakeSpan(k, "");
-  for (const kvpb::Span& s : written_spans_) *end->add_lock_spans() = s;
+  AddLockSpans(end);
   *batch.mutable_header()->mutable_txn() = proto_;
   (void)client_->BatchWithErrors(std::move(batch));
 }

@@ -120,6 +120,10 @@ class Txn {
   // intents.
   absl::Status Flush();
   bool BufferOverlaps(absl::string_view start, absl::string_view end) const;
+  // The buffered Puts and Deletes, as requests appended to batch.
+  void AppendBufferedWrites(kvpb::BatchRequest* batch) const;
+  // Every span this transaction wrote, for its EndTxn.
+  void AddLockSpans(kvpb::EndTxnRequest* end) const;
   // Moves the read timestamp to `to` if no write landed in the read spans since.
   absl::Status Refresh(Timestamp to);
   void NoteWrite(absl::string_view key, absl::string_view end = {});
