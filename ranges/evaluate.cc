@@ -175,6 +175,7 @@ TxnContext TxnContextOf(const kvpb::Transaction& txn) {
   ctx.meta.epoch = txn.epoch();
   ctx.meta.write_timestamp = TimestampFromProto(txn.write_timestamp());
   ctx.meta.sequence = txn.sequence();
+  ctx.meta.priority = txn.priority();
   ctx.read_timestamp = TimestampFromProto(txn.read_timestamp());
   return ctx;
 }

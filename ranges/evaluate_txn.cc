@@ -65,6 +65,8 @@ SplitSpan Split(const kvpb::Span& span, const kvpb::Span& range) {
 
 }  // namespace
 
+int32_t EffectivePriority(int32_t priority) { return priority == 0 ? 2 : priority; }
+
 IntentResolution ResolutionOf(const kvpb::Transaction& txn) {
   IntentResolution r;
   r.txn.id = txn.id();
@@ -236,6 +238,13 @@ PushDecision DecidePush(const std::optional<kvpb::Transaction>& record,
       TimestampToProto(to, d.record.mutable_write_timestamp());
       d.write_record = true;
     }
+    d.outcome = PushDecision::kPushed;
+    return d;
+  }
+  if (EffectivePriority(request.pusher().priority()) >
+      EffectivePriority(d.record.priority())) {
+    d.record.set_status(kvpb::ABORTED);  // a higher priority writer does not wait
+    d.write_record = true;
     d.outcome = PushDecision::kPushed;
     return d;
   }

@@ -93,6 +93,10 @@ PushDecision DecidePush(const std::optional<kvpb::Transaction>& record,
 [[nodiscard]] absl::Status EvaluateRefresh(Reader& reader, const kvpb::RefreshRequest& request,
                                            const kvpb::Transaction& txn);
 
+// Priorities as the push rules compare them: 0 (unset) is normal (2); a missing
+// pusher (a non-transactional request) has 0, normal too.
+int32_t EffectivePriority(int32_t priority);
+
 // The IntentResolution for a transaction as a record / header describes it.
 IntentResolution ResolutionOf(const kvpb::Transaction& txn);
 

@@ -509,6 +509,27 @@ TEST(DecidePushTest, MissingRecordIsSynthesizedFromThePushee) {
   EXPECT_EQ(d.record.lock_spans_size(), 0);
 }
 
+TEST(DecidePushTest, AbortPushByAHigherPriorityPusherAbortsALiveHolder) {
+  kvpb::PushTxnRequest req = Push(kvpb::PUSH_ABORT, T(kBaseNs));
+  req.mutable_pusher()->set_priority(3);  // high
+  kvpb::Transaction live = req.pushee();
+  TimestampToProto(T(kBaseNs + kSecondNs), live.mutable_last_heartbeat());
+  PushDecision d = DecidePush(live, req, T(kBaseNs + kSecondNs));
+  EXPECT_EQ(d.outcome, PushDecision::kPushed);
+  EXPECT_TRUE(d.write_record);
+  EXPECT_EQ(d.record.status(), kvpb::ABORTED);
+  // Normal (0 means normal) against normal waits; normal against low aborts.
+  req.mutable_pusher()->set_priority(0);
+  EXPECT_EQ(DecidePush(live, req, T(kBaseNs + kSecondNs)).outcome, PushDecision::kWait);
+  live.set_priority(1);
+  EXPECT_EQ(DecidePush(live, req, T(kBaseNs + kSecondNs)).outcome, PushDecision::kPushed);
+  // A reader's timestamp push never aborts, whatever the priorities.
+  kvpb::PushTxnRequest read = Push(kvpb::PUSH_TIMESTAMP, T(kBaseNs), T(kBaseNs + 5));
+  read.mutable_pusher()->set_priority(3);
+  PushDecision r = DecidePush(live, read, T(kBaseNs + kSecondNs));
+  EXPECT_EQ(r.record.status(), kvpb::PENDING);
+}
+
 TEST(DecidePushTest, MissingRecordOfAnExpiredIntentIsAborted) {
   const int64_t expiration_ns = absl::ToInt64Nanoseconds(kTxnExpiration);
   for (kvpb::PushType type : {kvpb::PUSH_ABORT, kvpb::PUSH_TIMESTAMP}) {

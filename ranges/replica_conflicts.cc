@@ -24,6 +24,7 @@ kvpb::Transaction PusheeOf(const TxnMeta& meta) {
   t.set_id(meta.id);
   t.set_anchor_key(meta.anchor_key);
   t.set_epoch(meta.epoch);
+  t.set_priority(meta.priority);
   TimestampToProto(meta.write_timestamp, t.mutable_write_timestamp());
   return t;
 }

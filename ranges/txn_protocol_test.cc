@@ -233,6 +233,29 @@ TEST_F(TxnProtocolTest, AnAbandonedTransactionIsAbortedAfterItExpires) {
   EXPECT_TRUE(r1.error().has_aborted()) << r1.error().message();
 }
 
+TEST_F(TxnProtocolTest, AHigherPriorityWriterAbortsTheHolderInsteadOfWaiting) {
+  kvpb::Transaction low = NewTxn(K("hp"));
+  low.set_priority(1);
+  ASSERT_FALSE(SendTxn(&low, Put(K("hp"), "low")).has_error());
+  kvpb::BatchRequest hb;
+  hb.add_requests()->mutable_heartbeat_txn()->set_key(K("hp"));
+  ASSERT_FALSE(SendTxn(&low, hb).has_error());  // alive: a normal writer would wait
+  const absl::Time start = absl::Now();
+  kvpb::Transaction high = NewTxn(K("hp"));
+  high.set_priority(3);
+  kvpb::BatchRequest b = Put(K("hp"), "high");
+  AddEnd(&b, high, {K("hp")});
+  kvpb::BatchResponse r = SendTxn(&high, b, /*via=*/2);
+  ASSERT_FALSE(r.has_error()) << r.error().message();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_EQ(Value(K("hp")), "high");
+  kvpb::BatchRequest end;
+  AddEnd(&end, low, {K("hp")});
+  kvpb::BatchResponse r1 = SendTxn(&low, end);
+  ASSERT_TRUE(r1.has_error());
+  EXPECT_TRUE(r1.error().has_aborted()) << r1.error().message();
+}
+
 TEST_F(TxnProtocolTest, ADeadlockAcrossRangesIsBroken) {
   kvpb::Transaction t1 = NewTxn(K("d"));
   kvpb::Transaction t2 = NewTxn(K("q"));

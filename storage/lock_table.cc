@@ -51,6 +51,7 @@ TxnMeta TxnMetaFromProto(const proto::TxnMeta& p) {
   m.epoch = p.epoch();
   m.write_timestamp = TimestampFromProto(p.write_timestamp());
   m.sequence = p.sequence();
+  m.priority = p.priority();
   return m;
 }
 
@@ -60,6 +61,7 @@ void TxnMetaToProto(const TxnMeta& meta, proto::TxnMeta* p) {
   p->set_epoch(meta.epoch);
   TimestampToProto(meta.write_timestamp, p->mutable_write_timestamp());
   p->set_sequence(meta.sequence);
+  p->set_priority(meta.priority);
 }
 
 }  // namespace rangedb

@@ -18,6 +18,7 @@ struct TxnMeta {
   int32_t epoch = 0;       // incremented when the transaction restarts
   Timestamp write_timestamp;
   int32_t sequence = 0;  // sequence number of the write; grows with every write
+  int32_t priority = 0;  // the transaction's priority, for pushers (0 = normal)
 
   bool operator==(const TxnMeta&) const = default;
 };

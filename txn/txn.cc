@@ -86,6 +86,7 @@ bool IsRetryable(const absl::Status& status) {
 Txn::Txn(client::KvClient* client, TxnOptions options)
     : client_(client), options_(std::move(options)) {
   proto_.set_id(RandomBytes(16));
+  proto_.set_priority(static_cast<int32_t>(options_.priority));
 }
 
 Txn::~Txn() {

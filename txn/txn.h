@@ -50,7 +50,12 @@
 
 namespace rangedb::txn {
 
+// A writer that meets the intent of a lower-priority transaction aborts it at once
+// instead of waiting; equal priorities wait (and deadlocks are broken).
+enum class TxnPriority : int32_t { kLow = 1, kNormal = 2, kHigh = 3 };
+
 struct TxnOptions {
+  TxnPriority priority = TxnPriority::kNormal;
   absl::Duration heartbeat_interval = absl::Seconds(1);
   size_t max_buffered_writes = 1000;  // more are flushed as intents
   size_t max_tracked_spans = 1000;    // more read / write spans are condensed
