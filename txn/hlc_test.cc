@@ -76,6 +76,19 @@ TEST_F(HlcTest, NowStaysMonotonicWhenPhysicalClockStepsBackwards) {
   EXPECT_EQ(hlc_.Now(), (Timestamp{kStartNs + 1, 0}));
 }
 
+// Forward merges the timestamp of applied data even beyond the max offset (where
+// Update refuses), and never moves the clock back.
+TEST_F(HlcTest, ForwardMergesBeyondMaxOffsetAndNeverMovesBack) {
+  const Timestamp far{kStartNs + 2 * kMaxOffsetNs, 7};
+  EXPECT_FALSE(hlc_.Update(far).ok());
+  hlc_.Forward(far);
+  EXPECT_EQ(hlc_.Now(), (Timestamp{kStartNs + 2 * kMaxOffsetNs, 8}));
+  hlc_.Forward(Timestamp{kStartNs, 0});
+  EXPECT_GT(hlc_.Now(), far);
+  hlc_.Forward(Timestamp{-1, 0});  // not a clock reading: ignored
+  EXPECT_GT(hlc_.Now(), far);
+}
+
 TEST_F(HlcTest, LogicalOverflowAdvancesWallByOneNanosecond) {
   ASSERT_TRUE(hlc_.Update({kStartNs, kMaxLogical - 1}).ok());
   EXPECT_EQ(hlc_.Now(), (Timestamp{kStartNs, kMaxLogical}));
