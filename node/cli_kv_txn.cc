@@ -55,8 +55,8 @@ Output (stdout), one line per operation; keys as a script would write them:
   committed at SECONDS.NANOS,LOGICAL   or   rolled back
 Errors go to stderr with the line number. Exit codes: 0 committed or rolled back as
 the script says; 1 bad script or failed operation (the transaction is rolled back; a
-commit whose outcome is unknown says so); 2 retryable error (the transaction was
-aborted, e.g. by a conflict: running the script again may succeed) or bad flags.
+commit whose outcome is unknown says so); 2 bad flags; 3 retryable error (the
+transaction was aborted, e.g. by a conflict: running the script again may succeed).
 
 Example:
   printf 'get acct/a\nput acct/a 90\nput acct/b "hello world"\ncommit\n' |

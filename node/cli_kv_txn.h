@@ -81,7 +81,7 @@ absl::StatusOr<std::vector<TxnScriptOp>> ParseTxnScript(absl::string_view script
 std::string FormatTxnScriptWord(absl::string_view word);
 
 // Exit code of `kv txn` for a retryable error (the same number as kExitUsage).
-inline constexpr int kExitTxnRetryable = 2;
+inline constexpr int kExitTxnRetryable = 3;  // distinct from kExitUsage (2)
 
 // Runs ops in one transaction through client, printing each result to out and
 // errors to err. Returns the exit code: kExitOk when the script's commit or

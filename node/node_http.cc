@@ -87,6 +87,22 @@ void Node::RegisterMetrics() {
   counter_gauge("rangedb_commands_applied_total", "Commands applied", &sm.commands_applied);
   counter_gauge("rangedb_apply_nanos_total", "Time spent applying committed entries (ns)",
                 &sm.apply_nanos);
+  counter_gauge("rangedb_txn_conflicts_total", "Requests that met other transactions' intents",
+                &sm.txn_conflicts);
+  counter_gauge("rangedb_txn_pushes_waited_total",
+                "PushTxns that waited and answered 'not pushed' (the pusher asks again)",
+                &sm.txn_pushes_waited);
+  counter_gauge("rangedb_txn_aborted_expired_total",
+                "Transactions aborted by a pusher because they stopped heartbeating",
+                &sm.txn_aborted_expired);
+  counter_gauge("rangedb_txn_aborted_priority_total",
+                "Transactions aborted by a higher-priority writer", &sm.txn_aborted_priority);
+  counter_gauge("rangedb_txn_deadlocks_broken_total",
+                "Waits-for cycles broken by aborting a transaction", &sm.txn_deadlocks_broken);
+  counter_gauge("rangedb_gc_versions_removed_total", "MVCC versions removed by GC",
+                &sm.gc_versions_removed);
+  counter_gauge("rangedb_gc_records_removed_total", "Transaction records removed by GC",
+                &sm.gc_records_removed);
   const RaftTransportMetrics& tm = transport_->metrics();
   counter_gauge("rangedb_transport_messages_sent_total", "Raft messages sent", &tm.messages_sent);
   counter_gauge("rangedb_transport_batches_sent_total", "Raft message batches sent",

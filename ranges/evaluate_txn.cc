@@ -241,8 +241,7 @@ PushDecision DecidePush(const std::optional<kvpb::Transaction>& record,
     d.outcome = PushDecision::kPushed;
     return d;
   }
-  if (EffectivePriority(request.pusher().priority()) >
-      EffectivePriority(d.record.priority())) {
+  if (EffectivePriority(request.pusher().priority()) > EffectivePriority(d.record.priority())) {
     d.record.set_status(kvpb::ABORTED);  // a higher priority writer does not wait
     d.write_record = true;
     d.outcome = PushDecision::kPushed;

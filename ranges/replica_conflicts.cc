@@ -38,6 +38,7 @@ absl::Status Replica::HandleConflicts(const kvpb::BatchRequest& request, BatchKi
   const bool reader = kind == BatchKind::kRead;
   const Timestamp read_ts =
       in_txn ? TimestampFromProto(txn.read_timestamp()) : state->read_timestamp;
+  store_->mutable_metrics()->txn_conflicts.fetch_add(1, std::memory_order_relaxed);
   std::map<std::string, std::vector<const LockConflict*>> by_txn;
   for (const LockConflict& c : state->conflicts) {
     if (in_txn && c.txn.id == txn.id()) {

@@ -126,6 +126,8 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
           *batch, lease, store_->clock()->Now(), std::move(*guard), deadline, threshold)) {
     return FromError(err->error());
   }
+  store_->mutable_metrics()->gc_versions_removed.fetch_add(result.versions_removed);
+  store_->mutable_metrics()->gc_records_removed.fetch_add(result.records_removed);
   if (result.records_removed + result.versions_removed > 0) {
     spdlog::info("r{}: gc: removed {} versions below {} and {} transaction records", range_id_,
                  result.versions_removed, threshold.ToString(), result.records_removed);

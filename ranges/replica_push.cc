@@ -56,10 +56,16 @@ kvpb::BatchResponse Replica::PushOnce(const kvpb::PushTxnRequest& push, bool for
     d.outcome = PushDecision::kPushed;
   }
   if (d.write_record && d.record.status() == kvpb::ABORTED && !force_abort) {
-    spdlog::info("r{}: aborting transaction {}: not heard of since {} (record {})", range_id_,
-                 absl::BytesToHexString(pushee.id()),
-                 TimestampFromProto(d.record.last_heartbeat()).ToString(),
-                 record->has_value() ? "pending" : "missing");
+    // Says what happened: abandoned coordinators are worth an operator's attention.
+    if (TxnExpired(d.record, store_->clock()->Now())) {
+      store_->mutable_metrics()->txn_aborted_expired.fetch_add(1, std::memory_order_relaxed);
+      spdlog::info("r{}: aborting transaction {}: not heard of since {} (record {})", range_id_,
+                   absl::BytesToHexString(pushee.id()),
+                   TimestampFromProto(d.record.last_heartbeat()).ToString(),
+                   record->has_value() ? "pending" : "missing");
+    } else {
+      store_->mutable_metrics()->txn_aborted_priority.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   if (d.write_record) {
     std::unique_ptr<WriteBatch> batch = store_->engine()->NewWriteBatch();
@@ -120,11 +126,15 @@ kvpb::BatchResponse Replica::ServePush(const kvpb::BatchRequest& request, absl::
                        range_id_, absl::BytesToHexString(pusher.id()),
                        absl::BytesToHexString(push.pushee().id()),
                        absl::BytesToHexString(push.pushee().id()));
+          store_->mutable_metrics()->txn_deadlocks_broken.fetch_add(1, std::memory_order_relaxed);
           return PushOnce(push, /*force_abort=*/true, deadline, &pushed);
         }
       }
     }
-    if (absl::Now() >= give_up) return resp;
+    if (absl::Now() >= give_up) {
+      store_->mutable_metrics()->txn_pushes_waited.fetch_add(1, std::memory_order_relaxed);
+      return resp;
+    }
     // A changed record may have been deleted by a commit that resolved every intent
     // (a missing record looks pending here): let the pusher look at its intent again.
     if (waiter->Wait(std::min(kPushPollInterval, give_up - absl::Now()))) return resp;

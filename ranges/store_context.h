@@ -66,6 +66,14 @@ struct StoreMetrics {
   std::atomic<uint64_t> proposals{0};
   std::atomic<uint64_t> commands_applied{0};
   std::atomic<uint64_t> apply_nanos{0};
+  // Transactions (docs/transactions.md).
+  std::atomic<uint64_t> txn_conflicts{0};         // requests that met another's intents
+  std::atomic<uint64_t> txn_pushes_waited{0};     // PushTxns answered "not pushed" after waiting
+  std::atomic<uint64_t> txn_aborted_expired{0};   // holders aborted for not heartbeating
+  std::atomic<uint64_t> txn_aborted_priority{0};  // holders aborted by a higher priority
+  std::atomic<uint64_t> txn_deadlocks_broken{0};  // waits-for cycles broken here
+  std::atomic<uint64_t> gc_versions_removed{0};
+  std::atomic<uint64_t> gc_records_removed{0};
 };
 
 class StoreContext {

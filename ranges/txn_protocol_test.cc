@@ -104,6 +104,12 @@ class TxnProtocolTest : public ::testing::Test {
     if (r.has_error() || !r.responses(0).get().found()) return std::nullopt;
     return r.responses(0).get().value();
   }
+  // A store metric summed over the three stores.
+  uint64_t Metric(std::atomic<uint64_t> StoreMetrics::*counter) {
+    uint64_t n = 0;
+    for (uint64_t id = 1; id <= 3; ++id) n += (cluster_.StoreOf(id)->metrics().*counter).load();
+    return n;
+  }
   bool HasIntent(uint64_t range_id, const std::string& key) {
     for (uint64_t id = 1; id <= 3; ++id) {
       proto::LockTableEntry e;
@@ -226,6 +232,7 @@ TEST_F(TxnProtocolTest, AnAbandonedTransactionIsAbortedAfterItExpires) {
   ASSERT_FALSE(r2.has_error()) << r2.error().message();
   EXPECT_LT(absl::Now() - start, kTxnExpiration + absl::Seconds(2));
   EXPECT_EQ(Value(K("z")), "t2");
+  EXPECT_GE(Metric(&StoreMetrics::txn_aborted_expired), 1u);
   kvpb::BatchRequest end;
   AddEnd(&end, t1, {K("z")});
   kvpb::BatchResponse r1 = SendTxn(&t1, end);
@@ -249,6 +256,7 @@ TEST_F(TxnProtocolTest, AHigherPriorityWriterAbortsTheHolderInsteadOfWaiting) {
   ASSERT_FALSE(r.has_error()) << r.error().message();
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
   EXPECT_EQ(Value(K("hp")), "high");
+  EXPECT_GE(Metric(&StoreMetrics::txn_aborted_priority), 1u);
   kvpb::BatchRequest end;
   AddEnd(&end, low, {K("hp")});
   kvpb::BatchResponse r1 = SendTxn(&low, end);
@@ -270,6 +278,7 @@ TEST_F(TxnProtocolTest, ADeadlockAcrossRangesIsBroken) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(4));
   const bool aborted1 = r1.has_error() && r1.error().has_aborted();
   const bool aborted2 = r2.has_error() && r2.error().has_aborted();
+  EXPECT_GE(Metric(&StoreMetrics::txn_deadlocks_broken), 1u);
   EXPECT_TRUE(aborted1 != aborted2)
       << "r1: " << r1.error().message() << " r2: " << r2.error().message();
   EXPECT_TRUE(!r1.has_error() || aborted1) << r1.error().message();
@@ -326,6 +335,7 @@ TEST_F(TxnGcTest, GcRemovesOldVersionsAndFinishedRecordsAndRefusesReadsBelowIt) 
   ASSERT_TRUE(gc.ok()) << gc.status();
   EXPECT_EQ(gc->records_removed, 1);
   EXPECT_GE(gc->versions_removed, 2);  // "1" and "2" of g
+  EXPECT_GE(Metric(&StoreMetrics::gc_versions_removed), 2u);
   // Followers apply the GC command a moment after the leaseholder.
   const absl::Time until = absl::Now() + absl::Seconds(5);
   while (record_exists() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
