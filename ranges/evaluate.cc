@@ -135,6 +135,10 @@ absl::StatusOr<BatchKind> ClassifyBatch(const kvpb::BatchRequest& batch) {
       return *sole;
     }
     if (r.has_get() || r.has_scan()) ++reads;
+    if (r.has_delete_range() && !in_txn) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("request ", i, ": DeleteRange runs inside a transaction (txn::Txn)"));
+    }
     if (IsWrite(r)) ++writes;
     if (r.has_resolve_intent()) ++resolves;
     if (r.has_refresh()) ++refreshes;
@@ -298,7 +302,7 @@ absl::Status EvaluateWrite(WriteBatch& batch, const kvpb::RequestUnion& r, const
       absl::StatusOr<MVCCDeleteRangeResult> w =
           MVCCDeleteRange(batch, d.start_key(), d.end_key(), ts, /*max_keys=*/0, options);
       if (!w.ok()) return w.status();
-      landed(ts, nullptr);
+      landed(std::max(ts, w->timestamp), nullptr);
       for (std::string& k : w->deleted_keys) {
         response->mutable_delete_range()->add_deleted_keys(std::move(k));
       }

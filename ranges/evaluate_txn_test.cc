@@ -886,6 +886,13 @@ TEST_F(ClassifyBatchTest, TransactionalWritesEndingWithEndTxnAreAWrite) {
   EXPECT_EQ(Classify(), "write");
 }
 
+TEST_F(ClassifyBatchTest, DeleteRangeOutsideATransactionIsRejected) {
+  kvpb::DeleteRangeRequest* dr = Add()->mutable_delete_range();
+  dr->set_start_key("d");
+  dr->set_end_key("f");
+  EXPECT_TRUE(Rejected());
+}
+
 TEST_F(ClassifyBatchTest, EndTxnAloneIsAWrite) {
   InTxn();
   EndTxn();

@@ -140,6 +140,9 @@ struct MVCCWriteResult {
 
 struct MVCCDeleteRangeResult {
   std::vector<std::string> deleted_keys;
+  // The highest timestamp a tombstone landed at (above the requested one after a
+  // WriteTooOld); empty when nothing was deleted.
+  Timestamp timestamp;
   std::optional<KeySpan> resume_span;  // set when max_keys stopped it
 };
 

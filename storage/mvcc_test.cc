@@ -462,6 +462,16 @@ TEST_F(MVCCTest, DeleteRangeTombstonesLiveKeysWithResume) {
   ExpectStatsMatchRecompute();
 }
 
+TEST_F(MVCCTest, DeleteRangeReportsWhereATombstonePushedByWriteTooOldLanded) {
+  Put("a", T(10), "a");
+  Put("b", T(30), "newer than the delete");
+  std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
+  absl::StatusOr<MVCCDeleteRangeResult> r = MVCCDeleteRange(*b, "a", "z", T(20), 0, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->deleted_keys, (std::vector<std::string>{"a", "b"}));
+  EXPECT_GT(r->timestamp, T(30));  // b's tombstone went above its newer version
+}
+
 TEST_F(MVCCTest, GarbageCollectionKeepsWhatReadsAtTheThresholdNeed) {
   Put("k", T(10), "v10");
   Put("k", T(20), "v20");

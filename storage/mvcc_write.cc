@@ -184,6 +184,7 @@ absl::StatusOr<MVCCDeleteRangeResult> MVCCDeleteRange(WriteBatch& batch, absl::s
     absl::StatusOr<MVCCWriteResult> deleted =
         WriteVersion(batch, row.key, timestamp, /*tombstone=*/true, "", options);
     if (!deleted.ok()) return deleted.status();
+    result.timestamp = std::max(result.timestamp, deleted->timestamp);
     result.deleted_keys.push_back(std::move(row.key));
   }
   return result;
