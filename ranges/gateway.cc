@@ -208,22 +208,12 @@ std::optional<kvpb::Error> Gateway::SendScan(const kvpb::BatchRequest& request, 
       return part;
     };
     kvpb::BatchResponse resp = SendRouted(from, build, deadline, &state, &desc);
-    if (resp.has_error()) {
-      kvpb::Error error = resp.error();
-      error.set_request_index(index);
+    bool stopped = false;  // the range stopped it (its own limit or ours)
+    if (std::optional<kvpb::Error> error =
+            gateway_util::AbsorbScanPage(resp, index, result, &rows_left, &stopped)) {
       return error;
     }
-    if (resp.responses_size() != 1 || !resp.responses(0).has_scan()) {
-      return ToError(absl::InternalError("range answered a scan without a scan response"), index);
-    }
-    kvpb::ScanResponse* page = resp.mutable_responses(0)->mutable_scan();
-    rows_left -= page->rows_size();
-    for (kvpb::KeyValue& row : *page->mutable_rows()) *result->add_rows() = std::move(row);
-    if (page->has_resume()) {  // the range stopped it (its own limit or ours)
-      result->set_has_resume(true);
-      result->set_resume_key(page->resume_key());
-      return std::nullopt;
-    }
+    if (stopped) return std::nullopt;
     if (desc.end_key() >= scan.end_key() || desc.end_key() >= keys::kKeyMax) return std::nullopt;
     from = desc.end_key();
     if (rows_left <= 0) {  // our limit, exactly at a range boundary

@@ -135,6 +135,41 @@ std::vector<std::string> SpreadKeys() {
   return keys;
 }
 
+// Reverse scans walk the ranges back to front; resume_key is the exclusive end of
+// what is left.
+TEST_F(GatewayTest, ReverseScanCrossesRangesBackwardsAndPages) {
+  auto g = NewGateway();
+  const std::vector<std::string> keys = SpreadKeys();  // over ranges A, B and C
+  for (const std::string& k : keys) ASSERT_FALSE(Send(*g, PutRequest(k, "v")).has_error());
+  const std::vector<std::string> descending(keys.rbegin(), keys.rend());
+  auto reverse_scan = [&](const std::string& start, const std::string& end, int64_t limit) {
+    kvpb::BatchRequest req = Scan(start, end, limit);
+    req.mutable_requests(0)->mutable_scan()->set_reverse(true);
+    return Send(*g, req);
+  };
+  kvpb::BatchResponse all = reverse_scan(K(""), "\xff\xff", 0);
+  ASSERT_FALSE(all.has_error()) << all.error().message();
+  std::vector<std::string> got;
+  for (const kvpb::KeyValue& kv : all.responses(0).scan().rows()) got.push_back(kv.key());
+  EXPECT_EQ(got, descending);
+  EXPECT_FALSE(all.responses(0).scan().has_resume());
+
+  // Pages of 7 (crossing range boundaries) until done: every key once, descending.
+  std::vector<std::string> paged;
+  std::string end = "\xff\xff";
+  for (int page = 0; page < 100; ++page) {
+    kvpb::BatchResponse resp = reverse_scan(K(""), end, 7);
+    ASSERT_FALSE(resp.has_error()) << resp.error().message();
+    const kvpb::ScanResponse& s = resp.responses(0).scan();
+    EXPECT_LE(s.rows_size(), 7);
+    for (const kvpb::KeyValue& kv : s.rows()) paged.push_back(kv.key());
+    if (!s.has_resume()) break;
+    EXPECT_LT(s.resume_key(), end);
+    end = s.resume_key();
+  }
+  EXPECT_EQ(paged, descending);
+}
+
 TEST_F(GatewayTest, PutAndGetAcrossRanges) {
   auto g = NewGateway();
   const std::vector<std::string> keys = {"\x03system-key", K("a"), K("c"), K("x")};

@@ -251,22 +251,12 @@ std::optional<kvpb::Error> Gateway::SendReverseScan(const kvpb::BatchRequest& re
       return part;
     };
     kvpb::BatchResponse resp = SendRouted(from, build, deadline, &state, nullptr);
-    if (resp.has_error()) {
-      kvpb::Error error = resp.error();
-      error.set_request_index(index);
+    bool stopped = false;  // the range stopped it (its own limit or ours)
+    if (std::optional<kvpb::Error> error =
+            gateway_util::AbsorbScanPage(resp, index, result, &rows_left, &stopped)) {
       return error;
     }
-    if (resp.responses_size() != 1 || !resp.responses(0).has_scan()) {
-      return ToError(absl::InternalError("range answered a scan without a scan response"), index);
-    }
-    kvpb::ScanResponse* page = resp.mutable_responses(0)->mutable_scan();
-    rows_left -= page->rows_size();
-    for (kvpb::KeyValue& row : *page->mutable_rows()) *result->add_rows() = std::move(row);
-    if (page->has_resume()) {
-      result->set_has_resume(true);
-      result->set_resume_key(page->resume_key());
-      return std::nullopt;
-    }
+    if (stopped) return std::nullopt;
     to = from;
     if (rows_left <= 0 && to > scan.start_key()) {
       result->set_has_resume(true);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -46,6 +47,31 @@ inline void RunParallel(size_t n, const std::function<void(size_t)>& fn) {
   for (size_t t = 1; t < std::min(n, kMaxParallelParts); ++t) helpers.emplace_back(worker);
   worker();
   for (std::thread& t : helpers) t.join();
+}
+
+// Appends one range's Scan page (resp) to result and counts its rows off *rows_left.
+// *stopped: the range stopped early; its resume key is now result's. Returns the
+// error, numbered as request `index`, if the range failed or answered no scan.
+inline std::optional<kvpb::Error> AbsorbScanPage(kvpb::BatchResponse& resp, int index,
+                                                 kvpb::ScanResponse* result, int64_t* rows_left,
+                                                 bool* stopped) {
+  if (resp.has_error()) {
+    kvpb::Error error = resp.error();
+    error.set_request_index(index);
+    return error;
+  }
+  if (resp.responses_size() != 1 || !resp.responses(0).has_scan()) {
+    return ToError(absl::InternalError("range answered a scan without a scan response"), index);
+  }
+  kvpb::ScanResponse* page = resp.mutable_responses(0)->mutable_scan();
+  *rows_left -= page->rows_size();
+  for (kvpb::KeyValue& row : *page->mutable_rows()) *result->add_rows() = std::move(row);
+  *stopped = page->has_resume();
+  if (*stopped) {
+    result->set_has_resume(true);
+    result->set_resume_key(page->resume_key());
+  }
+  return std::nullopt;
 }
 
 // A part of a batch runs in the batch's transaction.
