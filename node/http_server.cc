@@ -1,9 +1,12 @@
 #include "node/http_server.h"
 
+#include <pthread.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -150,9 +153,15 @@ absl::StatusOr<int> HttpServer::Start(std::string_view host_port) {
     absl::MutexLock lock(&mu_);
     started_ = true;
   }
-  accept_thread_ = std::thread([this] { AcceptLoop(); });
+  accept_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "http-accept");
+    AcceptLoop();
+  });
   for (int i = 0; i < options_.max_connections; ++i) {
-    workers_.emplace_back([this] { WorkerLoop(); });
+    workers_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "http-worker");
+      WorkerLoop();
+    });
   }
   return port_.load();
 }

@@ -38,7 +38,11 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(NodeOptions options) {
     spdlog::info(
         "node: this store belongs to no cluster yet; waiting for `rangedb init` or "
         "for a --join peer that belongs to one");
-    node->threads_.emplace_back([n = node.get()] { n->JoinLoop(); });
+    absl::MutexLock lock(&node->lifecycle_mu_);
+    node->threads_.emplace_back([n = node.get()] {
+      pthread_setname_np(pthread_self(), "join");
+      n->JoinLoop();
+    });
   }
   return node;
 }
@@ -109,6 +113,11 @@ absl::Status Node::StartServers() {
 }
 
 absl::Status Node::StartStore() {
+  // Under lifecycle_mu_: Stop either sees none of what this starts, or all of it.
+  absl::MutexLock lifecycle(&lifecycle_mu_);
+  if (stopping_.HasBeenNotified()) {
+    return absl::UnavailableError("the node is stopping; its replicas start at the next start");
+  }
   nodepb::BootstrapRequest ident;
   {
     absl::MutexLock lock(&mu_);
@@ -176,9 +185,10 @@ absl::Status Node::StartStore() {
   go.first_range = [this] { return FirstRange(); };
   gateway_ = std::make_unique<ranges::Gateway>(std::move(go));
   // Replicas reach other ranges (pushes, intent resolution) through the gateway.
-  store_->SetKeySender([this](const kvpb::BatchRequest& req, absl::Time deadline) {
-    return gateway_->Send(req, deadline);
-  });
+  key_sender_binding_ =
+      store_->BindKeySender([this](const kvpb::BatchRequest& req, absl::Time deadline) {
+        return gateway_->Send(req, deadline);
+      });
   RegisterMetrics();
   serving_.store(true, std::memory_order_release);
 
@@ -326,10 +336,20 @@ bool Node::SleepUnlessStopping(absl::Duration d) {
 
 void Node::Stop() {
   if (stopped_.exchange(true)) return;
-  stopping_.Notify();
-  for (std::thread& t : threads_) t.join();
+  // The stop order (docs/node.md, "Threads and the stop order"): the node's own
+  // loops (join, gossip, pings), then the store (its scheduler, ticker, GC and
+  // intent resolver; after this nothing of it calls the gateway), then the servers
+  // (in-flight calls get up to 2 s), then the transport. Members are freed only
+  // after all of it, by the destructor.
+  std::vector<std::thread> threads;
+  {
+    absl::MutexLock lock(&lifecycle_mu_);
+    stopping_.Notify();  // StartStore refuses from here on
+    threads.swap(threads_);
+  }
+  for (std::thread& t : threads) t.join();
   // Raft first: a stopped store neither campaigns nor answers, so the others take
-  // over at once; then the servers (in-flight calls get up to 2 s).
+  // over at once.
   if (store_ != nullptr) store_->Stop();
   if (grpc_server_ != nullptr) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

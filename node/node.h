@@ -139,6 +139,8 @@ class Node {
   std::unique_ptr<RaftTransport> transport_;
   std::unique_ptr<NodeDialer> dialer_;
   std::unique_ptr<ranges::Gateway> gateway_;
+  // The store's calls into gateway_; destroyed (detached) before gateway_.
+  ranges::KeySenderBinding key_sender_binding_;
   MetricsRegistry metrics_;
   HttpServer http_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
@@ -160,8 +162,12 @@ class Node {
   std::atomic<bool> clock_fenced_{false};
   std::string fence_reason_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> in_flight_{0};
+  // Guards starting the store against Stop: StartStore runs under it (and refuses
+  // once stopping_ is notified); Stop notifies and takes threads_ under it.
+  // Lock order: lifecycle_mu_ < mu_.
+  absl::Mutex lifecycle_mu_;
   absl::Notification stopping_;
-  std::vector<std::thread> threads_;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(lifecycle_mu_);
   std::atomic<bool> stopped_{false};
 };
 

@@ -1,4 +1,6 @@
 // Node: background loops — gossip and the failure detector's pings.
+#include <pthread.h>
+
 #include <future>
 #include <random>
 
@@ -79,6 +81,7 @@ void Node::PingLoop() {
       if (faults_ != nullptr && faults_->DropOutbound(id)) continue;
       pings.emplace_back(
           id, std::async(std::launch::async, [this, self, id = id, addr = addr] {
+            pthread_setname_np(pthread_self(), "ping");
             auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
             grpc::ClientContext ctx;
             ctx.set_deadline(ToChronoDeadline(absl::Now() + kPingTimeout));

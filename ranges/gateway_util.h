@@ -1,6 +1,8 @@
 // Small helpers shared by the gateway's files (gateway.cc, gateway_txn.cc).
 #pragma once
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -44,7 +46,12 @@ inline void RunParallel(size_t n, const std::function<void(size_t)>& fn) {
     for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) fn(i);
   };
   std::vector<std::thread> helpers;
-  for (size_t t = 1; t < std::min(n, kMaxParallelParts); ++t) helpers.emplace_back(worker);
+  for (size_t t = 1; t < std::min(n, kMaxParallelParts); ++t) {
+    helpers.emplace_back([&] {
+      pthread_setname_np(pthread_self(), "gateway-fanout");
+      worker();
+    });
+  }
   worker();
   for (std::thread& t : helpers) t.join();
 }

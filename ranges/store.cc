@@ -71,45 +71,25 @@ void Store::Stop() {
     if (stopping_) return;
     stopping_ = true;
   }
-  std::shared_ptr<IntentResolver> resolver;
-  {
-    absl::MutexLock lock(&sender_mu_);
-    resolver = std::move(resolver_);
-  }
-  resolver.reset();  // joins its worker (outside sender_mu_: the worker may send)
+  // The background threads first (the GC thread may be sending through the key
+  // sender), then the sender: after this, nothing of the store calls out.
   if (scheduler_.joinable()) scheduler_.join();
   if (ticker_.joinable()) ticker_.join();
   if (gc_.joinable()) gc_.join();
+  key_sender_->Detach();
 }
 
-void Store::SetKeySender(KeySender sender) {
-  absl::MutexLock lock(&sender_mu_);
-  key_sender_ = sender;
-  resolver_ = std::make_shared<IntentResolver>(std::move(sender));
+KeySenderBinding Store::BindKeySender(KeySender sender) {
+  key_sender_->Bind(std::move(sender));
+  return KeySenderBinding(key_sender_);
 }
 
 kvpb::BatchResponse Store::SendByKey(const kvpb::BatchRequest& request, absl::Time deadline) {
-  KeySender sender;
-  {
-    absl::MutexLock lock(&sender_mu_);
-    sender = key_sender_;
-  }
-  if (!sender) {
-    kvpb::BatchResponse resp;
-    *resp.mutable_error() =
-        ToError(absl::UnavailableError("this store cannot reach other ranges yet"));
-    return resp;
-  }
-  return sender(request, deadline);
+  return key_sender_->Send(request, deadline);
 }
 
 void Store::ResolveIntentsAsync(const kvpb::Transaction& finished, std::vector<kvpb::Span> spans) {
-  std::shared_ptr<IntentResolver> resolver;
-  {
-    absl::MutexLock lock(&sender_mu_);
-    resolver = resolver_;
-  }
-  if (resolver != nullptr) (void)resolver->Enqueue(finished, std::move(spans));
+  (void)key_sender_->EnqueueResolution(finished, std::move(spans));
 }
 
 std::shared_ptr<Replica> Store::GetReplica(uint64_t range_id) const {

@@ -28,7 +28,7 @@
 #include "absl/time/time.h"
 #include "proto/kv.pb.h"
 #include "proto/ranges.pb.h"
-#include "ranges/intent_resolver.h"
+#include "ranges/key_sender.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
 
@@ -52,7 +52,9 @@ class Store final : public StoreContext {
 
   // Starts the scheduler and ticker threads.
   void Start();
-  // Stops them (joins). Requests in flight fail or time out.
+  // Stops them (joins), and detaches the key sender: once Stop returns, no thread
+  // of the store calls out to other ranges. Requests in flight fail or time out.
+  // Idempotent.
   void Stop();
 
   // Serves a batch for header.range_id. Errors are in the response.
@@ -71,8 +73,11 @@ class Store final : public StoreContext {
   const StoreMetrics& metrics() const { return metrics_; }
   StoreMetrics* mutable_metrics() override { return &metrics_; }
   // Wires how replicas reach other ranges (the node's gateway) and starts the
-  // intent resolver. Call once, before serving transactional requests.
-  void SetKeySender(KeySender sender);
+  // intent resolver. Call once, before serving transactional requests. The store
+  // calls sender until Stop() or until the binding is destroyed, whichever comes
+  // first; either waits for the calls in flight (ranges/key_sender.h). Keep the
+  // binding beside what sender uses, destroyed before it.
+  KeySenderBinding BindKeySender(KeySender sender);
 
   // The transport could not deliver a message of range_id to to_node_id.
   void ReportUnreachable(uint64_t range_id, uint64_t to_node_id);
@@ -112,9 +117,8 @@ class Store final : public StoreContext {
   std::set<uint64_t> queued_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
 
-  absl::Mutex sender_mu_;
-  KeySender key_sender_ ABSL_GUARDED_BY(sender_mu_);
-  std::shared_ptr<IntentResolver> resolver_ ABSL_GUARDED_BY(sender_mu_);
+  // Shared with the binding BindKeySender returns; detached by Stop().
+  const std::shared_ptr<KeySenderSlot> key_sender_ = std::make_shared<KeySenderSlot>();
 
   std::thread scheduler_;
   std::thread ticker_;

@@ -46,9 +46,10 @@ class TxnProtocolTest : public ::testing::Test {
       };
       gateways_[id] = std::make_unique<Gateway>(std::move(o));
       Gateway* gw = gateways_[id].get();
-      cluster_.StoreOf(id)->SetKeySender([gw](const kvpb::BatchRequest& req, absl::Time deadline) {
-        return gw->Send(req, deadline);
-      });
+      bindings_.emplace(id, cluster_.StoreOf(id)->BindKeySender(
+                                [gw](const kvpb::BatchRequest& req, absl::Time deadline) {
+                                  return gw->Send(req, deadline);
+                                }));
     }
     // Every range gets its leaseholder, and the clock passes the timestamp caches'
     // low water (max_offset above the lease's first use), so that transactions
@@ -123,6 +124,9 @@ class TxnProtocolTest : public ::testing::Test {
   SystemClock physical_;
   std::map<uint64_t, std::unique_ptr<HybridLogicalClock>> clocks_;
   std::map<uint64_t, std::unique_ptr<Gateway>> gateways_;
+  // The stores' calls into gateways_ (intent resolution, pushes, GC): destroyed
+  // first, so they are over before a gateway or clock goes (ranges/key_sender.h).
+  std::map<uint64_t, KeySenderBinding> bindings_;
 };
 
 TEST_F(TxnProtocolTest, WritesInOneRangeCommitInOnePhase) {

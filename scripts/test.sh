@@ -1,10 +1,46 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds, then runs the unit and
-# integration tests with ctest. Long tests carry the label `slow`; run them with
-#   scripts/test.sh slow
+# integration tests with ctest.
+#
+#   scripts/test.sh                 unit + integration (what CI runs)
+#   scripts/test.sh slow            the long tests (label slow: soaks, sanitizer runs)
+#   scripts/test.sh LABELS          any ctest label regex, e.g. 'unit'
+#   scripts/test.sh asan [LABELS]   AddressSanitizer + UndefinedBehaviorSanitizer build
+#                                   (build-asan/), runs LABELS (default unit|integration)
+#   scripts/test.sh repeat N [LABELS]
+#                                   runs every test of LABELS (default unit) N times in
+#                                   a row, stopping at the first failure
+#
+# docs/testing.md says what each label holds and how long it takes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build.sh
-labels=${1:-'unit|integration'}
-cd build
-ctest --output-on-failure -L "$labels" -j"$(nproc)" --timeout 900
+
+run_ctest() {  # build_dir labels [extra ctest flags...]
+  local dir=$1 labels=$2
+  shift 2
+  (cd "$dir" && ctest --output-on-failure -L "$labels" -j"$(nproc)" --timeout 900 "$@")
+}
+
+case "${1:-}" in
+  asan)
+    labels=${2:-'unit|integration'}
+    BUILD_DIR=build-asan SANITIZE=address scripts/build.sh
+    # Every finding stops the test with a report; leaks in Debian's uninstrumented
+    # libraries (gRPC's and protobuf's process-lifetime singletons) are not ours.
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=0}
+    export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan.supp:print_suppressions=0}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    run_ctest build-asan "$labels"
+    ;;
+  repeat)
+    n=${2:?usage: scripts/test.sh repeat N [LABELS]}
+    labels=${3:-unit}
+    scripts/build.sh
+    run_ctest build "$labels" --repeat "until-fail:$n"
+    ;;
+  *)
+    labels=${1:-'unit|integration'}
+    scripts/build.sh
+    run_ctest build "$labels"
+    ;;
+esac
