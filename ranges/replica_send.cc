@@ -7,6 +7,7 @@
 #include "client/random.h"
 #include "ranges/evaluate.h"
 #include "ranges/evaluate_txn.h"
+#include "ranges/idempotency.h"
 #include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
@@ -38,8 +39,13 @@ Replica::LeaseCheck Replica::CheckLeaseLocked() const {
   check.not_leaseholder.set_range_id(range_id_);
   const uint64_t term = raw_->raft().term();
   const bool leader = soft_.raft_state == raft::StateType::kLeader;
+  // Measured on the monotonic clock only: a stepped wall clock must not stretch the
+  // lease (docs/leases.md).
+  const std::optional<int64_t> contact_ns = QuorumContactNanosLocked();
   if (leader && lease_.term() == term && lease_.holder().replica_id() == replica_id_ &&
-      absl::Now() < QuorumContactTimeLocked() + store_->config().LeaseDuration()) {
+      contact_ns.has_value() &&
+      store_->MonotonicNanos() <
+          *contact_ns + absl::ToInt64Nanoseconds(store_->config().LeaseDuration())) {
     check.valid = true;
     check.sequence = lease_.sequence();
     return check;
@@ -123,6 +129,15 @@ kvpb::BatchResponse Replica::Send(const kvpb::BatchRequest& request, absl::Time 
     return resp;
   }
   if (*kind == BatchKind::kPush) return ServePush(request, deadline);
+  if (*kind == BatchKind::kWrite && request.header().has_idempotency_key()) {
+    // Before anything uses the key (latches, the record): what cannot be honoured
+    // exactly once is refused here (ranges/idempotency.h).
+    if (absl::Status s = CheckIdempotencyKey(request.header().idempotency_key(),
+                                             store_->config().idempotency_record_ttl);
+        !s.ok()) {
+      return ErrorResponse(s);
+    }
+  }
   RequestState state;
   // Bounded by the deadline: each round pushes and resolves what blocked the last.
   for (;;) {
@@ -425,7 +440,9 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
   if (has_idem) {
     rangespb::IdempotencyRecord record;
     *record.mutable_response() = resp;
-    record.set_recorded_unix_ns(absl::ToUnixNanos(absl::Now()));
+    // The command's timestamp, not this node's wall clock: it is replicated with the
+    // record, and expiry compares it with a cutoff that cannot run ahead of real time.
+    record.set_recorded_unix_ns(std::max(now, written).wall_ns);
     WriteLocalProto(*batch, record_key, record);
   }
   if (std::optional<kvpb::BatchResponse> err =

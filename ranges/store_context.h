@@ -82,6 +82,8 @@ class StoreContext {
   virtual const StoreConfig& config() const = 0;
   virtual Engine* engine() = 0;
   virtual HybridLogicalClock* clock() = 0;
+  // Monotonic nanoseconds (txn/clock.h MonotonicClock): what leases are measured in.
+  virtual int64_t MonotonicNanos() = 0;
   // Sends a Raft message to another node (never blocks; may drop).
   virtual void SendRaftMessage(rangespb::RaftMessageRequest message) = 0;
   // Asks the scheduler to process range_id soon.

@@ -6,6 +6,7 @@
 // from any thread; StartNode / StopNode from the test's thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -59,12 +60,26 @@ class TestCluster {
   uint64_t LeaseholderOf(uint64_t range_id);
   // Drops every Raft message from or to node id.
   void SetDropped(uint64_t id, bool dropped);
+  // Steps node id's wall clock (what its HLC reads) by delta; negative steps it
+  // back, as NTP or an operator might.
+  void StepWallClock(uint64_t id, absl::Duration delta);
 
   // The ranges as bootstrapped, in key order (range 1 is the meta range).
   const std::vector<kvpb::RangeDescriptor>& initial_ranges() const { return ranges_; }
 
  private:
+  // The system clock plus a per-node offset that a test may step.
+  class SteppableClock final : public PhysicalClock {
+   public:
+    int64_t NowNanos() override { return system_.NowNanos() + offset_ns_.load(); }
+    void Step(int64_t delta_ns) { offset_ns_.fetch_add(delta_ns); }
+
+   private:
+    SystemClock system_;
+    std::atomic<int64_t> offset_ns_{0};
+  };
   struct Node {
+    std::unique_ptr<SteppableClock> wall;
     std::unique_ptr<Engine> engine;
     std::unique_ptr<HybridLogicalClock> clock;
     std::shared_ptr<Store> store;
@@ -75,7 +90,6 @@ class TestCluster {
   void RouterLoop();
 
   StoreConfig base_;
-  SystemClock physical_;
   std::vector<kvpb::RangeDescriptor> ranges_;
   absl::Mutex mu_;
   std::map<uint64_t, Node> nodes_;  // the map's shape is fixed after construction
