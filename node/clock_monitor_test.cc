@@ -61,5 +61,13 @@ TEST(ClockMonitorTest, OldMeasurementsAndForgottenPeersDoNotCount) {
   EXPECT_EQ(m.Verdict(kNow), "");
 }
 
+// Issue 14, finding 9: one far peer out of the one measured is not a majority of a
+// three-node cluster (a healthy node that so far heard only from the skewed one).
+TEST(ClockMonitorTest, OneMeasurementIsNotAMajorityOfThreeNodes) {
+  ClockMonitor m(absl::Milliseconds(500));
+  Ping(m, 3, 450);
+  EXPECT_EQ(m.Verdict(kNow), "");
+}
+
 }  // namespace
 }  // namespace rangedb

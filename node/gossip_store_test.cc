@@ -218,6 +218,27 @@ TEST(GossipStoreTest, ConcurrentWritersAndReaders) {
   EXPECT_EQ(store.Get("t0/k9", kWrites)->value(), absl::StrCat(kWrites - 1));
 }
 
+// Issue 14, finding 13: node 2 restarts at a new address with its clock stepped back
+// 600 s. Its old record (from the clock before the step) must not win: after one
+// gossip round each way, the peer has the new address and node 2 kept it.
+TEST(GossipStoreTest, RestartedNodeWithAClockSteppedBackWinsWithItsNewRecord) {
+  GossipStore before(2);
+  ASSERT_TRUE(before.AddLocal("node:2", "old-address", 1000 * kSecond).ok());
+  GossipStore peer(1);
+  (void)peer.Merge(before.Infos(1000 * kSecond), 1000 * kSecond);
+  GossipStore after(2);  // the restarted node 2
+  const int64_t now = 400 * kSecond;
+  ASSERT_TRUE(after.AddLocal("node:2", "new-address", now).ok());
+  auto round = [&](GossipStore& from, GossipStore& to) {
+    (void)to.Merge(from.Infos(now), now);
+    (void)from.Merge(to.Infos(now), now);
+  };
+  round(after, peer);
+  round(peer, after);
+  EXPECT_EQ(after.Get("node:2", now)->value(), "new-address");
+  EXPECT_EQ(peer.Get("node:2", now)->value(), "new-address");
+}
+
 // Three nodes write concurrently (including the same key) and gossip pairwise in a
 // random order; once every pair has exchanged after the last write, all stores hold
 // the same infos, and the contested key holds the highest (version, origin).

@@ -48,11 +48,16 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(NodeOptions options) {
 }
 
 absl::Status Node::Open() {
-  if (options_.testing_clock_offset != absl::ZeroDuration()) {
-    physical_clock_ =
+  if (options_.testing_clock_offset != absl::ZeroDuration() || options_.testing_faults) {
+    // With --testing-faults the offset can change at run time (Testing.SetClockOffset).
+    auto clock =
         std::make_unique<OffsetClock>(absl::ToInt64Nanoseconds(options_.testing_clock_offset));
-    spdlog::warn("node: TESTING: physical clock offset by {}",
-                 absl::FormatDuration(options_.testing_clock_offset));
+    testing_clock_ = clock.get();
+    physical_clock_ = std::move(clock);
+    if (options_.testing_clock_offset != absl::ZeroDuration()) {
+      spdlog::warn("node: TESTING: physical clock offset by {}",
+                   absl::FormatDuration(options_.testing_clock_offset));
+    }
   } else {
     physical_clock_ = std::make_unique<SystemClock>();
   }

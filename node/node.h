@@ -34,6 +34,7 @@
 #include "node/http_server.h"
 #include "node/metrics.h"
 #include "node/node_dialer.h"
+#include "node/offset_clock.h"
 #include "node/phi_accrual.h"
 #include "node/raft_transport.h"
 #include "proto/node.pb.h"
@@ -100,6 +101,8 @@ class Node {
   std::string cluster_id() const;
   const NodeOptions& options() const { return options_; }
   FaultInjector* faults() { return faults_.get(); }
+  // The skewable physical clock; null unless testing_faults or a testing offset.
+  OffsetClock* testing_clock() { return testing_clock_; }
   // Null until the node has an identity (serving).
   GossipStore* gossip() { return serving_.load() ? gossip_.get() : nullptr; }
   RaftTransport* transport() { return serving_.load() ? transport_.get() : nullptr; }
@@ -130,6 +133,7 @@ class Node {
   const NodeOptions options_;
   const int64_t started_unix_ns_;
   std::unique_ptr<PhysicalClock> physical_clock_;
+  OffsetClock* testing_clock_ = nullptr;  // physical_clock_, when it is an OffsetClock
   std::unique_ptr<HybridLogicalClock> hlc_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<FaultInjector> faults_;  // null unless testing_faults

@@ -92,6 +92,9 @@ class InternalService final : public nodepb::Internal::Service {
 
   grpc::Status Bootstrap(grpc::ServerContext*, const nodepb::BootstrapRequest* req,
                          nodepb::BootstrapResponse*) override {
+    if (node_->faults() != nullptr && node_->faults()->RefuseBootstrap()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "bootstrap refused (testing fault)");
+    }
     return ToGrpc(node_->Bootstrap(*req));
   }
 
@@ -151,6 +154,18 @@ class TestingService final : public nodepb::Testing::Service {
     spdlog::warn("node: TESTING: partition: drop inbound from {} nodes, outbound to {} nodes",
                  in.size(), out.size());
     node_->faults()->Set(std::move(in), std::move(out));
+    return grpc::Status::OK;
+  }
+  grpc::Status SetClockOffset(grpc::ServerContext*, const nodepb::SetClockOffsetRequest* req,
+                              nodepb::SetClockOffsetResponse*) override {
+    spdlog::warn("node: TESTING: physical clock offset set to {} ms", req->offset_ms());
+    node_->testing_clock()->SetOffset(req->offset_ms() * 1'000'000);
+    return grpc::Status::OK;
+  }
+  grpc::Status RefuseBootstraps(grpc::ServerContext*, const nodepb::RefuseBootstrapsRequest* req,
+                                nodepb::RefuseBootstrapsResponse*) override {
+    spdlog::warn("node: TESTING: refusing the next {} Bootstrap RPCs", req->count());
+    node_->faults()->RefuseBootstraps(req->count());
     return grpc::Status::OK;
   }
 
