@@ -1,6 +1,7 @@
 #include "node/gossip_store.h"
 
 #include <atomic>
+#include <limits>
 #include <random>
 #include <string>
 #include <thread>
@@ -237,6 +238,25 @@ TEST(GossipStoreTest, RestartedNodeWithAClockSteppedBackWinsWithItsNewRecord) {
   round(peer, after);
   EXPECT_EQ(after.Get("node:2", now)->value(), "new-address");
   EXPECT_EQ(peer.Get("node:2", now)->value(), "new-address");
+}
+
+// The refutation is only for this node's own records from an older life: a newer
+// record of another origin still wins, and a restarted node adopts its older-life
+// record for a key it has not written yet (its next write goes above it).
+TEST(GossipStoreTest, OnlyOwnRecordsWrittenInThisLifeAreRefuted) {
+  GossipStore store(2);
+  ASSERT_TRUE(store.AddLocal("first-range", "mine", 100).ok());
+  EXPECT_THAT(store.Merge({Info("first-range", "theirs", 200, 3)}, 100).changed_keys,
+              ElementsAre("first-range"));
+  EXPECT_EQ(store.Get("first-range", 100)->value(), "theirs");
+  EXPECT_THAT(store.Merge({Info("liveness:2", "old-life", 900, 2)}, 100).changed_keys,
+              ElementsAre("liveness:2"));
+  ASSERT_TRUE(store.AddLocal("liveness:2", "now", 100).ok());
+  EXPECT_EQ(store.Get("liveness:2", 100)->version(), 901);
+  // The largest version has no successor: refused, so no version ever overflows.
+  GossipMergeResult r =
+      store.Merge({Info("node:2", "x", std::numeric_limits<int64_t>::max(), 2)}, 100);
+  EXPECT_EQ(r.rejected, 1u);
 }
 
 // Three nodes write concurrently (including the same key) and gossip pairwise in a

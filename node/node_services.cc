@@ -87,6 +87,17 @@ class InternalService final : public nodepb::Internal::Service {
     resp->set_cluster_id(node_->cluster_id());
     TimestampToProto(node_->clock()->Now(), resp->mutable_now());
     resp->set_physical_now_ns(node_->clock()->PhysicalNow());
+    resp->set_store_id(node_->store_id());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ClaimForInit(grpc::ServerContext*, const nodepb::InitClaimRequest* req,
+                            nodepb::InitClaimResponse* resp) override {
+    if (req->cluster_id().empty() || req->initiator_address().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "an init claim needs a cluster id and the initiator's address");
+    }
+    *resp = node_->HandleInitClaim(*req);
     return grpc::Status::OK;
   }
 

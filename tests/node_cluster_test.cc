@@ -92,9 +92,11 @@ TEST(NodeIdentityTest, WipedStoreRejoinsAsANewNodeAndNoAcknowledgedWriteIsLost) 
   EXPECT_NE(new_id, 0u);
   EXPECT_NE(new_id, wiped_old_id) << "the wiped store came back under its old identity";
   EXPECT_EQ(cluster_id, IdentityOf(*c, 0).first);
-  absl::StatusOr<nodepb::NodeStatusResponse> on_new = c->NodeStatus(2);
-  ASSERT_TRUE(on_new.ok());
-  EXPECT_EQ(on_new->ranges_size(), 0) << "the new node holds replicas of the old one";
+  // The new node holds no replica: none in any descriptor, none in its store.
+  absl::StatusOr<harness::HttpResponse> metrics =
+      harness::HttpGet(c->http_address(2), "/metrics", absl::Seconds(5));
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_TRUE(absl::StrContains(metrics->body, "\nrangedb_replicas 0\n")) << metrics->body;
   // The old node's replicas are reported dead (until the allocator replaces them).
   std::string last;
   EXPECT_TRUE(WaitFor(
@@ -103,6 +105,9 @@ TEST(NodeIdentityTest, WipedStoreRejoinsAsANewNodeAndNoAcknowledgedWriteIsLost) 
         if (!s.ok() || s->ranges_size() == 0) return false;
         last = s->DebugString();
         for (const nodepb::RangeStatus& r : s->ranges()) {
+          for (const kvpb::ReplicaDescriptor& d : r.range_descriptor().replicas()) {
+            EXPECT_NE(d.node_id(), new_id) << "the new node holds a replica of the old one";
+          }
           const auto& dead = r.dead_replica_node_ids();
           if (std::find(dead.begin(), dead.end(), wiped_old_id) == dead.end()) return false;
         }
