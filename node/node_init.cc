@@ -215,8 +215,14 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
       r = *std::move(got);
     }
     if (!r.cluster_id().empty()) {
+      bool joining = false;  // that cluster's init claimed this node too
+      {
+        absl::MutexLock lock(&mu_);
+        joining = claim_.has_value() && claim_->cluster_id == r.cluster_id();
+      }
       return abort(absl::FailedPreconditionError(absl::StrCat(
           "the node at ", addr, " already belongs to cluster ", r.cluster_id(),
+          joining ? ", which this node is joining too (another init created it)" : "",
           "; this init changed nothing. A new cluster starts from nodes without data; to "
           "finish that cluster's init, run `rangedb init` against one of its nodes")));
     }
