@@ -70,6 +70,9 @@ class Store final : public StoreContext {
   // holds when the deadline passes (0 = drained).
   // From then on, followers stop ticking (so this store never campaigns again).
   int DrainLeases(absl::Time deadline);
+  // Ends what DrainLeases started: followers tick (and may campaign) again. Used when
+  // a node fenced for its clock serves again.
+  void ResumeAfterDrain() { draining_.store(false); }
 
   std::shared_ptr<Replica> GetReplica(uint64_t range_id) const;
   std::vector<std::shared_ptr<Replica>> Replicas() const;
