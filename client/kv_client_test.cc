@@ -221,7 +221,9 @@ TEST(KvClientTest, TimeoutLongerThanTheWriteRetryWindowIsRefused) {
   ASSERT_FALSE(client.ok());
   EXPECT_EQ(client.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(client.status().message().find("apply it twice"), std::string::npos) << client.status();
-  EXPECT_TRUE(KvClient::Create({{"127.0.0.1:1"}, kMaxWriteRetryWindow, absl::Seconds(3))).ok());
+  absl::StatusOr<std::unique_ptr<KvClient>> at_limit =
+      KvClient::Create({{"127.0.0.1:1"}, kMaxWriteRetryWindow, absl::Seconds(3)});
+  EXPECT_TRUE(at_limit.ok()) << at_limit.status();
 }
 
 TEST(KvClientTest, WritesStateTheirRetryWindow) {
