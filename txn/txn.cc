@@ -111,12 +111,9 @@ absl::Status Txn::CheckOpen() const {
 
 absl::StatusOr<kvpb::BatchResponse> Txn::Send(kvpb::BatchRequest batch, bool keep_open,
                                               bool errors_in_response) {
-  {
-    absl::MutexLock lock(&hb_mu_);
-    if (hb_aborted_) {
-      Abandon();
-      return Retryable("aborted: the heartbeat found the transaction record aborted");
-    }
+  if (HeartbeatFoundAborted()) {
+    Abandon();  // not under hb_mu_: it stops the heartbeat, which takes hb_mu_
+    return Retryable("aborted: the heartbeat found the transaction record aborted");
   }
   *batch.mutable_header()->mutable_txn() = proto_;
   absl::StatusOr<kvpb::BatchResponse> resp = client_->BatchWithErrors(std::move(batch));
@@ -418,12 +415,9 @@ absl::Status Txn::Commit() {
     return absl::OkStatus();
   }
   StopHeartbeat();  // the record must not be re-created after EndTxn deletes it
-  {
-    absl::MutexLock lock(&hb_mu_);
-    if (hb_aborted_) {
-      Abandon();
-      return Retryable("aborted: the heartbeat found the transaction record aborted");
-    }
+  if (HeartbeatFoundAborted()) {
+    Abandon();
+    return Retryable("aborted: the heartbeat found the transaction record aborted");
   }
   // Bounded: at most max_refreshes refreshes, each followed by one more attempt.
   for (int attempt = 0;; ++attempt) {
@@ -493,6 +487,11 @@ void Txn::Abandon() {
   AddLockSpans(end);
   *batch.mutable_header()->mutable_txn() = proto_;
   (void)client_->BatchWithErrors(std::move(batch));
+}
+
+bool Txn::HeartbeatFoundAborted() {
+  absl::MutexLock lock(&hb_mu_);
+  return hb_aborted_;
 }
 
 void Txn::StartHeartbeat() {

@@ -142,6 +142,9 @@ class Txn {
   absl::Status Refresh(Timestamp to);
   void NoteWrite(absl::string_view key, absl::string_view end = {});
   void NoteRead(absl::string_view key, absl::string_view end = {});
+  // Whether the heartbeat found the record ABORTED. Takes hb_mu_ (so never call
+  // Abandon, which stops the heartbeat, while holding it).
+  bool HeartbeatFoundAborted();
   void StartHeartbeat();
   void StopHeartbeat();
   void HeartbeatLoop();
