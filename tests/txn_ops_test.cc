@@ -9,8 +9,11 @@
 //
 // RANGEDB_TXN_OPS_PLANTED_BUGS=1 starts the nodes with the planted bugs
 // (--testing-deleterange-at-max, --testing-cput-reads-latest: the server behaviour
-// before the fix); the anomaly scenarios must then fail. That is how these tests
-// were shown to catch the findings.
+// before the fix); the server-side scenarios (AnInsertUnderADeleteRange...,
+// ADeleteRangeDoesNotCommitBelow..., AFailedConditionalPutDoesNotShow...) must then
+// fail. That is how they were shown to catch the findings. The two
+// ...IsRefreshedWhenTheTransactionIsPushed scenarios test the coordinator's read
+// spans and were shown by removing them (docs/design/txn-read-ops.md, "Tests").
 #include <cstdlib>
 #include <memory>
 #include <optional>
