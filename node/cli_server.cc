@@ -64,6 +64,8 @@ struct StartFlags {
   bool testing_faults = false;
   bool testing_unsafe_reads = false;
   bool testing_commit_without_refresh = false;
+  bool testing_deleterange_at_max = false;
+  bool testing_cput_reads_latest = false;
   int64_t clock_offset_ms = 0;
 };
 
@@ -76,6 +78,8 @@ int RunStart(const StartFlags& f, std::ostream& out, std::ostream& err) {
   o.testing_faults = f.testing_faults;
   o.testing_unsafe_reads = f.testing_unsafe_reads;
   o.testing_commit_without_refresh = f.testing_commit_without_refresh;
+  o.testing_deleterange_at_max = f.testing_deleterange_at_max;
+  o.testing_cput_reads_latest = f.testing_cput_reads_latest;
   o.testing_clock_offset = absl::Milliseconds(f.clock_offset_ms);
   if (!absl::ParseDuration(f.max_offset, &o.max_offset) || o.max_offset < absl::ZeroDuration()) {
     err << "rangedb start: --max-offset: \"" << f.max_offset << "\" is not a duration like 500ms\n";
@@ -271,6 +275,12 @@ CliRunner AddServerCommands(CLI::App& app, std::ostream& out, std::ostream& err)
   start->add_flag("--testing-commit-without-refresh", start_flags->testing_commit_without_refresh,
                   "TESTING ONLY: a planted bug (commit a pushed transaction without "
                   "refreshing its reads) for checker tests");
+  start->add_flag("--testing-deleterange-at-max", start_flags->testing_deleterange_at_max,
+                  "TESTING ONLY: a planted bug (DeleteRange finds keys at the latest version "
+                  "and leaves its span out of the timestamp cache) for checker tests");
+  start->add_flag("--testing-cput-reads-latest", start_flags->testing_cput_reads_latest,
+                  "TESTING ONLY: a planted bug (a transactional ConditionalPut reads the "
+                  "latest version; a failed one is not a read) for checker tests");
 
   auto host = std::make_shared<std::string>("127.0.0.1:26257");
   auto split_at = std::make_shared<std::string>();

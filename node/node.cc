@@ -178,6 +178,18 @@ absl::Status Node::StartStore() {
   if (options_.testing_unsafe_reads) {
     spdlog::warn("node: TESTING: PLANTED BUG: reads are served without a lease");
   }
+  so.config.testing_deleterange_at_max = options_.testing_deleterange_at_max;
+  if (options_.testing_deleterange_at_max) {
+    spdlog::warn(
+        "node: TESTING: PLANTED BUG: DeleteRange finds keys at the latest version and leaves "
+        "its span out of the timestamp cache");
+  }
+  so.config.testing_cput_reads_latest = options_.testing_cput_reads_latest;
+  if (options_.testing_cput_reads_latest) {
+    spdlog::warn(
+        "node: TESTING: PLANTED BUG: transactional ConditionalPut reads the latest version, "
+        "and a failed one is not remembered as a read");
+  }
   so.engine = engine_.get();
   so.clock = hlc_.get();
   so.send_raft_message = [this](rangespb::RaftMessageRequest m) { transport_->Send(std::move(m)); };

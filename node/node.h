@@ -66,6 +66,8 @@ struct NodeOptions {
   absl::Duration testing_clock_offset = absl::ZeroDuration();
   bool testing_unsafe_reads = false;            // a planted bug (ranges/store_context.h)
   bool testing_commit_without_refresh = false;  // a planted bug (ranges/store_context.h)
+  bool testing_deleterange_at_max = false;      // a planted bug (ranges/store_context.h)
+  bool testing_cput_reads_latest = false;       // a planted bug (ranges/store_context.h)
 };
 
 class Node {

@@ -390,6 +390,10 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
     ctx.txn = &txn_ctx;
     ctx.read_timestamp = txn_ctx.read_timestamp;
   }
+  const StoreConfig& config = store_->config();
+  ctx.testing_deleterange_at_max = config.testing_deleterange_at_max;
+  ctx.testing_cput_reads_latest = config.testing_cput_reads_latest;
+  const std::string reader_id = in_txn ? txn.id() : "";
   std::optional<EndTxnResult> ended;
   bool heartbeat_changed = false;
   for (int i = 0; i < request.requests_size(); ++i) {
@@ -429,7 +433,22 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
         state->conflicts = LockConflictsOf(s);
         return {};
       }
+      // A failed ConditionalPut showed its caller the value: a read, remembered so
+      // that no write lands under what it saw (docs/transactions.md).
+      if (IsConditionFailed(s) && r.has_conditional_put() && !config.testing_cput_reads_latest) {
+        tscache_.Add(r.conditional_put().key(), "", ctx.write_timestamp, reader_id);
+      }
       return fail(s, i);
+    }
+  }
+  // A DeleteRange read its whole span (it deleted what the span held at its
+  // timestamp): no other writer may put a key into the span at or below where the
+  // delete landed, or the delete would have missed it (a phantom). Recorded before
+  // the latches are released, nothing deleted or not.
+  if (!config.testing_deleterange_at_max) {
+    for (const kvpb::RequestUnion& r : request.requests()) {
+      if (!r.has_delete_range()) continue;
+      tscache_.Add(r.delete_range().start_key(), r.delete_range().end_key(), written, reader_id);
     }
   }
   if (in_txn) {

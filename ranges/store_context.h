@@ -49,6 +49,16 @@ struct StoreConfig {
   // was pushed above its read timestamp without asking for a refresh (lost updates,
   // write skew), so the transaction chaos tests can show their checkers catch it.
   bool testing_commit_without_refresh = false;
+  // TESTING ONLY — a planted bug (issue 13, finding 1): a transactional DeleteRange
+  // finds its keys at the latest version (missing keys deleted after its timestamp)
+  // and leaves its span out of the timestamp cache (letting older writers put keys
+  // under it: phantoms), so the list-append checker can show it catches that.
+  bool testing_deleterange_at_max = false;
+  // TESTING ONLY — a planted bug (issue 13, finding 2): a transactional
+  // ConditionalPut evaluates its condition against the latest version and a failed
+  // one is not remembered as a read, so a transaction can learn a value newer than
+  // its snapshot and still commit at the snapshot.
+  bool testing_cput_reads_latest = false;
 
   // How long a lease stays valid after the quorum contact that supports it: below the
   // election timeout by one tick, and by 10% for clock-rate drift (docs/leases.md).

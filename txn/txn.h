@@ -9,7 +9,9 @@
 //     TxnOptions::max_tracked_spans) for refreshing.
 //   - Put and Delete are buffered here until Commit (or until a read needs them, or
 //     the buffer passes max_buffered_writes); ConditionalPut, DeleteRange lay their
-//     intents at once. The first key written is the anchor: its range holds the
+//     intents at once. Both also read (the condition; the span whose keys are
+//     deleted), so their key or span joins the read spans: a failed ConditionalPut
+//     too. The first key written is the anchor: its range holds the
 //     transaction record. Once intents are laid before the commit, a heartbeat
 //     thread keeps the record alive every heartbeat_interval.
 //   - Commit sends the buffered writes and EndTxn in one batch; the gateway lays the
@@ -83,12 +85,19 @@ class Txn {
                                                                           int64_t limit);
   [[nodiscard]] absl::Status Put(absl::string_view key, absl::string_view value);
   [[nodiscard]] absl::Status Delete(absl::string_view key);
-  // Fails with client::IsConditionFailed if the current value (this transaction's
-  // own writes included) is not *expected (nullopt: absent); the Txn stays usable.
+  // Fails with client::IsConditionFailed if the value at this transaction's snapshot
+  // (its own writes included) is not *expected (nullopt: absent); the Txn stays
+  // usable. Either way the key counts as read. A committed value newer than the
+  // snapshot first moves the snapshot above it (a refresh of the reads so far, or a
+  // retryable error if they changed), so the condition never sees past it.
   [[nodiscard]] absl::Status ConditionalPut(absl::string_view key, absl::string_view value,
                                             const std::optional<std::string>& expected);
-  // Deletes every key in [start, end); returns how many had a value.
-  [[nodiscard]] absl::StatusOr<int64_t> DeleteRange(absl::string_view start, absl::string_view end);
+  // Deletes every key in [start, end) that has a value at this transaction's
+  // snapshot; returns how many, and (if deleted_keys is not null) which, in key
+  // order. The span counts as read.
+  [[nodiscard]] absl::StatusOr<int64_t> DeleteRange(
+      absl::string_view start, absl::string_view end,
+      std::vector<std::string>* deleted_keys = nullptr);
   [[nodiscard]] absl::Status Commit();
   // Aborts; intents are removed. OK also when there was nothing to undo.
   [[nodiscard]] absl::Status Rollback();
@@ -133,6 +142,9 @@ class Txn {
   absl::Status Refresh(Timestamp to);
   void NoteWrite(absl::string_view key, absl::string_view end = {});
   void NoteRead(absl::string_view key, absl::string_view end = {});
+  // Whether the heartbeat found the record ABORTED. Takes hb_mu_ (so never call
+  // Abandon, which stops the heartbeat, while holding it).
+  bool HeartbeatFoundAborted();
   void StartHeartbeat();
   void StopHeartbeat();
   void HeartbeatLoop();
