@@ -231,6 +231,7 @@ void SetUpWrite(const EvalContext& ctx, Timestamp ts, WriteSetup* setup) {
     setup->txn = *ctx.txn;
     setup->txn.meta.write_timestamp = ts;
     setup->options.txn = &setup->txn;
+    setup->options.uncertainty_limit = ctx.uncertainty_limit;
   }
   setup->options.testing_deleterange_at_max = ctx.testing_deleterange_at_max;
   setup->options.testing_cput_reads_latest = ctx.testing_cput_reads_latest;

@@ -389,6 +389,8 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
     txn_ctx = TxnContextOf(txn);
     ctx.txn = &txn_ctx;
     ctx.read_timestamp = txn_ctx.read_timestamp;
+    // Writes that read (DeleteRange) honour the uncertainty interval like reads.
+    ctx.uncertainty_limit = TimestampFromProto(txn.uncertainty_limit());
   }
   const StoreConfig& config = store_->config();
   ctx.testing_deleterange_at_max = config.testing_deleterange_at_max;

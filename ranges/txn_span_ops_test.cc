@@ -16,6 +16,14 @@ std::vector<std::string> DeletedKeys(const kvpb::BatchResponse& r, int index = 0
   return {d.deleted_keys().begin(), d.deleted_keys().end()};
 }
 
+// The answers that mean "a version newer than your snapshot is in the way; refresh
+// above it": WRITE_TOO_OLD, or UNCERTAINTY when it lies in the uncertainty interval.
+bool NewerVersionError(const kvpb::BatchResponse& r) {
+  return r.has_error() && r.error().has_retry() &&
+         (r.error().retry().reason() == kvpb::TransactionRetryError::WRITE_TOO_OLD ||
+          r.error().retry().reason() == kvpb::TransactionRetryError::UNCERTAINTY);
+}
+
 using TxnSpanOpsTest = TxnClusterTest;
 
 // Finding 9: a DeleteRange that finds nothing still answers with a DeleteRange
@@ -90,31 +98,91 @@ TEST_F(TxnSpanOpsTest, AWriteIntoADeletedSpanLandsAboveTheDelete) {
   EXPECT_EQ(Ts(t1.write_timestamp()), Ts(t1.read_timestamp()));
 }
 
-// Finding 1(b): a key live at T1's timestamp but deleted by someone else later
-// looks dead at the latest version. T1 must still delete it — above the other
-// deletion (WriteTooOld), which moves T1's write timestamp — and T1's refresh of the
-// span, which counts as a read, then fails: T1 cannot commit at its old timestamp
-// with the key visible after it, nor at the new one having missed a write.
-TEST_F(TxnSpanOpsTest, DeleteRangeOfAKeyDeletedLaterIsPushedAboveItAndCannotRefresh) {
+// Finding 1(b): a key live at T1's snapshot was deleted by someone else after it. T1
+// cannot act on its snapshot any more (deleting "k5" at its timestamp would hide
+// the other deletion's place in history): WRITE_TOO_OLD, naming the newer version.
+// Once T1 reads above it (the coordinator refreshes), the span holds nothing to
+// delete.
+TEST_F(TxnSpanOpsTest, DeleteRangeOverAKeyDeletedAfterTheSnapshotIsWriteTooOld) {
   ASSERT_FALSE(Send(Put(K("k5"), "live")).has_error());
   kvpb::Transaction t1 = NewTxn(K("k1"));
   ASSERT_FALSE(SendTxn(&t1, Get(K("k1"))).has_error());  // T1's timestamps: now
   ASSERT_FALSE(Send(Delete(K("k5"))).has_error());       // deleted after T1's snapshot
   kvpb::BatchResponse r = SendTxn(&t1, DeleteRange(K("k"), K("l")));
+  ASSERT_TRUE(r.has_error());
+  ASSERT_TRUE(NewerVersionError(r)) << r.error().message();
+  EXPECT_GT(Ts(r.error().retry().existing_timestamp()), Ts(t1.read_timestamp()));
+  EXPECT_FALSE(HasIntent(K("k5")));
+  const proto::Timestamp later = Now();
+  *t1.mutable_read_timestamp() = later;
+  *t1.mutable_write_timestamp() = later;
+  r = SendTxn(&t1, DeleteRange(K("k"), K("l")));
   ASSERT_FALSE(r.has_error()) << r.error().message();
-  EXPECT_EQ(DeletedKeys(r), (std::vector<std::string>{K("k5")}));
-  EXPECT_GT(Ts(t1.write_timestamp()), Ts(t1.read_timestamp()));
-  // Commit: pushed, so it must refresh; the span holds the other deletion.
-  kvpb::BatchRequest end;
-  AddEnd(&end, t1, {K("k5")});
-  r = SendTxn(&t1, end);
+  EXPECT_TRUE(DeletedKeys(r).empty());
+}
+
+// Review of issue 13: a DeleteRange is a read with an uncertainty interval like any
+// other. u5 was acknowledged before T1 began, on a gateway whose clock lags by 1 ms:
+// T1's snapshot is just below u5. Deleting nothing and committing there would leave
+// u5 standing after a delete that began after it was written.
+TEST_F(TxnSpanOpsTest, DeleteRangeHonoursTheUncertaintyInterval) {
+  kvpb::BatchResponse put = Send(Put(K("u5"), "v"));
+  ASSERT_FALSE(put.has_error());
+  const Timestamp p = Ts(put.responses(0).put().timestamp());
+  kvpb::Transaction t = NewTxn(K("u/anchor"));
+  const Timestamp start{p.wall_ns - 1'000'000, 0};
+  TimestampToProto(start, t.mutable_read_timestamp());
+  TimestampToProto(start, t.mutable_write_timestamp());
+  TimestampToProto(start, t.mutable_start_timestamp());
+  TimestampToProto(Timestamp{start.wall_ns + kTestMaxOffsetNanos, 0},
+                   t.mutable_uncertainty_limit());
+  kvpb::BatchResponse r = SendTxn(&t, DeleteRange(K("u"), K("u9")));
+  ASSERT_TRUE(r.has_error()) << "deleted " << DeletedKeys(r).size() << " keys at "
+                             << start.ToString() << ", below u5 at " << p.ToString();
+  ASSERT_TRUE(r.error().has_retry()) << r.error().message();
+  EXPECT_EQ(Ts(r.error().retry().existing_timestamp()), p);
+  // Above it (after the coordinator's refresh) u5 is deleted.
+  TimestampToProto(p.Next(), t.mutable_read_timestamp());
+  TimestampToProto(p.Next(), t.mutable_write_timestamp());
+  r = SendTxn(&t, DeleteRange(K("u"), K("u9")));
+  ASSERT_FALSE(r.has_error()) << r.error().message();
+  EXPECT_EQ(DeletedKeys(r), (std::vector<std::string>{K("u5")}));
+}
+
+// Review of issue 13: a DeleteRange pushed to a write timestamp above its snapshot
+// must not report (or delete) a key created after the snapshot.
+TEST_F(TxnSpanOpsTest, DeleteRangeNeverReportsAKeyNewerThanTheSnapshot) {
+  kvpb::Transaction t = NewTxn(K("o/anchor"));
+  ASSERT_FALSE(SendTxn(&t, Get(K("o0"))).has_error());  // the snapshot
+  ASSERT_FALSE(Send(Put(K("o5"), "new")).has_error());  // after it
+  *t.mutable_write_timestamp() = Now();                 // pushed
+  kvpb::BatchResponse r = SendTxn(&t, DeleteRange(K("o1"), K("o9")));
+  ASSERT_TRUE(r.has_error()) << "reported " << DeletedKeys(r).size() << " keys";
+  ASSERT_TRUE(NewerVersionError(r)) << r.error().message();
+  EXPECT_FALSE(HasIntent(K("o5")));
+}
+
+// A DeleteRange across ranges whose part in range C meets a newer version: the part
+// in range A has already deleted a7 when the coordinator retries the same operation
+// (same sequence) above it. The retry still reports a7: it is among what the
+// operation deleted, though no longer live to the retry.
+TEST_F(TxnSpanOpsTest, RetriedDeleteRangeReportsWhatItsEarlierAttemptDeleted) {
+  ASSERT_FALSE(Send(Put(K("a7"), "x")).has_error());
+  ASSERT_FALSE(Send(Put(K("n7"), "y")).has_error());
+  kvpb::Transaction t = NewTxn(K("a7"));
+  ASSERT_FALSE(SendTxn(&t, Get(K("a0"))).has_error());  // the snapshot
+  ASSERT_FALSE(Send(Put(K("n8"), "z")).has_error());    // newer, in range C
+  t.set_sequence(t.sequence() + 1);
+  kvpb::BatchResponse r = SendTxn(&t, DeleteRange(K("a5"), K("n9")));
   ASSERT_TRUE(r.has_error());
   ASSERT_TRUE(r.error().has_retry()) << r.error().message();
-  EXPECT_EQ(r.error().retry().reason(), kvpb::TransactionRetryError::PUSHED);
-  r = SendTxn(&t1, Refresh(K("k"), K("l")));
-  ASSERT_TRUE(r.has_error());
-  ASSERT_TRUE(r.error().has_retry()) << r.error().message();
-  EXPECT_EQ(r.error().retry().reason(), kvpb::TransactionRetryError::SERIALIZATION);
+  ASSERT_TRUE(HasIntent(K("a7"))) << "range A's part did not run: nothing to show";
+  const proto::Timestamp later = Now();
+  *t.mutable_read_timestamp() = later;
+  *t.mutable_write_timestamp() = later;
+  r = SendTxn(&t, DeleteRange(K("a5"), K("n9")));
+  ASSERT_FALSE(r.has_error()) << r.error().message();
+  EXPECT_EQ(DeletedKeys(r), (std::vector<std::string>{K("a7"), K("n7"), K("n8")}));
 }
 
 // Finding 2: a failed ConditionalPut told T1 the key's value: that is a read, so the

@@ -112,6 +112,9 @@ struct MVCCWriteOptions {
   // latest version instead of the transaction's snapshot.
   bool testing_deleterange_at_max = false;
   bool testing_cput_reads_latest = false;
+  // The transaction's uncertainty limit: a transactional DeleteRange fails with an
+  // uncertainty error on a version in (read timestamp, limit] of its span.
+  Timestamp uncertainty_limit;
 };
 
 struct MVCCWriteResult {

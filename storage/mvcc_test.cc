@@ -473,31 +473,36 @@ TEST_F(MVCCTest, DeleteRangeReportsWhereATombstonePushedByWriteTooOldLanded) {
   EXPECT_GT(r->timestamp, T(30));  // b's tombstone went above its newer version
 }
 
-// Issue 13, finding 1(b): a transaction's DeleteRange deletes what its snapshot
-// holds. A key live at the delete's timestamp whose newer version is a tombstone
-// (someone deleted it later) must still be deleted, so the delete is pushed above
-// that tombstone (WriteTooOld) instead of silently leaving the key visible between
-// the two timestamps; a key created after the delete's timestamp is not its
-// business (it is ordered after the delete).
-TEST_F(MVCCTest, TransactionalDeleteRangeDeletesWhatIsLiveAtItsTimestamp) {
+// Issue 13, finding 1(b) and its review: a transaction's DeleteRange deletes what its
+// snapshot holds, and only while that snapshot is still current for the span. Any
+// committed version newer than the snapshot in the span — a later deletion of a key
+// live at the snapshot, a key created since — fails it with WriteTooOld naming the
+// newest one; the coordinator refreshes above it and deletes again there.
+TEST_F(MVCCTest, TransactionalDeleteRangeDeletesWhatIsLiveAtItsSnapshot) {
   Put("a", T(5), "a");
   Put("c", T(5), "c");
-  Delete("c", T(20));    // deleted after the delete's timestamp
+  Delete("c", T(20));    // deleted after the snapshot
   Put("d", T(30), "d");  // created after it
   Put("e", T(5), "e");
-  Delete("e", T(7));  // already dead at the delete's timestamp
+  Delete("e", T(7));  // already dead at the snapshot
   TxnContext txn = Txn("txn-dr", T(10));
   std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
   absl::StatusOr<MVCCDeleteRangeResult> r =
       MVCCDeleteRange(*b, "a", "z", T(10), 0, {&txn, &stats_});
+  ASSERT_FALSE(r.ok());
+  ASSERT_TRUE(IsWriteTooOld(r.status())) << r.status();
+  EXPECT_EQ(WriteTooOldExistingTimestamp(r.status()), T(30));
+  EXPECT_EQ(b->Count(), 0);
+  // Refreshed above it: what is live there.
+  TxnContext later = Txn("txn-dr", T(31));
+  r = MVCCDeleteRange(*b, "a", "z", T(31), 0, {&later, &stats_});
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_TRUE(b->Commit(false).ok());
-  EXPECT_EQ(r->deleted_keys, (std::vector<std::string>{"a", "c"}));
-  EXPECT_GT(r->timestamp, T(20));  // c's tombstone went above the other deletion
-  Resolve("a", txn, TxnStatus::kCommitted, r->timestamp);
-  Resolve("c", txn, TxnStatus::kCommitted, r->timestamp);
-  EXPECT_EQ(Get("d", T(40)), "d");
-  EXPECT_EQ(Get("c", r->timestamp), "<none>");
+  EXPECT_EQ(r->deleted_keys, (std::vector<std::string>{"a", "d"}));
+  Resolve("a", later, TxnStatus::kCommitted, T(31));
+  Resolve("d", later, TxnStatus::kCommitted, T(31));
+  EXPECT_EQ(Get("d", T(40)), "<none>");
+  EXPECT_EQ(Get("d", T(30)), "d");
   ExpectStatsMatchRecompute();
 }
 

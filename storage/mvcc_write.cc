@@ -3,11 +3,15 @@
 #include <limits>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "storage/keys.h"
 #include "storage/lock_table.h"
 #include "storage/mvcc.h"
 #include "storage/mvcc_internal.h"
+#include "storage/mvcc_key.h"
+#include "storage/mvcc_value.h"
 
 namespace rangedb {
 namespace {
@@ -129,6 +133,82 @@ absl::StatusOr<Timestamp> NewestCommittedTimestamp(Reader& reader, absl::string_
   return state->below.has_value() ? state->below->timestamp : Timestamp{};
 }
 
+struct NewerVersion {
+  std::string key;
+  Timestamp timestamp;
+};
+
+// The newest committed version above `above` among the keys of [start, end), if any.
+// Intents are skipped: the transaction's own are not "newer", and another's is a
+// conflict that the scan before this one already reported (or, above the read and
+// uncertainty limit, one the refresh at commit checks).
+absl::StatusOr<std::optional<NewerVersion>> NewestCommittedVersionAbove(Reader& reader,
+                                                                        absl::string_view start,
+                                                                        absl::string_view end,
+                                                                        Timestamp above) {
+  std::optional<NewerVersion> newest;
+  if (start >= end) return newest;
+  IterOptions io;
+  io.lower_bound = MVCCKeyPrefix(start);
+  io.upper_bound = MVCCKeyPrefix(end);
+  std::unique_ptr<Iterator> it = reader.NewIterator(io);
+  std::string user_key;
+  for (it->Seek(io.lower_bound); it->Valid();) {
+    Timestamp ts;
+    if (absl::Status s = DecodeMVCCKey(it->key(), &user_key, &ts); !s.ok()) return s;
+    if (ts.IsEmpty()) {  // not a version (metadata): skip
+      it->Next();
+      continue;
+    }
+    absl::StatusOr<MVCCValue> value = DecodeMVCCValue(it->value());
+    if (!value.ok()) return value.status();
+    if (value->provisional) {  // an intent: look at the version below it
+      it->Next();
+      continue;
+    }
+    // The newest committed version of user_key; older ones are older still.
+    if (ts > above && (!newest.has_value() || ts > newest->timestamp)) {
+      newest = NewerVersion{user_key, ts};
+    }
+    it->Seek(MVCCKeyEnd(user_key));
+  }
+  if (absl::Status s = it->status(); !s.ok()) return s;
+  return newest;
+}
+
+// The keys of [start, end) whose intent this very operation wrote in an earlier
+// attempt (the transaction's id, epoch and current sequence, a deletion): a retried
+// DeleteRange no longer finds them live, but they are among what it deleted.
+absl::Status AddKeysDeletedEarlierByThisOperation(Reader& reader, absl::string_view start,
+                                                  absl::string_view end, const TxnContext& txn,
+                                                  std::vector<std::string>* keys) {
+  if (start >= end) return absl::OkStatus();
+  std::unique_ptr<Iterator> it =
+      reader.NewIterator({ColumnFamily::kData, EncodedLockKey(start), EncodedLockKey(end)});
+  std::string lock_key;
+  Timestamp ts;
+  proto::LockTableEntry entry;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (absl::Status s = DecodeMVCCKey(it->key(), &lock_key, &ts); !s.ok()) return s;
+    if (!absl::StartsWith(lock_key, keys::kLockTablePrefix) ||
+        !entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(
+          absl::StrCat("malformed lock-table entry at ", absl::CHexEscape(it->key())));
+    }
+    if (entry.txn().id() != txn.meta.id || entry.txn().epoch() != txn.meta.epoch ||
+        entry.txn().sequence() != txn.meta.sequence) {
+      continue;
+    }
+    std::string user_key = lock_key.substr(keys::kLockTablePrefix.size());
+    MVCCReadOptions own;
+    own.txn = &txn;
+    absl::StatusOr<MVCCGetResult> now = MVCCGet(reader, user_key, Timestamp::Max(), own);
+    if (!now.ok()) return now.status();
+    if (!now->found) keys->push_back(std::move(user_key));  // its deletion
+  }
+  return it->status();
+}
+
 }  // namespace
 
 absl::StatusOr<MVCCWriteResult> MVCCPut(WriteBatch& batch, absl::string_view key,
@@ -198,12 +278,46 @@ absl::StatusOr<MVCCDeleteRangeResult> MVCCDeleteRange(WriteBatch& batch, absl::s
   MVCCScanOptions scan;
   scan.read.txn = options.txn;
   scan.max_keys = max_keys;
-  // The keys the writer's snapshot holds; each tombstone then goes above any newer
-  // version of its key (WriteVersion).
-  const Timestamp find_at = options.testing_deleterange_at_max ? Timestamp::Max() : timestamp;
+  // Outside a transaction: the keys live at the write's timestamp (the leaseholder's
+  // clock, at or above every stored version).
+  Timestamp find_at = timestamp;
+  const bool at_snapshot = options.txn != nullptr && !options.testing_deleterange_at_max;
+  if (at_snapshot) {
+    // A transaction deletes what its snapshot holds: the span is a read at the read
+    // timestamp, with the uncertainty interval of any read (a value in it may have
+    // been written before the transaction began: UNCERTAINTY, refresh above it).
+    find_at = options.txn->read_timestamp;
+    scan.read.uncertainty_limit = options.uncertainty_limit;
+  } else if (options.testing_deleterange_at_max) {
+    find_at = Timestamp::Max();
+  }
   absl::StatusOr<MVCCScanResult> live = MVCCScan(batch, start, end, find_at, scan);
   if (!live.ok()) return live.status();
+  if (at_snapshot) {
+    // Any committed version newer than the snapshot in what was scanned — a newer
+    // value, a tombstone, a key inserted since — means the snapshot is no longer
+    // what the delete would act on: WriteTooOld, so the coordinator refreshes above
+    // it and deletes again (as a ConditionalPut does). Nothing newer: the keys found
+    // are exactly what the transaction's reads would see, at any timestamp up to now.
+    const std::string scanned_end =
+        live->resume_span.has_value() ? live->resume_span->start : std::string(end);
+    absl::StatusOr<std::optional<NewerVersion>> newer =
+        NewestCommittedVersionAbove(batch, start, scanned_end, options.txn->read_timestamp);
+    if (!newer.ok()) return newer.status();
+    if (newer->has_value()) {
+      return WriteTooOldError((*newer)->key, options.txn->read_timestamp, (*newer)->timestamp);
+    }
+  }
   MVCCDeleteRangeResult result;
+  if (at_snapshot) {
+    const std::string scanned_end =
+        live->resume_span.has_value() ? live->resume_span->start : std::string(end);
+    if (absl::Status s = AddKeysDeletedEarlierByThisOperation(batch, start, scanned_end,
+                                                              *options.txn, &result.deleted_keys);
+        !s.ok()) {
+      return s;
+    }
+  }
   result.resume_span = std::move(live->resume_span);
   for (MVCCKeyValue& row : live->rows) {
     absl::StatusOr<MVCCWriteResult> deleted =
@@ -212,6 +326,7 @@ absl::StatusOr<MVCCDeleteRangeResult> MVCCDeleteRange(WriteBatch& batch, absl::s
     result.timestamp = std::max(result.timestamp, deleted->timestamp);
     result.deleted_keys.push_back(std::move(row.key));
   }
+  std::sort(result.deleted_keys.begin(), result.deleted_keys.end());
   return result;
 }
 

@@ -269,6 +269,7 @@ absl::Status Txn::ConditionalPut(absl::string_view key, absl::string_view value,
     c->set_expected(*expected);
   }
   proto_.set_sequence(proto_.sequence() + 1);
+  intents_laid_ = true;  // an attempt whose outcome is unknown may have laid it
   // Bounded: each round moves the snapshot above one newer version, or fails.
   for (int round = 0;; ++round) {
     absl::StatusOr<kvpb::BatchResponse> resp =
@@ -318,18 +319,45 @@ absl::StatusOr<int64_t> Txn::DeleteRange(absl::string_view start, absl::string_v
   d->set_end_key(std::string(end));
   proto_.set_sequence(proto_.sequence() + 1);
   intents_laid_ = true;  // even a failed attempt may have laid some
-  absl::StatusOr<kvpb::BatchResponse> resp = Send(std::move(batch));
-  if (!resp.ok()) return resp.status();
-  // It deleted what the span held at the write timestamp: the commit must find the
-  // span unchanged since the read timestamp (refresh), or it would delete too little.
-  NoteRead(start, end);
-  StartHeartbeat();
-  const kvpb::DeleteRangeResponse& deleted = resp->responses(0).delete_range();
-  if (deleted_keys != nullptr) {
-    deleted_keys->assign(deleted.deleted_keys().begin(), deleted.deleted_keys().end());
-    std::sort(deleted_keys->begin(), deleted_keys->end());
+  // Bounded: each round moves the snapshot above one newer or uncertain version, or
+  // fails.
+  for (int round = 0;; ++round) {
+    absl::StatusOr<kvpb::BatchResponse> resp =
+        Send(batch, /*keep_open=*/true, /*errors_in_response=*/true);
+    if (!resp.ok()) {
+      Abandon();
+      return resp.status();
+    }
+    if (!resp->has_error()) {
+      // It deleted what the span held at the read timestamp: the commit must find the
+      // span unchanged since then (refresh), or it would delete too little.
+      NoteRead(start, end);
+      StartHeartbeat();
+      const kvpb::DeleteRangeResponse& deleted = resp->responses(0).delete_range();
+      if (deleted_keys != nullptr) {
+        deleted_keys->assign(deleted.deleted_keys().begin(), deleted.deleted_keys().end());
+        std::sort(deleted_keys->begin(), deleted_keys->end());
+      }
+      return deleted.deleted_keys_size();
+    }
+    const kvpb::Error& error = resp->error();
+    const bool newer = error.has_retry() &&
+                       (error.retry().reason() == kvpb::TransactionRetryError::WRITE_TOO_OLD ||
+                        error.retry().reason() == kvpb::TransactionRetryError::UNCERTAINTY);
+    if (!newer || round >= kMaxWriteTooOldRefreshes) {
+      Abandon();
+      return StatusOfError(error);
+    }
+    // A version in the span newer than our snapshot (or inside our uncertainty
+    // interval): read above it, if nothing we already read changed in between, and
+    // delete what the span holds there.
+    const Timestamp to =
+        std::max(Ts(error.retry().existing_timestamp()).Next(), Ts(proto_.write_timestamp()));
+    if (absl::Status s = Refresh(to); !s.ok()) {
+      Abandon();
+      return s;
+    }
   }
-  return deleted.deleted_keys_size();
 }
 
 void Txn::AppendBufferedWrites(kvpb::BatchRequest* batch) const {
