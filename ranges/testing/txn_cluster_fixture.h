@@ -1,0 +1,219 @@
+// TxnProtocolTest: the fixture of the in-process transaction protocol tests
+// (txn_protocol_test.cc, txn_record_protocol_test.cc, txn_gc_test.cc): three stores,
+// a gateway per node wired as each store's key sender, and raw kvpb batches.
+// Ranges: 3 [\x04, \x04b)  4 [\x04b, \x04m)  5 [\x04m, KeyMax).
+//
+// Every hybrid clock (stores and gateways) reads one AdvanceableClock, so a test can
+// make time pass (a transaction expire, a record age) without sleeping.
+//
+// Thread safety: the helpers may be called from the test's threads concurrently.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/random.h"
+#include "gtest/gtest.h"
+#include "ranges/evaluate.h"
+#include "ranges/evaluate_txn.h"
+#include "ranges/gateway.h"
+#include "ranges/testing/test_cluster.h"
+#include "storage/lock_table.h"
+
+namespace rangedb::ranges {
+
+inline std::string K(const std::string& suffix) { return "\x04" + suffix; }
+inline constexpr uint64_t kRangeA = 3;
+inline constexpr uint64_t kRangeB = 4;
+inline constexpr uint64_t kRangeC = 5;
+
+class TxnProtocolTest : public ::testing::Test {
+ protected:
+  explicit TxnProtocolTest(StoreConfig config = FastStoreConfig())
+      : cluster_(3, config, {K("b"), K("m")}, &physical_) {
+    for (uint64_t id = 1; id <= 3; ++id) {
+      clocks_[id] = std::make_unique<HybridLogicalClock>(&physical_, kTestMaxOffsetNanos);
+      GatewayOptions o;
+      o.node_id = id;
+      o.clock = clocks_[id].get();
+      o.send_to_node = [this](uint64_t node, const kvpb::BatchRequest& req, absl::Time deadline) {
+        NodeSendResult r;
+        if (fail_resolutions_.load() && req.requests_size() > 0 &&
+            req.requests(0).has_resolve_intent()) {
+          failed_resolutions_.fetch_add(1);
+          *r.response.mutable_error() =
+              ToError(absl::FailedPreconditionError("testing: intent resolution refused"));
+          return r;
+        }
+        std::shared_ptr<Store> s = cluster_.StoreRef(node);
+        if (s == nullptr) {
+          r.rpc_status = absl::UnavailableError("node stopped");
+          return r;
+        }
+        r.response = s->Send(req, deadline);
+        return r;
+      };
+      o.first_range = [this]() -> std::optional<kvpb::RangeDescriptor> {
+        return cluster_.initial_ranges()[0];
+      };
+      gateways_[id] = std::make_unique<Gateway>(std::move(o));
+      Gateway* gw = gateways_[id].get();
+      bindings_.emplace(id, cluster_.StoreOf(id)->BindKeySender(
+                                [gw](const kvpb::BatchRequest& req, absl::Time deadline) {
+                                  return gw->Send(req, deadline);
+                                }));
+    }
+    // Every range gets its leaseholder, and the clock passes the timestamp caches'
+    // low water (max_offset above the lease's first use), so that transactions
+    // starting now are not pushed by it.
+    for (const std::string& k : {K("a"), K("c"), K("n")}) EXPECT_FALSE(Send(Get(k)).has_error());
+    absl::SleepFor(absl::Nanoseconds(kTestMaxOffsetNanos) + absl::Milliseconds(20));
+  }
+
+  kvpb::BatchResponse Send(kvpb::BatchRequest req, uint64_t via = 1,
+                           absl::Duration timeout = absl::Seconds(15)) {
+    return gateways_[via]->Send(req, absl::Now() + timeout);
+  }
+
+  // A transaction's batch: adopts the timestamps the gateway returns.
+  kvpb::BatchResponse SendTxn(kvpb::Transaction* txn, kvpb::BatchRequest req, uint64_t via = 1) {
+    *req.mutable_header()->mutable_txn() = *txn;
+    kvpb::BatchResponse resp = Send(std::move(req), via);
+    if (resp.has_txn()) {
+      *txn->mutable_read_timestamp() = resp.txn().read_timestamp();
+      *txn->mutable_uncertainty_limit() = resp.txn().uncertainty_limit();
+      *txn->mutable_write_timestamp() = resp.txn().write_timestamp();
+      if (resp.txn().has_start_timestamp()) {
+        *txn->mutable_start_timestamp() = resp.txn().start_timestamp();
+      }
+    }
+    return resp;
+  }
+
+  static kvpb::Transaction NewTxn(const std::string& anchor) {
+    kvpb::Transaction t;
+    t.set_id(RandomBytes(16));
+    t.set_anchor_key(anchor);
+    return t;
+  }
+  static kvpb::BatchRequest Put(const std::string& k, const std::string& v) {
+    kvpb::BatchRequest b;
+    b.add_requests()->mutable_put()->set_key(k);
+    b.mutable_requests(0)->mutable_put()->set_value(v);
+    return b;
+  }
+  static kvpb::BatchRequest Get(const std::string& k) {
+    kvpb::BatchRequest b;
+    b.add_requests()->mutable_get()->set_key(k);
+    return b;
+  }
+  static void AddEnd(kvpb::BatchRequest* b, const kvpb::Transaction& txn,
+                     const std::vector<std::string>& keys, bool commit = true) {
+    kvpb::EndTxnRequest* e = b->add_requests()->mutable_end_txn();
+    e->set_key(txn.anchor_key());
+    e->set_commit(commit);
+    for (const std::string& k : keys) e->add_lock_spans()->set_key(k);
+  }
+  static kvpb::BatchRequest Heartbeat(const kvpb::Transaction& txn) {
+    kvpb::BatchRequest b;
+    b.add_requests()->mutable_heartbeat_txn()->set_key(txn.anchor_key());
+    return b;
+  }
+  // What a request that met txn's intent knows of it (storage's TxnMeta).
+  static kvpb::Transaction IntentView(const kvpb::Transaction& txn) {
+    kvpb::Transaction t;
+    t.set_id(txn.id());
+    t.set_anchor_key(txn.anchor_key());
+    t.set_epoch(txn.epoch());
+    t.set_priority(txn.priority());
+    *t.mutable_write_timestamp() = txn.write_timestamp();
+    return t;
+  }
+  // A PushTxn of pushee (as its intent shows it) by a pusher of the given priority.
+  kvpb::BatchResponse PushTxn(const kvpb::Transaction& pushee, kvpb::PushType type,
+                              int32_t pusher_priority = 2, uint64_t via = 1) {
+    kvpb::BatchRequest b;
+    kvpb::PushTxnRequest* p = b.add_requests()->mutable_push_txn();
+    p->set_key(pushee.anchor_key());
+    *p->mutable_pushee() = IntentView(pushee);
+    kvpb::Transaction pusher = NewTxn(K("pusher"));
+    pusher.set_priority(pusher_priority);
+    *p->mutable_pusher() = pusher;
+    p->set_push_type(type);
+    if (type == kvpb::PUSH_TIMESTAMP) *p->mutable_push_to() = Send(Get(K("now"))).now();
+    return Send(std::move(b), via);
+  }
+  // The record of txn as its leaseholder holds it (QueryTxn); nullopt if none.
+  std::optional<kvpb::Transaction> Record(const kvpb::Transaction& txn) {
+    kvpb::BatchRequest b;
+    kvpb::QueryTxnRequest* q = b.add_requests()->mutable_query_txn();
+    q->set_key(txn.anchor_key());
+    q->set_txn_id(txn.id());
+    kvpb::BatchResponse r = Send(std::move(b));
+    EXPECT_FALSE(r.has_error()) << r.error().message();
+    if (r.has_error() || r.responses_size() != 1 || !r.responses(0).query_txn().found()) {
+      return std::nullopt;
+    }
+    return r.responses(0).query_txn().record();
+  }
+  std::optional<std::string> Value(const std::string& k) {
+    kvpb::BatchResponse r = Send(Get(k));
+    EXPECT_FALSE(r.has_error()) << r.error().message();
+    if (r.has_error() || !r.responses(0).get().found()) return std::nullopt;
+    return r.responses(0).get().value();
+  }
+  // A store metric summed over the three stores.
+  uint64_t Metric(std::atomic<uint64_t> StoreMetrics::*counter) {
+    uint64_t n = 0;
+    for (uint64_t id = 1; id <= 3; ++id) n += (cluster_.StoreOf(id)->metrics().*counter).load();
+    return n;
+  }
+  // Whether any node holds an intent (a lock-table entry) on key.
+  bool HasIntent(uint64_t range_id, const std::string& key) {
+    for (uint64_t id = 1; id <= 3; ++id) {
+      proto::LockTableEntry e;
+      if (*ReadLockEntry(*cluster_.StoreOf(id)->engine(), key, &e)) return true;
+    }
+    (void)range_id;
+    return false;
+  }
+  // Waits (bounded) until no node holds an intent on any of keys: followers apply a
+  // resolution a moment after the leaseholder. How many keys still have one.
+  int WaitIntentsGone(const std::vector<std::string>& keys,
+                      absl::Duration most = absl::Seconds(5)) {
+    const absl::Time until = absl::Now() + most;
+    for (;;) {
+      int left = 0;
+      for (const std::string& k : keys) left += HasIntent(0, k) ? 1 : 0;
+      if (left == 0 || absl::Now() >= until) return left;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+  // The leaseholder of range_id, waking the range first (a quiescent range has none).
+  uint64_t Leaseholder(uint64_t range_id, const std::string& key_in_range) {
+    for (int i = 0; i < 100; ++i) {
+      (void)Send(Get(key_in_range));
+      if (uint64_t lh = cluster_.LeaseholderOf(range_id); lh != 0) return lh;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return 0;
+  }
+
+  AdvanceableClock physical_;  // before cluster_: the stores' clocks read it
+  TestCluster cluster_;
+  std::map<uint64_t, std::unique_ptr<HybridLogicalClock>> clocks_;
+  std::map<uint64_t, std::unique_ptr<Gateway>> gateways_;
+  // While set, every ResolveIntent a gateway sends fails at once (counted): the
+  // asynchronous resolver gives up, as after a crash or a full queue.
+  std::atomic<bool> fail_resolutions_{false};
+  std::atomic<int> failed_resolutions_{0};
+  // The stores' calls into gateways_ (intent resolution, pushes, GC): destroyed
+  // first, so they are over before a gateway or clock goes (ranges/key_sender.h).
+  std::map<uint64_t, KeySenderBinding> bindings_;
+};
+
+}  // namespace rangedb::ranges
