@@ -247,7 +247,9 @@ absl::StatusOr<EndTxnResult> EvaluateEndTxn(WriteBatch& batch, const kvpb::EndTx
     // Every intent is resolved by this very command (nothing can need the record),
     // or a rollback of a transaction whose record may not come back (its external
     // intents are resolved as aborted without it: it can never commit).
-    if (existing->has_value()) batch.Delete(ColumnFamily::kData, MVCCKeyPrefix(record_key));
+    // Deleted even when absent: the command that carries this outcome (and the
+    // tombstone marker's timestamp, RecordMarkers) must be replicated.
+    batch.Delete(ColumnFamily::kData, MVCCKeyPrefix(record_key));
     result.response.set_one_phase(!existing->has_value() && result.external_spans.empty());
     result.record_removed = true;
   } else {

@@ -258,7 +258,13 @@ class Replica {
   const uint64_t range_id_;
   LatchManager latches_;
   TimestampCache tscache_;
-  // The lease sequence the timestamp cache's low water was last raised for.
+  // The tombstone markers of transaction records (RecordMarkers::tombstone). Apart
+  // from tscache_ because its low water can be lower: every marker rides on a Raft
+  // command whose timestamp is at or above it, so on a new lease everything the
+  // previous leaseholder marked is at or below the applied commands' high water
+  // (AppliedState::max_timestamp, or the lease's start) — no max_offset needed.
+  TimestampCache tombstones_;
+  // The lease sequence the timestamp caches' low waters were last raised for.
   std::atomic<uint64_t> tscache_lease_sequence_{0};
   TxnWaitQueue wait_queue_;
 

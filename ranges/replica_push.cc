@@ -35,14 +35,14 @@ kvpb::BatchResponse PushError(const absl::Status& s) {
 RecordMarkers Replica::RecordMarkersOf(absl::string_view anchor_key,
                                        absl::string_view txn_id) const {
   RecordMarkers m;
-  m.tombstone = tscache_.GetMax(TxnTombstoneMarkerKey(anchor_key, txn_id), "").ts;
+  m.tombstone = tombstones_.GetMax(TxnTombstoneMarkerKey(anchor_key, txn_id), "").ts;
   m.pushed = tscache_.GetMax(TxnPushMarkerKey(anchor_key, txn_id), "").ts;
   return m;
 }
 
 void Replica::MarkRecordRemoved(const kvpb::Transaction& finished, Timestamp now) {
-  tscache_.Add(TxnTombstoneMarkerKey(finished.anchor_key(), finished.id()), "",
-               MarkerTimestampOfRemoval(finished, now), finished.id());
+  tombstones_.Add(TxnTombstoneMarkerKey(finished.anchor_key(), finished.id()), "",
+                  MarkerTimestampOfRemoval(finished, now), finished.id());
 }
 
 kvpb::BatchResponse Replica::PushOnce(const kvpb::PushTxnRequest& push, bool force_abort,

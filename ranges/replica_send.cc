@@ -107,6 +107,17 @@ Replica::LeaseCheck Replica::AcquireLease(absl::Time deadline) {
     // max_offset ahead of ours: no write here may land at or below that.
     HybridLogicalClock* clock = store_->clock();
     tscache_.SetLowWater(Timestamp{clock->Now().wall_ns + clock->MaxOffsetNanos(), 0});
+    // Every record tombstone an earlier leaseholder left was carried by a command
+    // applied here before this lease (at or below its timestamp): a transaction that
+    // started before this lease and has no record can no longer create one (as in
+    // CockroachDB); one that started after can.
+    Timestamp applied_high_water;
+    {
+      absl::MutexLock lock(&mu_);
+      applied_high_water = std::max(TimestampFromProto(applied_.max_timestamp()),
+                                    TimestampFromProto(lease_.start()));
+    }
+    tombstones_.SetLowWater(applied_high_water);
     tscache_lease_sequence_.store(lease.sequence);
   }
   return lease;

@@ -95,5 +95,66 @@ TEST_F(TxnProtocolTest, ADuplicateCommitAfterTheRollbackDeletedTheAbortedRecordF
   EXPECT_EQ(Value(K("r2")), std::nullopt);
 }
 
+// The tombstone of a one-phase commit lives in the leaseholder's memory; a new
+// leaseholder must refuse the record as well (its tombstone low water covers every
+// command applied before its lease).
+TEST_F(TxnProtocolTest, ATombstoneOutlivesALeaseChange) {
+  kvpb::Transaction t = NewTxn(K("p3"));
+  ASSERT_FALSE(SendTxn(&t, Put(K("p3"), "committed")).has_error());
+  const kvpb::Transaction seen = t;
+  kvpb::BatchRequest end;
+  AddEnd(&end, t, {K("p3")});
+  ASSERT_FALSE(SendTxn(&t, end).has_error());
+  const uint64_t old = cluster_.LeaseholderOf(kRangeB);
+  ASSERT_NE(old, 0u);
+  cluster_.StopNode(old);
+  const uint64_t via = old == 1 ? 2 : 1;
+  uint64_t lh = 0;
+  for (const absl::Time until = absl::Now() + absl::Seconds(20);
+       (lh == 0 || lh == old) && absl::Now() < until;) {
+    (void)Send(Get(K("b-wake")), via);
+    lh = cluster_.LeaseholderOf(kRangeB);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_NE(lh, 0u);
+  ASSERT_NE(lh, old);
+  kvpb::BatchResponse push = PushTxn(seen, kvpb::PUSH_ABORT, /*pusher_priority=*/3, via);
+  ASSERT_FALSE(push.has_error()) << push.error().message();
+  std::optional<kvpb::Transaction> record = Record(t);
+  EXPECT_FALSE(record.has_value())
+      << "after a lease change a pusher wrote " << kvpb::TransactionStatus_Name(record->status());
+}
+
+// A transaction that starts after a lease change — here just after the new lease's
+// first use — may create its record: only transactions older than the lease lose
+// that right (not, as a low water of clock + max_offset would have it, every
+// transaction starting within max_offset of the lease's first use).
+TEST_F(TxnProtocolTest, ATransactionStartedAfterALeaseChangeMayCreateItsRecord) {
+  // A write keeps range B's followers awake (ticking), so that they elect a new
+  // leader, which takes the lease, without any request using it.
+  ASSERT_FALSE(Send(Put(K("b-wake"), "x")).has_error());
+  const uint64_t old = cluster_.LeaseholderOf(kRangeB);
+  ASSERT_NE(old, 0u);
+  cluster_.StopNode(old);
+  const uint64_t via = old == 1 ? 2 : 1;
+  uint64_t lh = 0;
+  for (const absl::Time until = absl::Now() + absl::Seconds(20);
+       (lh == 0 || lh == old) && absl::Now() < until;) {
+    lh = cluster_.LeaseholderOf(kRangeB);
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_NE(lh, 0u);
+  ASSERT_NE(lh, old);
+  // t starts now; its read is the new lease's first use, which raises the
+  // timestamp caches' low waters.
+  kvpb::Transaction t = NewTxn(K("f1"));  // in range B
+  kvpb::BatchResponse read = SendTxn(&t, Get(K("f1")), via);
+  ASSERT_FALSE(read.has_error()) << read.error().message();
+  kvpb::BatchResponse hb = SendTxn(&t, Heartbeat(t), via);
+  ASSERT_FALSE(hb.has_error()) << hb.error().message();
+  EXPECT_EQ(hb.responses(0).heartbeat_txn().record().status(), kvpb::PENDING)
+      << "a transaction younger than the lease was refused its record";
+}
+
 }  // namespace
 }  // namespace rangedb::ranges
