@@ -119,12 +119,14 @@ absl::Status Txn::CheckOpen() const {
 
 absl::StatusOr<kvpb::BatchResponse> Txn::Send(kvpb::BatchRequest batch, bool keep_open,
                                               bool errors_in_response) {
+  bool aborted = false;
   {
     absl::MutexLock lock(&hb_mu_);
-    if (hb_aborted_) {
-      Abandon();
-      return Retryable("aborted: the heartbeat found the transaction record aborted");
-    }
+    aborted = hb_aborted_;
+  }
+  if (aborted) {  // Abandon joins the heartbeat thread: never under hb_mu_
+    Abandon();
+    return Retryable("aborted: the heartbeat found the transaction record aborted");
   }
   if (started_at_ == absl::InfinitePast()) started_at_ = absl::Now();
   if (LaysIntents(batch)) {
