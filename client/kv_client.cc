@@ -172,6 +172,13 @@ absl::StatusOr<std::unique_ptr<KvClient>> KvClient::Create(KvClientOptions optio
   if (options.timeout <= absl::ZeroDuration() || options.attempt_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("timeouts must be positive");
   }
+  if (options.timeout > kMaxWriteRetryWindow) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("timeout ", absl::FormatDuration(options.timeout), " is longer than the ",
+                     absl::FormatDuration(kMaxWriteRetryWindow),
+                     " a write may be retried for (a retry after the server forgot the write could "
+                     "apply it twice)"));
+  }
   return std::unique_ptr<KvClient>(new KvClient(std::move(options)));
 }
 
@@ -268,6 +275,18 @@ KvClient::Outcome KvClient::Attempt(size_t index, const kvpb::BatchRequest& requ
   return Outcome::kServerError;
 }
 
+void KvClient::MarkAmbiguous(kvpb::Error* error) {
+  if (error->has_ambiguous()) return;
+  const std::string reason =
+      absl::StrCat("an earlier attempt may have been applied; then ", error->message());
+  kvpb::Error ambiguous;
+  ambiguous.set_code(static_cast<int32_t>(absl::StatusCode::kUnknown));
+  ambiguous.set_message(reason);
+  ambiguous.set_request_index(error->request_index());
+  ambiguous.mutable_ambiguous()->set_reason(reason);
+  *error = std::move(ambiguous);
+}
+
 absl::StatusOr<kvpb::BatchResponse> KvClient::Send(kvpb::BatchRequest request, bool is_write,
                                                    bool errors_in_response) {
   const absl::Time deadline = absl::Now() + options_.timeout;
@@ -285,6 +304,12 @@ absl::StatusOr<kvpb::BatchResponse> KvClient::Send(kvpb::BatchRequest request, b
     kvpb::IdempotencyKey* key = request.mutable_header()->mutable_idempotency_key();
     key->set_client_id(client_id_);
     key->set_sequence(sequence_.fetch_add(1) + 1);
+  }
+  if (is_write) {
+    // Retried until `deadline` at most: the leaseholder refuses a window it cannot
+    // honour (ranges/idempotency.h).
+    request.mutable_header()->mutable_idempotency_key()->set_retry_window_ms(
+        static_cast<uint64_t>(absl::ToInt64Milliseconds(options_.timeout) + 1));
   }
 
   const size_t host_count = options_.hosts.size();
@@ -305,9 +330,12 @@ absl::StatusOr<kvpb::BatchResponse> KvClient::Send(kvpb::BatchRequest request, b
         case Outcome::kServerError:
           if (errors_in_response && response.has_error()) {
             Observe(response.now());
+            // After an attempt that may have applied, a failure says nothing about
+            // that attempt: the outcome is unknown (docs/kv-api.md).
+            if (ambiguous) MarkAmbiguous(response.mutable_error());
             return response;
           }
-          return error;
+          [[fallthrough]];
         case Outcome::kRejected:
           if (ambiguous) {
             return AmbiguousError(

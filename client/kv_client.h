@@ -52,11 +52,18 @@
 
 namespace rangedb::client {
 
+// The longest a write may be retried. A leaseholder keeps the record that makes a
+// retried write apply once for 10 minutes by default and refuses a write whose retry
+// window exceeds half of that (docs/kv-api.md, "Exactly once and ambiguity"); a
+// longer budget could let a retry arrive after the record expired and apply the
+// write twice, so Create refuses it.
+inline constexpr absl::Duration kMaxWriteRetryWindow = absl::Minutes(2);
+
 struct KvClientOptions {
   // Node addresses, "host:port" or "[v6addr]:port". At least one.
   std::vector<std::string> hosts;
-  // Total budget of one operation, retries included. Must be positive. For Scan it
-  // applies to each page.
+  // Total budget of one operation, retries included. Must be positive and at most
+  // kMaxWriteRetryWindow. For Scan it applies to each page.
   absl::Duration timeout = absl::Seconds(10);
   // Upper bound of one attempt's deadline (the attempt gets min(remaining, this)).
   absl::Duration attempt_timeout = absl::Seconds(3);
@@ -123,6 +130,9 @@ class KvClient {
   Host& GetHost(size_t index);
   // Waits until host's channel is connected, it fails to connect, or deadline.
   // False means nothing can have been sent, so a write was certainly not applied.
+  // Replaces a server error seen after an attempt that may have applied by an
+  // ambiguous-result error carrying its message.
+  static void MarkAmbiguous(kvpb::Error* error);
   static bool AwaitConnected(Host& host, absl::Time deadline);
   // Raises the observed HLC reading to now.
   void Observe(const proto::Timestamp& now);

@@ -177,70 +177,127 @@ TEST(KvClientTest, AmbiguousWhenEveryAttemptFailsAfterSend) {
   EXPECT_EQ(server->writes_applied(), 1);
 }
 
-TEST(KvClientTest, ReadsRetryButAreNeverAmbiguous) {
+// Issue 14, finding 11: attempt 1 may have applied (its deadline passed after it
+// was sent); attempt 2 fails definitely. The caller must hear "ambiguous", not the
+// second attempt's error.
+TEST(KvClientTest, FailureAfterAPossiblyAppliedAttemptIsAmbiguous) {
   auto server = StartServer();
-  auto client = Connect({server->address()}, absl::Milliseconds(300));
-  server->SetFault(Fault::kUnavailableAfterApply);
-  absl::StatusOr<std::optional<std::string>> value = client->Get("k");
-  // kUnavailable, or kDeadlineExceeded when the budget cut the last attempt short.
-  EXPECT_TRUE(absl::IsUnavailable(value.status()) || absl::IsDeadlineExceeded(value.status()))
-      << value.status();
-  EXPECT_FALSE(IsAmbiguous(value.status()));
-  EXPECT_GE(server->batches_received(), 2);
+  auto client = Connect({server->address()}, absl::Seconds(5), absl::Milliseconds(200));
+  server->QueueFaults({Fault::kHang, Fault::kErrorBeforeApply});
+  absl::Status status = client->Put("k", "v");
+  EXPECT_TRUE(IsAmbiguous(status)) << status;
+  EXPECT_NE(status.message().find("too many latches"), std::string::npos) << status;
+}
+
+// The same through BatchWithErrors (the transaction coordinator's path): the error
+// in the response is the ambiguous one.
+TEST(KvClientTest, ErrorInResponseAfterAPossiblyAppliedAttemptIsAmbiguous) {
+  auto server = StartServer();
+  auto client = Connect({server->address()}, absl::Seconds(5), absl::Milliseconds(200));
+  server->QueueFaults({Fault::kHang, Fault::kErrorBeforeApply});
+  kvpb::BatchRequest batch;
+  batch.add_requests()->mutable_put()->set_key("k");
+  absl::StatusOr<kvpb::BatchResponse> resp = client->BatchWithErrors(batch);
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  ASSERT_TRUE(resp->has_error());
+  EXPECT_TRUE(resp->error().has_ambiguous()) << resp->error().DebugString();
+}
+
+// Without an earlier possibly-applied attempt the same error is definite.
+TEST(KvClientTest, DefiniteServerErrorStaysDefinite) {
+  auto server = StartServer();
+  auto client = Connect({server->address()});
+  server->QueueFaults({Fault::kErrorBeforeApply});
+  absl::Status status = client->Put("k", "v");
+  EXPECT_FALSE(IsAmbiguous(status)) << status;
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+}
+
+// Issue 14, finding 10: a budget longer than the window a leaseholder can honour
+// is refused up front; writes state their window.
+TEST(KvClientTest, TimeoutLongerThanTheWriteRetryWindowIsRefused) {
+  absl::StatusOr<std::unique_ptr<KvClient>> client =
+      KvClient::Create({{"127.0.0.1:1"}, absl::Hours(1), absl::Seconds(3)});
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(client.status().message().find("apply it twice"), std::string::npos) << client.status();
+  absl::StatusOr<std::unique_ptr<KvClient>> at_limit =
+      KvClient::Create({{"127.0.0.1:1"}, kMaxWriteRetryWindow, absl::Seconds(3)});
+  EXPECT_TRUE(at_limit.ok()) << at_limit.status();
+}
+
+TEST(KvClientTest, WritesStateTheirRetryWindow) {
+    auto server = StartServer();
+    auto client = Connect({server->address()}, absl::Seconds(7));
+    ASSERT_TRUE(client->Put("k", "v").ok());
+    ASSERT_EQ(server->write_keys().size(), 1u);
+    EXPECT_EQ(server->write_keys()[0].retry_window_ms(), 7001u);
+}
+
+TEST(KvClientTest, ReadsRetryButAreNeverAmbiguous) {
+    auto server = StartServer();
+    auto client = Connect({server->address()}, absl::Milliseconds(300));
+    server->SetFault(Fault::kUnavailableAfterApply);
+    absl::StatusOr<std::optional<std::string>> value = client->Get("k");
+    // kUnavailable, or kDeadlineExceeded when the budget cut the last attempt short.
+    EXPECT_TRUE(absl::IsUnavailable(value.status()) || absl::IsDeadlineExceeded(value.status()))
+        << value.status();
+    EXPECT_FALSE(IsAmbiguous(value.status()));
+    EXPECT_GE(server->batches_received(), 2);
 }
 
 TEST(KvClientTest, DeadlineRespectedWhenTheHostNeverAnswers) {
-  auto server = StartServer();
-  server->SetFault(Fault::kHang);
-  auto client = Connect({server->address()}, absl::Seconds(1));
-  const absl::Time start = absl::Now();
-  absl::Status status = client->Put("k", "v");
-  const absl::Duration took = absl::Now() - start;
-  EXPECT_LT(took, absl::Milliseconds(1500));
-  EXPECT_GE(took, absl::Milliseconds(900));
-  // The hung attempt may have reached the server, so the write is ambiguous.
-  EXPECT_TRUE(IsAmbiguous(status)) << status;
+    auto server = StartServer();
+    server->SetFault(Fault::kHang);
+    auto client = Connect({server->address()}, absl::Seconds(1));
+    const absl::Time start = absl::Now();
+    absl::Status status = client->Put("k", "v");
+    const absl::Duration took = absl::Now() - start;
+    EXPECT_LT(took, absl::Milliseconds(1500));
+    EXPECT_GE(took, absl::Milliseconds(900));
+    // The hung attempt may have reached the server, so the write is ambiguous.
+    EXPECT_TRUE(IsAmbiguous(status)) << status;
 }
 
 TEST(KvClientTest, AttemptDeadlineMovesPastAPausedHost) {
-  auto paused = StartServer();
-  paused->SetFault(Fault::kHang);
-  auto healthy = StartServer();
-  auto client =
-      Connect({paused->address(), healthy->address()}, absl::Seconds(10), absl::Milliseconds(300));
-  const absl::Time start = absl::Now();
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(client->Put(absl::StrCat("k", i), "v").ok());
-  // At most one attempt waits out its deadline: the preference then sticks to the
-  // healthy host.
-  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
-  EXPECT_EQ(healthy->writes_applied(), 4);
+    auto paused = StartServer();
+    paused->SetFault(Fault::kHang);
+    auto healthy = StartServer();
+    auto client = Connect({paused->address(), healthy->address()}, absl::Seconds(10),
+                          absl::Milliseconds(300));
+    const absl::Time start = absl::Now();
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(client->Put(absl::StrCat("k", i), "v").ok());
+    // At most one attempt waits out its deadline: the preference then sticks to the
+    // healthy host.
+    EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+    EXPECT_EQ(healthy->writes_applied(), 4);
 }
 
 TEST(KvClientTest, RawBatchOfReads) {
-  auto server = StartServer();
-  server->SetValue("a", "1");
-  auto client = Connect({server->address()});
-  kvpb::BatchRequest request;
-  request.add_requests()->mutable_get()->set_key("a");
-  request.add_requests()->mutable_get()->set_key("b");
-  kvpb::BatchResponse response = client->Batch(request).value();
-  ASSERT_EQ(response.responses_size(), 2);
-  EXPECT_TRUE(response.responses(0).get().found());
-  EXPECT_FALSE(response.responses(1).get().found());
-  EXPECT_TRUE(server->write_keys().empty());
+    auto server = StartServer();
+    server->SetValue("a", "1");
+    auto client = Connect({server->address()});
+    kvpb::BatchRequest request;
+    request.add_requests()->mutable_get()->set_key("a");
+    request.add_requests()->mutable_get()->set_key("b");
+    kvpb::BatchResponse response = client->Batch(request).value();
+    ASSERT_EQ(response.responses_size(), 2);
+    EXPECT_TRUE(response.responses(0).get().found());
+    EXPECT_FALSE(response.responses(1).get().found());
+    EXPECT_TRUE(server->write_keys().empty());
 }
 
 TEST(KvClientTest, ConcurrentIncrementsFromOneClient) {
-  auto server = StartServer();
-  auto client = Connect({server->address()});
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&client] {
-      for (int i = 0; i < 50; ++i) EXPECT_TRUE(client->Increment("n", 1).ok());
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  EXPECT_EQ(server->Snapshot()["n"], "200");
+    auto server = StartServer();
+    auto client = Connect({server->address()});
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&client] {
+        for (int i = 0; i < 50; ++i) EXPECT_TRUE(client->Increment("n", 1).ok());
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    EXPECT_EQ(server->Snapshot()["n"], "200");
 }
 
 }  // namespace

@@ -95,6 +95,13 @@ TEST_F(CliKvTest, UsageErrors) {
   EXPECT_EQ(Kv({"put", "only-key"}).exit_code, kExitUsage);
   EXPECT_EQ(Kv({}).exit_code, kExitUsage);
   EXPECT_EQ(Kv({"get", "k", "--timeout=soon"}).exit_code, kExitUsage);
+  // A budget a write could outlive its idempotency record with (issue 14, finding 10).
+  CliResult too_long = Kv({"incr", "n", "--timeout=1h"});
+  EXPECT_EQ(too_long.exit_code, kExitUsage);
+  EXPECT_NE(too_long.err.find("longer than the 2m a write may be retried for"),
+            std::string::npos)
+      << too_long.err;
+  EXPECT_EQ(server_->writes_applied(), 0);
   CliResult bad_host = Kv({"get", "k", "--host=nohostport"}, false);
   EXPECT_EQ(bad_host.exit_code, kExitUsage);
   EXPECT_NE(bad_host.err.find("nohostport"), std::string::npos) << bad_host.err;

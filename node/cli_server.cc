@@ -65,6 +65,8 @@ struct StartFlags {
   bool testing_unsafe_reads = false;
   bool testing_commit_without_refresh = false;
   bool testing_gc_unresolved_records = false;
+  bool testing_deleterange_at_max = false;
+  bool testing_cput_reads_latest = false;
   int64_t clock_offset_ms = 0;
   int64_t gc_interval_ms = 0;
   int64_t txn_record_gc_age_ms = 0;
@@ -80,6 +82,8 @@ int RunStart(const StartFlags& f, std::ostream& out, std::ostream& err) {
   o.testing_faults = f.testing_faults;
   o.testing_unsafe_reads = f.testing_unsafe_reads;
   o.testing_commit_without_refresh = f.testing_commit_without_refresh;
+  o.testing_deleterange_at_max = f.testing_deleterange_at_max;
+  o.testing_cput_reads_latest = f.testing_cput_reads_latest;
   o.testing_clock_offset = absl::Milliseconds(f.clock_offset_ms);
   o.testing_gc_unresolved_records = f.testing_gc_unresolved_records;
   o.testing_gc_interval = absl::Milliseconds(std::max<int64_t>(0, f.gc_interval_ms));
@@ -146,8 +150,16 @@ int RunInit(const std::string& host, const std::string& split_at, std::ostream& 
     }
     return kExitFailure;
   }
-  out << "cluster " << resp.cluster_id() << " initialized: " << resp.nodes_size() << " nodes, "
-      << resp.ranges_size() << " ranges\n";
+  out << "cluster " << resp.cluster_id()
+      << (resp.already_initialized() ? " was already initialized: " : " initialized: ")
+      << resp.nodes_size() << " nodes, " << resp.ranges_size() << " ranges\n";
+  for (const std::string& pending : resp.pending()) {
+    out << "  not confirmed yet: " << pending << "\n";
+  }
+  if (resp.pending_size() > 0) {
+    out << "  (such a node gets its identity when it asks its --join peers, or run "
+           "`rangedb init` again)\n";
+  }
   return kExitOk;
 }
 
@@ -185,14 +197,28 @@ int RunNodeStatus(const std::string& hosts, std::ostream& out, std::ostream& err
     }
     out << "cluster " << resp.cluster_id() << " (as seen by node " << resp.node_id() << ")\n\n";
     out << std::left << std::setw(6) << "node" << std::setw(24) << "address" << std::setw(9)
-        << "state"
-        << "uptime\n";
+        << "state" << std::setw(9) << "uptime"
+        << "clock offset\n";
+    std::vector<std::string> notes;
     for (const nodepb::NodeLiveness& n : resp.nodes()) {
+      const std::string offset =
+          n.node().node_id() == resp.node_id()
+              ? "-"
+              : (n.clock_offset_ns() == 0 && n.clock_offset_error_ns() == 0
+                     ? "?"
+                     : absl::StrCat(n.clock_offset_ns() >= 0 ? "+" : "",
+                                    absl::FormatDuration(absl::Nanoseconds(n.clock_offset_ns()))));
       out << std::setw(6) << n.node().node_id() << std::setw(24) << n.node().address()
-          << std::setw(9) << n.state() << Uptime(n.uptime_seconds()) << "\n";
+          << std::setw(9) << (n.stopped_reason().empty() ? n.state() : "STOPPED") << std::setw(9)
+          << Uptime(n.uptime_seconds()) << offset << "\n";
+      if (!n.stopped_reason().empty()) {
+        notes.push_back(
+            absl::StrCat("node ", n.node().node_id(), " stopped serving: ", n.stopped_reason()));
+      }
     }
+    for (const std::string& note : notes) out << note << "\n";
     out << "\n"
-        << std::setw(7) << "range" << std::setw(28) << "span" << std::setw(14) << "replicas"
+        << std::setw(7) << "range" << std::setw(28) << "span" << std::setw(26) << "replicas"
         << std::setw(8) << "leader" << std::setw(13) << "leaseholder"
         << "applied\n";
     for (const nodepb::RangeStatus& r : resp.ranges()) {
@@ -200,12 +226,16 @@ int RunNodeStatus(const std::string& hosts, std::ostream& out, std::ostream& err
       std::string replicas;
       std::string leader = "-";
       for (const kvpb::ReplicaDescriptor& rd : d.replicas()) {
-        absl::StrAppend(&replicas, replicas.empty() ? "" : ",", "n", rd.node_id());
+        const bool dead =
+            std::find(r.dead_replica_node_ids().begin(), r.dead_replica_node_ids().end(),
+                      rd.node_id()) != r.dead_replica_node_ids().end();
+        absl::StrAppend(&replicas, replicas.empty() ? "" : ",", "n", rd.node_id(),
+                        dead ? "(dead)" : "");
         if (rd.replica_id() == r.leader_replica_id()) leader = absl::StrCat("n", rd.node_id());
       }
       const std::string span =
           absl::StrCat("[", PrettyKey(d.start_key()), ", ", PrettyKey(d.end_key()), ")");
-      out << std::setw(7) << d.range_id() << std::setw(28) << span << std::setw(14) << replicas
+      out << std::setw(7) << d.range_id() << std::setw(28) << span << std::setw(26) << replicas
           << std::setw(8) << leader << std::setw(13)
           << (r.leaseholder_node_id() ? absl::StrCat("n", r.leaseholder_node_id()) : "-")
           << r.applied_index() << "\n";
@@ -263,6 +293,12 @@ CliRunner AddServerCommands(CLI::App& app, std::ostream& out, std::ostream& err)
                     "TESTING ONLY: collect finished transaction records this old (0: 1 hour)");
   start->add_option("--testing-intent-resolution-delay-ms", start_flags->intent_resolution_delay_ms,
                     "TESTING ONLY: hold asynchronous intent resolution this long");
+  start->add_flag("--testing-deleterange-at-max", start_flags->testing_deleterange_at_max,
+                  "TESTING ONLY: a planted bug (DeleteRange finds keys at the latest version "
+                  "and leaves its span out of the timestamp cache) for checker tests");
+  start->add_flag("--testing-cput-reads-latest", start_flags->testing_cput_reads_latest,
+                  "TESTING ONLY: a planted bug (a transactional ConditionalPut reads the "
+                  "latest version; a failed one is not a read) for checker tests");
 
   auto host = std::make_shared<std::string>("127.0.0.1:26257");
   auto split_at = std::make_shared<std::string>();

@@ -3,13 +3,14 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace rangedb {
 
 void ClockMonitor::Record(uint64_t node_id, int64_t send_ns, int64_t receive_ns,
                           int64_t remote_ns) {
   if (receive_ns < send_ns) return;  // the local clock stepped back: no measurement
-  Measurement m;
+  Sample m;
   m.offset_ns = remote_ns - (send_ns + (receive_ns - send_ns) / 2);
   m.error_ns = (receive_ns - send_ns) / 2;
   m.at_ns = receive_ns;
@@ -22,35 +23,70 @@ void ClockMonitor::Forget(uint64_t node_id) {
   peers_.erase(node_id);
 }
 
-std::string ClockMonitor::Verdict(int64_t now_ns) const {
-  const int64_t limit_ns = static_cast<int64_t>(
-      static_cast<double>(absl::ToInt64Nanoseconds(max_offset_)) * kFenceFraction);
-  if (limit_ns <= 0) return "";
-  absl::MutexLock lock(&mu_);
-  int recent = 0, far = 0;
-  int64_t worst_ns = 0;
-  for (const auto& [id, m] : peers_) {
-    if (now_ns - m.at_ns > absl::ToInt64Nanoseconds(kMeasurementTtl)) continue;
-    ++recent;
-    const int64_t surely_off = std::llabs(m.offset_ns) - m.error_ns;
-    if (surely_off > limit_ns) {
-      ++far;
-      if (std::llabs(m.offset_ns) > std::llabs(worst_ns)) worst_ns = m.offset_ns;
-    }
-  }
-  if (recent == 0 || 2 * far <= recent) return "";
-  return absl::StrCat(
-      "this node's clock is more than ", absl::FormatDuration(absl::Nanoseconds(limit_ns)), " (",
-      static_cast<int>(kFenceFraction * 100),
-      "% of --max-offset=", absl::FormatDuration(max_offset_), ") away from ", far, " of ", recent,
-      " peers (e.g. ", absl::FormatDuration(absl::Nanoseconds(worst_ns)),
-      "); it stops serving until its clock is fixed (check NTP / chrony)");
+int64_t ClockMonitor::LimitNanos() const {
+  return static_cast<int64_t>(static_cast<double>(absl::ToInt64Nanoseconds(max_offset_)) *
+                              kFenceFraction);
 }
 
-int64_t ClockMonitor::OffsetNanos(uint64_t node_id) const {
+ClockAssessment ClockMonitor::Assess(int64_t now_ns, int cluster_size) const {
+  ClockAssessment a;
+  a.cluster_size = std::max(cluster_size, 1);
+  a.majority = a.cluster_size / 2 + 1;
+  const int64_t limit_ns = LimitNanos();
+  if (limit_ns <= 0) {  // no bound configured: never fence
+    a.clear = true;
+    return a;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, m] : peers_) {
+      if (!Recent(m, now_ns)) continue;
+      ++a.measured;
+      const int64_t abs_ns = std::llabs(m.offset_ns);
+      if (abs_ns - m.error_ns > limit_ns) a.far.push_back({id, m.offset_ns, m.error_ns});
+      if (abs_ns + m.error_ns <= limit_ns) ++a.near;
+    }
+  }
+  a.fence = static_cast<int>(a.far.size()) >= a.majority;
+  a.clear = a.near + 1 >= a.majority;
+  if (a.far.empty()) return a;
+  std::vector<std::string> peers;
+  for (const PeerClock& p : a.far) {
+    // The peer's offset from us, so ours from the peer is its negation.
+    peers.push_back(absl::StrCat("node ", p.node_id, " (this clock is ",
+                                 absl::FormatDuration(absl::Nanoseconds(std::llabs(p.offset_ns))),
+                                 p.offset_ns < 0 ? " ahead" : " behind", ")"));
+  }
+  const std::string limit =
+      absl::StrCat(absl::FormatDuration(absl::Nanoseconds(limit_ns)), " (",
+                   static_cast<int>(kFenceFraction * 100),
+                   "% of --max-offset=", absl::FormatDuration(max_offset_), ")");
+  if (a.fence) {
+    a.message = absl::StrCat(
+        "this node's clock is more than ", limit, " away from ", a.far.size(), " of the ",
+        a.cluster_size, " nodes of the cluster: ", absl::StrJoin(peers, ", "),
+        "; it stops serving until its clock is back within bounds (check NTP / chrony)");
+  } else {
+    std::vector<std::string> off;
+    for (const PeerClock& p : a.far) {
+      off.push_back(absl::StrCat("node ", p.node_id, "'s clock is ",
+                                 absl::FormatDuration(absl::Nanoseconds(std::llabs(p.offset_ns))),
+                                 p.offset_ns > 0 ? " ahead of" : " behind", " this node's"));
+    }
+    a.message =
+        absl::StrCat(absl::StrJoin(off, "; "), " (more than ", limit, "); that is ", a.far.size(),
+                     " of the ", a.cluster_size,
+                     " nodes, not a majority, so this node keeps serving: check that node's "
+                     "clock (NTP / chrony)");
+  }
+  return a;
+}
+
+std::optional<PeerClock> ClockMonitor::Measurement(uint64_t node_id, int64_t now_ns) const {
   absl::MutexLock lock(&mu_);
   auto it = peers_.find(node_id);
-  return it == peers_.end() ? 0 : it->second.offset_ns;
+  if (it == peers_.end() || !Recent(it->second, now_ns)) return std::nullopt;
+  return PeerClock{node_id, it->second.offset_ns, it->second.error_ns};
 }
 
 }  // namespace rangedb

@@ -1,26 +1,60 @@
 // ClockMonitor: this node's clock offset to its peers, measured by the pings, and the
-// verdict on whether it may keep serving (DESIGN.md §6, docs/transactions.md "Clocks").
+// verdict on whether it may serve (DESIGN.md §6, docs/transactions.md "Clocks").
 //
 // Each ping gives one measurement of a peer's physical clock: the peer's reading
 // minus the midpoint of the round trip, with half the round trip as its error. The
-// latest measurement per peer counts, for kMeasurementTtl. A node whose offset to
-// more than half of the peers it has recent measurements of exceeds kFenceFraction
-// (80%) of --max-offset, even after subtracting the measurement error, is the odd
-// one out: its clock (not theirs) is wrong, and serving with it could break the
-// uncertainty and lease arguments. The node then stops serving.
+// latest measurement per peer counts, for kMeasurementTtl.
+//
+// The verdict is taken against the whole cluster (cluster_size nodes, this one
+// included), never against only the peers heard from:
+//   * far:  |offset| - error > limit, surely more than the limit (kFenceFraction,
+//           80%, of --max-offset) away;
+//   * near: |offset| + error <= limit, surely within it.
+// The node fences when it is far from a majority of the cluster (far peers >=
+// cluster_size / 2 + 1): then its clock, not theirs, is the odd one out. It serves
+// again when it is near a majority, counting itself (near peers + 1 >= majority).
+// Too few measurements decide nothing: a node that heard from one peer of three keeps
+// its current state. The two conditions cannot hold at once; between them (e.g. a
+// peer down, or a measurement in doubt) the state stays as it is. A cluster of two
+// cannot tell which clock is wrong: neither node ever fences (both report the
+// offset).
 //
 // Thread safety: safe for concurrent use.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace rangedb {
+
+// One peer's measured clock: its offset (peer minus us) and the error bound.
+struct PeerClock {
+  uint64_t node_id = 0;
+  int64_t offset_ns = 0;
+  int64_t error_ns = 0;
+};
+
+// What the measurements say about this node's clock, now.
+struct ClockAssessment {
+  int cluster_size = 0;        // nodes in the cluster, this one included
+  int majority = 0;            // cluster_size / 2 + 1
+  int measured = 0;            // peers with a recent measurement
+  std::vector<PeerClock> far;  // peers surely beyond the limit, by node id
+  int near = 0;                // peers surely within the limit
+  // far.size() >= majority: this node's clock is the odd one out.
+  bool fence = false;
+  // near + 1 >= majority: this node agrees with a majority, itself included.
+  bool clear = false;
+  // For the operator: which nodes, what offsets, what limit. Empty if far is empty.
+  std::string message;
+};
 
 class ClockMonitor {
  public:
@@ -35,22 +69,29 @@ class ClockMonitor {
   // Forgets a peer (it left or was declared dead).
   void Forget(uint64_t node_id);
 
-  // Empty if this node may serve; otherwise why not (a message for the operator).
-  // now_ns: the local physical clock, to age measurements out.
-  std::string Verdict(int64_t now_ns) const;
+  // The verdict for a cluster of cluster_size nodes (this one included; values below
+  // 1 count as 1). now_ns: the local physical clock, to age measurements out.
+  ClockAssessment Assess(int64_t now_ns, int cluster_size) const;
 
-  // The last measured offset to node_id (peer minus us), for /status; 0 if none.
-  int64_t OffsetNanos(uint64_t node_id) const;
+  // The last measurement of node_id if it is recent, for /status.
+  std::optional<PeerClock> Measurement(uint64_t node_id, int64_t now_ns) const;
+
+  // The limit: kFenceFraction of max_offset.
+  int64_t LimitNanos() const;
 
  private:
-  struct Measurement {
+  struct Sample {
     int64_t offset_ns = 0;
     int64_t error_ns = 0;
     int64_t at_ns = 0;  // local physical time of the measurement
   };
+  bool Recent(const Sample& s, int64_t now_ns) const {
+    return now_ns - s.at_ns <= absl::ToInt64Nanoseconds(kMeasurementTtl) && s.at_ns <= now_ns;
+  }
+
   const absl::Duration max_offset_;
   mutable absl::Mutex mu_;
-  std::map<uint64_t, Measurement> peers_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, Sample> peers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rangedb

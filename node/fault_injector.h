@@ -7,6 +7,9 @@
 // batches, gossip, pings). A symmetric partition sets both directions on both sides;
 // a one-way partition sets one. Set() replaces all rules; an empty rule set heals.
 //
+// It can also refuse the next N Bootstrap RPCs (RefuseBootstraps), to fail an init
+// half-way.
+//
 // Thread safety: safe for concurrent use.
 #pragma once
 
@@ -33,11 +36,23 @@ class FaultInjector {
     absl::MutexLock lock(&mu_);
     return drop_outbound_to_.count(to_node_id) > 0;
   }
+  // The next `count` calls of RefuseBootstrap return true.
+  void RefuseBootstraps(int count) {
+    absl::MutexLock lock(&mu_);
+    refuse_bootstraps_ = count > 0 ? count : 0;
+  }
+  bool RefuseBootstrap() {
+    absl::MutexLock lock(&mu_);
+    if (refuse_bootstraps_ == 0) return false;
+    --refuse_bootstraps_;
+    return true;
+  }
 
  private:
   mutable absl::Mutex mu_;
   std::set<uint64_t> drop_inbound_from_ ABSL_GUARDED_BY(mu_);
   std::set<uint64_t> drop_outbound_to_ ABSL_GUARDED_BY(mu_);
+  int refuse_bootstraps_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace rangedb

@@ -1,6 +1,7 @@
 #include "node/gossip_store.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <tuple>
 #include <utility>
@@ -43,9 +44,11 @@ absl::Status GossipStore::ValidateLocked(const nodepb::GossipInfo& info) const {
         absl::StrCat("gossip value for key ", QuotedKey(info.key()), " of ", info.value().size(),
                      " bytes exceeds the limit of ", options_.max_value_bytes));
   }
-  if (info.version() < 0 || info.expires_unix_ns() < 0) {
+  // The largest version has no successor, so nothing could ever replace it.
+  if (info.version() < 0 || info.version() == std::numeric_limits<int64_t>::max() ||
+      info.expires_unix_ns() < 0) {
     return absl::InvalidArgumentError(absl::StrCat("gossip info for key ", QuotedKey(info.key()),
-                                                   " with a negative version ", info.version(),
+                                                   " with an invalid version ", info.version(),
                                                    " or expiry ", info.expires_unix_ns()));
   }
   return absl::OkStatus();
@@ -93,6 +96,7 @@ absl::Status GossipStore::AddLocal(std::string_view key, std::string_view value,
     info.set_version(version);
     if (absl::Status status = ValidateLocked(info); !status.ok()) return status;
     if (absl::Status status = PutLocked(std::move(info), now_ns); !status.ok()) return status;
+    if (written_here_.size() < options_.max_infos) written_here_.emplace(key);
   }
   Notify({Change{std::string(key), std::string(value)}});
   return absl::OkStatus();
@@ -111,6 +115,13 @@ GossipMergeResult GossipStore::Merge(const std::vector<nodepb::GossipInfo>& info
       if (status.ok()) {
         auto it = infos_.find(info.key());
         if (it != infos_.end() && IsLive(it->second, now_ns) && !Newer(info, it->second)) {
+          continue;
+        }
+        if (it != infos_.end() && IsLive(it->second, now_ns) && info.origin_node_id() == node_id_ &&
+            it->second.origin_node_id() == node_id_ && written_here_.contains(info.key())) {
+          // This node's own record from before a restart, newer only by the clock it
+          // had then: the value written in this life wins (see Restarts).
+          it->second.set_version(info.version() + 1);
           continue;
         }
         status = PutLocked(info, now_ns);

@@ -4,10 +4,20 @@
 //
 // An info (nodepb::GossipInfo) is a key, a value, the version its origin assigned, the
 // origin node id and an optional expiry. Ordering rule, per key: the info with the
-// higher (version, origin_node_id) wins; versions are the origin's wall clock in
-// nanoseconds, bumped past the version it replaces, so a node's newer write wins over
-// everything it has seen. Merge is commutative, associative and idempotent over the
-// live infos, which is what makes any gossip order converge.
+// higher (version, origin_node_id) wins. A version is max(now_ns of the write, the
+// version it replaces + 1); the node passes its HLC's wall time as now_ns, so its
+// versions never go back within a process life (also when the wall clock steps back)
+// and order causally across nodes (first-range, written by successive leaseholders).
+// Merge is commutative, associative and idempotent over the live infos, which is what
+// makes any gossip order converge.
+//
+// Restarts (refutation): a restarted node's clock may be behind the versions it issued
+// in its previous life, still held by its peers. When Merge brings back an info of
+// this node's own origin that is newer than the value this node wrote in this life
+// (AddLocal), the stored value wins: it is re-versioned just above the old one and
+// goes out with the next gossip, instead of being overwritten by the old record.
+// So a node's current address or liveness wins after one exchange each way, however
+// far its clock stepped back.
 //
 // Expiry: an info with expires_unix_ns != 0 is dead from that time on. Dead infos are
 // never returned, never accepted from a peer, and are purged lazily (PurgeExpired, or
@@ -35,6 +45,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,14 +85,16 @@ class GossipStore {
   GossipStore& operator=(const GossipStore&) = delete;
 
   // Sets key to value as an info originating here, with version
-  // max(now_ns, previous version of key + 1). ttl_ns = 0: never expires; otherwise it
+  // max(now_ns, previous version of key + 1), and marks the key as written in this
+  // life (see Restarts above). ttl_ns = 0: never expires; otherwise it
   // expires at now_ns + ttl_ns. Errors: InvalidArgument for an empty or oversized key
   // or value or a negative ttl; ResourceExhausted when the store is full of other keys.
   [[nodiscard]] absl::Status AddLocal(std::string_view key, std::string_view value, int64_t now_ns,
                                       int64_t ttl_ns = 0);
 
   // Merges infos received from a peer (see the ordering rule above). Expired and
-  // older infos are skipped silently; invalid ones are rejected and counted.
+  // older infos are skipped silently; invalid ones are rejected and counted; this
+  // node's own older-life infos are refuted (see Restarts above).
   [[nodiscard]] GossipMergeResult Merge(const std::vector<nodepb::GossipInfo>& infos,
                                         int64_t now_ns);
 
@@ -136,6 +149,8 @@ class GossipStore {
   mutable absl::Mutex mu_;
   std::map<std::string, nodepb::GossipInfo, std::less<>> infos_ ABSL_GUARDED_BY(mu_);
   std::vector<Subscription> subscriptions_ ABSL_GUARDED_BY(mu_);
+  // Keys AddLocal wrote in this process life (at most max_infos).
+  std::set<std::string, std::less<>> written_here_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rangedb

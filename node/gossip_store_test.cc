@@ -1,6 +1,7 @@
 #include "node/gossip_store.h"
 
 #include <atomic>
+#include <limits>
 #include <random>
 #include <string>
 #include <thread>
@@ -216,6 +217,46 @@ TEST(GossipStoreTest, ConcurrentWritersAndReaders) {
   EXPECT_EQ(notified.load(), kThreads * kWrites);
   EXPECT_EQ(store.Infos(kWrites).size(), size_t{kThreads * 10});
   EXPECT_EQ(store.Get("t0/k9", kWrites)->value(), absl::StrCat(kWrites - 1));
+}
+
+// Issue 14, finding 13: node 2 restarts at a new address with its clock stepped back
+// 600 s. Its old record (from the clock before the step) must not win: after one
+// gossip round each way, the peer has the new address and node 2 kept it.
+TEST(GossipStoreTest, RestartedNodeWithAClockSteppedBackWinsWithItsNewRecord) {
+  GossipStore before(2);
+  ASSERT_TRUE(before.AddLocal("node:2", "old-address", 1000 * kSecond).ok());
+  GossipStore peer(1);
+  (void)peer.Merge(before.Infos(1000 * kSecond), 1000 * kSecond);
+  GossipStore after(2);  // the restarted node 2
+  const int64_t now = 400 * kSecond;
+  ASSERT_TRUE(after.AddLocal("node:2", "new-address", now).ok());
+  auto round = [&](GossipStore& from, GossipStore& to) {
+    (void)to.Merge(from.Infos(now), now);
+    (void)from.Merge(to.Infos(now), now);
+  };
+  round(after, peer);
+  round(peer, after);
+  EXPECT_EQ(after.Get("node:2", now)->value(), "new-address");
+  EXPECT_EQ(peer.Get("node:2", now)->value(), "new-address");
+}
+
+// The refutation is only for this node's own records from an older life: a newer
+// record of another origin still wins, and a restarted node adopts its older-life
+// record for a key it has not written yet (its next write goes above it).
+TEST(GossipStoreTest, OnlyOwnRecordsWrittenInThisLifeAreRefuted) {
+  GossipStore store(2);
+  ASSERT_TRUE(store.AddLocal("first-range", "mine", 100).ok());
+  EXPECT_THAT(store.Merge({Info("first-range", "theirs", 200, 3)}, 100).changed_keys,
+              ElementsAre("first-range"));
+  EXPECT_EQ(store.Get("first-range", 100)->value(), "theirs");
+  EXPECT_THAT(store.Merge({Info("liveness:2", "old-life", 900, 2)}, 100).changed_keys,
+              ElementsAre("liveness:2"));
+  ASSERT_TRUE(store.AddLocal("liveness:2", "now", 100).ok());
+  EXPECT_EQ(store.Get("liveness:2", 100)->version(), 901);
+  // The largest version has no successor: refused, so no version ever overflows.
+  GossipMergeResult r =
+      store.Merge({Info("node:2", "x", std::numeric_limits<int64_t>::max(), 2)}, 100);
+  EXPECT_EQ(r.rejected, 1u);
 }
 
 // Three nodes write concurrently (including the same key) and gossip pairwise in a

@@ -10,6 +10,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "node/node_services.h"
 #include "node/offset_clock.h"
+#include "node/store_identity.h"
 #include "proto/kv.grpc.pb.h"
 #include "ranges/range_keys.h"
 #include "spdlog/spdlog.h"
@@ -48,11 +49,16 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(NodeOptions options) {
 }
 
 absl::Status Node::Open() {
-  if (options_.testing_clock_offset != absl::ZeroDuration()) {
-    physical_clock_ =
+  if (options_.testing_clock_offset != absl::ZeroDuration() || options_.testing_faults) {
+    // With --testing-faults the offset can change at run time (Testing.SetClockOffset).
+    auto clock =
         std::make_unique<OffsetClock>(absl::ToInt64Nanoseconds(options_.testing_clock_offset));
-    spdlog::warn("node: TESTING: physical clock offset by {}",
-                 absl::FormatDuration(options_.testing_clock_offset));
+    testing_clock_ = clock.get();
+    physical_clock_ = std::move(clock);
+    if (options_.testing_clock_offset != absl::ZeroDuration()) {
+      spdlog::warn("node: TESTING: physical clock offset by {}",
+                   absl::FormatDuration(options_.testing_clock_offset));
+    }
   } else {
     physical_clock_ = std::make_unique<SystemClock>();
   }
@@ -65,14 +71,19 @@ absl::Status Node::Open() {
   absl::StatusOr<std::unique_ptr<Engine>> engine = OpenEngine(eo);
   if (!engine.ok()) return engine.status();
   engine_ = std::move(*engine);
+  absl::StatusOr<std::string> store_id = LoadOrCreateStoreId(engine_.get());
+  if (!store_id.ok()) return store_id.status();
+  store_id_ = *std::move(store_id);
   nodepb::BootstrapRequest ident;
   absl::StatusOr<bool> found = ranges::ReadLocalProto(*engine_, ranges::StoreIdentKey(), &ident);
   if (!found.ok()) return found.status();
   if (*found) {
     absl::MutexLock lock(&mu_);
     identity_ = ident;
-    spdlog::info("node: store {} holds node {} of cluster {}", engine_->Path(), ident.node_id(),
-                 ident.cluster_id());
+    spdlog::info("node: store {} (store id {}) holds node {} of cluster {}", engine_->Path(),
+                 store_id_, ident.node_id(), ident.cluster_id());
+  } else {
+    spdlog::info("node: store {} (store id {}) belongs to no cluster", engine_->Path(), store_id_);
   }
   if (options_.testing_faults) {
     faults_ = std::make_unique<FaultInjector>();
@@ -178,6 +189,18 @@ absl::Status Node::StartStore() {
   if (options_.testing_unsafe_reads) {
     spdlog::warn("node: TESTING: PLANTED BUG: reads are served without a lease");
   }
+  so.config.testing_deleterange_at_max = options_.testing_deleterange_at_max;
+  if (options_.testing_deleterange_at_max) {
+    spdlog::warn(
+        "node: TESTING: PLANTED BUG: DeleteRange finds keys at the latest version and leaves "
+        "its span out of the timestamp cache");
+  }
+  so.config.testing_cput_reads_latest = options_.testing_cput_reads_latest;
+  if (options_.testing_cput_reads_latest) {
+    spdlog::warn(
+        "node: TESTING: PLANTED BUG: transactional ConditionalPut reads the latest version, "
+        "and a failed one is not remembered as a read");
+  }
   so.engine = engine_.get();
   so.clock = hlc_.get();
   so.send_raft_message = [this](rangespb::RaftMessageRequest m) { transport_->Send(std::move(m)); };
@@ -238,6 +261,23 @@ void Node::FenceForClock(const std::string& reason) {
   // not cover: hand the leases over (and stop campaigning) right away.
   const int left = store_->DrainLeases(absl::Now() + absl::Seconds(5));
   spdlog::error("node: fenced for its clock; {} leases could not be moved away", left);
+}
+
+void Node::LiftClockFence() {
+  std::string was;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!clock_fenced_.load()) return;
+    was = std::move(fence_reason_);
+    fence_reason_.clear();
+    clock_fenced_.store(false);
+  }
+  // Campaign and tick again, unless the node is draining for good (SIGTERM).
+  if (!draining_.load()) store_->ResumeAfterDrain();
+  spdlog::warn(
+      "node: SERVING AGAIN: this node's clock is back within bounds of a majority of "
+      "the cluster (it had stopped: {})",
+      was);
 }
 
 std::string Node::ClockFenceReason() const {

@@ -4,9 +4,11 @@
 //   1. Start(): opens the engine, serves gRPC (KV, Internal, Admin, and Testing when
 //      --testing-faults) and HTTP at once, so operators and peers can reach it.
 //   2. Identity: a store that was bootstrapped before starts its replicas right away.
-//      A new store waits: either `rangedb init` reaches some node, which bootstraps
-//      the cluster and sends every known node its identity (Bootstrap), or this node
-//      asks its --join peers (Join) until one belongs to a cluster.
+//      A new store waits: either `rangedb init` reaches some node, which claims the
+//      nodes it knows, bootstraps itself and sends every claimed node its identity
+//      (Bootstrap), or this node asks its --join peers (Join) until one belongs to a
+//      cluster. A planned identity is bound to a store id: a store that lost its
+//      data joins as a new node (docs/design/node-identity.md).
 //   3. Serving: gossip of node addresses, the first range's descriptor and liveness;
 //      pings feed the phi-accrual failure detector; the gateway routes client batches.
 //   4. Drain() (SIGTERM): refuse new client batches, move leases away, let in-flight
@@ -34,6 +36,7 @@
 #include "node/http_server.h"
 #include "node/metrics.h"
 #include "node/node_dialer.h"
+#include "node/offset_clock.h"
 #include "node/phi_accrual.h"
 #include "node/raft_transport.h"
 #include "proto/node.pb.h"
@@ -69,6 +72,8 @@ struct NodeOptions {
   absl::Duration testing_gc_interval = absl::ZeroDuration();
   absl::Duration testing_txn_record_gc_age = absl::ZeroDuration();
   absl::Duration testing_intent_resolution_delay = absl::ZeroDuration();
+  bool testing_deleterange_at_max = false;  // a planted bug (ranges/store_context.h)
+  bool testing_cput_reads_latest = false;   // a planted bug (ranges/store_context.h)
 };
 
 class Node {
@@ -83,12 +88,18 @@ class Node {
   // Stops serving and closes the store. Idempotent.
   void Stop();
 
-  // Initializes a new cluster from this node (Admin.Init). FailedPrecondition if
-  // this node already belongs to a cluster.
+  // Initializes a new cluster from this node (Admin.Init), or, if this node already
+  // belongs to one, completes it: re-sends the Bootstrap to members still empty and
+  // answers with the same cluster (already_initialized). Aborted/FailedPrecondition,
+  // with nothing created, if another init holds a node or a node belongs to another
+  // cluster.
   absl::StatusOr<nodepb::InitResponse> InitCluster(const nodepb::InitRequest& request);
   // Adopts an identity (Internal.Bootstrap, or a Join answer). Idempotent for the
-  // same identity; FailedPrecondition for a different one.
+  // same identity; FailedPrecondition for a different one, for an identity bound to
+  // another store, or while another cluster's init holds this node.
   absl::Status Bootstrap(const nodepb::BootstrapRequest& request);
+  // Reserves this node for one init (Internal.ClaimForInit), or releases it.
+  nodepb::InitClaimResponse HandleInitClaim(const nodepb::InitClaimRequest& request);
   // Answers a joining node (Internal.Join).
   absl::StatusOr<nodepb::JoinResponse> HandleJoin(const nodepb::JoinRequest& request);
 
@@ -99,13 +110,19 @@ class Node {
   // Stops serving for good (until restarted): refuses requests with `reason` and
   // moves its leases away. Idempotent.
   void FenceForClock(const std::string& reason);
+  // Serves again after FenceForClock (the clock is back within bounds). Idempotent.
+  void LiftClockFence();
   // Why this node stopped serving because of its clock; empty if it did not.
   std::string ClockFenceReason() const;
 
   uint64_t node_id() const;
+  // This store's id (node/store_identity.h); set by Start.
+  const std::string& store_id() const { return store_id_; }
   std::string cluster_id() const;
   const NodeOptions& options() const { return options_; }
   FaultInjector* faults() { return faults_.get(); }
+  // The skewable physical clock; null unless testing_faults or a testing offset.
+  OffsetClock* testing_clock() { return testing_clock_; }
   // Null until the node has an identity (serving).
   GossipStore* gossip() { return serving_.load() ? gossip_.get() : nullptr; }
   RaftTransport* transport() { return serving_.load() ? transport_.get() : nullptr; }
@@ -121,6 +138,21 @@ class Node {
   // Starts the Store once the identity is known. REQUIRES: identity_ set.
   absl::Status StartStore();
   void JoinLoop();
+  // Init helpers (node_init.cc). PingAddress retries until give_up_after.
+  std::optional<nodepb::PingResponse> PingAddress(const std::string& address,
+                                                  absl::Duration give_up_after);
+  absl::StatusOr<nodepb::InitClaimResponse> ClaimRemote(const std::string& address,
+                                                        const nodepb::InitClaimRequest& req);
+  // Releases this init's claims here and on `addresses` (best effort).
+  void ReleaseClaims(const std::string& cluster_id, const std::vector<std::string>& addresses);
+  absl::Status SendBootstrap(const std::string& address, const nodepb::BootstrapRequest& req);
+  // Sends every other member of `plan` its Bootstrap unless it already has it; the
+  // answer lists the members still missing. REQUIRES: this node has an identity.
+  nodepb::InitResponse SendPlanBootstraps(const nodepb::BootstrapRequest& plan);
+  absl::StatusOr<nodepb::InitResponse> CompleteInit(const nodepb::InitRequest& request,
+                                                    const nodepb::BootstrapRequest& identity);
+  // The ping loop's clock verdict: fences, lifts the fence, or warns about a peer.
+  void CheckClock();
   void GossipLoop();
   void PingLoop();
   void RegisterHttpHandlers();
@@ -136,8 +168,10 @@ class Node {
   const NodeOptions options_;
   const int64_t started_unix_ns_;
   std::unique_ptr<PhysicalClock> physical_clock_;
+  OffsetClock* testing_clock_ = nullptr;  // physical_clock_, when it is an OffsetClock
   std::unique_ptr<HybridLogicalClock> hlc_;
   std::unique_ptr<Engine> engine_;
+  std::string store_id_;                   // written once by Open
   std::unique_ptr<FaultInjector> faults_;  // null unless testing_faults
   std::unique_ptr<GossipStore> gossip_;
   std::unique_ptr<PhiAccrualDetector> detector_;
@@ -158,13 +192,22 @@ class Node {
   // Addresses of uninitialized nodes that asked to join us (init candidates).
   std::vector<std::string> knocking_ ABSL_GUARDED_BY(mu_);
   bool initializing_ ABSL_GUARDED_BY(mu_) = false;
+  // The init this node is reserved for, if any (docs/design/node-identity.md).
+  struct InitClaim {
+    std::string cluster_id;
+    std::string initiator;  // its address
+    absl::Time expires;
+  };
+  std::optional<InitClaim> claim_ ABSL_GUARDED_BY(mu_);
+  // When CheckClock last warned about a far peer (rate limit).
+  absl::Time last_clock_warning_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 
   // Set (release) once StartStore built gossip_, transport_, store_ and gateway_;
   // request paths check it (acquire) before touching them.
   std::atomic<bool> serving_{false};
   std::atomic<bool> draining_{false};
-  // Set once the clock monitor found this node's clock too far off: it drains and
-  // refuses requests (docs/transactions.md, "Clocks").
+  // Set while the clock monitor finds this node's clock too far off from a majority
+  // of the cluster: it drains and refuses requests (docs/transactions.md, "Clocks").
   std::atomic<bool> clock_fenced_{false};
   std::string fence_reason_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> in_flight_{0};

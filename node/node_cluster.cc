@@ -1,4 +1,5 @@
-// Node: cluster life cycle — init, bootstrap, join (docs/node.md).
+// Node: cluster life cycle — bootstrap and join (docs/node.md); init is in
+// node_init.cc. docs/design/node-identity.md has the identity rules.
 #include <algorithm>
 #include <future>
 #include <random>
@@ -8,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "grpcpp/grpcpp.h"
 #include "node/node.h"
+#include "node/store_identity.h"
 #include "proto/node.grpc.pb.h"
 #include "ranges/bootstrap.h"
 #include "ranges/range_keys.h"
@@ -19,128 +21,7 @@ namespace {
 
 constexpr size_t kMaxKnockingNodes = 100;
 
-std::string NewClusterId() {
-  std::mt19937_64 rng(std::random_device{}());
-  std::string bytes(16, '\0');
-  for (char& c : bytes) c = static_cast<char>(rng());
-  return absl::BytesToHexString(bytes);
-}
-
 }  // namespace
-
-absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest& request) {
-  std::vector<std::string> candidates;
-  {
-    absl::MutexLock lock(&mu_);
-    if (identity_.has_value()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cluster already initialized (cluster ", identity_->cluster_id(),
-                       ", this is node ", identity_->node_id(), "); init is needed only once"));
-    }
-    if (initializing_) return absl::FailedPreconditionError("init is already in progress");
-    initializing_ = true;
-    candidates = knocking_;
-  }
-  struct Reset {
-    Node* n;
-    ~Reset() {
-      absl::MutexLock lock(&n->mu_);
-      n->initializing_ = false;
-    }
-  } reset{this};
-  candidates.insert(candidates.end(), options_.join.begin(), options_.join.end());
-  std::sort(candidates.begin(), candidates.end());
-  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-  candidates.erase(std::remove(candidates.begin(), candidates.end(), options_.listen_addr),
-                   candidates.end());
-
-  // Every other node must answer and must not belong to a cluster yet.
-  // A node started together with this one may not listen yet: give each a few
-  // seconds (with retries) before leaving it out.
-  std::vector<std::string> members = {options_.listen_addr};
-  for (const std::string& addr : candidates) {
-    auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
-    nodepb::PingRequest ping;
-    nodepb::PingResponse pong;
-    grpc::Status st;
-    const absl::Time give_up = absl::Now() + absl::Seconds(5);
-    do {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(ToChronoDeadline(absl::Now() + absl::Seconds(1)));
-      ctx.set_wait_for_ready(true);
-      st = stub->Ping(&ctx, ping, &pong);
-    } while (!st.ok() && absl::Now() < give_up);
-    if (!st.ok()) {
-      spdlog::warn("init: {} did not answer ({}); it is left out and can join later", addr,
-                   st.error_message());
-      continue;
-    }
-    if (!pong.cluster_id().empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("node at ", addr, " already belongs to cluster ", pong.cluster_id(),
-                       "; a new cluster must start from nodes without data"));
-    }
-    members.push_back(addr);
-  }
-  std::vector<uint64_t> ids;
-  for (size_t i = 0; i < members.size(); ++i) ids.push_back(i + 1);
-  std::vector<std::string> splits(request.split_keys().begin(), request.split_keys().end());
-  absl::StatusOr<std::vector<kvpb::RangeDescriptor>> plan = ranges::PlanInitialRanges(ids, splits);
-  if (!plan.ok()) return plan.status();
-
-  nodepb::BootstrapRequest base;
-  base.set_cluster_id(NewClusterId());
-  for (size_t i = 0; i < members.size(); ++i) {
-    nodepb::NodeDescriptor* d = base.add_nodes();
-    d->set_node_id(ids[i]);
-    d->set_address(members[i]);
-  }
-  for (const kvpb::RangeDescriptor& d : *plan) *base.add_ranges() = d;
-  TimestampToProto(hlc_->Now(), base.mutable_now());
-  spdlog::info("init: bootstrapping cluster {} with {} nodes and {} ranges", base.cluster_id(),
-               members.size(), plan->size());
-
-  // The others first: if one of them fails, this node stays uninitialized and init can
-  // be retried (Bootstrap is idempotent on the nodes that did take it).
-  std::vector<std::future<absl::Status>> sent;
-  for (size_t i = 1; i < members.size(); ++i) {
-    nodepb::BootstrapRequest req = base;
-    req.set_node_id(ids[i]);
-    sent.push_back(std::async(std::launch::async, [this, req, addr = members[i]]() {
-      absl::Status last;
-      for (int attempt = 0; attempt < 3; ++attempt) {
-        auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
-        grpc::ClientContext ctx;
-        ctx.set_deadline(ToChronoDeadline(absl::Now() + absl::Seconds(5)));
-        nodepb::BootstrapResponse resp;
-        grpc::Status st = stub->Bootstrap(&ctx, req, &resp);
-        if (st.ok()) return absl::OkStatus();
-        last =
-            absl::UnavailableError(absl::StrCat("bootstrap of ", addr, ": ", st.error_message()));
-        if (st.error_code() == grpc::StatusCode::FAILED_PRECONDITION) break;
-        absl::SleepFor(absl::Milliseconds(200));
-      }
-      return last;
-    }));
-  }
-  std::vector<std::string> failures;
-  for (auto& f : sent) {
-    if (absl::Status s = f.get(); !s.ok()) failures.push_back(std::string(s.message()));
-  }
-  if (!failures.empty()) {
-    return absl::UnavailableError(absl::StrCat("init failed: ", absl::StrJoin(failures, "; "),
-                                               ". Fix the node and run init again."));
-  }
-  nodepb::BootstrapRequest mine = base;
-  mine.set_node_id(ids[0]);
-  if (absl::Status s = Bootstrap(mine); !s.ok()) return s;
-
-  nodepb::InitResponse resp;
-  resp.set_cluster_id(base.cluster_id());
-  *resp.mutable_nodes() = base.nodes();
-  *resp.mutable_ranges() = base.ranges();
-  return resp;
-}
 
 absl::Status Node::Bootstrap(const nodepb::BootstrapRequest& request) {
   {
@@ -157,6 +38,15 @@ absl::Status Node::Bootstrap(const nodepb::BootstrapRequest& request) {
     if (request.cluster_id().empty() || request.node_id() == 0) {
       return absl::InvalidArgumentError("bootstrap needs a cluster id and a node id");
     }
+    if (claim_.has_value() && claim_->expires > absl::Now() &&
+        claim_->cluster_id != request.cluster_id()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "this node is reserved by the init of cluster ", claim_->cluster_id, " (started on ",
+          claim_->initiator, "); refusing cluster ", request.cluster_id()));
+    }
+    // Only the store init bound this node id to may write its replicas: a store that
+    // lost its data never takes an old identity (docs/design/node-identity.md).
+    if (absl::Status s = CheckBootstrapFor(request, store_id_); !s.ok()) return s;
     std::unique_ptr<WriteBatch> batch = engine_->NewWriteBatch();
     ranges::WriteLocalProto(*batch, ranges::StoreIdentKey(), request);
     std::vector<kvpb::RangeDescriptor> plan(request.ranges().begin(), request.ranges().end());
@@ -166,6 +56,7 @@ absl::Status Node::Bootstrap(const nodepb::BootstrapRequest& request) {
     if (!s.ok()) return s;
     if (s = batch->Commit(/*sync=*/true); !s.ok()) return s;
     identity_ = request;
+    claim_.reset();
   }
   spdlog::info("node: joined cluster {} as node {}", request.cluster_id(), request.node_id());
   return StartStore();
@@ -187,15 +78,17 @@ absl::StatusOr<nodepb::JoinResponse> Node::HandleJoin(const nodepb::JoinRequest&
   nodepb::JoinResponse resp;
   nodepb::BootstrapRequest* b = resp.mutable_bootstrap();
   *b = ident;
-  for (const nodepb::NodeDescriptor& n : ident.nodes()) {
-    if (n.address() == request.address()) {
-      // Part of the initial plan: the same identity init gave (or tried to give) it.
-      b->set_node_id(n.node_id());
-      return resp;
-    }
+  uint64_t replaced = 0;
+  if (std::optional<uint64_t> planned =
+          PlanIdentityFor(ident, request.address(), request.store_id(), &replaced)) {
+    // Its own store, never bootstrapped (else it would not ask): the identity init
+    // gave (or tried to give) it, so a lost Bootstrap is recovered.
+    b->set_node_id(*planned);
+    return resp;
   }
   if (!serving_.load()) return absl::UnavailableError("this node is still starting");
-  // A new node: the next id from the system range's generator.
+  // A new node (or a new store at a planned node's address): the next id from the
+  // system range's generator, and no replicas.
   kvpb::BatchRequest inc;
   inc.add_requests()->mutable_increment()->set_key(ranges::NodeIdGeneratorKey());
   inc.mutable_requests(0)->mutable_increment()->set_delta(1);
@@ -204,18 +97,30 @@ absl::StatusOr<nodepb::JoinResponse> Node::HandleJoin(const nodepb::JoinRequest&
     return absl::UnavailableError(absl::StrCat("allocating a node id: ", r.error().message()));
   }
   b->set_node_id(static_cast<uint64_t>(r.responses(0).increment().new_value()));
-  spdlog::info("node: {} joins the cluster as node {}", request.address(), b->node_id());
+  if (replaced != 0) {
+    spdlog::warn(
+        "node: the node at {} was node {}, but its store {} is not the one init bound to "
+        "node {} (its data was lost or replaced): it joins as node {}; node {}'s replicas "
+        "are missing until they are replaced",
+        request.address(), replaced, request.store_id(), replaced, b->node_id(), replaced);
+  } else {
+    spdlog::info("node: {} joins the cluster as node {}", request.address(), b->node_id());
+  }
   return resp;
 }
 
 void Node::JoinLoop() {
   std::mt19937_64 rng(std::random_device{}());
   while (SleepUnlessStopping(absl::Milliseconds(500 + rng() % 500))) {
+    std::vector<std::string> targets;
     {
       absl::MutexLock lock(&mu_);
       if (identity_.has_value()) return;
+      // The init that claimed this node first: it hands over a lost Bootstrap.
+      if (claim_.has_value()) targets.push_back(claim_->initiator);
     }
-    for (const std::string& addr : options_.join) {
+    targets.insert(targets.end(), options_.join.begin(), options_.join.end());
+    for (const std::string& addr : targets) {
       if (addr == options_.listen_addr) continue;
       auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
       grpc::ClientContext ctx;
@@ -223,6 +128,7 @@ void Node::JoinLoop() {
       nodepb::JoinRequest req;
       req.set_address(options_.listen_addr);
       req.set_http_address(options_.http_addr);
+      req.set_store_id(store_id_);
       nodepb::JoinResponse resp;
       if (!stub->Join(&ctx, req, &resp).ok()) continue;
       if (absl::Status s = Bootstrap(resp.bootstrap()); !s.ok()) {

@@ -148,6 +148,7 @@ nodepb::NodeStatusResponse Node::Status(bool local_only) {
   nodepb::NodeStatusResponse resp;
   resp.set_cluster_id(cluster_id());
   resp.set_node_id(node_id());
+  resp.set_clock_fence_reason(ClockFenceReason());
   if (!serving_.load(std::memory_order_acquire)) return resp;
   const int64_t now = absl::ToUnixNanos(absl::Now());
   std::map<uint64_t, nodepb::NodeDescriptor> descs;
@@ -167,6 +168,11 @@ nodepb::NodeStatusResponse Node::Status(bool local_only) {
     if (d.started_unix_ns() > 0 && state == PeerState::kLive) {
       l->set_uptime_seconds((now - d.started_unix_ns()) / 1'000'000'000);
     }
+    if (std::optional<PeerClock> m = clock_monitor_->Measurement(id, hlc_->PhysicalNow())) {
+      l->set_clock_offset_ns(m->offset_ns);
+      l->set_clock_offset_error_ns(m->error_ns);
+    }
+    if (id == node_id()) l->set_stopped_reason(resp.clock_fence_reason());
   }
   for (const auto& r : store_->Replicas()) {
     const ranges::ReplicaStatus s = r->Status();
@@ -185,21 +191,21 @@ nodepb::NodeStatusResponse Node::Status(bool local_only) {
   }
   if (local_only) return resp;
   // Every range, as its replicas report it: ask every other node for its own view.
-  std::vector<std::future<std::optional<nodepb::NodeStatusResponse>>> asks;
+  std::vector<std::pair<uint64_t, std::future<std::optional<nodepb::NodeStatusResponse>>>> asks;
   for (const auto& [id, d] : descs) {
     if (id == node_id() || PeerStateOf(id) == PeerState::kDead) continue;
-    asks.push_back(
-        std::async(std::launch::async,
-                   [this, addr = d.address()]() -> std::optional<nodepb::NodeStatusResponse> {
-                     auto stub = nodepb::Admin::NewStub(dialer_->Channel(addr));
-                     grpc::ClientContext ctx;
-                     ctx.set_deadline(ToChronoDeadline(absl::Now() + absl::Seconds(2)));
-                     nodepb::NodeStatusRequest req;
-                     req.set_local_only(true);
-                     nodepb::NodeStatusResponse r;
-                     if (!stub->NodeStatus(&ctx, req, &r).ok()) return std::nullopt;
-                     return r;
-                   }));
+    asks.emplace_back(
+        id, std::async(std::launch::async,
+                       [this, addr = d.address()]() -> std::optional<nodepb::NodeStatusResponse> {
+                         auto stub = nodepb::Admin::NewStub(dialer_->Channel(addr));
+                         grpc::ClientContext ctx;
+                         ctx.set_deadline(ToChronoDeadline(absl::Now() + absl::Seconds(2)));
+                         nodepb::NodeStatusRequest req;
+                         req.set_local_only(true);
+                         nodepb::NodeStatusResponse r;
+                         if (!stub->NodeStatus(&ctx, req, &r).ok()) return std::nullopt;
+                         return r;
+                       }));
   }
   // Per range, keep the leaseholder's report, else the most advanced one.
   std::map<uint64_t, nodepb::RangeStatus> ranges;
@@ -212,13 +218,27 @@ nodepb::NodeStatusResponse Node::Status(bool local_only) {
     if (better) it->second = rs;
   };
   for (const nodepb::RangeStatus& rs : resp.ranges()) consider(rs);
-  for (auto& f : asks) {
-    if (std::optional<nodepb::NodeStatusResponse> r = f.get(); r.has_value()) {
-      for (const nodepb::RangeStatus& rs : r->ranges()) consider(rs);
+  std::map<uint64_t, std::string> stopped;  // node id -> why it stopped serving
+  for (auto& [id, f] : asks) {
+    std::optional<nodepb::NodeStatusResponse> r = f.get();
+    if (!r.has_value() || r->node_id() != id) continue;  // another node at that address
+    for (const nodepb::RangeStatus& rs : r->ranges()) consider(rs);
+    stopped[id] = r->clock_fence_reason();
+  }
+  for (nodepb::NodeLiveness& l : *resp.mutable_nodes()) {
+    if (auto it = stopped.find(l.node().node_id()); it != stopped.end()) {
+      l.set_stopped_reason(it->second);
     }
   }
   resp.clear_ranges();
-  for (auto& [id, rs] : ranges) *resp.add_ranges() = std::move(rs);
+  for (auto& [id, rs] : ranges) {
+    // This node's view of each replica's node: the dead ones are missing copies.
+    rs.clear_dead_replica_node_ids();
+    for (const kvpb::ReplicaDescriptor& r : rs.range_descriptor().replicas()) {
+      if (PeerStateOf(r.node_id()) == PeerState::kDead) rs.add_dead_replica_node_ids(r.node_id());
+    }
+    *resp.add_ranges() = std::move(rs);
+  }
   return resp;
 }
 

@@ -17,9 +17,16 @@ namespace {
 constexpr absl::Duration kGossipInterval = absl::Seconds(1);
 constexpr absl::Duration kPingInterval = absl::Milliseconds(500);
 constexpr absl::Duration kPingTimeout = absl::Seconds(1);
-// Liveness infos expire unless refreshed; a dead node's disappears.
+// Infos expire unless their origin refreshes them, so what a dead node or a former
+// leaseholder said disappears: liveness every round (TTL 10 s), the first range's
+// descriptor every round by its leaseholder (10 s), node descriptors every 10 rounds
+// (60 s). The dialer keeps a node's address after its descriptor expired.
 constexpr int64_t kLivenessTtlNs = 10'000'000'000;
+constexpr int64_t kFirstRangeTtlNs = 10'000'000'000;
+constexpr int64_t kNodeDescriptorTtlNs = 60'000'000'000;
 constexpr int64_t kNeverHeardDeadNs = 5'000'000'000;
+// A peer's clock is warned about at most this often.
+constexpr absl::Duration kClockWarningInterval = absl::Seconds(30);
 
 }  // namespace
 
@@ -27,20 +34,26 @@ void Node::GossipLoop() {
   std::mt19937_64 rng(std::random_device{}());
   const uint64_t self = node_id();
   for (int round = 0;; ++round) {
-    const int64_t now = absl::ToUnixNanos(absl::Now());
+    // Versions and expiries of this node's infos come from its HLC: never below a
+    // version it already issued in this life (the HLC only moves forward, also when
+    // the wall clock steps back), and above what it heard from others. An older life's
+    // higher versions are refuted by the store (GossipStore::Merge).
+    const int64_t now = hlc_->Now().wall_ns;
     if (round % 10 == 0) {
       nodepb::NodeDescriptor me;
       me.set_node_id(self);
       me.set_address(options_.listen_addr);
       me.set_http_address(options_.http_addr);
       me.set_started_unix_ns(started_unix_ns_);
-      (void)gossip_->AddLocal(absl::StrCat("node:", self), me.SerializeAsString(), now);
+      (void)gossip_->AddLocal(absl::StrCat("node:", self), me.SerializeAsString(), now,
+                              kNodeDescriptorTtlNs);
     }
     (void)gossip_->AddLocal(absl::StrCat("liveness:", self), absl::StrCat(now), now,
                             kLivenessTtlNs);
     if (std::shared_ptr<ranges::Replica> r = store_->GetReplica(1);
         r != nullptr && r->IsLeaseholder()) {
-      (void)gossip_->AddLocal("first-range", r->Descriptor().SerializeAsString(), now);
+      (void)gossip_->AddLocal("first-range", r->Descriptor().SerializeAsString(), now,
+                              kFirstRangeTtlNs);
     }
     // One random peer per round: infos spread in O(log n) rounds.
     std::vector<std::pair<uint64_t, std::string>> peers;
@@ -79,31 +92,33 @@ void Node::PingLoop() {
     for (const auto& [id, addr] : dialer_->Addresses()) {
       if (id == self) continue;
       if (faults_ != nullptr && faults_->DropOutbound(id)) continue;
-      pings.emplace_back(
-          id, std::async(std::launch::async, [this, self, id = id, addr = addr] {
-            pthread_setname_np(pthread_self(), "ping");
-            auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
-            grpc::ClientContext ctx;
-            ctx.set_deadline(ToChronoDeadline(absl::Now() + kPingTimeout));
-            nodepb::PingRequest req;
-            req.set_from_node_id(self);
-            TimestampToProto(hlc_->Now(), req.mutable_now());
-            nodepb::PingResponse resp;
-            const int64_t sent_ns = hlc_->PhysicalNow();
-            const bool ok = stub->Ping(&ctx, req, &resp).ok() && resp.node_id() == id &&
-                            (faults_ == nullptr || !faults_->DropInbound(id));
-            if (ok && resp.physical_now_ns() != 0) {
-              clock_monitor_->Record(id, sent_ns, hlc_->PhysicalNow(), resp.physical_now_ns());
-            }
-            return ok;
-          }));
+      pings.emplace_back(id, std::async(std::launch::async, [this, self, id = id, addr = addr] {
+                           pthread_setname_np(pthread_self(), "ping");
+                           auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
+                           grpc::ClientContext ctx;
+                           ctx.set_deadline(ToChronoDeadline(absl::Now() + kPingTimeout));
+                           nodepb::PingRequest req;
+                           req.set_from_node_id(self);
+                           TimestampToProto(hlc_->Now(), req.mutable_now());
+                           nodepb::PingResponse resp;
+                           const int64_t sent_ns = hlc_->PhysicalNow();
+                           const bool answered = stub->Ping(&ctx, req, &resp).ok() &&
+                                                 (faults_ == nullptr || !faults_->DropInbound(id));
+                           // A node that answers with id 0 is the one at that address before it has
+                           // its identity (it is joining): its clock counts, its liveness does not
+                           // yet.
+                           const bool same_node = resp.node_id() == id || resp.node_id() == 0;
+                           if (answered && same_node && resp.physical_now_ns() != 0) {
+                             clock_monitor_->Record(id, sent_ns, hlc_->PhysicalNow(),
+                                                    resp.physical_now_ns());
+                           }
+                           return answered && resp.node_id() == id;
+                         }));
     }
     for (auto& [id, f] : pings) {
       if (f.get()) detector_->Heartbeat(id, absl::ToUnixNanos(absl::Now()));
     }
-    if (std::string why = clock_monitor_->Verdict(hlc_->PhysicalNow()); !why.empty()) {
-      FenceForClock(why);
-    }
+    CheckClock();
     for (const auto& [id, addr] : dialer_->Addresses()) {
       if (id == self) continue;
       const PeerState state = PeerStateOf(id);
@@ -117,6 +132,27 @@ void Node::PingLoop() {
     }
     if (!SleepUnlessStopping(kPingInterval)) return;
   }
+}
+
+void Node::CheckClock() {
+  // The whole cluster, this node included, not just the peers that answered.
+  const int cluster_size = static_cast<int>(dialer_->Addresses().size());
+  const ClockAssessment a = clock_monitor_->Assess(hlc_->PhysicalNow(), cluster_size);
+  if (a.fence) {
+    FenceForClock(a.message);
+    return;
+  }
+  if (clock_fenced_.load()) {
+    if (a.clear) LiftClockFence();
+    return;
+  }
+  if (a.far.empty()) return;
+  {
+    absl::MutexLock lock(&mu_);
+    if (absl::Now() - last_clock_warning_ < kClockWarningInterval) return;
+    last_clock_warning_ = absl::Now();
+  }
+  spdlog::warn("node: {}", a.message);
 }
 
 PeerState Node::PeerStateOf(uint64_t node_id) const {

@@ -87,11 +87,25 @@ class InternalService final : public nodepb::Internal::Service {
     resp->set_cluster_id(node_->cluster_id());
     TimestampToProto(node_->clock()->Now(), resp->mutable_now());
     resp->set_physical_now_ns(node_->clock()->PhysicalNow());
+    resp->set_store_id(node_->store_id());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ClaimForInit(grpc::ServerContext*, const nodepb::InitClaimRequest* req,
+                            nodepb::InitClaimResponse* resp) override {
+    if (req->cluster_id().empty() || req->initiator_address().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "an init claim needs a cluster id and the initiator's address");
+    }
+    *resp = node_->HandleInitClaim(*req);
     return grpc::Status::OK;
   }
 
   grpc::Status Bootstrap(grpc::ServerContext*, const nodepb::BootstrapRequest* req,
                          nodepb::BootstrapResponse*) override {
+    if (node_->faults() != nullptr && node_->faults()->RefuseBootstrap()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "bootstrap refused (testing fault)");
+    }
     return ToGrpc(node_->Bootstrap(*req));
   }
 
@@ -151,6 +165,18 @@ class TestingService final : public nodepb::Testing::Service {
     spdlog::warn("node: TESTING: partition: drop inbound from {} nodes, outbound to {} nodes",
                  in.size(), out.size());
     node_->faults()->Set(std::move(in), std::move(out));
+    return grpc::Status::OK;
+  }
+  grpc::Status SetClockOffset(grpc::ServerContext*, const nodepb::SetClockOffsetRequest* req,
+                              nodepb::SetClockOffsetResponse*) override {
+    spdlog::warn("node: TESTING: physical clock offset set to {} ms", req->offset_ms());
+    node_->testing_clock()->SetOffset(req->offset_ms() * 1'000'000);
+    return grpc::Status::OK;
+  }
+  grpc::Status RefuseBootstraps(grpc::ServerContext*, const nodepb::RefuseBootstrapsRequest* req,
+                                nodepb::RefuseBootstrapsResponse*) override {
+    spdlog::warn("node: TESTING: refusing the next {} Bootstrap RPCs", req->count());
+    node_->faults()->RefuseBootstraps(req->count());
     return grpc::Status::OK;
   }
 

@@ -80,6 +80,16 @@ absl::Status WriteInitialReplicas(Engine* engine, WriteBatch* batch, uint64_t no
       here = here || r.node_id() == node_id;
     }
     if (!here) continue;
+    // Raft state is created once per replica, ever: a store that already holds this
+    // range must never get a blank log and vote over what it persisted.
+    rangespb::AppliedState existing;
+    absl::StatusOr<bool> held = ReadLocalProto(*engine, ReplicaIndexKey(d.range_id()), &existing);
+    if (!held.ok()) return held.status();
+    if (*held) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("this store already holds a replica of range ", d.range_id(),
+                       "; refusing to write initial Raft state over it"));
+    }
     WriteLocalProto(*batch, DescriptorKey(d.range_id()), d);
     rangespb::AppliedState applied;
     applied.set_raft_applied_index(kInitialRaftIndex);

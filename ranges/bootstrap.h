@@ -32,6 +32,8 @@ inline constexpr int kDefaultReplicationFactor = 3;
 
 // Stages the replicas of `ranges` that live on node_id into batch: descriptor, applied
 // state, Raft state, the replica index entry, and the initial data falling in the range.
+// FailedPrecondition if the engine already holds a replica of one of those ranges:
+// a replica's Raft state (vote, log) is created once and never reset.
 [[nodiscard]] absl::Status WriteInitialReplicas(Engine* engine, WriteBatch* batch, uint64_t node_id,
                                                 const std::vector<kvpb::RangeDescriptor>& ranges,
                                                 uint64_t node_count, Timestamp ts);

@@ -232,6 +232,8 @@ void SetUpWrite(const EvalContext& ctx, Timestamp ts, WriteSetup* setup) {
     setup->txn.meta.write_timestamp = ts;
     setup->options.txn = &setup->txn;
   }
+  setup->options.testing_deleterange_at_max = ctx.testing_deleterange_at_max;
+  setup->options.testing_cput_reads_latest = ctx.testing_cput_reads_latest;
 }
 
 }  // namespace
@@ -303,9 +305,9 @@ absl::Status EvaluateWrite(WriteBatch& batch, const kvpb::RequestUnion& r, const
           MVCCDeleteRange(batch, d.start_key(), d.end_key(), ts, /*max_keys=*/0, options);
       if (!w.ok()) return w.status();
       landed(std::max(ts, w->timestamp), nullptr);
-      for (std::string& k : w->deleted_keys) {
-        response->mutable_delete_range()->add_deleted_keys(std::move(k));
-      }
+      // Set even when nothing was deleted: the response must say what it answers.
+      kvpb::DeleteRangeResponse* out = response->mutable_delete_range();
+      for (std::string& k : w->deleted_keys) out->add_deleted_keys(std::move(k));
       return absl::OkStatus();
     }
     default:
@@ -325,6 +327,10 @@ kvpb::Error ToError(const absl::Status& status, int32_t request_index) {
       cf->set_has_actual(true);
       cf->set_actual(detail->actual_value());
     }
+  } else if (IsWriteTooOld(status)) {
+    kvpb::TransactionRetryError* retry = error.mutable_retry();
+    retry->set_reason(kvpb::TransactionRetryError::WRITE_TOO_OLD);
+    SetTimestamp(WriteTooOldExistingTimestamp(status), retry->mutable_existing_timestamp());
   } else if (IsUncertaintyError(status)) {
     std::optional<proto::MVCCErrorDetail> detail = MVCCErrorDetailOf(status);
     kvpb::TransactionRetryError* retry = error.mutable_retry();

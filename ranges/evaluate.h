@@ -68,6 +68,9 @@ struct EvalContext {
   const TxnContext* txn = nullptr;  // the transaction, if any
   // Pending transactions already pushed above read_timestamp (MVCCReadOptions).
   const std::vector<std::string>* pushed_txn_ids = nullptr;
+  // TESTING ONLY — planted bugs (StoreConfig, MVCCWriteOptions).
+  bool testing_deleterange_at_max = false;
+  bool testing_cput_reads_latest = false;
 };
 
 // The transaction of a batch header as the MVCC layer sees it.
@@ -79,11 +82,17 @@ TxnContext TxnContextOf(const kvpb::Transaction& txn);
 
 // Evaluates a data write into batch. *written (if not null) is raised to the
 // timestamp the write landed at (above ctx.write_timestamp after a WriteTooOld).
+// In a transaction a ConditionalPut evaluates its condition at the transaction's
+// read timestamp (a newer committed version: WRITE_TOO_OLD retry error) and a
+// DeleteRange deletes what is live at ctx.write_timestamp (MVCCDeleteRange); both
+// read, so the caller must record them in the timestamp cache
+// (ranges/replica_send.cc) — a failed ConditionalPut too.
 [[nodiscard]] absl::Status EvaluateWrite(WriteBatch& batch, const kvpb::RequestUnion& request,
                                          const EvalContext& ctx, kvpb::ResponseUnion* response,
                                          Timestamp* written);
 
-// The wire form of an evaluation error (condition-failed, retry and aborted details).
+// The wire form of an evaluation error (condition-failed, retry and aborted details;
+// an MVCC WriteTooOldError becomes a WRITE_TOO_OLD retry naming the newer version).
 kvpb::Error ToError(const absl::Status& status, int32_t request_index = -1);
 // Back from the wire (keeps the code and message; details stay in error).
 absl::Status FromError(const kvpb::Error& error);

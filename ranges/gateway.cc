@@ -16,6 +16,7 @@
 #include "client/random.h"
 #include "ranges/evaluate.h"
 #include "ranges/gateway_util.h"
+#include "ranges/idempotency.h"
 #include "ranges/range_keys.h"
 #include "storage/keys.h"
 #include "storage/lock_table.h"
@@ -53,6 +54,10 @@ kvpb::BatchResponse Gateway::Send(const kvpb::BatchRequest& request, absl::Time 
         "a gateway routes by key: header.range_id must be 0, not ", request.header().range_id())));
   } else if (!kind.ok()) {
     resp = ErrorResponse(kind.status());
+  } else if (absl::Status s =
+                 CheckIdempotencyKey(request.header().idempotency_key(), absl::InfiniteDuration());
+             !s.ok()) {
+    resp = ErrorResponse(s);
   } else {
     kvpb::BatchRequest batch = request;
     if (batch.header().has_txn() && !batch.header().txn().has_read_timestamp()) {
@@ -92,9 +97,14 @@ kvpb::BatchResponse Gateway::Send(const kvpb::BatchRequest& request, absl::Time 
 kvpb::BatchResponse Gateway::SendWrite(const kvpb::BatchRequest& request, absl::Time deadline) {
   kvpb::BatchRequest batch = request;
   if (batch.header().idempotency_key().client_id().empty()) {
+    // The gateway's own key: it retries within its window only, which it states so
+    // the leaseholder can refuse one it cannot honour (ranges/idempotency.h).
+    deadline = std::min(deadline, absl::Now() + kMaxGatewayRetryWindow);
     kvpb::IdempotencyKey* key = batch.mutable_header()->mutable_idempotency_key();
     key->set_client_id(client_id_);
     key->set_sequence(next_sequence_.fetch_add(1, std::memory_order_relaxed));
+    key->set_retry_window_ms(
+        static_cast<uint64_t>(absl::ToInt64Milliseconds(deadline - absl::Now()) + 1));
   }
   RetryState state(/*is_write=*/true);
   const std::string key = SpanOf(batch.requests(0)).start;
@@ -410,10 +420,29 @@ Gateway::AttemptOutcome Gateway::Attempt(uint64_t node_id, const kvpb::RangeDesc
   }
   const auto code = static_cast<absl::StatusCode>(error.code());
   if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded) {
+    // A leaseholder that ran out of time may have proposed the write first.
+    if (state->write && code == absl::StatusCode::kDeadlineExceeded) state->may_have_applied = true;
     return AttemptOutcome::kTryNext;
   }
   *response = std::move(result.response);  // the request's own outcome
+  if (state->write && state->may_have_applied) MarkAmbiguous(*state, response);
   return AttemptOutcome::kReturn;
+}
+
+void Gateway::MarkAmbiguous(const RetryState& state, kvpb::BatchResponse* response) {
+  // A failure after an attempt that may have applied says nothing about that attempt
+  // (this one may have failed waiting for its latches, for one): the outcome is
+  // unknown, and the caller must hear so (docs/kv-api.md).
+  kvpb::Error* error = response->mutable_error();
+  metrics_.ambiguous.fetch_add(1, std::memory_order_relaxed);
+  const std::string reason = absl::StrCat(
+      "range ", state.range_id, ": an earlier attempt may have applied; then ", error->message());
+  const int32_t index = error->request_index();
+  error->Clear();
+  error->set_request_index(index);
+  error->set_code(static_cast<int32_t>(absl::StatusCode::kUnknown));
+  error->set_message(reason);
+  error->mutable_ambiguous()->set_reason(reason);
 }
 
 kvpb::BatchResponse Gateway::DeadlineResponse(const RetryState& state) {

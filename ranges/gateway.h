@@ -73,6 +73,10 @@ struct GatewayMetrics {
 
 class Gateway {
  public:
+  // How long the gateway retries a write that came without an idempotency key (it
+  // makes one); below half the leaseholders' record lifetime (ranges/idempotency.h).
+  static constexpr absl::Duration kMaxGatewayRetryWindow = absl::Minutes(2);
+
   explicit Gateway(GatewayOptions options);
   // Routes request (header.range_id must be 0). Errors are in the response.
   kvpb::BatchResponse Send(const kvpb::BatchRequest& request, absl::Time deadline);
@@ -124,6 +128,9 @@ class Gateway {
   // The answer when the deadline passed: ambiguous if a write may have applied,
   // else unavailable with the last error.
   kvpb::BatchResponse DeadlineResponse(const RetryState& state);
+  // Turns response's error into an ambiguous-result error (a write's earlier attempt
+  // may have applied).
+  void MarkAmbiguous(const RetryState& state, kvpb::BatchResponse* response);
 
   const GatewayOptions options_;
   RangeCache cache_;

@@ -5,6 +5,7 @@
 // the request executes (a dead node; a connection lost after sending).
 #include "ranges/gateway.h"
 
+#include <deque>
 #include <map>
 #include <set>
 
@@ -44,8 +45,10 @@ kvpb::BatchRequest Increment(const std::string& k, int64_t delta) {
   return req;
 }
 
-// Where an injected fault hits an RPC.
-enum class Fault { kNone, kFailBefore, kFailAfter };
+// Where an injected fault hits an RPC. kErrorResponse: the node answers with a
+// plain error (RESOURCE_EXHAUSTED, as when it is out of latch capacity) without
+// executing the request.
+enum class Fault { kNone, kFailBefore, kFailAfter, kErrorResponse };
 
 class GatewayTest : public ::testing::Test {
  protected:
@@ -70,9 +73,15 @@ class GatewayTest : public ::testing::Test {
     absl::MutexLock lock(&mu_);
     faults_[node_id] = {fault, times};
   }
+  // The next RPCs to node_id get these faults, one each, before SetFault's.
+  void QueueFaults(uint64_t node_id, std::vector<Fault> faults) {
+    absl::MutexLock lock(&mu_);
+    for (Fault f : faults) queued_[node_id].push_back(f);
+  }
   void ClearFaults() {
     absl::MutexLock lock(&mu_);
     faults_.clear();
+    queued_.clear();
   }
   int Calls(uint64_t node_id) {
     absl::MutexLock lock(&mu_);
@@ -85,7 +94,10 @@ class GatewayTest : public ::testing::Test {
       absl::MutexLock lock(&mu_);
       ++calls_[node_id];
       auto it = faults_.find(node_id);
-      if (it != faults_.end() && it->second.times != 0) {
+      if (auto q = queued_.find(node_id); q != queued_.end() && !q->second.empty()) {
+        fault = q->second.front();
+        q->second.pop_front();
+      } else if (it != faults_.end() && it->second.times != 0) {
         fault = it->second.fault;
         if (it->second.times > 0) --it->second.times;
       }
@@ -93,6 +105,12 @@ class GatewayTest : public ::testing::Test {
     NodeSendResult result;
     if (fault == Fault::kFailBefore) {
       result.rpc_status = absl::UnavailableError("injected: node unreachable");
+      return result;
+    }
+    if (fault == Fault::kErrorResponse) {
+      kvpb::Error* e = result.response.mutable_error();
+      e->set_code(static_cast<int32_t>(absl::StatusCode::kResourceExhausted));
+      e->set_message("injected: too many latches");
       return result;
     }
     std::shared_ptr<Store> store = cluster_.StoreRef(node_id);
@@ -123,6 +141,7 @@ class GatewayTest : public ::testing::Test {
   };
   absl::Mutex mu_;
   std::map<uint64_t, FaultSpec> faults_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::deque<Fault>> queued_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, int> calls_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -359,6 +378,55 @@ TEST_F(GatewayTest, WriteWhoseEveryAttemptMayHaveAppliedIsAmbiguous) {
   kvpb::BatchResponse got = Send(*g, Gets({K("w")}));
   ASSERT_FALSE(got.has_error());
   EXPECT_EQ(got.responses(0).get().value(), "maybe");
+}
+
+// Issue 14, finding 11: the first attempt applies and its reply is lost; a later
+// attempt fails with a plain error. That error says nothing about the first attempt:
+// the answer must be ambiguous, never a plain failure.
+TEST_F(GatewayTest, ErrorAfterAPossiblyAppliedAttemptIsAmbiguous) {
+  auto g = NewGateway();
+  ASSERT_FALSE(Send(*g, Gets({K("n")})).has_error());  // warms the cache
+  std::optional<uint64_t> lh = g->range_cache().Leaseholder(kRangeC);
+  ASSERT_TRUE(lh.has_value());
+  QueueFaults(*lh, {Fault::kFailAfter, Fault::kErrorResponse});
+  kvpb::BatchResponse inc = Send(*g, Increment(K("n"), 5));
+  ASSERT_TRUE(inc.has_error());
+  EXPECT_TRUE(inc.error().has_ambiguous()) << inc.error().message();
+  EXPECT_EQ(inc.error().code(), static_cast<int32_t>(absl::StatusCode::kUnknown));
+  EXPECT_NE(inc.error().message().find("too many latches"), std::string::npos)
+      << inc.error().message();
+  // It did apply.
+  kvpb::BatchResponse got = Send(*g, Gets({K("n")}));
+  ASSERT_FALSE(got.has_error());
+  EXPECT_EQ(got.responses(0).get().value(), "5");
+}
+
+// The same error without an earlier possibly-applied attempt is definite.
+TEST_F(GatewayTest, ErrorWithoutAnEarlierAttemptIsDefinite) {
+  auto g = NewGateway();
+  ASSERT_FALSE(Send(*g, Gets({K("n")})).has_error());
+  std::optional<uint64_t> lh = g->range_cache().Leaseholder(kRangeC);
+  ASSERT_TRUE(lh.has_value());
+  QueueFaults(*lh, {Fault::kErrorResponse});
+  kvpb::BatchResponse inc = Send(*g, Increment(K("n"), 5));
+  ASSERT_TRUE(inc.has_error());
+  EXPECT_FALSE(inc.error().has_ambiguous()) << inc.error().message();
+  EXPECT_EQ(inc.error().code(), static_cast<int32_t>(absl::StatusCode::kResourceExhausted));
+}
+
+// Issue 14, finding 12: client ids that would have to be truncated are refused.
+TEST_F(GatewayTest, OverlongIdempotencyClientIdIsRefused) {
+  auto g = NewGateway();
+  kvpb::BatchRequest put = PutRequest(K("a"), "v");
+  put.mutable_header()->mutable_idempotency_key()->set_client_id(std::string(300, 'c'));
+  put.mutable_header()->mutable_idempotency_key()->set_sequence(1);
+  kvpb::BatchResponse resp = Send(*g, put);
+  ASSERT_TRUE(resp.has_error());
+  EXPECT_EQ(resp.error().code(), static_cast<int32_t>(absl::StatusCode::kInvalidArgument));
+  EXPECT_NE(resp.error().message().find("300 bytes"), std::string::npos) << resp.error().message();
+  kvpb::BatchResponse got = Send(*g, Gets({K("a")}));
+  ASSERT_FALSE(got.has_error());
+  EXPECT_FALSE(got.responses(0).get().found());
 }
 
 TEST_F(GatewayTest, ApplicationErrorsReturnAsIs) {

@@ -34,6 +34,7 @@ kvpb::IdempotencyKey PartKey(const kvpb::IdempotencyKey& key, uint64_t part) {
   kvpb::IdempotencyKey out;
   out.set_client_id(key.client_id());
   out.set_sequence((key.sequence() << 8) | (part & 0xff));
+  out.set_retry_window_ms(key.retry_window_ms());
   return out;
 }
 
@@ -102,18 +103,23 @@ kvpb::BatchResponse Gateway::SendTxnWrites(const kvpb::BatchRequest& request, ab
   auto send_part = [&](Part& part, uint64_t number, const kvpb::Transaction& t) {
     kvpb::BatchRequest batch;
     *batch.mutable_header()->mutable_txn() = t;
+    absl::Time part_deadline = deadline;
     if (!client_key.client_id().empty()) {
       *batch.mutable_header()->mutable_idempotency_key() = PartKey(client_key, number);
     } else {
+      // The gateway's own key: retried within a window it states (SendWrite).
+      part_deadline = std::min(deadline, absl::Now() + kMaxGatewayRetryWindow);
       kvpb::IdempotencyKey* key = batch.mutable_header()->mutable_idempotency_key();
       key->set_client_id(client_id_);
       key->set_sequence(next_sequence_.fetch_add(1, std::memory_order_relaxed));
+      key->set_retry_window_ms(
+          static_cast<uint64_t>(absl::ToInt64Milliseconds(part_deadline - absl::Now()) + 1));
     }
     for (const kvpb::RequestUnion& r : part.requests) *batch.add_requests() = r;
     RetryState state(/*is_write=*/true);
     return SendRouted(
         SpanOf(part.requests.front()).start,
-        [&batch](const kvpb::RangeDescriptor&) { return batch; }, deadline, &state, nullptr);
+        [&batch](const kvpb::RangeDescriptor&) { return batch; }, part_deadline, &state, nullptr);
   };
   std::vector<Part*> first;  // everything but the anchor's part when committing
   for (auto& [start, part] : parts) {

@@ -1,6 +1,8 @@
 #include "ranges/range_keys.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -38,13 +40,23 @@ std::string DescriptorKey(uint64_t range_id) {
 }
 std::string IdempotencyRecordKey(uint64_t range_id, absl::string_view client_id,
                                  uint64_t sequence) {
-  // client_id is fixed-length in practice; its length prefix keeps keys unambiguous
-  // for any length.
+  // The length prefix keeps keys unambiguous; ids longer than
+  // kMaxIdempotencyClientIdBytes are refused before a key is made (gateway and
+  // replica), so the length always fits its byte.
+  static_assert(kMaxIdempotencyClientIdBytes <= 255);
+  if (client_id.size() > kMaxIdempotencyClientIdBytes) {
+    std::fprintf(stderr, "%s:%d: idempotency client id of %zu bytes reached IdempotencyRecordKey\n",
+                 __FILE__, __LINE__, client_id.size());
+    std::abort();
+  }
   std::string key = IdempotencyRecordsStart(range_id);
-  key.push_back(static_cast<char>(std::min<size_t>(client_id.size(), 255)));
-  key.append(client_id.data(), std::min<size_t>(client_id.size(), 255));
+  key.push_back(static_cast<char>(client_id.size()));
+  key.append(client_id.data(), client_id.size());
   key += BigEndian64(sequence);
   return key;
+}
+std::string IdempotencyExpiryKey(uint64_t range_id) {
+  return keys::RangeIdLocalKey(range_id, kReplicated, "idcu");
 }
 std::string IdempotencyRecordsStart(uint64_t range_id) {
   return keys::RangeIdLocalKey(range_id, kReplicated, "idem");

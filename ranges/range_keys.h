@@ -22,6 +22,11 @@ std::string DescriptorKey(uint64_t range_id);    // kvpb::RangeDescriptor
 std::string GcThresholdKey(uint64_t range_id);   // proto::Timestamp: versions below are gone
 // rangespb::IdempotencyRecord of one client write.
 std::string IdempotencyRecordKey(uint64_t range_id, absl::string_view client_id, uint64_t sequence);
+// The longest idempotency client id accepted (our clients use 16 bytes). Longer ids
+// are refused rather than truncated: truncation would merge two clients' records.
+inline constexpr size_t kMaxIdempotencyClientIdBytes = 64;
+// The range's rangespb::IdempotencyExpiry.
+std::string IdempotencyExpiryKey(uint64_t range_id);
 // All idempotency records of a range: [start, end).
 std::string IdempotencyRecordsStart(uint64_t range_id);
 std::string IdempotencyRecordsEnd(uint64_t range_id);

@@ -243,10 +243,16 @@ class Replica {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailStaleProposalsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t NodeOfReplicaLocked(uint64_t replica_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Time QuorumContactTimeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The monotonic time (StoreContext::MonotonicNanos) of Raft's quorum-contact tick;
+  // nullopt if there is none or it is older than the tick history.
+  std::optional<int64_t> QuorumContactNanosLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   raftpb::ConfState ConfStateLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeQuiesceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExpireIdempotencyRecordsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records written below this wall time (ns) may be deleted. Follows the HLC minus
+  // the record lifetime, but advances no faster than the monotonic clock, starting
+  // from the range's replicated last cutoff under each new lease.
+  int64_t IdempotencyCutoffLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnquiesceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Snapshots (replica_snapshot.cc).
@@ -290,9 +296,9 @@ class Replica {
   uint64_t next_lease_index_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t lease_requested_term_ ABSL_GUARDED_BY(mu_) = 0;
 
-  // Raft tick number -> when it happened (monotonic), for the lease's quorum-contact
-  // time. Bounded to the last kTickHistory ticks.
-  std::deque<absl::Time> tick_times_ ABSL_GUARDED_BY(mu_);
+  // Raft tick number -> when it happened (StoreContext::MonotonicNanos), for the
+  // lease's quorum-contact time. Bounded to the last kTickHistory ticks.
+  std::deque<int64_t> tick_times_ns_ ABSL_GUARDED_BY(mu_);
   uint64_t first_tick_number_ ABSL_GUARDED_BY(mu_) = 1;
 
   // Quiescence: no ticks while set (docs/replication.md).
@@ -300,6 +306,11 @@ class Replica {
   int idle_ticks_ ABSL_GUARDED_BY(mu_) = 0;
   // Where the next idempotency-record expiry round resumes (engine key; "" = start).
   std::string idempotency_cursor_ ABSL_GUARDED_BY(mu_);
+  // IdempotencyCutoffLocked's state: the cutoff, when (monotonic) it was last moved,
+  // and under which lease.
+  int64_t idem_cutoff_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t idem_cutoff_mono_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t idem_cutoff_lease_sequence_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace rangedb::ranges

@@ -146,11 +146,44 @@ void Replica::FailStaleProposalsLocked() {
   }
 }
 
+int64_t Replica::IdempotencyCutoffLocked() {
+  const int64_t mono_now = store_->MonotonicNanos();
+  const int64_t wanted = store_->clock()->Now().wall_ns -
+                         absl::ToInt64Nanoseconds(store_->config().idempotency_record_ttl);
+  if (idem_cutoff_lease_sequence_ != lease_.sequence()) {
+    // A new lease (this replica just became leaseholder, or came back to it): start
+    // from replicated time, never from this node's clock now — the cutoff the range
+    // last used (written by an earlier leader with its deletions), or else the
+    // lease's start minus the lifetime. Counting real time from now rather than
+    // from when that was written only keeps records longer.
+    rangespb::IdempotencyExpiry last;
+    absl::StatusOr<bool> found =
+        ReadLocalProto(*store_->engine(), IdempotencyExpiryKey(range_id_), &last);
+    const int64_t lease_start_cutoff =
+        lease_.start().wall_time_ns() -
+        absl::ToInt64Nanoseconds(store_->config().idempotency_record_ttl);
+    idem_cutoff_ns_ = found.ok() && *found                ? last.cutoff_unix_ns()
+                      : lease_.start().wall_time_ns() > 0 ? lease_start_cutoff
+                                                          : wanted;  // no lease yet
+    idem_cutoff_mono_ns_ = mono_now;
+    idem_cutoff_lease_sequence_ = lease_.sequence();
+  }
+  // Follow the HLC, but never faster than real time passes here: a wall clock that
+  // jumps forward must not expire the records of writes still being retried.
+  const int64_t allowed = idem_cutoff_ns_ + (mono_now - idem_cutoff_mono_ns_);
+  const int64_t cutoff = std::min(wanted, allowed);
+  if (cutoff > idem_cutoff_ns_) {
+    idem_cutoff_ns_ = cutoff;
+    idem_cutoff_mono_ns_ = mono_now;
+  }
+  return idem_cutoff_ns_;
+}
+
 void Replica::ExpireIdempotencyRecordsLocked() {
   // Bounded work per call; the rest waits for the next housekeeping round.
   constexpr int kMaxExpiredPerRound = 1000;
   constexpr int kMaxExaminedPerRound = 10000;
-  const int64_t cutoff = absl::ToUnixNanos(absl::Now() - store_->config().idempotency_record_ttl);
+  const int64_t cutoff = IdempotencyCutoffLocked();
   IterOptions opts;
   opts.lower_bound = MVCCKeyPrefix(IdempotencyRecordsStart(range_id_));
   opts.upper_bound = MVCCKeyPrefix(IdempotencyRecordsEnd(range_id_));
@@ -179,9 +212,13 @@ void Replica::ExpireIdempotencyRecordsLocked() {
     store_->EnqueueRange(range_id_);
     return;
   }
+  // The cutoff goes with the deletions, so the next leader starts from it.
+  rangespb::IdempotencyExpiry used;
+  used.set_cutoff_unix_ns(cutoff);
+  WriteLocalProto(*batch, IdempotencyExpiryKey(range_id_), used);
   auto p = std::make_shared<Proposal>();
   p->command.set_command_id(
-      absl::StrCat("expire-idempotency-", range_id_, "-", absl::ToUnixNanos(absl::Now())));
+      absl::StrCat("expire-idempotency-", range_id_, "-", store_->MonotonicNanos()));
   p->command.set_proposer_lease_sequence(lease.sequence);
   p->command.set_write_batch(batch->Serialize());
   to_propose_.push_back(std::move(p));

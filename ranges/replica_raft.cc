@@ -83,7 +83,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Load(StoreContext* store, uint
   absl::StatusOr<std::unique_ptr<raft::RawNode>> raw = raft::RawNode::Create(rc);
   if (!raw.ok()) return raw.status();
   r->raw_ = std::move(*raw);
-  r->tick_times_.push_back(absl::Now());
+  r->tick_times_ns_.push_back(store->MonotonicNanos());
   r->first_tick_number_ = r->raw_->raft().ticks();
   return r;
 }
@@ -159,12 +159,12 @@ raftpb::ConfState Replica::ConfStateLocked() const {
   return cs;
 }
 
-absl::Time Replica::QuorumContactTimeLocked() const {
+std::optional<int64_t> Replica::QuorumContactNanosLocked() const {
   const uint64_t tick = raw_->raft().QuorumContactTick();
-  if (tick < first_tick_number_ || tick - first_tick_number_ >= tick_times_.size()) {
-    return absl::InfinitePast();
+  if (tick < first_tick_number_ || tick - first_tick_number_ >= tick_times_ns_.size()) {
+    return std::nullopt;
   }
-  return tick_times_[tick - first_tick_number_];
+  return tick_times_ns_[tick - first_tick_number_];
 }
 
 void Replica::HandleMessageLocked(rangespb::RaftMessageRequest& m) {
@@ -246,9 +246,9 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
   }
   for (; pending_ticks_ > 0; --pending_ticks_) {
     raw_->Tick();
-    tick_times_.push_back(absl::Now());
-    if (tick_times_.size() > kTickHistory) {
-      tick_times_.pop_front();
+    tick_times_ns_.push_back(store_->MonotonicNanos());
+    if (tick_times_ns_.size() > kTickHistory) {
+      tick_times_ns_.pop_front();
       ++first_tick_number_;
     }
     MaybeQuiesceLocked();

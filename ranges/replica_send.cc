@@ -7,6 +7,7 @@
 #include "client/random.h"
 #include "ranges/evaluate.h"
 #include "ranges/evaluate_txn.h"
+#include "ranges/idempotency.h"
 #include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
@@ -38,8 +39,13 @@ Replica::LeaseCheck Replica::CheckLeaseLocked() const {
   check.not_leaseholder.set_range_id(range_id_);
   const uint64_t term = raw_->raft().term();
   const bool leader = soft_.raft_state == raft::StateType::kLeader;
+  // Measured on the monotonic clock only: a stepped wall clock must not stretch the
+  // lease (docs/leases.md).
+  const std::optional<int64_t> contact_ns = QuorumContactNanosLocked();
   if (leader && lease_.term() == term && lease_.holder().replica_id() == replica_id_ &&
-      absl::Now() < QuorumContactTimeLocked() + store_->config().LeaseDuration()) {
+      contact_ns.has_value() &&
+      store_->MonotonicNanos() <
+          *contact_ns + absl::ToInt64Nanoseconds(store_->config().LeaseDuration())) {
     check.valid = true;
     check.sequence = lease_.sequence();
     return check;
@@ -134,6 +140,15 @@ kvpb::BatchResponse Replica::Send(const kvpb::BatchRequest& request, absl::Time 
     return resp;
   }
   if (*kind == BatchKind::kPush) return ServePush(request, deadline);
+  if (*kind == BatchKind::kWrite && request.header().has_idempotency_key()) {
+    // Before anything uses the key (latches, the record): what cannot be honoured
+    // exactly once is refused here (ranges/idempotency.h).
+    if (absl::Status s = CheckIdempotencyKey(request.header().idempotency_key(),
+                                             store_->config().idempotency_record_ttl);
+        !s.ok()) {
+      return ErrorResponse(s);
+    }
+  }
   RequestState state;
   // Bounded by the deadline: each round pushes and resolves what blocked the last.
   for (;;) {
@@ -402,6 +417,10 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
     ctx.txn = &txn_ctx;
     ctx.read_timestamp = txn_ctx.read_timestamp;
   }
+  const StoreConfig& config = store_->config();
+  ctx.testing_deleterange_at_max = config.testing_deleterange_at_max;
+  ctx.testing_cput_reads_latest = config.testing_cput_reads_latest;
+  const std::string reader_id = in_txn ? txn.id() : "";
   std::optional<EndTxnResult> ended;
   bool heartbeat_changed = false;
   for (int i = 0; i < request.requests_size(); ++i) {
@@ -443,7 +462,22 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
         state->conflicts = LockConflictsOf(s);
         return {};
       }
+      // A failed ConditionalPut showed its caller the value: a read, remembered so
+      // that no write lands under what it saw (docs/transactions.md).
+      if (IsConditionFailed(s) && r.has_conditional_put() && !config.testing_cput_reads_latest) {
+        tscache_.Add(r.conditional_put().key(), "", ctx.write_timestamp, reader_id);
+      }
       return fail(s, i);
+    }
+  }
+  // A DeleteRange read its whole span (it deleted what the span held at its
+  // timestamp): no other writer may put a key into the span at or below where the
+  // delete landed, or the delete would have missed it (a phantom). Recorded before
+  // the latches are released, nothing deleted or not.
+  if (!config.testing_deleterange_at_max) {
+    for (const kvpb::RequestUnion& r : request.requests()) {
+      if (!r.has_delete_range()) continue;
+      tscache_.Add(r.delete_range().start_key(), r.delete_range().end_key(), written, reader_id);
     }
   }
   if (in_txn) {
@@ -460,7 +494,9 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
   if (has_idem) {
     rangespb::IdempotencyRecord record;
     *record.mutable_response() = resp;
-    record.set_recorded_unix_ns(absl::ToUnixNanos(absl::Now()));
+    // The command's timestamp, not this node's wall clock: it is replicated with the
+    // record, and expiry compares it with a cutoff that cannot run ahead of real time.
+    record.set_recorded_unix_ns(std::max(now, written).wall_ns);
     WriteLocalProto(*batch, record_key, record);
   }
   if (std::optional<kvpb::BatchResponse> err =

@@ -16,6 +16,7 @@ namespace rangedb::ranges {
 
 Store::Store(StoreOptions options)
     : options_(std::move(options)),
+      monotonic_(options_.monotonic != nullptr ? options_.monotonic : SteadyClock::Get()),
       voting_allowed_after_(absl::Now() + options_.config.ElectionTimeout()) {}
 
 Store::~Store() { Stop(); }
@@ -237,6 +238,7 @@ void Store::TickerLoop() {
     }
     next += interval;
     if (absl::Now() > next) next = absl::Now() + interval;  // fell behind: don't burst
+    if (ticks_paused_for_testing_.load()) continue;
     const bool housekeeping = (++ticks % 10) == 0;
     for (const std::shared_ptr<Replica>& r : Replicas()) {
       r->Tick(/*leaders_only=*/draining_.load());

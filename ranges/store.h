@@ -38,6 +38,9 @@ struct StoreOptions {
   StoreConfig config;
   Engine* engine = nullptr;             // REQUIRES: outlives the store
   HybridLogicalClock* clock = nullptr;  // REQUIRES: outlives the store
+  // Measures leases and other safety-relevant durations; null: SteadyClock::Get().
+  // REQUIRES: outlives the store.
+  MonotonicClock* monotonic = nullptr;
   // Sends a Raft message to another node; must not block.
   std::function<void(rangespb::RaftMessageRequest)> send_raft_message;
   // The failure detector's view; empty = every node is live.
@@ -67,6 +70,9 @@ class Store final : public StoreContext {
   // holds when the deadline passes (0 = drained).
   // From then on, followers stop ticking (so this store never campaigns again).
   int DrainLeases(absl::Time deadline);
+  // Ends what DrainLeases started: followers tick (and may campaign) again. Used when
+  // a node fenced for its clock serves again.
+  void ResumeAfterDrain() { draining_.store(false); }
 
   std::shared_ptr<Replica> GetReplica(uint64_t range_id) const;
   std::vector<std::shared_ptr<Replica>> Replicas() const;
@@ -79,6 +85,10 @@ class Store final : public StoreContext {
   // binding beside what sender uses, destroyed before it.
   KeySenderBinding BindKeySender(KeySender sender);
 
+  // TESTING ONLY: stops (or resumes) ticking every replica, as a starved ticker
+  // thread would; requests are still served.
+  void PauseTicksForTesting(bool paused) { ticks_paused_for_testing_.store(paused); }
+
   // The transport could not deliver a message of range_id to to_node_id.
   void ReportUnreachable(uint64_t range_id, uint64_t to_node_id);
 
@@ -86,6 +96,7 @@ class Store final : public StoreContext {
   const StoreConfig& config() const override { return options_.config; }
   Engine* engine() override { return options_.engine; }
   HybridLogicalClock* clock() override { return options_.clock; }
+  int64_t MonotonicNanos() override { return monotonic_->NowNanos(); }
   void SendRaftMessage(rangespb::RaftMessageRequest message) override;
   void EnqueueRange(uint64_t range_id) override;
   bool VotingAllowed() const override { return absl::Now() >= voting_allowed_after_; }
@@ -105,8 +116,10 @@ class Store final : public StoreContext {
   void ProcessPass(const std::vector<uint64_t>& range_ids);
 
   const StoreOptions options_;
+  MonotonicClock* const monotonic_;
   const absl::Time voting_allowed_after_;
   std::atomic<bool> draining_{false};
+  std::atomic<bool> ticks_paused_for_testing_{false};
   StoreMetrics metrics_;
 
   mutable absl::Mutex mu_;

@@ -61,6 +61,16 @@ struct StoreConfig {
   // TESTING ONLY: called by every read of a batch after its GC-threshold check and
   // before it reads the engine, with the range id (tests of what may run meanwhile).
   std::function<void(uint64_t range_id)> testing_before_read;
+  // TESTING ONLY — a planted bug (issue 13, finding 1): a transactional DeleteRange
+  // finds its keys at the latest version (missing keys deleted after its timestamp)
+  // and leaves its span out of the timestamp cache (letting older writers put keys
+  // under it: phantoms), so the list-append checker can show it catches that.
+  bool testing_deleterange_at_max = false;
+  // TESTING ONLY — a planted bug (issue 13, finding 2): a transactional
+  // ConditionalPut evaluates its condition against the latest version and a failed
+  // one is not remembered as a read, so a transaction can learn a value newer than
+  // its snapshot and still commit at the snapshot.
+  bool testing_cput_reads_latest = false;
 
   // How long a lease stays valid after the quorum contact that supports it: below the
   // election timeout by one tick, and by 10% for clock-rate drift (docs/leases.md).
@@ -94,6 +104,8 @@ class StoreContext {
   virtual const StoreConfig& config() const = 0;
   virtual Engine* engine() = 0;
   virtual HybridLogicalClock* clock() = 0;
+  // Monotonic nanoseconds (txn/clock.h MonotonicClock): what leases are measured in.
+  virtual int64_t MonotonicNanos() = 0;
   // Sends a Raft message to another node (never blocks; may drop).
   virtual void SendRaftMessage(rangespb::RaftMessageRequest message) = 0;
   // Asks the scheduler to process range_id soon.

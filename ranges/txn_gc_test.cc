@@ -63,9 +63,9 @@ StoreConfig GcConfig() {
   return c;
 }
 
-class TxnGcProtocolTest : public TxnProtocolTest {
+class TxnGcProtocolTest : public TxnClusterTest {
  protected:
-  explicit TxnGcProtocolTest(StoreConfig config = GcConfig()) : TxnProtocolTest(config) {}
+  explicit TxnGcProtocolTest(StoreConfig config = GcConfig()) : TxnClusterTest(config) {}
   ~TxnGcProtocolTest() override { gate.Open(); }
 
   // A GC pass on range B (it finds the leaseholder by reading a key no test
@@ -78,14 +78,6 @@ class TxnGcProtocolTest : public TxnProtocolTest {
     return cluster_.StoreOf(leaseholder)
         ->GetReplica(kRangeB)
         ->RunGC(gc_ttl, absl::Now() + absl::Seconds(30));
-  }
-  // The clock reading just after the last write acknowledged (read from range A:
-  // range B's reads may be held at the gate).
-  proto::Timestamp Now() { return Send(Get(K("a-now"))).now(); }
-  static kvpb::BatchRequest Delete(const std::string& k) {
-    kvpb::BatchRequest b;
-    b.add_requests()->mutable_delete_()->set_key(k);
-    return b;
   }
   // t (anchored in range B) commits more intents in one span of range C than one
   // ResolveIntent resolves, and the asynchronous resolver gives up on them; once

@@ -14,6 +14,8 @@
 namespace rangedb::ranges {
 namespace {
 
+using TxnProtocolTest = TxnClusterTest;
+
 TEST_F(TxnProtocolTest, WritesInOneRangeCommitInOnePhase) {
   kvpb::Transaction t = NewTxn(K("a1"));
   kvpb::BatchRequest b = Put(K("a1"), "x");

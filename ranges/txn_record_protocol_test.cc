@@ -12,6 +12,8 @@
 namespace rangedb::ranges {
 namespace {
 
+using TxnProtocolTest = TxnClusterTest;
+
 // A pusher met the intent of t before t committed in one phase (the intent is gone
 // now). Its late PushTxn must not write ABORTED for a committed transaction.
 TEST_F(TxnProtocolTest, APusherDoesNotAbortATransactionThatCommittedInOnePhase) {

@@ -7,6 +7,9 @@
 #   scripts/test.sh LABELS          any ctest label regex, e.g. 'unit'
 #   scripts/test.sh asan [LABELS]   AddressSanitizer + UndefinedBehaviorSanitizer build
 #                                   (build-asan/), runs LABELS (default unit|integration)
+#   scripts/test.sh tsan [LABELS]   ThreadSanitizer build (build-tsan/), runs LABELS (default
+#                                   unit|integration); fails if any process, the rangedb
+#                                   servers the tests start included, reported a race
 #   scripts/test.sh repeat N [LABELS]
 #                                   runs every test of LABELS (default unit) N times in
 #                                   a row, stopping at the first failure
@@ -31,6 +34,22 @@ case "${1:-}" in
     export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan.supp:print_suppressions=0}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
     run_ctest build-asan "$labels"
+    ;;
+  tsan)
+    labels=${2:-'unit|integration'}
+    BUILD_DIR=build-tsan SANITIZE=thread scripts/build.sh
+    # Every process writes its reports to its own file (servers are killed with -9 in
+    # the chaos tests, so an exit code would be lost); any report fails the run.
+    reports=$(mktemp -d /tmp/rangedb-tsan.XXXXXX)
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-suppressions=$PWD/scripts/tsan.supp:log_path=$reports/report:halt_on_error=0:report_signal_unsafe=0:history_size=4}
+    status=0
+    run_ctest build-tsan "$labels" || status=$?
+    if compgen -G "$reports/report*" >/dev/null; then
+      echo "ThreadSanitizer reports ($reports):"
+      grep -h "SUMMARY: ThreadSanitizer" "$reports"/report* | sort | uniq -c
+      status=1
+    fi
+    exit $status
     ;;
   repeat)
     n=${2:?usage: scripts/test.sh repeat N [LABELS]}

@@ -106,6 +106,12 @@ struct MVCCWriteOptions {
   // REQUIRES: the timestamp passed to the write equals txn->meta.write_timestamp.
   const TxnContext* txn = nullptr;
   MVCCStats* stats = nullptr;  // receives the change in statistics
+  // TESTING ONLY — planted bugs (ranges/store_context.h), the behaviour before
+  // issue 13: DeleteRange finds its keys at the latest version instead of at its
+  // timestamp; a transactional ConditionalPut evaluates its condition against the
+  // latest version instead of the transaction's snapshot.
+  bool testing_deleterange_at_max = false;
+  bool testing_cput_reads_latest = false;
 };
 
 struct MVCCWriteResult {
@@ -122,9 +128,17 @@ struct MVCCWriteResult {
                                                          Timestamp timestamp,
                                                          const MVCCWriteOptions& options = {});
 
-// Puts value if the key's latest value (own intents included) equals expected;
+// Puts value if the key's current value (own intents included) equals expected;
 // nullopt expects no value. With allow_if_missing, a missing value also passes.
 // Fails with ConditionFailedError carrying the actual value otherwise.
+//
+// Outside a transaction "current" is the latest version, and the write lands above
+// it (WriteTooOld). Inside one it is the transaction's snapshot, at
+// txn->read_timestamp: a committed version newer than that fails the call with
+// WriteTooOldError (naming the version) before the condition is looked at, so that
+// neither the value nor the outcome shows the transaction anything newer than its
+// snapshot. The caller refreshes the transaction above that version and retries;
+// the commit then refreshes the key like any read (docs/transactions.md).
 [[nodiscard]] absl::StatusOr<MVCCWriteResult> MVCCConditionalPut(
     WriteBatch& batch, absl::string_view key, Timestamp timestamp, absl::string_view value,
     const std::optional<std::string>& expected, bool allow_if_missing,
@@ -146,8 +160,15 @@ struct MVCCDeleteRangeResult {
   std::optional<KeySpan> resume_span;  // set when max_keys stopped it
 };
 
-// Writes tombstones over every key in [start, end) with a latest value, at most
-// max_keys of them (0 = no limit).
+// Writes tombstones over every key in [start, end) that has a value at `timestamp`
+// (the writer's snapshot: its own intents included, other transactions' intents at
+// or below it a conflict), at most max_keys of them (0 = no limit). A key with a
+// value at `timestamp` and a newer version (a later value, or a later deletion) gets
+// its tombstone above that version, like any write (WriteTooOld): the result's
+// timestamp says where. Keys created after `timestamp` are not touched — the
+// delete is ordered before them. Callers that let other writers in afterwards must
+// remember the span as read (the timestamp cache) and refresh it at commit, since
+// the span, not just the keys found, is what the delete read.
 [[nodiscard]] absl::StatusOr<MVCCDeleteRangeResult> MVCCDeleteRange(
     WriteBatch& batch, absl::string_view start, absl::string_view end, Timestamp timestamp,
     int64_t max_keys, const MVCCWriteOptions& options = {});

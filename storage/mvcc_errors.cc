@@ -9,6 +9,10 @@ namespace rangedb {
 namespace {
 
 constexpr char kDetailTypeUrl[] = "type.rangedb/rangedb.proto.MVCCErrorDetail";
+// WriteTooOldError's payload: the newer version's proto::Timestamp. A payload of its
+// own (not an MVCCErrorDetail field) keeps the error out of the wire format: the
+// range layer turns it into a TransactionRetryError (WRITE_TOO_OLD).
+constexpr char kWriteTooOldTypeUrl[] = "type.rangedb/write-too-old/rangedb.proto.Timestamp";
 
 absl::Status WithDetail(absl::Status status, const proto::MVCCErrorDetail& detail) {
   status.SetPayload(kDetailTypeUrl, absl::Cord(detail.SerializeAsString()));
@@ -61,6 +65,18 @@ absl::Status ConditionFailedError(absl::string_view key, const std::optional<std
       detail);
 }
 
+absl::Status WriteTooOldError(absl::string_view key, Timestamp read_timestamp,
+                              Timestamp existing_timestamp) {
+  absl::Status status = absl::AbortedError(
+      absl::StrCat("write too old: key ", absl::CHexEscape(key), " has a committed version at ",
+                   existing_timestamp.ToString(), ", newer than the transaction's read timestamp ",
+                   read_timestamp.ToString(), "; refresh above it and retry"));
+  proto::Timestamp existing;
+  TimestampToProto(existing_timestamp, &existing);
+  status.SetPayload(kWriteTooOldTypeUrl, absl::Cord(existing.SerializeAsString()));
+  return status;
+}
+
 std::optional<proto::MVCCErrorDetail> MVCCErrorDetailOf(const absl::Status& status) {
   auto payload = status.GetPayload(kDetailTypeUrl);
   if (!payload.has_value()) return std::nullopt;
@@ -92,6 +108,18 @@ bool IsUncertaintyError(const absl::Status& status) {
 bool IsConditionFailed(const absl::Status& status) {
   std::optional<proto::MVCCErrorDetail> d = MVCCErrorDetailOf(status);
   return d.has_value() && d->condition_failed();
+}
+
+bool IsWriteTooOld(const absl::Status& status) {
+  return status.GetPayload(kWriteTooOldTypeUrl).has_value();
+}
+
+Timestamp WriteTooOldExistingTimestamp(const absl::Status& status) {
+  auto payload = status.GetPayload(kWriteTooOldTypeUrl);
+  if (!payload.has_value()) return {};
+  proto::Timestamp existing;
+  if (!existing.ParseFromString(std::string(*payload))) return {};
+  return TimestampFromProto(existing);
 }
 
 }  // namespace rangedb

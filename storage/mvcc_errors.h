@@ -7,6 +7,11 @@
 //   UncertaintyError    kAborted            a value in (read ts, uncertainty limit]
 //                                            exists; restart above its timestamp
 //   ConditionFailedError kFailedPrecondition ConditionalPut's expectation did not hold
+//   WriteTooOldError    kAborted            a transactional write whose outcome depends
+//                                            on the value (ConditionalPut) found a
+//                                            committed version newer than the
+//                                            transaction's snapshot; refresh above it
+//                                            and retry (docs/transactions.md)
 #pragma once
 
 #include <optional>
@@ -31,6 +36,9 @@ absl::Status UncertaintyError(absl::string_view key, Timestamp read_timestamp,
                               Timestamp existing_timestamp);
 absl::Status ConditionFailedError(absl::string_view key, const std::optional<std::string>& actual);
 
+absl::Status WriteTooOldError(absl::string_view key, Timestamp read_timestamp,
+                              Timestamp existing_timestamp);
+
 // The detail of an MVCC error, or nullopt if status carries none.
 std::optional<proto::MVCCErrorDetail> MVCCErrorDetailOf(const absl::Status& status);
 
@@ -39,5 +47,8 @@ std::vector<LockConflict> LockConflictsOf(const absl::Status& status);
 bool IsLockConflict(const absl::Status& status);
 bool IsUncertaintyError(const absl::Status& status);
 bool IsConditionFailed(const absl::Status& status);
+bool IsWriteTooOld(const absl::Status& status);
+// The newer version's timestamp of a WriteTooOldError; empty for any other status.
+Timestamp WriteTooOldExistingTimestamp(const absl::Status& status);
 
 }  // namespace rangedb

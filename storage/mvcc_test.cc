@@ -464,12 +464,115 @@ TEST_F(MVCCTest, DeleteRangeTombstonesLiveKeysWithResume) {
 
 TEST_F(MVCCTest, DeleteRangeReportsWhereATombstonePushedByWriteTooOldLanded) {
   Put("a", T(10), "a");
+  Put("b", T(10), "b");
   Put("b", T(30), "newer than the delete");
   std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
   absl::StatusOr<MVCCDeleteRangeResult> r = MVCCDeleteRange(*b, "a", "z", T(20), 0, {});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->deleted_keys, (std::vector<std::string>{"a", "b"}));
   EXPECT_GT(r->timestamp, T(30));  // b's tombstone went above its newer version
+}
+
+// Issue 13, finding 1(b): a transaction's DeleteRange deletes what its snapshot
+// holds. A key live at the delete's timestamp whose newer version is a tombstone
+// (someone deleted it later) must still be deleted, so the delete is pushed above
+// that tombstone (WriteTooOld) instead of silently leaving the key visible between
+// the two timestamps; a key created after the delete's timestamp is not its
+// business (it is ordered after the delete).
+TEST_F(MVCCTest, TransactionalDeleteRangeDeletesWhatIsLiveAtItsTimestamp) {
+  Put("a", T(5), "a");
+  Put("c", T(5), "c");
+  Delete("c", T(20));    // deleted after the delete's timestamp
+  Put("d", T(30), "d");  // created after it
+  Put("e", T(5), "e");
+  Delete("e", T(7));  // already dead at the delete's timestamp
+  TxnContext txn = Txn("txn-dr", T(10));
+  std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
+  absl::StatusOr<MVCCDeleteRangeResult> r =
+      MVCCDeleteRange(*b, "a", "z", T(10), 0, {&txn, &stats_});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(b->Commit(false).ok());
+  EXPECT_EQ(r->deleted_keys, (std::vector<std::string>{"a", "c"}));
+  EXPECT_GT(r->timestamp, T(20));  // c's tombstone went above the other deletion
+  Resolve("a", txn, TxnStatus::kCommitted, r->timestamp);
+  Resolve("c", txn, TxnStatus::kCommitted, r->timestamp);
+  EXPECT_EQ(Get("d", T(40)), "d");
+  EXPECT_EQ(Get("c", r->timestamp), "<none>");
+  ExpectStatsMatchRecompute();
+}
+
+TEST_F(MVCCTest, TransactionalDeleteRangeOverNothingLiveDeletesNothing) {
+  Put("a", T(5), "a");
+  Delete("a", T(7));
+  TxnContext txn = Txn("txn-dr", T(10));
+  std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
+  absl::StatusOr<MVCCDeleteRangeResult> r = MVCCDeleteRange(*b, "a", "z", T(10), 0, {&txn});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->deleted_keys.empty());
+  EXPECT_TRUE(r->timestamp.IsEmpty());
+  EXPECT_EQ(b->Count(), 0);
+}
+
+// Issue 13, finding 2: inside a transaction the condition is evaluated against the
+// transaction's snapshot. A committed version newer than the read timestamp is not
+// shown to the transaction (it would learn something its commit timestamp may not
+// reflect): WriteTooOldError names it, and the coordinator refreshes above it and
+// tries again.
+TEST_F(MVCCTest, TransactionalConditionalPutNeverSeesPastItsReadTimestamp) {
+  Put("k", T(10), "A");
+  Put("k", T(20), "B");
+  TxnContext txn = Txn("txn-cp", T(15));
+  for (const std::optional<std::string>& expected :
+       {std::optional<std::string>("A"), std::optional<std::string>("B"),
+        std::optional<std::string>()}) {
+    std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
+    absl::StatusOr<MVCCWriteResult> r =
+        MVCCConditionalPut(*b, "k", T(15), "C", expected, false, {&txn});
+    ASSERT_FALSE(r.ok());
+    EXPECT_FALSE(IsConditionFailed(r.status())) << r.status();
+    ASSERT_TRUE(IsWriteTooOld(r.status())) << r.status();
+    EXPECT_EQ(WriteTooOldExistingTimestamp(r.status()), T(20));
+    EXPECT_EQ(b->Count(), 0);
+  }
+  // Above the newer version: a plain snapshot read.
+  TxnContext later = Txn("txn-cp2", T(25));
+  std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
+  absl::StatusOr<MVCCWriteResult> r =
+      MVCCConditionalPut(*b, "k", T(25), "C", std::string("A"), false, {&later});
+  ASSERT_FALSE(r.ok());
+  ASSERT_TRUE(IsConditionFailed(r.status())) << r.status();
+  EXPECT_EQ(MVCCErrorDetailOf(r.status())->actual_value(), "B");
+  r = MVCCConditionalPut(*b, "k", T(25), "C", std::string("B"), false, {&later});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->timestamp, T(25));
+}
+
+// A transaction whose write timestamp was pushed above its read timestamp still
+// evaluates the condition at the read timestamp: a version between the two is newer
+// than its snapshot.
+TEST_F(MVCCTest, TransactionalConditionalPutPushedAboveItsReadTimestampStillReadsItsSnapshot) {
+  Put("k", T(10), "A");
+  Put("k", T(20), "B");
+  TxnContext txn = Txn("txn-cp", T(30));
+  txn.read_timestamp = T(15);
+  std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
+  absl::StatusOr<MVCCWriteResult> r =
+      MVCCConditionalPut(*b, "k", T(30), "C", std::string("B"), false, {&txn});
+  ASSERT_FALSE(r.ok());
+  ASSERT_TRUE(IsWriteTooOld(r.status())) << r.status();
+  EXPECT_EQ(WriteTooOldExistingTimestamp(r.status()), T(20));
+}
+
+// Its own writes are part of its snapshot, whatever their timestamp.
+TEST_F(MVCCTest, TransactionalConditionalPutSeesItsOwnIntent) {
+  Put("k", T(10), "A");
+  TxnContext txn = Txn("txn-cp", T(15));
+  Put("k", T(15), "mine", &txn);
+  txn.meta.sequence = 2;
+  std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
+  absl::StatusOr<MVCCWriteResult> r =
+      MVCCConditionalPut(*b, "k", T(15), "C", std::string("mine"), false, {&txn});
+  ASSERT_TRUE(r.ok()) << r.status();
 }
 
 TEST_F(MVCCTest, GarbageCollectionKeepsWhatReadsAtTheThresholdNeed) {

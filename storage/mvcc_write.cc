@@ -119,6 +119,16 @@ absl::StatusOr<MVCCGetResult> ReadLatest(WriteBatch& batch, absl::string_view ke
   return MVCCGet(batch, key, Timestamp::Max(), read);
 }
 
+// The timestamp of key's newest committed version (value or tombstone), ignoring
+// intents; empty if it has none.
+absl::StatusOr<Timestamp> NewestCommittedTimestamp(Reader& reader, absl::string_view key) {
+  absl::StatusOr<KeyState> state = mvcc_internal::LoadKeyState(reader, key);
+  if (!state.ok()) return state.status();
+  if (!state->newest.has_value()) return Timestamp{};
+  if (!state->newest->provisional) return state->newest->timestamp;
+  return state->below.has_value() ? state->below->timestamp : Timestamp{};
+}
+
 }  // namespace
 
 absl::StatusOr<MVCCWriteResult> MVCCPut(WriteBatch& batch, absl::string_view key,
@@ -137,8 +147,19 @@ absl::StatusOr<MVCCWriteResult> MVCCConditionalPut(WriteBatch& batch, absl::stri
                                                    const std::optional<std::string>& expected,
                                                    bool allow_if_missing,
                                                    const MVCCWriteOptions& options) {
+  // Conflicts first: another transaction's intent at any timestamp blocks the write.
   absl::StatusOr<MVCCGetResult> latest = ReadLatest(batch, key, options);
   if (!latest.ok()) return latest.status();
+  if (options.txn != nullptr && !options.testing_cput_reads_latest) {
+    // The condition is a read at the transaction's snapshot. No other intent is
+    // there (ReadLatest would have failed), so if no committed version is newer than
+    // the snapshot, the latest value (own intents included) is the snapshot's.
+    absl::StatusOr<Timestamp> newest = NewestCommittedTimestamp(batch, key);
+    if (!newest.ok()) return newest.status();
+    if (*newest > options.txn->read_timestamp) {
+      return WriteTooOldError(key, options.txn->read_timestamp, *newest);
+    }
+  }
   std::optional<std::string> actual;
   if (latest->found) actual = std::move(latest->value);
   const bool pass = actual == expected || (!actual.has_value() && allow_if_missing);
@@ -173,10 +194,14 @@ absl::StatusOr<MVCCDeleteRangeResult> MVCCDeleteRange(WriteBatch& batch, absl::s
                                                       absl::string_view end, Timestamp timestamp,
                                                       int64_t max_keys,
                                                       const MVCCWriteOptions& options) {
+  if (timestamp.IsEmpty()) return absl::InvalidArgumentError("an MVCC write needs a timestamp");
   MVCCScanOptions scan;
   scan.read.txn = options.txn;
   scan.max_keys = max_keys;
-  absl::StatusOr<MVCCScanResult> live = MVCCScan(batch, start, end, Timestamp::Max(), scan);
+  // The keys the writer's snapshot holds; each tombstone then goes above any newer
+  // version of its key (WriteVersion).
+  const Timestamp find_at = options.testing_deleterange_at_max ? Timestamp::Max() : timestamp;
+  absl::StatusOr<MVCCScanResult> live = MVCCScan(batch, start, end, find_at, scan);
   if (!live.ok()) return live.status();
   MVCCDeleteRangeResult result;
   result.resume_span = std::move(live->resume_span);

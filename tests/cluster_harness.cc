@@ -290,11 +290,16 @@ absl::Status ClusterHarness::StartAll() {
   return absl::OkStatus();
 }
 
-absl::Status ClusterHarness::Init() {
-  std::vector<std::string> argv = {options_.binary, "init", absl::StrCat("--host=", address(0))};
+std::vector<std::string> ClusterHarness::InitArgs(int i) const {
+  std::vector<std::string> argv = {options_.binary, "init", absl::StrCat("--host=", address(i))};
   if (!options_.split_keys.empty()) {
     argv.push_back(absl::StrCat("--split-at=", absl::StrJoin(options_.split_keys, ",")));
   }
+  return argv;
+}
+
+absl::Status ClusterHarness::Init() {
+  const std::vector<std::string> argv = InitArgs(0);
   const std::string command = absl::StrJoin(argv, " ");
   const absl::Time deadline = absl::Now() + options_.init_timeout;
   std::mt19937_64 rng(std::random_device{}());
@@ -486,6 +491,20 @@ absl::Status ClusterHarness::Restart(int i) {
   return Start(i);
 }
 
+absl::Status ClusterHarness::WipeStore(int i) {
+  if (absl::Status s = CheckIndex(i, "WipeStore"); !s.ok()) return s;
+  if (IsRunning(i)) {
+    return absl::FailedPreconditionError(absl::StrCat("WipeStore: node ", i, " is running"));
+  }
+  std::error_code error;
+  std::filesystem::remove_all(store_dir(i), error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("node ", i, ": removing ", store_dir(i), ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ExitInfo> ClusterHarness::Terminate(int i, absl::Duration timeout) {
   if (absl::Status s = CheckIndex(i, "Terminate"); !s.ok()) return s;
   Node& node = nodes_[i];
@@ -561,6 +580,32 @@ absl::Status ClusterHarness::SendPartition(int i) {
   nodepb::SetPartitionResponse response;
   return FromGrpc(stub->SetPartition(&context, request, &response),
                   absl::StrCat("Testing.SetPartition to node ", i, " at ", address(i)));
+}
+
+absl::Status ClusterHarness::SetClockOffsetNow(int i, int64_t offset_ms) {
+  if (absl::Status s = CheckIndex(i, "SetClockOffsetNow"); !s.ok()) return s;
+  ChannelTo(i);
+  auto stub = nodepb::Testing::NewStub(nodes_[i].channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+  nodepb::SetClockOffsetRequest request;
+  request.set_offset_ms(offset_ms);
+  nodepb::SetClockOffsetResponse response;
+  return FromGrpc(stub->SetClockOffset(&context, request, &response),
+                  absl::StrCat("Testing.SetClockOffset to node ", i, " at ", address(i)));
+}
+
+absl::Status ClusterHarness::RefuseBootstraps(int i, int count) {
+  if (absl::Status s = CheckIndex(i, "RefuseBootstraps"); !s.ok()) return s;
+  ChannelTo(i);
+  auto stub = nodepb::Testing::NewStub(nodes_[i].channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+  nodepb::RefuseBootstrapsRequest request;
+  request.set_count(count);
+  nodepb::RefuseBootstrapsResponse response;
+  return FromGrpc(stub->RefuseBootstraps(&context, request, &response),
+                  absl::StrCat("Testing.RefuseBootstraps to node ", i, " at ", address(i)));
 }
 
 absl::Status ClusterHarness::ReapplyPartition() {

@@ -76,6 +76,9 @@ class ClusterHarness {
   // Runs `rangedb init --host=<node 0>` once, retrying while the node is not listening
   // yet, up to options.init_timeout.
   [[nodiscard]] absl::Status Init();
+  // The command line of `rangedb init --host=<node i>` (with the split keys). Const:
+  // tests may run it from several threads at once (RunCommand) to race inits.
+  std::vector<std::string> InitArgs(int i) const;
   // Polls GET /health?ready=1 on node i until 200, or DeadlineExceeded.
   [[nodiscard]] absl::Status WaitReady(int i, absl::Duration timeout);
   [[nodiscard]] absl::Status WaitAllReady(absl::Duration timeout);
@@ -89,6 +92,8 @@ class ClusterHarness {
   [[nodiscard]] absl::Status Stop(int i);     // SIGSTOP
   [[nodiscard]] absl::Status Cont(int i);     // SIGCONT
   [[nodiscard]] absl::Status Restart(int i);  // Kill if running, then Start
+  // Deletes node i's store directory: a replaced disk. REQUIRES: node i not running.
+  [[nodiscard]] absl::Status WipeStore(int i);
   // SIGTERM and wait up to `timeout`, then SIGKILL. Returns how the node ended.
   [[nodiscard]] absl::StatusOr<ExitInfo> Terminate(int i,
                                                    absl::Duration timeout = absl::Seconds(10));
@@ -103,6 +108,11 @@ class ClusterHarness {
   [[nodiscard]] absl::StatusOr<nodepb::NodeStatusResponse> NodeStatus(int i);
   // Node i's cached id. REQUIRES: LoadNodeIds succeeded.
   uint64_t node_id(int i) const { return nodes_[i].node_id; }
+  // Testing.SetClockOffset: node i's clock becomes the system clock + offset_ms now,
+  // without a restart (the next restart uses node_options(i).clock_offset_ms again).
+  [[nodiscard]] absl::Status SetClockOffsetNow(int i, int64_t offset_ms);
+  // Testing.RefuseBootstraps: node i refuses the next `count` Bootstrap RPCs.
+  [[nodiscard]] absl::Status RefuseBootstraps(int i, int count);
 
   // Partitions. PartitionSymmetric and Ring replace the current partition;
   // PartitionOneWay adds one direction to it.

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "tests/list_append_sets.h"
 
 namespace rangedb::list_append {
 namespace {
@@ -341,20 +342,37 @@ class Checker {
   void AddEdge(int from, int to, EdgeType type, int key) {
     if (from != to) graph_[from].push_back({to, type, key});
   }
+  // The id of a key named only by the set ops (for edges and reports).
+  int KeyIdFor(const std::string& name) {
+    auto [it, inserted] = key_ids_.try_emplace(name, static_cast<int>(keys_.size()));
+    if (inserted) keys_.push_back(KeyState{name});
+    return it->second;
+  }
+  void ReportFindings(const std::vector<sets::Finding>& findings) {
+    for (const sets::Finding& f : findings) {
+      Report(f.kind, f.txns, KeyIdFor(f.key), f.explanation);
+    }
+  }
+  void AddSetEdges();
 
   const std::vector<Transaction>& history_;
   const CheckOptions& options_;
   std::vector<KeyState> keys_;
   absl::flat_hash_map<std::string, int> key_ids_;
-  std::vector<std::vector<int>> op_keys_;  // [txn][op] -> key id
+  std::vector<std::vector<int>> op_keys_;  // [txn][op] -> key id; -1 for set ops
   std::vector<Read> reads_;                // every read of a kOk transaction
   std::vector<int> node_of_;               // history index -> graph node; -1 if not committed
   std::vector<int> txn_of_;                // graph node -> history index
   Graph graph_;
-  Components full_;                  // components over every edge type in use
-  std::vector<uint8_t> full_found_;  // full component -> CycleBit()s of the cycles found
+  Components full_;                            // components over every edge type in use
+  std::vector<uint8_t> full_found_;            // full component -> CycleBit()s of the cycles found
+  sets::SetChecker sets_{history_, options_};  // inserts, scans, range deletes
   CheckResult result_;
 };
+
+bool IsListOp(const MicroOp& op) {
+  return op.kind == MicroOp::Kind::kAppend || op.kind == MicroOp::Kind::kRead;
+}
 
 // Validates the history, names keys and records the writer of every element.
 absl::Status Checker::Index() {
@@ -373,6 +391,10 @@ absl::Status Checker::Index() {
                                                      " ns, before its call at ", txn.call_ns));
     }
     for (const MicroOp& op : txn.ops) {
+      if (!IsListOp(op)) {
+        op_keys_[t].push_back(-1);
+        continue;
+      }
       auto [it, inserted] = key_ids_.try_emplace(op.key, static_cast<int>(keys_.size()));
       if (inserted) keys_.push_back(KeyState{op.key});
       op_keys_[t].push_back(it->second);
@@ -394,13 +416,18 @@ absl::Status Checker::Index() {
       }
     }
   }
-  return absl::OkStatus();
+  absl::flat_hash_set<std::string> list_keys;
+  for (const KeyState& k : keys_) list_keys.insert(k.name);
+  return sets_.Index(list_keys);
 }
 
 void Checker::CheckReads() {
   for (int t = 0; t < static_cast<int>(history_.size()); ++t) {
     if (history_[t].outcome == Outcome::kOk) CheckTransactionReads(t);
   }
+  std::vector<sets::Finding> findings;
+  sets_.CheckTransactions(&findings);
+  ReportFindings(findings);
 }
 
 // Checks each read of committed transaction `txn` against the transaction's own earlier
@@ -415,6 +442,7 @@ void Checker::CheckTransactionReads(int txn) {
   const std::vector<MicroOp>& ops = history_[txn].ops;
   for (size_t i = 0; i < ops.size(); ++i) {
     const int key = op_keys_[txn][i];
+    if (key == -1) continue;  // a set op (list_append_sets.h)
     Local& l = local[key];
     if (ops[i].kind == MicroOp::Kind::kAppend) {
       (l.has_read ? l.state : l.appended).push_back(ops[i].element);
@@ -542,6 +570,7 @@ void Checker::DecideCommitted() {
         committed = txn.ops[i].kind == MicroOp::Kind::kAppend &&
                     keys_[op_keys_[t][i]].Observed(txn.ops[i].element);
       }
+      committed = committed || sets_.InsertObserved(t);
       ++(committed ? result_.ambiguous_committed : result_.ambiguous_dropped);
     }
     result_.failed += txn.outcome == Outcome::kFailed ? 1 : 0;
@@ -605,6 +634,7 @@ void Checker::BuildGraph() {
       AddEdge(reader, node_of_[k.writers.at(k.order[next]).txn], EdgeType::kRW, read.key);
     }
   }
+  AddSetEdges();
   if (options_.realtime) AddRealtimeEdges();
   for (std::vector<Edge>& edges : graph_) {
     auto by_target = [](const Edge& a, const Edge& b) {
@@ -614,6 +644,23 @@ void Checker::BuildGraph() {
     auto same = [](const Edge& a, const Edge& b) { return a.to == b.to && a.type == b.type; };
     edges.erase(std::unique(edges.begin(), edges.end(), same), edges.end());
     result_.edges += static_cast<int64_t>(edges.size());
+  }
+}
+
+// The edges (and anomalies) of the inserts, scans and range deletes.
+void Checker::AddSetEdges() {
+  std::vector<bool> committed(history_.size());
+  for (size_t t = 0; t < history_.size(); ++t) committed[t] = node_of_[t] != -1;
+  std::vector<sets::Edge> edges;
+  std::vector<sets::Finding> findings;
+  sets_.Relate(committed, &edges, &findings);
+  ReportFindings(findings);
+  for (const sets::Edge& e : edges) {
+    const EdgeType type = e.type == sets::Edge::Type::kWW   ? EdgeType::kWW
+                          : e.type == sets::Edge::Type::kWR ? EdgeType::kWR
+                                                            : EdgeType::kRW;
+    if (node_of_[e.from] == -1 || node_of_[e.to] == -1) continue;  // Relate links nodes only
+    AddEdge(node_of_[e.from], node_of_[e.to], type, KeyIdFor(e.key));
   }
 }
 
@@ -788,6 +835,31 @@ MicroOp ReadOp(std::string key, std::vector<int64_t> read_list) {
   op.kind = MicroOp::Kind::kRead;
   op.key = std::move(key);
   op.read_list = std::move(read_list);
+  return op;
+}
+
+MicroOp InsertOp(std::string key) {
+  MicroOp op;
+  op.kind = MicroOp::Kind::kInsert;
+  op.key = std::move(key);
+  return op;
+}
+
+MicroOp ScanOp(std::string start, std::string end, std::vector<std::string> present) {
+  MicroOp op;
+  op.kind = MicroOp::Kind::kScan;
+  op.key = std::move(start);
+  op.end_key = std::move(end);
+  op.keys = std::move(present);
+  return op;
+}
+
+MicroOp DeleteRangeOp(std::string start, std::string end, std::vector<std::string> deleted) {
+  MicroOp op;
+  op.kind = MicroOp::Kind::kDeleteRange;
+  op.key = std::move(start);
+  op.end_key = std::move(end);
+  op.keys = std::move(deleted);
   return op;
 }
 

@@ -44,6 +44,45 @@
 //   again with rt edges allowed; such a report has realtime set and says "(realtime)":
 //   it violates strict serializability, not necessarily serializability.
 //
+// Sets of keys: inserts, scans and range deletes (predicates). Finding 1 of issue 13
+// (a transactional DeleteRange that missed keys, letting phantoms in) needs reads and
+// writes of *spans*, which lists cannot express. They are modelled on a family of
+// keys that are each inserted at most once:
+//   insert(k)                   writes k (a fresh key, never written before);
+//   scan(start, end) -> K       reads every key of [start, end): those in K are
+//                               present, every other known key of the span absent;
+//   delete-range(start, end) -> D
+//                               reads the span like a scan (D present, the rest
+//                               absent) and writes a deletion of every key in D.
+// So each key has at most three versions: initial (absent), inserted (by its one
+// inserter I), deleted (by its deleter D); a present observation reads I's version,
+// which makes it as traceable as a list read. A scan is a predicate read (Adya): it
+// reads every key of the span — absent ones too — so it depends on later inserts
+// into the span (rw, the phantom edge) exactly like a read of one key depends on the
+// next version. The edges, between committed transactions, from the first
+// observation of a key that precedes the observer's own write of it:
+//   present:  I -wr-> R  (I -ww-> R when R deletes it), and R -rw-> D;
+//   absent, read before the insert:  R -rw-> I;
+//   absent, read after the delete:   D -wr-> R.
+// An absent observation of a key that was inserted and deleted could be either of
+// the last two. CheckOptions::deletion_log_key settles it: every transaction that
+// deletes appends one element to that list key, and every transaction that observes
+// keys of the family reads it first; then R read after D iff R's read of the log
+// holds D's element. Without the log, such an observation adds no edge (sound, less
+// complete). Within a committed transaction, each observation must agree with its
+// earlier observations and writes of the key (kInternal): e.g. a delete-range that
+// leaves a key its own earlier scan saw present. Also reported: kG1a (a present key
+// whose inserter failed), kG1b (present, but its inserter deleted it later), a key
+// deleted by two committed transactions (kIncompatibleOrder), and keys nobody
+// inserted or outside the span (kGarbageRead), or listed twice (kDuplicateElements).
+// Keys of lists and keys of sets must be disjoint: no list key may be inserted or lie
+// in a scanned or deleted span.
+//
+// Compare-and-set registers are lists too: a successful CAS(k, expected, expected +
+// [e]) is read(k) = expected followed by append(k, e); a failed one is read(k) = the
+// actual value it reported. So a failed CAS that shows a value from after the
+// transaction's snapshot is a read like any other (finding 2 of issue 13).
+//
 // Cost: linear in the size of the history and its edges, plus the cycle search in
 // non-trivial components, which is a breadth-first search per candidate edge and is
 // bounded by CheckOptions::max_search_steps.
@@ -63,15 +102,21 @@ namespace rangedb::list_append {
 enum class Outcome { kOk, kFailed, kAmbiguous };
 
 struct MicroOp {
-  enum class Kind { kAppend, kRead };
+  enum class Kind { kAppend, kRead, kInsert, kScan, kDeleteRange };
   Kind kind = Kind::kRead;
-  std::string key;
+  std::string key;                 // kScan, kDeleteRange: the span's start
   int64_t element = 0;             // kAppend: the element appended
   std::vector<int64_t> read_list;  // kRead: the list observed; used only when kOk
+  std::string end_key;             // kScan, kDeleteRange: the span's end (exclusive)
+  // kScan: the keys present; kDeleteRange: the keys deleted. Used only when kOk.
+  std::vector<std::string> keys;
 };
 
 MicroOp AppendOp(std::string key, int64_t element);
 MicroOp ReadOp(std::string key, std::vector<int64_t> read_list);
+MicroOp InsertOp(std::string key);
+MicroOp ScanOp(std::string start, std::string end, std::vector<std::string> present);
+MicroOp DeleteRangeOp(std::string start, std::string end, std::vector<std::string> deleted);
 
 struct Transaction {
   int64_t id = 0;       // unique in the history; reports name transactions "T<id>"
@@ -121,6 +166,9 @@ struct CheckOptions {
   // is set; every cyclic component is still reported, but perhaps not under every
   // class of cycle it holds.
   int64_t max_search_steps = 50'000'000;
+  // The list key every deleting transaction appends to and every observing one reads
+  // first (see "Sets of keys" above); empty: no log.
+  std::string deletion_log_key;
 };
 
 struct CheckResult {
@@ -140,8 +188,9 @@ struct CheckResult {
 };
 
 // Checks `history`. Returns InvalidArgument for a malformed history (a duplicate
-// transaction id, return before call, an element appended twice to one key); anomalies
-// are not errors but a CheckResult.
+// transaction id, return before call, an element appended twice to one key, a key
+// inserted twice, an empty span, a list key that is inserted or lies in a span);
+// anomalies are not errors but a CheckResult.
 [[nodiscard]] absl::StatusOr<CheckResult> Check(const std::vector<Transaction>& history,
                                                 const CheckOptions& options = {});
 

@@ -4,6 +4,19 @@
 // coordinator killed mid-transaction; deadlocks across ranges; and planted bugs the
 // checkers must catch (so a pass means something).
 //
+// The list-append histories also hold predicates and compare-and-set (issue 13):
+//  - a family of set keys lf/a/<e>, lf/b/<e> (split between two ranges at lf/b/):
+//    transactions insert fresh keys, scan spans and delete spans with DeleteRange.
+//    The checker models each key as inserted once and deleted at most once; a scan
+//    or a delete-range reads every known key of its span, present or absent (a
+//    predicate read), so a delete that misses a concurrent insert is an
+//    anti-dependency like any other, and cycles through it are found. Which of two
+//    "absent" versions an observation read is settled by the family's deletion log
+//    (a list every span-deleting transaction appends to and every family
+//    transaction reads first). Model and rules: tests/list_append.h, "Sets of keys".
+//  - compare-and-set registers holding lists: a successful CAS is read(expected) +
+//    append, a failed CAS is a read of the value it reported.
+//
 // Environment: RANGEDB_CHAOS_SECONDS (fault phase length; the soak sets it) and
 // RANGEDB_CHAOS_SEED, as for tests/kv_chaos_test.cc.
 #include <fcntl.h>
@@ -36,11 +49,18 @@ constexpr int kAccounts = 20;
 constexpr absl::Duration kTxnHeartbeatWindow = absl::Seconds(2);
 constexpr int64_t kInitialBalance = 1000;
 const std::vector<std::string> kListKeys = {"la/0", "la/1", "la/2", "la/3", "la/4"};
+// Registers on both sides of the split at la/2.
+const std::vector<std::string> kCasKeys = {"la/1c", "la/1d", "la/3c", "la/3d"};
+const KeyFamily kFamily{"lf"};
+// How long the planted-bug tests of issue 13 run their workload (the history is
+// checked once the workload stopped: a history cut while transactions are in flight
+// could show reads of writes it does not hold).
+constexpr absl::Duration kPlantedRun = absl::Seconds(12);
 
-// Accounts over four ranges (plus the list keys split in two).
+// Accounts over four ranges (plus the list keys and the key family split in two).
 ClusterOptions TxnClusterOptions() {
   ClusterOptions o;
-  o.split_keys = {BankKey(5), BankKey(10), BankKey(15), "la/2"};
+  o.split_keys = {BankKey(5), BankKey(10), BankKey(15), "la/2", "lf/b/"};
   return o;
 }
 
@@ -86,9 +106,9 @@ class TxnChaosTest : public KvChaosTest {
     for (const std::string& v : bank.violations()) ADD_FAILURE() << "bank violation: " << v;
   }
 
-  void ExpectSerializable(const ListAppendWorkload& la, const std::string& label) {
-    std::vector<list_append::Transaction> history = la.History();
-    absl::StatusOr<list_append::CheckResult> result = list_append::Check(history);
+  void ExpectSerializable(const std::vector<list_append::Transaction>& history,
+                          const list_append::CheckOptions& options, const std::string& label) {
+    absl::StatusOr<list_append::CheckResult> result = list_append::Check(history, options);
     ASSERT_TRUE(result.ok()) << result.status();
     std::cout << label << ": " << list_append::Summarize(*result) << "\n";
     EXPECT_GT(result->committed, 0);
@@ -194,23 +214,31 @@ TEST_F(TxnChaosTest, BankUnderPartitionsPausesAndClockOffsets) {
   ExpectBankExact(bank);
 }
 
-// List-append transactions under kills, partitions and pauses with skewed clocks:
-// the dependency graph of the history has no cycle (G0 ... G2, real-time order).
+// List-append transactions (with inserts, scans and range deletes on the key
+// family) and compare-and-set registers under kills, partitions and pauses with
+// skewed clocks: the dependency graphs of both histories have no cycle (G0 ... G2,
+// real-time order) and no other anomaly.
 TEST_F(TxnChaosTest, ListAppendSerializableUnderFaults) {
   ASSERT_TRUE(
       StartCluster(TxnClusterOptions(), [](ClusterHarness& c) { c.SetClockOffset(1, 250); }));
-  ListAppendWorkload la(Workload(), kListKeys);
+  ListAppendWorkload la(Workload(), kListKeys, kFamily);
   ASSERT_TRUE(la.Start().ok());
+  CasRegisterWorkload cas(Workload(1), kCasKeys);
+  ASSERT_TRUE(cas.Start().ok());
   int64_t last_fault_ns = 0;
   const absl::Duration phase = ChaosDuration(absl::Seconds(12));
   const int kills = KillLoop("la/3", absl::Now() + phase, &last_fault_ns);
   const int others = PartitionAndPauseLoop("la/1", absl::Now() + phase, &last_fault_ns);
   absl::SleepFor(absl::Seconds(3));
   la.Stop();
+  cas.Stop();
   std::cout << "faults: kills=" << kills << " partitions/pauses=" << others << "\n";
   EXPECT_GT(la.committed_since(last_fault_ns), 0) << "no commit after the last fault";
   ExpectAllRunning();
-  ExpectSerializable(la, "list-append");
+  ExpectSerializable(la.History(), la.CheckOptions(), "list-append");
+  std::cout << "cas-registers: failed CAS=" << cas.failed_cas() << "\n";
+  EXPECT_GT(cas.failed_cas(), 0) << "no CAS failed: the failure path went untested";
+  ExpectSerializable(cas.History(), {}, "cas-registers");
 }
 
 // A planted bug (--testing-commit-without-refresh: a pushed transaction commits
@@ -245,6 +273,53 @@ TEST_F(TxnChaosTest, CheckersCatchCommitsWithoutRefresh) {
   ASSERT_TRUE(result.ok()) << result.status();
   std::cout << "planted bug, list-append: " << list_append::Summarize(*result) << "\n";
   EXPECT_FALSE(result->valid) << "the list-append checker missed the planted bug";
+}
+
+// A planted bug (--testing-deleterange-at-max: a transactional DeleteRange finds keys
+// at the latest version and leaves its span out of the timestamp cache — issue 13,
+// finding 1) must be caught by the list-append checker through the key family: a
+// range delete that misses an older transaction's insert (a cycle through the
+// predicate's anti-dependency), or leaves a key its own scan saw (internal).
+TEST_F(TxnChaosTest, ListAppendCheckerCatchesDeleteRangeMissingKeys) {
+  ClusterOptions options = TxnClusterOptions();
+  options.extra_flags = {"--testing-deleterange-at-max"};
+  ASSERT_TRUE(StartCluster(options));
+  // Contention, but not so much that most transactions abort.
+  ListAppendWorkload la(Workload(3), {"la/0", "la/1", "la/3", "la/4"}, KeyFamily{"lf", 80});
+  ASSERT_TRUE(la.Start().ok());
+  absl::SleepFor(kPlantedRun);
+  la.Stop();
+  absl::StatusOr<list_append::CheckResult> result =
+      list_append::Check(la.History(), la.CheckOptions());
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::cout << "planted bug, list-append with range deletes: " << list_append::Summarize(*result)
+            << "\n";
+  for (const list_append::AnomalyReport& a : result->anomalies) {
+    std::cout << "  " << list_append::AnomalyName(a.kind) << ": " << a.explanation << "\n";
+  }
+  EXPECT_FALSE(result->valid) << "the list-append checker missed the planted DeleteRange bug";
+}
+
+// A planted bug (--testing-cput-reads-latest: a transactional ConditionalPut reads
+// the latest version and a failed one is not a read — issue 13, finding 2) must be
+// caught through the CAS registers: a failed CAS shows a value newer than its
+// transaction's snapshot, and the transaction commits.
+TEST_F(TxnChaosTest, CasRegisterCheckerCatchesConditionalPutReadingLatest) {
+  ClusterOptions options = TxnClusterOptions();
+  options.extra_flags = {"--testing-cput-reads-latest"};
+  ASSERT_TRUE(StartCluster(options));
+  CasRegisterWorkload cas(Workload(3), {"la/1c", "la/3c"});
+  ASSERT_TRUE(cas.Start().ok());
+  absl::SleepFor(kPlantedRun);
+  cas.Stop();
+  absl::StatusOr<list_append::CheckResult> result = list_append::Check(cas.History());
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::cout << "planted bug, cas-registers: failed CAS=" << cas.failed_cas() << "; "
+            << list_append::Summarize(*result) << "\n";
+  for (const list_append::AnomalyReport& a : result->anomalies) {
+    std::cout << "  " << list_append::AnomalyName(a.kind) << ": " << a.explanation << "\n";
+  }
+  EXPECT_FALSE(result->valid) << "the CAS register checker missed the planted ConditionalPut bug";
 }
 
 // Two transactions lock keys on different ranges in opposite orders, over and over:

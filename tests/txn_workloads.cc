@@ -11,10 +11,9 @@
 #include "txn/txn.h"
 
 namespace rangedb::chaos {
-namespace {
 
-absl::StatusOr<std::unique_ptr<client::KvClient>> NewClient(const TxnWorkloadOptions& options,
-                                                            const std::vector<std::string>& hosts) {
+absl::StatusOr<std::unique_ptr<client::KvClient>> NewWorkloadClient(
+    const TxnWorkloadOptions& options, const std::vector<std::string>& hosts) {
   client::KvClientOptions o;
   o.hosts = hosts;
   o.timeout = options.client_timeout;
@@ -22,13 +21,23 @@ absl::StatusOr<std::unique_ptr<client::KvClient>> NewClient(const TxnWorkloadOpt
   return client::KvClient::Create(std::move(o));
 }
 
-txn::TxnOptions ChaosTxnOptions() {
+txn::TxnOptions WorkloadTxnOptions() {
   txn::TxnOptions o;
   o.max_attempts = 20;
   return o;
 }
 
-}  // namespace
+std::string FormatList(const std::vector<int64_t>& list) { return absl::StrJoin(list, ","); }
+
+std::vector<int64_t> ParseList(const std::string& s) {
+  std::vector<int64_t> out;
+  if (s.empty()) return out;
+  for (absl::string_view part : absl::StrSplit(s, ',')) {
+    int64_t v = 0;
+    out.push_back(absl::SimpleAtoi(part, &v) ? v : -1);  // garbage: the checker reports it
+  }
+  return out;
+}
 
 std::string BankKey(int account) { return absl::StrFormat("bank/%08d", account); }
 
@@ -67,7 +76,7 @@ absl::Status AuditBank(client::KvClient* client, int accounts, int64_t* total, i
         }
         return absl::OkStatus();
       },
-      ChaosTxnOptions());
+      WorkloadTxnOptions());
 }
 
 BankWorkload::BankWorkload(TxnWorkloadOptions options, int accounts, int64_t initial_balance)
@@ -79,7 +88,7 @@ BankWorkload::~BankWorkload() { Stop(); }
 
 absl::Status BankWorkload::Start() {
   for (const std::vector<std::string>& hosts : options_.client_hosts) {
-    absl::StatusOr<std::unique_ptr<client::KvClient>> c = NewClient(options_, hosts);
+    absl::StatusOr<std::unique_ptr<client::KvClient>> c = NewWorkloadClient(options_, hosts);
     if (!c.ok()) return c.status();
     clients_.push_back(std::move(*c));
   }
@@ -132,7 +141,7 @@ void BankWorkload::TransferLoop(int thread, client::KvClient* client) {
           if (absl::Status p = t.Put(BankKey(from), absl::StrCat(ba - amount)); !p.ok()) return p;
           return t.Put(BankKey(to), absl::StrCat(bb + amount));
         },
-        ChaosTxnOptions(), &attempts);
+        WorkloadTxnOptions(), &attempts);
     retries_ += std::max(0, attempts - 1);
     if (s.ok()) {
       ++committed_;
@@ -164,97 +173,6 @@ void BankWorkload::AuditLoop(client::KvClient* client) {
       violations_.push_back(absl::StrCat("audit: ", s.message()));
     }
     absl::SleepFor(absl::Milliseconds(100));
-  }
-}
-
-// ---- List-append ----
-
-namespace {
-
-std::vector<int64_t> ParseList(const std::string& s) {
-  std::vector<int64_t> out;
-  if (s.empty()) return out;
-  for (absl::string_view part : absl::StrSplit(s, ',')) {
-    int64_t v = 0;
-    if (absl::SimpleAtoi(part, &v))
-      out.push_back(v);
-    else
-      out.push_back(-1);  // garbage: the checker reports it
-  }
-  return out;
-}
-
-}  // namespace
-
-ListAppendWorkload::ListAppendWorkload(TxnWorkloadOptions options, std::vector<std::string> keys)
-    : options_(std::move(options)), keys_(std::move(keys)) {}
-
-ListAppendWorkload::~ListAppendWorkload() { Stop(); }
-
-absl::Status ListAppendWorkload::Start() {
-  for (const std::vector<std::string>& hosts : options_.client_hosts) {
-    absl::StatusOr<std::unique_ptr<client::KvClient>> c = NewClient(options_, hosts);
-    if (!c.ok()) return c.status();
-    clients_.push_back(std::move(*c));
-  }
-  for (size_t i = 0; i < clients_.size(); ++i) {
-    threads_.emplace_back([this, i] { Loop(static_cast<int>(i), clients_[i].get()); });
-  }
-  return absl::OkStatus();
-}
-
-void ListAppendWorkload::Stop() {
-  stop_ = true;
-  for (std::thread& t : threads_) t.join();
-  threads_.clear();
-}
-
-std::vector<list_append::Transaction> ListAppendWorkload::History() const {
-  absl::MutexLock lock(&mu_);
-  return history_;
-}
-
-int64_t ListAppendWorkload::committed() const { return committed_since(0); }
-
-int64_t ListAppendWorkload::committed_since(int64_t from_ns) const {
-  absl::MutexLock lock(&mu_);
-  return std::count_if(history_.begin(), history_.end(), [&](const list_append::Transaction& t) {
-    return t.outcome == list_append::Outcome::kOk && t.return_ns >= from_ns;
-  });
-}
-
-void ListAppendWorkload::Loop(int thread, client::KvClient* client) {
-  std::mt19937_64 rng(options_.seed * 104729 + thread);
-  while (!stop_) {
-    list_append::Transaction record;
-    record.id = next_txn_id_++;
-    record.process = thread;
-    record.call_ns = MonotonicNowNs();
-    const int n = 1 + static_cast<int>(rng() % 5);
-    txn::Txn t(client, ChaosTxnOptions());
-    absl::Status s;
-    for (int i = 0; i < n && s.ok(); ++i) {
-      const std::string& key = keys_[rng() % keys_.size()];
-      absl::StatusOr<std::optional<std::string>> got = t.Get(key);
-      if (!got.ok()) {
-        s = got.status();
-        break;
-      }
-      const std::string current = got->value_or("");
-      record.ops.push_back(list_append::ReadOp(key, ParseList(current)));
-      if (rng() % 2 == 0) continue;  // a read
-      const int64_t element = next_element_++;
-      record.ops.push_back(list_append::AppendOp(key, element));
-      s = t.Put(key, current.empty() ? absl::StrCat(element) : absl::StrCat(current, ",", element));
-    }
-    if (s.ok()) s = t.Commit();
-    if (!s.ok()) (void)t.Rollback();
-    record.return_ns = MonotonicNowNs();
-    record.outcome = s.ok()                   ? list_append::Outcome::kOk
-                     : client::IsAmbiguous(s) ? list_append::Outcome::kAmbiguous
-                                              : list_append::Outcome::kFailed;
-    absl::MutexLock lock(&mu_);
-    history_.push_back(std::move(record));
   }
 }
 

@@ -8,8 +8,19 @@
 //    that shows a negative balance. Final audit: the total must be exact.
 //  - ListAppendWorkload: transactions of 1-5 random micro-ops over a few keys:
 //    append(k, e) (read k's comma-separated list, write it back with e appended)
-//    and read(k). Every attempt is recorded (one attempt = one history transaction:
-//    committed, failed, or ambiguous) for the Elle-style checker (tests/list_append.h).
+//    and read(k). With a KeyFamily, some transactions work on a family of set keys
+//    as well (list_append.h, "Sets of keys"): they read the family's deletion log,
+//    then insert fresh keys, scan spans, delete spans (DeleteRange; appending to the
+//    log), or delete one known key (a DeleteRange of one key, unlogged), in shapes
+//    chosen to expose phantoms (txn_workloads_lists.cc, FamilyTxn). Every attempt is
+//    recorded (one attempt = one history transaction: committed, failed, or
+//    ambiguous) for the Elle-style checker (tests/list_append.h).
+//  - CasRegisterWorkload: compare-and-set registers holding lists (so the version
+//    order is recoverable): transactions of 1-4 micro-ops, read(k) or cas(k): a
+//    ConditionalPut of expected + [e], where expected is what the transaction saw
+//    of k, else the client's last sight of it (often stale, so many CAS fail). A
+//    successful CAS is recorded as read(k) = expected + append(k, e), a failed one
+//    as read(k) = the actual value it reported; the same checker checks them.
 //
 // Thread safety: Start / Stop / results from one thread; the workers are internal.
 #pragma once
@@ -26,6 +37,7 @@
 #include "absl/time/time.h"
 #include "client/kv_client.h"
 #include "tests/list_append.h"
+#include "txn/txn.h"
 
 namespace rangedb::chaos {
 
@@ -34,6 +46,15 @@ struct TxnWorkloadOptions {
   uint64_t seed = 1;
   absl::Duration client_timeout = absl::Seconds(10);  // KvClient budget per request
 };
+
+// A client for one workload thread, and the transaction options of the workloads.
+absl::StatusOr<std::unique_ptr<client::KvClient>> NewWorkloadClient(
+    const TxnWorkloadOptions& options, const std::vector<std::string>& hosts);
+txn::TxnOptions WorkloadTxnOptions();
+// A list as the workloads store it ("1,2,3"; empty: ""), and back (an element that
+// is not a number becomes -1, which the checker reports as garbage).
+std::string FormatList(const std::vector<int64_t>& list);
+std::vector<int64_t> ParseList(const std::string& s);
 
 // ---- Bank ----
 
@@ -81,16 +102,64 @@ class BankWorkload {
 
 // ---- List-append ----
 
+// A family of set keys: prefix/a/<element> (odd elements) and prefix/b/<element>
+// (even), so the spans [prefix/, prefix0), [prefix/a/, prefix/a0) and
+// [prefix/b/, prefix/b0) can lie on different ranges; the deletion log is the list
+// key prefix-log, outside every span.
+struct KeyFamily {
+  std::string prefix;  // empty: no family
+  int percent = 40;    // the share of transactions that work on the family
+  std::string LogKey() const { return prefix + "-log"; }
+};
+
 class ListAppendWorkload {
  public:
-  // keys: the lists; elements are unique per workload.
-  ListAppendWorkload(TxnWorkloadOptions options, std::vector<std::string> keys);
+  // keys: the lists; elements are unique per workload. REQUIRES: no key of `keys`
+  // starts with family.prefix + "/".
+  ListAppendWorkload(TxnWorkloadOptions options, std::vector<std::string> keys,
+                     KeyFamily family = {});
   ~ListAppendWorkload();
   absl::Status Start();
   void Stop();
   std::vector<list_append::Transaction> History() const;
+  // The checker's options for this workload's history (its deletion log).
+  list_append::CheckOptions CheckOptions() const;
   int64_t committed() const;
   int64_t committed_since(int64_t from_ns) const;
+
+ private:
+  struct Attempt;  // one transaction's state (txn_workloads_lists.cc)
+  void Loop(int thread, client::KvClient* client);
+  absl::Status ListOp(Attempt& a, bool reads_only = false);
+  absl::Status FamilyTxn(Attempt& a);
+  absl::Status Insert(Attempt& a);
+  absl::Status ScanSpan(Attempt& a, const std::string& start, const std::string& end);
+  absl::Status DeleteSpan(Attempt& a, const std::string& start, const std::string& end);
+
+  const TxnWorkloadOptions options_;
+  const std::vector<std::string> keys_;
+  const KeyFamily family_;
+  std::vector<std::unique_ptr<client::KvClient>> clients_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> next_element_{1};
+  std::atomic<int64_t> next_txn_id_{1};
+  mutable absl::Mutex mu_;
+  std::vector<list_append::Transaction> history_ ABSL_GUARDED_BY(mu_);
+};
+
+// ---- Compare-and-set registers ----
+
+class CasRegisterWorkload {
+ public:
+  // keys: the registers; elements are unique per workload.
+  CasRegisterWorkload(TxnWorkloadOptions options, std::vector<std::string> keys);
+  ~CasRegisterWorkload();
+  absl::Status Start();
+  void Stop();
+  std::vector<list_append::Transaction> History() const;
+  int64_t committed() const;
+  int64_t failed_cas() const { return failed_cas_.load(); }  // failed conditions seen
 
  private:
   void Loop(int thread, client::KvClient* client);
@@ -102,6 +171,7 @@ class ListAppendWorkload {
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> next_element_{1};
   std::atomic<int64_t> next_txn_id_{1};
+  std::atomic<int64_t> failed_cas_{0};
   mutable absl::Mutex mu_;
   std::vector<list_append::Transaction> history_ ABSL_GUARDED_BY(mu_);
 };

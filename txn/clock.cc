@@ -11,4 +11,15 @@ int64_t SystemClock::NowNanos() {
       .count();
 }
 
+int64_t SteadyClock::NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+SteadyClock* SteadyClock::Get() {
+  static SteadyClock* const clock = new SteadyClock();
+  return clock;
+}
+
 }  // namespace rangedb

@@ -47,4 +47,35 @@ class ManualClock final : public PhysicalClock {
   std::atomic<int64_t> now_ns_;
 };
 
+// A source of elapsed time: nanoseconds since an arbitrary, fixed epoch, never stepped.
+// Durations that guard safety are measured with it — leases above all
+// (docs/leases.md): a wall clock stepped back by NTP or an operator would stretch them.
+class MonotonicClock {
+ public:
+  virtual ~MonotonicClock() = default;
+  virtual int64_t NowNanos() = 0;
+};
+
+// CLOCK_MONOTONIC (std::chrono::steady_clock on Linux).
+class SteadyClock final : public MonotonicClock {
+ public:
+  int64_t NowNanos() override;
+  // One per process; never destroyed.
+  static SteadyClock* Get();
+};
+
+// A monotonic clock that only moves when told to, and only forwards.
+class ManualMonotonicClock final : public MonotonicClock {
+ public:
+  explicit ManualMonotonicClock(int64_t start_ns = 0) : now_ns_(start_ns) {}
+  int64_t NowNanos() override { return now_ns_.load(std::memory_order_acquire); }
+  // REQUIRES: delta_ns >= 0.
+  void Advance(int64_t delta_ns) {
+    if (delta_ns > 0) now_ns_.fetch_add(delta_ns, std::memory_order_acq_rel);
+  }
+
+ private:
+  std::atomic<int64_t> now_ns_;
+};
+
 }  // namespace rangedb

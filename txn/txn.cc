@@ -17,6 +17,9 @@ namespace {
 constexpr char kRetryablePayloadUrl[] = "rangedb.dev/txn-retryable";
 // Uncertainty restarts of one read before giving up (each moves the read up).
 constexpr int kMaxUncertaintyRefreshes = 5;
+// Refreshes one ConditionalPut may make to move its snapshot above a newer version
+// (WRITE_TOO_OLD) before giving up with a retryable error.
+constexpr int kMaxWriteTooOldRefreshes = 5;
 // Refresh spans per batch.
 constexpr int kRefreshBatchSpans = 100;
 
@@ -119,13 +122,8 @@ absl::Status Txn::CheckOpen() const {
 
 absl::StatusOr<kvpb::BatchResponse> Txn::Send(kvpb::BatchRequest batch, bool keep_open,
                                               bool errors_in_response) {
-  bool aborted = false;
-  {
-    absl::MutexLock lock(&hb_mu_);
-    aborted = hb_aborted_;
-  }
-  if (aborted) {  // Abandon joins the heartbeat thread: never under hb_mu_
-    Abandon();
+  if (HeartbeatFoundAborted()) {
+    Abandon();  // not under hb_mu_: it stops the heartbeat, which takes hb_mu_
     return Retryable("aborted: the heartbeat found the transaction record aborted");
   }
   if (started_at_ == absl::InfinitePast()) started_at_ = absl::Now();
@@ -290,18 +288,45 @@ absl::Status Txn::ConditionalPut(absl::string_view key, absl::string_view value,
     c->set_expected(*expected);
   }
   proto_.set_sequence(proto_.sequence() + 1);
-  absl::StatusOr<kvpb::BatchResponse> resp = Send(std::move(batch), /*keep_open=*/true);
-  if (!resp.ok()) {
-    if (client::IsConditionFailed(resp.status())) return resp.status();  // still usable
-    Abandon();
-    return resp.status();
+  // Bounded: each round moves the snapshot above one newer version, or fails.
+  for (int round = 0;; ++round) {
+    absl::StatusOr<kvpb::BatchResponse> resp =
+        Send(batch, /*keep_open=*/true, /*errors_in_response=*/true);
+    if (!resp.ok()) {
+      Abandon();
+      return resp.status();
+    }
+    if (!resp->has_error()) {
+      NoteRead(key);
+      intents_laid_ = true;
+      StartHeartbeat();
+      return absl::OkStatus();
+    }
+    const kvpb::Error& error = resp->error();
+    absl::Status failed = StatusOfError(error);
+    if (client::IsConditionFailed(failed)) {
+      NoteRead(key);  // what it showed is what the snapshot holds: a read
+      return failed;  // still usable
+    }
+    const bool too_old =
+        error.has_retry() && error.retry().reason() == kvpb::TransactionRetryError::WRITE_TOO_OLD;
+    if (!too_old || round >= kMaxWriteTooOldRefreshes) {
+      Abandon();
+      return failed;
+    }
+    // A value committed after our snapshot: read above it, if nothing we already
+    // read changed in between, and evaluate the condition again there.
+    const Timestamp to =
+        std::max(Ts(error.retry().existing_timestamp()).Next(), Ts(proto_.write_timestamp()));
+    if (absl::Status s = Refresh(to); !s.ok()) {
+      Abandon();
+      return s;
+    }
   }
-  intents_laid_ = true;
-  StartHeartbeat();
-  return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> Txn::DeleteRange(absl::string_view start, absl::string_view end) {
+absl::StatusOr<int64_t> Txn::DeleteRange(absl::string_view start, absl::string_view end,
+                                         std::vector<std::string>* deleted_keys) {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (start >= end) return absl::InvalidArgumentError("DeleteRange start must be before its end");
   NoteWrite(start, end);
@@ -314,8 +339,16 @@ absl::StatusOr<int64_t> Txn::DeleteRange(absl::string_view start, absl::string_v
   intents_laid_ = true;  // even a failed attempt may have laid some
   absl::StatusOr<kvpb::BatchResponse> resp = Send(std::move(batch));
   if (!resp.ok()) return resp.status();
+  // It deleted what the span held at the write timestamp: the commit must find the
+  // span unchanged since the read timestamp (refresh), or it would delete too little.
+  NoteRead(start, end);
   StartHeartbeat();
-  return resp->responses(0).delete_range().deleted_keys_size();
+  const kvpb::DeleteRangeResponse& deleted = resp->responses(0).delete_range();
+  if (deleted_keys != nullptr) {
+    deleted_keys->assign(deleted.deleted_keys().begin(), deleted.deleted_keys().end());
+    std::sort(deleted_keys->begin(), deleted_keys->end());
+  }
+  return deleted.deleted_keys_size();
 }
 
 void Txn::AppendBufferedWrites(kvpb::BatchRequest* batch) const {
@@ -487,8 +520,9 @@ absl::Status Txn::KeepAliveBeforeIntents() {
   // Intents at this transaction's (old) timestamps would look abandoned to a pusher
   // while no record says otherwise: create the record first.
   if (!alive && proto_.has_read_timestamp()) HeartbeatNow();
-  absl::MutexLock lock(&hb_mu_);
-  if (hb_aborted_) return Retryable("aborted: the heartbeat found the transaction record aborted");
+  if (HeartbeatFoundAborted()) {
+    return Retryable("aborted: the heartbeat found the transaction record aborted");
+  }
   return absl::OkStatus();
 }
 
@@ -519,6 +553,11 @@ void Txn::PublishToHeartbeat() {
   if (proto_.has_start_timestamp()) *copy.mutable_start_timestamp() = proto_.start_timestamp();
   absl::MutexLock lock(&hb_mu_);
   hb_txn_ = std::move(copy);
+}
+
+bool Txn::HeartbeatFoundAborted() {
+  absl::MutexLock lock(&hb_mu_);
+  return hb_aborted_;
 }
 
 void Txn::StartHeartbeat() {

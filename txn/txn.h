@@ -9,13 +9,15 @@
 //     TxnOptions::max_tracked_spans) for refreshing.
 //   - Put and Delete are buffered here until Commit (or until a read needs them, or
 //     the buffer passes max_buffered_writes); ConditionalPut, DeleteRange lay their
-//     intents at once. The first key written is the anchor: its range holds the
-//     transaction record. From the first batch that lays intents (the commit
-//     included) until the outcome is known, a heartbeat thread keeps the record
-//     alive every heartbeat_interval; its first beat (which creates the record)
-//     comes when the transaction is heartbeat_interval old, and a transaction
-//     older than that creates its record before it lays any intent — so an intent
-//     with an old timestamp never looks abandoned (docs/transactions.md, "Liveness").
+//     intents at once. Both also read (the condition; the span whose keys are
+//     deleted), so their key or span joins the read spans: a failed ConditionalPut
+//     too. The first key written is the anchor: its range holds the transaction
+//     record. From the first batch that lays intents (the commit included) until
+//     the outcome is known, a heartbeat thread keeps the record alive every
+//     heartbeat_interval; its first beat (which creates the record) comes when the
+//     transaction is heartbeat_interval old, and a transaction older than that
+//     creates its record before it lays any intent — so an intent with an old
+//     timestamp never looks abandoned (docs/transactions.md, "Liveness").
 //   - Commit sends the buffered writes and EndTxn in one batch; the gateway lays the
 //     intents on other ranges first, then EndTxn flips the record (the commit
 //     point), and the intents resolve asynchronously. All writes in one range: one
@@ -87,12 +89,19 @@ class Txn {
                                                                           int64_t limit);
   [[nodiscard]] absl::Status Put(absl::string_view key, absl::string_view value);
   [[nodiscard]] absl::Status Delete(absl::string_view key);
-  // Fails with client::IsConditionFailed if the current value (this transaction's
-  // own writes included) is not *expected (nullopt: absent); the Txn stays usable.
+  // Fails with client::IsConditionFailed if the value at this transaction's snapshot
+  // (its own writes included) is not *expected (nullopt: absent); the Txn stays
+  // usable. Either way the key counts as read. A committed value newer than the
+  // snapshot first moves the snapshot above it (a refresh of the reads so far, or a
+  // retryable error if they changed), so the condition never sees past it.
   [[nodiscard]] absl::Status ConditionalPut(absl::string_view key, absl::string_view value,
                                             const std::optional<std::string>& expected);
-  // Deletes every key in [start, end); returns how many had a value.
-  [[nodiscard]] absl::StatusOr<int64_t> DeleteRange(absl::string_view start, absl::string_view end);
+  // Deletes every key in [start, end) that has a value at this transaction's
+  // snapshot; returns how many, and (if deleted_keys is not null) which, in key
+  // order. The span counts as read.
+  [[nodiscard]] absl::StatusOr<int64_t> DeleteRange(
+      absl::string_view start, absl::string_view end,
+      std::vector<std::string>* deleted_keys = nullptr);
   [[nodiscard]] absl::Status Commit();
   // Aborts; intents are removed. OK also when there was nothing to undo.
   [[nodiscard]] absl::Status Rollback();
@@ -145,6 +154,9 @@ class Txn {
   void HeartbeatNow();
   // Copies the identity and timestamps the heartbeat thread sends (owner's thread).
   void PublishToHeartbeat();
+  // Whether the heartbeat found the record ABORTED. Takes hb_mu_ (so never call
+  // Abandon, which stops the heartbeat, while holding it).
+  bool HeartbeatFoundAborted();
   void StartHeartbeat();
   void StopHeartbeat();
   void HeartbeatLoop();

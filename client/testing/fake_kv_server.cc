@@ -1,6 +1,7 @@
 #include "client/testing/fake_kv_server.h"
 
 #include <algorithm>
+#include <deque>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -47,6 +48,11 @@ class FakeKvServer::Service final : public kvpb::KV::Service {
     if (fault == Fault::kUnavailableBeforeApply) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake: injected, before apply");
     }
+    if (fault == Fault::kErrorBeforeApply) {
+      SetError(response, absl::StatusCode::kResourceExhausted, "fake: injected, too many latches",
+               -1);
+      return grpc::Status::OK;
+    }
     {
       absl::MutexLock lock(&mu_);
       ApplyLocked(*request, response);
@@ -68,6 +74,11 @@ class FakeKvServer::Service final : public kvpb::KV::Service {
     fault_count_ = count;
   }
 
+  void QueueFaults(std::vector<Fault> faults) {
+    absl::MutexLock lock(&mu_);
+    for (Fault f : faults) queued_.push_back(f);
+  }
+
   void Shutdown() {
     absl::MutexLock lock(&mu_);
     shutting_down_ = true;
@@ -83,6 +94,11 @@ class FakeKvServer::Service final : public kvpb::KV::Service {
   Fault TakeFault() {
     absl::MutexLock lock(&mu_);
     ++batches_received_;
+    if (!queued_.empty()) {
+      const Fault f = queued_.front();
+      queued_.pop_front();
+      return f;
+    }
     if (fault_count_ == 0) return Fault::kNone;
     if (fault_count_ > 0) --fault_count_;
     return fault_;
@@ -208,6 +224,7 @@ class FakeKvServer::Service final : public kvpb::KV::Service {
   const int64_t max_page_rows_;
   Fault fault_ ABSL_GUARDED_BY(mu_) = Fault::kNone;
   int fault_count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Fault> queued_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   // Recorded responses of applied writes, by idempotency key. Unbounded: a test
   // server lives for one test.
@@ -237,6 +254,9 @@ FakeKvServer::~FakeKvServer() {
 std::string FakeKvServer::address() const { return absl::StrCat("127.0.0.1:", port_); }
 
 void FakeKvServer::SetFault(Fault fault, int count) { service_->SetFault(fault, count); }
+void FakeKvServer::QueueFaults(std::vector<Fault> faults) {
+  service_->QueueFaults(std::move(faults));
+}
 
 void FakeKvServer::SetValue(const std::string& key, const std::string& value) {
   absl::MutexLock lock(&service_->mu_);

@@ -37,6 +37,9 @@ class FakeKvServer {
     kAmbiguousAfterApply,
     // Never answer: hold the call until the caller's deadline passes.
     kHang,
+    // Apply nothing; answer with a plain server error (RESOURCE_EXHAUSTED, as a
+    // leaseholder out of latch capacity would).
+    kErrorBeforeApply,
   };
 
   // Starts on 127.0.0.1 with a kernel-chosen port. max_page_rows caps every Scan
@@ -49,6 +52,8 @@ class FakeKvServer {
 
   // The next `count` batches (-1: all from now on) get `fault`.
   void SetFault(Fault fault, int count = -1);
+  // The next batches get these faults, one each in order (before SetFault's).
+  void QueueFaults(std::vector<Fault> faults);
 
   // Direct access to the store, bypassing RPCs.
   void SetValue(const std::string& key, const std::string& value);

@@ -44,7 +44,8 @@ TestCluster::TestCluster(int n, StoreConfig base, std::vector<std::string> split
     auto engine = OpenInMemoryEngine();
     EXPECT_TRUE(engine.ok());
     node.engine = std::move(*engine);
-    node.clock = std::make_unique<HybridLogicalClock>(physical_, kTestMaxOffsetNanos);
+    node.wall = std::make_unique<SteppableClock>(physical_);
+    node.clock = std::make_unique<HybridLogicalClock>(node.wall.get(), kTestMaxOffsetNanos);
     auto batch = node.engine->NewWriteBatch();
     EXPECT_TRUE(
         WriteInitialReplicas(node.engine.get(), batch.get(), id, ranges_, n, Timestamp{1, 0}).ok());
@@ -104,6 +105,10 @@ kvpb::BatchResponse TestCluster::Send(uint64_t range_id, kvpb::BatchRequest req,
     absl::SleepFor(absl::Milliseconds(20));
   }
   return resp;
+}
+
+void TestCluster::StepWallClock(uint64_t id, absl::Duration delta) {
+  nodes_.at(id).wall->Step(absl::ToInt64Nanoseconds(delta));
 }
 
 Store* TestCluster::StoreOf(uint64_t id) {

@@ -59,7 +59,7 @@ class TestCluster {
  public:
   // Nodes 1..n, each holding its replicas of PlanInitialRanges({1..n}, split_keys).
   // Their hybrid clocks read `physical` (null: the system clock), which must outlive
-  // the cluster.
+  // the cluster, plus each node's own offset (StepWallClock).
   explicit TestCluster(int n, StoreConfig base = {}, std::vector<std::string> split_keys = {},
                        PhysicalClock* physical = nullptr);
   ~TestCluster();
@@ -82,12 +82,27 @@ class TestCluster {
   uint64_t LeaseholderOf(uint64_t range_id);
   // Drops every Raft message from or to node id.
   void SetDropped(uint64_t id, bool dropped);
+  // Steps node id's wall clock (what its HLC reads) by delta; negative steps it
+  // back, as NTP or an operator might.
+  void StepWallClock(uint64_t id, absl::Duration delta);
 
   // The ranges as bootstrapped, in key order (range 1 is the meta range).
   const std::vector<kvpb::RangeDescriptor>& initial_ranges() const { return ranges_; }
 
  private:
+  // The cluster's physical clock plus a per-node offset that a test may step.
+  class SteppableClock final : public PhysicalClock {
+   public:
+    explicit SteppableClock(PhysicalClock* base) : base_(base) {}
+    int64_t NowNanos() override { return base_->NowNanos() + offset_ns_.load(); }
+    void Step(int64_t delta_ns) { offset_ns_.fetch_add(delta_ns); }
+
+   private:
+    PhysicalClock* const base_;
+    std::atomic<int64_t> offset_ns_{0};
+  };
   struct Node {
+    std::unique_ptr<SteppableClock> wall;
     std::unique_ptr<Engine> engine;
     std::unique_ptr<HybridLogicalClock> clock;
     std::shared_ptr<Store> store;
@@ -99,7 +114,7 @@ class TestCluster {
 
   StoreConfig base_;
   SystemClock system_clock_;
-  PhysicalClock* const physical_;
+  PhysicalClock* const physical_;  // what every node's SteppableClock reads
   std::vector<kvpb::RangeDescriptor> ranges_;
   absl::Mutex mu_;
   std::map<uint64_t, Node> nodes_;  // the map's shape is fixed after construction

@@ -1,12 +1,18 @@
-// TxnProtocolTest: the fixture of the in-process transaction protocol tests
-// (txn_protocol_test.cc, txn_record_protocol_test.cc, txn_gc_test.cc): three stores,
-// a gateway per node wired as each store's key sender, and raw kvpb batches.
-// Ranges: 3 [\x04, \x04b)  4 [\x04b, \x04m)  5 [\x04m, KeyMax).
+// TxnClusterTest: a GoogleTest fixture for transaction-protocol tests in one process
+// (docs/testing.md; txn_protocol_test.cc, txn_span_ops_test.cc,
+// txn_record_protocol_test.cc, txn_gc_test.cc): three stores of a TestCluster, a
+// Gateway per node wired as each store's key sender, and helpers that build raw kvpb
+// batches and send them through a gateway the way a coordinator would. Ranges:
+//   3 [\x04, \x04b)   4 [\x04b, \x04m)   5 [\x04m, KeyMax)
+// Keys are written K("suffix") = "\x04suffix".
 //
 // Every hybrid clock (stores and gateways) reads one AdvanceableClock, so a test can
-// make time pass (a transaction expire, a record age) without sleeping.
+// make time pass (a transaction expire, a record age) without sleeping; a node's own
+// wall clock can still be stepped alone (TestCluster::StepWallClock).
 //
-// Thread safety: the helpers may be called from the test's threads concurrently.
+// Thread safety: the helpers may be called from several test threads at once (the
+// gateways and stores are thread-safe); the fixture is built and torn down by the
+// test's thread.
 #pragma once
 
 #include <atomic>
@@ -27,13 +33,14 @@
 namespace rangedb::ranges {
 
 inline std::string K(const std::string& suffix) { return "\x04" + suffix; }
-inline constexpr uint64_t kRangeA = 3;
-inline constexpr uint64_t kRangeB = 4;
-inline constexpr uint64_t kRangeC = 5;
 
-class TxnProtocolTest : public ::testing::Test {
+class TxnClusterTest : public ::testing::Test {
  protected:
-  explicit TxnProtocolTest(StoreConfig config = FastStoreConfig())
+  static constexpr uint64_t kRangeA = 3;
+  static constexpr uint64_t kRangeB = 4;
+  static constexpr uint64_t kRangeC = 5;
+
+  explicit TxnClusterTest(StoreConfig config = FastStoreConfig())
       : cluster_(3, config, {K("b"), K("m")}, &physical_) {
     for (uint64_t id = 1; id <= 3; ++id) {
       clocks_[id] = std::make_unique<HybridLogicalClock>(&physical_, kTestMaxOffsetNanos);
@@ -106,9 +113,42 @@ class TxnProtocolTest : public ::testing::Test {
     b.mutable_requests(0)->mutable_put()->set_value(v);
     return b;
   }
+  static kvpb::BatchRequest Delete(const std::string& k) {
+    kvpb::BatchRequest b;
+    b.add_requests()->mutable_delete_()->set_key(k);
+    return b;
+  }
   static kvpb::BatchRequest Get(const std::string& k) {
     kvpb::BatchRequest b;
     b.add_requests()->mutable_get()->set_key(k);
+    return b;
+  }
+  static kvpb::BatchRequest DeleteRange(const std::string& start, const std::string& end) {
+    kvpb::BatchRequest b;
+    kvpb::DeleteRangeRequest* d = b.add_requests()->mutable_delete_range();
+    d->set_start_key(start);
+    d->set_end_key(end);
+    return b;
+  }
+  // expected nullopt: the key must have no value.
+  static kvpb::BatchRequest ConditionalPut(const std::string& k, const std::string& v,
+                                           const std::optional<std::string>& expected) {
+    kvpb::BatchRequest b;
+    kvpb::ConditionalPutRequest* c = b.add_requests()->mutable_conditional_put();
+    c->set_key(k);
+    c->set_value(v);
+    if (expected.has_value()) {
+      c->set_has_expected(true);
+      c->set_expected(*expected);
+    }
+    return b;
+  }
+  // A Refresh of [start, end) (end empty: the key start).
+  static kvpb::BatchRequest Refresh(const std::string& start, const std::string& end = "") {
+    kvpb::BatchRequest b;
+    kvpb::RefreshRequest* r = b.add_requests()->mutable_refresh();
+    r->set_key(start);
+    r->set_end_key(end);
     return b;
   }
   static void AddEnd(kvpb::BatchRequest* b, const kvpb::Transaction& txn,
@@ -166,21 +206,26 @@ class TxnProtocolTest : public ::testing::Test {
     if (r.has_error() || !r.responses(0).get().found()) return std::nullopt;
     return r.responses(0).get().value();
   }
+  // The gateway's clock now (a timestamp no earlier than anything acknowledged).
+  proto::Timestamp Now() { return Send(Get(K("a"))).now(); }
+
   // A store metric summed over the three stores.
   uint64_t Metric(std::atomic<uint64_t> StoreMetrics::*counter) {
     uint64_t n = 0;
     for (uint64_t id = 1; id <= 3; ++id) n += (cluster_.StoreOf(id)->metrics().*counter).load();
     return n;
   }
-  // Whether any node holds an intent (a lock-table entry) on key.
-  bool HasIntent(uint64_t range_id, const std::string& key) {
+  // Whether any running node holds an intent (a lock-table entry) on key.
+  bool HasIntent(const std::string& key) {
     for (uint64_t id = 1; id <= 3; ++id) {
+      Store* store = cluster_.StoreOf(id);
+      if (store == nullptr) continue;
       proto::LockTableEntry e;
-      if (*ReadLockEntry(*cluster_.StoreOf(id)->engine(), key, &e)) return true;
+      if (*ReadLockEntry(*store->engine(), key, &e)) return true;
     }
-    (void)range_id;
     return false;
   }
+  bool HasIntent(uint64_t /*range_id*/, const std::string& key) { return HasIntent(key); }
   // Waits (bounded) until no node holds an intent on any of keys: followers apply a
   // resolution a moment after the leaseholder. How many keys still have one.
   int WaitIntentsGone(const std::vector<std::string>& keys,
@@ -188,7 +233,7 @@ class TxnProtocolTest : public ::testing::Test {
     const absl::Time until = absl::Now() + most;
     for (;;) {
       int left = 0;
-      for (const std::string& k : keys) left += HasIntent(0, k) ? 1 : 0;
+      for (const std::string& k : keys) left += HasIntent(k) ? 1 : 0;
       if (left == 0 || absl::Now() >= until) return left;
       absl::SleepFor(absl::Milliseconds(20));
     }

@@ -1,0 +1,338 @@
+// Node: `rangedb init` — claims, the commit point, and completing an existing cluster
+// (docs/node.md "Cluster life cycle", docs/design/node-identity.md).
+#include <algorithm>
+#include <future>
+#include <random>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "grpcpp/grpcpp.h"
+#include "node/node.h"
+#include "node/store_identity.h"
+#include "proto/node.grpc.pb.h"
+#include "ranges/bootstrap.h"
+#include "spdlog/spdlog.h"
+#include "storage/lock_table.h"
+
+namespace rangedb {
+namespace {
+
+// A claim lapses after this unless the init commits (then Bootstrap clears it).
+constexpr absl::Duration kClaimTtl = absl::Seconds(60);
+// The initiator commits only while at least this much of its claims is left.
+constexpr absl::Duration kCommitMargin = absl::Seconds(20);
+constexpr absl::Duration kPingGiveUp = absl::Seconds(5);
+constexpr absl::Duration kClaimDeadline = absl::Seconds(2);
+constexpr absl::Duration kBootstrapDeadline = absl::Seconds(5);
+constexpr int kBootstrapAttempts = 3;
+
+std::string NewClusterId() {
+  std::random_device device;
+  std::mt19937_64 rng((uint64_t{device()} << 32) ^ device());
+  std::string bytes(16, '\0');
+  for (char& c : bytes) c = static_cast<char>(rng());
+  return absl::BytesToHexString(bytes);
+}
+
+// Jittered exponential backoff: ~base * 2^attempt, in [0.5, 1.5) of it.
+absl::Duration Backoff(int attempt) {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  const int64_t ms = int64_t{100} << std::min(attempt, 5);
+  return absl::Milliseconds(ms / 2 + static_cast<int64_t>(rng() % static_cast<uint64_t>(ms)));
+}
+
+}  // namespace
+
+std::optional<nodepb::PingResponse> Node::PingAddress(const std::string& address,
+                                                      absl::Duration give_up_after) {
+  auto stub = nodepb::Internal::NewStub(dialer_->Channel(address));
+  const absl::Time give_up = absl::Now() + give_up_after;
+  for (int attempt = 0;; ++attempt) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(ToChronoDeadline(std::min(give_up, absl::Now() + absl::Seconds(1))));
+    ctx.set_wait_for_ready(true);  // a node started together with us may not listen yet
+    nodepb::PingRequest ping;
+    nodepb::PingResponse pong;
+    if (stub->Ping(&ctx, ping, &pong).ok()) return pong;
+    if (absl::Now() + Backoff(attempt) >= give_up || stopping_.HasBeenNotified()) {
+      return std::nullopt;
+    }
+    absl::SleepFor(Backoff(attempt));
+  }
+}
+
+absl::StatusOr<nodepb::InitClaimResponse> Node::ClaimRemote(const std::string& address,
+                                                            const nodepb::InitClaimRequest& req) {
+  auto stub = nodepb::Internal::NewStub(dialer_->Channel(address));
+  grpc::Status st;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (attempt > 0) absl::SleepFor(Backoff(attempt));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(ToChronoDeadline(absl::Now() + kClaimDeadline));
+    nodepb::InitClaimResponse resp;
+    st = stub->ClaimForInit(&ctx, req, &resp);
+    if (st.ok()) return resp;
+  }
+  return absl::UnavailableError(absl::StrCat(address, ": ", st.error_message()));
+}
+
+absl::Status Node::SendBootstrap(const std::string& address, const nodepb::BootstrapRequest& req) {
+  auto stub = nodepb::Internal::NewStub(dialer_->Channel(address));
+  absl::Status last;
+  for (int attempt = 0; attempt < kBootstrapAttempts; ++attempt) {
+    if (attempt > 0) absl::SleepFor(Backoff(attempt + 1));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(ToChronoDeadline(absl::Now() + kBootstrapDeadline));
+    nodepb::BootstrapResponse resp;
+    grpc::Status st = stub->Bootstrap(&ctx, req, &resp);
+    if (st.ok()) return absl::OkStatus();
+    last = absl::Status(static_cast<absl::StatusCode>(st.error_code()),
+                        absl::StrCat("bootstrap of node ", req.node_id(), " at ", address, ": ",
+                                     st.error_message()));
+    if (st.error_code() == grpc::StatusCode::FAILED_PRECONDITION) break;
+  }
+  return last;
+}
+
+nodepb::InitClaimResponse Node::HandleInitClaim(const nodepb::InitClaimRequest& request) {
+  nodepb::InitClaimResponse resp;
+  resp.set_store_id(store_id_);
+  absl::MutexLock lock(&mu_);
+  if (identity_.has_value()) {
+    resp.set_cluster_id(identity_->cluster_id());
+    return resp;
+  }
+  const absl::Time now = absl::Now();
+  if (claim_.has_value() && claim_->expires <= now) claim_.reset();
+  if (request.release()) {
+    if (claim_.has_value() && claim_->cluster_id == request.cluster_id()) claim_.reset();
+    return resp;
+  }
+  // A live claim of another init wins; a new claim of the same initiator replaces
+  // its old one (that init is over: an initiator runs one init at a time).
+  if (claim_.has_value() && claim_->cluster_id != request.cluster_id() &&
+      claim_->initiator != request.initiator_address()) {
+    resp.set_held_by(claim_->initiator);
+    return resp;
+  }
+  const absl::Duration ttl =
+      std::clamp(absl::Milliseconds(request.ttl_ms()), absl::Seconds(1), absl::Minutes(2));
+  claim_ = InitClaim{request.cluster_id(), request.initiator_address(), now + ttl};
+  resp.set_granted(true);
+  return resp;
+}
+
+void Node::ReleaseClaims(const std::string& cluster_id, const std::vector<std::string>& addresses) {
+  nodepb::InitClaimRequest release;
+  release.set_cluster_id(cluster_id);
+  release.set_initiator_address(options_.listen_addr);
+  release.set_release(true);
+  (void)HandleInitClaim(release);
+  std::vector<std::future<void>> sent;
+  for (const std::string& addr : addresses) {
+    sent.push_back(std::async(std::launch::async, [this, &release, addr] {
+      auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
+      grpc::ClientContext ctx;
+      ctx.set_deadline(ToChronoDeadline(absl::Now() + kClaimDeadline));
+      nodepb::InitClaimResponse ignored;
+      (void)stub->ClaimForInit(&ctx, release, &ignored);  // best effort: claims lapse anyway
+    }));
+  }
+  for (auto& f : sent) f.get();
+}
+
+absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest& request) {
+  std::vector<std::string> candidates;
+  std::optional<nodepb::BootstrapRequest> existing;
+  {
+    absl::MutexLock lock(&mu_);
+    if (identity_.has_value()) {
+      existing = *identity_;
+    } else {
+      if (initializing_) {
+        return absl::FailedPreconditionError(
+            "`rangedb init` is already running on this node; wait for it to finish");
+      }
+      initializing_ = true;
+      candidates = knocking_;
+    }
+  }
+  if (existing.has_value()) return CompleteInit(request, *existing);
+  struct Reset {
+    Node* n;
+    ~Reset() {
+      absl::MutexLock lock(&n->mu_);
+      n->initializing_ = false;
+    }
+  } reset{this};
+  candidates.insert(candidates.end(), options_.join.begin(), options_.join.end());
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  std::erase(candidates, options_.listen_addr);
+
+  // 1. Who answers (in parallel: an unreachable node costs kPingGiveUp once).
+  std::vector<std::future<bool>> pings;
+  for (const std::string& addr : candidates) {
+    pings.push_back(std::async(
+        std::launch::async, [this, addr] { return PingAddress(addr, kPingGiveUp).has_value(); }));
+  }
+  std::vector<std::string> order = {options_.listen_addr};
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (pings[i].get()) {
+      order.push_back(candidates[i]);
+    } else {
+      spdlog::warn("init: {} did not answer; it is left out and can join later", candidates[i]);
+    }
+  }
+  // 2. Claims, in address order (every init uses the same order: see the design note).
+  std::sort(order.begin(), order.end());
+  const std::string cluster_id = NewClusterId();
+  nodepb::InitClaimRequest claim;
+  claim.set_cluster_id(cluster_id);
+  claim.set_initiator_address(options_.listen_addr);
+  claim.set_ttl_ms(absl::ToInt64Milliseconds(kClaimTtl));
+  const absl::Time claims_start = absl::Now();
+  std::vector<std::pair<std::string, std::string>> claimed;  // (address, store id)
+  std::vector<std::string> asked;
+  auto abort = [&](absl::Status why) {
+    ReleaseClaims(cluster_id, asked);
+    spdlog::warn("init: aborted, nothing was created: {}", std::string(why.message()));
+    return why;
+  };
+  for (const std::string& addr : order) {
+    nodepb::InitClaimResponse r;
+    if (addr == options_.listen_addr) {
+      r = HandleInitClaim(claim);
+    } else {
+      asked.push_back(addr);
+      absl::StatusOr<nodepb::InitClaimResponse> got = ClaimRemote(addr, claim);
+      if (!got.ok()) {
+        spdlog::warn("init: {} stopped answering ({}); it is left out and can join later", addr,
+                     std::string(got.status().message()));
+        continue;
+      }
+      r = *std::move(got);
+    }
+    if (!r.cluster_id().empty()) {
+      bool joining = false;  // that cluster's init claimed this node too
+      {
+        absl::MutexLock lock(&mu_);
+        joining = claim_.has_value() && claim_->cluster_id == r.cluster_id();
+      }
+      return abort(absl::FailedPreconditionError(absl::StrCat(
+          "the node at ", addr, " already belongs to cluster ", r.cluster_id(),
+          joining ? ", which this node is joining too (another init created it)" : "",
+          "; this init changed nothing. A new cluster starts from nodes without data; to "
+          "finish that cluster's init, run `rangedb init` against one of its nodes")));
+    }
+    if (!r.granted()) {
+      return abort(absl::AbortedError(absl::StrCat(
+          "another `rangedb init` (started on ", r.held_by(), ") holds the node at ", addr,
+          "; this init changed nothing. Wait for it: `rangedb init` run again against any "
+          "of these nodes then reports the cluster it created")));
+    }
+    claimed.emplace_back(addr, r.store_id());
+  }
+  if (absl::Now() > claims_start + kClaimTtl - kCommitMargin) {
+    return abort(absl::AbortedError(
+        "init took too long to reserve its nodes (their claims may lapse); this init changed "
+        "nothing: run it again"));
+  }
+  // 3. The plan (this node is node 1, the others follow in address order) and the
+  // commit point: this node's own Bootstrap.
+  std::stable_partition(claimed.begin(), claimed.end(),
+                        [this](const auto& m) { return m.first == options_.listen_addr; });
+  std::vector<uint64_t> ids;
+  for (size_t i = 0; i < claimed.size(); ++i) ids.push_back(i + 1);
+  std::vector<std::string> splits(request.split_keys().begin(), request.split_keys().end());
+  absl::StatusOr<std::vector<kvpb::RangeDescriptor>> plan = ranges::PlanInitialRanges(ids, splits);
+  if (!plan.ok()) return abort(plan.status());
+  nodepb::BootstrapRequest base;
+  base.set_cluster_id(cluster_id);
+  for (size_t i = 0; i < claimed.size(); ++i) {
+    nodepb::NodeDescriptor* d = base.add_nodes();
+    d->set_node_id(ids[i]);
+    d->set_address(claimed[i].first);
+    d->set_store_id(claimed[i].second);
+  }
+  for (const kvpb::RangeDescriptor& d : *plan) *base.add_ranges() = d;
+  TimestampToProto(hlc_->Now(), base.mutable_now());
+  spdlog::info("init: creating cluster {} with {} nodes and {} ranges", cluster_id, claimed.size(),
+               plan->size());
+  nodepb::BootstrapRequest mine = base;
+  mine.set_node_id(ids[0]);
+  if (absl::Status s = Bootstrap(mine); !s.ok()) return abort(s);
+
+  // 4. Roll forward: the others' Bootstraps. One that misses it asks for it (Join).
+  std::vector<std::string> left_out;
+  for (const std::string& addr : asked) {
+    if (std::none_of(claimed.begin(), claimed.end(),
+                     [&](const auto& m) { return m.first == addr; }))
+      left_out.push_back(addr);
+  }
+  if (!left_out.empty()) ReleaseClaims(cluster_id, left_out);
+  nodepb::InitResponse resp = SendPlanBootstraps(base);
+  resp.set_already_initialized(false);
+  return resp;
+}
+
+nodepb::InitResponse Node::SendPlanBootstraps(const nodepb::BootstrapRequest& plan) {
+  const uint64_t self = node_id();
+  std::vector<std::future<std::string>> results;  // "" = confirmed, else why not
+  for (const nodepb::NodeDescriptor& n : plan.nodes()) {
+    if (n.node_id() == self) continue;
+    results.push_back(std::async(std::launch::async, [this, &plan, n]() -> std::string {
+      const std::string who = absl::StrCat("node ", n.node_id(), " at ", n.address());
+      std::optional<nodepb::PingResponse> pong = PingAddress(n.address(), absl::Seconds(2));
+      if (pong.has_value() && pong->cluster_id() == plan.cluster_id()) {
+        if (pong->node_id() == n.node_id()) return "";
+        return absl::StrCat(who, ": its store was replaced; the node there joined as node ",
+                            pong->node_id(), " (node ", n.node_id(),
+                            "'s replicas are missing until they are replaced)");
+      }
+      if (pong.has_value() && !pong->cluster_id().empty()) {
+        return absl::StrCat(who, ": belongs to another cluster, ", pong->cluster_id());
+      }
+      nodepb::BootstrapRequest req = plan;
+      req.set_node_id(n.node_id());
+      absl::Status s = SendBootstrap(n.address(), req);
+      return s.ok() ? "" : std::string(s.message());
+    }));
+  }
+  nodepb::InitResponse resp;
+  resp.set_cluster_id(plan.cluster_id());
+  *resp.mutable_nodes() = plan.nodes();
+  *resp.mutable_ranges() = plan.ranges();
+  for (auto& f : results) {
+    if (std::string why = f.get(); !why.empty()) {
+      spdlog::warn("init: {}", why);
+      resp.add_pending(std::move(why));
+    }
+  }
+  return resp;
+}
+
+absl::StatusOr<nodepb::InitResponse> Node::CompleteInit(const nodepb::InitRequest& request,
+                                                        const nodepb::BootstrapRequest& identity) {
+  if (request.split_keys_size() > 0) {
+    std::vector<std::string> asked(request.split_keys().begin(), request.split_keys().end());
+    std::sort(asked.begin(), asked.end());
+    asked.erase(std::unique(asked.begin(), asked.end()), asked.end());
+    const std::vector<std::string> planned = PlanSplitKeys(identity);
+    if (asked != planned) {
+      std::vector<std::string> shown;
+      for (const std::string& k : planned) shown.push_back(absl::CHexEscape(k));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cluster ", identity.cluster_id(), " was already initialized with split points [",
+          absl::StrJoin(shown, ","), "]; run init again without --split-at (or with the same)"));
+    }
+  }
+  spdlog::info("init: cluster {} exists; completing it (Bootstraps to members still empty)",
+               identity.cluster_id());
+  nodepb::InitResponse resp = SendPlanBootstraps(identity);
+  resp.set_already_initialized(true);
+  return resp;
+}
+
+}  // namespace rangedb

@@ -1,0 +1,121 @@
+// Init claims and the identity checks of Node::Bootstrap, on single in-process nodes
+// with in-memory stores (issue 14, findings 1, 6, 8; docs/design/node-identity.md).
+// The races between real processes are in tests/node_cluster_test.cc.
+#include <memory>
+
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "node/node.h"
+#include "ranges/bootstrap.h"
+
+namespace rangedb {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::unique_ptr<Node> StartNode() {
+  NodeOptions o;
+  o.store = "mem";
+  o.listen_addr = "127.0.0.1:0";
+  o.http_addr = "127.0.0.1:0";
+  o.cache_bytes = size_t{8} << 20;
+  absl::StatusOr<std::unique_ptr<Node>> node = Node::Start(o);
+  EXPECT_TRUE(node.ok()) << node.status();
+  return node.ok() ? std::move(*node) : nullptr;
+}
+
+nodepb::InitClaimRequest Claim(const std::string& cluster, const std::string& initiator,
+                               bool release = false) {
+  nodepb::InitClaimRequest c;
+  c.set_cluster_id(cluster);
+  c.set_initiator_address(initiator);
+  c.set_ttl_ms(1000);
+  c.set_release(release);
+  return c;
+}
+
+// A one-node plan of `cluster` binding node 1 to `store_id`.
+nodepb::BootstrapRequest OneNodePlan(const std::string& cluster, const std::string& store_id) {
+  nodepb::BootstrapRequest b;
+  b.set_cluster_id(cluster);
+  b.set_node_id(1);
+  nodepb::NodeDescriptor* n = b.add_nodes();
+  n->set_node_id(1);
+  n->set_address("127.0.0.1:0");
+  n->set_store_id(store_id);
+  absl::StatusOr<std::vector<kvpb::RangeDescriptor>> plan = ranges::PlanInitialRanges({1}, {});
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  if (plan.ok()) {
+    for (const kvpb::RangeDescriptor& d : *plan) *b.add_ranges() = d;
+  }
+  b.mutable_now()->set_wall_time_ns(1);
+  return b;
+}
+
+TEST(NodeInitClaimTest, AClaimIsExclusiveUntilReleasedReplacedOrLapsed) {
+  std::unique_ptr<Node> node = StartNode();
+  ASSERT_NE(node, nullptr);
+  EXPECT_TRUE(node->HandleInitClaim(Claim("c1", "a:1")).granted());
+  EXPECT_EQ(node->HandleInitClaim(Claim("c1", "a:1")).store_id(), node->store_id());
+  nodepb::InitClaimResponse other = node->HandleInitClaim(Claim("c2", "b:1"));
+  EXPECT_FALSE(other.granted());
+  EXPECT_EQ(other.held_by(), "a:1");
+  // The same initiator starting over replaces its own claim.
+  EXPECT_TRUE(node->HandleInitClaim(Claim("c3", "a:1")).granted());
+  // A release of another cluster's claim does nothing; its own frees the node.
+  (void)node->HandleInitClaim(Claim("c2", "b:1", /*release=*/true));
+  EXPECT_FALSE(node->HandleInitClaim(Claim("c2", "b:1")).granted());
+  (void)node->HandleInitClaim(Claim("c3", "a:1", /*release=*/true));
+  EXPECT_TRUE(node->HandleInitClaim(Claim("c2", "b:1")).granted());
+  // A claim lapses after its TTL (1 s here): then another init may claim.
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  bool granted = false;
+  while (!granted && absl::Now() < deadline) {
+    granted = node->HandleInitClaim(Claim("c4", "d:1")).granted();
+    if (!granted) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(granted);
+}
+
+TEST(NodeInitClaimTest, BootstrapOnlyOfTheClaimingClusterAndOnlyForThisStore) {
+  std::unique_ptr<Node> node = StartNode();
+  ASSERT_NE(node, nullptr);
+  ASSERT_TRUE(node->HandleInitClaim(Claim("c1", "a:1")).granted());
+  absl::Status other = node->Bootstrap(OneNodePlan("c2", node->store_id()));
+  EXPECT_EQ(other.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(other.message(), HasSubstr("reserved by the init of cluster c1"));
+  absl::Status wrong_store = node->Bootstrap(OneNodePlan("c1", "another-store"));
+  EXPECT_EQ(wrong_store.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(wrong_store.message(), HasSubstr("this store is " + node->store_id()));
+  ASSERT_TRUE(node->Bootstrap(OneNodePlan("c1", node->store_id())).ok());
+  EXPECT_EQ(node->cluster_id(), "c1");
+  EXPECT_TRUE(node->Bootstrap(OneNodePlan("c1", node->store_id())).ok()) << "idempotent";
+  // A member answers claims with its cluster.
+  EXPECT_EQ(node->HandleInitClaim(Claim("c9", "z:1")).cluster_id(), "c1");
+}
+
+TEST(NodeInitClaimTest, InitRunAgainReportsTheSameCluster) {
+  std::unique_ptr<Node> node = StartNode();
+  ASSERT_NE(node, nullptr);
+  nodepb::InitRequest req;
+  req.add_split_keys("\x04m");
+  absl::StatusOr<nodepb::InitResponse> first = node->InitCluster(req);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->already_initialized());
+  EXPECT_EQ(first->nodes(0).store_id(), node->store_id());
+  absl::StatusOr<nodepb::InitResponse> again = node->InitCluster(req);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->already_initialized());
+  EXPECT_EQ(again->cluster_id(), first->cluster_id());
+  absl::StatusOr<nodepb::InitResponse> plain = node->InitCluster(nodepb::InitRequest());
+  EXPECT_TRUE(plain.ok()) << plain.status();
+  nodepb::InitRequest different;
+  different.add_split_keys("\x04z");
+  absl::StatusOr<nodepb::InitResponse> refused = node->InitCluster(different);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("already initialized with split points"));
+}
+
+}  // namespace
+}  // namespace rangedb

@@ -1,0 +1,72 @@
+// Leases under clock steps (docs/leases.md, "The rule"): a lease is a duration on
+// the holder's monotonic clock, so stepping the holder's wall clock — backwards, as
+// NTP or an operator may — never stretches it. Issue 13, finding 4.
+#include <cstdint>
+
+#include "gtest/gtest.h"
+#include "ranges/testing/test_cluster.h"
+
+namespace rangedb::ranges {
+namespace {
+
+constexpr uint64_t kUserRange = 3;  // [\x04, KeyMax)
+
+kvpb::BatchRequest Addressed(kvpb::BatchRequest req) {
+  req.mutable_header()->set_range_id(kUserRange);
+  return req;
+}
+
+// The old leaseholder is cut off, and its ticker starves (so check-quorum does not
+// make it step down: only the lease stands between it and a stale read); the others
+// elect a new leader and write v2; then the old one's wall clock steps back far. A
+// read there must not answer v1.
+TEST(LeaseTest, WallClockStepBackDoesNotStretchACutOffLease) {
+  TestCluster c(3, FastStoreConfig());
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04k", "v1")).has_error());
+  const uint64_t old_lh = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(old_lh, 0u);
+
+  c.StoreOf(old_lh)->PauseTicksForTesting(true);
+  c.SetDropped(old_lh, true);
+  // Bounded: the others elect within a few election timeouts.
+  bool written = false;
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  while (!written && absl::Now() < give_up) {
+    for (uint64_t id = 1; id <= 3 && !written; ++id) {
+      if (id == old_lh) continue;
+      kvpb::BatchResponse r = c.StoreOf(id)->Send(Addressed(PutRequest("\x04k", "v2")),
+                                                  absl::Now() + absl::Milliseconds(500));
+      written = !r.has_error();
+    }
+  }
+  ASSERT_TRUE(written) << "the majority never took over";
+
+  // Far more than everything that happened since the cut: a lease measured on the
+  // wall clock would look fresh again.
+  c.StepWallClock(old_lh, -absl::Seconds(30));
+  kvpb::BatchResponse stale =
+      c.StoreOf(old_lh)->Send(Addressed(GetRequest("\x04k")), absl::Now() + absl::Seconds(1));
+  ASSERT_TRUE(stale.has_error()) << "stale read served by the cut-off leaseholder: "
+                                 << stale.responses(0).get().value();
+  EXPECT_TRUE(stale.error().has_not_leaseholder()) << stale.error().message();
+  c.SetDropped(old_lh, false);
+  c.StoreOf(old_lh)->PauseTicksForTesting(false);
+}
+
+// A wall clock stepped back while the leaseholder is healthy changes nothing: it
+// keeps its lease and serves.
+TEST(LeaseTest, WallClockStepBackOnAHealthyLeaseholderKeepsServing) {
+  TestCluster c(3, FastStoreConfig());
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04k", "v1")).has_error());
+  const uint64_t lh = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(lh, 0u);
+  c.StepWallClock(lh, -absl::Seconds(30));
+  kvpb::BatchResponse put = c.Send(kUserRange, PutRequest("\x04k", "v2"));
+  ASSERT_FALSE(put.has_error()) << put.error().message();
+  kvpb::BatchResponse got = c.Send(kUserRange, GetRequest("\x04k"));
+  ASSERT_FALSE(got.has_error()) << got.error().message();
+  EXPECT_EQ(got.responses(0).get().value(), "v2");
+}
+
+}  // namespace
+}  // namespace rangedb::ranges
