@@ -35,6 +35,9 @@ class TxnRecordsChaosTest : public KvChaosTest {
       o.hosts.push_back(cluster_->address((first_node + k) % num_nodes()));
     }
     o.timeout = timeout;
+    // The transactions here wait behind each other's locks for seconds, by design:
+    // an attempt cut at the default 3 s would turn such a commit ambiguous.
+    o.attempt_timeout = timeout;
     return std::move(*client::KvClient::Create(std::move(o)));
   }
   // The GC scenario (below): how many of the bulk transaction's writes read as
