@@ -64,9 +64,13 @@ struct StartFlags {
   bool testing_faults = false;
   bool testing_unsafe_reads = false;
   bool testing_commit_without_refresh = false;
+  bool testing_gc_unresolved_records = false;
   bool testing_deleterange_at_max = false;
   bool testing_cput_reads_latest = false;
   int64_t clock_offset_ms = 0;
+  int64_t gc_interval_ms = 0;
+  int64_t txn_record_gc_age_ms = 0;
+  int64_t intent_resolution_delay_ms = 0;
 };
 
 int RunStart(const StartFlags& f, std::ostream& out, std::ostream& err) {
@@ -81,6 +85,11 @@ int RunStart(const StartFlags& f, std::ostream& out, std::ostream& err) {
   o.testing_deleterange_at_max = f.testing_deleterange_at_max;
   o.testing_cput_reads_latest = f.testing_cput_reads_latest;
   o.testing_clock_offset = absl::Milliseconds(f.clock_offset_ms);
+  o.testing_gc_unresolved_records = f.testing_gc_unresolved_records;
+  o.testing_gc_interval = absl::Milliseconds(std::max<int64_t>(0, f.gc_interval_ms));
+  o.testing_txn_record_gc_age = absl::Milliseconds(std::max<int64_t>(0, f.txn_record_gc_age_ms));
+  o.testing_intent_resolution_delay =
+      absl::Milliseconds(std::max<int64_t>(0, f.intent_resolution_delay_ms));
   if (!absl::ParseDuration(f.max_offset, &o.max_offset) || o.max_offset < absl::ZeroDuration()) {
     err << "rangedb start: --max-offset: \"" << f.max_offset << "\" is not a duration like 500ms\n";
     return kExitUsage;
@@ -275,6 +284,15 @@ CliRunner AddServerCommands(CLI::App& app, std::ostream& out, std::ostream& err)
   start->add_flag("--testing-commit-without-refresh", start_flags->testing_commit_without_refresh,
                   "TESTING ONLY: a planted bug (commit a pushed transaction without "
                   "refreshing its reads) for checker tests");
+  start->add_flag("--testing-gc-unresolved-records", start_flags->testing_gc_unresolved_records,
+                  "TESTING ONLY: a planted bug (GC removes committed transaction records whose "
+                  "intents are not all resolved) for checker tests");
+  start->add_option("--testing-gc-interval-ms", start_flags->gc_interval_ms,
+                    "TESTING ONLY: run the GC queue this often (0: every 10 minutes)");
+  start->add_option("--testing-txn-record-gc-age-ms", start_flags->txn_record_gc_age_ms,
+                    "TESTING ONLY: collect finished transaction records this old (0: 1 hour)");
+  start->add_option("--testing-intent-resolution-delay-ms", start_flags->intent_resolution_delay_ms,
+                    "TESTING ONLY: hold asynchronous intent resolution this long");
   start->add_flag("--testing-deleterange-at-max", start_flags->testing_deleterange_at_max,
                   "TESTING ONLY: a planted bug (DeleteRange finds keys at the latest version "
                   "and leaves its span out of the timestamp cache) for checker tests");

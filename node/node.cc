@@ -172,6 +172,17 @@ absl::Status Node::StartStore() {
   so.config.tick_interval = options_.raft_tick_interval;
   so.config.testing_unsafe_reads = options_.testing_unsafe_reads;
   so.config.testing_commit_without_refresh = options_.testing_commit_without_refresh;
+  so.config.testing_gc_unresolved_records = options_.testing_gc_unresolved_records;
+  if (options_.testing_gc_unresolved_records) {
+    spdlog::warn("node: TESTING: PLANTED BUG: GC removes records whose intents are unresolved");
+  }
+  if (options_.testing_gc_interval > absl::ZeroDuration()) {
+    so.config.gc_interval = options_.testing_gc_interval;
+  }
+  if (options_.testing_txn_record_gc_age > absl::ZeroDuration()) {
+    so.config.txn_record_gc_age = options_.testing_txn_record_gc_age;
+  }
+  so.config.testing_intent_resolution_delay = options_.testing_intent_resolution_delay;
   if (options_.testing_commit_without_refresh) {
     spdlog::warn("node: TESTING: PLANTED BUG: pushed transactions commit without a refresh");
   }

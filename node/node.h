@@ -66,8 +66,14 @@ struct NodeOptions {
   absl::Duration testing_clock_offset = absl::ZeroDuration();
   bool testing_unsafe_reads = false;            // a planted bug (ranges/store_context.h)
   bool testing_commit_without_refresh = false;  // a planted bug (ranges/store_context.h)
-  bool testing_deleterange_at_max = false;      // a planted bug (ranges/store_context.h)
-  bool testing_cput_reads_latest = false;       // a planted bug (ranges/store_context.h)
+  bool testing_gc_unresolved_records = false;   // a planted bug (ranges/store_context.h)
+  // Testing only: override StoreConfig's GC timing (zero: the defaults) and hold the
+  // asynchronous intent resolver's work (ranges/store_context.h).
+  absl::Duration testing_gc_interval = absl::ZeroDuration();
+  absl::Duration testing_txn_record_gc_age = absl::ZeroDuration();
+  absl::Duration testing_intent_resolution_delay = absl::ZeroDuration();
+  bool testing_deleterange_at_max = false;  // a planted bug (ranges/store_context.h)
+  bool testing_cput_reads_latest = false;   // a planted bug (ranges/store_context.h)
 };
 
 class Node {

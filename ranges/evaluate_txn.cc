@@ -91,6 +91,29 @@ void WriteTxnRecord(Writer& writer, const kvpb::Transaction& record) {
   WriteLocalProto(writer, TxnRecordKey(record.anchor_key(), record.id()), record);
 }
 
+std::string TxnTombstoneMarkerKey(absl::string_view anchor_key, absl::string_view txn_id) {
+  return TxnRecordKey(anchor_key, txn_id);
+}
+
+std::string TxnPushMarkerKey(absl::string_view anchor_key, absl::string_view txn_id) {
+  // Sorts after the record key's own point span [k, k\0), so the two never overlap.
+  return absl::StrCat(TxnRecordKey(anchor_key, txn_id), absl::string_view("\0push", 5));
+}
+
+Timestamp TxnMinTimestamp(const kvpb::Transaction& txn) {
+  if (txn.has_start_timestamp()) return Ts(txn.start_timestamp());
+  if (txn.has_read_timestamp()) return Ts(txn.read_timestamp());
+  return Ts(txn.write_timestamp());
+}
+
+bool CanCreateRecord(const RecordMarkers& markers, Timestamp min_timestamp) {
+  return markers.tombstone < min_timestamp;
+}
+
+Timestamp MarkerTimestampOfRemoval(const kvpb::Transaction& finished, Timestamp now) {
+  return std::max(Ts(finished.write_timestamp()), now);
+}
+
 absl::Status CheckRecordCreation(const kvpb::Transaction& txn, Timestamp now,
                                  absl::Duration record_gc_age) {
   if (!txn.has_start_timestamp()) return absl::OkStatus();
@@ -112,7 +135,8 @@ bool TxnExpired(const kvpb::Transaction& record, Timestamp now) {
 
 absl::StatusOr<kvpb::Transaction> EvaluateHeartbeat(WriteBatch& batch, const kvpb::Transaction& txn,
                                                     Timestamp now, bool* changed,
-                                                    absl::Duration record_gc_age) {
+                                                    absl::Duration record_gc_age,
+                                                    const RecordMarkers& markers) {
   absl::StatusOr<std::optional<kvpb::Transaction>> existing =
       ReadTxnRecord(batch, txn.anchor_key(), txn.id());
   if (!existing.ok()) return existing.status();
@@ -124,10 +148,20 @@ absl::StatusOr<kvpb::Transaction> EvaluateHeartbeat(WriteBatch& batch, const kvp
       return record;
     }
   } else {
-    if (absl::Status s = CheckRecordCreation(txn, now, record_gc_age); !s.ok()) return s;
     record = txn;
     record.clear_lock_spans();
+    if (!CanCreateRecord(markers, TxnMinTimestamp(txn))) {
+      // Finished and removed, or aborted by a pusher that left no record: either
+      // way this transaction cannot commit. Say so; write nothing.
+      record.set_status(kvpb::ABORTED);
+      *changed = false;
+      return record;
+    }
+    if (absl::Status s = CheckRecordCreation(txn, now, record_gc_age); !s.ok()) return s;
     record.set_status(kvpb::PENDING);
+    if (Ts(record.write_timestamp()) < markers.pushed) {
+      TimestampToProto(markers.pushed, record.mutable_write_timestamp());
+    }
   }
   TimestampToProto(now, record.mutable_last_heartbeat());
   WriteTxnRecord(batch, record);
@@ -139,12 +173,13 @@ absl::StatusOr<EndTxnResult> EvaluateEndTxn(WriteBatch& batch, const kvpb::EndTx
                                             const kvpb::Transaction& txn,
                                             const kvpb::Span& range_span,
                                             Timestamp* write_timestamp, Timestamp now,
-                                            bool testing_skip_refresh,
-                                            absl::Duration record_gc_age) {
+                                            bool testing_skip_refresh, absl::Duration record_gc_age,
+                                            const RecordMarkers& markers) {
   absl::StatusOr<std::optional<kvpb::Transaction>> existing =
       ReadTxnRecord(batch, txn.anchor_key(), txn.id());
   if (!existing.ok()) return existing.status();
   EndTxnResult result;
+  bool may_write_record = true;
   if (existing->has_value()) {
     const kvpb::Transaction& record = **existing;
     if (record.status() == kvpb::ABORTED && request.commit()) {
@@ -161,8 +196,20 @@ absl::StatusOr<EndTxnResult> EvaluateEndTxn(WriteBatch& batch, const kvpb::EndTx
       return result;
     }
     *write_timestamp = std::max(*write_timestamp, Ts(record.write_timestamp()));
-  } else if (request.commit()) {
-    if (absl::Status s = CheckRecordCreation(txn, now, record_gc_age); !s.ok()) return s;
+  } else if (!CanCreateRecord(markers, TxnMinTimestamp(txn))) {
+    if (request.commit()) {
+      // A duplicate of a commit or rollback that removed the record, or a pusher
+      // aborted the transaction without one. Committing now could commit half of it.
+      return TxnAbortedError(
+          absl::StrCat("transaction ", absl::BytesToHexString(txn.id()),
+                       " has finished or was aborted, and its record can no longer be created"));
+    }
+    may_write_record = false;  // a rollback still removes what it lists
+  } else {
+    if (request.commit()) {
+      if (absl::Status s = CheckRecordCreation(txn, now, record_gc_age); !s.ok()) return s;
+    }
+    *write_timestamp = std::max(*write_timestamp, markers.pushed);
   }
   if (request.commit() && *write_timestamp > Ts(txn.read_timestamp()) && !testing_skip_refresh) {
     return TxnRetryError(
@@ -196,10 +243,15 @@ absl::StatusOr<EndTxnResult> EvaluateEndTxn(WriteBatch& batch, const kvpb::EndTx
     }
   }
   const std::string record_key = TxnRecordKey(txn.anchor_key(), txn.id());
-  if (result.external_spans.empty()) {
-    // Every intent is resolved by this very command: nothing can need the record.
+  if (result.external_spans.empty() || !may_write_record) {
+    // Every intent is resolved by this very command (nothing can need the record),
+    // or a rollback of a transaction whose record may not come back (its external
+    // intents are resolved as aborted without it: it can never commit).
+    // Deleted even when absent: the command that carries this outcome (and the
+    // tombstone marker's timestamp, RecordMarkers) must be replicated.
     batch.Delete(ColumnFamily::kData, MVCCKeyPrefix(record_key));
-    result.response.set_one_phase(!existing->has_value());
+    result.response.set_one_phase(!existing->has_value() && result.external_spans.empty());
+    result.record_removed = true;
   } else {
     for (const kvpb::Span& s : result.external_spans) *finished.add_lock_spans() = s;
     WriteTxnRecord(batch, finished);
@@ -211,16 +263,29 @@ absl::StatusOr<EndTxnResult> EvaluateEndTxn(WriteBatch& batch, const kvpb::EndTx
 }
 
 PushDecision DecidePush(const std::optional<kvpb::Transaction>& record,
-                        const kvpb::PushTxnRequest& request, Timestamp now) {
+                        const kvpb::PushTxnRequest& request, Timestamp now,
+                        const RecordMarkers& markers) {
   PushDecision d;
-  if (record.has_value()) {
+  const bool absent = !record.has_value();
+  if (!absent) {
     d.record = *record;
   } else {
-    // No record yet: the intent's view of the transaction, judged by its timestamp.
+    // No record: the intent's view of the transaction, judged by its timestamp.
     d.record = request.pushee();
     d.record.clear_lock_spans();
-    d.record.set_status(kvpb::PENDING);
     *d.record.mutable_last_heartbeat() = request.pushee().write_timestamp();
+    if (!CanCreateRecord(markers, Ts(request.pushee().write_timestamp()))) {
+      // Finished and removed, or aborted without a record: it can never commit,
+      // and had it committed no intent of it would be left. Treat it as aborted
+      // (for the intent the pusher met) and write nothing.
+      d.record.set_status(kvpb::ABORTED);
+      d.outcome = PushDecision::kPushed;
+      return d;
+    }
+    d.record.set_status(kvpb::PENDING);
+    if (Ts(d.record.write_timestamp()) < markers.pushed) {
+      TimestampToProto(markers.pushed, d.record.mutable_write_timestamp());
+    }
   }
   if (d.record.status() != kvpb::PENDING) {
     d.outcome = PushDecision::kPushed;
@@ -236,7 +301,13 @@ PushDecision DecidePush(const std::optional<kvpb::Transaction>& record,
     const Timestamp to = Ts(request.push_to());
     if (Ts(d.record.write_timestamp()) < to) {
       TimestampToProto(to, d.record.mutable_write_timestamp());
-      d.write_record = true;
+      // A pusher creates no PENDING record: the push marker carries the push to
+      // the record its coordinator creates (or to its EndTxn).
+      if (absent) {
+        d.push_marker = to;
+      } else {
+        d.write_record = true;
+      }
     }
     d.outcome = PushDecision::kPushed;
     return d;
@@ -264,6 +335,7 @@ absl::Status EvaluateResolveIntent(WriteBatch& batch, const kvpb::ResolveIntentR
       batch, request.key(), request.end_key(), resolution, kMaxKeysPerSpanWrite);
   if (!r.ok()) return r.status();
   response->set_resolved(r->resolved);
+  if (r->resume_span.has_value()) response->set_resume_key(r->resume_span->start);
   return absl::OkStatus();
 }
 

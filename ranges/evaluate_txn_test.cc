@@ -598,10 +598,13 @@ TEST(DecidePushTest, TimestampPushForwardsTheWriteTimestamp) {
   EXPECT_EQ(FromP(d.record.write_timestamp()), to);
   EXPECT_EQ(FromP(d.record.read_timestamp()), T(kBaseNs));  // untouched
 
-  // Missing record: the synthesized one is pushed (and must be written).
+  // Missing record: the synthesized one is pushed, and the push is remembered in
+  // the push marker, not by creating a record (only a coordinator creates PENDING).
   d = DecidePush(std::nullopt, Push(kvpb::PUSH_TIMESTAMP, T(kBaseNs), to), T(kBaseNs + 1));
   EXPECT_EQ(d.outcome, PushDecision::kPushed);
-  EXPECT_TRUE(d.write_record);
+  EXPECT_FALSE(d.write_record);
+  ASSERT_TRUE(d.push_marker.has_value());
+  EXPECT_EQ(*d.push_marker, to);
   EXPECT_EQ(FromP(d.record.write_timestamp()), to);
   EXPECT_EQ(d.record.status(), kvpb::PENDING);
 }

@@ -48,6 +48,10 @@ void MergeResponse(kvpb::ResponseUnion&& from, kvpb::ResponseUnion* into) {
   if (from.has_resolve_intent() && into->has_resolve_intent()) {
     into->mutable_resolve_intent()->set_resolved(into->resolve_intent().resolved() +
                                                  from.resolve_intent().resolved());
+    // Pieces come in key order: the first one stopped early says where to resume.
+    if (into->resolve_intent().resume_key().empty()) {
+      into->mutable_resolve_intent()->set_resume_key(from.resolve_intent().resume_key());
+    }
     return;
   }
   *into = std::move(from);

@@ -3,13 +3,15 @@
 #include <pthread.h>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "client/backoff.h"
 #include "ranges/evaluate.h"
 #include "spdlog/spdlog.h"
 
 namespace rangedb::ranges {
 
-IntentResolver::IntentResolver(KeySender sender) : sender_(std::move(sender)) {
+IntentResolver::IntentResolver(KeySender sender, absl::Duration testing_start_delay)
+    : sender_(std::move(sender)), testing_start_delay_(testing_start_delay) {
   worker_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "intent-resolver");
     Run();
@@ -32,7 +34,8 @@ bool IntentResolver::Enqueue(const kvpb::Transaction& finished, std::vector<kvpb
   }
   kvpb::Transaction txn = finished;
   txn.clear_lock_spans();
-  for (kvpb::Span& s : spans) queue_.push_back(Task{txn, std::move(s)});
+  const absl::Time not_before = absl::Now() + testing_start_delay_;
+  for (kvpb::Span& s : spans) queue_.push_back(Task{txn, std::move(s), not_before});
   return true;
 }
 
@@ -47,11 +50,15 @@ void IntentResolver::Run() {
       if (stopping_) return;
       task = std::move(queue_.front());
       queue_.pop_front();
+      // Only in tests: hold the task (stopping_ ends the wait).
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      if (mu_.AwaitWithDeadline(absl::Condition(&stopping), task.not_before)) return;
     }
     Backoff backoff({std::chrono::milliseconds(50), std::chrono::milliseconds(1000)});
     absl::Status s;
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-      s = ResolveSpan(task);
+      s = ResolveSpanFully(sender_, task.txn, task.span, absl::Now() + kRpcTimeout * 10,
+                           kRpcTimeout);
       if (s.ok()) break;
       {
         absl::MutexLock lock(&mu_);
@@ -69,21 +76,48 @@ void IntentResolver::Run() {
   }
 }
 
-absl::Status IntentResolver::ResolveSpan(const Task& task) {
-  // Bounded: each round resolves kMaxKeysPerSpanWrite keys or finishes.
-  for (int round = 0; round < 1000; ++round) {
+absl::Status ResolveSpanFully(const KeySender& sender, const kvpb::Transaction& finished,
+                              const kvpb::Span& span, absl::Time deadline,
+                              absl::Duration rpc_timeout) {
+  std::string from = span.key();
+  // Bounded: each page resolves kMaxKeysPerSpanWrite keys or ends the span.
+  for (int page = 0; page < kMaxPagesPerSpan; ++page) {
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError("resolving a span: deadline reached with intents left");
+    }
     kvpb::BatchRequest batch;
     kvpb::ResolveIntentRequest* r = batch.add_requests()->mutable_resolve_intent();
-    r->set_key(task.span.key());
-    r->set_end_key(task.span.end_key());
-    *r->mutable_txn() = task.txn;
-    kvpb::BatchResponse resp = sender_(batch, absl::Now() + kRpcTimeout);
+    r->set_key(from);
+    r->set_end_key(span.end_key());
+    *r->mutable_txn() = finished;
+    r->mutable_txn()->clear_lock_spans();
+    kvpb::BatchResponse resp = sender(batch, std::min(deadline, absl::Now() + rpc_timeout));
     if (resp.has_error()) return FromError(resp.error());
-    int64_t resolved = 0;
-    for (const kvpb::ResponseUnion& u : resp.responses()) resolved += u.resolve_intent().resolved();
-    if (task.span.end_key().empty() || resolved < kMaxKeysPerSpanWrite) return absl::OkStatus();
+    if (resp.responses_size() != 1) {
+      return absl::InternalError("malformed ResolveIntent response: no result");
+    }
+    const std::string& resume = resp.responses(0).resolve_intent().resume_key();
+    if (span.end_key().empty() || resume.empty()) return absl::OkStatus();
+    if (resume <= from || resume >= span.end_key()) {
+      return absl::InternalError(absl::StrCat("malformed ResolveIntent response: resume key ",
+                                              absl::CHexEscape(resume), " outside the span"));
+    }
+    from = resume;
   }
-  return absl::ResourceExhaustedError("span still holds intents after 1000 rounds");
+  return absl::ResourceExhaustedError(
+      absl::StrCat("span still holds intents after ", kMaxPagesPerSpan, " pages"));
+}
+
+absl::Status ResolveSpanOnce(const KeySender& sender, const kvpb::Transaction& finished,
+                             const kvpb::Span& span, absl::Time deadline) {
+  kvpb::BatchRequest batch;
+  kvpb::ResolveIntentRequest* r = batch.add_requests()->mutable_resolve_intent();
+  r->set_key(span.key());
+  r->set_end_key(span.end_key());
+  *r->mutable_txn() = finished;
+  r->mutable_txn()->clear_lock_spans();
+  kvpb::BatchResponse resp = sender(batch, deadline);
+  return resp.has_error() ? FromError(resp.error()) : absl::OkStatus();
 }
 
 }  // namespace rangedb::ranges

@@ -1,6 +1,8 @@
 #include "ranges/intent_resolver.h"
 
 #include <atomic>
+#include <deque>
+#include <string>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -32,6 +34,8 @@ struct FakeSender {
   std::vector<kvpb::ResolveIntentRequest> sent ABSL_GUARDED_BY(mu);
   int failures ABSL_GUARDED_BY(mu) = 0;
   int64_t resolved_per_call ABSL_GUARDED_BY(mu) = 1;
+  // Resume keys the next calls answer with, in order ("" or none left: done).
+  std::deque<std::string> resume_keys ABSL_GUARDED_BY(mu);
 
   kvpb::BatchResponse Send(const kvpb::BatchRequest& request) {
     absl::MutexLock lock(&mu);
@@ -42,7 +46,12 @@ struct FakeSender {
       *resp.mutable_error() = ToError(absl::UnavailableError("no leaseholder"));
       return resp;
     }
-    resp.add_responses()->mutable_resolve_intent()->set_resolved(resolved_per_call);
+    kvpb::ResolveIntentResponse* r = resp.add_responses()->mutable_resolve_intent();
+    r->set_resolved(resolved_per_call);
+    if (!resume_keys.empty()) {
+      r->set_resume_key(resume_keys.front());
+      resume_keys.pop_front();
+    }
     return resp;
   }
   size_t Count() {
@@ -102,20 +111,87 @@ TEST(IntentResolverTest, GivesUpAfterMaxAttempts) {
   EXPECT_EQ(resolver.resolved_spans(), 0u);
 }
 
-TEST(IntentResolverTest, RepeatsASpanWhileRequestsComeBackFull) {
+TEST(IntentResolverTest, FollowsResumeKeysToTheEndOfTheSpan) {
   FakeSender fake;
   {
     absl::MutexLock lock(&fake.mu);
-    fake.resolved_per_call = kMaxKeysPerSpanWrite;  // "more may remain"
+    fake.resolved_per_call = kMaxKeysPerSpanWrite;
+    fake.resume_keys = {"f", "q"};  // two full pages, then the rest
   }
   IntentResolver resolver([&](const kvpb::BatchRequest& r, absl::Time) { return fake.Send(r); });
   ASSERT_TRUE(resolver.Enqueue(Committed(), {Span("a", "z")}));
-  ASSERT_TRUE(WaitFor([&] { return fake.Count() >= 3; }));
+  ASSERT_TRUE(WaitFor([&] { return resolver.resolved_spans() == 1; }));
+  absl::MutexLock lock(&fake.mu);
+  ASSERT_EQ(fake.sent.size(), 3u);
+  EXPECT_EQ(fake.sent[0].key(), "a");
+  EXPECT_EQ(fake.sent[1].key(), "f");
+  EXPECT_EQ(fake.sent[2].key(), "q");
+  for (const auto& r : fake.sent) EXPECT_EQ(r.end_key(), "z");
+}
+
+TEST(ResolveSpanTest, FullyIsOkOnlyWhenNoPageIsLeft) {
+  FakeSender fake;
   {
     absl::MutexLock lock(&fake.mu);
-    fake.resolved_per_call = 7;  // the last, partial page
+    fake.resume_keys = {"c", "d"};
+    fake.failures = 0;
   }
-  ASSERT_TRUE(WaitFor([&] { return resolver.resolved_spans() == 1; }));
+  KeySender sender = [&](const kvpb::BatchRequest& r, absl::Time) { return fake.Send(r); };
+  EXPECT_TRUE(
+      ResolveSpanFully(sender, Committed(), Span("a", "z"), absl::Now() + absl::Seconds(5)).ok());
+  EXPECT_EQ(fake.Count(), 3u);
+  // A failing page fails the whole span: the caller must not think it done.
+  {
+    absl::MutexLock lock(&fake.mu);
+    fake.resume_keys = {"c"};
+    fake.sent.clear();
+  }
+  FakeSender failing;
+  KeySender flaky = [&](const kvpb::BatchRequest& r, absl::Time) {
+    if (fake.Count() == 1) return failing.Send(r);  // the second page
+    return fake.Send(r);
+  };
+  {
+    absl::MutexLock lock(&failing.mu);
+    failing.failures = 1;
+  }
+  EXPECT_FALSE(
+      ResolveSpanFully(flaky, Committed(), Span("a", "z"), absl::Now() + absl::Seconds(5)).ok());
+}
+
+TEST(ResolveSpanTest, AResumeKeyOutsideTheSpanIsAnError) {
+  FakeSender fake;
+  {
+    absl::MutexLock lock(&fake.mu);
+    fake.resume_keys = {"a"};  // not past the start: would loop forever
+  }
+  KeySender sender = [&](const kvpb::BatchRequest& r, absl::Time) { return fake.Send(r); };
+  absl::Status s =
+      ResolveSpanFully(sender, Committed(), Span("a", "z"), absl::Now() + absl::Seconds(5));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
+}
+
+TEST(ResolveSpanTest, OnceSendsOnePageWhateverIsLeft) {
+  FakeSender fake;
+  {
+    absl::MutexLock lock(&fake.mu);
+    fake.resume_keys = {"m"};
+  }
+  KeySender sender = [&](const kvpb::BatchRequest& r, absl::Time) { return fake.Send(r); };
+  EXPECT_TRUE(
+      ResolveSpanOnce(sender, Committed(), Span("a", "z"), absl::Now() + absl::Seconds(5)).ok());
+  EXPECT_EQ(fake.Count(), 1u);
+}
+
+TEST(IntentResolverTest, TheTestingStartDelayHoldsTasksUntilStop) {
+  FakeSender fake;
+  {
+    IntentResolver resolver([&](const kvpb::BatchRequest& r, absl::Time) { return fake.Send(r); },
+                            /*testing_start_delay=*/absl::Hours(1));
+    ASSERT_TRUE(resolver.Enqueue(Committed(), {Span("a")}));
+    absl::SleepFor(absl::Milliseconds(100));
+  }  // the destructor ends the wait: the task is lost, as in a crash
+  EXPECT_EQ(fake.Count(), 0u);
 }
 
 TEST(IntentResolverTest, AFullQueueRefusesWork) {

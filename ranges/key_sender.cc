@@ -10,7 +10,7 @@ namespace rangedb::ranges {
 
 KeySenderSlot::~KeySenderSlot() { Detach(); }
 
-void KeySenderSlot::Bind(KeySender sender) {
+void KeySenderSlot::Bind(KeySender sender, absl::Duration testing_resolution_delay) {
   absl::MutexLock lock(&mu_);
   if (sender_ || resolver_ != nullptr) {
     std::fprintf(stderr, "%s:%d: a store's key sender is bound twice\n", __FILE__, __LINE__);
@@ -23,7 +23,8 @@ void KeySenderSlot::Bind(KeySender sender) {
   resolver_ = std::make_unique<IntentResolver>(
       [this](const kvpb::BatchRequest& request, absl::Time deadline) {
         return Send(request, deadline);
-      });
+      },
+      testing_resolution_delay);
 }
 
 kvpb::BatchResponse KeySenderSlot::Send(const kvpb::BatchRequest& request, absl::Time deadline) {

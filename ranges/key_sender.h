@@ -38,9 +38,10 @@ class KeySenderSlot {
   KeySenderSlot(const KeySenderSlot&) = delete;
   KeySenderSlot& operator=(const KeySenderSlot&) = delete;
 
-  // Installs sender and starts an intent resolver that sends through this slot.
+  // Installs sender and starts an intent resolver that sends through this slot
+  // (testing_resolution_delay: IntentResolver's testing_start_delay).
   // REQUIRES: called at most once.
-  void Bind(KeySender sender);
+  void Bind(KeySender sender, absl::Duration testing_resolution_delay = absl::ZeroDuration());
 
   // Sends through the bound sender. Unavailable (in the response) before Bind and
   // after Detach.

@@ -51,6 +51,7 @@
 namespace rangedb::ranges {
 
 class StoreContext;
+struct RecordMarkers;
 
 // A point-in-time view for status pages and tests.
 struct ReplicaStatus {
@@ -146,7 +147,8 @@ class Replica {
     int64_t versions_removed = 0;
   };
   absl::StatusOr<GcResult> RunGC(absl::Duration gc_ttl, absl::Time deadline);
-  // Reads below this timestamp are refused: GC removed what they would see.
+  // Reads below this timestamp (and writes at or below it) are refused: GC removed
+  // what they would see or be checked against.
   Timestamp GcThreshold() const;
 
   ReplicaStatus Status() const;
@@ -204,6 +206,22 @@ class Replica {
                                                     std::optional<Timestamp> gc_threshold = {});
   kvpb::Span RangeSpan() const;
   void Propose(std::shared_ptr<Proposal> proposal);
+  // FailedPrecondition naming `what` if ts is below the GC threshold (inclusive: at
+  // or below it), else OK.
+  absl::Status CheckAboveGcThreshold(absl::string_view what, Timestamp ts,
+                                     bool inclusive = false) const;
+
+  // Transaction records (replica_push.cc, replica_gc.cc; docs/transactions.md,
+  // "Record creation"). The caller holds the record key's latch.
+  // What the timestamp cache remembers about the record of txn_id.
+  RecordMarkers RecordMarkersOf(absl::string_view anchor_key, absl::string_view txn_id) const;
+  // Leaves the tombstone marker of a record that goes (or never was) with finished's
+  // outcome decided: it can never be created again on this leaseholder, nor (by the
+  // timestamp cache's low water) on the next.
+  void MarkRecordRemoved(const kvpb::Transaction& finished, Timestamp now);
+  // Resolves every intent of the spans record lists, following each to its end
+  // (the planted bug StoreConfig::testing_gc_unresolved_records: one page each).
+  absl::Status ResolveRecordIntents(const kvpb::Transaction& record, absl::Time deadline);
   absl::Status CheckKeysInRange(const kvpb::BatchRequest& request) const;
 
   // Raft side.
@@ -246,7 +264,13 @@ class Replica {
   const uint64_t range_id_;
   LatchManager latches_;
   TimestampCache tscache_;
-  // The lease sequence the timestamp cache's low water was last raised for.
+  // The tombstone markers of transaction records (RecordMarkers::tombstone). Apart
+  // from tscache_ because its low water can be lower: every marker rides on a Raft
+  // command whose timestamp is at or above it, so on a new lease everything the
+  // previous leaseholder marked is at or below the applied commands' high water
+  // (AppliedState::max_timestamp, or the lease's start) — no max_offset needed.
+  TimestampCache tombstones_;
+  // The lease sequence the timestamp caches' low waters were last raised for.
   std::atomic<uint64_t> tscache_lease_sequence_{0};
   TxnWaitQueue wait_queue_;
 

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "ranges/evaluate_txn.h"
+#include "ranges/intent_resolver.h"
 #include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
@@ -71,28 +72,23 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
       *store_->engine(), span.key(), span.end_key(), now, store_->config().txn_record_gc_age);
   if (!records.ok()) return records.status();
   // A committed record is the only proof its remaining intents committed: resolve
-  // them before the record goes (an intent without a record would be aborted).
+  // every one of them (following each span to its end) before the record goes. An
+  // intent left without its record would be judged abandoned and removed.
   std::vector<kvpb::Transaction> doomed;
   for (kvpb::Transaction& record : *records) {
-    bool resolved = true;
-    for (const kvpb::Span& s : record.lock_spans()) {
-      kvpb::BatchRequest resolve;
-      kvpb::ResolveIntentRequest* r = resolve.add_requests()->mutable_resolve_intent();
-      r->set_key(s.key());
-      r->set_end_key(s.end_key());
-      *r->mutable_txn() = record;
-      r->mutable_txn()->clear_lock_spans();
-      kvpb::BatchResponse resp = store_->SendByKey(resolve, deadline);
-      if (resp.has_error()) {
-        resolved = false;
-        spdlog::warn("r{}: gc: keeping the record of {}: resolving its intents failed: {}",
-                     range_id_, absl::BytesToHexString(record.id()), resp.error().message());
-        break;
-      }
+    if (absl::Status s = ResolveRecordIntents(record, deadline); !s.ok()) {
+      spdlog::warn("r{}: gc: keeping the record of {}: resolving its intents failed: {}", range_id_,
+                   absl::BytesToHexString(record.id()), s.ToString());
+      continue;
     }
-    if (resolved) doomed.push_back(std::move(record));
+    doomed.push_back(std::move(record));
   }
+  // Latches: the records, and every key of the range's data, so that no read or
+  // write runs across the pass (a read that checked the old threshold must not
+  // lose versions under it; a write is checked against the new one).
+  const std::string data_start = std::max(span.key(), std::string(keys::kLocalEnd));
   std::vector<LatchSpan> latches;
+  if (data_start < span.end_key()) latches.push_back({data_start, span.end_key(), /*write=*/true});
   for (const kvpb::Transaction& record : doomed) {
     latches.push_back({TxnRecordKey(record.anchor_key(), record.id()), "", /*write=*/true});
   }
@@ -107,17 +103,20 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
         ReadTxnRecord(*store_->engine(), record.anchor_key(), record.id());
     if (!current.ok()) return current.status();
     if (!current->has_value() || (*current)->status() != record.status()) continue;
+    // Never again: a late heartbeat, EndTxn or pusher finds the tombstone marker.
+    MarkRecordRemoved(record, store_->clock()->Now());
     batch->Delete(ColumnFamily::kData,
                   MVCCKeyPrefix(TxnRecordKey(record.anchor_key(), record.id())));
     ++result.records_removed;
   }
   // Versions: no read at or above the threshold can see them. The data span starts
   // at \x02 at the lowest (the local region holds no versions).
-  const std::string data_start = std::max(span.key(), std::string(keys::kLocalEnd));
-  absl::StatusOr<MVCCGCResult> gc =
-      MVCCGarbageCollect(*batch, data_start, span.end_key(), threshold, kMaxGcVersionsPerPass);
-  if (!gc.ok()) return gc.status();
-  result.versions_removed = gc->versions_removed;
+  if (data_start < span.end_key()) {
+    absl::StatusOr<MVCCGCResult> gc =
+        MVCCGarbageCollect(*batch, data_start, span.end_key(), threshold, kMaxGcVersionsPerPass);
+    if (!gc.ok()) return gc.status();
+    result.versions_removed = gc->versions_removed;
+  }
   if (batch->Count() == 0) return result;
   proto::Timestamp stored;
   TimestampToProto(threshold, &stored);
@@ -133,6 +132,21 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
                  result.versions_removed, threshold.ToString(), result.records_removed);
   }
   return result;
+}
+
+absl::Status Replica::ResolveRecordIntents(const kvpb::Transaction& record, absl::Time deadline) {
+  kvpb::Transaction finished = record;
+  finished.clear_lock_spans();
+  const bool planted_bug = store_->config().testing_gc_unresolved_records;
+  for (const kvpb::Span& s : record.lock_spans()) {
+    KeySender sender = [this](const kvpb::BatchRequest& b, absl::Time d) {
+      return store_->SendByKey(b, d);
+    };
+    absl::Status st = planted_bug ? ResolveSpanOnce(sender, finished, s, deadline)
+                                  : ResolveSpanFully(sender, finished, s, deadline);
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace rangedb::ranges

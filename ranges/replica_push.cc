@@ -1,5 +1,6 @@
 // Replica: PushTxn at the pushee's record — the push rules, the wait queue and
-// deadlock detection (docs/transactions.md, "Waiting and deadlocks").
+// deadlock detection (docs/transactions.md, "Waiting and deadlocks") — and the
+// record markers in the timestamp cache (docs/transactions.md, "Record creation").
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
@@ -31,6 +32,19 @@ kvpb::BatchResponse PushError(const absl::Status& s) {
 
 }  // namespace
 
+RecordMarkers Replica::RecordMarkersOf(absl::string_view anchor_key,
+                                       absl::string_view txn_id) const {
+  RecordMarkers m;
+  m.tombstone = tombstones_.GetMax(TxnTombstoneMarkerKey(anchor_key, txn_id), "").ts;
+  m.pushed = tscache_.GetMax(TxnPushMarkerKey(anchor_key, txn_id), "").ts;
+  return m;
+}
+
+void Replica::MarkRecordRemoved(const kvpb::Transaction& finished, Timestamp now) {
+  tombstones_.Add(TxnTombstoneMarkerKey(finished.anchor_key(), finished.id()), "",
+                  MarkerTimestampOfRemoval(finished, now), finished.id());
+}
+
 kvpb::BatchResponse Replica::PushOnce(const kvpb::PushTxnRequest& push, bool force_abort,
                                       absl::Time deadline, bool* pushed) {
   *pushed = false;
@@ -49,11 +63,21 @@ kvpb::BatchResponse Replica::PushOnce(const kvpb::PushTxnRequest& push, bool for
   absl::StatusOr<std::optional<kvpb::Transaction>> record =
       ReadTxnRecord(*store_->engine(), pushee.anchor_key(), pushee.id());
   if (!record.ok()) return PushError(record.status());
-  PushDecision d = DecidePush(*record, push, store_->clock()->Now());
+  PushDecision d = DecidePush(*record, push, store_->clock()->Now(),
+                              RecordMarkersOf(pushee.anchor_key(), pushee.id()));
   if (force_abort && d.record.status() == kvpb::PENDING) {
+    // A PENDING answer means the record exists or may still be created: writing it
+    // ABORTED is the truth from now on.
     d.record.set_status(kvpb::ABORTED);
     d.write_record = true;
+    d.push_marker.reset();
     d.outcome = PushDecision::kPushed;
+  }
+  if (d.push_marker.has_value()) {
+    // Under the record's latch: the coordinator's record creation (or its EndTxn
+    // without one) that follows sees the push.
+    tscache_.Add(TxnPushMarkerKey(pushee.anchor_key(), pushee.id()), "", *d.push_marker,
+                 push.pusher().id());
   }
   if (d.write_record && d.record.status() == kvpb::ABORTED && !force_abort) {
     // Says what happened: abandoned coordinators are worth an operator's attention.

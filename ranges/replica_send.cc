@@ -113,6 +113,17 @@ Replica::LeaseCheck Replica::AcquireLease(absl::Time deadline) {
     // max_offset ahead of ours: no write here may land at or below that.
     HybridLogicalClock* clock = store_->clock();
     tscache_.SetLowWater(Timestamp{clock->Now().wall_ns + clock->MaxOffsetNanos(), 0});
+    // Every record tombstone an earlier leaseholder left was carried by a command
+    // applied here before this lease (at or below its timestamp): a transaction that
+    // started before this lease and has no record can no longer create one (as in
+    // CockroachDB); one that started after can.
+    Timestamp applied_high_water;
+    {
+      absl::MutexLock lock(&mu_);
+      applied_high_water = std::max(TimestampFromProto(applied_.max_timestamp()),
+                                    TimestampFromProto(lease_.start()));
+    }
+    tombstones_.SetLowWater(applied_high_water);
     tscache_lease_sequence_.store(lease.sequence);
   }
   return lease;
@@ -273,6 +284,12 @@ kvpb::BatchResponse Replica::ServeReads(const kvpb::BatchRequest& request, Batch
     return resp;
   }
   if (kind == BatchKind::kRefresh) {
+    // GC may have removed versions in the interval this would check.
+    if (absl::Status s =
+            CheckAboveGcThreshold("refresh from", TimestampFromProto(txn.read_timestamp()));
+        !s.ok()) {
+      return fail(s, -1);
+    }
     for (int i = 0; i < request.requests_size(); ++i) {
       const kvpb::RefreshRequest& r = request.requests(i).refresh();
       if (absl::Status s = EvaluateRefresh(*engine, r, txn); !s.ok()) {
@@ -304,13 +321,12 @@ kvpb::BatchResponse Replica::ServeReads(const kvpb::BatchRequest& request, Batch
     HybridLogicalClock* clock = store_->clock();
     ctx.uncertainty_limit = Timestamp{state->read_timestamp.wall_ns + clock->MaxOffsetNanos(), 0};
   }
-  if (const Timestamp gc = GcThreshold(); !gc.IsEmpty() && ctx.read_timestamp < gc) {
-    return fail(absl::FailedPreconditionError(
-                    absl::StrCat("range ", range_id_, ": read at ", ctx.read_timestamp.ToString(),
-                                 " is below the GC threshold ", gc.ToString(),
-                                 " (versions older than gc_ttl are gone)")),
-                -1);
+  // Under the latches: a GC pass (which latches the whole data span) either
+  // finished before (and its threshold shows) or waits until this read is done.
+  if (absl::Status s = CheckAboveGcThreshold("read at", ctx.read_timestamp); !s.ok()) {
+    return fail(s, -1);
   }
+  if (store_->config().testing_before_read) store_->config().testing_before_read(range_id_);
   for (int restart = 0;; ++restart) {
     resp.clear_responses();
     absl::Status failed;
@@ -369,6 +385,17 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
     TimestampCache::Result read = tscache_.GetMax(span.start, span.end);
     if (read.ts >= written && !(in_txn && read.txn_id == txn.id())) written = read.ts.Next();
   }
+  // A write at or below the GC threshold could land under a version GC removed
+  // (a deletion) and so escape WriteTooOld: refused (docs/mvcc.md, "GC threshold").
+  bool writes = false;
+  for (const kvpb::RequestUnion& r : request.requests()) writes |= IsWrite(r);
+  if (writes) {
+    if (absl::Status s = CheckAboveGcThreshold("write at", written, /*inclusive=*/true); !s.ok()) {
+      kvpb::BatchResponse err = ErrorResponse(s, -1);
+      if (in_txn) *err.mutable_txn() = txn;
+      return err;
+    }
+  }
   // A write pushed above the clock (after a lease change the timestamp cache's low
   // water is max_offset ahead) waits for the clock instead of writing in the future:
   // clocks stay within max_offset of each other, and the write needs no commit wait.
@@ -409,7 +436,8 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
       TimestampToProto(written, t.mutable_write_timestamp());
       absl::StatusOr<EndTxnResult> end = EvaluateEndTxn(
           *batch, r.end_txn(), t, RangeSpan(), &written, now,
-          store_->config().testing_commit_without_refresh, store_->config().txn_record_gc_age);
+          store_->config().testing_commit_without_refresh, store_->config().txn_record_gc_age,
+          RecordMarkersOf(txn.anchor_key(), txn.id()));
       if (end.ok()) {
         *resp.add_responses()->mutable_end_txn() = end->response;
         ended = std::move(*end);
@@ -421,7 +449,8 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
                                 resp.add_responses()->mutable_resolve_intent());
     } else if (r.has_heartbeat_txn()) {
       absl::StatusOr<kvpb::Transaction> record = EvaluateHeartbeat(
-          *batch, txn, now, &heartbeat_changed, store_->config().txn_record_gc_age);
+          *batch, txn, now, &heartbeat_changed, store_->config().txn_record_gc_age,
+          RecordMarkersOf(txn.anchor_key(), txn.id()));
       if (record.ok()) {
         *resp.add_responses()->mutable_heartbeat_txn()->mutable_record() = *record;
       } else {
@@ -457,6 +486,12 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
     TimestampToProto(written, resp.mutable_txn()->mutable_write_timestamp());
     if (ended.has_value()) resp.mutable_txn()->set_status(ended->finished.status());
   }
+  if (ended.has_value() && ended->record_removed) {
+    // Before the latches go (with the proposal): the record may never come back. If
+    // the command then fails to apply, the marker only makes a retry of this
+    // EndTxn fail as aborted — safe, the transaction did not commit.
+    MarkRecordRemoved(ended->finished, now);
+  }
   if (batch->Count() == 0) return resp;  // nothing changed: nothing to replicate
   if (has_idem) {
     rangespb::IdempotencyRecord record;
@@ -482,6 +517,16 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
                                 : IsWrite(request.requests(0));
   if (committed) WaitForClock(store_->clock(), written);
   return resp;
+}
+
+absl::Status Replica::CheckAboveGcThreshold(absl::string_view what, Timestamp ts,
+                                            bool inclusive) const {
+  const Timestamp gc = GcThreshold();
+  if (gc.IsEmpty() || gc < ts || (!inclusive && gc == ts)) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("range ", range_id_, ": ", what, " ", ts.ToString(),
+                   inclusive ? " is at or below" : " is below", " the GC threshold ", gc.ToString(),
+                   " (versions older than gc_ttl are gone)"));
 }
 
 std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(

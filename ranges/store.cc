@@ -81,7 +81,7 @@ void Store::Stop() {
 }
 
 KeySenderBinding Store::BindKeySender(KeySender sender) {
-  key_sender_->Bind(std::move(sender));
+  key_sender_->Bind(std::move(sender), config().testing_intent_resolution_delay);
   return KeySenderBinding(key_sender_);
 }
 

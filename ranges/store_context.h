@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -49,6 +50,17 @@ struct StoreConfig {
   // was pushed above its read timestamp without asking for a refresh (lost updates,
   // write skew), so the transaction chaos tests can show their checkers catch it.
   bool testing_commit_without_refresh = false;
+  // TESTING ONLY — a planted bug: a GC pass resolves only the first page
+  // (kMaxKeysPerSpanWrite keys) of each span a finished record lists, then removes
+  // the record (the old behaviour), so the GC tests can show they catch the loss of
+  // committed writes.
+  bool testing_gc_unresolved_records = false;
+  // TESTING ONLY: the asynchronous intent resolver holds each task this long before
+  // its first attempt, so a test can lose the queue (kill the node) deterministically.
+  absl::Duration testing_intent_resolution_delay = absl::ZeroDuration();
+  // TESTING ONLY: called by every read of a batch after its GC-threshold check and
+  // before it reads the engine, with the range id (tests of what may run meanwhile).
+  std::function<void(uint64_t range_id)> testing_before_read;
   // TESTING ONLY — a planted bug (issue 13, finding 1): a transactional DeleteRange
   // finds its keys at the latest version (missing keys deleted after its timestamp)
   // and leaves its span out of the timestamp cache (letting older writers put keys

@@ -47,6 +47,17 @@ const char* ReasonName(kvpb::TransactionRetryError::Reason reason) {
 }
 
 // The status for a server's error in this transaction.
+// Whether a batch lays intents (a transaction's writes; EndTxn resolves them).
+bool LaysIntents(const kvpb::BatchRequest& batch) {
+  for (const kvpb::RequestUnion& r : batch.requests()) {
+    if (r.has_put() || r.has_conditional_put() || r.has_delete_() || r.has_delete_range() ||
+        r.has_increment()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 absl::Status StatusOfError(const kvpb::Error& error) {
   if (error.has_retry()) {
     return Retryable(absl::StrCat(ReasonName(error.retry().reason()), ": ", error.message()));
@@ -115,6 +126,13 @@ absl::StatusOr<kvpb::BatchResponse> Txn::Send(kvpb::BatchRequest batch, bool kee
     Abandon();  // not under hb_mu_: it stops the heartbeat, which takes hb_mu_
     return Retryable("aborted: the heartbeat found the transaction record aborted");
   }
+  if (started_at_ == absl::InfinitePast()) started_at_ = absl::Now();
+  if (LaysIntents(batch)) {
+    if (absl::Status s = KeepAliveBeforeIntents(); !s.ok()) {
+      Abandon();
+      return s;
+    }
+  }
   *batch.mutable_header()->mutable_txn() = proto_;
   absl::StatusOr<kvpb::BatchResponse> resp = client_->BatchWithErrors(std::move(batch));
   if (!resp.ok()) {
@@ -132,6 +150,7 @@ absl::StatusOr<kvpb::BatchResponse> Txn::Send(kvpb::BatchRequest batch, bool kee
       *proto_.mutable_write_timestamp() = t.write_timestamp();
     }
   }
+  PublishToHeartbeat();
   if (resp->has_error() && !errors_in_response) {
     absl::Status s = StatusOfError(resp->error());
     if (!keep_open) Abandon();
@@ -442,11 +461,10 @@ absl::Status Txn::Commit() {
     state_ = State::kCommitted;
     return absl::OkStatus();
   }
-  StopHeartbeat();  // the record must not be re-created after EndTxn deletes it
-  if (HeartbeatFoundAborted()) {
-    Abandon();
-    return Retryable("aborted: the heartbeat found the transaction record aborted");
-  }
+  // The heartbeat goes on until the outcome is known: a commit can wait (behind
+  // other transactions' intents, or refreshing) for longer than the expiry, and a
+  // transaction not heard of for that long would be aborted by the first pusher.
+  // A late heartbeat cannot bring a removed record back (the tombstone marker).
   // Bounded: at most max_refreshes refreshes, each followed by one more attempt.
   for (int attempt = 0;; ++attempt) {
     if (Ts(proto_.write_timestamp()) > Ts(proto_.read_timestamp())) {
@@ -484,6 +502,7 @@ absl::Status Txn::Commit() {
       one_phase_ = ended.one_phase();
       state_ = State::kCommitted;
       buffer_.clear();
+      StopHeartbeat();
       return absl::OkStatus();
     }
     const kvpb::Error& error = resp->error();
@@ -517,6 +536,53 @@ void Txn::Abandon() {
   (void)client_->BatchWithErrors(std::move(batch));
 }
 
+absl::Status Txn::KeepAliveBeforeIntents() {
+  if (proto_.anchor_key().empty()) return absl::OkStatus();
+  StartHeartbeat();
+  if (absl::Now() - started_at_ < options_.heartbeat_interval) return absl::OkStatus();
+  bool alive = false;
+  {
+    absl::MutexLock lock(&hb_mu_);
+    alive = hb_record_alive_;
+  }
+  // Intents at this transaction's (old) timestamps would look abandoned to a pusher
+  // while no record says otherwise: create the record first.
+  if (!alive && proto_.has_read_timestamp()) HeartbeatNow();
+  if (HeartbeatFoundAborted()) {
+    return Retryable("aborted: the heartbeat found the transaction record aborted");
+  }
+  return absl::OkStatus();
+}
+
+void Txn::HeartbeatNow() {
+  kvpb::BatchRequest batch;
+  batch.add_requests()->mutable_heartbeat_txn()->set_key(proto_.anchor_key());
+  *batch.mutable_header()->mutable_txn() = proto_;
+  absl::StatusOr<kvpb::BatchResponse> resp = client_->BatchWithErrors(std::move(batch));
+  absl::MutexLock lock(&hb_mu_);
+  if (!resp.ok() || resp->has_error() || resp->responses_size() != 1) return;  // the loop retries
+  const kvpb::TransactionStatus status = resp->responses(0).heartbeat_txn().record().status();
+  if (status == kvpb::ABORTED) hb_aborted_ = true;
+  if (status == kvpb::PENDING) hb_record_alive_ = true;
+  hb_next_beat_ = absl::Now() + options_.heartbeat_interval;
+}
+
+void Txn::PublishToHeartbeat() {
+  kvpb::Transaction copy;
+  copy.set_id(proto_.id());
+  copy.set_anchor_key(proto_.anchor_key());
+  copy.set_epoch(proto_.epoch());
+  copy.set_priority(proto_.priority());
+  if (proto_.has_read_timestamp()) *copy.mutable_read_timestamp() = proto_.read_timestamp();
+  if (proto_.has_write_timestamp()) *copy.mutable_write_timestamp() = proto_.write_timestamp();
+  if (proto_.has_uncertainty_limit()) {
+    *copy.mutable_uncertainty_limit() = proto_.uncertainty_limit();
+  }
+  if (proto_.has_start_timestamp()) *copy.mutable_start_timestamp() = proto_.start_timestamp();
+  absl::MutexLock lock(&hb_mu_);
+  hb_txn_ = std::move(copy);
+}
+
 bool Txn::HeartbeatFoundAborted() {
   absl::MutexLock lock(&hb_mu_);
   return hb_aborted_;
@@ -524,6 +590,13 @@ bool Txn::HeartbeatFoundAborted() {
 
 void Txn::StartHeartbeat() {
   if (heartbeat_.joinable() || proto_.anchor_key().empty()) return;
+  PublishToHeartbeat();
+  {
+    absl::MutexLock lock(&hb_mu_);
+    // The first beat (which creates the record) when the transaction is one
+    // interval old: a short transaction never needs a record before its commit.
+    hb_next_beat_ = started_at_ + options_.heartbeat_interval;
+  }
   heartbeat_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "txn-heartbeat");
     HeartbeatLoop();
@@ -539,20 +612,30 @@ void Txn::StopHeartbeat() {
 }
 
 void Txn::HeartbeatLoop() {
-  kvpb::BatchRequest batch;
-  batch.add_requests()->mutable_heartbeat_txn()->set_key(proto_.anchor_key());
-  *batch.mutable_header()->mutable_txn() = proto_;
-  // Bounded by hb_stop_, which Commit / Rollback / the destructor set.
+  // Bounded by hb_stop_, which Commit / Rollback / the destructor set; one beat per
+  // heartbeat_interval.
   for (;;) {
+    kvpb::BatchRequest batch;
+    {
+      absl::MutexLock lock(&hb_mu_);
+      auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(hb_mu_) { return hb_stop_; };
+      if (hb_mu_.AwaitWithDeadline(absl::Condition(&stopped), hb_next_beat_)) return;
+      if (absl::Now() < hb_next_beat_) continue;  // a synchronous beat moved it
+      hb_next_beat_ = absl::Now() + options_.heartbeat_interval;
+      // Not before the first response: the record needs the transaction's start.
+      if (!hb_txn_.has_read_timestamp()) continue;
+      batch.add_requests()->mutable_heartbeat_txn()->set_key(hb_txn_.anchor_key());
+      *batch.mutable_header()->mutable_txn() = hb_txn_;
+    }
     absl::StatusOr<kvpb::BatchResponse> resp = client_->BatchWithErrors(batch);
     absl::MutexLock lock(&hb_mu_);
-    if (resp.ok() && !resp->has_error() && resp->responses_size() == 1 &&
-        resp->responses(0).heartbeat_txn().record().status() == kvpb::ABORTED) {
+    if (!resp.ok() || resp->has_error() || resp->responses_size() != 1) continue;
+    const kvpb::TransactionStatus status = resp->responses(0).heartbeat_txn().record().status();
+    if (status == kvpb::ABORTED) {
       hb_aborted_ = true;
       return;
     }
-    auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(hb_mu_) { return hb_stop_; };
-    if (hb_mu_.AwaitWithTimeout(absl::Condition(&stopped), options_.heartbeat_interval)) return;
+    if (status == kvpb::PENDING) hb_record_alive_ = true;
   }
 }
 

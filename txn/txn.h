@@ -11,9 +11,13 @@
 //     the buffer passes max_buffered_writes); ConditionalPut, DeleteRange lay their
 //     intents at once. Both also read (the condition; the span whose keys are
 //     deleted), so their key or span joins the read spans: a failed ConditionalPut
-//     too. The first key written is the anchor: its range holds the
-//     transaction record. Once intents are laid before the commit, a heartbeat
-//     thread keeps the record alive every heartbeat_interval.
+//     too. The first key written is the anchor: its range holds the transaction
+//     record. From the first batch that lays intents (the commit included) until
+//     the outcome is known, a heartbeat thread keeps the record alive every
+//     heartbeat_interval; its first beat (which creates the record) comes when the
+//     transaction is heartbeat_interval old, and a transaction older than that
+//     creates its record before it lays any intent — so an intent with an old
+//     timestamp never looks abandoned (docs/transactions.md, "Liveness").
 //   - Commit sends the buffered writes and EndTxn in one batch; the gateway lays the
 //     intents on other ranges first, then EndTxn flips the record (the commit
 //     point), and the intents resolve asynchronously. All writes in one range: one
@@ -142,6 +146,14 @@ class Txn {
   absl::Status Refresh(Timestamp to);
   void NoteWrite(absl::string_view key, absl::string_view end = {});
   void NoteRead(absl::string_view key, absl::string_view end = {});
+  // Before a batch that lays intents: starts the heartbeat thread, and if the
+  // transaction is heartbeat_interval old and has no live record yet, creates it
+  // (a synchronous heartbeat). A retryable error if the record is ABORTED.
+  absl::Status KeepAliveBeforeIntents();
+  // One heartbeat now, from the owner's thread; records what it learned.
+  void HeartbeatNow();
+  // Copies the identity and timestamps the heartbeat thread sends (owner's thread).
+  void PublishToHeartbeat();
   // Whether the heartbeat found the record ABORTED. Takes hb_mu_ (so never call
   // Abandon, which stops the heartbeat, while holding it).
   bool HeartbeatFoundAborted();
@@ -163,9 +175,16 @@ class Txn {
   std::vector<kvpb::Span> written_spans_;  // DeleteRange spans and condensed keys
   std::vector<kvpb::Span> read_spans_;
 
+  absl::Time started_at_ = absl::InfinitePast();  // when the first request went out
+
   absl::Mutex hb_mu_;
   bool hb_stop_ ABSL_GUARDED_BY(hb_mu_) = false;
-  bool hb_aborted_ ABSL_GUARDED_BY(hb_mu_) = false;  // the heartbeat found ABORTED
+  bool hb_aborted_ ABSL_GUARDED_BY(hb_mu_) = false;       // the heartbeat found ABORTED
+  bool hb_record_alive_ ABSL_GUARDED_BY(hb_mu_) = false;  // a heartbeat found it PENDING
+  absl::Time hb_next_beat_ ABSL_GUARDED_BY(hb_mu_) = absl::InfiniteFuture();
+  // What the heartbeat sends: proto_'s identity and timestamps as of the last
+  // response (the heartbeat thread never reads proto_, which the owner changes).
+  kvpb::Transaction hb_txn_ ABSL_GUARDED_BY(hb_mu_);
   std::thread heartbeat_;
 };
 

@@ -26,8 +26,9 @@ kvpb::BatchRequest GetRequest(const std::string& key) {
   return req;
 }
 
-TestCluster::TestCluster(int n, StoreConfig base, std::vector<std::string> split_keys)
-    : base_(base) {
+TestCluster::TestCluster(int n, StoreConfig base, std::vector<std::string> split_keys,
+                         PhysicalClock* physical)
+    : base_(base), physical_(physical != nullptr ? physical : &system_clock_) {
   std::vector<uint64_t> ids;
   for (int i = 1; i <= n; ++i) ids.push_back(i);
   auto ranges = PlanInitialRanges(ids, split_keys);
@@ -43,7 +44,7 @@ TestCluster::TestCluster(int n, StoreConfig base, std::vector<std::string> split
     auto engine = OpenInMemoryEngine();
     EXPECT_TRUE(engine.ok());
     node.engine = std::move(*engine);
-    node.wall = std::make_unique<SteppableClock>();
+    node.wall = std::make_unique<SteppableClock>(physical_);
     node.clock = std::make_unique<HybridLogicalClock>(node.wall.get(), kTestMaxOffsetNanos);
     auto batch = node.engine->NewWriteBatch();
     EXPECT_TRUE(

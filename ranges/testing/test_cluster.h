@@ -30,6 +30,25 @@ namespace rangedb::ranges {
 // stay short in tests.
 inline constexpr int64_t kTestMaxOffsetNanos = 100'000'000;
 
+// The system clock plus an offset that a test moves forward: for every hybrid clock
+// built on it, time passes at once (a transaction expires, a record ages) without the
+// test sleeping. Raft ticks and leases run on absl::Now and are not affected, so the
+// cluster keeps its leaseholders. Shared by all nodes, so no clock is ahead of another.
+class AdvanceableClock final : public PhysicalClock {
+ public:
+  int64_t NowNanos() override {
+    return system_.NowNanos() + offset_ns_.load(std::memory_order_acquire);
+  }
+  // REQUIRES: d >= 0 (hybrid clocks never go back; a step back would only stall them).
+  void Advance(absl::Duration d) {
+    offset_ns_.fetch_add(absl::ToInt64Nanoseconds(d), std::memory_order_acq_rel);
+  }
+
+ private:
+  SystemClock system_;
+  std::atomic<int64_t> offset_ns_{0};
+};
+
 // A store configuration with 20 ms ticks, so tests elect and fail over quickly.
 StoreConfig FastStoreConfig();
 // One-request batches.
@@ -39,7 +58,10 @@ kvpb::BatchRequest GetRequest(const std::string& key);
 class TestCluster {
  public:
   // Nodes 1..n, each holding its replicas of PlanInitialRanges({1..n}, split_keys).
-  explicit TestCluster(int n, StoreConfig base = {}, std::vector<std::string> split_keys = {});
+  // Their hybrid clocks read `physical` (null: the system clock), which must outlive
+  // the cluster, plus each node's own offset (StepWallClock).
+  explicit TestCluster(int n, StoreConfig base = {}, std::vector<std::string> split_keys = {},
+                       PhysicalClock* physical = nullptr);
   ~TestCluster();
 
   TestCluster(const TestCluster&) = delete;
@@ -68,14 +90,15 @@ class TestCluster {
   const std::vector<kvpb::RangeDescriptor>& initial_ranges() const { return ranges_; }
 
  private:
-  // The system clock plus a per-node offset that a test may step.
+  // The cluster's physical clock plus a per-node offset that a test may step.
   class SteppableClock final : public PhysicalClock {
    public:
-    int64_t NowNanos() override { return system_.NowNanos() + offset_ns_.load(); }
+    explicit SteppableClock(PhysicalClock* base) : base_(base) {}
+    int64_t NowNanos() override { return base_->NowNanos() + offset_ns_.load(); }
     void Step(int64_t delta_ns) { offset_ns_.fetch_add(delta_ns); }
 
    private:
-    SystemClock system_;
+    PhysicalClock* const base_;
     std::atomic<int64_t> offset_ns_{0};
   };
   struct Node {
@@ -90,6 +113,8 @@ class TestCluster {
   void RouterLoop();
 
   StoreConfig base_;
+  SystemClock system_clock_;
+  PhysicalClock* const physical_;  // what every node's SteppableClock reads
   std::vector<kvpb::RangeDescriptor> ranges_;
   absl::Mutex mu_;
   std::map<uint64_t, Node> nodes_;  // the map's shape is fixed after construction

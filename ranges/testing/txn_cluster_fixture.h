@@ -1,9 +1,14 @@
 // TxnClusterTest: a GoogleTest fixture for transaction-protocol tests in one process
-// (docs/testing.md): three stores of a TestCluster, a Gateway per node wired as each
-// store's key sender, and helpers that build raw kvpb batches and send them through
-// a gateway the way a coordinator would. Ranges:
+// (docs/testing.md; txn_protocol_test.cc, txn_span_ops_test.cc,
+// txn_record_protocol_test.cc, txn_gc_test.cc): three stores of a TestCluster, a
+// Gateway per node wired as each store's key sender, and helpers that build raw kvpb
+// batches and send them through a gateway the way a coordinator would. Ranges:
 //   3 [\x04, \x04b)   4 [\x04b, \x04m)   5 [\x04m, KeyMax)
 // Keys are written K("suffix") = "\x04suffix".
+//
+// Every hybrid clock (stores and gateways) reads one AdvanceableClock, so a test can
+// make time pass (a transaction expire, a record age) without sleeping; a node's own
+// wall clock can still be stepped alone (TestCluster::StepWallClock).
 //
 // Thread safety: the helpers may be called from several test threads at once (the
 // gateways and stores are thread-safe); the fixture is built and torn down by the
@@ -19,6 +24,8 @@
 
 #include "client/random.h"
 #include "gtest/gtest.h"
+#include "ranges/evaluate.h"
+#include "ranges/evaluate_txn.h"
 #include "ranges/gateway.h"
 #include "ranges/testing/test_cluster.h"
 #include "storage/lock_table.h"
@@ -34,7 +41,7 @@ class TxnClusterTest : public ::testing::Test {
   static constexpr uint64_t kRangeC = 5;
 
   explicit TxnClusterTest(StoreConfig config = FastStoreConfig())
-      : cluster_(3, config, {K("b"), K("m")}) {
+      : cluster_(3, config, {K("b"), K("m")}, &physical_) {
     for (uint64_t id = 1; id <= 3; ++id) {
       clocks_[id] = std::make_unique<HybridLogicalClock>(&physical_, kTestMaxOffsetNanos);
       GatewayOptions o;
@@ -42,6 +49,13 @@ class TxnClusterTest : public ::testing::Test {
       o.clock = clocks_[id].get();
       o.send_to_node = [this](uint64_t node, const kvpb::BatchRequest& req, absl::Time deadline) {
         NodeSendResult r;
+        if (fail_resolutions_.load() && req.requests_size() > 0 &&
+            req.requests(0).has_resolve_intent()) {
+          failed_resolutions_.fetch_add(1);
+          *r.response.mutable_error() =
+              ToError(absl::FailedPreconditionError("testing: intent resolution refused"));
+          return r;
+        }
         std::shared_ptr<Store> s = cluster_.StoreRef(node);
         if (s == nullptr) {
           r.rpc_status = absl::UnavailableError("node stopped");
@@ -80,6 +94,9 @@ class TxnClusterTest : public ::testing::Test {
       *txn->mutable_read_timestamp() = resp.txn().read_timestamp();
       *txn->mutable_uncertainty_limit() = resp.txn().uncertainty_limit();
       *txn->mutable_write_timestamp() = resp.txn().write_timestamp();
+      if (resp.txn().has_start_timestamp()) {
+        *txn->mutable_start_timestamp() = resp.txn().start_timestamp();
+      }
     }
     return resp;
   }
@@ -141,6 +158,48 @@ class TxnClusterTest : public ::testing::Test {
     e->set_commit(commit);
     for (const std::string& k : keys) e->add_lock_spans()->set_key(k);
   }
+  static kvpb::BatchRequest Heartbeat(const kvpb::Transaction& txn) {
+    kvpb::BatchRequest b;
+    b.add_requests()->mutable_heartbeat_txn()->set_key(txn.anchor_key());
+    return b;
+  }
+  // What a request that met txn's intent knows of it (storage's TxnMeta).
+  static kvpb::Transaction IntentView(const kvpb::Transaction& txn) {
+    kvpb::Transaction t;
+    t.set_id(txn.id());
+    t.set_anchor_key(txn.anchor_key());
+    t.set_epoch(txn.epoch());
+    t.set_priority(txn.priority());
+    *t.mutable_write_timestamp() = txn.write_timestamp();
+    return t;
+  }
+  // A PushTxn of pushee (as its intent shows it) by a pusher of the given priority.
+  kvpb::BatchResponse PushTxn(const kvpb::Transaction& pushee, kvpb::PushType type,
+                              int32_t pusher_priority = 2, uint64_t via = 1) {
+    kvpb::BatchRequest b;
+    kvpb::PushTxnRequest* p = b.add_requests()->mutable_push_txn();
+    p->set_key(pushee.anchor_key());
+    *p->mutable_pushee() = IntentView(pushee);
+    kvpb::Transaction pusher = NewTxn(K("pusher"));
+    pusher.set_priority(pusher_priority);
+    *p->mutable_pusher() = pusher;
+    p->set_push_type(type);
+    if (type == kvpb::PUSH_TIMESTAMP) *p->mutable_push_to() = Send(Get(K("now"))).now();
+    return Send(std::move(b), via);
+  }
+  // The record of txn as its leaseholder holds it (QueryTxn); nullopt if none.
+  std::optional<kvpb::Transaction> Record(const kvpb::Transaction& txn) {
+    kvpb::BatchRequest b;
+    kvpb::QueryTxnRequest* q = b.add_requests()->mutable_query_txn();
+    q->set_key(txn.anchor_key());
+    q->set_txn_id(txn.id());
+    kvpb::BatchResponse r = Send(std::move(b));
+    EXPECT_FALSE(r.has_error()) << r.error().message();
+    if (r.has_error() || r.responses_size() != 1 || !r.responses(0).query_txn().found()) {
+      return std::nullopt;
+    }
+    return r.responses(0).query_txn().record();
+  }
   std::optional<std::string> Value(const std::string& k) {
     kvpb::BatchResponse r = Send(Get(k));
     EXPECT_FALSE(r.has_error()) << r.error().message();
@@ -156,18 +215,47 @@ class TxnClusterTest : public ::testing::Test {
     for (uint64_t id = 1; id <= 3; ++id) n += (cluster_.StoreOf(id)->metrics().*counter).load();
     return n;
   }
+  // Whether any running node holds an intent (a lock-table entry) on key.
   bool HasIntent(const std::string& key) {
     for (uint64_t id = 1; id <= 3; ++id) {
+      Store* store = cluster_.StoreOf(id);
+      if (store == nullptr) continue;
       proto::LockTableEntry e;
-      if (*ReadLockEntry(*cluster_.StoreOf(id)->engine(), key, &e)) return true;
+      if (*ReadLockEntry(*store->engine(), key, &e)) return true;
     }
     return false;
   }
+  bool HasIntent(uint64_t /*range_id*/, const std::string& key) { return HasIntent(key); }
+  // Waits (bounded) until no node holds an intent on any of keys: followers apply a
+  // resolution a moment after the leaseholder. How many keys still have one.
+  int WaitIntentsGone(const std::vector<std::string>& keys,
+                      absl::Duration most = absl::Seconds(5)) {
+    const absl::Time until = absl::Now() + most;
+    for (;;) {
+      int left = 0;
+      for (const std::string& k : keys) left += HasIntent(k) ? 1 : 0;
+      if (left == 0 || absl::Now() >= until) return left;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+  // The leaseholder of range_id, waking the range first (a quiescent range has none).
+  uint64_t Leaseholder(uint64_t range_id, const std::string& key_in_range) {
+    for (int i = 0; i < 100; ++i) {
+      (void)Send(Get(key_in_range));
+      if (uint64_t lh = cluster_.LeaseholderOf(range_id); lh != 0) return lh;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return 0;
+  }
 
+  AdvanceableClock physical_;  // before cluster_: the stores' clocks read it
   TestCluster cluster_;
-  SystemClock physical_;
   std::map<uint64_t, std::unique_ptr<HybridLogicalClock>> clocks_;
   std::map<uint64_t, std::unique_ptr<Gateway>> gateways_;
+  // While set, every ResolveIntent a gateway sends fails at once (counted): the
+  // asynchronous resolver gives up, as after a crash or a full queue.
+  std::atomic<bool> fail_resolutions_{false};
+  std::atomic<int> failed_resolutions_{0};
   // The stores' calls into gateways_ (intent resolution, pushes, GC): destroyed
   // first, so they are over before a gateway or clock goes (ranges/key_sender.h).
   std::map<uint64_t, KeySenderBinding> bindings_;

@@ -1,0 +1,259 @@
+// Garbage collection against the transaction protocol (docs/transactions.md,
+// "Garbage collection"; docs/mvcc.md, "GC threshold"):
+//  - a COMMITTED record goes only once every intent it lists is resolved, however
+//    many (more than one ResolveIntent page) and whatever the asynchronous resolver
+//    lost;
+//  - a read that began above the old threshold is not cut short by a GC pass;
+//  - writes and refreshes at or below the threshold are refused, since the history
+//    they would be checked against is gone.
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "ranges/evaluate.h"
+#include "ranges/evaluate_txn.h"
+#include "ranges/intent_resolver.h"
+#include "ranges/testing/txn_cluster_fixture.h"
+
+namespace rangedb::ranges {
+namespace {
+
+// Holds the reads of one range between their GC-threshold check and their engine
+// read (StoreConfig::testing_before_read), for the race tests. One per process:
+// the tests of this file run one at a time.
+struct ReadGate {
+  absl::Mutex mu;
+  uint64_t range_id ABSL_GUARDED_BY(mu) = 0;  // 0: open
+  int held ABSL_GUARDED_BY(mu) = 0;           // reads waiting at the gate
+
+  void Hold(uint64_t r) {
+    absl::MutexLock lock(&mu);
+    if (range_id == 0 || range_id != r) return;
+    ++held;
+    auto open = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return range_id == 0; };
+    mu.Await(absl::Condition(&open));
+    --held;
+  }
+  void Close(uint64_t r) {
+    absl::MutexLock lock(&mu);
+    range_id = r;
+  }
+  void Open() {
+    absl::MutexLock lock(&mu);
+    range_id = 0;
+  }
+  bool WaitHeld(absl::Duration most) {
+    absl::MutexLock lock(&mu);
+    auto some = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return held > 0; };
+    return mu.AwaitWithTimeout(absl::Condition(&some), most);
+  }
+};
+ReadGate gate;
+
+constexpr absl::Duration kRecordGcAge = absl::Seconds(4);
+// More intents than one ResolveIntent page.
+constexpr int kLostKeys = static_cast<int>(kMaxKeysPerSpanWrite) + 50;
+
+StoreConfig GcConfig() {
+  StoreConfig c = FastStoreConfig();
+  c.txn_record_gc_age = kRecordGcAge;
+  c.testing_before_read = [](uint64_t range_id) { gate.Hold(range_id); };
+  return c;
+}
+
+class TxnGcProtocolTest : public TxnClusterTest {
+ protected:
+  explicit TxnGcProtocolTest(StoreConfig config = GcConfig()) : TxnClusterTest(config) {}
+  ~TxnGcProtocolTest() override { gate.Open(); }
+
+  // A GC pass on range B (it finds the leaseholder by reading a key no test
+  // writes, so that it records no read of theirs in the timestamp cache).
+  absl::StatusOr<Replica::GcResult> RunGC(absl::Duration gc_ttl) {
+    return RunGCOn(Leaseholder(kRangeB, K("b-wake")), gc_ttl);
+  }
+  absl::StatusOr<Replica::GcResult> RunGCOn(uint64_t leaseholder, absl::Duration gc_ttl) {
+    if (leaseholder == 0) return absl::UnavailableError("no leaseholder");
+    return cluster_.StoreOf(leaseholder)
+        ->GetReplica(kRangeB)
+        ->RunGC(gc_ttl, absl::Now() + absl::Seconds(30));
+  }
+  // t (anchored in range B) commits more intents in one span of range C than one
+  // ResolveIntent resolves, and the asynchronous resolver gives up on them; once
+  // the record is old enough, a GC pass removes it. How many of t's intents are
+  // left then (-1: the scenario failed).
+  int LostResolution(kvpb::Transaction* t);
+  // A transaction reading and writing at ts.
+  static kvpb::Transaction TxnAt(const std::string& anchor, const proto::Timestamp& ts) {
+    kvpb::Transaction t = NewTxn(anchor);
+    *t.mutable_read_timestamp() = ts;
+    *t.mutable_write_timestamp() = ts;
+    *t.mutable_start_timestamp() = ts;
+    *t.mutable_uncertainty_limit() = ts;
+    return t;
+  }
+};
+
+std::string NKey(int i) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "n/%05d", i);
+  return K(buf);
+}
+
+int TxnGcProtocolTest::LostResolution(kvpb::Transaction* t) {
+  constexpr int kKeys = kLostKeys;
+  if (SendTxn(t, Put(t->anchor_key(), "anchor")).has_error()) return -1;
+  for (int i = 0; i < kKeys;) {
+    kvpb::BatchRequest b;
+    for (; i < kKeys && static_cast<size_t>(b.requests_size()) < kMaxBatchRequests; ++i) {
+      kvpb::PutRequest* p = b.add_requests()->mutable_put();
+      p->set_key(NKey(i));
+      p->set_value("committed");
+    }
+    kvpb::BatchResponse r = SendTxn(t, b);
+    EXPECT_FALSE(r.has_error()) << r.error().message();
+    if (r.has_error()) return -1;
+  }
+  fail_resolutions_ = true;  // the resolver's work is lost
+  kvpb::BatchRequest end;
+  AddEnd(&end, *t, {t->anchor_key()});
+  kvpb::Span* span = end.mutable_requests(0)->mutable_end_txn()->add_lock_spans();
+  span->set_key(K("n/"));
+  span->set_end_key(K("n0"));
+  kvpb::BatchResponse r = SendTxn(t, end);
+  EXPECT_FALSE(r.has_error()) << r.error().message();
+  if (r.has_error() || r.responses(0).end_txn().status() != kvpb::COMMITTED) return -1;
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (failed_resolutions_.load() < IntentResolver::kMaxAttempts && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_GE(failed_resolutions_.load(), IntentResolver::kMaxAttempts);
+  absl::SleepFor(absl::Milliseconds(100));  // past the resolver's last attempt
+  fail_resolutions_ = false;
+  EXPECT_TRUE(HasIntent(kRangeC, NKey(0)));
+  EXPECT_TRUE(HasIntent(kRangeC, NKey(kKeys - 1)));
+
+  physical_.Advance(kRecordGcAge + absl::Seconds(1));  // the record is old enough to go
+  absl::StatusOr<Replica::GcResult> gc = RunGC(absl::Hours(1));
+  EXPECT_TRUE(gc.ok()) << gc.status();
+  if (!gc.ok()) return -1;
+  EXPECT_EQ(gc->records_removed, 1);
+  std::vector<std::string> keys;
+  for (int i = 0; i < kKeys; ++i) keys.push_back(NKey(i));
+  // Followers apply the resolution a moment after the leaseholder: wait for all.
+  return WaitIntentsGone(keys, gc->records_removed == 1 ? absl::Seconds(5) : absl::Seconds(0));
+}
+
+// GC must resolve every intent before it removes the record: the record is the only
+// proof that they committed.
+TEST_F(TxnGcProtocolTest, GcResolvesEveryIntentOfACommittedRecordBeforeRemovingIt) {
+  kvpb::Transaction t = NewTxn(K("ga"));
+  ASSERT_EQ(LostResolution(&t), 0)
+      << "GC removed the record of a committed transaction whose intents remain";
+  EXPECT_FALSE(Record(t).has_value());
+  // Every committed write reads as committed (a reader that met a leftover intent
+  // without a record would have removed it).
+  for (int i : {0, kLostKeys / 2, kLostKeys - 1}) {
+    EXPECT_EQ(Value(NKey(i)), "committed") << NKey(i);
+  }
+  EXPECT_EQ(Value(K("ga")), "anchor");
+}
+
+// The planted bug (StoreConfig::testing_gc_unresolved_records): GC resolves one page
+// of each span and removes the record. The test above must catch it.
+class TxnGcPlantedBugTest : public TxnGcProtocolTest {
+ protected:
+  static StoreConfig BuggyConfig() {
+    StoreConfig c = GcConfig();
+    c.testing_gc_unresolved_records = true;
+    return c;
+  }
+  TxnGcPlantedBugTest() : TxnGcProtocolTest(BuggyConfig()) {}
+};
+
+TEST_F(TxnGcPlantedBugTest, TheGcCheckCatchesRecordsRemovedWithIntentsLeft) {
+  kvpb::Transaction t = NewTxn(K("ga"));
+  const int left = LostResolution(&t);
+  EXPECT_EQ(left, kLostKeys - static_cast<int>(kMaxKeysPerSpanWrite))
+      << "the check missed the planted bug";
+  EXPECT_EQ(Value(NKey(kLostKeys - 1)), std::nullopt) << "a committed write should be lost";
+}
+
+// A read that passed the threshold check must see what it would have seen had GC
+// not run meanwhile (GC waits for it, or it waits for GC and is then refused).
+TEST_F(TxnGcProtocolTest, AReadRacingAGcPassSeesEveryVersionItShould) {
+  ASSERT_FALSE(Send(Put(K("g1"), "old")).has_error());
+  const proto::Timestamp between = Now();
+  ASSERT_FALSE(Send(Put(K("g1"), "new")).has_error());
+  absl::SleepFor(absl::Milliseconds(2));
+  kvpb::Transaction reader = TxnAt(K("g1"), between);
+  const uint64_t leaseholder = Leaseholder(kRangeB, K("b-wake"));
+  gate.Close(kRangeB);
+  kvpb::BatchResponse read;
+  std::thread r([&] { read = SendTxn(&reader, Get(K("g1"))); });
+  ASSERT_TRUE(gate.WaitHeld(absl::Seconds(10)));
+  std::atomic<bool> gc_done{false};
+  absl::StatusOr<Replica::GcResult> gc;
+  std::thread g([&] {
+    gc = RunGCOn(leaseholder, absl::Nanoseconds(1));  // "old" is collectable
+    gc_done = true;
+  });
+  // Let GC run as far as it can while the read is held (it must not get past it).
+  const absl::Time until = absl::Now() + absl::Seconds(2);
+  while (!gc_done.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
+  gate.Open();
+  r.join();
+  g.join();
+  ASSERT_TRUE(gc.ok()) << gc.status();
+  if (read.has_error()) {
+    EXPECT_NE(read.error().message().find("GC threshold"), std::string::npos)
+        << read.error().message();
+  } else {
+    ASSERT_TRUE(read.responses(0).get().found()) << "the read lost the version GC removed";
+    EXPECT_EQ(read.responses(0).get().value(), "old");
+  }
+}
+
+// A key deleted above ts and then garbage collected: a write at ts would resurrect
+// it (nothing is left to push it above the deletion). It must be refused.
+TEST_F(TxnGcProtocolTest, AWriteBelowTheGcThresholdIsRefused) {
+  ASSERT_FALSE(Send(Put(K("d1"), "old")).has_error());
+  const proto::Timestamp between = Now();
+  ASSERT_FALSE(Send(Delete(K("d1"))).has_error());
+  absl::SleepFor(absl::Milliseconds(2));
+  absl::StatusOr<Replica::GcResult> gc = RunGC(absl::Nanoseconds(1));
+  ASSERT_TRUE(gc.ok()) << gc.status();
+  ASSERT_GE(gc->versions_removed, 2);
+  kvpb::Transaction zombie = TxnAt(K("d1"), between);
+  kvpb::BatchRequest b = Put(K("d1"), "zombie");
+  AddEnd(&b, zombie, {K("d1")});
+  kvpb::BatchResponse r = SendTxn(&zombie, b);
+  EXPECT_TRUE(r.has_error()) << "a write below the GC threshold was accepted";
+  if (r.has_error()) {
+    EXPECT_NE(r.error().message().find("GC threshold"), std::string::npos) << r.error().message();
+  }
+  EXPECT_EQ(Value(K("d1")), std::nullopt) << "a deleted key came back";
+}
+
+// A refresh from below the threshold would not see a deletion GC collected: it
+// must be refused rather than succeed.
+TEST_F(TxnGcProtocolTest, ARefreshFromBelowTheGcThresholdIsRefused) {
+  ASSERT_FALSE(Send(Put(K("d2"), "old")).has_error());
+  kvpb::Transaction t = TxnAt(K("d2"), Now());
+  kvpb::BatchResponse read = SendTxn(&t, Get(K("d2")));
+  ASSERT_FALSE(read.has_error()) << read.error().message();
+  ASSERT_EQ(read.responses(0).get().value(), "old");
+  ASSERT_FALSE(Send(Delete(K("d2"))).has_error());
+  absl::SleepFor(absl::Milliseconds(2));
+  absl::StatusOr<Replica::GcResult> gc = RunGC(absl::Nanoseconds(1));
+  ASSERT_TRUE(gc.ok()) << gc.status();
+  *t.mutable_write_timestamp() = Now();
+  kvpb::BatchRequest refresh;
+  refresh.add_requests()->mutable_refresh()->set_key(K("d2"));
+  kvpb::BatchResponse r = SendTxn(&t, refresh);
+  EXPECT_TRUE(r.has_error()) << "a refresh across a collected deletion succeeded";
+}
+
+}  // namespace
+}  // namespace rangedb::ranges

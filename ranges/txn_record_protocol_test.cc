@@ -1,0 +1,162 @@
+// The transaction record's life cycle end to end (docs/transactions.md, "The
+// transaction record"): once a transaction's outcome is decided and its record is
+// gone (a one-phase commit never writes one, a commit or rollback with every intent
+// local deletes it), nobody may create the record again — not a late heartbeat, not
+// a pusher that saw an intent earlier, not a duplicate of the commit. And a
+// transaction that has been running for a while is judged alive by its record's
+// latest heartbeat.
+#include "gtest/gtest.h"
+#include "ranges/evaluate_txn.h"
+#include "ranges/testing/txn_cluster_fixture.h"
+
+namespace rangedb::ranges {
+namespace {
+
+using TxnProtocolTest = TxnClusterTest;
+
+// A pusher met the intent of t before t committed in one phase (the intent is gone
+// now). Its late PushTxn must not write ABORTED for a committed transaction.
+TEST_F(TxnProtocolTest, APusherDoesNotAbortATransactionThatCommittedInOnePhase) {
+  kvpb::Transaction t = NewTxn(K("p1"));
+  ASSERT_FALSE(SendTxn(&t, Put(K("p1"), "committed")).has_error());
+  const kvpb::Transaction seen = t;  // what the pusher read in the intent
+  kvpb::BatchRequest end;
+  AddEnd(&end, t, {K("p1")});
+  kvpb::BatchResponse r = SendTxn(&t, end);
+  ASSERT_FALSE(r.has_error()) << r.error().message();
+  ASSERT_EQ(r.responses(0).end_txn().status(), kvpb::COMMITTED);
+  ASSERT_FALSE(Record(t).has_value()) << "all intents were local: no record is kept";
+  // A higher-priority writer's push arrives now, from the intent it saw.
+  kvpb::BatchResponse push = PushTxn(seen, kvpb::PUSH_ABORT, /*pusher_priority=*/3);
+  ASSERT_FALSE(push.has_error()) << push.error().message();
+  std::optional<kvpb::Transaction> record = Record(t);
+  EXPECT_FALSE(record.has_value()) << "the pusher wrote a record for a committed transaction: "
+                                   << kvpb::TransactionStatus_Name(record->status());
+  EXPECT_EQ(Value(K("p1")), "committed");
+}
+
+// A heartbeat delayed past the commit (which deleted the record) must not create a
+// PENDING record that nobody will ever finish.
+TEST_F(TxnProtocolTest, AStaleHeartbeatDoesNotRecreateTheRecordAfterTheCommit) {
+  kvpb::Transaction t = NewTxn(K("h1"));
+  ASSERT_FALSE(SendTxn(&t, Put(K("h1"), "v")).has_error());
+  ASSERT_FALSE(SendTxn(&t, Heartbeat(t)).has_error());
+  ASSERT_TRUE(Record(t).has_value());
+  kvpb::BatchRequest end;
+  AddEnd(&end, t, {K("h1")});
+  kvpb::BatchResponse r = SendTxn(&t, end);
+  ASSERT_FALSE(r.has_error()) << r.error().message();
+  ASSERT_FALSE(Record(t).has_value());
+  kvpb::BatchResponse hb = SendTxn(&t, Heartbeat(t));  // the late one
+  std::optional<kvpb::Transaction> record = Record(t);
+  EXPECT_FALSE(record.has_value()) << "a late heartbeat recreated the record as "
+                                   << kvpb::TransactionStatus_Name(record->status());
+  // The coordinator, had it not known its outcome, learns it is finished.
+  if (!hb.has_error()) {
+    EXPECT_NE(hb.responses(0).heartbeat_txn().record().status(), kvpb::PENDING);
+  }
+}
+
+// t wrote on two ranges; a higher-priority writer aborted it (and removed its intent
+// on the other range); a rollback listing only the anchor's range deleted the
+// ABORTED record. A duplicate of t's commit arriving late must not commit what is
+// left of t — that would commit half a transaction.
+TEST_F(TxnProtocolTest, ADuplicateCommitAfterTheRollbackDeletedTheAbortedRecordFails) {
+  kvpb::Transaction t = NewTxn(K("r1"));
+  kvpb::BatchRequest writes = Put(K("r1"), "half");
+  *writes.add_requests() = Put(K("r2"), "half").requests(0);
+  ASSERT_FALSE(SendTxn(&t, writes).has_error());
+  ASSERT_TRUE(HasIntent(kRangeB, K("r1")));
+  ASSERT_TRUE(HasIntent(kRangeC, K("r2")));
+  kvpb::BatchResponse push = PushTxn(t, kvpb::PUSH_ABORT, /*pusher_priority=*/3);
+  ASSERT_FALSE(push.has_error()) << push.error().message();
+  const kvpb::Transaction aborted = push.responses(0).push_txn().pushee();
+  ASSERT_EQ(aborted.status(), kvpb::ABORTED);
+  // The pusher removes the intent it met.
+  kvpb::BatchRequest resolve;
+  kvpb::ResolveIntentRequest* ri = resolve.add_requests()->mutable_resolve_intent();
+  ri->set_key(K("r2"));
+  *ri->mutable_txn() = aborted;
+  ASSERT_FALSE(Send(resolve).has_error());
+  ASSERT_EQ(WaitIntentsGone({K("r2")}), 0);
+  // The rollback (every span it lists is local) deletes the record.
+  kvpb::BatchRequest rollback;
+  AddEnd(&rollback, t, {K("r1")}, /*commit=*/false);
+  ASSERT_FALSE(SendTxn(&t, rollback).has_error());
+  ASSERT_FALSE(Record(t).has_value());
+  // The duplicate commit: t's writes again, and the EndTxn listing both keys.
+  kvpb::BatchRequest commit = Put(K("r1"), "half");
+  AddEnd(&commit, t, {K("r1"), K("r2")});
+  kvpb::BatchResponse r = SendTxn(&t, commit);
+  EXPECT_TRUE(r.has_error()) << "an aborted transaction committed (status "
+                             << kvpb::TransactionStatus_Name(r.txn().status()) << ")";
+  if (r.has_error()) {
+    EXPECT_TRUE(r.error().has_aborted()) << r.error().message();
+  }
+  EXPECT_EQ(Value(K("r1")), std::nullopt);
+  EXPECT_EQ(Value(K("r2")), std::nullopt);
+}
+
+// The tombstone of a one-phase commit lives in the leaseholder's memory; a new
+// leaseholder must refuse the record as well (its tombstone low water covers every
+// command applied before its lease).
+TEST_F(TxnProtocolTest, ATombstoneOutlivesALeaseChange) {
+  kvpb::Transaction t = NewTxn(K("p3"));
+  ASSERT_FALSE(SendTxn(&t, Put(K("p3"), "committed")).has_error());
+  const kvpb::Transaction seen = t;
+  kvpb::BatchRequest end;
+  AddEnd(&end, t, {K("p3")});
+  ASSERT_FALSE(SendTxn(&t, end).has_error());
+  const uint64_t old = cluster_.LeaseholderOf(kRangeB);
+  ASSERT_NE(old, 0u);
+  cluster_.StopNode(old);
+  const uint64_t via = old == 1 ? 2 : 1;
+  uint64_t lh = 0;
+  for (const absl::Time until = absl::Now() + absl::Seconds(20);
+       (lh == 0 || lh == old) && absl::Now() < until;) {
+    (void)Send(Get(K("b-wake")), via);
+    lh = cluster_.LeaseholderOf(kRangeB);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_NE(lh, 0u);
+  ASSERT_NE(lh, old);
+  kvpb::BatchResponse push = PushTxn(seen, kvpb::PUSH_ABORT, /*pusher_priority=*/3, via);
+  ASSERT_FALSE(push.has_error()) << push.error().message();
+  std::optional<kvpb::Transaction> record = Record(t);
+  EXPECT_FALSE(record.has_value())
+      << "after a lease change a pusher wrote " << kvpb::TransactionStatus_Name(record->status());
+}
+
+// A transaction that starts after a lease change — here just after the new lease's
+// first use — may create its record: only transactions older than the lease lose
+// that right (not, as a low water of clock + max_offset would have it, every
+// transaction starting within max_offset of the lease's first use).
+TEST_F(TxnProtocolTest, ATransactionStartedAfterALeaseChangeMayCreateItsRecord) {
+  // A write keeps range B's followers awake (ticking), so that they elect a new
+  // leader, which takes the lease, without any request using it.
+  ASSERT_FALSE(Send(Put(K("b-wake"), "x")).has_error());
+  const uint64_t old = cluster_.LeaseholderOf(kRangeB);
+  ASSERT_NE(old, 0u);
+  cluster_.StopNode(old);
+  const uint64_t via = old == 1 ? 2 : 1;
+  uint64_t lh = 0;
+  for (const absl::Time until = absl::Now() + absl::Seconds(20);
+       (lh == 0 || lh == old) && absl::Now() < until;) {
+    lh = cluster_.LeaseholderOf(kRangeB);
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_NE(lh, 0u);
+  ASSERT_NE(lh, old);
+  // t starts now; its read is the new lease's first use, which raises the
+  // timestamp caches' low waters.
+  kvpb::Transaction t = NewTxn(K("f1"));  // in range B
+  kvpb::BatchResponse read = SendTxn(&t, Get(K("f1")), via);
+  ASSERT_FALSE(read.has_error()) << read.error().message();
+  kvpb::BatchResponse hb = SendTxn(&t, Heartbeat(t), via);
+  ASSERT_FALSE(hb.has_error()) << hb.error().message();
+  EXPECT_EQ(hb.responses(0).heartbeat_txn().record().status(), kvpb::PENDING)
+      << "a transaction younger than the lease was refused its record";
+}
+
+}  // namespace
+}  // namespace rangedb::ranges
