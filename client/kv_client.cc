@@ -328,10 +328,12 @@ absl::StatusOr<kvpb::BatchResponse> KvClient::Send(kvpb::BatchRequest request, b
           Observe(response.now());
           return response;
         case Outcome::kServerError:
+          // After an attempt that may have applied, a failure says nothing about that
+          // attempt — unless the leaseholder evaluated this write and found no record
+          // of it (docs/kv-api.md): then no attempt applied or will.
+          if (response.has_error() && response.error().write_evaluated()) ambiguous = false;
           if (errors_in_response && response.has_error()) {
             Observe(response.now());
-            // After an attempt that may have applied, a failure says nothing about
-            // that attempt: the outcome is unknown (docs/kv-api.md).
             if (ambiguous) MarkAmbiguous(response.mutable_error());
             return response;
           }

@@ -203,6 +203,17 @@ TEST(KvClientTest, ErrorInResponseAfterAPossiblyAppliedAttemptIsAmbiguous) {
   EXPECT_TRUE(resp->error().has_ambiguous()) << resp->error().DebugString();
 }
 
+// A leaseholder that evaluated the write and found no record of it says so: no
+// attempt applied or will, so its error is definite even after an ambiguous attempt.
+TEST(KvClientTest, EvaluatedErrorAfterAPossiblyAppliedAttemptIsDefinite) {
+  auto server = StartServer();
+  auto client = Connect({server->address()}, absl::Seconds(5), absl::Milliseconds(200));
+  server->QueueFaults({Fault::kHang, Fault::kEvaluatedErrorBeforeApply});
+  absl::Status status = client->Put("k", "v");
+  EXPECT_FALSE(IsAmbiguous(status)) << status;
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+}
+
 // Without an earlier possibly-applied attempt the same error is definite.
 TEST(KvClientTest, DefiniteServerErrorStaysDefinite) {
   auto server = StartServer();
@@ -227,77 +238,77 @@ TEST(KvClientTest, TimeoutLongerThanTheWriteRetryWindowIsRefused) {
 }
 
 TEST(KvClientTest, WritesStateTheirRetryWindow) {
-    auto server = StartServer();
-    auto client = Connect({server->address()}, absl::Seconds(7));
-    ASSERT_TRUE(client->Put("k", "v").ok());
-    ASSERT_EQ(server->write_keys().size(), 1u);
-    EXPECT_EQ(server->write_keys()[0].retry_window_ms(), 7001u);
+  auto server = StartServer();
+  auto client = Connect({server->address()}, absl::Seconds(7));
+  ASSERT_TRUE(client->Put("k", "v").ok());
+  ASSERT_EQ(server->write_keys().size(), 1u);
+  EXPECT_EQ(server->write_keys()[0].retry_window_ms(), 7001u);
 }
 
 TEST(KvClientTest, ReadsRetryButAreNeverAmbiguous) {
-    auto server = StartServer();
-    auto client = Connect({server->address()}, absl::Milliseconds(300));
-    server->SetFault(Fault::kUnavailableAfterApply);
-    absl::StatusOr<std::optional<std::string>> value = client->Get("k");
-    // kUnavailable, or kDeadlineExceeded when the budget cut the last attempt short.
-    EXPECT_TRUE(absl::IsUnavailable(value.status()) || absl::IsDeadlineExceeded(value.status()))
-        << value.status();
-    EXPECT_FALSE(IsAmbiguous(value.status()));
-    EXPECT_GE(server->batches_received(), 2);
+  auto server = StartServer();
+  auto client = Connect({server->address()}, absl::Milliseconds(300));
+  server->SetFault(Fault::kUnavailableAfterApply);
+  absl::StatusOr<std::optional<std::string>> value = client->Get("k");
+  // kUnavailable, or kDeadlineExceeded when the budget cut the last attempt short.
+  EXPECT_TRUE(absl::IsUnavailable(value.status()) || absl::IsDeadlineExceeded(value.status()))
+      << value.status();
+  EXPECT_FALSE(IsAmbiguous(value.status()));
+  EXPECT_GE(server->batches_received(), 2);
 }
 
 TEST(KvClientTest, DeadlineRespectedWhenTheHostNeverAnswers) {
-    auto server = StartServer();
-    server->SetFault(Fault::kHang);
-    auto client = Connect({server->address()}, absl::Seconds(1));
-    const absl::Time start = absl::Now();
-    absl::Status status = client->Put("k", "v");
-    const absl::Duration took = absl::Now() - start;
-    EXPECT_LT(took, absl::Milliseconds(1500));
-    EXPECT_GE(took, absl::Milliseconds(900));
-    // The hung attempt may have reached the server, so the write is ambiguous.
-    EXPECT_TRUE(IsAmbiguous(status)) << status;
+  auto server = StartServer();
+  server->SetFault(Fault::kHang);
+  auto client = Connect({server->address()}, absl::Seconds(1));
+  const absl::Time start = absl::Now();
+  absl::Status status = client->Put("k", "v");
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_LT(took, absl::Milliseconds(1500));
+  EXPECT_GE(took, absl::Milliseconds(900));
+  // The hung attempt may have reached the server, so the write is ambiguous.
+  EXPECT_TRUE(IsAmbiguous(status)) << status;
 }
 
 TEST(KvClientTest, AttemptDeadlineMovesPastAPausedHost) {
-    auto paused = StartServer();
-    paused->SetFault(Fault::kHang);
-    auto healthy = StartServer();
-    auto client = Connect({paused->address(), healthy->address()}, absl::Seconds(10),
-                          absl::Milliseconds(300));
-    const absl::Time start = absl::Now();
-    for (int i = 0; i < 4; ++i) ASSERT_TRUE(client->Put(absl::StrCat("k", i), "v").ok());
-    // At most one attempt waits out its deadline: the preference then sticks to the
-    // healthy host.
-    EXPECT_LT(absl::Now() - start, absl::Seconds(2));
-    EXPECT_EQ(healthy->writes_applied(), 4);
+  auto paused = StartServer();
+  paused->SetFault(Fault::kHang);
+  auto healthy = StartServer();
+  auto client =
+      Connect({paused->address(), healthy->address()}, absl::Seconds(10), absl::Milliseconds(300));
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(client->Put(absl::StrCat("k", i), "v").ok());
+  // At most one attempt waits out its deadline: the preference then sticks to the
+  // healthy host.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_EQ(healthy->writes_applied(), 4);
 }
 
 TEST(KvClientTest, RawBatchOfReads) {
-    auto server = StartServer();
-    server->SetValue("a", "1");
-    auto client = Connect({server->address()});
-    kvpb::BatchRequest request;
-    request.add_requests()->mutable_get()->set_key("a");
-    request.add_requests()->mutable_get()->set_key("b");
-    kvpb::BatchResponse response = client->Batch(request).value();
-    ASSERT_EQ(response.responses_size(), 2);
-    EXPECT_TRUE(response.responses(0).get().found());
-    EXPECT_FALSE(response.responses(1).get().found());
-    EXPECT_TRUE(server->write_keys().empty());
+  auto server = StartServer();
+  server->SetValue("a", "1");
+  auto client = Connect({server->address()});
+  kvpb::BatchRequest request;
+  request.add_requests()->mutable_get()->set_key("a");
+  request.add_requests()->mutable_get()->set_key("b");
+  kvpb::BatchResponse response = client->Batch(request).value();
+  ASSERT_EQ(response.responses_size(), 2);
+  EXPECT_TRUE(response.responses(0).get().found());
+  EXPECT_FALSE(response.responses(1).get().found());
+  EXPECT_TRUE(server->write_keys().empty());
 }
 
 TEST(KvClientTest, ConcurrentIncrementsFromOneClient) {
-    auto server = StartServer();
-    auto client = Connect({server->address()});
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t) {
-      threads.emplace_back([&client] {
-        for (int i = 0; i < 50; ++i) EXPECT_TRUE(client->Increment("n", 1).ok());
-      });
-    }
-    for (std::thread& t : threads) t.join();
-    EXPECT_EQ(server->Snapshot()["n"], "200");
+  auto server = StartServer();
+  auto client = Connect({server->address()});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&client] {
+      for (int i = 0; i < 50; ++i) EXPECT_TRUE(client->Increment("n", 1).ok());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(server->Snapshot()["n"], "200");
 }
 
 }  // namespace

@@ -425,7 +425,11 @@ Gateway::AttemptOutcome Gateway::Attempt(uint64_t node_id, const kvpb::RangeDesc
     return AttemptOutcome::kTryNext;
   }
   *response = std::move(result.response);  // the request's own outcome
-  if (state->write && state->may_have_applied) MarkAmbiguous(*state, response);
+  // Unless the leaseholder says it evaluated this write finding no record of it: then
+  // no earlier attempt applied, nor can one later, and the error is definite.
+  if (state->write && state->may_have_applied && !error.write_evaluated()) {
+    MarkAmbiguous(*state, response);
+  }
   return AttemptOutcome::kReturn;
 }
 

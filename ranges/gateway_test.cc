@@ -401,6 +401,27 @@ TEST_F(GatewayTest, ErrorAfterAPossiblyAppliedAttemptIsAmbiguous) {
   EXPECT_EQ(got.responses(0).get().value(), "5");
 }
 
+// The first attempt of a ConditionalPut fails its condition and the reply is lost
+// (so it may have applied, for all the gateway knows); the retry is evaluated by the
+// leaseholder, which finds no record of the write: its answer is definite.
+TEST_F(GatewayTest, EvaluatedFailureAfterAPossiblyAppliedAttemptIsDefinite) {
+  auto g = NewGateway();
+  ASSERT_FALSE(Send(*g, Gets({K("n")})).has_error());
+  std::optional<uint64_t> lh = g->range_cache().Leaseholder(kRangeC);
+  ASSERT_TRUE(lh.has_value());
+  QueueFaults(*lh, {Fault::kFailAfter});
+  kvpb::BatchRequest cput;
+  auto* c = cput.add_requests()->mutable_conditional_put();
+  c->set_key(K("n"));
+  c->set_value("new");
+  c->set_has_expected(true);
+  c->set_expected("absent");
+  kvpb::BatchResponse resp = Send(*g, cput);
+  ASSERT_TRUE(resp.has_error());
+  EXPECT_FALSE(resp.error().has_ambiguous()) << resp.error().message();
+  EXPECT_TRUE(resp.error().has_condition_failed()) << resp.error().message();
+}
+
 // The same error without an earlier possibly-applied attempt is definite.
 TEST_F(GatewayTest, ErrorWithoutAnEarlierAttemptIsDefinite) {
   auto g = NewGateway();

@@ -404,6 +404,10 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
   if (in_txn) *resp.mutable_txn() = txn;
   auto fail = [&](const absl::Status& s, int index) {
     kvpb::BatchResponse err = ErrorResponse(s, index);
+    // Evaluated with no record of the key: definite for every attempt of this write.
+    if (has_idem) err.mutable_error()->set_write_evaluated(true);
+    // Evaluated with no record of the key: definite for every attempt of this write.
+    if (has_idem) err.mutable_error()->set_write_evaluated(true);
     if (in_txn) {
       *err.mutable_txn() = txn;
       TimestampToProto(written, err.mutable_txn()->mutable_write_timestamp());
@@ -503,6 +507,8 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
   }
   if (std::optional<kvpb::BatchResponse> err =
           ProposeAndWait(*batch, lease, std::max(now, written), std::move(latches), deadline)) {
+    // Known not applied (not ambiguous): definite for every attempt of this write.
+    if (has_idem && !err->error().has_ambiguous()) err->mutable_error()->set_write_evaluated(true);
     return *err;
   }
   if (ended.has_value()) {

@@ -48,9 +48,12 @@ class FakeKvServer::Service final : public kvpb::KV::Service {
     if (fault == Fault::kUnavailableBeforeApply) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake: injected, before apply");
     }
-    if (fault == Fault::kErrorBeforeApply) {
+    if (fault == Fault::kErrorBeforeApply || fault == Fault::kEvaluatedErrorBeforeApply) {
       SetError(response, absl::StatusCode::kResourceExhausted, "fake: injected, too many latches",
                -1);
+      if (fault == Fault::kEvaluatedErrorBeforeApply) {
+        response->mutable_error()->set_write_evaluated(true);
+      }
       return grpc::Status::OK;
     }
     {

@@ -40,6 +40,9 @@ class FakeKvServer {
     // Apply nothing; answer with a plain server error (RESOURCE_EXHAUSTED, as a
     // leaseholder out of latch capacity would).
     kErrorBeforeApply,
+    // The same error marked as a leaseholder's evaluation of the write (it found no
+    // record of the key: Error.write_evaluated).
+    kEvaluatedErrorBeforeApply,
   };
 
   // Starts on 127.0.0.1 with a kernel-chosen port. max_page_rows caps every Scan
