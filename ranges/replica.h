@@ -65,18 +65,32 @@ struct ReplicaStatus {
   rangespb::Lease lease;
   bool lease_valid = false;  // this replica holds a valid lease now
   bool quiescent = false;
+  size_t proposals_in_flight = 0;  // appended to Raft, outcome not yet known
 };
 
 // A write waiting to be replicated and applied.
 // Its latches stay held until the outcome is known, even if the waiting request gave
 // up at its deadline: a retry of the same write must not be evaluated while this one
 // may still apply (it would miss the idempotency record and apply twice).
+//
+// Outcomes (docs/replication.md, "Proposal outcomes"):
+//  - applied (result OK): its entry applied here;
+//  - not applied (result not OK, ambiguous false): it can never apply anywhere — its
+//    log position committed with another command, or it was refused by the apply rules,
+//    or it can only apply under a lease sequence that is gone; safe to retry;
+//  - ambiguous (ambiguous true): it may have applied elsewhere and this replica cannot
+//    tell (its position is inside a snapshot this replica installed).
 struct Proposal {
   rangespb::RaftCommand command;
   kvpb::BatchResponse response;  // what the client gets if the command applies
   LatchManager::Guard latches;
   absl::Notification done;
-  absl::Status result;  // set before done: OK = applied; otherwise not applied
+  absl::Status result;     // set before done: OK = applied; otherwise see `ambiguous`
+  bool ambiguous = false;  // set before done: the outcome is unknown
+  // Where Raft appended the command (set once proposed): a command sits at exactly
+  // one log position, as it is never re-proposed.
+  uint64_t index = 0;
+  uint64_t term = 0;
 
   // Records the outcome, releases the latches and wakes the waiter. Once only.
   void Finish(absl::Status outcome) {
@@ -84,6 +98,13 @@ struct Proposal {
     latches.Release();
     done.Notify();
   }
+  // The outcome cannot be known here: the waiter reports an ambiguous result.
+  void FinishAmbiguous(std::string why) {
+    ambiguous = true;
+    Finish(absl::UnknownError(std::move(why)));
+  }
+  // Lease requests and log truncations: nobody waits for them.
+  bool Internal() const { return command.has_new_lease() || command.truncate_log_index() != 0; }
 };
 
 // What StageReady staged and FinishReady completes.
@@ -224,6 +245,16 @@ class Replica {
   void FinishProposalLocked(const std::string& command_id, absl::Status result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailStaleProposalsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Every entry through applied_index applied here (or was skipped): a proposal still
+  // in flight at or below it lost its log position to another command.
+  void FailOverwrittenProposalsLocked(uint64_t applied_index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A snapshot replaced the state through applied_index: the proposals at or below it
+  // may or may not be in it.
+  void FinishProposalsCoveredBySnapshotLocked(uint64_t applied_index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // This replica became leader: its lease requests and truncations of earlier terms
+  // are forgotten (nobody waits for them, and they must not keep the range awake).
+  void ForgetInternalProposalsOfOlderTermsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t NodeOfReplicaLocked(uint64_t replica_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time QuorumContactTimeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   raftpb::ConfState ConfStateLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -118,6 +118,7 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
   m->apply_nanos.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - start),
                            std::memory_order_relaxed);
   for (auto& [id, result] : results) FinishProposalLocked(id, std::move(result));
+  FailOverwrittenProposalsLocked(applied_.raft_applied_index());
   if (lease_changed) {
     next_lease_index_ = applied_.lease_applied_index();
     FailStaleProposalsLocked();
@@ -129,6 +130,50 @@ void Replica::FinishProposalLocked(const std::string& command_id, absl::Status r
   if (it == in_flight_.end()) return;
   it->second->Finish(std::move(result));
   in_flight_.erase(it);
+}
+
+void Replica::FailOverwrittenProposalsLocked(uint64_t applied_index) {
+  // The entry at a proposal's position applied (or was refused) above, and it was not
+  // this proposal (that would have finished it): the position committed with another
+  // command, so this one can never commit (Log Matching). Definitive.
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (it->second->index > applied_index) {
+      ++it;
+      continue;
+    }
+    it->second->Finish(absl::UnavailableError(absl::StrCat(
+        "the log position of the write (index ", it->second->index, ", term ", it->second->term,
+        ") committed with another command; the write was not applied")));
+    it = in_flight_.erase(it);
+  }
+}
+
+void Replica::FinishProposalsCoveredBySnapshotLocked(uint64_t applied_index) {
+  // This replica never saw these entries apply: the snapshot holds their effects, or
+  // another command's. Only "ambiguous" is true.
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (it->second->index > applied_index) {
+      ++it;
+      continue;
+    }
+    it->second->FinishAmbiguous(
+        absl::StrCat("range ", range_id_, ": a snapshot through index ", applied_index,
+                     " replaced the log position of the write (index ", it->second->index,
+                     "); it may or may not have applied"));
+    it = in_flight_.erase(it);
+  }
+}
+
+void Replica::ForgetInternalProposalsOfOlderTermsLocked() {
+  const uint64_t term = raw_->raft().term();
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (it->second->Internal() && it->second->term < term) {
+      it->second->Finish(absl::UnavailableError("proposed in an earlier term"));
+      it = in_flight_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void Replica::FailStaleProposalsLocked() {

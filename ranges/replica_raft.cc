@@ -233,6 +233,9 @@ void Replica::ProposePendingLocked() {
       continue;
     }
     store_->mutable_metrics()->proposals.fetch_add(1, std::memory_order_relaxed);
+    // A leader appends an accepted proposal at the end of its log.
+    p->index = raw_->raft().log().LastIndex();
+    p->term = raw_->raft().term();
     in_flight_[cmd.command_id()] = std::move(p);
   }
 }
@@ -311,6 +314,10 @@ bool Replica::FinishReady(StagedReady staged) {
     }
     spdlog::info("r{}: installed snapshot at index {} (state at applied index {})", range_id_,
                  rd.snapshot->metadata().index(), applied_.raft_applied_index());
+    FinishProposalsCoveredBySnapshotLocked(applied_.raft_applied_index());
+    // The snapshot may carry a newer lease: what was proposed under an older one and
+    // is not in the snapshot can no longer apply.
+    FailStaleProposalsLocked();
   }
   if (rd.soft_state.has_value()) {
     const bool was_leader = soft_.raft_state == raft::StateType::kLeader;
@@ -320,7 +327,10 @@ bool Replica::FinishReady(StagedReady staged) {
       spdlog::info("r{}: replica {} {} leadership (term {})", range_id_, replica_id_,
                    is_leader ? "acquired" : "lost", raw_->raft().term());
     }
-    if (is_leader && !was_leader) UnquiesceLocked();
+    if (is_leader && !was_leader) {
+      UnquiesceLocked();
+      ForgetInternalProposalsOfOlderTermsLocked();
+    }
   }
   SendMessagesLocked(rd.messages);
   ApplyCommittedLocked(rd.committed_entries);
@@ -427,6 +437,7 @@ ReplicaStatus Replica::Status() const {
   s.lease = lease_;
   s.lease_valid = CheckLeaseLocked().valid;
   s.quiescent = quiescent_;
+  s.proposals_in_flight = in_flight_.size();
   return s;
 }
 

@@ -464,6 +464,11 @@ std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(
     err.mutable_error()->mutable_ambiguous()->set_reason("proposal outcome unknown at deadline");
     return err;
   }
+  if (proposal->ambiguous) {
+    kvpb::BatchResponse err = ErrorResponse(proposal->result);
+    err.mutable_error()->mutable_ambiguous()->set_reason(std::string(proposal->result.message()));
+    return err;
+  }
   if (!proposal->result.ok()) {
     // Known not applied: safe to retry elsewhere.
     kvpb::BatchResponse err = ErrorResponse(proposal->result);

@@ -135,9 +135,15 @@ void TestCluster::SetDropped(uint64_t id, bool dropped) {
   }
 }
 
+void TestCluster::SetDropFilter(std::function<bool(const rangespb::RaftMessageRequest&)> drop) {
+  absl::MutexLock lock(&mu_);
+  drop_filter_ = std::move(drop);
+}
+
 void TestCluster::Route(uint64_t from, rangespb::RaftMessageRequest m) {
   absl::MutexLock lock(&mu_);
   if (dropped_.count(from) || dropped_.count(m.to_node_id())) return;
+  if (drop_filter_ && drop_filter_(m)) return;
   queue_.push_back(std::move(m));
 }
 

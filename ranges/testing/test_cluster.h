@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -59,6 +60,10 @@ class TestCluster {
   uint64_t LeaseholderOf(uint64_t range_id);
   // Drops every Raft message from or to node id.
   void SetDropped(uint64_t id, bool dropped);
+  // Drops every Raft message for which drop(message) is true (in addition to
+  // SetDropped); an empty function drops nothing. Called on the sending store's
+  // thread with the router's lock held: must be quick and must not call back in.
+  void SetDropFilter(std::function<bool(const rangespb::RaftMessageRequest&)> drop);
 
   // The ranges as bootstrapped, in key order (range 1 is the meta range).
   const std::vector<kvpb::RangeDescriptor>& initial_ranges() const { return ranges_; }
@@ -80,6 +85,7 @@ class TestCluster {
   absl::Mutex mu_;
   std::map<uint64_t, Node> nodes_;  // the map's shape is fixed after construction
   std::set<uint64_t> dropped_ ABSL_GUARDED_BY(mu_);
+  std::function<bool(const rangespb::RaftMessageRequest&)> drop_filter_ ABSL_GUARDED_BY(mu_);
   std::vector<rangespb::RaftMessageRequest> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread router_{[this] { RouterLoop(); }};
