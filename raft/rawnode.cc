@@ -149,6 +149,7 @@ void RawNode::Advance() {
   Raft& r = *raft_;
   if (ready_last_index_ != 0) r.mutable_log().StableTo(ready_last_index_, ready_last_term_);
   if (ready_snapshot_index_ != 0) r.mutable_log().StableSnapTo(ready_snapshot_index_);
+  if (ready_last_index_ != 0) r.OnEntriesPersisted();
   r.AdvanceApplied(ready_applied_index_, ready_applied_bytes_);
 }
 

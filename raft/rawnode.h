@@ -11,12 +11,21 @@
 //      acknowledged entry); a message sent before they are durable can make a crashed
 //      and restarted replica break them.
 //   2. Send rd.messages (in any order; the network may drop or reorder them).
+//      One exception: a leader's MsgApp and MsgHeartbeat of its current term may be
+//      sent before step 1 (in parallel with its own fsync, Raft thesis §10.2.1).
+//      They promise nothing about the leader's disk: raft counts the leader's own
+//      entries toward a commit quorum only once Advance() reported them persisted,
+//      so a follower's acknowledgement stepped in before that cannot commit an entry
+//      held durably by fewer than a quorum. Everything else (votes, responses, a
+//      follower's acknowledgements, snapshots) carries a promise and must wait.
 //   3. Apply rd.committed_entries to the state machine, in order; call
 //      ApplyConfChange() for each ENTRY_CONF_CHANGE entry as it is applied; serve
 //      rd.read_states once the applied index reaches their index.
 //   4. Call Advance().
 // Only one Ready may be outstanding: GetReady() again only after Advance(). Step(),
-// Tick() and proposals may still be called in between.
+// Tick() and proposals may still be called in between. Advance() is also where a
+// leader acknowledges its own persisted entries (Raft::OnEntriesPersisted), which may
+// commit them.
 //
 // After a crash, restart with a RawNode over the same Storage; set Config::applied to
 // the state machine's durable applied index (or the snapshot's index if the state

@@ -341,9 +341,10 @@ bool Replica::FinishReady(StagedReady staged) {
 
 void Replica::SendLeaderMessagesEarlyLocked(std::vector<raftpb::Message>& messages) {
   // A leader may send its appends and heartbeats while it writes the same entries to
-  // its own disk (Raft thesis §10.2.1): a follower's acknowledgement means the
-  // follower's copy is durable, and this leader counts its own copy only in a later
-  // Ready, after this pass's synced commit. That takes one fsync off the commit path.
+  // its own disk (Raft thesis §10.2.1; allowed by raft/rawnode.h): a follower's
+  // acknowledgement means the follower's copy is durable, and raft counts this
+  // leader's own copy only from Advance() on, after this pass's synced commit —
+  // whenever the acknowledgement is stepped. That takes one fsync off the commit path.
   // Everything else (votes, responses, snapshots) still waits for the commit.
   if (soft_.raft_state != raft::StateType::kLeader) return;
   std::vector<raftpb::Message> early;
