@@ -200,6 +200,10 @@ int RunNodeStatus(const std::string& hosts, std::ostream& out, std::ostream& err
           << (r.leaseholder_node_id() ? absl::StrCat("n", r.leaseholder_node_id()) : "-")
           << r.applied_index() << "\n";
     }
+    for (const nodepb::CorruptReplica& c : resp.corrupt_replicas()) {
+      out << "\nrange " << c.range_id() << " on n" << c.node_id()
+          << ": replica out of service, its storage is corrupt: " << c.error() << "\n";
+    }
     return kExitOk;
   }
   err << "rangedb node status: no host answered (" << last_error << ")\n";

@@ -103,6 +103,8 @@ void Node::RegisterMetrics() {
                 &sm.gc_versions_removed);
   counter_gauge("rangedb_gc_records_removed_total", "Transaction records removed by GC",
                 &sm.gc_records_removed);
+  counter_gauge("rangedb_replicas_corrupt",
+                "Replicas out of service because their storage is corrupt", &sm.replicas_corrupt);
   const RaftTransportMetrics& tm = transport_->metrics();
   counter_gauge("rangedb_transport_messages_sent_total", "Raft messages sent", &tm.messages_sent);
   counter_gauge("rangedb_transport_batches_sent_total", "Raft message batches sent",
@@ -183,6 +185,12 @@ nodepb::NodeStatusResponse Node::Status(bool local_only) {
     rs->set_quiescent(s.quiescent);
     rs->set_reporting_node_id(node_id());
   }
+  for (const auto& [range_id, why] : store_->CorruptReplicas()) {
+    nodepb::CorruptReplica* c = resp.add_corrupt_replicas();
+    c->set_range_id(range_id);
+    c->set_node_id(node_id());
+    c->set_error(std::string(why.message()));
+  }
   if (local_only) return resp;
   // Every range, as its replicas report it: ask every other node for its own view.
   std::vector<std::future<std::optional<nodepb::NodeStatusResponse>>> asks;
@@ -215,6 +223,9 @@ nodepb::NodeStatusResponse Node::Status(bool local_only) {
   for (auto& f : asks) {
     if (std::optional<nodepb::NodeStatusResponse> r = f.get(); r.has_value()) {
       for (const nodepb::RangeStatus& rs : r->ranges()) consider(rs);
+      for (const nodepb::CorruptReplica& c : r->corrupt_replicas()) {
+        *resp.add_corrupt_replicas() = c;
+      }
     }
   }
   resp.clear_ranges();

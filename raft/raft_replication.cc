@@ -31,7 +31,7 @@ bool Raft::MaybeSendAppend(uint64_t to, bool send_if_empty) {
     if (!pr.recent_active) return false;
     absl::StatusOr<raftpb::Snapshot> snap = log_.Snapshot();
     if (!snap.ok()) {
-      RAFT_CHECK(IsSnapshotTemporarilyUnavailable(snap.status()), "cannot read snapshot");
+      if (!IsSnapshotTemporarilyUnavailable(snap.status())) ThrowStorageFailure(snap.status());
       return false;
     }
     RAFT_CHECK(snap->metadata().index() != 0, "need a non-empty snapshot");

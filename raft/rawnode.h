@@ -31,6 +31,12 @@
 // the state machine's durable applied index (or the snapshot's index if the state
 // machine is rebuilt from it). Committed entries above it come out again in Readys.
 //
+// Storage failures (raft/storage.h, StorageFailure): a Storage error other than the
+// expected kinds fails the RawNode permanently. failure() then holds the error, calls
+// that return a Status return it, the others do nothing, HasReady() is false and
+// GetReady() returns an empty Ready. The owner should check failure() after it drives
+// the node and stop using it (ranges/ marks the replica corrupt).
+//
 // Not thread-safe.
 #pragma once
 
@@ -70,7 +76,7 @@ class RawNode {
   // receives a snapshot from the leader.
   static absl::StatusOr<std::unique_ptr<RawNode>> Create(const Config& config);
 
-  void Tick() { raft_->Tick(); }
+  void Tick();
   // Starts an election now (a follower, pre-candidate or candidate; no-op on leader).
   absl::Status Campaign();
   // Proposes a command. Errors: ProposalDropped (no leader known, transfer in
@@ -82,9 +88,7 @@ class RawNode {
   // change while joint, ...) are appended as empty normal entries.
   absl::Status ProposeConfChange(const raftpb::ConfChange& cc);
   // Applies a committed conf change (call while applying its entry).
-  absl::StatusOr<raftpb::ConfState> ApplyConfChange(const raftpb::ConfChange& cc) {
-    return raft_->ApplyConfChange(cc);
-  }
+  absl::StatusOr<raftpb::ConfState> ApplyConfChange(const raftpb::ConfChange& cc);
   // Feeds a message from a peer. Local message types are refused; responses from
   // peers that are not in the configuration are ignored (NotFound).
   absl::Status Step(raftpb::Message m);
@@ -98,7 +102,8 @@ class RawNode {
   // The owner finished (or failed) sending a snapshot to `id`.
   void ReportSnapshot(uint64_t id, bool failed);
 
-  bool HasReady() const;
+  // Non-const: reading Storage may fail the node.
+  bool HasReady();
   // REQUIRES: no Ready outstanding (Advance() called after the previous GetReady()).
   Ready GetReady();
   // REQUIRES: a Ready is outstanding and was handled per the durability contract.
@@ -106,6 +111,8 @@ class RawNode {
 
   Status GetStatus() const;
   uint64_t id() const { return raft_->id(); }
+  // OK, or the storage error that failed this node (see the file comment).
+  const absl::Status& failure() const { return failure_; }
   // Direct access, for tests and the simulator.
   Raft& raft() { return *raft_; }
   const Raft& raft() const { return *raft_; }
@@ -113,7 +120,16 @@ class RawNode {
  private:
   explicit RawNode(std::unique_ptr<Raft> r);
 
+  // Runs f unless the node failed; a StorageFailure thrown by f fails the node.
+  // Returns whether f ran to completion.
+  template <typename F>
+  bool Guarded(F&& f);
+  bool HasReadyUnguarded() const;
+  Ready GetReadyUnguarded();
+  void AdvanceUnguarded();
+
   std::unique_ptr<Raft> raft_;
+  absl::Status failure_;
   SoftState prev_soft_;
   raftpb::HardState prev_hard_;
   // What the outstanding Ready asked the owner to persist and apply.

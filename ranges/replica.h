@@ -172,6 +172,11 @@ class Replica {
 
   ReplicaStatus Status() const;
   bool IsLeaseholder() const;
+  // OK, or why this replica stopped for good: its storage is corrupt (a Raft record
+  // failed its checksum, a committed command does not parse). A stopped replica holds
+  // no lease, answers no proposal ("ambiguous" for those in flight), and takes no
+  // further input; the Store takes it out of service (docs/replication.md).
+  absl::Status Corruption() const;
 
  private:
   Replica(StoreContext* store, uint64_t range_id);
@@ -228,6 +233,11 @@ class Replica {
   absl::Status CheckKeysInRange(const kvpb::BatchRequest& request) const;
 
   // Raft side.
+  // Stops this replica for good (see Corruption()).
+  void MarkCorruptLocked(absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // If the RawNode failed on a storage read, stops this replica; returns whether it is
+  // stopped.
+  bool CheckRaftFailureLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleMessageLocked(rangespb::RaftMessageRequest& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ProposePendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeRequestLeaseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -307,6 +317,8 @@ class Replica {
   int idle_ticks_ ABSL_GUARDED_BY(mu_) = 0;
   // Where the next idempotency-record expiry round resumes (engine key; "" = start).
   std::string idempotency_cursor_ ABSL_GUARDED_BY(mu_);
+  // Not OK once the replica stopped because its storage is corrupt (Corruption()).
+  absl::Status corruption_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rangedb::ranges

@@ -57,8 +57,11 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
     if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty()) continue;
     rangespb::RaftCommand cmd;
     if (!cmd.ParseFromString(e.data())) {
-      // Entries are checksummed on disk; an unparseable one is a bug, not bad luck.
-      Fatal(absl::StrCat("r", range_id_, ": unparseable command at index ", e.index()));
+      // Entries are checksummed on disk; an unparseable one is a bug that wrote it.
+      // Nothing of this Ready applies (the batch is dropped); the replica stops.
+      MarkCorruptLocked(absl::DataLossError(
+          absl::StrCat("range ", range_id_, ": unparseable command at index ", e.index())));
+      return;
     }
     absl::Status check = CheckCommandLocked(cmd);
     if (!check.ok()) {
@@ -92,8 +95,9 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
       }
     } else {
       if (absl::Status s = batch->AppendSerialized(cmd.write_batch()); !s.ok()) {
-        Fatal(absl::StrCat("r", range_id_, ": corrupt write batch at index ", e.index(), ": ",
-                           s.ToString()));
+        MarkCorruptLocked(absl::DataLossError(absl::StrCat(
+            "range ", range_id_, ": corrupt write batch at index ", e.index(), ": ", s.message())));
+        return;
       }
       applied_.set_lease_applied_index(cmd.max_lease_index());
       if (cmd.has_gc_threshold()) {

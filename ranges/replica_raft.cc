@@ -96,6 +96,7 @@ kvpb::RangeDescriptor Replica::Descriptor() const {
 bool Replica::EnqueueRaftMessage(rangespb::RaftMessageRequest message) {
   {
     absl::MutexLock lock(&mu_);
+    if (!corruption_.ok()) return false;
     if (inbox_.size() >= store_->config().raft_inbox_max_messages) return false;
     inbox_.push_back(std::move(message));
   }
@@ -106,7 +107,7 @@ bool Replica::EnqueueRaftMessage(rangespb::RaftMessageRequest message) {
 void Replica::Tick(bool leaders_only) {
   {
     absl::MutexLock lock(&mu_);
-    if (quiescent_) return;
+    if (quiescent_ || !corruption_.ok()) return;
     if (leaders_only && soft_.raft_state != raft::StateType::kLeader) return;
     ++pending_ticks_;
   }
@@ -242,6 +243,10 @@ void Replica::ProposePendingLocked() {
 
 std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
   absl::MutexLock lock(&mu_);
+  if (!corruption_.ok()) {
+    MarkCorruptLocked(corruption_);  // answers what was queued since
+    return std::nullopt;
+  }
   while (!inbox_.empty()) {
     rangespb::RaftMessageRequest m = std::move(inbox_.front());
     inbox_.pop_front();
@@ -270,10 +275,11 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
   MaybeRequestLeaseLocked();
   if (!to_propose_.empty()) UnquiesceLocked();
   ProposePendingLocked();
-  if (!raw_->HasReady()) return std::nullopt;
+  if (CheckRaftFailureLocked() || !raw_->HasReady()) return std::nullopt;
 
   StagedReady staged;
   staged.ready = raw_->GetReady();
+  if (CheckRaftFailureLocked()) return std::nullopt;
   raft::Ready& rd = staged.ready;
   staged.log_write.emplace(log_->NewWrite(batch));
   if (rd.snapshot.has_value()) {
@@ -334,9 +340,53 @@ bool Replica::FinishReady(StagedReady staged) {
   }
   SendMessagesLocked(rd.messages);
   ApplyCommittedLocked(rd.committed_entries);
+  if (!corruption_.ok()) return false;
   raw_->Advance();
+  if (CheckRaftFailureLocked()) return false;
   MaybeRequestLeaseLocked();
   return raw_->HasReady() || !to_propose_.empty() || !inbox_.empty();
+}
+
+bool Replica::CheckRaftFailureLocked() {
+  if (!corruption_.ok()) return true;
+  if (raw_->failure().ok()) return false;
+  MarkCorruptLocked(raw_->failure());
+  return true;
+}
+
+void Replica::MarkCorruptLocked(absl::Status why) {
+  if (corruption_.ok()) {
+    corruption_ = why.ok() ? absl::DataLossError("corrupt replica") : std::move(why);
+    spdlog::error(
+        "r{}: replica {} on node {} stopped, its storage is corrupt: {}. The node keeps "
+        "serving its other ranges; this replica stays out of service until it is replaced.",
+        range_id_, replica_id_, store_->config().node_id, corruption_.ToString());
+    // No longer the leader as far as this replica's users can tell: the lease check
+    // fails from now on (nothing here applies any more, so a read here could be stale).
+    soft_ = raft::SoftState{};
+  }
+  // What was appended may still commit through the other replicas: unknown outcome.
+  for (auto& [id, p] : in_flight_) {
+    p->FinishAmbiguous(absl::StrCat("range ", range_id_, ": the replica on node ",
+                                    store_->config().node_id,
+                                    " stopped (corrupt storage) before the write's outcome "
+                                    "was known"));
+  }
+  in_flight_.clear();
+  // Never handed to Raft: certainly not applied.
+  for (std::shared_ptr<Proposal>& p : to_propose_) {
+    p->Finish(absl::UnavailableError(
+        absl::StrCat("range ", range_id_,
+                     ": the replica stopped (corrupt storage); the write was not proposed")));
+  }
+  to_propose_.clear();
+  inbox_.clear();
+  pending_ticks_ = 0;
+}
+
+absl::Status Replica::Corruption() const {
+  absl::MutexLock lock(&mu_);
+  return corruption_;
 }
 
 void Replica::SendLeaderMessagesEarlyLocked(std::vector<raftpb::Message>& messages) {

@@ -37,16 +37,72 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   }
   if (absl::Status s = it->status(); !s.ok()) return s;
   absl::MutexLock lock(&store->mu_);
+  if (absl::Status s = store->LoadCorruptMarkers(); !s.ok()) return s;
+  std::vector<std::pair<uint64_t, absl::Status>> found_corrupt;
   for (uint64_t id : ids) {
+    if (store->corrupt_.contains(id)) continue;
     absl::StatusOr<std::unique_ptr<Replica>> r = Replica::Load(store.get(), id);
     if (!r.ok()) {
-      return absl::Status(r.status().code(), absl::StrCat("loading replica of range ", id, ": ",
-                                                          r.status().message()));
+      const absl::Status s(r.status().code(), absl::StrCat("loading replica of range ", id, ": ",
+                                                           r.status().message()));
+      // A corrupt record stops only this replica; anything else (an I/O error) means
+      // the engine itself is unusable.
+      if (!absl::IsDataLoss(s)) return s;
+      found_corrupt.emplace_back(id, s);
+      continue;
     }
     store->replicas_[id] = std::move(*r);
   }
-  spdlog::info("store: loaded {} replicas", ids.size());
+  for (const auto& [id, why] : found_corrupt) {
+    spdlog::error("r{}: replica on this node is corrupt and stays out of service: {}", id,
+                  why.ToString());
+    store->corrupt_[id] = why;
+    std::unique_ptr<WriteBatch> b = store->engine()->NewWriteBatch();
+    b->Put(ColumnFamily::kData, MVCCKeyPrefix(CorruptReplicaKey(id)), why.ToString());
+    if (absl::Status s = b->Commit(/*sync=*/true); !s.ok()) return s;
+  }
+  store->metrics_.replicas_corrupt.store(store->corrupt_.size());
+  spdlog::info("store: loaded {} replicas ({} out of service: corrupt)", store->replicas_.size(),
+               store->corrupt_.size());
   return store;
+}
+
+absl::Status Store::LoadCorruptMarkers() {
+  IterOptions opts;
+  opts.lower_bound = MVCCKeyPrefix(CorruptReplicasStart());
+  opts.upper_bound = MVCCKeyPrefix(CorruptReplicasEnd());
+  std::unique_ptr<Iterator> it = engine()->NewIterator(opts);
+  for (it->Seek(opts.lower_bound); it->Valid(); it->Next()) {
+    std::string user_key;
+    Timestamp ts;
+    if (absl::Status s = DecodeMVCCKey(it->key(), &user_key, &ts); !s.ok()) return s;
+    const uint64_t id = RangeIdOfCorruptReplicaKey(user_key);
+    if (id == 0) return absl::DataLossError("malformed corrupt-replica key");
+    corrupt_[id] = absl::DataLossError(std::string(it->value()));
+  }
+  return it->status();
+}
+
+void Store::RetireCorruptReplica(uint64_t range_id, const absl::Status& why) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (replicas_.erase(range_id) == 0) return;
+    corrupt_[range_id] = why;
+    metrics_.replicas_corrupt.store(corrupt_.size());
+  }
+  // Durable, so a restart does not bring the replica back: its log may have lost what
+  // it once acknowledged.
+  std::unique_ptr<WriteBatch> b = engine()->NewWriteBatch();
+  b->Put(ColumnFamily::kData, MVCCKeyPrefix(CorruptReplicaKey(range_id)), why.ToString());
+  if (absl::Status s = b->Commit(/*sync=*/true); !s.ok()) {
+    spdlog::critical("store: recording corrupt replica of range {}: {}", range_id, s.ToString());
+    std::abort();
+  }
+}
+
+std::map<uint64_t, absl::Status> Store::CorruptReplicas() const {
+  absl::MutexLock lock(&mu_);
+  return corrupt_;
 }
 
 void Store::Start() {
@@ -120,6 +176,12 @@ kvpb::BatchResponse Store::Send(const kvpb::BatchRequest& request, absl::Time de
         "range ", request.header().range_id(), " has no replica on node ", config().node_id)));
     resp.mutable_error()->mutable_range_not_found()->set_range_id(request.header().range_id());
     resp.mutable_error()->mutable_range_not_found()->set_node_id(config().node_id);
+    absl::MutexLock lock(&mu_);
+    if (auto it = corrupt_.find(request.header().range_id()); it != corrupt_.end()) {
+      resp.mutable_error()->set_message(
+          absl::StrCat("the replica of range ", it->first, " on node ", config().node_id,
+                       " is corrupt and out of service: ", it->second.message()));
+    }
   } else {
     resp = r->Send(request, deadline);
   }
@@ -205,7 +267,10 @@ void Store::ProcessPass(const std::vector<uint64_t>& range_ids) {
     std::shared_ptr<Replica> r = GetReplica(id);
     if (r == nullptr) continue;
     std::optional<StagedReady> s = r->StageReady(batch.get());
-    if (!s.has_value()) continue;
+    if (!s.has_value()) {
+      if (absl::Status c = r->Corruption(); !c.ok()) RetireCorruptReplica(id, c);
+      continue;
+    }
     must_sync = must_sync || s->ready.must_sync || s->ready.snapshot.has_value();
     staged.emplace_back(std::move(r), std::move(*s));
   }
@@ -222,6 +287,7 @@ void Store::ProcessPass(const std::vector<uint64_t>& range_ids) {
   }
   for (auto& [r, s] : staged) {
     if (r->FinishReady(std::move(s))) EnqueueRange(r->range_id());
+    if (absl::Status c = r->Corruption(); !c.ok()) RetireCorruptReplica(r->range_id(), c);
   }
 }
 

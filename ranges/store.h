@@ -68,8 +68,13 @@ class Store final : public StoreContext {
   // From then on, followers stop ticking (so this store never campaigns again).
   int DrainLeases(absl::Time deadline);
 
+  // Replicas in service (not the corrupt ones).
   std::shared_ptr<Replica> GetReplica(uint64_t range_id) const;
   std::vector<std::shared_ptr<Replica>> Replicas() const;
+  // Replicas out of service because their storage is corrupt, with the error that
+  // stopped them (docs/replication.md, "Corrupt replicas"). They stay out of service
+  // across restarts (a store-local marker records them) until they are replaced.
+  std::map<uint64_t, absl::Status> CorruptReplicas() const;
   const StoreMetrics& metrics() const { return metrics_; }
   StoreMetrics* mutable_metrics() override { return &metrics_; }
   // Wires how replicas reach other ranges (the node's gateway) and starts the
@@ -103,6 +108,10 @@ class Store final : public StoreContext {
   // gc_ttl: the cluster setting if set and valid, else the configured default.
   absl::Duration GcTtl();
   void ProcessPass(const std::vector<uint64_t>& range_ids);
+  // Takes a stopped replica out of service and records it durably.
+  void RetireCorruptReplica(uint64_t range_id, const absl::Status& why);
+  // Store::Open: the corrupt-replica markers.
+  absl::Status LoadCorruptMarkers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const StoreOptions options_;
   const absl::Time voting_allowed_after_;
@@ -111,6 +120,8 @@ class Store final : public StoreContext {
 
   mutable absl::Mutex mu_;
   std::map<uint64_t, std::shared_ptr<Replica>> replicas_ ABSL_GUARDED_BY(mu_);
+  // Out of service: range id -> why. Disjoint from replicas_.
+  std::map<uint64_t, absl::Status> corrupt_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex queue_mu_;
   std::vector<uint64_t> queue_ ABSL_GUARDED_BY(queue_mu_);  // bounded by replica count

@@ -74,6 +74,8 @@ struct StoreMetrics {
   std::atomic<uint64_t> txn_deadlocks_broken{0};  // waits-for cycles broken here
   std::atomic<uint64_t> gc_versions_removed{0};
   std::atomic<uint64_t> gc_records_removed{0};
+  // Replicas out of service because their storage is corrupt (a gauge).
+  std::atomic<uint64_t> replicas_corrupt{0};
 };
 
 class StoreContext {

@@ -57,6 +57,8 @@ class TestCluster {
   Store* StoreOf(uint64_t id);
   // A reference that keeps the store alive while a send is in flight.
   std::shared_ptr<Store> StoreRef(uint64_t id);
+  // The node's engine; it outlives StopNode (a stopped node's disk).
+  Engine* EngineOf(uint64_t id) { return nodes_.at(id).engine.get(); }
   uint64_t LeaseholderOf(uint64_t range_id);
   // Drops every Raft message from or to node id.
   void SetDropped(uint64_t id, bool dropped);
