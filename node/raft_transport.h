@@ -7,6 +7,10 @@
 //
 //   Send ──► per-peer bounded queue ──► per-peer sender thread ──► gRPC client stream
 //
+// Memory: each peer's queue is bounded in bytes (queue_max_bytes; a message costs its
+// serialized size plus kQueuedMessageOverheadBytes), so a slow or dead peer pins at most
+// that much; a message larger than the whole bound is dropped as too large.
+//
 // Send never blocks: when the queue is full, or the peer is unknown or backing off
 // after a failure, the message is dropped and its range reported through
 // on_unreachable (Raft retransmits; reporting makes the leader probe the follower
@@ -65,13 +69,19 @@ struct RaftTransportMetrics {
       0};  // queued at, or sent during backoff after, a failure
   std::atomic<uint64_t> dropped_fault_injected{0};  // outbound FaultInjector rule
   std::atomic<uint64_t> dropped_stopped{0};         // Send after (or racing) Stop
-  std::atomic<uint64_t> dropped_too_large{0};       // over max_message_bytes
+  std::atomic<uint64_t> dropped_too_large{0};       // over max_message_bytes or queue_max_bytes
   std::atomic<uint64_t> stream_connects{0};         // streams established, first included
   std::atomic<uint64_t> stream_failures{0};         // connects failed + streams broken
   std::atomic<uint64_t> batches_received{0};
   std::atomic<uint64_t> messages_received{0};
   std::atomic<uint64_t> batches_dropped_inbound{0};  // inbound fault rule or wrong to_node_id
+  // Gauge: bytes queued for every peer now (see RaftTransportOptions::queue_max_bytes).
+  std::atomic<int64_t> queued_bytes{0};
 };
+
+// What one queued message costs beyond its serialized size (the request object and the
+// queue slot), so that many tiny messages are bounded too.
+inline constexpr size_t kQueuedMessageOverheadBytes = 128;
 
 struct RaftTransportOptions {
   uint64_t node_id = 0;  // this node; REQUIRES: non-zero
@@ -86,9 +96,9 @@ struct RaftTransportOptions {
   std::function<proto::Timestamp()> now;
   FaultInjector* faults = nullptr;  // not owned; null outside fault tests
 
-  size_t queue_max_messages = 10'000;  // per peer
-  size_t batch_max_bytes = 4 << 20;    // a batch holds at least one message
-  int max_message_bytes = 256 << 20;   // gRPC limit; snapshots travel as messages
+  size_t queue_max_bytes = size_t{64} << 20;  // per peer; >= the largest Raft entry
+  size_t batch_max_bytes = 4 << 20;           // a batch holds at least one message
+  int max_message_bytes = 256 << 20;          // gRPC limit; snapshots travel as messages
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds stream_lifetime{10 * 60'000};  // then re-established
   // HTTP/2 keepalive: a silent peer is declared dead after time + timeout.

@@ -270,7 +270,7 @@ TEST(RaftTransportTest, RefusedConnectionIsReportedUnreachable) {
 TEST(RaftTransportTest, WedgedPeerNeverBlocksSendAndStopIsPrompt) {
   AddressBook book;
   TestNode n1(1, &book, nullptr, [](RaftTransportOptions* options) {
-    options->queue_max_messages = 50;
+    options->queue_max_bytes = 50 * ((64 << 10) + 256);  // about 50 of the messages below
     options->batch_max_bytes = 256 << 10;
   });
   StuckService stuck;
@@ -311,6 +311,28 @@ TEST(RaftTransportTest, WedgedPeerNeverBlocksSendAndStopIsPrompt) {
   const absl::Time start = absl::Now();
   n1.transport().Stop();
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  server->Shutdown(std::chrono::system_clock::now());
+}
+
+// A wedged peer and large messages: the queue stops growing at its byte bound, long
+// before any message count bound (one slow peer must not pin gigabytes).
+TEST(RaftTransportTest, QueueToAWedgedPeerIsBoundedInBytes) {
+  AddressBook book;
+  TestNode n1(1, &book);
+  StuckService stuck;
+  int port = 0;
+  RaftTransportOptions server_options;
+  std::unique_ptr<grpc::Server> server = StartServer(&stuck, server_options, &port);
+  book.Set(3, absl::StrCat("127.0.0.1:", port));
+  const RaftTransportMetrics& m = n1.transport().metrics();
+  for (int i = 0; i < 200; ++i) n1.transport().Send(Message(i, 1, 3, 0, 1 << 20));
+  // Whatever HTTP/2 flow control and socket buffers let out, most of 200 MiB must have
+  // been refused.
+  EXPECT_TRUE(WaitFor([&] { return m.dropped_queue_full.load() > 0; }, absl::Seconds(5)))
+      << "200 MiB queued for one peer";
+  EXPECT_LE(m.queued_bytes.load(), static_cast<int64_t>(RaftTransportOptions{}.queue_max_bytes));
+  EXPECT_GT(m.queued_bytes.load(), 0);
+  n1.transport().Stop();
   server->Shutdown(std::chrono::system_clock::now());
 }
 

@@ -232,6 +232,12 @@ class Replica {
   void Propose(std::shared_ptr<Proposal> proposal);
   absl::Status CheckKeysInRange(const kvpb::BatchRequest& request) const;
 
+  // Queues a proposal unless the proposal queue's byte bound is reached; then finishes
+  // it "not applied" (it never reached Raft) and returns false.
+  bool QueueProposalLocked(std::shared_ptr<Proposal> p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Empties the inbox, giving its bytes back to the store's budget.
+  void ClearInboxLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Raft side.
   // Stops this replica for good (see Corruption()).
   void MarkCorruptLocked(absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -295,10 +301,12 @@ class Replica {
   std::unique_ptr<raft::RawNode> raw_ ABSL_GUARDED_BY(mu_);
   raft::SoftState soft_ ABSL_GUARDED_BY(mu_);
 
-  // Inputs waiting for the scheduler (bounded).
+  // Inputs waiting for the scheduler, bounded in bytes (StoreConfig).
   std::deque<rangespb::RaftMessageRequest> inbox_ ABSL_GUARDED_BY(mu_);
+  size_t inbox_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // also reserved from the store's budget
   int pending_ticks_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<std::shared_ptr<Proposal>> to_propose_ ABSL_GUARDED_BY(mu_);
+  size_t to_propose_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool campaign_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool transfer_requested_ ABSL_GUARDED_BY(mu_) = false;
 

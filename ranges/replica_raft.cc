@@ -75,6 +75,9 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Load(StoreContext* store, uint
   rc.applied = std::max(rc.applied, r->log_->state().snapshot.index());
   rc.max_entry_bytes = cfg.raft_max_entry_bytes;
   rc.max_uncommitted_entries_bytes = cfg.raft_max_uncommitted_bytes;
+  rc.max_msg_bytes = cfg.raft_max_msg_bytes;
+  rc.max_inflight_bytes = cfg.raft_max_inflight_bytes;
+  rc.max_committed_bytes_per_ready = cfg.raft_max_committed_bytes_per_ready;
   rc.check_quorum = true;
   rc.pre_vote = true;
   rc.disable_proposal_forwarding = true;  // only the leaseholder proposes
@@ -97,7 +100,10 @@ bool Replica::EnqueueRaftMessage(rangespb::RaftMessageRequest message) {
   {
     absl::MutexLock lock(&mu_);
     if (!corruption_.ok()) return false;
-    if (inbox_.size() >= store_->config().raft_inbox_max_messages) return false;
+    const size_t bytes = message.ByteSizeLong() + kQueuedItemOverheadBytes;
+    if (inbox_bytes_ + bytes > store_->config().raft_inbox_max_bytes) return false;
+    if (!store_->TryReserveInboxBytes(bytes)) return false;
+    inbox_bytes_ += bytes;
     inbox_.push_back(std::move(message));
   }
   store_->EnqueueRange(range_id_);
@@ -208,6 +214,7 @@ void Replica::MaybeRequestLeaseLocked() {
 }
 
 void Replica::ProposePendingLocked() {
+  to_propose_bytes_ = 0;  // the whole queue is handed to Raft (or answered) below
   while (!to_propose_.empty()) {
     std::shared_ptr<Proposal> p = std::move(to_propose_.front());
     to_propose_.pop_front();
@@ -252,6 +259,7 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
     inbox_.pop_front();
     HandleMessageLocked(m);
   }
+  ClearInboxLocked();
   for (; pending_ticks_ > 0; --pending_ticks_) {
     raw_->Tick();
     tick_times_.push_back(absl::Now());
@@ -380,8 +388,31 @@ void Replica::MarkCorruptLocked(absl::Status why) {
                      ": the replica stopped (corrupt storage); the write was not proposed")));
   }
   to_propose_.clear();
-  inbox_.clear();
+  to_propose_bytes_ = 0;
+  ClearInboxLocked();
   pending_ticks_ = 0;
+}
+
+void Replica::ClearInboxLocked() {
+  inbox_.clear();
+  store_->ReleaseInboxBytes(inbox_bytes_);
+  inbox_bytes_ = 0;
+}
+
+bool Replica::QueueProposalLocked(std::shared_ptr<Proposal> p) {
+  const size_t bytes = p->command.ByteSizeLong() + kQueuedItemOverheadBytes;
+  // An empty queue takes any proposal: Raft's entry size limit applies to it later.
+  if (!to_propose_.empty() &&
+      to_propose_bytes_ + bytes > store_->config().raft_proposal_queue_max_bytes) {
+    store_->mutable_metrics()->proposals_refused_queue_full.fetch_add(1, std::memory_order_relaxed);
+    p->Finish(absl::UnavailableError(absl::StrCat(
+        "range ", range_id_, ": too many proposal bytes waiting (",
+        store_->config().raft_proposal_queue_max_bytes, "); the write was not proposed")));
+    return false;
+  }
+  to_propose_bytes_ += bytes;
+  to_propose_.push_back(std::move(p));
+  return true;
 }
 
 absl::Status Replica::Corruption() const {

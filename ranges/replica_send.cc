@@ -482,7 +482,7 @@ std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(
 void Replica::Propose(std::shared_ptr<Proposal> proposal) {
   {
     absl::MutexLock lock(&mu_);
-    to_propose_.push_back(std::move(proposal));
+    if (!QueueProposalLocked(std::move(proposal))) return;
   }
   store_->EnqueueRange(range_id_);
 }

@@ -24,11 +24,22 @@ struct StoreConfig {
   absl::Duration tick_interval = absl::Milliseconds(100);
   int election_ticks = 10;
   int heartbeat_ticks = 1;
-  // Per-range bounds.
-  size_t raft_inbox_max_messages = 10000;
+  // Memory bounds, all in bytes (docs/replication.md, "Bounds"). A queued message or
+  // proposal costs its serialized size plus kQueuedItemOverheadBytes.
+  // Inbound Raft messages waiting for the scheduler: per replica, and all replicas.
+  size_t raft_inbox_max_bytes = size_t{64} << 20;
+  size_t store_inbox_max_bytes = size_t{256} << 20;
+  // Proposals waiting for the scheduler, per replica (beyond: "not applied", retry).
+  size_t raft_proposal_queue_max_bytes = size_t{64} << 20;
+  // Recent entries cached by the Raft log storage, per replica.
   size_t raft_entry_cache_bytes = size_t{256} << 10;
   uint64_t raft_max_entry_bytes = uint64_t{32} << 20;
   uint64_t raft_max_uncommitted_bytes = uint64_t{64} << 20;
+  // Entries in one MsgApp, and in flight to one follower (flow control window).
+  uint64_t raft_max_msg_bytes = uint64_t{1} << 20;
+  uint64_t raft_max_inflight_bytes = uint64_t{16} << 20;
+  // Committed entries handed out (and applied) per Ready.
+  uint64_t raft_max_committed_bytes_per_ready = uint64_t{64} << 20;
   // The leader proposes truncating the Raft log once it holds more entries than this.
   uint64_t raft_log_truncate_threshold_entries = 2000;
   // Idle ticks (no proposals, everyone caught up) before a leader quiesces its range.
@@ -56,6 +67,9 @@ struct StoreConfig {
   absl::Duration ElectionTimeout() const { return tick_interval * election_ticks; }
 };
 
+// What one queued message or proposal costs beyond its serialized size.
+inline constexpr size_t kQueuedItemOverheadBytes = 128;
+
 // Counters for /metrics.
 struct StoreMetrics {
   std::atomic<uint64_t> passes{0};
@@ -76,6 +90,10 @@ struct StoreMetrics {
   std::atomic<uint64_t> gc_records_removed{0};
   // Replicas out of service because their storage is corrupt (a gauge).
   std::atomic<uint64_t> replicas_corrupt{0};
+  // Gauge: bytes of inbound Raft messages queued in replica inboxes.
+  std::atomic<int64_t> raft_inbox_bytes{0};
+  // Proposals refused because the replica's proposal queue was full.
+  std::atomic<uint64_t> proposals_refused_queue_full{0};
 };
 
 class StoreContext {
@@ -93,6 +111,10 @@ class StoreContext {
   virtual bool VotingAllowed() const = 0;
   // Whether the failure detector considers node_id live (unknown counts as live).
   virtual bool NodeLive(uint64_t node_id) const = 0;
+  // The store-wide budget of inbound message bytes (StoreConfig::store_inbox_max_bytes):
+  // takes bytes if they fit (false: drop the message); Release gives them back.
+  virtual bool TryReserveInboxBytes(size_t bytes) = 0;
+  virtual void ReleaseInboxBytes(size_t bytes) = 0;
   virtual StoreMetrics* mutable_metrics() = 0;
   // Routes a batch by key as a gateway does: how a replica reaches other ranges for
   // PushTxn and QueryTxn. Unavailable until the node wired a sender.
