@@ -64,6 +64,7 @@ struct StartFlags {
   bool testing_unsafe_reads = false;
   bool testing_commit_without_refresh = false;
   int64_t clock_offset_ms = 0;
+  uint64_t testing_raft_log_truncate_threshold = 0;
 };
 
 int RunStart(const StartFlags& f, std::ostream& out, std::ostream& err) {
@@ -76,6 +77,7 @@ int RunStart(const StartFlags& f, std::ostream& out, std::ostream& err) {
   o.testing_unsafe_reads = f.testing_unsafe_reads;
   o.testing_commit_without_refresh = f.testing_commit_without_refresh;
   o.testing_clock_offset = absl::Milliseconds(f.clock_offset_ms);
+  o.testing_raft_log_truncate_threshold = f.testing_raft_log_truncate_threshold;
   if (!absl::ParseDuration(f.max_offset, &o.max_offset) || o.max_offset < absl::ZeroDuration()) {
     err << "rangedb start: --max-offset: \"" << f.max_offset << "\" is not a duration like 500ms\n";
     return kExitUsage;
@@ -248,6 +250,9 @@ CliRunner AddServerCommands(CLI::App& app, std::ostream& out, std::ostream& err)
   start->add_flag("--testing-commit-without-refresh", start_flags->testing_commit_without_refresh,
                   "TESTING ONLY: a planted bug (commit a pushed transaction without "
                   "refreshing its reads) for checker tests");
+  start->add_option("--testing-raft-log-truncate-threshold",
+                    start_flags->testing_raft_log_truncate_threshold,
+                    "TESTING ONLY: truncate Raft logs past this many entries (snapshot tests)");
 
   auto host = std::make_shared<std::string>("127.0.0.1:26257");
   auto split_at = std::make_shared<std::string>();

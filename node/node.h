@@ -63,6 +63,9 @@ struct NodeOptions {
   absl::Duration testing_clock_offset = absl::ZeroDuration();
   bool testing_unsafe_reads = false;            // a planted bug (ranges/store_context.h)
   bool testing_commit_without_refresh = false;  // a planted bug (ranges/store_context.h)
+  // Testing only: truncate Raft logs past this many entries (0: the default), so
+  // tests reach snapshots with little data.
+  uint64_t testing_raft_log_truncate_threshold = 0;
 };
 
 class Node {

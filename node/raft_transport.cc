@@ -31,11 +31,13 @@ constexpr absl::Duration kConnectPollSlice = absl::Milliseconds(100);
 // Range ids with unreported drops kept per peer (8 bytes each).
 constexpr size_t kMaxUnreachableRanges = 65536;
 
+}  // namespace
+
 // A fresh channel per connection attempt: with a local subchannel pool it owns its
 // own TCP connection, so gRPC's internal reconnect backoff (up to minutes) never
 // delays ours. Insecure: node-to-node traffic runs on a trusted network for now.
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
-                                          const RaftTransportOptions& options) {
+std::shared_ptr<grpc::Channel> RaftTransport::NewChannel(const std::string& address,
+                                                         const RaftTransportOptions& options) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options.keepalive_time.count()));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(options.keepalive_timeout.count()));
@@ -46,8 +48,6 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
-
-}  // namespace
 
 // Peer: the outbound queue and sender thread for one destination node.
 //

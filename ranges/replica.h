@@ -111,7 +111,7 @@ struct Proposal {
 struct StagedReady {
   raft::Ready ready;
   std::optional<RaftLogWrite> log_write;
-  std::optional<rangespb::SnapshotData> snapshot;  // set when the Ready installs one
+  bool installs_snapshot = false;  // its data was ingested while staging
 };
 
 class Replica {
@@ -143,6 +143,11 @@ class Replica {
   // The transport failed to deliver a message to the replica on to_node_id: Raft
   // stops pipelining to it until it answers again.
   void ReportUnreachable(uint64_t to_node_id);
+  // How the store's sender ended a snapshot to to_replica_id: Raft learns whether the
+  // follower has it (OK) or not.
+  void OnSnapshotSent(uint64_t to_replica_id, const absl::Status& result);
+  // Removes a staged snapshot file that will not be installed.
+  void RemoveStagedSnapshot(const std::string& path);
   // Hands leadership (and so the lease) to another replica, for draining.
   void TransferLeadershipAway();
 
@@ -278,10 +283,21 @@ class Replica {
   void ExpireIdempotencyRecordsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnquiesceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Snapshots (replica_snapshot.cc).
-  absl::StatusOr<std::string> BuildSnapshotDataLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void StageSnapshotInstallLocked(const rangespb::SnapshotData& data, WriteBatch* batch)
+  // Snapshots (replica_snapshot.cc; docs/design/snapshot-streaming.md).
+  // Hands a MsgSnap to the store's sender with an engine snapshot of the applied state;
+  // reports failure to Raft at once if the sender refuses it.
+  void StartSnapshotSendLocked(raftpb::Message m, uint64_t to_node_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Remembers the staged file of a received MsgSnap about to be stepped.
+  void NoteStagedSnapshotLocked(const raftpb::Message& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the staged files noted in this pass except `used`.
+  void RemoveUnusedStagedSnapshotsLocked(const std::string& used)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ingests the snapshot's staged file (atomically replacing the range's data).
+  absl::Status IngestSnapshotLocked(const rangespb::SnapshotData& data)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reloads descriptor, applied state, lease and GC threshold from the engine.
+  void LoadStateAfterSnapshotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   StoreContext* const store_;
   const uint64_t range_id_;
@@ -327,6 +343,8 @@ class Replica {
   std::string idempotency_cursor_ ABSL_GUARDED_BY(mu_);
   // Not OK once the replica stopped because its storage is corrupt (Corruption()).
   absl::Status corruption_ ABSL_GUARDED_BY(mu_);
+  // Staged snapshot files of the MsgSnaps stepped in the current pass.
+  std::vector<std::string> staged_snapshot_files_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rangedb::ranges

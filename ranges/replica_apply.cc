@@ -249,9 +249,16 @@ void Replica::MaybeTruncateLog() {
   // Keep what live followers still need, unless the log has grown far past the
   // threshold: then lagging followers catch up from a snapshot instead.
   uint64_t index = applied;
+  // A follower receiving a snapshot continues from the log right after it: never
+  // truncate past a snapshot in flight, or it needs another one (and under steady
+  // writes, another, ...).
+  uint64_t keep_after_snapshot = applied;
   const raft::Status status = raw_->GetStatus();
   for (const auto& [id, pr] : status.progress) {
-    if (id != replica_id_ && store_->NodeLive(NodeOfReplicaLocked(id))) {
+    if (id == replica_id_) continue;
+    if (pr.state == raft::ProgressState::kSnapshot) {
+      keep_after_snapshot = std::min(keep_after_snapshot, pr.pending_snapshot);
+    } else if (store_->NodeLive(NodeOfReplicaLocked(id))) {
       index = std::min(index, pr.match);
     }
   }
@@ -259,6 +266,8 @@ void Replica::MaybeTruncateLog() {
     if (applied <= st.truncated_index + 4 * threshold) return;
     index = applied;
   }
+  index = std::min(index, keep_after_snapshot);
+  if (index <= st.truncated_index) return;
   absl::StatusOr<uint64_t> term = log_->Term(index);
   if (!term.ok()) return;
   auto p = std::make_shared<Proposal>();

@@ -16,11 +16,6 @@ namespace {
 // Raft tick times kept for lease checks: more than any useful quorum-contact age.
 constexpr size_t kTickHistory = 256;
 
-[[noreturn]] void Fatal(const std::string& what) {
-  spdlog::critical("{}", what);
-  std::abort();
-}
-
 bool IsVoteRequest(const raftpb::Message& m) {
   return m.type() == raftpb::MSG_VOTE || m.type() == raftpb::MSG_PRE_VOTE;
 }
@@ -191,6 +186,7 @@ void Replica::HandleMessageLocked(rangespb::RaftMessageRequest& m) {
     // and heartbeat responses are not work; anything else wakes the range.
     UnquiesceLocked();
   }
+  NoteStagedSnapshotLocked(m.message());
   if (absl::Status s = raw_->Step(m.message()); !s.ok()) {
     spdlog::debug("r{}: dropped raft message from {}: {}", range_id_, m.message().from(),
                   s.ToString());
@@ -260,6 +256,17 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
     HandleMessageLocked(m);
   }
   ClearInboxLocked();
+  {
+    // A received snapshot Raft took is installed from its staged file below; the
+    // files of the others (stale, or replaced by a newer one) go now.
+    std::string used;
+    if (const std::optional<raftpb::Snapshot>& pending = raw_->raft().log().UnstableSnapshot();
+        pending.has_value()) {
+      rangespb::SnapshotData data;
+      if (data.ParseFromString(pending->data())) used = data.staged_file();
+    }
+    RemoveUnusedStagedSnapshotsLocked(used);
+  }
   for (; pending_ticks_ > 0; --pending_ticks_) {
     raw_->Tick();
     tick_times_.push_back(absl::Now());
@@ -291,15 +298,18 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
   raft::Ready& rd = staged.ready;
   staged.log_write.emplace(log_->NewWrite(batch));
   if (rd.snapshot.has_value()) {
-    rangespb::SnapshotData data;
-    if (!data.ParseFromString(rd.snapshot->data())) {
-      Fatal(absl::StrCat("r", range_id_, ": received an unparseable snapshot"));
+    rangespb::SnapshotData snapshot;
+    if (!snapshot.ParseFromString(rd.snapshot->data())) snapshot.Clear();  // refused below
+    // Raft already restored the snapshot in memory: if its data cannot be installed,
+    // this replica cannot go on.
+    absl::Status s = IngestSnapshotLocked(snapshot);
+    if (s.ok()) s = staged.log_write->ApplySnapshot(*rd.snapshot);
+    if (!s.ok()) {
+      MarkCorruptLocked(absl::DataLossError(
+          absl::StrCat("range ", range_id_, ": installing a snapshot: ", s.message())));
+      return std::nullopt;
     }
-    if (absl::Status s = staged.log_write->ApplySnapshot(*rd.snapshot); !s.ok()) {
-      Fatal(absl::StrCat("r", range_id_, ": installing snapshot: ", s.ToString()));
-    }
-    StageSnapshotInstallLocked(data, batch);
-    staged.snapshot = std::move(data);
+    staged.installs_snapshot = true;
   }
   staged.log_write->Append(rd.entries);
   if (rd.hard_state.has_value()) staged.log_write->SetHardState(*rd.hard_state);
@@ -311,21 +321,8 @@ bool Replica::FinishReady(StagedReady staged) {
   absl::MutexLock lock(&mu_);
   raft::Ready& rd = staged.ready;
   log_->OnCommitted(std::move(*staged.log_write));
-  if (staged.snapshot.has_value()) {
-    const rangespb::SnapshotData& data = *staged.snapshot;
-    desc_ = data.range_descriptor();
-    applied_ = data.applied_state();
-    rangespb::Lease lease;
-    if (absl::StatusOr<bool> s = ReadLocalProto(*store_->engine(), LeaseKey(range_id_), &lease);
-        s.ok() && *s) {
-      lease_ = lease;
-    }
-    proto::Timestamp gc_threshold;
-    if (absl::StatusOr<bool> s =
-            ReadLocalProto(*store_->engine(), GcThresholdKey(range_id_), &gc_threshold);
-        s.ok() && *s) {
-      gc_threshold_ = std::max(gc_threshold_, TimestampFromProto(gc_threshold));
-    }
+  if (staged.installs_snapshot) {
+    LoadStateAfterSnapshotLocked();
     spdlog::info("r{}: installed snapshot at index {} (state at applied index {})", range_id_,
                  rd.snapshot->metadata().index(), applied_.raft_applied_index());
     FinishProposalsCoveredBySnapshotLocked(applied_.raft_applied_index());
@@ -443,18 +440,9 @@ void Replica::SendMessagesLocked(std::vector<raftpb::Message>& messages) {
     const uint64_t to_node = NodeOfReplicaLocked(m.to());
     if (to_node == 0) continue;
     if (m.type() == raftpb::MSG_SNAP) {
-      absl::StatusOr<std::string> data = BuildSnapshotDataLocked();
-      if (!data.ok()) {
-        spdlog::error("r{}: building snapshot for replica {}: {}", range_id_, m.to(),
-                      data.status().ToString());
-        raw_->ReportSnapshot(m.to(), /*failed=*/true);
-        continue;
-      }
-      m.mutable_snapshot()->set_data(std::move(*data));
-      spdlog::info("r{}: sending snapshot at index {} ({} bytes) to replica {}", range_id_,
-                   m.snapshot().metadata().index(), m.snapshot().data().size(), m.to());
-      // Delivery is not confirmed end to end; the follower's response moves it on.
-      raw_->ReportSnapshot(m.to(), /*failed=*/false);
+      // Streamed by the store's sender, which reports the outcome (OnSnapshotSent).
+      StartSnapshotSendLocked(std::move(m), to_node);
+      continue;
     }
     rangespb::RaftMessageRequest req;
     req.set_range_id(range_id_);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "ranges/evaluate.h"
 #include "ranges/range_keys.h"
+#include "ranges/snapshot_receiver.h"
 #include "spdlog/spdlog.h"
 #include "storage/lock_table.h"
 #include "storage/mvcc_key.h"
@@ -22,6 +23,8 @@ Store::~Store() { Stop(); }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   std::unique_ptr<Store> store(new Store(std::move(options)));
+  // Snapshot files a crash left staged will never be installed.
+  if (absl::Status s = store->engine()->ClearStaging(); !s.ok()) return s;
   IterOptions opts;
   opts.lower_bound = MVCCKeyPrefix(ReplicaIndexStart());
   opts.upper_bound = MVCCKeyPrefix(ReplicaIndexEnd());
@@ -106,6 +109,18 @@ std::map<uint64_t, absl::Status> Store::CorruptReplicas() const {
 }
 
 void Store::Start() {
+  SnapshotSenderOptions so;
+  so.concurrency = config().snapshot_send_concurrency;
+  so.chunk_bytes = config().snapshot_chunk_bytes;
+  so.rate_bytes_per_sec = config().snapshot_rate_bytes_per_sec;
+  so.stall_timeout = config().snapshot_stall_timeout;
+  snapshot_sender_ = std::make_unique<SnapshotSender>(
+      so, options_.open_snapshot_stream, &metrics_,
+      [this](uint64_t range_id, uint64_t to_replica_id, const absl::Status& result) {
+        if (std::shared_ptr<Replica> r = GetReplica(range_id); r != nullptr) {
+          r->OnSnapshotSent(to_replica_id, result);
+        }
+      });
   // Named threads: `top -H` and perf show what each one costs.
   scheduler_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "raft-scheduler");
@@ -127,8 +142,10 @@ void Store::Stop() {
     if (stopping_) return;
     stopping_ = true;
   }
-  // The background threads first (the GC thread may be sending through the key
-  // sender), then the sender: after this, nothing of the store calls out.
+  // Snapshot streams first (their outcome is reported to replicas), then the
+  // background threads (the GC thread may be sending through the key sender), then
+  // the key sender: after this, nothing of the store calls out.
+  if (snapshot_sender_ != nullptr) snapshot_sender_->Stop();
   if (scheduler_.joinable()) scheduler_.join();
   if (ticker_.joinable()) ticker_.join();
   if (gc_.joinable()) gc_.join();
@@ -196,6 +213,12 @@ void Store::HandleRaftBatch(const rangespb::RaftMessageBatch& batch) {
   }
   for (const rangespb::RaftMessageRequest& m : batch.requests()) {
     metrics_.raft_messages_received.fetch_add(1, std::memory_order_relaxed);
+    // Snapshots arrive only through snapshot streams (BeginSnapshot), which stage
+    // their data; a MsgSnap in a message batch carries none we could install.
+    if (m.message().type() == raftpb::MSG_SNAP) {
+      metrics_.raft_messages_dropped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
     std::shared_ptr<Replica> r = GetReplica(m.range_id());
     if (r == nullptr || !r->EnqueueRaftMessage(m)) {
       metrics_.raft_messages_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -230,6 +253,74 @@ int Store::DrainLeases(absl::Time deadline) {
 
 void Store::SendRaftMessage(rangespb::RaftMessageRequest message) {
   if (options_.send_raft_message) options_.send_raft_message(std::move(message));
+}
+
+absl::Status Store::SendSnapshot(OutgoingSnapshot snapshot) {
+  if (snapshot_sender_ == nullptr) return absl::UnavailableError("the store is not started");
+  return snapshot_sender_->Enqueue(std::move(snapshot));
+}
+
+absl::StatusOr<std::unique_ptr<SnapshotSink>> Store::BeginSnapshot(
+    const rangespb::SnapshotHeader& header) {
+  const uint64_t range_id = header.range_id();
+  auto refuse = [&](absl::Status s) {
+    metrics_.snapshots_receive_failed.fetch_add(1, std::memory_order_relaxed);
+    return absl::Status(s.code(), absl::StrCat("snapshot of range ", range_id, " to node ",
+                                               config().node_id, ": ", s.message()));
+  };
+  if (header.to_node_id() != config().node_id) {
+    return refuse(
+        absl::InvalidArgumentError(absl::StrCat("addressed to node ", header.to_node_id())));
+  }
+  if (header.message().type() != raftpb::MSG_SNAP ||
+      header.range_descriptor().range_id() != range_id) {
+    return refuse(absl::InvalidArgumentError("malformed header"));
+  }
+  std::shared_ptr<Replica> replica = GetReplica(range_id);
+  if (replica == nullptr) {
+    return refuse(absl::NotFoundError("no replica in service on this node"));
+  }
+  const ReplicaStatus status = replica->Status();
+  const uint64_t index = header.message().snapshot().metadata().index();
+  if (index <= status.commit_index) {
+    // Raft would ignore it: do not move the data.
+    return refuse(absl::FailedPreconditionError(
+        absl::StrCat("snapshot index ", index, " is not above the replica's commit index ",
+                     status.commit_index)));
+  }
+  {
+    absl::MutexLock lock(&receiving_mu_);
+    if (receiving_.contains(range_id)) {
+      return refuse(absl::AlreadyExistsError("another snapshot of the range is being received"));
+    }
+    if (receiving_.size() >= std::max<size_t>(1, config().snapshot_receive_concurrency)) {
+      return refuse(absl::ResourceExhaustedError("too many snapshots being received"));
+    }
+    receiving_.insert(range_id);
+  }
+  auto release = [this, range_id] {
+    absl::MutexLock lock(&receiving_mu_);
+    receiving_.erase(range_id);
+  };
+  absl::StatusOr<std::unique_ptr<SstFileWriter>> file =
+      engine()->NewSstFileWriter(ColumnFamily::kData);
+  if (!file.ok()) {
+    release();
+    return refuse(file.status());
+  }
+  const kvpb::RangeDescriptor& incoming = header.range_descriptor();
+  std::vector<EngineSpan> spans =
+      ReplicatedEngineSpans(range_id, incoming.start_key(), incoming.end_key());
+  // The file first clears what the replica holds now (old and new bounds).
+  std::vector<EngineSpan> cleared = spans;
+  for (EngineSpan& span : ReplicatedEngineSpans(range_id, status.descriptor.start_key(),
+                                                status.descriptor.end_key())) {
+    cleared.push_back(std::move(span));
+  }
+  auto receiver = std::make_unique<SnapshotReceiver>(header, std::move(replica), *std::move(file),
+                                                     std::move(spans), &metrics_, release);
+  if (absl::Status s = receiver->Start(cleared); !s.ok()) return s;
+  return std::unique_ptr<SnapshotSink>(std::move(receiver));
 }
 
 bool Store::TryReserveInboxBytes(size_t bytes) {

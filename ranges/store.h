@@ -30,6 +30,8 @@
 #include "proto/ranges.pb.h"
 #include "ranges/key_sender.h"
 #include "ranges/replica.h"
+#include "ranges/snapshot_sender.h"
+#include "ranges/snapshot_stream.h"
 #include "ranges/store_context.h"
 
 namespace rangedb::ranges {
@@ -42,6 +44,8 @@ struct StoreOptions {
   std::function<void(rangespb::RaftMessageRequest)> send_raft_message;
   // The failure detector's view; empty = every node is live.
   std::function<bool(uint64_t node_id)> node_live;
+  // Opens snapshot streams to other nodes; empty = this store sends no snapshots.
+  SnapshotStreamFactory open_snapshot_stream;
 };
 
 class Store final : public StoreContext {
@@ -61,6 +65,11 @@ class Store final : public StoreContext {
   kvpb::BatchResponse Send(const kvpb::BatchRequest& request, absl::Time deadline);
   // Messages from another node.
   void HandleRaftBatch(const rangespb::RaftMessageBatch& batch);
+  // An inbound snapshot stream (its first chunk's header): where its chunks go, or why
+  // it is refused (no such replica, out of service, stale, too many at once).
+  // Call Finish on the sink after the last chunk.
+  absl::StatusOr<std::unique_ptr<SnapshotSink>> BeginSnapshot(
+      const rangespb::SnapshotHeader& header);
   // The failure detector declared node_id dead.
   void OnNodeDead(uint64_t node_id);
   // Moves every lease this store holds to other replicas; returns how many it still
@@ -92,6 +101,7 @@ class Store final : public StoreContext {
   Engine* engine() override { return options_.engine; }
   HybridLogicalClock* clock() override { return options_.clock; }
   void SendRaftMessage(rangespb::RaftMessageRequest message) override;
+  absl::Status SendSnapshot(OutgoingSnapshot snapshot) override;
   void EnqueueRange(uint64_t range_id) override;
   bool VotingAllowed() const override { return absl::Now() >= voting_allowed_after_; }
   bool NodeLive(uint64_t node_id) const override;
@@ -129,6 +139,12 @@ class Store final : public StoreContext {
   std::vector<uint64_t> queue_ ABSL_GUARDED_BY(queue_mu_);  // bounded by replica count
   std::set<uint64_t> queued_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+
+  // Outbound snapshots (created by Start, stopped by Stop).
+  std::unique_ptr<SnapshotSender> snapshot_sender_;
+  // Ranges with an inbound snapshot stream open; at most snapshot_receive_concurrency.
+  absl::Mutex receiving_mu_;
+  std::set<uint64_t> receiving_ ABSL_GUARDED_BY(receiving_mu_);
 
   // Shared with the binding BindKeySender returns; detached by Stop().
   const std::shared_ptr<KeySenderSlot> key_sender_ = std::make_shared<KeySenderSlot>();

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "proto/kv.pb.h"
 #include "proto/ranges.pb.h"
+#include "ranges/snapshot_stream.h"
 #include "storage/engine.h"
 #include "txn/hlc.h"
 
@@ -40,6 +41,15 @@ struct StoreConfig {
   uint64_t raft_max_inflight_bytes = uint64_t{16} << 20;
   // Committed entries handed out (and applied) per Ready.
   uint64_t raft_max_committed_bytes_per_ready = uint64_t{64} << 20;
+  // Snapshots (docs/design/snapshot-streaming.md): streamed in chunks of this many
+  // bytes of keys and values, all outbound ones of the store paced together under the
+  // rate, at most this many sent and received at a time (one per range), a send that
+  // makes no progress for the stall timeout is cancelled.
+  size_t snapshot_chunk_bytes = size_t{1} << 20;
+  uint64_t snapshot_rate_bytes_per_sec = uint64_t{64} << 20;
+  size_t snapshot_send_concurrency = 2;
+  size_t snapshot_receive_concurrency = 2;
+  absl::Duration snapshot_stall_timeout = absl::Seconds(30);
   // The leader proposes truncating the Raft log once it holds more entries than this.
   uint64_t raft_log_truncate_threshold_entries = 2000;
   // Idle ticks (no proposals, everyone caught up) before a leader quiesces its range.
@@ -94,6 +104,15 @@ struct StoreMetrics {
   std::atomic<int64_t> raft_inbox_bytes{0};
   // Proposals refused because the replica's proposal queue was full.
   std::atomic<uint64_t> proposals_refused_queue_full{0};
+  // Snapshots: streams sent (receiver has it) / failed, key+value bytes sent; streams
+  // received completely / refused or broken, bytes received; snapshots installed.
+  std::atomic<uint64_t> snapshots_sent{0};
+  std::atomic<uint64_t> snapshots_send_failed{0};
+  std::atomic<uint64_t> snapshot_bytes_sent{0};
+  std::atomic<uint64_t> snapshots_received{0};
+  std::atomic<uint64_t> snapshots_receive_failed{0};
+  std::atomic<uint64_t> snapshot_bytes_received{0};
+  std::atomic<uint64_t> snapshots_applied{0};
 };
 
 class StoreContext {
@@ -104,6 +123,10 @@ class StoreContext {
   virtual HybridLogicalClock* clock() = 0;
   // Sends a Raft message to another node (never blocks; may drop).
   virtual void SendRaftMessage(rangespb::RaftMessageRequest message) = 0;
+  // Takes a snapshot for streaming to another node (never blocks). OK: the outcome is
+  // reported later through the sending replica's OnSnapshotSent; otherwise it was not
+  // taken (busy, backing off, stopping) and nothing is reported.
+  virtual absl::Status SendSnapshot(OutgoingSnapshot snapshot) = 0;
   // Asks the scheduler to process range_id soon.
   virtual void EnqueueRange(uint64_t range_id) = 0;
   // Whether vote requests may be granted yet: a restarted node forgot which leader

@@ -36,10 +36,23 @@ StoreConfig FastStoreConfig();
 kvpb::BatchRequest PutRequest(const std::string& key, const std::string& value);
 kvpb::BatchRequest GetRequest(const std::string& key);
 
+// A digest of every replicated key and value of a range in one engine
+// (ReplicatedEngineSpans): two replicas that applied the same index have equal digests.
+struct ReplicatedDigest {
+  uint64_t keys = 0;
+  uint64_t bytes = 0;
+  uint64_t hash = 0;
+  bool operator==(const ReplicatedDigest&) const = default;
+};
+ReplicatedDigest DigestReplicatedState(Engine* engine, const kvpb::RangeDescriptor& desc);
+
 class TestCluster {
  public:
   // Nodes 1..n, each holding its replicas of PlanInitialRanges({1..n}, split_keys).
-  explicit TestCluster(int n, StoreConfig base = {}, std::vector<std::string> split_keys = {});
+  // Engines are in memory, or on disk under data_dir/n<id> if data_dir is set (for
+  // tests that move hundreds of MiB).
+  explicit TestCluster(int n, StoreConfig base = {}, std::vector<std::string> split_keys = {},
+                       std::string data_dir = "");
   ~TestCluster();
 
   TestCluster(const TestCluster&) = delete;
@@ -67,6 +80,17 @@ class TestCluster {
   // thread with the router's lock held: must be quick and must not call back in.
   void SetDropFilter(std::function<bool(const rangespb::RaftMessageRequest&)> drop);
 
+  // Snapshot streams run in process (sender thread → receiving store). A fault
+  // function, if set, is asked before every chunk (chunk 0 is the header) and fails the
+  // stream with what it returns. Streams to or from a SetDropped node fail.
+  void SetSnapshotFault(std::function<absl::Status(uint64_t from, uint64_t to, int chunk)> fault);
+
+  // The replicated state of range_id on nodes a and b, read while both had applied the
+  // same index and applied nothing else meanwhile (retried up to timeout; the last
+  // attempt's digests otherwise). Equal digests: the replicas converged.
+  std::pair<ReplicatedDigest, ReplicatedDigest> StableDigests(uint64_t range_id, uint64_t a,
+                                                              uint64_t b, absl::Duration timeout);
+
   // The ranges as bootstrapped, in key order (range 1 is the meta range).
   const std::vector<kvpb::RangeDescriptor>& initial_ranges() const { return ranges_; }
 
@@ -80,6 +104,10 @@ class TestCluster {
   // message and deliver it from the router thread.
   void Route(uint64_t from, rangespb::RaftMessageRequest m);
   void RouterLoop();
+  class SnapshotStreamImpl;
+  absl::StatusOr<std::unique_ptr<SnapshotStream>> OpenSnapshotStream(uint64_t from, uint64_t to);
+  // Whether a chunk from -> to may pass now (dropped nodes, the fault function).
+  absl::Status SnapshotChunkAllowed(uint64_t from, uint64_t to, int chunk);
 
   StoreConfig base_;
   SystemClock physical_;
@@ -88,6 +116,7 @@ class TestCluster {
   std::map<uint64_t, Node> nodes_;  // the map's shape is fixed after construction
   std::set<uint64_t> dropped_ ABSL_GUARDED_BY(mu_);
   std::function<bool(const rangespb::RaftMessageRequest&)> drop_filter_ ABSL_GUARDED_BY(mu_);
+  std::function<absl::Status(uint64_t, uint64_t, int)> snapshot_fault_ ABSL_GUARDED_BY(mu_);
   std::vector<rangespb::RaftMessageRequest> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread router_{[this] { RouterLoop(); }};
