@@ -8,7 +8,10 @@
 //   3. then per replica: sends messages (the transport batches them per peer node),
 //      applies committed commands, and advances Raft.
 // A ticker thread ticks every non-quiescent replica each tick_interval, and asks
-// leaders to truncate long logs about once a second.
+// leaders to truncate long logs about once a second. Raft snapshots are streamed by
+// the SnapshotSender's threads and received by BeginSnapshot's sinks, never on the
+// scheduler thread (docs/design/snapshot-streaming.md). Replicas whose storage turns
+// out corrupt are taken out of service (CorruptReplicas).
 //
 // Thread safety: safe for concurrent use. Lock order: Store::mu_ < Replica::mu_.
 #pragma once
