@@ -71,6 +71,7 @@ struct StartFlags {
   int64_t gc_interval_ms = 0;
   int64_t txn_record_gc_age_ms = 0;
   int64_t intent_resolution_delay_ms = 0;
+  uint64_t testing_raft_log_truncate_threshold = 0;
 };
 
 int RunStart(const StartFlags& f, std::ostream& out, std::ostream& err) {
@@ -90,6 +91,7 @@ int RunStart(const StartFlags& f, std::ostream& out, std::ostream& err) {
   o.testing_txn_record_gc_age = absl::Milliseconds(std::max<int64_t>(0, f.txn_record_gc_age_ms));
   o.testing_intent_resolution_delay =
       absl::Milliseconds(std::max<int64_t>(0, f.intent_resolution_delay_ms));
+  o.testing_raft_log_truncate_threshold = f.testing_raft_log_truncate_threshold;
   if (!absl::ParseDuration(f.max_offset, &o.max_offset) || o.max_offset < absl::ZeroDuration()) {
     err << "rangedb start: --max-offset: \"" << f.max_offset << "\" is not a duration like 500ms\n";
     return kExitUsage;
@@ -240,6 +242,10 @@ int RunNodeStatus(const std::string& hosts, std::ostream& out, std::ostream& err
           << (r.leaseholder_node_id() ? absl::StrCat("n", r.leaseholder_node_id()) : "-")
           << r.applied_index() << "\n";
     }
+    for (const nodepb::CorruptReplica& c : resp.corrupt_replicas()) {
+      out << "\nrange " << c.range_id() << " on n" << c.node_id()
+          << ": replica out of service, its storage is corrupt: " << c.error() << "\n";
+    }
     return kExitOk;
   }
   err << "rangedb node status: no host answered (" << last_error << ")\n";
@@ -299,6 +305,9 @@ CliRunner AddServerCommands(CLI::App& app, std::ostream& out, std::ostream& err)
   start->add_flag("--testing-cput-reads-latest", start_flags->testing_cput_reads_latest,
                   "TESTING ONLY: a planted bug (a transactional ConditionalPut reads the "
                   "latest version; a failed one is not a read) for checker tests");
+  start->add_option("--testing-raft-log-truncate-threshold",
+                    start_flags->testing_raft_log_truncate_threshold,
+                    "TESTING ONLY: truncate Raft logs past this many entries (snapshot tests)");
 
   auto host = std::make_shared<std::string>("127.0.0.1:26257");
   auto split_at = std::make_shared<std::string>();

@@ -165,6 +165,11 @@ absl::Status Node::StartStore() {
     return ts;
   };
   to.faults = faults_.get();
+  to.accept_snapshot = [this](const rangespb::SnapshotHeader& header)
+      -> absl::StatusOr<std::unique_ptr<ranges::SnapshotSink>> {
+    if (ranges::Store* s = store(); s != nullptr) return s->BeginSnapshot(header);
+    return absl::UnavailableError("the store is not open yet");
+  };
   transport_ = std::make_unique<RaftTransport>(std::move(to));
 
   ranges::StoreOptions so;
@@ -183,6 +188,9 @@ absl::Status Node::StartStore() {
     so.config.txn_record_gc_age = options_.testing_txn_record_gc_age;
   }
   so.config.testing_intent_resolution_delay = options_.testing_intent_resolution_delay;
+  if (options_.testing_raft_log_truncate_threshold > 0) {
+    so.config.raft_log_truncate_threshold_entries = options_.testing_raft_log_truncate_threshold;
+  }
   if (options_.testing_commit_without_refresh) {
     spdlog::warn("node: TESTING: PLANTED BUG: pushed transactions commit without a refresh");
   }
@@ -204,6 +212,7 @@ absl::Status Node::StartStore() {
   so.engine = engine_.get();
   so.clock = hlc_.get();
   so.send_raft_message = [this](rangespb::RaftMessageRequest m) { transport_->Send(std::move(m)); };
+  so.open_snapshot_stream = [this](uint64_t to) { return transport_->OpenSnapshotStream(to); };
   so.node_live = [this](uint64_t id) { return PeerStateOf(id) != PeerState::kDead; };
   absl::StatusOr<std::unique_ptr<ranges::Store>> store = ranges::Store::Open(std::move(so));
   if (!store.ok()) return store.status();

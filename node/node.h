@@ -74,6 +74,9 @@ struct NodeOptions {
   absl::Duration testing_intent_resolution_delay = absl::ZeroDuration();
   bool testing_deleterange_at_max = false;  // a planted bug (ranges/store_context.h)
   bool testing_cput_reads_latest = false;   // a planted bug (ranges/store_context.h)
+  // Testing only: truncate Raft logs past this many entries (0: the default), so
+  // tests reach snapshots with little data.
+  uint64_t testing_raft_log_truncate_threshold = 0;
 };
 
 class Node {

@@ -103,10 +103,21 @@ void Node::RegisterMetrics() {
                 &sm.gc_versions_removed);
   counter_gauge("rangedb_gc_records_removed_total", "Transaction records removed by GC",
                 &sm.gc_records_removed);
+  metrics_.AddCallbackGauge("rangedb_raft_inbox_bytes",
+                            "Bytes of inbound Raft messages waiting for the scheduler", {},
+                            [&sm] { return static_cast<double>(sm.raft_inbox_bytes.load()); });
+  counter_gauge("rangedb_proposals_refused_queue_full_total",
+                "Proposals refused because their replica's proposal queue was full",
+                &sm.proposals_refused_queue_full);
+  counter_gauge("rangedb_replicas_corrupt",
+                "Replicas out of service because their storage is corrupt", &sm.replicas_corrupt);
   const RaftTransportMetrics& tm = transport_->metrics();
   counter_gauge("rangedb_transport_messages_sent_total", "Raft messages sent", &tm.messages_sent);
   counter_gauge("rangedb_transport_batches_sent_total", "Raft message batches sent",
                 &tm.batches_sent);
+  metrics_.AddCallbackGauge("rangedb_transport_queued_bytes",
+                            "Bytes of Raft messages queued for all peers", {},
+                            [&tm] { return static_cast<double>(tm.queued_bytes.load()); });
   const ranges::GatewayMetrics& gm = gateway_->metrics();
   counter_gauge("rangedb_gateway_batches_total", "Client batches routed", &gm.batches);
   counter_gauge("rangedb_gateway_retries_total", "Gateway retries", &gm.retries);
@@ -189,6 +200,12 @@ nodepb::NodeStatusResponse Node::Status(bool local_only) {
     rs->set_quiescent(s.quiescent);
     rs->set_reporting_node_id(node_id());
   }
+  for (const auto& [range_id, why] : store_->CorruptReplicas()) {
+    nodepb::CorruptReplica* c = resp.add_corrupt_replicas();
+    c->set_range_id(range_id);
+    c->set_node_id(node_id());
+    c->set_error(std::string(why.message()));
+  }
   if (local_only) return resp;
   // Every range, as its replicas report it: ask every other node for its own view.
   std::vector<std::pair<uint64_t, std::future<std::optional<nodepb::NodeStatusResponse>>>> asks;
@@ -223,6 +240,9 @@ nodepb::NodeStatusResponse Node::Status(bool local_only) {
     std::optional<nodepb::NodeStatusResponse> r = f.get();
     if (!r.has_value() || r->node_id() != id) continue;  // another node at that address
     for (const nodepb::RangeStatus& rs : r->ranges()) consider(rs);
+    for (const nodepb::CorruptReplica& c : r->corrupt_replicas()) {
+      *resp.add_corrupt_replicas() = c;
+    }
     stopped[id] = r->clock_fence_reason();
   }
   for (nodepb::NodeLiveness& l : *resp.mutable_nodes()) {

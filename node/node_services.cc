@@ -58,6 +58,14 @@ class InternalService final : public nodepb::Internal::Service {
     return t->ServeRaftMessages(ctx, stream);
   }
 
+  grpc::Status RaftSnapshot(grpc::ServerContext* ctx,
+                            grpc::ServerReader<rangespb::SnapshotChunk>* reader,
+                            rangespb::SnapshotResponse* resp) override {
+    RaftTransport* t = node_->transport();
+    if (t == nullptr) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "node not initialized");
+    return t->ServeSnapshot(ctx, reader, resp);
+  }
+
   grpc::Status Gossip(grpc::ServerContext*, const nodepb::GossipRequest* req,
                       nodepb::GossipResponse* resp) override {
     if (Dropped(req->sender().node_id())) return Partitioned();

@@ -28,12 +28,16 @@ using BatchResponse = rangespb::RaftMessageBatchResponse;
 constexpr std::chrono::seconds kStreamDeadlineGrace{30};
 // Connection state is polled in slices this long so Stop() interrupts a connect.
 constexpr absl::Duration kConnectPollSlice = absl::Milliseconds(100);
+// Range ids with unreported drops kept per peer (8 bytes each).
+constexpr size_t kMaxUnreachableRanges = 65536;
+
+}  // namespace
 
 // A fresh channel per connection attempt: with a local subchannel pool it owns its
 // own TCP connection, so gRPC's internal reconnect backoff (up to minutes) never
 // delays ours. Insecure: node-to-node traffic runs on a trusted network for now.
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
-                                          const RaftTransportOptions& options) {
+std::shared_ptr<grpc::Channel> RaftTransport::NewChannel(const std::string& address,
+                                                         const RaftTransportOptions& options) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options.keepalive_time.count()));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(options.keepalive_timeout.count()));
@@ -44,8 +48,6 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
-
-}  // namespace
 
 // Peer: the outbound queue and sender thread for one destination node.
 //
@@ -83,6 +85,7 @@ class RaftTransport::Peer {
                     Batch* unsent);
   // Moves queued messages into `batch` up to batch_max_bytes; drops oversized ones.
   void TakeBatchLocked(Batch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ClearQueueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A stream or connect failed: drop the queue and the unsent batch, mark their ranges
   // unreachable and enter kBackoff.
   void Fail(const absl::Status& status, const Batch& unsent, std::atomic<uint64_t>* reason);
@@ -97,10 +100,15 @@ class RaftTransport::Peer {
   RaftTransportMetrics& metrics_;
 
   absl::Mutex mu_;
-  // Bounded by options_.queue_max_messages.
-  std::deque<rangespb::RaftMessageRequest> queue_ ABSL_GUARDED_BY(mu_);
-  // Ranges with dropped messages not yet reported; bounded like the queue (beyond
-  // that, reports are skipped: they are advice, and Raft retransmits anyway).
+  struct Queued {
+    rangespb::RaftMessageRequest request;
+    size_t bytes;  // serialized size + kQueuedMessageOverheadBytes
+  };
+  // Sum of Queued::bytes <= options_.queue_max_bytes.
+  std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queue_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Ranges with dropped messages not yet reported; at most kMaxUnreachableRanges
+  // (beyond that, reports are skipped: they are advice, and Raft retransmits anyway).
   absl::flat_hash_set<uint64_t> unreachable_ranges_ ABSL_GUARDED_BY(mu_);
   State state_ ABSL_GUARDED_BY(mu_) = State::kConnecting;
   // What Sends during kBackoff count as: unknown peer or broken stream.
@@ -130,12 +138,26 @@ void RaftTransport::Peer::Enqueue(rangespb::RaftMessageRequest request) {
     MarkUnreachableLocked(request.range_id());
     return;
   }
-  if (queue_.size() >= options_.queue_max_messages) {
+  const size_t bytes = request.ByteSizeLong() + kQueuedMessageOverheadBytes;
+  if (bytes > options_.queue_max_bytes) {
+    metrics_.dropped_too_large.fetch_add(1, std::memory_order_relaxed);
+    MarkUnreachableLocked(request.range_id());
+    return;
+  }
+  if (queue_bytes_ + bytes > options_.queue_max_bytes) {
     metrics_.dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
     MarkUnreachableLocked(request.range_id());
     return;
   }
-  queue_.push_back(std::move(request));
+  queue_bytes_ += bytes;
+  metrics_.queued_bytes.fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+  queue_.push_back(Queued{std::move(request), bytes});
+}
+
+void RaftTransport::Peer::ClearQueueLocked() {
+  metrics_.queued_bytes.fetch_sub(static_cast<int64_t>(queue_bytes_), std::memory_order_relaxed);
+  queue_.clear();
+  queue_bytes_ = 0;
 }
 
 void RaftTransport::Peer::Stop() {
@@ -174,7 +196,7 @@ void RaftTransport::Peer::Run() {
   }
   absl::MutexLock lock(&mu_);
   metrics_.dropped_stopped.fetch_add(queue_.size(), std::memory_order_relaxed);
-  queue_.clear();
+  ClearQueueLocked();
 }
 
 // Waits for channel_ to become READY, within connect_timeout; Stop() interrupts.
@@ -275,17 +297,20 @@ absl::Status RaftTransport::Peer::Pump(grpc::ClientReaderWriter<Batch, BatchResp
 void RaftTransport::Peer::TakeBatchLocked(Batch* batch) {
   size_t bytes = 0;
   while (!queue_.empty()) {
-    const size_t size = queue_.front().ByteSizeLong();
+    Queued& front = queue_.front();
+    const size_t size = front.bytes - kQueuedMessageOverheadBytes;
+    if (bytes > 0 && bytes + size > options_.batch_max_bytes) break;
+    queue_bytes_ -= front.bytes;
+    metrics_.queued_bytes.fetch_sub(static_cast<int64_t>(front.bytes), std::memory_order_relaxed);
     // Leave headroom for the batch envelope under gRPC's per-message limit.
     if (size + 1024 > static_cast<size_t>(options_.max_message_bytes)) {
       metrics_.dropped_too_large.fetch_add(1, std::memory_order_relaxed);
-      MarkUnreachableLocked(queue_.front().range_id());
+      MarkUnreachableLocked(front.request.range_id());
       queue_.pop_front();
       continue;
     }
-    if (bytes > 0 && bytes + size > options_.batch_max_bytes) break;
     bytes += size;
-    *batch->add_requests() = std::move(queue_.front());
+    *batch->add_requests() = std::move(front.request);
     queue_.pop_front();
   }
 }
@@ -301,10 +326,8 @@ void RaftTransport::Peer::Fail(const absl::Status& status, const Batch& unsent,
     for (const rangespb::RaftMessageRequest& request : unsent.requests()) {
       MarkUnreachableLocked(request.range_id());
     }
-    for (const rangespb::RaftMessageRequest& request : queue_) {
-      MarkUnreachableLocked(request.range_id());
-    }
-    queue_.clear();
+    for (const Queued& queued : queue_) MarkUnreachableLocked(queued.request.range_id());
+    ClearQueueLocked();
     state_ = State::kBackoff;
     backoff_drop_reason_ = reason;
   }
@@ -328,7 +351,7 @@ void RaftTransport::Peer::WaitBackoff(absl::Duration delay) {
 }
 
 void RaftTransport::Peer::MarkUnreachableLocked(uint64_t range_id) {
-  if (unreachable_ranges_.size() < options_.queue_max_messages) {
+  if (unreachable_ranges_.size() < kMaxUnreachableRanges) {
     unreachable_ranges_.insert(range_id);
   }
 }

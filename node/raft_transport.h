@@ -7,6 +7,10 @@
 //
 //   Send ──► per-peer bounded queue ──► per-peer sender thread ──► gRPC client stream
 //
+// Memory: each peer's queue is bounded in bytes (queue_max_bytes; a message costs its
+// serialized size plus kQueuedMessageOverheadBytes), so a slow or dead peer pins at most
+// that much; a message larger than the whole bound is dropped as too large.
+//
 // Send never blocks: when the queue is full, or the peer is unknown or backing off
 // after a failure, the message is dropped and its range reported through
 // on_unreachable (Raft retransmits; reporting makes the leader probe the follower
@@ -17,6 +21,10 @@
 //
 // Inbound path: the node's Internal service calls ServeRaftMessages from its
 // RaftMessages handler; each batch addressed to this node goes to `deliver`.
+//
+// Snapshots travel on their own streams (Internal.RaftSnapshot, one per snapshot;
+// docs/design/snapshot-streaming.md): OpenSnapshotStream dials the peer on a fresh
+// channel, ServeSnapshot hands an inbound stream's chunks to `accept_snapshot`'s sink.
 //
 // Delivery guarantees: none beyond gRPC's (in order, at most once, per stream). Raft
 // tolerates loss, duplication and reordering across streams.
@@ -44,12 +52,14 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "grpcpp/channel.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/sync_stream.h"
 #include "node/fault_injector.h"
 #include "proto/hlc.pb.h"
 #include "proto/ranges.pb.h"
+#include "ranges/snapshot_stream.h"
 
 namespace rangedb {
 
@@ -65,13 +75,19 @@ struct RaftTransportMetrics {
       0};  // queued at, or sent during backoff after, a failure
   std::atomic<uint64_t> dropped_fault_injected{0};  // outbound FaultInjector rule
   std::atomic<uint64_t> dropped_stopped{0};         // Send after (or racing) Stop
-  std::atomic<uint64_t> dropped_too_large{0};       // over max_message_bytes
+  std::atomic<uint64_t> dropped_too_large{0};       // over max_message_bytes or queue_max_bytes
   std::atomic<uint64_t> stream_connects{0};         // streams established, first included
   std::atomic<uint64_t> stream_failures{0};         // connects failed + streams broken
   std::atomic<uint64_t> batches_received{0};
   std::atomic<uint64_t> messages_received{0};
   std::atomic<uint64_t> batches_dropped_inbound{0};  // inbound fault rule or wrong to_node_id
+  // Gauge: bytes queued for every peer now (see RaftTransportOptions::queue_max_bytes).
+  std::atomic<int64_t> queued_bytes{0};
 };
+
+// What one queued message costs beyond its serialized size (the request object and the
+// queue slot), so that many tiny messages are bounded too.
+inline constexpr size_t kQueuedMessageOverheadBytes = 128;
 
 struct RaftTransportOptions {
   uint64_t node_id = 0;  // this node; REQUIRES: non-zero
@@ -85,10 +101,20 @@ struct RaftTransportOptions {
   // HLC reading stamped on each outgoing batch (may be empty: no stamp).
   std::function<proto::Timestamp()> now;
   FaultInjector* faults = nullptr;  // not owned; null outside fault tests
+  // Inbound snapshot streams: where the chunks after the header go (a store's
+  // BeginSnapshot). Empty: every snapshot is refused.
+  std::function<absl::StatusOr<std::unique_ptr<ranges::SnapshotSink>>(
+      const rangespb::SnapshotHeader&)>
+      accept_snapshot;
+  // Cap on one snapshot stream's life; a stalled stream is cancelled much earlier by
+  // the sender's watchdog (StoreConfig::snapshot_stall_timeout).
+  std::chrono::hours snapshot_stream_deadline{24};
 
-  size_t queue_max_messages = 10'000;  // per peer
-  size_t batch_max_bytes = 4 << 20;    // a batch holds at least one message
-  int max_message_bytes = 256 << 20;   // gRPC limit; snapshots travel as messages
+  size_t queue_max_bytes = size_t{64} << 20;  // per peer; >= the largest Raft entry
+  size_t batch_max_bytes = 4 << 20;           // a batch holds at least one message
+  // gRPC limit of one message (a batch, or a snapshot chunk): a chunk holds at least
+  // one key, and a value is at most one Raft entry (32 MiB).
+  int max_message_bytes = 64 << 20;
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds stream_lifetime{10 * 60'000};  // then re-established
   // HTTP/2 keepalive: a silent peer is declared dead after time + timeout.
@@ -122,6 +148,16 @@ class RaftTransport {
                                  grpc::ServerReaderWriter<rangespb::RaftMessageBatchResponse,
                                                           rangespb::RaftMessageBatch>* stream);
 
+  // Opens a snapshot stream to node_id (ranges/snapshot_stream.h). Fails at once when
+  // the peer's address is unknown, an outbound fault rule names it, or after Stop().
+  absl::StatusOr<std::unique_ptr<ranges::SnapshotStream>> OpenSnapshotStream(uint64_t node_id);
+
+  // The server half of Internal.RaftSnapshot: the first chunk's header goes to
+  // accept_snapshot, the rest to its sink, then Finish. OK only if the sink finished.
+  grpc::Status ServeSnapshot(grpc::ServerContext* context,
+                             grpc::ServerReader<rangespb::SnapshotChunk>* reader,
+                             rangespb::SnapshotResponse* response);
+
   // Cancels every stream, joins every sender thread and waits for every
   // ServeRaftMessages call to return, so no callback runs after Stop() returns.
   // Prompt: does not wait for network timeouts. Idempotent. Later Sends drop.
@@ -132,11 +168,18 @@ class RaftTransport {
   // Sets the server-side arguments the transport's streams need on the node's gRPC
   // server: accept the clients' keepalive pings (the default policy answers pings
   // more frequent than 5 minutes with GOAWAY), send keepalives so a Read from a dead
-  // client ends, and raise the receive limit for snapshots.
+  // client ends, and raise the receive limit to max_message_bytes (Raft batches and
+  // snapshot chunks).
   static void ConfigureServer(const RaftTransportOptions& options, grpc::ServerBuilder* builder);
 
  private:
-  class Peer;  // raft_transport.cc
+  class Peer;            // raft_transport.cc
+  class SnapshotStream;  // raft_transport_snapshot.cc
+
+  // A fresh channel to address (its own TCP connection), with the transport's
+  // keepalive and message-size arguments.
+  static std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
+                                                   const RaftTransportOptions& options);
 
   Peer* GetOrCreatePeer(uint64_t node_id);
 

@@ -82,6 +82,11 @@ class ForwardingService final : public nodepb::Internal::Service {
   grpc::Status RaftMessages(grpc::ServerContext* context, Stream* stream) override {
     return transport_->ServeRaftMessages(context, stream);
   }
+  grpc::Status RaftSnapshot(grpc::ServerContext* context,
+                            grpc::ServerReader<rangespb::SnapshotChunk>* reader,
+                            rangespb::SnapshotResponse* response) override {
+    return transport_->ServeSnapshot(context, reader, response);
+  }
 
  private:
   RaftTransport* transport_;
@@ -270,7 +275,7 @@ TEST(RaftTransportTest, RefusedConnectionIsReportedUnreachable) {
 TEST(RaftTransportTest, WedgedPeerNeverBlocksSendAndStopIsPrompt) {
   AddressBook book;
   TestNode n1(1, &book, nullptr, [](RaftTransportOptions* options) {
-    options->queue_max_messages = 50;
+    options->queue_max_bytes = 50 * ((64 << 10) + 256);  // about 50 of the messages below
     options->batch_max_bytes = 256 << 10;
   });
   StuckService stuck;
@@ -312,6 +317,131 @@ TEST(RaftTransportTest, WedgedPeerNeverBlocksSendAndStopIsPrompt) {
   n1.transport().Stop();
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
   server->Shutdown(std::chrono::system_clock::now());
+}
+
+// A wedged peer and large messages: the queue stops growing at its byte bound, long
+// before any message count bound (one slow peer must not pin gigabytes).
+TEST(RaftTransportTest, QueueToAWedgedPeerIsBoundedInBytes) {
+  AddressBook book;
+  TestNode n1(1, &book);
+  StuckService stuck;
+  int port = 0;
+  RaftTransportOptions server_options;
+  std::unique_ptr<grpc::Server> server = StartServer(&stuck, server_options, &port);
+  book.Set(3, absl::StrCat("127.0.0.1:", port));
+  const RaftTransportMetrics& m = n1.transport().metrics();
+  for (int i = 0; i < 200; ++i) n1.transport().Send(Message(i, 1, 3, 0, 1 << 20));
+  // Whatever HTTP/2 flow control and socket buffers let out, most of 200 MiB must have
+  // been refused.
+  EXPECT_TRUE(WaitFor([&] { return m.dropped_queue_full.load() > 0; }, absl::Seconds(5)))
+      << "200 MiB queued for one peer";
+  EXPECT_LE(m.queued_bytes.load(), static_cast<int64_t>(RaftTransportOptions{}.queue_max_bytes));
+  EXPECT_GT(m.queued_bytes.load(), 0);
+  n1.transport().Stop();
+  server->Shutdown(std::chrono::system_clock::now());
+}
+
+// A sink that records what it is fed; fails Add once `fail_at` chunks arrived.
+class RecordingSink final : public ranges::SnapshotSink {
+ public:
+  struct Log {
+    absl::Mutex mu;
+    std::vector<rangespb::SnapshotChunk> chunks ABSL_GUARDED_BY(mu);
+    bool finished ABSL_GUARDED_BY(mu) = false;
+  };
+  RecordingSink(Log* log, int fail_at) : log_(log), fail_at_(fail_at) {}
+  absl::Status Add(const rangespb::SnapshotChunk& chunk) override {
+    absl::MutexLock lock(&log_->mu);
+    if (static_cast<int>(log_->chunks.size()) == fail_at_) {
+      return absl::InvalidArgumentError("injected: bad chunk");
+    }
+    log_->chunks.push_back(chunk);
+    return absl::OkStatus();
+  }
+  absl::Status Finish() override {
+    absl::MutexLock lock(&log_->mu);
+    log_->finished = true;
+    return absl::OkStatus();
+  }
+
+ private:
+  Log* log_;
+  const int fail_at_;
+};
+
+rangespb::SnapshotChunk Chunk(int i, size_t bytes) {
+  rangespb::SnapshotChunk c;
+  rangespb::SnapshotKeyValue* kv = c.add_kvs();
+  kv->set_key(absl::StrCat("k", i));
+  kv->set_value(std::string(bytes, 'v'));
+  return c;
+}
+
+// A snapshot crosses on its own stream: the header goes to accept_snapshot, every
+// chunk to the sink, in order, and Finish answers only after the sink finished.
+TEST(RaftTransportTest, SnapshotStreamDeliversEveryChunkThenFinishes) {
+  AddressBook book;
+  RecordingSink::Log log;
+  int fail_at = -1;
+  rangespb::SnapshotHeader seen;
+  TestNode n1(1, &book);
+  TestNode n2(2, &book, nullptr, [&](RaftTransportOptions* o) {
+    o->accept_snapshot = [&](const rangespb::SnapshotHeader& h)
+        -> absl::StatusOr<std::unique_ptr<ranges::SnapshotSink>> {
+      if (h.range_id() == 99) return absl::FailedPreconditionError("stale");
+      seen = h;
+      return std::unique_ptr<ranges::SnapshotSink>(std::make_unique<RecordingSink>(&log, fail_at));
+    };
+  });
+  auto open = [&] {
+    absl::StatusOr<std::unique_ptr<ranges::SnapshotStream>> s =
+        n1.transport().OpenSnapshotStream(2);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return *std::move(s);
+  };
+  rangespb::SnapshotChunk header;
+  header.mutable_header()->set_range_id(7);
+  header.mutable_header()->set_from_node_id(1);
+  header.mutable_header()->set_to_node_id(2);
+  {
+    std::unique_ptr<ranges::SnapshotStream> s = open();
+    absl::Status st = s->Send(header);
+    ASSERT_TRUE(st.ok()) << st;
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(s->Send(Chunk(i, 256 << 10)).ok());  // 5 MiB
+    st = s->Finish();
+    ASSERT_TRUE(st.ok()) << st;
+    absl::MutexLock lock(&log.mu);
+    EXPECT_TRUE(log.finished);
+    ASSERT_EQ(log.chunks.size(), 20u);
+    EXPECT_EQ(log.chunks[19].kvs(0).key(), "k19");
+    EXPECT_EQ(seen.range_id(), 7u);
+  }
+  // The receiver refusing a chunk, or the whole snapshot, fails the sender's stream
+  // with its reason.
+  {
+    {
+      absl::MutexLock lock(&log.mu);
+      log.chunks.clear();
+      log.finished = false;
+    }
+    fail_at = 3;
+    std::unique_ptr<ranges::SnapshotStream> s = open();
+    absl::Status st = s->Send(header);
+    for (int i = 0; st.ok() && i < 10; ++i) st = s->Send(Chunk(i, 1024));
+    if (st.ok()) st = s->Finish();
+    EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+    absl::MutexLock lock(&log.mu);
+    EXPECT_FALSE(log.finished);
+  }
+  {
+    header.mutable_header()->set_range_id(99);
+    std::unique_ptr<ranges::SnapshotStream> s = open();
+    absl::Status st = s->Send(header);
+    if (st.ok()) st = s->Finish();
+    EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  }
+  // No address: refused at once.
+  EXPECT_FALSE(n1.transport().OpenSnapshotStream(5).ok());
 }
 
 // A peer that accepts TCP connections but never speaks HTTP/2 (a blackhole, or a

@@ -3,19 +3,18 @@
 #include <algorithm>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "raft/check.h"
 
 namespace rangedb::raft {
 
 namespace {
 
-// Storage errors other than compacted/unavailable leave raft unable to continue safely.
+// Storage errors other than compacted/unavailable leave raft unable to continue: the
+// call is abandoned and the RawNode fails (storage.h, StorageFailure).
 template <typename T>
 const T& MustOk(const absl::StatusOr<T>& v) {
-  if (!v.ok()) {
-    const std::string msg = v.status().ToString();
-    internal::CheckFailed(__FILE__, __LINE__, "storage read", msg.c_str());
-  }
+  if (!v.ok()) ThrowStorageFailure(v.status());
   return *v;
 }
 
@@ -286,7 +285,11 @@ absl::StatusOr<RaftLog::SlicePlan> RaftLog::PlanSlice(uint64_t lo, uint64_t hi,
     absl::StatusOr<std::vector<raftpb::Entry>> stored = storage_->Entries(lo, stored_hi, max_bytes);
     if (!stored.ok()) {
       if (IsCompacted(stored.status())) return stored.status();
-      RAFT_CHECK(!IsEntryUnavailable(stored.status()), "entries missing from storage");
+      if (IsEntryUnavailable(stored.status())) {
+        ThrowStorageFailure(absl::DataLossError(
+            absl::StrCat("raft log: entries [", lo, ", ", stored_hi,
+                         ") missing from storage: ", stored.status().message())));
+      }
       MustOk(stored);
     }
     plan.stored = *std::move(stored);

@@ -103,6 +103,10 @@ class RaftLog {
 
   uint64_t FirstIndex() const;
   uint64_t LastIndex() const;
+  // The last index of the persisted prefix of the log: everything before the unstable
+  // tail (entries handed to the owner and not yet reported persisted by StableTo).
+  // Meaningful only without a pending snapshot (whose index it would return).
+  uint64_t PersistedLastIndex() const { return unstable_.offset() - 1; }
   uint64_t LastTerm() const;
   // Term of entry i; 0 for indexes outside [FirstIndex()-1, LastIndex()];
   // compacted/unavailable errors from storage pass through.

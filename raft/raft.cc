@@ -145,7 +145,7 @@ void Raft::Reset(uint64_t term) {
   const uint64_t last = log_.LastIndex();
   for (auto& [id, pr] : trk_.progress) {
     Progress fresh = trk_.NewProgress(last + 1, pr.is_learner);
-    if (id == id_) fresh.match = last;
+    if (id == id_) fresh.match = OwnDurableIndex();
     pr = std::move(fresh);
   }
   pending_conf_index_ = 0;

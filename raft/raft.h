@@ -86,6 +86,11 @@ struct Config {
   // TEST ONLY: commit by counting replicas of entries from earlier terms too, which
   // breaks safety (Raft paper Figure 8). Lets the simulator prove its checks fail.
   bool testing_unsafe_commit_old_term = false;
+  // TEST ONLY, for unit tests that drive a Raft directly and never persist (their
+  // memory is their disk): the leader counts its own entries as soon as it appends
+  // them instead of once the owner reports them persisted (OnEntriesPersisted).
+  // Production owners (RawNode) leave it off.
+  bool testing_ack_own_entries_on_append = false;
 
   [[nodiscard]] absl::Status Validate() const;
 };
@@ -125,6 +130,11 @@ class Raft {
   // The owner applied committed entries through `applied` (and persisted what the
   // Ready asked for): frees uncommitted budget and may auto-leave a joint config.
   void AdvanceApplied(uint64_t applied, uint64_t applied_payload_bytes);
+  // The owner persisted the entries it was handed (RaftLog::StableTo ran). A leader
+  // counts its own log toward commit quorums only through the persisted index, so this
+  // is where its own acknowledgement happens; may commit (and queue MsgApps carrying
+  // the new commit index).
+  void OnEntriesPersisted();
 
   // Messages to send and reads to serve, taken by the owner (RawNode).
   std::vector<raftpb::Message> TakeMessages() { return std::move(msgs_); }
@@ -198,6 +208,9 @@ class Raft {
   void BcastHeartbeat();
   void BcastHeartbeatWithCtx(const std::string& ctx);
   bool MaybeCommit();
+  // The highest index of this replica's own log that counts toward a commit quorum:
+  // the persisted prefix (or the whole log under testing_ack_own_entries_on_append).
+  uint64_t OwnDurableIndex() const;
   bool AppendEntries(std::vector<raftpb::Entry>& es);
   void HandleAppendEntries(raftpb::Message& m);
   void HandleHeartbeat(const raftpb::Message& m);

@@ -268,7 +268,7 @@ TEST(ConfChange, TransitionClassification) {
 TEST(RawNode, SingleNodeReadyCycle) {
   MemoryStorage s;
   s.SetInitialConfState(Voters({1}));
-  Config c = testing::TestConfig(1, &s);
+  Config c = testing::RawNodeTestConfig(1, &s);
   std::unique_ptr<RawNode> rn = RawNode::Create(c).value();
   ASSERT_TRUE(rn->Campaign().ok());
   std::vector<std::string> applied;
@@ -304,7 +304,7 @@ TEST(RawNode, SingleNodeReadyCycle) {
 TEST(RawNode, RefusesLocalMessagesFromTheNetwork) {
   MemoryStorage s;
   s.SetInitialConfState(Voters({1, 2}));
-  std::unique_ptr<RawNode> rn = RawNode::Create(testing::TestConfig(1, &s)).value();
+  std::unique_ptr<RawNode> rn = RawNode::Create(testing::RawNodeTestConfig(1, &s)).value();
   EXPECT_TRUE(absl::IsInvalidArgument(rn->Step(testing::Msg(2, 1, raftpb::MSG_HUP))));
   EXPECT_TRUE(absl::IsNotFound(rn->Step(testing::Msg(9, 1, raftpb::MSG_APP_RESP, 1))));
 }
@@ -312,7 +312,7 @@ TEST(RawNode, RefusesLocalMessagesFromTheNetwork) {
 TEST(RawNode, ProposalWithoutLeaderIsDropped) {
   MemoryStorage s;
   s.SetInitialConfState(Voters({1, 2, 3}));
-  std::unique_ptr<RawNode> rn = RawNode::Create(testing::TestConfig(1, &s)).value();
+  std::unique_ptr<RawNode> rn = RawNode::Create(testing::RawNodeTestConfig(1, &s)).value();
   absl::Status st = rn->Propose("x");
   EXPECT_TRUE(IsProposalDropped(st)) << st;
 }

@@ -31,7 +31,7 @@ bool Raft::MaybeSendAppend(uint64_t to, bool send_if_empty) {
     if (!pr.recent_active) return false;
     absl::StatusOr<raftpb::Snapshot> snap = log_.Snapshot();
     if (!snap.ok()) {
-      RAFT_CHECK(IsSnapshotTemporarilyUnavailable(snap.status()), "cannot read snapshot");
+      if (!IsSnapshotTemporarilyUnavailable(snap.status())) ThrowStorageFailure(snap.status());
       return false;
     }
     RAFT_CHECK(snap->metadata().index() != 0, "need a non-empty snapshot");
@@ -96,6 +96,20 @@ void Raft::BcastHeartbeatWithCtx(const std::string& ctx) {
 
 bool Raft::MaybeCommit() { return log_.MaybeCommit(trk_.Committed(), term_); }
 
+uint64_t Raft::OwnDurableIndex() const {
+  return config_.testing_ack_own_entries_on_append ? log_.LastIndex() : log_.PersistedLastIndex();
+}
+
+void Raft::OnEntriesPersisted() {
+  if (state_ != StateType::kLeader) return;
+  auto it = trk_.progress.find(id_);
+  if (it == trk_.progress.end() || !it->second.MaybeUpdate(OwnDurableIndex())) return;
+  if (MaybeCommit()) {
+    ReleasePendingReadIndexMessages();
+    BcastAppend();
+  }
+}
+
 // Leader: appends es (assigning term and index) to its own log. Returns false, and
 // appends nothing, if the uncommitted-size limit drops them.
 bool Raft::AppendEntries(std::vector<raftpb::Entry>& es) {
@@ -113,7 +127,10 @@ bool Raft::AppendEntries(std::vector<raftpb::Entry>& es) {
     e.set_index(++li);
   }
   li = log_.Append(std::move(es));
-  trk_.progress.at(id_).MaybeUpdate(li);
+  // The new entries are not durable yet: the leader's own copy counts once the owner
+  // persisted it (OnEntriesPersisted), so a leader may send them before its fsync
+  // without a single follower's acknowledgement committing them.
+  trk_.progress.at(id_).MaybeUpdate(OwnDurableIndex());
   MaybeCommit();
   return true;
 }

@@ -1,6 +1,7 @@
 // Helpers for unit tests that drive Raft objects directly, etcd-raft style: a node
 // is a Raft over a MemoryStorage, and a tiny network passes messages between nodes
-// until none are left (entries stay unstable in memory, which raft serves itself).
+// until none are left (entries stay unstable in memory, which raft serves itself, and
+// leaders count them as durable: Config::testing_ack_own_entries_on_append).
 #pragma once
 
 #include <map>
@@ -20,6 +21,8 @@ struct TestNode {
   std::unique_ptr<Raft> raft;
 };
 
+// For a Raft driven directly: nothing is ever persisted (entries stay unstable, the
+// node's memory is its disk), so the leader counts its own entries on append.
 inline Config TestConfig(uint64_t id, MemoryStorage* s, int election = 10, int heartbeat = 1) {
   Config c;
   c.id = id;
@@ -29,6 +32,15 @@ inline Config TestConfig(uint64_t id, MemoryStorage* s, int election = 10, int h
   c.check_quorum = false;
   c.pre_vote = false;
   c.max_inflight_msgs = 256;
+  c.testing_ack_own_entries_on_append = true;
+  return c;
+}
+
+// For a RawNode, whose owner persists each Ready and reports it with Advance().
+inline Config RawNodeTestConfig(uint64_t id, MemoryStorage* s, int election = 10,
+                                int heartbeat = 1) {
+  Config c = TestConfig(id, s, election, heartbeat);
+  c.testing_ack_own_entries_on_append = false;
   return c;
 }
 

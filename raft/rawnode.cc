@@ -40,18 +40,46 @@ raftpb::Message LocalMsg(uint64_t from, raftpb::MessageType t) {
 RawNode::RawNode(std::unique_ptr<Raft> r)
     : raft_(std::move(r)), prev_soft_(raft_->GetSoftState()), prev_hard_(raft_->GetHardState()) {}
 
+template <typename F>
+bool RawNode::Guarded(F&& f) {
+  if (!failure_.ok()) return false;
+  try {
+    f();
+    return true;
+  } catch (const StorageFailure& e) {
+    // The Raft may be half way through the call: it is never used again.
+    failure_ = e.status.ok() ? absl::InternalError("raft: storage failure") : e.status;
+    return false;
+  }
+}
+
 absl::StatusOr<std::unique_ptr<RawNode>> RawNode::Create(const Config& config) {
-  absl::StatusOr<std::unique_ptr<Raft>> r = Raft::Create(config);
+  absl::StatusOr<std::unique_ptr<Raft>> r;
+  try {
+    r = Raft::Create(config);
+  } catch (const StorageFailure& e) {
+    return e.status;
+  }
   if (!r.ok()) return r.status();
   return std::unique_ptr<RawNode>(new RawNode(*std::move(r)));
 }
 
-absl::Status RawNode::Campaign() { return raft_->Step(LocalMsg(raft_->id(), raftpb::MSG_HUP)); }
+void RawNode::Tick() {
+  Guarded([&] { raft_->Tick(); });
+}
+
+absl::Status RawNode::Campaign() {
+  absl::Status s;
+  if (!Guarded([&] { s = raft_->Step(LocalMsg(raft_->id(), raftpb::MSG_HUP)); })) return failure_;
+  return s;
+}
 
 absl::Status RawNode::Propose(std::string data) {
   raftpb::Message m = LocalMsg(raft_->id(), raftpb::MSG_PROP);
   m.add_entries()->set_data(std::move(data));
-  return raft_->Step(std::move(m));
+  absl::Status s;
+  if (!Guarded([&] { s = raft_->Step(std::move(m)); })) return failure_;
+  return s;
 }
 
 absl::Status RawNode::ProposeConfChange(const raftpb::ConfChange& cc) {
@@ -59,10 +87,19 @@ absl::Status RawNode::ProposeConfChange(const raftpb::ConfChange& cc) {
   raftpb::Entry* e = m.add_entries();
   e->set_type(raftpb::ENTRY_CONF_CHANGE);
   e->set_data(cc.SerializeAsString());
-  return raft_->Step(std::move(m));
+  absl::Status s;
+  if (!Guarded([&] { s = raft_->Step(std::move(m)); })) return failure_;
+  return s;
+}
+
+absl::StatusOr<raftpb::ConfState> RawNode::ApplyConfChange(const raftpb::ConfChange& cc) {
+  absl::StatusOr<raftpb::ConfState> cs;
+  if (!Guarded([&] { cs = raft_->ApplyConfChange(cc); })) return failure_;
+  return cs;
 }
 
 absl::Status RawNode::Step(raftpb::Message m) {
+  if (!failure_.ok()) return failure_;
   if (IsLocalMsg(m.type())) {
     return absl::InvalidArgumentError(
         absl::StrCat("raft: cannot step local message type ", m.type(), " from the network"));
@@ -70,31 +107,41 @@ absl::Status RawNode::Step(raftpb::Message m) {
   if (IsResponseMsg(m.type()) && raft_->tracker().progress.count(m.from()) == 0) {
     return absl::NotFoundError(absl::StrCat("raft: response from unknown peer ", m.from()));
   }
-  return raft_->Step(std::move(m));
+  absl::Status s;
+  if (!Guarded([&] { s = raft_->Step(std::move(m)); })) return failure_;
+  return s;
 }
 
 void RawNode::TransferLeader(uint64_t transferee) {
   raftpb::Message m = LocalMsg(transferee, raftpb::MSG_TRANSFER_LEADER);
-  (void)raft_->Step(std::move(m));
+  Guarded([&] { (void)raft_->Step(std::move(m)); });
 }
 
 absl::Status RawNode::ReadIndex(std::string ctx) {
   raftpb::Message m = LocalMsg(raft_->id(), raftpb::MSG_READ_INDEX);
   m.set_context(std::move(ctx));
-  return raft_->Step(std::move(m));
+  absl::Status s;
+  if (!Guarded([&] { s = raft_->Step(std::move(m)); })) return failure_;
+  return s;
 }
 
 void RawNode::ReportUnreachable(uint64_t id) {
-  (void)raft_->Step(LocalMsg(id, raftpb::MSG_UNREACHABLE));
+  Guarded([&] { (void)raft_->Step(LocalMsg(id, raftpb::MSG_UNREACHABLE)); });
 }
 
 void RawNode::ReportSnapshot(uint64_t id, bool failed) {
   raftpb::Message m = LocalMsg(id, raftpb::MSG_SNAP_STATUS);
   m.set_reject(failed);
-  (void)raft_->Step(std::move(m));
+  Guarded([&] { (void)raft_->Step(std::move(m)); });
 }
 
-bool RawNode::HasReady() const {
+bool RawNode::HasReady() {
+  bool has = false;
+  Guarded([&] { has = HasReadyUnguarded(); });
+  return has;
+}
+
+bool RawNode::HasReadyUnguarded() const {
   const Raft& r = *raft_;
   if (!(r.GetSoftState() == prev_soft_)) return true;
   const raftpb::HardState hs = r.GetHardState();
@@ -106,6 +153,12 @@ bool RawNode::HasReady() const {
 }
 
 Ready RawNode::GetReady() {
+  Ready rd;
+  Guarded([&] { rd = GetReadyUnguarded(); });
+  return rd;
+}
+
+Ready RawNode::GetReadyUnguarded() {
   RAFT_CHECK(!ready_outstanding_, "GetReady called before Advance");
   Raft& r = *raft_;
   Ready rd;
@@ -144,11 +197,16 @@ Ready RawNode::GetReady() {
 }
 
 void RawNode::Advance() {
+  Guarded([&] { AdvanceUnguarded(); });
+}
+
+void RawNode::AdvanceUnguarded() {
   RAFT_CHECK(ready_outstanding_, "Advance without an outstanding Ready");
   ready_outstanding_ = false;
   Raft& r = *raft_;
   if (ready_last_index_ != 0) r.mutable_log().StableTo(ready_last_index_, ready_last_term_);
   if (ready_snapshot_index_ != 0) r.mutable_log().StableSnapTo(ready_snapshot_index_);
+  if (ready_last_index_ != 0) r.OnEntriesPersisted();
   r.AdvanceApplied(ready_applied_index_, ready_applied_bytes_);
 }
 

@@ -11,16 +11,31 @@
 //      acknowledged entry); a message sent before they are durable can make a crashed
 //      and restarted replica break them.
 //   2. Send rd.messages (in any order; the network may drop or reorder them).
+//      One exception: a leader's MsgApp and MsgHeartbeat of its current term may be
+//      sent before step 1 (in parallel with its own fsync, Raft thesis §10.2.1).
+//      They promise nothing about the leader's disk: raft counts the leader's own
+//      entries toward a commit quorum only once Advance() reported them persisted,
+//      so a follower's acknowledgement stepped in before that cannot commit an entry
+//      held durably by fewer than a quorum. Everything else (votes, responses, a
+//      follower's acknowledgements, snapshots) carries a promise and must wait.
 //   3. Apply rd.committed_entries to the state machine, in order; call
 //      ApplyConfChange() for each ENTRY_CONF_CHANGE entry as it is applied; serve
 //      rd.read_states once the applied index reaches their index.
 //   4. Call Advance().
 // Only one Ready may be outstanding: GetReady() again only after Advance(). Step(),
-// Tick() and proposals may still be called in between.
+// Tick() and proposals may still be called in between. Advance() is also where a
+// leader acknowledges its own persisted entries (Raft::OnEntriesPersisted), which may
+// commit them.
 //
 // After a crash, restart with a RawNode over the same Storage; set Config::applied to
 // the state machine's durable applied index (or the snapshot's index if the state
 // machine is rebuilt from it). Committed entries above it come out again in Readys.
+//
+// Storage failures (raft/storage.h, StorageFailure): a Storage error other than the
+// expected kinds fails the RawNode permanently. failure() then holds the error, calls
+// that return a Status return it, the others do nothing, HasReady() is false and
+// GetReady() returns an empty Ready. The owner should check failure() after it drives
+// the node and stop using it (ranges/ marks the replica corrupt).
 //
 // Not thread-safe.
 #pragma once
@@ -61,7 +76,7 @@ class RawNode {
   // receives a snapshot from the leader.
   static absl::StatusOr<std::unique_ptr<RawNode>> Create(const Config& config);
 
-  void Tick() { raft_->Tick(); }
+  void Tick();
   // Starts an election now (a follower, pre-candidate or candidate; no-op on leader).
   absl::Status Campaign();
   // Proposes a command. Errors: ProposalDropped (no leader known, transfer in
@@ -73,9 +88,7 @@ class RawNode {
   // change while joint, ...) are appended as empty normal entries.
   absl::Status ProposeConfChange(const raftpb::ConfChange& cc);
   // Applies a committed conf change (call while applying its entry).
-  absl::StatusOr<raftpb::ConfState> ApplyConfChange(const raftpb::ConfChange& cc) {
-    return raft_->ApplyConfChange(cc);
-  }
+  absl::StatusOr<raftpb::ConfState> ApplyConfChange(const raftpb::ConfChange& cc);
   // Feeds a message from a peer. Local message types are refused; responses from
   // peers that are not in the configuration are ignored (NotFound).
   absl::Status Step(raftpb::Message m);
@@ -89,7 +102,8 @@ class RawNode {
   // The owner finished (or failed) sending a snapshot to `id`.
   void ReportSnapshot(uint64_t id, bool failed);
 
-  bool HasReady() const;
+  // Non-const: reading Storage may fail the node.
+  bool HasReady();
   // REQUIRES: no Ready outstanding (Advance() called after the previous GetReady()).
   Ready GetReady();
   // REQUIRES: a Ready is outstanding and was handled per the durability contract.
@@ -97,6 +111,8 @@ class RawNode {
 
   Status GetStatus() const;
   uint64_t id() const { return raft_->id(); }
+  // OK, or the storage error that failed this node (see the file comment).
+  const absl::Status& failure() const { return failure_; }
   // Direct access, for tests and the simulator.
   Raft& raft() { return *raft_; }
   const Raft& raft() const { return *raft_; }
@@ -104,7 +120,16 @@ class RawNode {
  private:
   explicit RawNode(std::unique_ptr<Raft> r);
 
+  // Runs f unless the node failed; a StorageFailure thrown by f fails the node.
+  // Returns whether f ran to completion.
+  template <typename F>
+  bool Guarded(F&& f);
+  bool HasReadyUnguarded() const;
+  Ready GetReadyUnguarded();
+  void AdvanceUnguarded();
+
   std::unique_ptr<Raft> raft_;
+  absl::Status failure_;
   SoftState prev_soft_;
   raftpb::HardState prev_hard_;
   // What the outstanding Ready asked the owner to persist and apply.

@@ -22,6 +22,8 @@ absl::Status SnapshotOutOfDateError(uint64_t have_index, uint64_t offered_index)
                                                     " is out of date (have ", have_index, ")"));
 }
 
+void ThrowStorageFailure(absl::Status status) { throw StorageFailure{std::move(status)}; }
+
 void LimitSize(std::vector<raftpb::Entry>& entries, uint64_t max_bytes) {
   if (entries.empty() || max_bytes == kNoLimit) return;
   uint64_t size = entries[0].ByteSizeLong();

@@ -78,6 +78,19 @@ inline bool IsSnapshotTemporarilyUnavailable(const absl::Status& s) {
 }
 inline bool IsSnapshotOutOfDate(const absl::Status& s) { return absl::IsFailedPrecondition(s); }
 
+// Any other Storage error — a corrupt record (DataLoss), an I/O error, an entry missing
+// inside the bounds — means raft cannot know its own log. Continuing would act on a log
+// it cannot read; aborting would take down every other replica of the process. raft/
+// instead abandons the call that hit the error by throwing StorageFailure from the
+// failed read. RawNode catches it at its API boundary and is failed from then on
+// (RawNode::failure()): nothing of the abandoned call is handed out, every later call
+// is refused, and the owner stops the replica. The exception never leaves raft/ through
+// RawNode; a Raft driven directly (unit tests) lets it terminate the process.
+struct StorageFailure {
+  absl::Status status;
+};
+[[noreturn]] void ThrowStorageFailure(absl::Status status);
+
 // Returns the longest prefix of entries whose total ByteSizeLong is <= max_bytes,
 // but at least one entry if entries is non-empty.
 void LimitSize(std::vector<raftpb::Entry>& entries, uint64_t max_bytes);

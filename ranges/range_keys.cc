@@ -20,6 +20,16 @@ std::string BigEndian64(uint64_t v) {
   return out;
 }
 
+// The range id of a store-local key start ++ <range id:8 BE>; 0 if malformed.
+uint64_t RangeIdAfterPrefix(absl::string_view key, absl::string_view start) {
+  if (key.size() != start.size() + 8 || key.substr(0, start.size()) != start) return 0;
+  uint64_t id = 0;
+  for (size_t i = start.size(); i < key.size(); ++i) {
+    id = (id << 8) | static_cast<uint8_t>(key[i]);
+  }
+  return id;
+}
+
 }  // namespace
 
 std::string AppliedStateKey(uint64_t range_id) {
@@ -72,13 +82,15 @@ std::string ReplicaIndexKey(uint64_t range_id) {
   return ReplicaIndexStart() + BigEndian64(range_id);
 }
 uint64_t RangeIdOfReplicaIndexKey(absl::string_view key) {
-  const std::string start = ReplicaIndexStart();
-  if (key.size() != start.size() + 8 || key.substr(0, start.size()) != start) return 0;
-  uint64_t id = 0;
-  for (size_t i = start.size(); i < key.size(); ++i) {
-    id = (id << 8) | static_cast<uint8_t>(key[i]);
-  }
-  return id;
+  return RangeIdAfterPrefix(key, ReplicaIndexStart());
+}
+std::string CorruptReplicasStart() { return absl::StrCat(keys::kStoreLocalPrefix, "corr"); }
+std::string CorruptReplicasEnd() { return absl::StrCat(keys::kStoreLocalPrefix, "cors"); }
+std::string CorruptReplicaKey(uint64_t range_id) {
+  return CorruptReplicasStart() + BigEndian64(range_id);
+}
+uint64_t RangeIdOfCorruptReplicaKey(absl::string_view key) {
+  return RangeIdAfterPrefix(key, CorruptReplicasStart());
 }
 
 std::string TxnRecordKey(absl::string_view anchor_key, absl::string_view txn_id) {

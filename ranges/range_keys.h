@@ -43,6 +43,13 @@ std::string ReplicaIndexStart();
 std::string ReplicaIndexEnd();
 // The range id of a ReplicaIndexKey; 0 if malformed.
 uint64_t RangeIdOfReplicaIndexKey(absl::string_view key);
+// Store-local: the replicas this store took out of service because their storage is
+// corrupt (value: the error text), [CorruptReplicasStart, CorruptReplicasEnd).
+std::string CorruptReplicaKey(uint64_t range_id);
+std::string CorruptReplicasStart();
+std::string CorruptReplicasEnd();
+// The range id of a CorruptReplicaKey; 0 if malformed.
+uint64_t RangeIdOfCorruptReplicaKey(absl::string_view key);
 
 // meta: the RangeDescriptor of the range ending at end_key. Lookup of key k reads
 // the first meta key after MetaKey(k).

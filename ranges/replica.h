@@ -66,18 +66,32 @@ struct ReplicaStatus {
   rangespb::Lease lease;
   bool lease_valid = false;  // this replica holds a valid lease now
   bool quiescent = false;
+  size_t proposals_in_flight = 0;  // appended to Raft, outcome not yet known
 };
 
 // A write waiting to be replicated and applied.
 // Its latches stay held until the outcome is known, even if the waiting request gave
 // up at its deadline: a retry of the same write must not be evaluated while this one
 // may still apply (it would miss the idempotency record and apply twice).
+//
+// Outcomes (docs/replication.md, "Proposal outcomes"):
+//  - applied (result OK): its entry applied here;
+//  - not applied (result not OK, ambiguous false): it can never apply anywhere — its
+//    log position committed with another command, or it was refused by the apply rules,
+//    or it can only apply under a lease sequence that is gone; safe to retry;
+//  - ambiguous (ambiguous true): it may have applied elsewhere and this replica cannot
+//    tell (its position is inside a snapshot this replica installed).
 struct Proposal {
   rangespb::RaftCommand command;
   kvpb::BatchResponse response;  // what the client gets if the command applies
   LatchManager::Guard latches;
   absl::Notification done;
-  absl::Status result;  // set before done: OK = applied; otherwise not applied
+  absl::Status result;     // set before done: OK = applied; otherwise see `ambiguous`
+  bool ambiguous = false;  // set before done: the outcome is unknown
+  // Where Raft appended the command (set once proposed): a command sits at exactly
+  // one log position, as it is never re-proposed.
+  uint64_t index = 0;
+  uint64_t term = 0;
 
   // Records the outcome, releases the latches and wakes the waiter. Once only.
   void Finish(absl::Status outcome) {
@@ -85,13 +99,20 @@ struct Proposal {
     latches.Release();
     done.Notify();
   }
+  // The outcome cannot be known here: the waiter reports an ambiguous result.
+  void FinishAmbiguous(std::string why) {
+    ambiguous = true;
+    Finish(absl::UnknownError(std::move(why)));
+  }
+  // Lease requests and log truncations: nobody waits for them.
+  bool Internal() const { return command.has_new_lease() || command.truncate_log_index() != 0; }
 };
 
 // What StageReady staged and FinishReady completes.
 struct StagedReady {
   raft::Ready ready;
   std::optional<RaftLogWrite> log_write;
-  std::optional<rangespb::SnapshotData> snapshot;  // set when the Ready installs one
+  bool installs_snapshot = false;  // its data was ingested while staging
 };
 
 class Replica {
@@ -123,6 +144,11 @@ class Replica {
   // The transport failed to deliver a message to the replica on to_node_id: Raft
   // stops pipelining to it until it answers again.
   void ReportUnreachable(uint64_t to_node_id);
+  // How the store's sender ended a snapshot to to_replica_id: Raft learns whether the
+  // follower has it (OK) or not.
+  void OnSnapshotSent(uint64_t to_replica_id, const absl::Status& result);
+  // Removes a staged snapshot file that will not be installed.
+  void RemoveStagedSnapshot(const std::string& path);
   // Hands leadership (and so the lease) to another replica, for draining.
   void TransferLeadershipAway();
 
@@ -153,6 +179,11 @@ class Replica {
 
   ReplicaStatus Status() const;
   bool IsLeaseholder() const;
+  // OK, or why this replica stopped for good: its storage is corrupt (a Raft record
+  // failed its checksum, a committed command does not parse). A stopped replica holds
+  // no lease, answers no proposal ("ambiguous" for those in flight), and takes no
+  // further input; the Store takes it out of service (docs/replication.md).
+  absl::Status Corruption() const;
 
  private:
   Replica(StoreContext* store, uint64_t range_id);
@@ -224,7 +255,18 @@ class Replica {
   absl::Status ResolveRecordIntents(const kvpb::Transaction& record, absl::Time deadline);
   absl::Status CheckKeysInRange(const kvpb::BatchRequest& request) const;
 
+  // Queues a proposal unless the proposal queue's byte bound is reached; then finishes
+  // it "not applied" (it never reached Raft) and returns false.
+  bool QueueProposalLocked(std::shared_ptr<Proposal> p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Empties the inbox, giving its bytes back to the store's budget.
+  void ClearInboxLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Raft side.
+  // Stops this replica for good (see Corruption()).
+  void MarkCorruptLocked(absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // If the RawNode failed on a storage read, stops this replica; returns whether it is
+  // stopped.
+  bool CheckRaftFailureLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleMessageLocked(rangespb::RaftMessageRequest& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ProposePendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeRequestLeaseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -242,6 +284,16 @@ class Replica {
   void FinishProposalLocked(const std::string& command_id, absl::Status result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailStaleProposalsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Every entry through applied_index applied here (or was skipped): a proposal still
+  // in flight at or below it lost its log position to another command.
+  void FailOverwrittenProposalsLocked(uint64_t applied_index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A snapshot replaced the state through applied_index: the proposals at or below it
+  // may or may not be in it.
+  void FinishProposalsCoveredBySnapshotLocked(uint64_t applied_index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // This replica became leader: its lease requests and truncations of earlier terms
+  // are forgotten (nobody waits for them, and they must not keep the range awake).
+  void ForgetInternalProposalsOfOlderTermsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t NodeOfReplicaLocked(uint64_t replica_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The monotonic time (StoreContext::MonotonicNanos) of Raft's quorum-contact tick;
   // nullopt if there is none or it is older than the tick history.
@@ -255,10 +307,21 @@ class Replica {
   int64_t IdempotencyCutoffLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnquiesceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Snapshots (replica_snapshot.cc).
-  absl::StatusOr<std::string> BuildSnapshotDataLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void StageSnapshotInstallLocked(const rangespb::SnapshotData& data, WriteBatch* batch)
+  // Snapshots (replica_snapshot.cc; docs/design/snapshot-streaming.md).
+  // Hands a MsgSnap to the store's sender with an engine snapshot of the applied state;
+  // reports failure to Raft at once if the sender refuses it.
+  void StartSnapshotSendLocked(raftpb::Message m, uint64_t to_node_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Remembers the staged file of a received MsgSnap about to be stepped.
+  void NoteStagedSnapshotLocked(const raftpb::Message& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the staged files noted in this pass except `used`.
+  void RemoveUnusedStagedSnapshotsLocked(const std::string& used)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ingests the snapshot's staged file (atomically replacing the range's data).
+  absl::Status IngestSnapshotLocked(const rangespb::SnapshotData& data)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reloads descriptor, applied state, lease and GC threshold from the engine.
+  void LoadStateAfterSnapshotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   StoreContext* const store_;
   const uint64_t range_id_;
@@ -284,10 +347,12 @@ class Replica {
   std::unique_ptr<raft::RawNode> raw_ ABSL_GUARDED_BY(mu_);
   raft::SoftState soft_ ABSL_GUARDED_BY(mu_);
 
-  // Inputs waiting for the scheduler (bounded).
+  // Inputs waiting for the scheduler, bounded in bytes (StoreConfig).
   std::deque<rangespb::RaftMessageRequest> inbox_ ABSL_GUARDED_BY(mu_);
+  size_t inbox_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // also reserved from the store's budget
   int pending_ticks_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<std::shared_ptr<Proposal>> to_propose_ ABSL_GUARDED_BY(mu_);
+  size_t to_propose_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool campaign_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool transfer_requested_ ABSL_GUARDED_BY(mu_) = false;
 
@@ -311,6 +376,10 @@ class Replica {
   int64_t idem_cutoff_ns_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t idem_cutoff_mono_ns_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t idem_cutoff_lease_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  // Not OK once the replica stopped because its storage is corrupt (Corruption()).
+  absl::Status corruption_ ABSL_GUARDED_BY(mu_);
+  // Staged snapshot files of the MsgSnaps stepped in the current pass.
+  std::vector<std::string> staged_snapshot_files_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rangedb::ranges

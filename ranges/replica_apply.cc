@@ -57,8 +57,11 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
     if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty()) continue;
     rangespb::RaftCommand cmd;
     if (!cmd.ParseFromString(e.data())) {
-      // Entries are checksummed on disk; an unparseable one is a bug, not bad luck.
-      Fatal(absl::StrCat("r", range_id_, ": unparseable command at index ", e.index()));
+      // Entries are checksummed on disk; an unparseable one is a bug that wrote it.
+      // Nothing of this Ready applies (the batch is dropped); the replica stops.
+      MarkCorruptLocked(absl::DataLossError(
+          absl::StrCat("range ", range_id_, ": unparseable command at index ", e.index())));
+      return;
     }
     absl::Status check = CheckCommandLocked(cmd);
     if (!check.ok()) {
@@ -92,8 +95,9 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
       }
     } else {
       if (absl::Status s = batch->AppendSerialized(cmd.write_batch()); !s.ok()) {
-        Fatal(absl::StrCat("r", range_id_, ": corrupt write batch at index ", e.index(), ": ",
-                           s.ToString()));
+        MarkCorruptLocked(absl::DataLossError(absl::StrCat(
+            "range ", range_id_, ": corrupt write batch at index ", e.index(), ": ", s.message())));
+        return;
       }
       applied_.set_lease_applied_index(cmd.max_lease_index());
       if (cmd.has_gc_threshold()) {
@@ -118,6 +122,7 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
   m->apply_nanos.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - start),
                            std::memory_order_relaxed);
   for (auto& [id, result] : results) FinishProposalLocked(id, std::move(result));
+  FailOverwrittenProposalsLocked(applied_.raft_applied_index());
   if (lease_changed) {
     next_lease_index_ = applied_.lease_applied_index();
     FailStaleProposalsLocked();
@@ -129,6 +134,50 @@ void Replica::FinishProposalLocked(const std::string& command_id, absl::Status r
   if (it == in_flight_.end()) return;
   it->second->Finish(std::move(result));
   in_flight_.erase(it);
+}
+
+void Replica::FailOverwrittenProposalsLocked(uint64_t applied_index) {
+  // The entry at a proposal's position applied (or was refused) above, and it was not
+  // this proposal (that would have finished it): the position committed with another
+  // command, so this one can never commit (Log Matching). Definitive.
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (it->second->index > applied_index) {
+      ++it;
+      continue;
+    }
+    it->second->Finish(absl::UnavailableError(absl::StrCat(
+        "the log position of the write (index ", it->second->index, ", term ", it->second->term,
+        ") committed with another command; the write was not applied")));
+    it = in_flight_.erase(it);
+  }
+}
+
+void Replica::FinishProposalsCoveredBySnapshotLocked(uint64_t applied_index) {
+  // This replica never saw these entries apply: the snapshot holds their effects, or
+  // another command's. Only "ambiguous" is true.
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (it->second->index > applied_index) {
+      ++it;
+      continue;
+    }
+    it->second->FinishAmbiguous(
+        absl::StrCat("range ", range_id_, ": a snapshot through index ", applied_index,
+                     " replaced the log position of the write (index ", it->second->index,
+                     "); it may or may not have applied"));
+    it = in_flight_.erase(it);
+  }
+}
+
+void Replica::ForgetInternalProposalsOfOlderTermsLocked() {
+  const uint64_t term = raw_->raft().term();
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (it->second->Internal() && it->second->term < term) {
+      it->second->Finish(absl::UnavailableError("proposed in an earlier term"));
+      it = in_flight_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void Replica::FailStaleProposalsLocked() {
@@ -237,9 +286,16 @@ void Replica::MaybeTruncateLog() {
   // Keep what live followers still need, unless the log has grown far past the
   // threshold: then lagging followers catch up from a snapshot instead.
   uint64_t index = applied;
+  // A follower receiving a snapshot continues from the log right after it: never
+  // truncate past a snapshot in flight, or it needs another one (and under steady
+  // writes, another, ...).
+  uint64_t keep_after_snapshot = applied;
   const raft::Status status = raw_->GetStatus();
   for (const auto& [id, pr] : status.progress) {
-    if (id != replica_id_ && store_->NodeLive(NodeOfReplicaLocked(id))) {
+    if (id == replica_id_) continue;
+    if (pr.state == raft::ProgressState::kSnapshot) {
+      keep_after_snapshot = std::min(keep_after_snapshot, pr.pending_snapshot);
+    } else if (store_->NodeLive(NodeOfReplicaLocked(id))) {
       index = std::min(index, pr.match);
     }
   }
@@ -247,6 +303,8 @@ void Replica::MaybeTruncateLog() {
     if (applied <= st.truncated_index + 4 * threshold) return;
     index = applied;
   }
+  index = std::min(index, keep_after_snapshot);
+  if (index <= st.truncated_index) return;
   absl::StatusOr<uint64_t> term = log_->Term(index);
   if (!term.ok()) return;
   auto p = std::make_shared<Proposal>();

@@ -16,11 +16,6 @@ namespace {
 // Raft tick times kept for lease checks: more than any useful quorum-contact age.
 constexpr size_t kTickHistory = 256;
 
-[[noreturn]] void Fatal(const std::string& what) {
-  spdlog::critical("{}", what);
-  std::abort();
-}
-
 bool IsVoteRequest(const raftpb::Message& m) {
   return m.type() == raftpb::MSG_VOTE || m.type() == raftpb::MSG_PRE_VOTE;
 }
@@ -75,6 +70,9 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Load(StoreContext* store, uint
   rc.applied = std::max(rc.applied, r->log_->state().snapshot.index());
   rc.max_entry_bytes = cfg.raft_max_entry_bytes;
   rc.max_uncommitted_entries_bytes = cfg.raft_max_uncommitted_bytes;
+  rc.max_msg_bytes = cfg.raft_max_msg_bytes;
+  rc.max_inflight_bytes = cfg.raft_max_inflight_bytes;
+  rc.max_committed_bytes_per_ready = cfg.raft_max_committed_bytes_per_ready;
   rc.check_quorum = true;
   rc.pre_vote = true;
   rc.disable_proposal_forwarding = true;  // only the leaseholder proposes
@@ -96,7 +94,11 @@ kvpb::RangeDescriptor Replica::Descriptor() const {
 bool Replica::EnqueueRaftMessage(rangespb::RaftMessageRequest message) {
   {
     absl::MutexLock lock(&mu_);
-    if (inbox_.size() >= store_->config().raft_inbox_max_messages) return false;
+    if (!corruption_.ok()) return false;
+    const size_t bytes = message.ByteSizeLong() + kQueuedItemOverheadBytes;
+    if (inbox_bytes_ + bytes > store_->config().raft_inbox_max_bytes) return false;
+    if (!store_->TryReserveInboxBytes(bytes)) return false;
+    inbox_bytes_ += bytes;
     inbox_.push_back(std::move(message));
   }
   store_->EnqueueRange(range_id_);
@@ -106,7 +108,7 @@ bool Replica::EnqueueRaftMessage(rangespb::RaftMessageRequest message) {
 void Replica::Tick(bool leaders_only) {
   {
     absl::MutexLock lock(&mu_);
-    if (quiescent_) return;
+    if (quiescent_ || !corruption_.ok()) return;
     if (leaders_only && soft_.raft_state != raft::StateType::kLeader) return;
     ++pending_ticks_;
   }
@@ -184,6 +186,7 @@ void Replica::HandleMessageLocked(rangespb::RaftMessageRequest& m) {
     // and heartbeat responses are not work; anything else wakes the range.
     UnquiesceLocked();
   }
+  NoteStagedSnapshotLocked(m.message());
   if (absl::Status s = raw_->Step(m.message()); !s.ok()) {
     spdlog::debug("r{}: dropped raft message from {}: {}", range_id_, m.message().from(),
                   s.ToString());
@@ -207,6 +210,7 @@ void Replica::MaybeRequestLeaseLocked() {
 }
 
 void Replica::ProposePendingLocked() {
+  to_propose_bytes_ = 0;  // the whole queue is handed to Raft (or answered) below
   while (!to_propose_.empty()) {
     std::shared_ptr<Proposal> p = std::move(to_propose_.front());
     to_propose_.pop_front();
@@ -233,16 +237,35 @@ void Replica::ProposePendingLocked() {
       continue;
     }
     store_->mutable_metrics()->proposals.fetch_add(1, std::memory_order_relaxed);
+    // A leader appends an accepted proposal at the end of its log.
+    p->index = raw_->raft().log().LastIndex();
+    p->term = raw_->raft().term();
     in_flight_[cmd.command_id()] = std::move(p);
   }
 }
 
 std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
   absl::MutexLock lock(&mu_);
+  if (!corruption_.ok()) {
+    MarkCorruptLocked(corruption_);  // answers what was queued since
+    return std::nullopt;
+  }
   while (!inbox_.empty()) {
     rangespb::RaftMessageRequest m = std::move(inbox_.front());
     inbox_.pop_front();
     HandleMessageLocked(m);
+  }
+  ClearInboxLocked();
+  {
+    // A received snapshot Raft took is installed from its staged file below; the
+    // files of the others (stale, or replaced by a newer one) go now.
+    std::string used;
+    if (const std::optional<raftpb::Snapshot>& pending = raw_->raft().log().UnstableSnapshot();
+        pending.has_value()) {
+      rangespb::SnapshotData data;
+      if (data.ParseFromString(pending->data())) used = data.staged_file();
+    }
+    RemoveUnusedStagedSnapshotsLocked(used);
   }
   for (; pending_ticks_ > 0; --pending_ticks_) {
     raw_->Tick();
@@ -267,22 +290,26 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
   MaybeRequestLeaseLocked();
   if (!to_propose_.empty()) UnquiesceLocked();
   ProposePendingLocked();
-  if (!raw_->HasReady()) return std::nullopt;
+  if (CheckRaftFailureLocked() || !raw_->HasReady()) return std::nullopt;
 
   StagedReady staged;
   staged.ready = raw_->GetReady();
+  if (CheckRaftFailureLocked()) return std::nullopt;
   raft::Ready& rd = staged.ready;
   staged.log_write.emplace(log_->NewWrite(batch));
   if (rd.snapshot.has_value()) {
-    rangespb::SnapshotData data;
-    if (!data.ParseFromString(rd.snapshot->data())) {
-      Fatal(absl::StrCat("r", range_id_, ": received an unparseable snapshot"));
+    rangespb::SnapshotData snapshot;
+    if (!snapshot.ParseFromString(rd.snapshot->data())) snapshot.Clear();  // refused below
+    // Raft already restored the snapshot in memory: if its data cannot be installed,
+    // this replica cannot go on.
+    absl::Status s = IngestSnapshotLocked(snapshot);
+    if (s.ok()) s = staged.log_write->ApplySnapshot(*rd.snapshot);
+    if (!s.ok()) {
+      MarkCorruptLocked(absl::DataLossError(
+          absl::StrCat("range ", range_id_, ": installing a snapshot: ", s.message())));
+      return std::nullopt;
     }
-    if (absl::Status s = staged.log_write->ApplySnapshot(*rd.snapshot); !s.ok()) {
-      Fatal(absl::StrCat("r", range_id_, ": installing snapshot: ", s.ToString()));
-    }
-    StageSnapshotInstallLocked(data, batch);
-    staged.snapshot = std::move(data);
+    staged.installs_snapshot = true;
   }
   staged.log_write->Append(rd.entries);
   if (rd.hard_state.has_value()) staged.log_write->SetHardState(*rd.hard_state);
@@ -294,23 +321,14 @@ bool Replica::FinishReady(StagedReady staged) {
   absl::MutexLock lock(&mu_);
   raft::Ready& rd = staged.ready;
   log_->OnCommitted(std::move(*staged.log_write));
-  if (staged.snapshot.has_value()) {
-    const rangespb::SnapshotData& data = *staged.snapshot;
-    desc_ = data.range_descriptor();
-    applied_ = data.applied_state();
-    rangespb::Lease lease;
-    if (absl::StatusOr<bool> s = ReadLocalProto(*store_->engine(), LeaseKey(range_id_), &lease);
-        s.ok() && *s) {
-      lease_ = lease;
-    }
-    proto::Timestamp gc_threshold;
-    if (absl::StatusOr<bool> s =
-            ReadLocalProto(*store_->engine(), GcThresholdKey(range_id_), &gc_threshold);
-        s.ok() && *s) {
-      gc_threshold_ = std::max(gc_threshold_, TimestampFromProto(gc_threshold));
-    }
+  if (staged.installs_snapshot) {
+    LoadStateAfterSnapshotLocked();
     spdlog::info("r{}: installed snapshot at index {} (state at applied index {})", range_id_,
                  rd.snapshot->metadata().index(), applied_.raft_applied_index());
+    FinishProposalsCoveredBySnapshotLocked(applied_.raft_applied_index());
+    // The snapshot may carry a newer lease: what was proposed under an older one and
+    // is not in the snapshot can no longer apply.
+    FailStaleProposalsLocked();
   }
   if (rd.soft_state.has_value()) {
     const bool was_leader = soft_.raft_state == raft::StateType::kLeader;
@@ -320,20 +338,48 @@ bool Replica::FinishReady(StagedReady staged) {
       spdlog::info("r{}: replica {} {} leadership (term {})", range_id_, replica_id_,
                    is_leader ? "acquired" : "lost", raw_->raft().term());
     }
-    if (is_leader && !was_leader) UnquiesceLocked();
+    if (is_leader && !was_leader) {
+      UnquiesceLocked();
+      ForgetInternalProposalsOfOlderTermsLocked();
+    }
   }
   SendMessagesLocked(rd.messages);
   ApplyCommittedLocked(rd.committed_entries);
+  if (!corruption_.ok()) return false;
   raw_->Advance();
+  if (CheckRaftFailureLocked()) return false;
   MaybeRequestLeaseLocked();
   return raw_->HasReady() || !to_propose_.empty() || !inbox_.empty();
 }
 
+void Replica::ClearInboxLocked() {
+  inbox_.clear();
+  store_->ReleaseInboxBytes(inbox_bytes_);
+  inbox_bytes_ = 0;
+}
+
+bool Replica::QueueProposalLocked(std::shared_ptr<Proposal> p) {
+  const size_t bytes = p->command.ByteSizeLong() + kQueuedItemOverheadBytes;
+  // An empty queue takes any proposal: Raft's entry size limit applies to it later.
+  if (!to_propose_.empty() &&
+      to_propose_bytes_ + bytes > store_->config().raft_proposal_queue_max_bytes) {
+    store_->mutable_metrics()->proposals_refused_queue_full.fetch_add(1, std::memory_order_relaxed);
+    p->Finish(absl::UnavailableError(absl::StrCat(
+        "range ", range_id_, ": too many proposal bytes waiting (",
+        store_->config().raft_proposal_queue_max_bytes, "); the write was not proposed")));
+    return false;
+  }
+  to_propose_bytes_ += bytes;
+  to_propose_.push_back(std::move(p));
+  return true;
+}
+
 void Replica::SendLeaderMessagesEarlyLocked(std::vector<raftpb::Message>& messages) {
   // A leader may send its appends and heartbeats while it writes the same entries to
-  // its own disk (Raft thesis §10.2.1): a follower's acknowledgement means the
-  // follower's copy is durable, and this leader counts its own copy only in a later
-  // Ready, after this pass's synced commit. That takes one fsync off the commit path.
+  // its own disk (Raft thesis §10.2.1; allowed by raft/rawnode.h): a follower's
+  // acknowledgement means the follower's copy is durable, and raft counts this
+  // leader's own copy only from Advance() on, after this pass's synced commit —
+  // whenever the acknowledgement is stepped. That takes one fsync off the commit path.
   // Everything else (votes, responses, snapshots) still waits for the commit.
   if (soft_.raft_state != raft::StateType::kLeader) return;
   std::vector<raftpb::Message> early;
@@ -351,18 +397,9 @@ void Replica::SendMessagesLocked(std::vector<raftpb::Message>& messages) {
     const uint64_t to_node = NodeOfReplicaLocked(m.to());
     if (to_node == 0) continue;
     if (m.type() == raftpb::MSG_SNAP) {
-      absl::StatusOr<std::string> data = BuildSnapshotDataLocked();
-      if (!data.ok()) {
-        spdlog::error("r{}: building snapshot for replica {}: {}", range_id_, m.to(),
-                      data.status().ToString());
-        raw_->ReportSnapshot(m.to(), /*failed=*/true);
-        continue;
-      }
-      m.mutable_snapshot()->set_data(std::move(*data));
-      spdlog::info("r{}: sending snapshot at index {} ({} bytes) to replica {}", range_id_,
-                   m.snapshot().metadata().index(), m.snapshot().data().size(), m.to());
-      // Delivery is not confirmed end to end; the follower's response moves it on.
-      raw_->ReportSnapshot(m.to(), /*failed=*/false);
+      // Streamed by the store's sender, which reports the outcome (OnSnapshotSent).
+      StartSnapshotSendLocked(std::move(m), to_node);
+      continue;
     }
     rangespb::RaftMessageRequest req;
     req.set_range_id(range_id_);
@@ -427,6 +464,7 @@ ReplicaStatus Replica::Status() const {
   s.lease = lease_;
   s.lease_valid = CheckLeaseLocked().valid;
   s.quiescent = quiescent_;
+  s.proposals_in_flight = in_flight_.size();
   return s;
 }
 

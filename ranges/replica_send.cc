@@ -553,6 +553,11 @@ std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(
     err.mutable_error()->mutable_ambiguous()->set_reason("proposal outcome unknown at deadline");
     return err;
   }
+  if (proposal->ambiguous) {
+    kvpb::BatchResponse err = ErrorResponse(proposal->result);
+    err.mutable_error()->mutable_ambiguous()->set_reason(std::string(proposal->result.message()));
+    return err;
+  }
   if (!proposal->result.ok()) {
     // Known not applied: safe to retry elsewhere.
     kvpb::BatchResponse err = ErrorResponse(proposal->result);
@@ -566,7 +571,7 @@ std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(
 void Replica::Propose(std::shared_ptr<Proposal> proposal) {
   {
     absl::MutexLock lock(&mu_);
-    to_propose_.push_back(std::move(proposal));
+    if (!QueueProposalLocked(std::move(proposal))) return;
   }
   store_->EnqueueRange(range_id_);
 }

@@ -1,74 +1,115 @@
-// Replica: Raft snapshots — building one for a lagging follower, installing one.
+// Replica: Raft snapshots — handing one to the store's sender for a lagging follower,
+// learning how the send ended, installing a received one
+// (docs/design/snapshot-streaming.md).
 //
-// A snapshot's data is every replicated key of the range (rangespb::SnapshotData),
-// read when the snapshot is sent. That state may be newer than the snapshot's Raft
-// index: it carries its own AppliedState, and the receiver skips entries at or below
-// it, so replaying the entries between the two indexes changes nothing.
+// A snapshot's data is every replicated key of the range, read from an engine snapshot
+// taken when Raft asks for the snapshot. That state may be newer than the snapshot's
+// Raft index: it carries its own AppliedState, and the receiver skips entries at or
+// below it, so replaying the entries between the two indexes changes nothing.
 #include "absl/strings/str_cat.h"
 #include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
+#include "spdlog/spdlog.h"
+#include "storage/lock_table.h"
 
 namespace rangedb::ranges {
-namespace {
 
-// Snapshots travel inside one Raft message; larger ranges need streaming (not built:
-// ranges are split well below this size in a later issue).
-constexpr size_t kMaxSnapshotBytes = size_t{256} << 20;
-
-}  // namespace
-
-absl::StatusOr<std::string> Replica::BuildSnapshotDataLocked() {
-  rangespb::SnapshotData data;
-  *data.mutable_range_descriptor() = desc_;
-  *data.mutable_applied_state() = applied_;
-  std::unique_ptr<Snapshot> snap = store_->engine()->NewSnapshot();
-  size_t bytes = 0;
-  for (const EngineSpan& span :
-       ReplicatedEngineSpans(range_id_, desc_.start_key(), desc_.end_key())) {
-    IterOptions opts;
-    opts.lower_bound = span.lower;
-    opts.upper_bound = span.upper;
-    std::unique_ptr<Iterator> it = snap->NewIterator(opts);
-    for (it->Seek(span.lower); it->Valid(); it->Next()) {
-      rangespb::SnapshotKeyValue* kv = data.add_kvs();
-      kv->set_key(it->key().data(), it->key().size());
-      kv->set_value(it->value().data(), it->value().size());
-      bytes += it->key().size() + it->value().size();
-      if (bytes > kMaxSnapshotBytes) {
-        return absl::ResourceExhaustedError(absl::StrCat("range ", range_id_,
-                                                         " is larger than the snapshot limit of ",
-                                                         kMaxSnapshotBytes, " bytes"));
-      }
-    }
-    if (absl::Status s = it->status(); !s.ok()) return s;
+void Replica::StartSnapshotSendLocked(raftpb::Message m, uint64_t to_node_id) {
+  // Under mu_ the engine holds exactly applied_ (apply batches commit under mu_), so
+  // the engine snapshot, desc_ and applied_ describe one state. Taking it is cheap;
+  // reading and sending it happens on the sender's threads.
+  OutgoingSnapshot out;
+  out.to_replica_id = m.to();
+  out.engine_snapshot = store_->engine()->NewSnapshot();
+  rangespb::SnapshotHeader& h = out.header;
+  h.set_range_id(range_id_);
+  h.set_from_node_id(store_->config().node_id);
+  h.set_to_node_id(to_node_id);
+  *h.mutable_range_descriptor() = desc_;
+  *h.mutable_applied_state() = applied_;
+  m.mutable_snapshot()->clear_data();
+  *h.mutable_message() = std::move(m);
+  const uint64_t to = out.to_replica_id;
+  const uint64_t index = h.message().snapshot().metadata().index();
+  if (absl::Status s = store_->SendSnapshot(std::move(out)); !s.ok()) {
+    spdlog::info("r{}: not sending a snapshot to replica {} now: {}", range_id_, to, s.ToString());
+    raw_->ReportSnapshot(to, /*failed=*/true);
+    return;
   }
-  return data.SerializeAsString();
+  spdlog::info("r{}: sending snapshot at index {} (state at applied index {}) to replica {}",
+               range_id_, index, applied_.raft_applied_index(), to);
 }
 
-void Replica::StageSnapshotInstallLocked(const rangespb::SnapshotData& data, WriteBatch* batch) {
-  // Clear what this replica holds of the range (old and new bounds), then write the
-  // snapshot's keys. Unreplicated state (the Raft log and hard state) is the log
-  // storage's business and is staged by it.
-  std::vector<EngineSpan> spans =
-      ReplicatedEngineSpans(range_id_, desc_.start_key(), desc_.end_key());
-  std::vector<EngineSpan> incoming = ReplicatedEngineSpans(
-      range_id_, data.range_descriptor().start_key(), data.range_descriptor().end_key());
-  spans.insert(spans.end(), incoming.begin(), incoming.end());
-  for (const EngineSpan& span : spans) {
-    IterOptions opts;
-    opts.lower_bound = span.lower;
-    opts.upper_bound = span.upper;
-    std::unique_ptr<Iterator> it = store_->engine()->NewIterator(opts);
-    for (it->Seek(span.lower); it->Valid(); it->Next()) {
-      batch->Delete(ColumnFamily::kData, it->key());
-    }
+void Replica::OnSnapshotSent(uint64_t to_replica_id, const absl::Status& result) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!corruption_.ok()) return;
+    // Failed: Raft probes the follower again and may ask for another snapshot later.
+    // Done: the follower's answer after installing moves its progress on.
+    raw_->ReportSnapshot(to_replica_id, /*failed=*/!result.ok());
   }
-  for (const rangespb::SnapshotKeyValue& kv : data.kvs()) {
-    batch->Put(ColumnFamily::kData, kv.key(), kv.value());
+  store_->EnqueueRange(range_id_);
+}
+
+void Replica::RemoveStagedSnapshot(const std::string& path) {
+  if (!path.empty()) store_->engine()->RemoveStagedFile(path);
+}
+
+void Replica::NoteStagedSnapshotLocked(const raftpb::Message& m) {
+  rangespb::SnapshotData data;
+  if (m.type() == raftpb::MSG_SNAP && data.ParseFromString(m.snapshot().data()) &&
+      !data.staged_file().empty()) {
+    staged_snapshot_files_.push_back(data.staged_file());
   }
-  WriteLocalProto(*batch, AppliedStateKey(range_id_), data.applied_state());
-  WriteLocalProto(*batch, DescriptorKey(range_id_), data.range_descriptor());
+}
+
+void Replica::RemoveUnusedStagedSnapshotsLocked(const std::string& used) {
+  for (const std::string& path : staged_snapshot_files_) {
+    if (path != used) RemoveStagedSnapshot(path);
+  }
+  staged_snapshot_files_.clear();
+}
+
+absl::Status Replica::IngestSnapshotLocked(const rangespb::SnapshotData& data) {
+  if (data.staged_file().empty()) {
+    return absl::DataLossError(absl::StrCat("range ", range_id_, ": a snapshot without data"));
+  }
+  // The file clears every replicated span of the range (old and new bounds) and holds
+  // its keys: one atomic, durable step. The Raft side follows in the scheduler's
+  // synced batch; a crash in between is safe (docs/design/snapshot-streaming.md).
+  if (absl::Status s = store_->engine()->IngestFiles(ColumnFamily::kData, {data.staged_file()});
+      !s.ok()) {
+    RemoveStagedSnapshot(data.staged_file());
+    return s;
+  }
+  store_->mutable_metrics()->snapshots_applied.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+void Replica::LoadStateAfterSnapshotLocked() {
+  // The ingested data carries its own descriptor, applied state, lease and GC
+  // threshold (replicated range-ID-local keys).
+  Engine& engine = *store_->engine();
+  kvpb::RangeDescriptor desc;
+  if (absl::StatusOr<bool> s = ReadLocalProto(engine, DescriptorKey(range_id_), &desc);
+      s.ok() && *s) {
+    desc_ = desc;
+  }
+  rangespb::AppliedState applied;
+  if (absl::StatusOr<bool> s = ReadLocalProto(engine, AppliedStateKey(range_id_), &applied);
+      s.ok() && *s) {
+    applied_ = applied;
+  }
+  rangespb::Lease lease;
+  if (absl::StatusOr<bool> s = ReadLocalProto(engine, LeaseKey(range_id_), &lease); s.ok() && *s) {
+    lease_ = lease;
+  }
+  proto::Timestamp gc_threshold;
+  if (absl::StatusOr<bool> s = ReadLocalProto(engine, GcThresholdKey(range_id_), &gc_threshold);
+      s.ok() && *s) {
+    gc_threshold_ = std::max(gc_threshold_, TimestampFromProto(gc_threshold));
+  }
 }
 
 }  // namespace rangedb::ranges

@@ -23,6 +23,8 @@ Store::~Store() { Stop(); }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   std::unique_ptr<Store> store(new Store(std::move(options)));
+  // Snapshot files a crash left staged will never be installed.
+  if (absl::Status s = store->engine()->ClearStaging(); !s.ok()) return s;
   IterOptions opts;
   opts.lower_bound = MVCCKeyPrefix(ReplicaIndexStart());
   opts.upper_bound = MVCCKeyPrefix(ReplicaIndexEnd());
@@ -38,19 +40,49 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   }
   if (absl::Status s = it->status(); !s.ok()) return s;
   absl::MutexLock lock(&store->mu_);
+  if (absl::Status s = store->LoadCorruptMarkers(); !s.ok()) return s;
+  std::vector<std::pair<uint64_t, absl::Status>> found_corrupt;
   for (uint64_t id : ids) {
+    if (store->corrupt_.contains(id)) continue;
     absl::StatusOr<std::unique_ptr<Replica>> r = Replica::Load(store.get(), id);
     if (!r.ok()) {
-      return absl::Status(r.status().code(), absl::StrCat("loading replica of range ", id, ": ",
-                                                          r.status().message()));
+      const absl::Status s(r.status().code(), absl::StrCat("loading replica of range ", id, ": ",
+                                                           r.status().message()));
+      // A corrupt record stops only this replica; anything else (an I/O error) means
+      // the engine itself is unusable.
+      if (!absl::IsDataLoss(s)) return s;
+      found_corrupt.emplace_back(id, s);
+      continue;
     }
     store->replicas_[id] = std::move(*r);
   }
-  spdlog::info("store: loaded {} replicas", ids.size());
+  for (const auto& [id, why] : found_corrupt) {
+    spdlog::error("r{}: replica on this node is corrupt and stays out of service: {}", id,
+                  why.ToString());
+    store->corrupt_[id] = why;
+    std::unique_ptr<WriteBatch> b = store->engine()->NewWriteBatch();
+    b->Put(ColumnFamily::kData, MVCCKeyPrefix(CorruptReplicaKey(id)), why.ToString());
+    if (absl::Status s = b->Commit(/*sync=*/true); !s.ok()) return s;
+  }
+  store->metrics_.replicas_corrupt.store(store->corrupt_.size());
+  spdlog::info("store: loaded {} replicas ({} out of service: corrupt)", store->replicas_.size(),
+               store->corrupt_.size());
   return store;
 }
 
 void Store::Start() {
+  SnapshotSenderOptions so;
+  so.concurrency = config().snapshot_send_concurrency;
+  so.chunk_bytes = config().snapshot_chunk_bytes;
+  so.rate_bytes_per_sec = config().snapshot_rate_bytes_per_sec;
+  so.stall_timeout = config().snapshot_stall_timeout;
+  snapshot_sender_ = std::make_unique<SnapshotSender>(
+      so, options_.open_snapshot_stream, &metrics_,
+      [this](uint64_t range_id, uint64_t to_replica_id, const absl::Status& result) {
+        if (std::shared_ptr<Replica> r = GetReplica(range_id); r != nullptr) {
+          r->OnSnapshotSent(to_replica_id, result);
+        }
+      });
   // Named threads: `top -H` and perf show what each one costs.
   scheduler_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "raft-scheduler");
@@ -72,8 +104,10 @@ void Store::Stop() {
     if (stopping_) return;
     stopping_ = true;
   }
-  // The background threads first (the GC thread may be sending through the key
-  // sender), then the sender: after this, nothing of the store calls out.
+  // Snapshot streams first (their outcome is reported to replicas), then the
+  // background threads (the GC thread may be sending through the key sender), then
+  // the key sender: after this, nothing of the store calls out.
+  if (snapshot_sender_ != nullptr) snapshot_sender_->Stop();
   if (scheduler_.joinable()) scheduler_.join();
   if (ticker_.joinable()) ticker_.join();
   if (gc_.joinable()) gc_.join();
@@ -121,6 +155,12 @@ kvpb::BatchResponse Store::Send(const kvpb::BatchRequest& request, absl::Time de
         "range ", request.header().range_id(), " has no replica on node ", config().node_id)));
     resp.mutable_error()->mutable_range_not_found()->set_range_id(request.header().range_id());
     resp.mutable_error()->mutable_range_not_found()->set_node_id(config().node_id);
+    absl::MutexLock lock(&mu_);
+    if (auto it = corrupt_.find(request.header().range_id()); it != corrupt_.end()) {
+      resp.mutable_error()->set_message(
+          absl::StrCat("the replica of range ", it->first, " on node ", config().node_id,
+                       " is corrupt and out of service: ", it->second.message()));
+    }
   } else {
     resp = r->Send(request, deadline);
   }
@@ -135,6 +175,12 @@ void Store::HandleRaftBatch(const rangespb::RaftMessageBatch& batch) {
   }
   for (const rangespb::RaftMessageRequest& m : batch.requests()) {
     metrics_.raft_messages_received.fetch_add(1, std::memory_order_relaxed);
+    // Snapshots arrive only through snapshot streams (BeginSnapshot), which stage
+    // their data; a MsgSnap in a message batch carries none we could install.
+    if (m.message().type() == raftpb::MSG_SNAP) {
+      metrics_.raft_messages_dropped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
     std::shared_ptr<Replica> r = GetReplica(m.range_id());
     if (r == nullptr || !r->EnqueueRaftMessage(m)) {
       metrics_.raft_messages_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -169,6 +215,20 @@ int Store::DrainLeases(absl::Time deadline) {
 
 void Store::SendRaftMessage(rangespb::RaftMessageRequest message) {
   if (options_.send_raft_message) options_.send_raft_message(std::move(message));
+}
+
+bool Store::TryReserveInboxBytes(size_t bytes) {
+  const int64_t max = static_cast<int64_t>(config().store_inbox_max_bytes);
+  int64_t held = metrics_.raft_inbox_bytes.load(std::memory_order_relaxed);
+  do {
+    if (held + static_cast<int64_t>(bytes) > max) return false;
+  } while (!metrics_.raft_inbox_bytes.compare_exchange_weak(
+      held, held + static_cast<int64_t>(bytes), std::memory_order_relaxed));
+  return true;
+}
+
+void Store::ReleaseInboxBytes(size_t bytes) {
+  metrics_.raft_inbox_bytes.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
 }
 
 bool Store::NodeLive(uint64_t node_id) const {
@@ -206,7 +266,10 @@ void Store::ProcessPass(const std::vector<uint64_t>& range_ids) {
     std::shared_ptr<Replica> r = GetReplica(id);
     if (r == nullptr) continue;
     std::optional<StagedReady> s = r->StageReady(batch.get());
-    if (!s.has_value()) continue;
+    if (!s.has_value()) {
+      if (absl::Status c = r->Corruption(); !c.ok()) RetireCorruptReplica(id, c);
+      continue;
+    }
     must_sync = must_sync || s->ready.must_sync || s->ready.snapshot.has_value();
     staged.emplace_back(std::move(r), std::move(*s));
   }
@@ -223,6 +286,7 @@ void Store::ProcessPass(const std::vector<uint64_t>& range_ids) {
   }
   for (auto& [r, s] : staged) {
     if (r->FinishReady(std::move(s))) EnqueueRange(r->range_id());
+    if (absl::Status c = r->Corruption(); !c.ok()) RetireCorruptReplica(r->range_id(), c);
   }
 }
 

@@ -8,7 +8,10 @@
 //   3. then per replica: sends messages (the transport batches them per peer node),
 //      applies committed commands, and advances Raft.
 // A ticker thread ticks every non-quiescent replica each tick_interval, and asks
-// leaders to truncate long logs about once a second.
+// leaders to truncate long logs about once a second. Raft snapshots are streamed by
+// the SnapshotSender's threads and received by BeginSnapshot's sinks, never on the
+// scheduler thread (docs/design/snapshot-streaming.md). Replicas whose storage turns
+// out corrupt are taken out of service (CorruptReplicas).
 //
 // Thread safety: safe for concurrent use. Lock order: Store::mu_ < Replica::mu_.
 #pragma once
@@ -30,6 +33,8 @@
 #include "proto/ranges.pb.h"
 #include "ranges/key_sender.h"
 #include "ranges/replica.h"
+#include "ranges/snapshot_sender.h"
+#include "ranges/snapshot_stream.h"
 #include "ranges/store_context.h"
 
 namespace rangedb::ranges {
@@ -45,6 +50,8 @@ struct StoreOptions {
   std::function<void(rangespb::RaftMessageRequest)> send_raft_message;
   // The failure detector's view; empty = every node is live.
   std::function<bool(uint64_t node_id)> node_live;
+  // Opens snapshot streams to other nodes; empty = this store sends no snapshots.
+  SnapshotStreamFactory open_snapshot_stream;
 };
 
 class Store final : public StoreContext {
@@ -64,6 +71,11 @@ class Store final : public StoreContext {
   kvpb::BatchResponse Send(const kvpb::BatchRequest& request, absl::Time deadline);
   // Messages from another node.
   void HandleRaftBatch(const rangespb::RaftMessageBatch& batch);
+  // An inbound snapshot stream (its first chunk's header): where its chunks go, or why
+  // it is refused (no such replica, out of service, stale, too many at once).
+  // Call Finish on the sink after the last chunk.
+  absl::StatusOr<std::unique_ptr<SnapshotSink>> BeginSnapshot(
+      const rangespb::SnapshotHeader& header);
   // The failure detector declared node_id dead.
   void OnNodeDead(uint64_t node_id);
   // Moves every lease this store holds to other replicas; returns how many it still
@@ -74,8 +86,13 @@ class Store final : public StoreContext {
   // a node fenced for its clock serves again.
   void ResumeAfterDrain() { draining_.store(false); }
 
+  // Replicas in service (not the corrupt ones).
   std::shared_ptr<Replica> GetReplica(uint64_t range_id) const;
   std::vector<std::shared_ptr<Replica>> Replicas() const;
+  // Replicas out of service because their storage is corrupt, with the error that
+  // stopped them (docs/replication.md, "Corrupt replicas"). They stay out of service
+  // across restarts (a store-local marker records them) until they are replaced.
+  std::map<uint64_t, absl::Status> CorruptReplicas() const;
   const StoreMetrics& metrics() const { return metrics_; }
   StoreMetrics* mutable_metrics() override { return &metrics_; }
   // Wires how replicas reach other ranges (the node's gateway) and starts the
@@ -98,9 +115,12 @@ class Store final : public StoreContext {
   HybridLogicalClock* clock() override { return options_.clock; }
   int64_t MonotonicNanos() override { return monotonic_->NowNanos(); }
   void SendRaftMessage(rangespb::RaftMessageRequest message) override;
+  absl::Status SendSnapshot(OutgoingSnapshot snapshot) override;
   void EnqueueRange(uint64_t range_id) override;
   bool VotingAllowed() const override { return absl::Now() >= voting_allowed_after_; }
   bool NodeLive(uint64_t node_id) const override;
+  bool TryReserveInboxBytes(size_t bytes) override;
+  void ReleaseInboxBytes(size_t bytes) override;
   kvpb::BatchResponse SendByKey(const kvpb::BatchRequest& request, absl::Time deadline) override;
   void ResolveIntentsAsync(const kvpb::Transaction& finished,
                            std::vector<kvpb::Span> spans) override;
@@ -114,6 +134,10 @@ class Store final : public StoreContext {
   // gc_ttl: the cluster setting if set and valid, else the configured default.
   absl::Duration GcTtl();
   void ProcessPass(const std::vector<uint64_t>& range_ids);
+  // Takes a stopped replica out of service and records it durably.
+  void RetireCorruptReplica(uint64_t range_id, const absl::Status& why);
+  // Store::Open: the corrupt-replica markers.
+  absl::Status LoadCorruptMarkers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const StoreOptions options_;
   MonotonicClock* const monotonic_;
@@ -124,11 +148,19 @@ class Store final : public StoreContext {
 
   mutable absl::Mutex mu_;
   std::map<uint64_t, std::shared_ptr<Replica>> replicas_ ABSL_GUARDED_BY(mu_);
+  // Out of service: range id -> why. Disjoint from replicas_.
+  std::map<uint64_t, absl::Status> corrupt_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex queue_mu_;
   std::vector<uint64_t> queue_ ABSL_GUARDED_BY(queue_mu_);  // bounded by replica count
   std::set<uint64_t> queued_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+
+  // Outbound snapshots (created by Start, stopped by Stop).
+  std::unique_ptr<SnapshotSender> snapshot_sender_;
+  // Ranges with an inbound snapshot stream open; at most snapshot_receive_concurrency.
+  absl::Mutex receiving_mu_;
+  std::set<uint64_t> receiving_ ABSL_GUARDED_BY(receiving_mu_);
 
   // Shared with the binding BindKeySender returns; detached by Stop().
   const std::shared_ptr<KeySenderSlot> key_sender_ = std::make_shared<KeySenderSlot>();

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "proto/kv.pb.h"
 #include "proto/ranges.pb.h"
+#include "ranges/snapshot_stream.h"
 #include "storage/engine.h"
 #include "txn/hlc.h"
 
@@ -25,11 +26,31 @@ struct StoreConfig {
   absl::Duration tick_interval = absl::Milliseconds(100);
   int election_ticks = 10;
   int heartbeat_ticks = 1;
-  // Per-range bounds.
-  size_t raft_inbox_max_messages = 10000;
+  // Memory bounds, all in bytes (docs/replication.md, "Bounds"). A queued message or
+  // proposal costs its serialized size plus kQueuedItemOverheadBytes.
+  // Inbound Raft messages waiting for the scheduler: per replica, and all replicas.
+  size_t raft_inbox_max_bytes = size_t{64} << 20;
+  size_t store_inbox_max_bytes = size_t{256} << 20;
+  // Proposals waiting for the scheduler, per replica (beyond: "not applied", retry).
+  size_t raft_proposal_queue_max_bytes = size_t{64} << 20;
+  // Recent entries cached by the Raft log storage, per replica.
   size_t raft_entry_cache_bytes = size_t{256} << 10;
   uint64_t raft_max_entry_bytes = uint64_t{32} << 20;
   uint64_t raft_max_uncommitted_bytes = uint64_t{64} << 20;
+  // Entries in one MsgApp, and in flight to one follower (flow control window).
+  uint64_t raft_max_msg_bytes = uint64_t{1} << 20;
+  uint64_t raft_max_inflight_bytes = uint64_t{16} << 20;
+  // Committed entries handed out (and applied) per Ready.
+  uint64_t raft_max_committed_bytes_per_ready = uint64_t{64} << 20;
+  // Snapshots (docs/design/snapshot-streaming.md): streamed in chunks of this many
+  // bytes of keys and values, all outbound ones of the store paced together under the
+  // rate, at most this many sent and received at a time (one per range), a send that
+  // makes no progress for the stall timeout is cancelled.
+  size_t snapshot_chunk_bytes = size_t{1} << 20;
+  uint64_t snapshot_rate_bytes_per_sec = uint64_t{64} << 20;
+  size_t snapshot_send_concurrency = 2;
+  size_t snapshot_receive_concurrency = 2;
+  absl::Duration snapshot_stall_timeout = absl::Seconds(30);
   // The leader proposes truncating the Raft log once it holds more entries than this.
   uint64_t raft_log_truncate_threshold_entries = 2000;
   // Idle ticks (no proposals, everyone caught up) before a leader quiesces its range.
@@ -78,6 +99,9 @@ struct StoreConfig {
   absl::Duration ElectionTimeout() const { return tick_interval * election_ticks; }
 };
 
+// What one queued message or proposal costs beyond its serialized size.
+inline constexpr size_t kQueuedItemOverheadBytes = 128;
+
 // Counters for /metrics.
 struct StoreMetrics {
   std::atomic<uint64_t> passes{0};
@@ -96,6 +120,21 @@ struct StoreMetrics {
   std::atomic<uint64_t> txn_deadlocks_broken{0};  // waits-for cycles broken here
   std::atomic<uint64_t> gc_versions_removed{0};
   std::atomic<uint64_t> gc_records_removed{0};
+  // Replicas out of service because their storage is corrupt (a gauge).
+  std::atomic<uint64_t> replicas_corrupt{0};
+  // Gauge: bytes of inbound Raft messages queued in replica inboxes.
+  std::atomic<int64_t> raft_inbox_bytes{0};
+  // Proposals refused because the replica's proposal queue was full.
+  std::atomic<uint64_t> proposals_refused_queue_full{0};
+  // Snapshots: streams sent (receiver has it) / failed, key+value bytes sent; streams
+  // received completely / refused or broken, bytes received; snapshots installed.
+  std::atomic<uint64_t> snapshots_sent{0};
+  std::atomic<uint64_t> snapshots_send_failed{0};
+  std::atomic<uint64_t> snapshot_bytes_sent{0};
+  std::atomic<uint64_t> snapshots_received{0};
+  std::atomic<uint64_t> snapshots_receive_failed{0};
+  std::atomic<uint64_t> snapshot_bytes_received{0};
+  std::atomic<uint64_t> snapshots_applied{0};
 };
 
 class StoreContext {
@@ -108,6 +147,10 @@ class StoreContext {
   virtual int64_t MonotonicNanos() = 0;
   // Sends a Raft message to another node (never blocks; may drop).
   virtual void SendRaftMessage(rangespb::RaftMessageRequest message) = 0;
+  // Takes a snapshot for streaming to another node (never blocks). OK: the outcome is
+  // reported later through the sending replica's OnSnapshotSent; otherwise it was not
+  // taken (busy, backing off, stopping) and nothing is reported.
+  virtual absl::Status SendSnapshot(OutgoingSnapshot snapshot) = 0;
   // Asks the scheduler to process range_id soon.
   virtual void EnqueueRange(uint64_t range_id) = 0;
   // Whether vote requests may be granted yet: a restarted node forgot which leader
@@ -115,6 +158,10 @@ class StoreContext {
   virtual bool VotingAllowed() const = 0;
   // Whether the failure detector considers node_id live (unknown counts as live).
   virtual bool NodeLive(uint64_t node_id) const = 0;
+  // The store-wide budget of inbound message bytes (StoreConfig::store_inbox_max_bytes):
+  // takes bytes if they fit (false: drop the message); Release gives them back.
+  virtual bool TryReserveInboxBytes(size_t bytes) = 0;
+  virtual void ReleaseInboxBytes(size_t bytes) = 0;
   virtual StoreMetrics* mutable_metrics() = 0;
   // Routes a batch by key as a gateway does: how a replica reaches other ranges for
   // PushTxn and QueryTxn. Unavailable until the node wired a sender.

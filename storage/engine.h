@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -110,6 +111,25 @@ class WriteBatch : public Reader, public Writer {
 // A consistent, read-only view of the engine at one moment.
 class Snapshot : public Reader {};
 
+// A sorted file of writes to one column family, built outside the engine and then
+// added to it atomically by Engine::IngestFiles: how a replica installs a Raft
+// snapshot too large for one write batch (docs/design/snapshot-streaming.md).
+// Thread-compatible. Destroying an unfinished writer removes its file.
+class SstFileWriter {
+ public:
+  virtual ~SstFileWriter() = default;
+  // REQUIRES: keys strictly increasing across calls; an error otherwise.
+  [[nodiscard]] virtual absl::Status Put(absl::string_view key, absl::string_view value) = 0;
+  // When ingested, deletes what the engine holds in [begin, end) — not the keys this
+  // file puts there.
+  [[nodiscard]] virtual absl::Status DeleteRange(absl::string_view begin,
+                                                 absl::string_view end) = 0;
+  // Completes the file on stable storage; then path() may be ingested.
+  [[nodiscard]] virtual absl::Status Finish() = 0;
+  virtual uint64_t FileBytes() const = 0;
+  virtual const std::string& path() const = 0;
+};
+
 class Engine : public Reader {
  public:
   [[nodiscard]] virtual std::unique_ptr<WriteBatch> NewWriteBatch() = 0;
@@ -124,6 +144,20 @@ class Engine : public Reader {
 
   // Where the engine keeps its files, or ":memory:" for the in-memory engine.
   virtual std::string Path() const = 0;
+
+  // A new SST file for cf in the engine's staging directory (on the engine's own file
+  // system, also for the in-memory engine).
+  [[nodiscard]] virtual absl::StatusOr<std::unique_ptr<SstFileWriter>> NewSstFileWriter(
+      ColumnFamily cf) = 0;
+  // Adds finished files to cf atomically and durably: all or none, above every write
+  // already in the engine. The files are moved into the engine (their paths are gone
+  // afterwards, also on failure of a later step).
+  [[nodiscard]] virtual absl::Status IngestFiles(ColumnFamily cf,
+                                                 const std::vector<std::string>& paths) = 0;
+  // Removes a staged file that will not be ingested; a missing file is fine.
+  virtual void RemoveStagedFile(const std::string& path) = 0;
+  // Removes every staged file (what a crash left behind).
+  [[nodiscard]] virtual absl::Status ClearStaging() = 0;
 };
 
 }  // namespace rangedb

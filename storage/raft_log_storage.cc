@@ -80,26 +80,45 @@ uint32_t Crc32c(absl::string_view data) {
   return ~c;
 }
 
-std::string EncodeRecord(absl::string_view payload) {
-  const uint32_t crc = Crc32c(payload);
+uint32_t RecordChecksum(uint64_t range_id, absl::string_view payload) {
+  std::string prefix(1, static_cast<char>(kRecordVersion));
+  AppendBigEndian64(&prefix, range_id);
+  uint32_t c = ~0u;
+  for (absl::string_view part : {absl::string_view(prefix), payload}) {
+    for (char ch : part) c = kCrc32cTable[(c ^ static_cast<uint8_t>(ch)) & 0xFF] ^ (c >> 8);
+  }
+  return ~c;
+}
+
+std::string EncodeRecord(uint64_t range_id, absl::string_view payload) {
+  const uint32_t crc = RecordChecksum(range_id, payload);
   std::string out;
-  out.reserve(kChecksumBytes + payload.size());
+  out.reserve(kRecordHeaderBytes + payload.size());
+  out.push_back(static_cast<char>(kRecordVersion));
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(crc >> shift));
   out.append(payload.data(), payload.size());
   return out;
 }
 
-absl::StatusOr<absl::string_view> DecodeRecord(absl::string_view record) {
-  if (record.size() < kChecksumBytes) {
+absl::StatusOr<absl::string_view> DecodeRecord(uint64_t range_id, absl::string_view record) {
+  if (record.size() < kRecordHeaderBytes) {
     return absl::DataLossError(
-        absl::StrCat("record of ", record.size(), " bytes is shorter than its checksum"));
+        absl::StrCat("record of ", record.size(), " bytes is shorter than its header"));
+  }
+  const uint8_t version = static_cast<uint8_t>(record[0]);
+  if (version != kRecordVersion) {
+    // Version 1 (before 2026-12) had no version byte and no range id in the checksum;
+    // this build does not read it (docs/raft-log.md §2).
+    return absl::DataLossError(absl::StrCat("record format version ", version,
+                                            " is not supported (this build reads version ",
+                                            kRecordVersion, ")"));
   }
   uint32_t stored = 0;
-  for (size_t i = 0; i < kChecksumBytes; ++i) {
+  for (size_t i = 1; i < kRecordHeaderBytes; ++i) {
     stored = (stored << 8) | static_cast<uint8_t>(record[i]);
   }
-  const absl::string_view payload = record.substr(kChecksumBytes);
-  const uint32_t computed = Crc32c(payload);
+  const absl::string_view payload = record.substr(kRecordHeaderBytes);
+  const uint32_t computed = RecordChecksum(range_id, payload);
   if (stored != computed) {
     return absl::DataLossError(absl::StrCat("checksum mismatch (stored 0x", absl::Hex(stored),
                                             ", computed 0x", absl::Hex(computed), ") over ",
@@ -193,7 +212,7 @@ void RaftLogWrite::Append(const std::vector<raftpb::Entry>& entries) {
     RAFT_CHECK(e.index() == start + (k - skip), "raft log: appended entries are not contiguous");
     RAFT_CHECK(e.SerializeToString(&payload), "raft log: cannot serialize an entry");
     batch_->Put(ColumnFamily::kRaftLog, raftlog::LogKey(storage_->range_id_, e.index()),
-                raftlog::EncodeRecord(payload));
+                raftlog::EncodeRecord(storage_->range_id_, payload));
   }
 
   // appended_ is the staged tail of the log: cut it where these entries start.
@@ -212,7 +231,7 @@ void RaftLogWrite::Append(const std::vector<raftpb::Entry>& entries) {
 void RaftLogWrite::SetHardState(const raftpb::HardState& hs) {
   state_.hard_state = hs;
   batch_->Put(ColumnFamily::kData, raftlog::HardStateKey(storage_->range_id_),
-              raftlog::EncodeRecord(hs.SerializeAsString()));
+              raftlog::EncodeRecord(storage_->range_id_, hs.SerializeAsString()));
 }
 
 void RaftLogWrite::SetInitialConfState(const raftpb::ConfState& cs) {
@@ -283,12 +302,12 @@ void RaftLogWrite::PutTruncatedState() {
   AppendBigEndian64(&payload, state_.truncated_index);
   AppendBigEndian64(&payload, state_.truncated_term);
   batch_->Put(ColumnFamily::kData, raftlog::TruncatedStateKey(storage_->range_id_),
-              raftlog::EncodeRecord(payload));
+              raftlog::EncodeRecord(storage_->range_id_, payload));
 }
 
 void RaftLogWrite::PutSnapshotMeta() {
   batch_->Put(ColumnFamily::kData, raftlog::SnapshotMetaKey(storage_->range_id_),
-              raftlog::EncodeRecord(state_.snapshot.SerializeAsString()));
+              raftlog::EncodeRecord(storage_->range_id_, state_.snapshot.SerializeAsString()));
 }
 
 // --- RaftLogStorage ---
@@ -313,7 +332,7 @@ absl::StatusOr<bool> ReadStateRecord(Engine* engine, uint64_t range_id, const st
   absl::StatusOr<bool> found = engine->Get(ColumnFamily::kData, key, value);
   if (!found.ok()) return EngineError(range_id, found.status());
   if (!*found) return false;
-  absl::StatusOr<absl::string_view> p = raftlog::DecodeRecord(*value);
+  absl::StatusOr<absl::string_view> p = raftlog::DecodeRecord(range_id, *value);
   if (!p.ok()) {
     return absl::DataLossError(
         absl::StrCat("raft log of range ", range_id, ": ", what, ": ", p.status().message()));
@@ -485,7 +504,7 @@ absl::StatusOr<raftpb::Entry> RaftLogStorage::ReadEntry(uint64_t index) const {
 
 absl::Status RaftLogStorage::ParseEntry(uint64_t index, absl::string_view value,
                                         raftpb::Entry* e) const {
-  absl::StatusOr<absl::string_view> payload = raftlog::DecodeRecord(value);
+  absl::StatusOr<absl::string_view> payload = raftlog::DecodeRecord(range_id_, value);
   if (!payload.ok()) {
     return absl::DataLossError(absl::StrCat(Describe(index), ": ", payload.status().message()));
   }

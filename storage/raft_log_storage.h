@@ -6,9 +6,10 @@
 //   kData     MVCCKeyPrefix(\x01 i <range id> "urfth") -> record(raftpb::HardState)
 //   kData     MVCCKeyPrefix(\x01 i <range id> "urftt") -> record(index:8 BE, term:8 BE)
 //   kData     MVCCKeyPrefix(\x01 i <range id> "urfts") -> record(raftpb::SnapshotMetadata)
-// A record is a CRC-32C of its payload (4 bytes BE) followed by the payload. Every read
-// verifies the checksum: a corrupt or truncated record is reported as DataLoss naming
-// the range and the index, and never parsed into an entry.
+// A record (format version 2) is a version byte, a CRC-32C (4 bytes BE) over the
+// version, the range id (8 bytes BE) and the payload, then the payload. Every read
+// verifies the checksum: a corrupt or truncated record, or a valid record of another
+// range, is reported as DataLoss naming the range and the index, and never parsed.
 //
 // Write protocol (two steps: group commit across ranges, and a batch that is never
 // committed changes nothing):
@@ -45,7 +46,9 @@ namespace rangedb {
 
 namespace raftlog {
 
+inline constexpr uint8_t kRecordVersion = 2;
 inline constexpr size_t kChecksumBytes = 4;
+inline constexpr size_t kRecordHeaderBytes = 1 + kChecksumBytes;  // version, checksum
 inline constexpr size_t kLogKeyBytes = 16;
 
 // Key of entry `index` of range_id in ColumnFamily::kRaftLog.
@@ -58,11 +61,15 @@ std::string SnapshotMetaKey(uint64_t range_id);
 // CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as in iSCSI and RocksDB.
 uint32_t Crc32c(absl::string_view data);
 
-// checksum(payload) ++ payload.
-std::string EncodeRecord(absl::string_view payload);
-// Verifies the checksum and returns the payload (a view into record), or DataLoss
-// saying what is wrong (too short, checksum mismatch); callers add which record.
-[[nodiscard]] absl::StatusOr<absl::string_view> DecodeRecord(absl::string_view record);
+// The checksum of a record of range_id: CRC-32C over version ++ range_id (8 BE) ++ payload.
+uint32_t RecordChecksum(uint64_t range_id, absl::string_view payload);
+// version ++ RecordChecksum(range_id, payload) (4 BE) ++ payload.
+std::string EncodeRecord(uint64_t range_id, absl::string_view payload);
+// Verifies the version and the checksum (with range_id) and returns the payload (a view
+// into record), or DataLoss saying what is wrong (too short, unknown version, checksum
+// mismatch); callers add which record.
+[[nodiscard]] absl::StatusOr<absl::string_view> DecodeRecord(uint64_t range_id,
+                                                             absl::string_view record);
 
 }  // namespace raftlog
 

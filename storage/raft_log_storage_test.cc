@@ -501,7 +501,7 @@ TEST_F(RaftLogCorruptionTest, FlippedPayloadByte) {
 }
 
 TEST_F(RaftLogCorruptionTest, FlippedChecksumByte) {
-  Mutate(1, [](std::string& v) { v[0] ^= 0x01; });
+  Mutate(1, [](std::string& v) { v[1] ^= 0x01; });
   ExpectDataLoss(Uncached()->Term(1).status(), "entry 1: checksum mismatch");
 }
 
@@ -520,6 +520,28 @@ TEST_F(RaftLogCorruptionTest, RecordUnderTheWrongIndex) {
   RawPut(ColumnFamily::kRaftLog, raftlog::LogKey(3, 4),
          RawGet(ColumnFamily::kRaftLog, raftlog::LogKey(3, 9)));
   ExpectDataLoss(Uncached()->Entries(4, 5, raft::kNoLimit).status(), "entry 4: holds index 9");
+}
+
+// A valid record of another range, copied under this range's key at the same index
+// (a bug that mixes up range ids, or a file copied between stores): the range id is in
+// the checksum, so it does not verify.
+TEST_F(RaftLogCorruptionTest, RecordOfAnotherRange) {
+  {
+    std::unique_ptr<RaftLogStorage> other = Open(5);
+    Append(*other, MakeEntries(1, 11, 1, 50));
+    raftpb::HardState hs;
+    hs.set_term(1);
+    hs.set_commit(10);
+    Apply(*other, [&](RaftLogWrite& w) { w.SetHardState(hs); });
+  }
+  RawPut(ColumnFamily::kRaftLog, raftlog::LogKey(3, 4),
+         RawGet(ColumnFamily::kRaftLog, raftlog::LogKey(5, 4)));
+  ExpectDataLoss(Uncached()->Entries(4, 5, raft::kNoLimit).status(), "entry 4: checksum mismatch");
+  RawPut(ColumnFamily::kData, raftlog::HardStateKey(3),
+         RawGet(ColumnFamily::kData, raftlog::HardStateKey(5)));
+  absl::StatusOr<std::unique_ptr<RaftLogStorage>> s = RaftLogStorage::Open(engine_.get(), 3);
+  ASSERT_FALSE(s.ok());
+  ExpectDataLoss(s.status(), "hard state: checksum mismatch");
 }
 
 TEST_F(RaftLogCorruptionTest, MissingEntry) {
@@ -678,16 +700,33 @@ TEST(RaftLogFormatTest, KeysAndRecords) {
   EXPECT_EQ(raftlog::HardStateKey(5), EncodeMVCCKey("\x01i\0\0\0\0\0\0\0\x05urfth"s, {}));
   EXPECT_EQ(raftlog::TruncatedStateKey(5), EncodeMVCCKey("\x01i\0\0\0\0\0\0\0\x05urftt"s, {}));
   EXPECT_EQ(raftlog::SnapshotMetaKey(5), EncodeMVCCKey("\x01i\0\0\0\0\0\0\0\x05urfts"s, {}));
-  EXPECT_EQ(raftlog::EncodeRecord("123456789"),
-            "\xE3\x06\x92\x83"
+  // Version 2: 02, CRC-32C(02 ++ <range id:8 BE> ++ payload), payload.
+  EXPECT_EQ(raftlog::RecordChecksum(1, "123456789"), 0x444248F7u);
+  EXPECT_EQ(raftlog::RecordChecksum(5, "123456789"), 0x672F3D70u);
+  EXPECT_EQ(raftlog::EncodeRecord(1, "123456789"),
+            "\x02\x44\x42\x48\xF7"
             "123456789"s);
-  EXPECT_EQ(*raftlog::DecodeRecord("\xE3\x06\x92\x83"
+  EXPECT_EQ(*raftlog::DecodeRecord(1,
+                                   "\x02\x44\x42\x48\xF7"
                                    "123456789"s),
             "123456789");
-  EXPECT_TRUE(absl::IsDataLoss(raftlog::DecodeRecord("\xE3\x06\x92\x83"
+  // The same record read as range 5's, a payload cut short, a short header, and a
+  // version 1 record (CRC of the payload alone, no version byte).
+  EXPECT_TRUE(absl::IsDataLoss(raftlog::DecodeRecord(5,
+                                                     "\x02\x44\x42\x48\xF7"
+                                                     "123456789"s)
+                                   .status()));
+  EXPECT_TRUE(absl::IsDataLoss(raftlog::DecodeRecord(1,
+                                                     "\x02\x44\x42\x48\xF7"
                                                      "12345678"s)
                                    .status()));
-  EXPECT_TRUE(absl::IsDataLoss(raftlog::DecodeRecord("\xE3\x06"s).status()));
+  EXPECT_TRUE(absl::IsDataLoss(raftlog::DecodeRecord(1, "\x02\x44\x42"s).status()));
+  const absl::Status v1 = raftlog::DecodeRecord(1,
+                                                "\xE3\x06\x92\x83"
+                                                "123456789"s)
+                              .status();
+  EXPECT_TRUE(absl::IsDataLoss(v1));
+  EXPECT_NE(v1.message().find("version 227 is not supported"), std::string::npos) << v1;
 }
 
 }  // namespace

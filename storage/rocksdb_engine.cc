@@ -14,6 +14,8 @@
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
 #include "rocksdb/write_batch.h"
+#include "storage/rocksdb_internal.h"
+#include "storage/rocksdb_sst.h"
 
 namespace rangedb {
 namespace {
@@ -21,17 +23,8 @@ namespace {
 constexpr char kRaftLogFamily[] = "raft_log";
 constexpr char kInMemoryPath[] = "/rangedb-in-memory";
 
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  std::string msg = absl::StrCat(what, ": ", s.ToString());
-  if (s.IsCorruption()) return absl::DataLossError(msg);
-  if (s.IsIOError()) return absl::UnavailableError(msg);
-  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
-  if (s.IsNotSupported()) return absl::UnimplementedError(msg);
-  return absl::InternalError(msg);
-}
-
-rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+using rocks_internal::FromRocks;
+using rocks_internal::ToSlice;
 absl::string_view FromSlice(const rocksdb::Slice& s) {
   return absl::string_view(s.data(), s.size());
 }
@@ -324,6 +317,7 @@ class RocksEngine final : public Engine, public RocksAccess {
       if (h != nullptr) (void)db_->DestroyColumnFamilyHandle(h);
     }
     handles_.clear();
+    staging_.reset();
     db_.reset();  // before the Env it may be using
   }
 
@@ -372,6 +366,15 @@ class RocksEngine final : public Engine, public RocksAccess {
 
   std::string Path() const override { return in_memory_ ? ":memory:" : path_; }
 
+  absl::StatusOr<std::unique_ptr<SstFileWriter>> NewSstFileWriter(ColumnFamily cf) override {
+    return staging_->NewWriter(rocksdb::Options(db_options_, family_options_), Family(cf));
+  }
+  absl::Status IngestFiles(ColumnFamily cf, const std::vector<std::string>& paths) override {
+    return staging_->Ingest(Family(cf), paths);
+  }
+  void RemoveStagedFile(const std::string& path) override { staging_->Remove(path); }
+  absl::Status ClearStaging() override { return staging_->Clear(); }
+
  private:
   // Single-key reads (every MVCC get, every write's read of its key) are short, and
   // building a RocksDB iterator costs more than the read itself. So they reuse
@@ -412,6 +415,9 @@ class RocksEngine final : public Engine, public RocksAccess {
   std::shared_ptr<rocksdb::Cache> cache_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by ColumnFamily
+  rocksdb::DBOptions db_options_;
+  rocksdb::ColumnFamilyOptions family_options_;  // every family's
+  std::unique_ptr<rocks_internal::SstStaging> staging_;
   std::string path_;
   bool in_memory_ = false;
 };
@@ -476,6 +482,11 @@ absl::StatusOr<std::unique_ptr<Engine>> RocksEngine::Open(const EngineOptions& o
       rocksdb::DB::Open(db_options, engine->path_, families, &engine->handles_, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open store at ", engine->path_));
   engine->db_.reset(raw);
+  engine->db_options_ = db_options;
+  engine->family_options_ = cf;
+  engine->staging_ = std::make_unique<rocks_internal::SstStaging>(
+      raw, db_options.env != nullptr ? db_options.env : rocksdb::Env::Default(),
+      engine->path_ + "/staging");
   return std::unique_ptr<Engine>(std::move(engine));
 }
 

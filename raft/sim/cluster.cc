@@ -90,12 +90,15 @@ struct Cluster::Node {
   uint64_t hash_base = 0;
   std::vector<uint64_t> hashes{0};
   std::vector<ReadState> read_states;
+  // A Ready whose leader messages went out before it was persisted (volatile: a
+  // crash loses it).
+  std::optional<Ready> unpersisted;
   int restarts = 0;
   uint64_t observed_leader_term = 0;
 };
 
 Cluster::Cluster(const std::vector<uint64_t>& ids, ClusterOptions options, uint64_t seed)
-    : opts_(options), rng_(seed), seed_(seed) {
+    : opts_(options), rng_(seed), seed_(seed), persist_rng_(Mix(seed, 0x9e75157)) {
   // Bootstrap: every initial member starts from a snapshot at index 1 holding the
   // initial configuration, so a member added later (with an empty log) needs a
   // snapshot and learns the configuration from it.
@@ -179,6 +182,7 @@ void Cluster::Crash(uint64_t id) {
   Node& n = *nodes_.at(id);
   if (!n.raw) return;
   n.raw.reset();
+  n.unpersisted.reset();
   n.sm = StateMachine();
   n.read_states.clear();
   // Messages still queued in the crashed process's transport die with it.
@@ -290,6 +294,7 @@ void Cluster::Settle() {
   // cluster goes quiet within a few rounds per tick.
   for (int round = 0; round < 100000; ++round) {
     bool busy = false;
+    bool waiting_for_disk = false;
     for (auto& [id, n] : nodes_) {
       // Observe leadership after every input (a node may lead only briefly).
       if (!n->raw) continue;
@@ -319,19 +324,58 @@ void Cluster::Settle() {
           }
         }
       }
-      while (n->raw && n->raw->HasReady()) {
+      if (n->unpersisted.has_value()) {
+        // The fsync finishes in this round, a later one, or a later tick.
+        if (!persist_rng_.Chance(0.5)) {
+          waiting_for_disk = true;
+          continue;
+        }
+        Ready rd = *std::move(n->unpersisted);
+        n->unpersisted.reset();
+        FinishReady(*n, std::move(rd));
+        busy = true;
+      }
+      while (n->raw && !n->unpersisted.has_value() && n->raw->HasReady()) {
         HandleReady(*n);
         busy = true;
       }
     }
     if (Deliver()) busy = true;
-    if (!busy) return;
+    if (!busy && (!waiting_for_disk || persist_rng_.Chance(0.5))) return;
   }
   Violation("the cluster did not settle within a tick");
 }
 
 void Cluster::HandleReady(Node& n) {
   Ready rd = n.raw->GetReady();
+  const Raft& r = n.raw->raft();
+  const bool leader = r.state() == StateType::kLeader;
+  const bool defer =
+      (opts_.early_send == ClusterOptions::EarlySend::kLeaderAppends && leader &&
+       !rd.entries.empty()) ||
+      (opts_.early_send == ClusterOptions::EarlySend::kAll && (rd.must_sync || rd.snapshot));
+  if (defer) {
+    // Send now what may go early, persist later.
+    std::vector<raftpb::Message> later;
+    for (raftpb::Message& m : rd.messages) {
+      const bool early =
+          opts_.early_send == ClusterOptions::EarlySend::kAll ||
+          (leader && (m.type() == raftpb::MSG_APP || m.type() == raftpb::MSG_HEARTBEAT) &&
+           m.term() == r.term());
+      if (early) {
+        Send(std::move(m));
+      } else {
+        later.push_back(std::move(m));
+      }
+    }
+    rd.messages = std::move(later);
+    n.unpersisted = std::move(rd);
+    return;
+  }
+  FinishReady(n, std::move(rd));
+}
+
+void Cluster::FinishReady(Node& n, Ready rd) {
   // 1. Persist: snapshot, entries, hard state.
   if (rd.snapshot) InstallSnapshot(n, *rd.snapshot);
   PersistEntries(n, rd.entries);

@@ -51,6 +51,16 @@ struct ClusterOptions {
   uint64_t snapshot_every = 0;
   uint64_t compact_keep = 0;
   bool unsafe_commit_old_term = false;  // raft_sim --inject=commit-old-term
+  // Which messages of a Ready go out before the Ready is persisted. The persist then
+  // happens later — sometimes only in a later tick, so a crash can lose it — and
+  // responses can be stepped in between.
+  //   kNone: the plain contract (persist, then send).
+  //   kLeaderAppends: a leader's MsgApp/MsgHeartbeat of its term, as ranges/ does
+  //     (rawnode.h allows it: the leader counts its own entries once persisted).
+  //   kAll: every message, also votes and follower acknowledgements — breaks the
+  //     contract; raft_sim --inject=send-all-early shows the checkers catch it.
+  enum class EarlySend { kNone, kLeaderAppends, kAll };
+  EarlySend early_send = EarlySend::kNone;
 };
 
 struct NetworkOptions {
@@ -145,6 +155,8 @@ class Cluster {
 
   void StartNode(Node& n);
   void HandleReady(Node& n);
+  // Steps 1, 2 (what was not sent early), 3 and 4 of the durability contract.
+  void FinishReady(Node& n, Ready rd);
   void PersistEntries(Node& n, const std::vector<raftpb::Entry>& ents);
   void InstallSnapshot(Node& n, const raftpb::Snapshot& snap);
   void ApplyEntry(Node& n, const raftpb::Entry& e);
@@ -160,6 +172,9 @@ class Cluster {
   NetworkOptions net_;
   SplitMix64 rng_;
   uint64_t seed_;
+  // With early_send: when a deferred Ready is persisted. Separate
+  // from rng_ so that runs without the option replay unchanged.
+  SplitMix64 persist_rng_;
   uint64_t now_ = 0;
   std::map<uint64_t, std::unique_ptr<Node>> nodes_;
   std::set<std::pair<uint64_t, uint64_t>> cut_;

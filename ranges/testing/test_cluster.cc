@@ -1,7 +1,9 @@
 #include "ranges/testing/test_cluster.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ranges/bootstrap.h"
+#include "ranges/range_keys.h"
 #include "storage/rocksdb_engine.h"
 
 namespace rangedb::ranges {
@@ -10,6 +12,31 @@ StoreConfig FastStoreConfig() {
   StoreConfig c;
   c.tick_interval = absl::Milliseconds(20);
   return c;
+}
+
+ReplicatedDigest DigestReplicatedState(Engine* engine, const kvpb::RangeDescriptor& desc) {
+  ReplicatedDigest d;
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over key, 0, value, 0 ...
+  auto mix = [&h](absl::string_view s) {
+    for (char c : s) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+    h = (h ^ 0) * 1099511628211ull;
+  };
+  for (const EngineSpan& span :
+       ReplicatedEngineSpans(desc.range_id(), desc.start_key(), desc.end_key())) {
+    IterOptions opts;
+    opts.lower_bound = span.lower;
+    opts.upper_bound = span.upper;
+    std::unique_ptr<Iterator> it = engine->NewIterator(opts);
+    for (it->Seek(span.lower); it->Valid(); it->Next()) {
+      mix(it->key());
+      mix(it->value());
+      ++d.keys;
+      d.bytes += it->key().size() + it->value().size();
+    }
+    EXPECT_TRUE(it->status().ok()) << it->status();
+  }
+  d.hash = h;
+  return d;
 }
 
 kvpb::BatchRequest PutRequest(const std::string& key, const std::string& value) {
@@ -27,7 +54,7 @@ kvpb::BatchRequest GetRequest(const std::string& key) {
 }
 
 TestCluster::TestCluster(int n, StoreConfig base, std::vector<std::string> split_keys,
-                         PhysicalClock* physical)
+                         PhysicalClock* physical, std::string data_dir)
     : base_(base), physical_(physical != nullptr ? physical : &system_clock_) {
   std::vector<uint64_t> ids;
   for (int i = 1; i <= n; ++i) ids.push_back(i);
@@ -41,7 +68,10 @@ TestCluster::TestCluster(int n, StoreConfig base, std::vector<std::string> split
   }
   for (uint64_t id : ids) {
     Node& node = nodes_[id];
-    auto engine = OpenInMemoryEngine();
+    EngineOptions engine_options;
+    engine_options.in_memory = data_dir.empty();
+    engine_options.path = absl::StrCat(data_dir, "/n", id);
+    auto engine = OpenEngine(engine_options);
     EXPECT_TRUE(engine.ok());
     node.engine = std::move(*engine);
     node.wall = std::make_unique<SteppableClock>(physical_);
@@ -71,6 +101,7 @@ void TestCluster::StartNode(uint64_t id) {
   o.engine = node.engine.get();
   o.clock = node.clock.get();
   o.send_raft_message = [this, id](rangespb::RaftMessageRequest m) { Route(id, std::move(m)); };
+  o.open_snapshot_stream = [this, id](uint64_t to) { return OpenSnapshotStream(id, to); };
   auto store = Store::Open(std::move(o));
   ASSERT_TRUE(store.ok()) << store.status();
   {
@@ -141,9 +172,103 @@ void TestCluster::SetDropped(uint64_t id, bool dropped) {
   }
 }
 
+std::pair<ReplicatedDigest, ReplicatedDigest> TestCluster::StableDigests(uint64_t range_id,
+                                                                         uint64_t a, uint64_t b,
+                                                                         absl::Duration timeout) {
+  auto applied = [&](uint64_t id) -> uint64_t {
+    std::shared_ptr<Store> s = StoreRef(id);
+    std::shared_ptr<Replica> r = s == nullptr ? nullptr : s->GetReplica(range_id);
+    return r == nullptr ? 0 : r->Status().applied_index;
+  };
+  auto descriptor = [&](uint64_t id) {
+    std::shared_ptr<Store> s = StoreRef(id);
+    std::shared_ptr<Replica> r = s == nullptr ? nullptr : s->GetReplica(range_id);
+    return r == nullptr ? kvpb::RangeDescriptor() : r->Descriptor();
+  };
+  const absl::Time deadline = absl::Now() + timeout;
+  std::pair<ReplicatedDigest, ReplicatedDigest> last;
+  for (;;) {
+    const uint64_t before = applied(a);
+    if (before != 0 && before == applied(b)) {
+      const kvpb::RangeDescriptor desc = descriptor(a);
+      last = {DigestReplicatedState(EngineOf(a), desc), DigestReplicatedState(EngineOf(b), desc)};
+      if (applied(a) == before && applied(b) == before) return last;
+    }
+    if (absl::Now() >= deadline) return last;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
+void TestCluster::SetDropFilter(std::function<bool(const rangespb::RaftMessageRequest&)> drop) {
+  absl::MutexLock lock(&mu_);
+  drop_filter_ = std::move(drop);
+}
+
+// A snapshot stream delivered by direct calls into the receiving store, on the
+// sender's thread (flow control is the receiver's own pace).
+class TestCluster::SnapshotStreamImpl final : public SnapshotStream {
+ public:
+  SnapshotStreamImpl(TestCluster* cluster, uint64_t from, uint64_t to)
+      : cluster_(cluster), from_(from), to_(to) {}
+
+  absl::Status Send(const rangespb::SnapshotChunk& chunk) override {
+    if (cancelled_.load()) return absl::CancelledError("snapshot stream cancelled");
+    if (absl::Status s = cluster_->SnapshotChunkAllowed(from_, to_, chunks_++); !s.ok()) return s;
+    if (sink_ == nullptr) {
+      if (!chunk.has_header()) return absl::InvalidArgumentError("no header");
+      receiver_ = cluster_->StoreRef(to_);
+      if (receiver_ == nullptr) return absl::UnavailableError("node down");
+      absl::StatusOr<std::unique_ptr<SnapshotSink>> sink = receiver_->BeginSnapshot(chunk.header());
+      if (!sink.ok()) return sink.status();
+      sink_ = *std::move(sink);
+      return absl::OkStatus();
+    }
+    return sink_->Add(chunk);
+  }
+  absl::Status Finish() override {
+    if (cancelled_.load()) return absl::CancelledError("snapshot stream cancelled");
+    if (sink_ == nullptr) return absl::FailedPreconditionError("no header sent");
+    return sink_->Finish();
+  }
+  void Cancel() override { cancelled_ = true; }
+
+ private:
+  TestCluster* const cluster_;
+  const uint64_t from_;
+  const uint64_t to_;
+  int chunks_ = 0;
+  std::atomic<bool> cancelled_{false};
+  std::shared_ptr<Store> receiver_;
+  std::unique_ptr<SnapshotSink> sink_;
+};
+
+absl::StatusOr<std::unique_ptr<SnapshotStream>> TestCluster::OpenSnapshotStream(uint64_t from,
+                                                                                uint64_t to) {
+  return std::unique_ptr<SnapshotStream>(std::make_unique<SnapshotStreamImpl>(this, from, to));
+}
+
+absl::Status TestCluster::SnapshotChunkAllowed(uint64_t from, uint64_t to, int chunk) {
+  std::function<absl::Status(uint64_t, uint64_t, int)> fault;
+  {
+    absl::MutexLock lock(&mu_);
+    if (dropped_.count(from) || dropped_.count(to)) {
+      return absl::UnavailableError("node partitioned away");
+    }
+    fault = snapshot_fault_;
+  }
+  return fault ? fault(from, to, chunk) : absl::OkStatus();
+}
+
+void TestCluster::SetSnapshotFault(
+    std::function<absl::Status(uint64_t from, uint64_t to, int chunk)> fault) {
+  absl::MutexLock lock(&mu_);
+  snapshot_fault_ = std::move(fault);
+}
+
 void TestCluster::Route(uint64_t from, rangespb::RaftMessageRequest m) {
   absl::MutexLock lock(&mu_);
   if (dropped_.count(from) || dropped_.count(m.to_node_id())) return;
+  if (drop_filter_ && drop_filter_(m)) return;
   queue_.push_back(std::move(m));
 }
 

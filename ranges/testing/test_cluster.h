@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -55,13 +56,25 @@ StoreConfig FastStoreConfig();
 kvpb::BatchRequest PutRequest(const std::string& key, const std::string& value);
 kvpb::BatchRequest GetRequest(const std::string& key);
 
+// A digest of every replicated key and value of a range in one engine
+// (ReplicatedEngineSpans): two replicas that applied the same index have equal digests.
+struct ReplicatedDigest {
+  uint64_t keys = 0;
+  uint64_t bytes = 0;
+  uint64_t hash = 0;
+  bool operator==(const ReplicatedDigest&) const = default;
+};
+ReplicatedDigest DigestReplicatedState(Engine* engine, const kvpb::RangeDescriptor& desc);
+
 class TestCluster {
  public:
   // Nodes 1..n, each holding its replicas of PlanInitialRanges({1..n}, split_keys).
   // Their hybrid clocks read `physical` (null: the system clock), which must outlive
-  // the cluster, plus each node's own offset (StepWallClock).
+  // the cluster, plus each node's own offset (StepWallClock). Engines are in memory,
+  // or on disk under data_dir/n<id> if data_dir is set (for tests that move hundreds
+  // of MiB).
   explicit TestCluster(int n, StoreConfig base = {}, std::vector<std::string> split_keys = {},
-                       PhysicalClock* physical = nullptr);
+                       PhysicalClock* physical = nullptr, std::string data_dir = "");
   ~TestCluster();
 
   TestCluster(const TestCluster&) = delete;
@@ -79,12 +92,30 @@ class TestCluster {
   Store* StoreOf(uint64_t id);
   // A reference that keeps the store alive while a send is in flight.
   std::shared_ptr<Store> StoreRef(uint64_t id);
+  // The node's engine; it outlives StopNode (a stopped node's disk).
+  Engine* EngineOf(uint64_t id) { return nodes_.at(id).engine.get(); }
   uint64_t LeaseholderOf(uint64_t range_id);
   // Drops every Raft message from or to node id.
   void SetDropped(uint64_t id, bool dropped);
   // Steps node id's wall clock (what its HLC reads) by delta; negative steps it
   // back, as NTP or an operator might.
   void StepWallClock(uint64_t id, absl::Duration delta);
+
+  // Drops every Raft message for which drop(message) is true (in addition to
+  // SetDropped); an empty function drops nothing. Called on the sending store's
+  // thread with the router's lock held: must be quick and must not call back in.
+  void SetDropFilter(std::function<bool(const rangespb::RaftMessageRequest&)> drop);
+
+  // Snapshot streams run in process (sender thread → receiving store). A fault
+  // function, if set, is asked before every chunk (chunk 0 is the header) and fails the
+  // stream with what it returns. Streams to or from a SetDropped node fail.
+  void SetSnapshotFault(std::function<absl::Status(uint64_t from, uint64_t to, int chunk)> fault);
+
+  // The replicated state of range_id on nodes a and b, read while both had applied the
+  // same index and applied nothing else meanwhile (retried up to timeout; the last
+  // attempt's digests otherwise). Equal digests: the replicas converged.
+  std::pair<ReplicatedDigest, ReplicatedDigest> StableDigests(uint64_t range_id, uint64_t a,
+                                                              uint64_t b, absl::Duration timeout);
 
   // The ranges as bootstrapped, in key order (range 1 is the meta range).
   const std::vector<kvpb::RangeDescriptor>& initial_ranges() const { return ranges_; }
@@ -111,6 +142,10 @@ class TestCluster {
   // message and deliver it from the router thread.
   void Route(uint64_t from, rangespb::RaftMessageRequest m);
   void RouterLoop();
+  class SnapshotStreamImpl;
+  absl::StatusOr<std::unique_ptr<SnapshotStream>> OpenSnapshotStream(uint64_t from, uint64_t to);
+  // Whether a chunk from -> to may pass now (dropped nodes, the fault function).
+  absl::Status SnapshotChunkAllowed(uint64_t from, uint64_t to, int chunk);
 
   StoreConfig base_;
   SystemClock system_clock_;
@@ -119,6 +154,8 @@ class TestCluster {
   absl::Mutex mu_;
   std::map<uint64_t, Node> nodes_;  // the map's shape is fixed after construction
   std::set<uint64_t> dropped_ ABSL_GUARDED_BY(mu_);
+  std::function<bool(const rangespb::RaftMessageRequest&)> drop_filter_ ABSL_GUARDED_BY(mu_);
+  std::function<absl::Status(uint64_t, uint64_t, int)> snapshot_fault_ ABSL_GUARDED_BY(mu_);
   std::vector<rangespb::RaftMessageRequest> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread router_{[this] { RouterLoop(); }};

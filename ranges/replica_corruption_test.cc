@@ -1,0 +1,157 @@
+// A corrupt Raft record stops only the replica that holds it (docs/raft-log.md §6,
+// docs/replication.md "Corrupt replicas"): the node and its other ranges keep
+// serving, and the range stays available from its other replicas.
+#include <functional>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "ranges/store.h"
+#include "ranges/testing/test_cluster.h"
+#include "storage/raft_log_storage.h"
+
+namespace rangedb::ranges {
+namespace {
+
+constexpr uint64_t kRangeA = 3;  // [\x04, \x05): gets the corruption
+constexpr uint64_t kRangeB = 4;  // [\x05, KeyMax): must keep working everywhere
+
+bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!condition()) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+ReplicaStatus StatusOn(TestCluster& c, uint64_t node_id, uint64_t range_id) {
+  std::shared_ptr<Store> s = c.StoreRef(node_id);
+  if (s == nullptr) return {};
+  std::shared_ptr<Replica> r = s->GetReplica(range_id);
+  return r == nullptr ? ReplicaStatus{} : r->Status();
+}
+
+void FlipLastByte(Engine* engine, ColumnFamily cf, const std::string& key) {
+  std::string value;
+  absl::StatusOr<bool> found = engine->Get(cf, key, &value);
+  ASSERT_TRUE(found.ok() && *found);
+  value.back() ^= 0x20;
+  std::unique_ptr<WriteBatch> b = engine->NewWriteBatch();
+  b->Put(cf, key, value);
+  ASSERT_TRUE(b->Commit(/*sync=*/true).ok());
+}
+
+void ExpectServes(TestCluster& c, uint64_t range_id, const std::string& key) {
+  kvpb::BatchResponse put = c.Send(range_id, PutRequest(key, "v"));
+  ASSERT_FALSE(put.has_error()) << "range " << range_id << ": " << put.error().message();
+  kvpb::BatchResponse got = c.Send(range_id, GetRequest(key));
+  ASSERT_FALSE(got.has_error()) << "range " << range_id << ": " << got.error().message();
+  EXPECT_TRUE(got.responses(0).get().found());
+}
+
+// Every replica of range_id on a live node applies up to the leaseholder's index.
+bool AllCaughtUp(TestCluster& c, uint64_t range_id, const std::vector<uint64_t>& nodes) {
+  uint64_t target = 0;
+  for (uint64_t id : nodes) target = std::max(target, StatusOn(c, id, range_id).applied_index);
+  for (uint64_t id : nodes) {
+    if (StatusOn(c, id, range_id).applied_index < target) return false;
+  }
+  return target > 0;
+}
+
+// A byte flips in the newest Raft log entry of range A on its leaseholder, while the
+// node runs. The next write makes that replica read the entry (its leader reads the
+// term of the entry before the new one): it must stop, alone.
+TEST(ReplicaCorruptionTest, CorruptLogEntryStopsOnlyThatReplica) {
+  StoreConfig cfg = FastStoreConfig();
+  cfg.raft_entry_cache_bytes = 0;  // every log read goes to the engine
+  TestCluster c(3, cfg, {"\x05"});
+  ExpectServes(c, kRangeA,
+               "\x04"
+               "a");
+  ExpectServes(c, kRangeB,
+               "\x05"
+               "a");
+  const uint64_t victim = c.LeaseholderOf(kRangeA);
+  ASSERT_NE(victim, 0u);
+  ASSERT_TRUE(WaitFor([&] { return AllCaughtUp(c, kRangeA, {1, 2, 3}); }, absl::Seconds(10)));
+
+  const uint64_t last = StatusOn(c, victim, kRangeA).last_log_index;
+  FlipLastByte(c.EngineOf(victim), ColumnFamily::kRaftLog, raftlog::LogKey(kRangeA, last));
+
+  // Range A stays available: its other replicas elect a leader and serve.
+  ExpectServes(c, kRangeA,
+               "\x04"
+               "b");
+  // The victim's replica of range A is out of service...
+  std::shared_ptr<Store> store = c.StoreRef(victim);
+  ASSERT_NE(store, nullptr) << "the node stopped";
+  EXPECT_EQ(store->GetReplica(kRangeA), nullptr);
+  auto corrupt = store->CorruptReplicas();
+  ASSERT_EQ(corrupt.count(kRangeA), 1u);
+  EXPECT_TRUE(absl::IsDataLoss(corrupt.at(kRangeA))) << corrupt.at(kRangeA);
+  EXPECT_NE(corrupt.at(kRangeA).message().find("checksum mismatch"), std::string::npos)
+      << corrupt.at(kRangeA);
+  EXPECT_EQ(store->metrics().replicas_corrupt.load(), 1u);
+  // ... and says so to requests addressed to it.
+  kvpb::BatchRequest get = GetRequest(
+      "\x04"
+      "a");
+  get.mutable_header()->set_range_id(kRangeA);
+  kvpb::BatchResponse refused = store->Send(get, absl::Now() + absl::Seconds(1));
+  ASSERT_TRUE(refused.has_error());
+  EXPECT_TRUE(refused.error().has_range_not_found()) << refused.error().message();
+  EXPECT_NE(refused.error().message().find("corrupt"), std::string::npos);
+
+  // The node's other ranges keep working, with the victim taking part.
+  ExpectServes(c, kRangeB,
+               "\x05"
+               "b");
+  EXPECT_TRUE(WaitFor([&] { return AllCaughtUp(c, kRangeB, {1, 2, 3}); }, absl::Seconds(10)));
+
+  // A restart keeps the replica out of service (it does not come back by itself).
+  c.StopNode(victim);
+  c.StartNode(victim);
+  store = c.StoreRef(victim);
+  ASSERT_NE(store, nullptr) << "the node did not restart";
+  EXPECT_EQ(store->GetReplica(kRangeA), nullptr);
+  EXPECT_EQ(store->CorruptReplicas().count(kRangeA), 1u);
+  ExpectServes(c, kRangeB,
+               "\x05"
+               "c");
+  ExpectServes(c, kRangeA,
+               "\x04"
+               "c");
+  EXPECT_TRUE(WaitFor([&] { return AllCaughtUp(c, kRangeB, {1, 2, 3}); }, absl::Seconds(10)));
+}
+
+// A corrupt Raft state record (here the hard state) is found when the store opens:
+// the node must still start, without that replica.
+TEST(ReplicaCorruptionTest, CorruptStateRecordDoesNotStopTheNode) {
+  TestCluster c(3, FastStoreConfig(), {"\x05"});
+  ExpectServes(c, kRangeA,
+               "\x04"
+               "a");
+  ExpectServes(c, kRangeB,
+               "\x05"
+               "a");
+  const uint64_t victim = 2;
+  c.StopNode(victim);
+  FlipLastByte(c.EngineOf(victim), ColumnFamily::kData, raftlog::HardStateKey(kRangeA));
+  c.StartNode(victim);
+  std::shared_ptr<Store> store = c.StoreRef(victim);
+  ASSERT_NE(store, nullptr) << "the node did not start";
+  EXPECT_EQ(store->GetReplica(kRangeA), nullptr);
+  ASSERT_EQ(store->CorruptReplicas().count(kRangeA), 1u);
+  EXPECT_NE(store->CorruptReplicas().at(kRangeA).message().find("hard state"), std::string::npos);
+  ExpectServes(c, kRangeA,
+               "\x04"
+               "b");
+  ExpectServes(c, kRangeB,
+               "\x05"
+               "b");
+  EXPECT_TRUE(WaitFor([&] { return AllCaughtUp(c, kRangeB, {1, 2, 3}); }, absl::Seconds(10)));
+}
+
+}  // namespace
+}  // namespace rangedb::ranges

@@ -1,0 +1,50 @@
+// Store: replicas out of service because their storage is corrupt
+// (docs/replication.md, "Corrupt replicas").
+#include <cstdlib>
+
+#include "ranges/range_keys.h"
+#include "ranges/store.h"
+#include "spdlog/spdlog.h"
+#include "storage/mvcc_key.h"
+
+namespace rangedb::ranges {
+
+absl::Status Store::LoadCorruptMarkers() {
+  IterOptions opts;
+  opts.lower_bound = MVCCKeyPrefix(CorruptReplicasStart());
+  opts.upper_bound = MVCCKeyPrefix(CorruptReplicasEnd());
+  std::unique_ptr<Iterator> it = engine()->NewIterator(opts);
+  for (it->Seek(opts.lower_bound); it->Valid(); it->Next()) {
+    std::string user_key;
+    Timestamp ts;
+    if (absl::Status s = DecodeMVCCKey(it->key(), &user_key, &ts); !s.ok()) return s;
+    const uint64_t id = RangeIdOfCorruptReplicaKey(user_key);
+    if (id == 0) return absl::DataLossError("malformed corrupt-replica key");
+    corrupt_[id] = absl::DataLossError(std::string(it->value()));
+  }
+  return it->status();
+}
+
+void Store::RetireCorruptReplica(uint64_t range_id, const absl::Status& why) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (replicas_.erase(range_id) == 0) return;
+    corrupt_[range_id] = why;
+    metrics_.replicas_corrupt.store(corrupt_.size());
+  }
+  // Durable, so a restart does not bring the replica back: its log may have lost what
+  // it once acknowledged.
+  std::unique_ptr<WriteBatch> b = engine()->NewWriteBatch();
+  b->Put(ColumnFamily::kData, MVCCKeyPrefix(CorruptReplicaKey(range_id)), why.ToString());
+  if (absl::Status s = b->Commit(/*sync=*/true); !s.ok()) {
+    spdlog::critical("store: recording corrupt replica of range {}: {}", range_id, s.ToString());
+    std::abort();
+  }
+}
+
+std::map<uint64_t, absl::Status> Store::CorruptReplicas() const {
+  absl::MutexLock lock(&mu_);
+  return corrupt_;
+}
+
+}  // namespace rangedb::ranges
