@@ -36,7 +36,7 @@ std::string NewClusterId() {
 }
 
 // Jittered exponential backoff: ~base * 2^attempt, in [0.5, 1.5) of it.
-absl::Duration Backoff(int attempt) {
+absl::Duration InitRetryDelay(int attempt) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   const int64_t ms = int64_t{100} << std::min(attempt, 5);
   return absl::Milliseconds(ms / 2 + static_cast<int64_t>(rng() % static_cast<uint64_t>(ms)));
@@ -55,10 +55,10 @@ std::optional<nodepb::PingResponse> Node::PingAddress(const std::string& address
     nodepb::PingRequest ping;
     nodepb::PingResponse pong;
     if (stub->Ping(&ctx, ping, &pong).ok()) return pong;
-    if (absl::Now() + Backoff(attempt) >= give_up || stopping_.HasBeenNotified()) {
+    if (absl::Now() + InitRetryDelay(attempt) >= give_up || stopping_.HasBeenNotified()) {
       return std::nullopt;
     }
-    absl::SleepFor(Backoff(attempt));
+    absl::SleepFor(InitRetryDelay(attempt));
   }
 }
 
@@ -67,7 +67,7 @@ absl::StatusOr<nodepb::InitClaimResponse> Node::ClaimRemote(const std::string& a
   auto stub = nodepb::Internal::NewStub(dialer_->Channel(address));
   grpc::Status st;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (attempt > 0) absl::SleepFor(Backoff(attempt));
+    if (attempt > 0) absl::SleepFor(InitRetryDelay(attempt));
     grpc::ClientContext ctx;
     ctx.set_deadline(ToChronoDeadline(absl::Now() + kClaimDeadline));
     nodepb::InitClaimResponse resp;
@@ -81,7 +81,7 @@ absl::Status Node::SendBootstrap(const std::string& address, const nodepb::Boots
   auto stub = nodepb::Internal::NewStub(dialer_->Channel(address));
   absl::Status last;
   for (int attempt = 0; attempt < kBootstrapAttempts; ++attempt) {
-    if (attempt > 0) absl::SleepFor(Backoff(attempt + 1));
+    if (attempt > 0) absl::SleepFor(InitRetryDelay(attempt + 1));
     grpc::ClientContext ctx;
     ctx.set_deadline(ToChronoDeadline(absl::Now() + kBootstrapDeadline));
     nodepb::BootstrapResponse resp;
