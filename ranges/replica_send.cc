@@ -406,8 +406,6 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
     kvpb::BatchResponse err = ErrorResponse(s, index);
     // Evaluated with no record of the key: definite for every attempt of this write.
     if (has_idem) err.mutable_error()->set_write_evaluated(true);
-    // Evaluated with no record of the key: definite for every attempt of this write.
-    if (has_idem) err.mutable_error()->set_write_evaluated(true);
     if (in_txn) {
       *err.mutable_txn() = txn;
       TimestampToProto(written, err.mutable_txn()->mutable_write_timestamp());
