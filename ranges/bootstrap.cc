@@ -95,6 +95,11 @@ absl::Status WriteInitialReplicas(Engine* engine, WriteBatch* batch, uint64_t no
     applied.set_raft_applied_index(kInitialRaftIndex);
     WriteLocalProto(*batch, AppliedStateKey(d.range_id()), applied);
     WriteLocalProto(*batch, ReplicaIndexKey(d.range_id()), rangespb::AppliedState());
+    // The range's idempotency-expiry clock starts at its creation: every leaseholder
+    // starts from a replicated time, never from its own (possibly jumped) clock.
+    rangespb::IdempotencyExpiry expiry;
+    expiry.set_trusted_now_unix_ns(ts.wall_ns);
+    WriteLocalProto(*batch, IdempotencyExpiryKey(d.range_id()), expiry);
     absl::StatusOr<std::unique_ptr<RaftLogStorage>> log =
         RaftLogStorage::Open(engine, d.range_id());
     if (!log.ok()) return log.status();

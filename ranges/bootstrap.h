@@ -31,7 +31,8 @@ inline constexpr int kDefaultReplicationFactor = 3;
     int replication_factor = kDefaultReplicationFactor);
 
 // Stages the replicas of `ranges` that live on node_id into batch: descriptor, applied
-// state, Raft state, the replica index entry, and the initial data falling in the range.
+// state, Raft state, the replica index entry, the start of the idempotency-expiry clock (ts),
+// and the initial data falling in the range (written at ts).
 // FailedPrecondition if the engine already holds a replica of one of those ranges:
 // a replica's Raft state (vote, log) is created once and never reset.
 [[nodiscard]] absl::Status WriteInitialReplicas(Engine* engine, WriteBatch* batch, uint64_t node_id,

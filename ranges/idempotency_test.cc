@@ -80,10 +80,11 @@ TEST(IdempotencyTest, OverlongClientIdsAreRefusedNotTruncated) {
 
 // The whole cluster's wall clock jumps an hour forward (a bad NTP server). A record
 // written just before must still answer a retry: expiry follows the HLC, but never
-// faster than real time passes at the leaseholder.
+// faster than twice the real time passing at the leaseholder, so a record lives at
+// least half its lifetime (5 s here), which is as long as a retry may come.
 TEST(IdempotencyTest, RecordsSurviveAForwardJumpOfTheWallClock) {
   StoreConfig cfg = FastStoreConfig();
-  cfg.idempotency_record_ttl = absl::Seconds(3);
+  cfg.idempotency_record_ttl = absl::Seconds(10);
   TestCluster c(3, cfg);
   kvpb::BatchResponse first = SendOnce(c, Increment("client-a", 1, 5));
   ASSERT_FALSE(first.has_error()) << first.error().message();
@@ -97,6 +98,55 @@ TEST(IdempotencyTest, RecordsSurviveAForwardJumpOfTheWallClock) {
   ASSERT_FALSE(retry.has_error()) << retry.error().message();
   EXPECT_EQ(retry.responses(0).increment().new_value(), 5);  // the recorded answer
   EXPECT_EQ(Value(c), "5");                                  // applied once
+}
+
+// The same jump, and then the leaseholder stops: the new leaseholder's lease starts an
+// hour "later", yet it must keep the record. Before the fix a range that had never
+// expired a record had no replicated cutoff, so the new leaseholder started from its
+// lease's start minus the lifetime and deleted the record at once: the retry applied
+// the increment a second time. CI caught it in the test above when a lease moved by
+// itself (new_value 10, not 5).
+TEST(IdempotencyTest, RecordsSurviveAForwardJumpAndThenANewLeaseholder) {
+  StoreConfig cfg = FastStoreConfig();
+  cfg.idempotency_record_ttl = absl::Seconds(10);
+  TestCluster c(3, cfg);
+  kvpb::BatchResponse first = SendOnce(c, Increment("client-a", 1, 5));
+  ASSERT_FALSE(first.has_error()) << first.error().message();
+  for (uint64_t id = 1; id <= 3; ++id) c.StepWallClock(id, absl::Hours(1));
+  const uint64_t old_leaseholder = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(old_leaseholder, 0u);
+  c.StopNode(old_leaseholder);
+  for (int i = 0; i < 10; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    (void)c.Send(kUserRange, GetRequest("\x04n"));
+  }
+  ASSERT_NE(c.LeaseholderOf(kUserRange), old_leaseholder);
+  kvpb::BatchResponse retry = SendOnce(c, Increment("client-a", 1, 5));
+  ASSERT_FALSE(retry.has_error()) << retry.error().message();
+  EXPECT_EQ(retry.responses(0).increment().new_value(), 5);
+  EXPECT_EQ(Value(c), "5");
+}
+
+// Records still expire once real time passes their lifetime, under a new leaseholder
+// too: the replicated cutoff is refreshed even when nothing was deleted.
+TEST(IdempotencyTest, RecordsExpireUnderANewLeaseholderOnceTheirLifetimePassed) {
+  StoreConfig cfg = FastStoreConfig();
+  cfg.idempotency_record_ttl = absl::Milliseconds(400);
+  TestCluster c(3, cfg);
+  kvpb::BatchResponse first = SendOnce(c, Increment("client-a", 1, 5));
+  ASSERT_FALSE(first.has_error()) << first.error().message();
+  const uint64_t old_leaseholder = c.LeaseholderOf(kUserRange);
+  c.StopNode(old_leaseholder);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  std::string value = "5";
+  while (value != "10" && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(200));
+    // Once the record expired the same key is a new write (past its retry window).
+    kvpb::BatchResponse again = SendOnce(c, Increment("client-a", 1, 5));
+    if (again.has_error()) continue;
+    value = Value(c);
+  }
+  EXPECT_EQ(value, "10");
 }
 
 TEST(IdempotencyTest, CheckNamesTheLimits) {

@@ -301,9 +301,10 @@ class Replica {
   raftpb::ConfState ConfStateLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeQuiesceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExpireIdempotencyRecordsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Records written below this wall time (ns) may be deleted. Follows the HLC minus
-  // the record lifetime, but advances no faster than the monotonic clock, starting
-  // from the range's replicated last cutoff under each new lease.
+  // Records written below this wall time (ns) may be deleted: the range's expiry
+  // clock minus the record lifetime. The clock follows the HLC but advances at most
+  // twice as fast as the monotonic clock, starting under each new lease from its
+  // replicated value (IdempotencyExpiryKey).
   int64_t IdempotencyCutoffLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnquiesceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -371,11 +372,13 @@ class Replica {
   int idle_ticks_ ABSL_GUARDED_BY(mu_) = 0;
   // Where the next idempotency-record expiry round resumes (engine key; "" = start).
   std::string idempotency_cursor_ ABSL_GUARDED_BY(mu_);
-  // IdempotencyCutoffLocked's state: the cutoff, when (monotonic) it was last moved,
-  // and under which lease.
-  int64_t idem_cutoff_ns_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t idem_cutoff_mono_ns_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t idem_cutoff_lease_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  // IdempotencyCutoffLocked's state: the range's expiry clock (an HLC wall time known
+  // to have passed), when (monotonic) it was last advanced, under which lease, and its
+  // value last read from or proposed to the replicated IdempotencyExpiryKey.
+  int64_t idem_trusted_now_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t idem_trusted_mono_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t idem_lease_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t idem_persisted_now_ns_ ABSL_GUARDED_BY(mu_) = 0;
   // Not OK once the replica stopped because its storage is corrupt (Corruption()).
   absl::Status corruption_ ABSL_GUARDED_BY(mu_);
   // Staged snapshot files of the MsgSnaps stepped in the current pass.

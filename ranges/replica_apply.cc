@@ -1,5 +1,6 @@
 // Replica: applying committed commands, and proposing log truncation.
 #include <cstdlib>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "ranges/range_keys.h"
@@ -197,35 +198,39 @@ void Replica::FailStaleProposalsLocked() {
 
 int64_t Replica::IdempotencyCutoffLocked() {
   const int64_t mono_now = store_->MonotonicNanos();
-  const int64_t wanted = store_->clock()->Now().wall_ns -
-                         absl::ToInt64Nanoseconds(store_->config().idempotency_record_ttl);
-  if (idem_cutoff_lease_sequence_ != lease_.sequence()) {
+  const int64_t ttl_ns = absl::ToInt64Nanoseconds(store_->config().idempotency_record_ttl);
+  const int64_t hlc_now = store_->clock()->Now().wall_ns;
+  if (idem_lease_sequence_ != lease_.sequence()) {
     // A new lease (this replica just became leaseholder, or came back to it): start
-    // from replicated time, never from this node's clock now — the cutoff the range
-    // last used (written by an earlier leader with its deletions), or else the
-    // lease's start minus the lifetime. Counting real time from now rather than
-    // from when that was written only keeps records longer.
+    // from replicated time, never from this node's clock now — the range's expiry
+    // clock as last written (at bootstrap, then by leaseholders). Counting real time
+    // from now rather than from when it was written only keeps records longer.
     rangespb::IdempotencyExpiry last;
     absl::StatusOr<bool> found =
         ReadLocalProto(*store_->engine(), IdempotencyExpiryKey(range_id_), &last);
-    const int64_t lease_start_cutoff =
-        lease_.start().wall_time_ns() -
-        absl::ToInt64Nanoseconds(store_->config().idempotency_record_ttl);
-    idem_cutoff_ns_ = found.ok() && *found                ? last.cutoff_unix_ns()
-                      : lease_.start().wall_time_ns() > 0 ? lease_start_cutoff
-                                                          : wanted;  // no lease yet
-    idem_cutoff_mono_ns_ = mono_now;
-    idem_cutoff_lease_sequence_ = lease_.sequence();
+    if (!found.ok()) {
+      // Expire nothing this round rather than guess; the next round reads again.
+      spdlog::warn("r{}: cannot read the idempotency expiry clock: {}", range_id_,
+                   found.status().ToString());
+      return std::numeric_limits<int64_t>::min();
+    }
+    // Every range gets one at bootstrap; without one (which only a corrupt store can
+    // show), start from the oldest time that could matter: expire nothing for a
+    // whole lifetime.
+    idem_trusted_now_ns_ = *found ? last.trusted_now_unix_ns() : hlc_now - ttl_ns;
+    idem_persisted_now_ns_ = idem_trusted_now_ns_;
+    idem_trusted_mono_ns_ = mono_now;
+    idem_lease_sequence_ = lease_.sequence();
   }
-  // Follow the HLC, but never faster than real time passes here: a wall clock that
-  // jumps forward must not expire the records of writes still being retried.
-  const int64_t allowed = idem_cutoff_ns_ + (mono_now - idem_cutoff_mono_ns_);
-  const int64_t cutoff = std::min(wanted, allowed);
-  if (cutoff > idem_cutoff_ns_) {
-    idem_cutoff_ns_ = cutoff;
-    idem_cutoff_mono_ns_ = mono_now;
-  }
-  return idem_cutoff_ns_;
+  // Follow the HLC, but at most twice as fast as real time passes here: a wall clock
+  // that jumps forward cannot expire a record sooner than half its lifetime after it
+  // was written, which is as long as a write may be retried (CheckIdempotencyKey);
+  // twice, so that time lost across lease changes is caught up.
+  const int64_t allowed = idem_trusted_now_ns_ + 2 * (mono_now - idem_trusted_mono_ns_);
+  const int64_t trusted = std::min(hlc_now, allowed);
+  if (trusted > idem_trusted_now_ns_) idem_trusted_now_ns_ = trusted;
+  idem_trusted_mono_ns_ = mono_now;
+  return idem_trusted_now_ns_ - ttl_ns;
 }
 
 void Replica::ExpireIdempotencyRecordsLocked() {
@@ -253,18 +258,27 @@ void Replica::ExpireIdempotencyRecordsLocked() {
     ++expired;
   }
   idempotency_cursor_ = it->Valid() ? std::string(it->key().data(), it->key().size()) : "";
-  if (expired == 0) return;
+  // The replicated cutoff is where the next leaseholder starts: refresh it now and
+  // then even with nothing to delete (but never wake a quiescent range for that), or
+  // a new leaseholder would keep records for as long as it lags.
+  const int64_t refresh_after_ns =
+      absl::ToInt64Nanoseconds(store_->config().idempotency_record_ttl) / 2;
+  const bool refresh_due =
+      !quiescent_ && idem_trusted_now_ns_ - idem_persisted_now_ns_ >= refresh_after_ns;
+  if (expired == 0 && !refresh_due) return;
   LeaseCheck lease = CheckLeaseLocked();
   if (!lease.valid) {
+    if (expired == 0) return;
     // A quiescent leader's lease has lapsed: wake the range; the next round proposes.
     UnquiesceLocked();
     store_->EnqueueRange(range_id_);
     return;
   }
-  // The cutoff goes with the deletions, so the next leader starts from it.
+  // The expiry clock goes with the deletions, so the next leaseholder starts from it.
   rangespb::IdempotencyExpiry used;
-  used.set_cutoff_unix_ns(cutoff);
+  used.set_trusted_now_unix_ns(idem_trusted_now_ns_);
   WriteLocalProto(*batch, IdempotencyExpiryKey(range_id_), used);
+  idem_persisted_now_ns_ = idem_trusted_now_ns_;
   auto p = std::make_shared<Proposal>();
   p->command.set_command_id(
       absl::StrCat("expire-idempotency-", range_id_, "-", store_->MonotonicNanos()));

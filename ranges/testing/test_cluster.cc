@@ -1,5 +1,7 @@
 #include "ranges/testing/test_cluster.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ranges/bootstrap.h"
@@ -66,6 +68,9 @@ TestCluster::TestCluster(int n, StoreConfig base, std::vector<std::string> split
     absl::MutexLock lock(&mu_);  // the router thread looks nodes up
     for (uint64_t id : ids) nodes_[id];
   }
+  // As `rangedb init` does: the cluster's first data, and its ranges' first
+  // idempotency-expiry cutoff, are stamped with the time of its creation.
+  const Timestamp bootstrap_ts{std::max<int64_t>(1, physical_->NowNanos()), 0};
   for (uint64_t id : ids) {
     Node& node = nodes_[id];
     EngineOptions engine_options;
@@ -78,7 +83,7 @@ TestCluster::TestCluster(int n, StoreConfig base, std::vector<std::string> split
     node.clock = std::make_unique<HybridLogicalClock>(node.wall.get(), kTestMaxOffsetNanos);
     auto batch = node.engine->NewWriteBatch();
     EXPECT_TRUE(
-        WriteInitialReplicas(node.engine.get(), batch.get(), id, ranges_, n, Timestamp{1, 0}).ok());
+        WriteInitialReplicas(node.engine.get(), batch.get(), id, ranges_, n, bootstrap_ts).ok());
     EXPECT_TRUE(batch->Commit(true).ok());
     StartNode(id);
   }
