@@ -4,7 +4,9 @@
 // a snapshot is sent.
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
@@ -281,6 +283,103 @@ TEST(SnapshotTest, ReceiverRefusesBeforeDataMoves) {
   unknown.set_range_id(99);
   unknown.mutable_range_descriptor()->set_range_id(99);
   EXPECT_TRUE(absl::IsNotFound(store->BeginSnapshot(unknown).status()));
+}
+
+// Writes one key after another (each waits for its apply) until stopped: a steady
+// stream of commands, as a busy range sees.
+class SteadyWriter {
+ public:
+  explicit SteadyWriter(TestCluster& c) : thread_([this, &c] {
+    for (int i = 0; !stop_.load(); ++i) {
+      (void)c.Send(kUserRange, PutRequest(absl::StrFormat("\x04w%06d", i), "v"));
+    }
+  }) {}
+  ~SteadyWriter() { Stop(); }
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Issue 14 review, R1: a follower that was down while the range took writes comes back
+// while writes go on. It needs a snapshot; after installing it, it continues from the
+// leader's log after the snapshot's index. The leader's log grows past 4x the
+// truncation threshold meanwhile (which truncates to the applied index for an ordinary
+// laggard), but it must keep what the follower needs, or the follower needs another
+// snapshot, and under steady writes another, ...
+//
+// Deterministic: the follower's appends are held back (dropped) right after it
+// installed the snapshot until the leader applied 6x the threshold past the snapshot
+// and ran its truncation check, so the check sees exactly the state that cut the
+// follower off.
+TEST(SnapshotTest, CatchingUpUnderSteadyWritesNeedsOneSnapshot) {
+  StoreConfig cfg = SnapshotConfig();
+  TestCluster c(3, cfg, {"\x05"});
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04"
+                                             "first",
+                                             "v"))
+                   .has_error());
+  const uint64_t lh = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(lh, 0u);
+  const uint64_t f = lh == 3 ? 2 : 3;
+  c.StopNode(f);
+  {
+    SteadyWriter writer(c);
+    // The leader truncates past everything the stopped follower has.
+    ASSERT_TRUE(WaitFor([&] { return StatusOn(c, lh, kUserRange).first_log_index > 50; },
+                        absl::Seconds(30)));
+  }
+  const uint64_t leader_first = StatusOn(c, lh, kUserRange).first_log_index;
+  SteadyWriter writer(c);
+  c.StartNode(f);
+  // Shared with the filter, which the router may call until the cluster is gone.
+  const std::shared_ptr<Store> fstore = c.StoreRef(f);
+  ASSERT_NE(fstore, nullptr);
+  const StoreMetrics& fm = fstore->metrics();
+  auto hold_back = std::make_shared<std::atomic<bool>>(true);
+  c.SetDropFilter([hold_back, fstore, f](const rangespb::RaftMessageRequest& m) {
+    return hold_back->load() && m.range_id() == kUserRange && m.to_node_id() == f &&
+           m.message().type() == raftpb::MSG_APP &&
+           fstore->metrics().snapshots_applied.load() > 0;
+  });
+  // Installed: the follower's log starts after the snapshot's index, which is at or
+  // above what the leader had truncated when the follower came back.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return fm.snapshots_applied.load() > 0 &&
+               StatusOn(c, f, kUserRange).first_log_index >= leader_first;
+      },
+      absl::Seconds(30)));
+  const uint64_t snapshot_index = StatusOn(c, f, kUserRange).first_log_index - 1;
+  // The leader's log grows far past 4x the threshold beyond the snapshot.
+  const uint64_t threshold = cfg.raft_log_truncate_threshold_entries;
+  ASSERT_TRUE(WaitFor(
+      [&] { return StatusOn(c, lh, kUserRange).applied_index > snapshot_index + 6 * threshold; },
+      absl::Seconds(30)));
+  std::shared_ptr<Store> leader = c.StoreRef(lh);
+  ASSERT_NE(leader, nullptr);
+  std::shared_ptr<Replica> lr = leader->GetReplica(kUserRange);
+  ASSERT_NE(lr, nullptr);
+  lr->MaybeTruncateLog();  // what the ticker does once a second, now
+  // Whatever it proposed applies before the writes proposed after it.
+  const uint64_t after = StatusOn(c, lh, kUserRange).applied_index + 2;
+  ASSERT_TRUE(WaitFor([&] { return StatusOn(c, lh, kUserRange).applied_index >= after; },
+                      absl::Seconds(30)));
+  EXPECT_LE(StatusOn(c, lh, kUserRange).first_log_index, snapshot_index + 1)
+      << "the leader truncated its log past the snapshot the follower is catching up from";
+  hold_back->store(false);
+  // The follower catches up with the writes still going on.
+  const uint64_t target = StatusOn(c, lh, kUserRange).applied_index;
+  ASSERT_TRUE(WaitFor([&] { return StatusOn(c, f, kUserRange).applied_index >= target; },
+                      absl::Seconds(30)));
+  writer.Stop();
+  ASSERT_TRUE(WaitFor([&] { return CaughtUp(c, f); }, absl::Seconds(30)));
+  EXPECT_EQ(fm.snapshots_applied.load(), 1u) << "the follower needed more than one snapshot";
+  ExpectSameReplicatedState(c, c.LeaseholderOf(kUserRange), f);
 }
 
 }  // namespace
