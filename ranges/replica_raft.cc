@@ -231,6 +231,9 @@ void Replica::ProposePendingLocked() {
     if (!cmd.has_timestamp() || TimestampFromProto(cmd.timestamp()) < now) {
       TimestampToProto(now, cmd.mutable_timestamp());
     }
+    if (store_->config().testing_before_propose) {
+      store_->config().testing_before_propose(range_id_, &cmd);
+    }
     absl::Status s = raw_->Propose(cmd.SerializeAsString());
     if (!s.ok()) {
       p->Finish(absl::UnavailableError(absl::StrCat("proposal dropped: ", s.message())));

@@ -82,6 +82,10 @@ struct StoreConfig {
   // TESTING ONLY: called by every read of a batch after its GC-threshold check and
   // before it reads the engine, with the range id (tests of what may run meanwhile).
   std::function<void(uint64_t range_id)> testing_before_read;
+  // TESTING ONLY: called with every command (write, lease, truncation) of range_id
+  // right before the leader hands it to Raft, so a test can make the proposer emit a
+  // command that no replica can apply (what a bug in evaluation or encoding would do).
+  std::function<void(uint64_t range_id, rangespb::RaftCommand* command)> testing_before_propose;
   // TESTING ONLY — a planted bug (issue 13, finding 1): a transactional DeleteRange
   // finds its keys at the latest version (missing keys deleted after its timestamp)
   // and leaves its span out of the timestamp cache (letting older writers put keys
