@@ -322,6 +322,11 @@ class Replica {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reloads descriptor, applied state, lease and GC threshold from the engine.
   void LoadStateAfterSnapshotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The highest index log truncation may cut at without taking from a follower the
+  // entries right after a snapshot it was sent recently (at most `limit`); forgets the
+  // holds that expired.
+  uint64_t SnapshotTruncationLimitLocked(const raft::Status& status, uint64_t limit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   StoreContext* const store_;
   const uint64_t range_id_;
@@ -380,6 +385,16 @@ class Replica {
   absl::Status corruption_ ABSL_GUARDED_BY(mu_);
   // Staged snapshot files of the MsgSnaps stepped in the current pass.
   std::vector<std::string> staged_snapshot_files_ ABSL_GUARDED_BY(mu_);
+  // The leader's latest snapshot to each follower, which log truncation must not cut
+  // off while the follower installs it and catches up (MaybeTruncateLog). One per
+  // follower (bounded by the descriptor); forgotten when the send fails, when the
+  // follower's node is not live, StoreConfig::snapshot_catchup_grace after the send
+  // succeeded, and when this replica becomes leader again.
+  struct SnapshotLogHold {
+    uint64_t index = 0;        // the snapshot's Raft index
+    int64_t sent_mono_ns = 0;  // when the receiver answered OK; 0 while it is sent
+  };
+  std::map<uint64_t, SnapshotLogHold> snapshot_log_holds_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rangedb::ranges

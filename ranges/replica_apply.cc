@@ -304,6 +304,10 @@ void Replica::MaybeTruncateLog() {
     index = applied;
   }
   index = std::min(index, keep_after_snapshot);
+  // Nor past what a follower that just got a snapshot continues from: cut off while it
+  // installs and catches up, it would need another snapshot (and under steady writes,
+  // another, ...). Bounded: see SnapshotTruncationLimitLocked.
+  index = SnapshotTruncationLimitLocked(status, index);
   if (index <= st.truncated_index) return;
   absl::StatusOr<uint64_t> term = log_->Term(index);
   if (!term.ok()) return;

@@ -344,6 +344,8 @@ bool Replica::FinishReady(StagedReady staged) {
     if (is_leader && !was_leader) {
       UnquiesceLocked();
       ForgetInternalProposalsOfOlderTermsLocked();
+      // Raft starts every follower's progress afresh: holds of an earlier term are void.
+      snapshot_log_holds_.clear();
     }
   }
   SendMessagesLocked(rd.messages);

@@ -37,6 +37,7 @@ void Replica::StartSnapshotSendLocked(raftpb::Message m, uint64_t to_node_id) {
     raw_->ReportSnapshot(to, /*failed=*/true);
     return;
   }
+  snapshot_log_holds_[to] = SnapshotLogHold{index, /*sent_mono_ns=*/0};
   spdlog::info("r{}: sending snapshot at index {} (state at applied index {}) to replica {}",
                range_id_, index, applied_.raft_applied_index(), to);
 }
@@ -48,8 +49,41 @@ void Replica::OnSnapshotSent(uint64_t to_replica_id, const absl::Status& result)
     // Failed: Raft probes the follower again and may ask for another snapshot later.
     // Done: the follower's answer after installing moves its progress on.
     raw_->ReportSnapshot(to_replica_id, /*failed=*/!result.ok());
+    // Done: the follower continues from the log after the snapshot's index, which
+    // truncation keeps for a grace period. Failed: nothing to keep for it.
+    if (auto hold = snapshot_log_holds_.find(to_replica_id); hold != snapshot_log_holds_.end()) {
+      if (result.ok()) {
+        hold->second.sent_mono_ns = std::max<int64_t>(1, store_->MonotonicNanos());
+      } else {
+        snapshot_log_holds_.erase(hold);
+      }
+    }
   }
   store_->EnqueueRange(range_id_);
+}
+
+uint64_t Replica::SnapshotTruncationLimitLocked(const raft::Status& status, uint64_t limit) {
+  const int64_t now_ns = store_->MonotonicNanos();
+  const int64_t grace_ns = absl::ToInt64Nanoseconds(store_->config().snapshot_catchup_grace);
+  for (auto it = snapshot_log_holds_.begin(); it != snapshot_log_holds_.end();) {
+    const auto pr = status.progress.find(it->first);
+    const SnapshotLogHold& hold = it->second;
+    // A send still running is bounded by the sender's stall watchdog; a delivered
+    // snapshot by the grace period, and by the follower's node being live: a follower
+    // that died or cannot keep up must not keep the log forever.
+    const bool sent = hold.sent_mono_ns != 0;
+    if (pr == status.progress.end() ||
+        (sent && (now_ns - hold.sent_mono_ns > grace_ns ||
+                  !store_->NodeLive(NodeOfReplicaLocked(it->first))))) {
+      it = snapshot_log_holds_.erase(it);
+      continue;
+    }
+    // The follower continues after the snapshot's index, or after what it already
+    // acknowledged beyond it.
+    limit = std::min(limit, std::max(hold.index, pr->second.match));
+    ++it;
+  }
+  return limit;
 }
 
 void Replica::RemoveStagedSnapshot(const std::string& path) {

@@ -53,6 +53,11 @@ struct StoreConfig {
   absl::Duration snapshot_stall_timeout = absl::Seconds(30);
   // The leader proposes truncating the Raft log once it holds more entries than this.
   uint64_t raft_log_truncate_threshold_entries = 2000;
+  // After a snapshot reached a follower, the leader keeps its log from the snapshot's
+  // index (or the follower's match, if higher) for this long, even past 4x the
+  // threshold, so the follower catches up from the log instead of needing another
+  // snapshot (docs/replication.md, "Snapshots and log truncation").
+  absl::Duration snapshot_catchup_grace = absl::Seconds(10);
   // Idle ticks (no proposals, everyone caught up) before a leader quiesces its range.
   int quiesce_after_idle_ticks = 6;
   // Idempotency records older than this are deleted (a client retry must come sooner).
