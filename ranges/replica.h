@@ -283,6 +283,12 @@ class Replica {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishProposalLocked(const std::string& command_id, absl::Status result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A committed command that no replica can apply (it does not parse, its write batch
+  // is malformed): every replica applies the same bytes, so every one refuses it the
+  // same way. It is skipped (its entry still counts as applied) and its proposer, if
+  // here, is told it did not apply. Never a reason to stop the replica.
+  void RejectCommandLocked(uint64_t index, uint64_t term, const std::string& command_id,
+                           const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailStaleProposalsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Every entry through applied_index applied here (or was skipped): a proposal still
   // in flight at or below it lost its log position to another command.

@@ -120,6 +120,9 @@ struct StoreMetrics {
   std::atomic<uint64_t> raft_messages_dropped{0};
   std::atomic<uint64_t> proposals{0};
   std::atomic<uint64_t> commands_applied{0};
+  // Committed commands refused on apply by every replica alike (malformed: a bug at
+  // the proposer); applied as no-ops (docs/replication.md, "Apply").
+  std::atomic<uint64_t> commands_rejected{0};
   std::atomic<uint64_t> apply_nanos{0};
   // Transactions (docs/transactions.md).
   std::atomic<uint64_t> txn_conflicts{0};         // requests that met another's intents
