@@ -198,6 +198,9 @@ TEST(ReplicaCorruptionTest, TransientReadErrorDoesNotRetireTheReplica) {
   ASSERT_NE(store, nullptr);
   EXPECT_TRUE(store->CorruptReplicas().empty())
       << "a transient I/O error retired a replica: " << store->CorruptReplicas().begin()->second;
+  // The node stopped (a real one aborts), with the error it could not get past.
+  EXPECT_TRUE(absl::IsUnavailable(store->Failure())) << store->Failure();
+  EXPECT_NE(store->Failure().message().find("EIO"), std::string::npos) << store->Failure();
 
   // The supervisor restarts the node; the disk works again.
   store.reset();

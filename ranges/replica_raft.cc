@@ -308,8 +308,10 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
     absl::Status s = IngestSnapshotLocked(snapshot);
     if (s.ok()) s = staged.log_write->ApplySnapshot(*rd.snapshot);
     if (!s.ok()) {
-      MarkCorruptLocked(absl::DataLossError(
-          absl::StrCat("range ", range_id_, ": installing a snapshot: ", s.message())));
+      // The error's own code: DataLoss (no data) retires the replica, an I/O error
+      // stops the node (docs/replication.md, "Corrupt replicas").
+      MarkCorruptLocked(absl::Status(
+          s.code(), absl::StrCat("range ", range_id_, ": installing a snapshot: ", s.message())));
       return std::nullopt;
     }
     staged.installs_snapshot = true;

@@ -101,7 +101,8 @@ void Store::Start() {
 void Store::Stop() {
   {
     absl::MutexLock lock(&queue_mu_);
-    if (stopping_) return;
+    if (stop_called_) return;
+    stop_called_ = true;
     stopping_ = true;
   }
   // Snapshot streams first (their outcome is reported to replicas), then the
@@ -141,6 +142,12 @@ std::vector<std::shared_ptr<Replica>> Store::Replicas() const {
 }
 
 kvpb::BatchResponse Store::Send(const kvpb::BatchRequest& request, absl::Time deadline) {
+  if (absl::Status failed = Failure(); !failed.ok()) {
+    kvpb::BatchResponse resp;
+    *resp.mutable_error() = ToError(absl::UnavailableError(
+        absl::StrCat("node ", config().node_id, " stopped: ", failed.message())));
+    return resp;
+  }
   if (request.header().has_now()) {
     if (absl::Status s = clock()->Update(TimestampFromProto(request.header().now())); !s.ok()) {
       kvpb::BatchResponse resp;
@@ -173,8 +180,13 @@ void Store::HandleRaftBatch(const rangespb::RaftMessageBatch& batch) {
     // A clock far ahead is reported by the offset monitor; Raft must still flow.
     (void)clock()->Update(TimestampFromProto(batch.now()));
   }
+  const bool failed = !Failure().ok();
   for (const rangespb::RaftMessageRequest& m : batch.requests()) {
     metrics_.raft_messages_received.fetch_add(1, std::memory_order_relaxed);
+    if (failed) {
+      metrics_.raft_messages_dropped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
     // Snapshots arrive only through snapshot streams (BeginSnapshot), which stage
     // their data; a MsgSnap in a message batch carries none we could install.
     if (m.message().type() == raftpb::MSG_SNAP) {
@@ -267,7 +279,8 @@ void Store::ProcessPass(const std::vector<uint64_t>& range_ids) {
     if (r == nullptr) continue;
     std::optional<StagedReady> s = r->StageReady(batch.get());
     if (!s.has_value()) {
-      if (absl::Status c = r->Corruption(); !c.ok()) RetireCorruptReplica(id, c);
+      // What was staged for others is dropped with the batch: the log stays as on disk.
+      if (absl::Status c = r->Corruption(); !c.ok() && !HandleStoppedReplica(id, c)) return;
       continue;
     }
     must_sync = must_sync || s->ready.must_sync || s->ready.snapshot.has_value();
@@ -286,7 +299,9 @@ void Store::ProcessPass(const std::vector<uint64_t>& range_ids) {
   }
   for (auto& [r, s] : staged) {
     if (r->FinishReady(std::move(s))) EnqueueRange(r->range_id());
-    if (absl::Status c = r->Corruption(); !c.ok()) RetireCorruptReplica(r->range_id(), c);
+    if (absl::Status c = r->Corruption(); !c.ok() && !HandleStoppedReplica(r->range_id(), c)) {
+      return;
+    }
   }
 }
 

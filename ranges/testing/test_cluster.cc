@@ -103,6 +103,9 @@ void TestCluster::StartNode(uint64_t id) {
   o.clock = node.clock.get();
   o.send_raft_message = [this, id](rangespb::RaftMessageRequest m) { Route(id, std::move(m)); };
   o.open_snapshot_stream = [this, id](uint64_t to) { return OpenSnapshotStream(id, to); };
+  // A real node aborts (its supervisor restarts it); here the test looks at
+  // Store::Failure() and restarts it with StopNode / StartNode.
+  o.on_fatal_error = [](const absl::Status&) {};
   auto store = Store::Open(std::move(o));
   ASSERT_TRUE(store.ok()) << store.status();
   {
