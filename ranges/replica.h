@@ -364,6 +364,8 @@ class Replica {
   // Inputs waiting for the scheduler, bounded in bytes (StoreConfig).
   std::deque<rangespb::RaftMessageRequest> inbox_ ABSL_GUARDED_BY(mu_);
   size_t inbox_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // also reserved from the store's budget
+  // Control messages (votes, heartbeats, ...): counted apart, in their own budget.
+  size_t inbox_control_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int pending_ticks_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<std::shared_ptr<Proposal>> to_propose_ ABSL_GUARDED_BY(mu_);
   size_t to_propose_bytes_ ABSL_GUARDED_BY(mu_) = 0;

@@ -20,6 +20,24 @@ bool IsVoteRequest(const raftpb::Message& m) {
   return m.type() == raftpb::MSG_VOTE || m.type() == raftpb::MSG_PRE_VOTE;
 }
 
+// The small messages that keep leaders and elections working: they get their own inbox
+// budget, so that appends filling the inbox cannot cost a follower its vote or its
+// leader (an unheard leader means an election).
+bool IsControlMessage(const raftpb::Message& m) {
+  switch (m.type()) {
+    case raftpb::MSG_VOTE:
+    case raftpb::MSG_VOTE_RESP:
+    case raftpb::MSG_PRE_VOTE:
+    case raftpb::MSG_PRE_VOTE_RESP:
+    case raftpb::MSG_HEARTBEAT:
+    case raftpb::MSG_HEARTBEAT_RESP:
+    case raftpb::MSG_TIMEOUT_NOW:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 Replica::Replica(StoreContext* store, uint64_t range_id) : store_(store), range_id_(range_id) {}
@@ -96,9 +114,13 @@ bool Replica::EnqueueRaftMessage(rangespb::RaftMessageRequest message) {
     absl::MutexLock lock(&mu_);
     if (!corruption_.ok()) return false;
     const size_t bytes = message.ByteSizeLong() + kQueuedItemOverheadBytes;
-    if (inbox_bytes_ + bytes > store_->config().raft_inbox_max_bytes) return false;
-    if (!store_->TryReserveInboxBytes(bytes)) return false;
-    inbox_bytes_ += bytes;
+    const bool control = IsControlMessage(message.message());
+    size_t& held = control ? inbox_control_bytes_ : inbox_bytes_;
+    const size_t max = control ? store_->config().raft_inbox_control_max_bytes
+                               : store_->config().raft_inbox_max_bytes;
+    if (held + bytes > max) return false;
+    if (!store_->TryReserveInboxBytes(bytes, control)) return false;
+    held += bytes;
     inbox_.push_back(std::move(message));
   }
   store_->EnqueueRange(range_id_);
@@ -361,8 +383,10 @@ bool Replica::FinishReady(StagedReady staged) {
 
 void Replica::ClearInboxLocked() {
   inbox_.clear();
-  store_->ReleaseInboxBytes(inbox_bytes_);
+  store_->ReleaseInboxBytes(inbox_bytes_, /*control=*/false);
+  store_->ReleaseInboxBytes(inbox_control_bytes_, /*control=*/true);
   inbox_bytes_ = 0;
+  inbox_control_bytes_ = 0;
 }
 
 bool Replica::QueueProposalLocked(std::shared_ptr<Proposal> p) {

@@ -229,18 +229,22 @@ void Store::SendRaftMessage(rangespb::RaftMessageRequest message) {
   if (options_.send_raft_message) options_.send_raft_message(std::move(message));
 }
 
-bool Store::TryReserveInboxBytes(size_t bytes) {
-  const int64_t max = static_cast<int64_t>(config().store_inbox_max_bytes);
-  int64_t held = metrics_.raft_inbox_bytes.load(std::memory_order_relaxed);
+bool Store::TryReserveInboxBytes(size_t bytes, bool control) {
+  const int64_t max = static_cast<int64_t>(control ? config().store_inbox_control_max_bytes
+                                                   : config().store_inbox_max_bytes);
+  std::atomic<int64_t>& gauge = control ? metrics_.raft_inbox_control_bytes
+                                        : metrics_.raft_inbox_bytes;
+  int64_t held = gauge.load(std::memory_order_relaxed);
   do {
     if (held + static_cast<int64_t>(bytes) > max) return false;
-  } while (!metrics_.raft_inbox_bytes.compare_exchange_weak(
-      held, held + static_cast<int64_t>(bytes), std::memory_order_relaxed));
+  } while (!gauge.compare_exchange_weak(held, held + static_cast<int64_t>(bytes),
+                                        std::memory_order_relaxed));
   return true;
 }
 
-void Store::ReleaseInboxBytes(size_t bytes) {
-  metrics_.raft_inbox_bytes.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+void Store::ReleaseInboxBytes(size_t bytes, bool control) {
+  (control ? metrics_.raft_inbox_control_bytes : metrics_.raft_inbox_bytes)
+      .fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
 }
 
 bool Store::NodeLive(uint64_t node_id) const {

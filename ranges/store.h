@@ -127,8 +127,8 @@ class Store final : public StoreContext {
   void EnqueueRange(uint64_t range_id) override;
   bool VotingAllowed() const override { return absl::Now() >= voting_allowed_after_; }
   bool NodeLive(uint64_t node_id) const override;
-  bool TryReserveInboxBytes(size_t bytes) override;
-  void ReleaseInboxBytes(size_t bytes) override;
+  bool TryReserveInboxBytes(size_t bytes, bool control) override;
+  void ReleaseInboxBytes(size_t bytes, bool control) override;
   kvpb::BatchResponse SendByKey(const kvpb::BatchRequest& request, absl::Time deadline) override;
   void ResolveIntentsAsync(const kvpb::Transaction& finished,
                            std::vector<kvpb::Span> spans) override;

@@ -31,6 +31,11 @@ struct StoreConfig {
   // Inbound Raft messages waiting for the scheduler: per replica, and all replicas.
   size_t raft_inbox_max_bytes = size_t{64} << 20;
   size_t store_inbox_max_bytes = size_t{256} << 20;
+  // Raft's control messages (votes, heartbeats, their responses, TimeoutNow) have a
+  // budget of their own on top of those, per replica and for the store: an inbox full
+  // of appends must not cost a follower its votes and its leader.
+  size_t raft_inbox_control_max_bytes = size_t{1} << 20;
+  size_t store_inbox_control_max_bytes = size_t{16} << 20;
   // Proposals waiting for the scheduler, per replica (beyond: "not applied", retry).
   size_t raft_proposal_queue_max_bytes = size_t{64} << 20;
   // Recent entries cached by the Raft log storage, per replica.
@@ -136,6 +141,8 @@ struct StoreMetrics {
   std::atomic<uint64_t> replicas_corrupt{0};
   // Gauge: bytes of inbound Raft messages queued in replica inboxes.
   std::atomic<int64_t> raft_inbox_bytes{0};
+  // Gauge: the part of them that is control messages (their own budget).
+  std::atomic<int64_t> raft_inbox_control_bytes{0};
   // Proposals refused because the replica's proposal queue was full.
   std::atomic<uint64_t> proposals_refused_queue_full{0};
   // Snapshots: streams sent (receiver has it) / failed, key+value bytes sent; streams
@@ -170,10 +177,11 @@ class StoreContext {
   virtual bool VotingAllowed() const = 0;
   // Whether the failure detector considers node_id live (unknown counts as live).
   virtual bool NodeLive(uint64_t node_id) const = 0;
-  // The store-wide budget of inbound message bytes (StoreConfig::store_inbox_max_bytes):
-  // takes bytes if they fit (false: drop the message); Release gives them back.
-  virtual bool TryReserveInboxBytes(size_t bytes) = 0;
-  virtual void ReleaseInboxBytes(size_t bytes) = 0;
+  // The store-wide budget of inbound message bytes (StoreConfig::store_inbox_max_bytes,
+  // or store_inbox_control_max_bytes for control messages): takes bytes if they fit
+  // (false: drop the message); Release gives them back.
+  virtual bool TryReserveInboxBytes(size_t bytes, bool control) = 0;
+  virtual void ReleaseInboxBytes(size_t bytes, bool control) = 0;
   virtual StoreMetrics* mutable_metrics() = 0;
   // Routes a batch by key as a gateway does: how a replica reaches other ranges for
   // PushTxn and QueryTxn. Unavailable until the node wired a sender.
