@@ -53,6 +53,14 @@ namespace rangedb::ranges {
 class StoreContext;
 struct RecordMarkers;
 
+// The leader's view of one follower (raft/progress.h).
+struct FollowerStatus {
+  uint64_t match = 0;
+  uint64_t next = 0;
+  raft::ProgressState state = raft::ProgressState::kProbe;
+  uint64_t pending_snapshot = 0;  // in snapshot state: the index of the snapshot sent
+};
+
 // A point-in-time view for status pages and tests.
 struct ReplicaStatus {
   kvpb::RangeDescriptor descriptor;
@@ -67,6 +75,7 @@ struct ReplicaStatus {
   bool lease_valid = false;  // this replica holds a valid lease now
   bool quiescent = false;
   size_t proposals_in_flight = 0;  // appended to Raft, outcome not yet known
+  std::map<uint64_t, FollowerStatus> followers;  // by replica id; on the leader only
 };
 
 // A write waiting to be replicated and applied.

@@ -496,6 +496,11 @@ ReplicaStatus Replica::Status() const {
   s.lease_valid = CheckLeaseLocked().valid;
   s.quiescent = quiescent_;
   s.proposals_in_flight = in_flight_.size();
+  if (soft_.raft_state == raft::StateType::kLeader) {
+    for (const auto& [id, pr] : raw_->GetStatus().progress) {
+      if (id != replica_id_) s.followers[id] = {pr.match, pr.next, pr.state, pr.pending_snapshot};
+    }
+  }
   return s;
 }
 

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "ranges/range_keys.h"
 #include "ranges/store.h"
@@ -380,6 +381,54 @@ TEST(SnapshotTest, CatchingUpUnderSteadyWritesNeedsOneSnapshot) {
   ASSERT_TRUE(WaitFor([&] { return CaughtUp(c, f); }, absl::Seconds(30)));
   EXPECT_EQ(fm.snapshots_applied.load(), 1u) << "the follower needed more than one snapshot";
   ExpectSameReplicatedState(c, c.LeaseholderOf(kUserRange), f);
+}
+
+// Issue 14 review, R5: the outcome of a snapshot send reaches Raft only for the send it
+// belongs to. The sender frees a follower's slot before it reports the outcome, so the
+// OK of an older transfer can arrive after a newer snapshot to the same follower
+// started (after a leadership change, or a failed report). Taken for the newer one, it
+// tells Raft the follower holds a snapshot it has not got: the leader moves it to probe
+// from that index and log truncation stops keeping the log for it.
+TEST(SnapshotTest, StaleSnapshotOutcomeIsNotReportedForANewerSend) {
+  TestCluster c(3, SnapshotConfig(), {"\x05"});
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04"
+                                             "first",
+                                             "v"))
+                   .has_error());
+  const uint64_t lh = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(lh, 0u);
+  const uint64_t lagger = lh == 3 ? 2 : 3;
+  const uint64_t lagger_replica = StatusOn(c, lagger, kUserRange).replica_id;
+  // The stream to the lagger stops before its second chunk until the test releases it.
+  auto release = std::make_shared<absl::Notification>();
+  c.SetSnapshotFault([release, lagger](uint64_t, uint64_t to, int chunk) {
+    if (to == lagger && chunk == 1) release->WaitForNotificationWithTimeout(absl::Seconds(20));
+    return absl::OkStatus();
+  });
+  FallBehind(c, lagger, 60, 1 << 10);
+  c.SetDropped(lagger, false);
+  std::shared_ptr<Store> leader = c.StoreRef(lh);
+  ASSERT_NE(leader, nullptr);
+  std::shared_ptr<Replica> lr = leader->GetReplica(kUserRange);
+  ASSERT_NE(lr, nullptr);
+  auto lagger_progress = [&] {
+    const ReplicaStatus st = lr->Status();
+    auto it = st.followers.find(lagger_replica);
+    return it == st.followers.end() ? FollowerStatus{} : it->second;
+  };
+  // The newer send is under way: Raft holds the follower in snapshot state.
+  ASSERT_TRUE(WaitFor([&] { return lagger_progress().state == raft::ProgressState::kSnapshot; },
+                      absl::Seconds(30)));
+  const uint64_t pending = lagger_progress().pending_snapshot;
+  // The late OK of an older transfer to the same follower.
+  lr->OnSnapshotSent(lagger_replica, absl::OkStatus());
+  const FollowerStatus after = lagger_progress();
+  EXPECT_EQ(after.state, raft::ProgressState::kSnapshot)
+      << "an older transfer's OK was reported to Raft for the snapshot being sent";
+  EXPECT_EQ(after.pending_snapshot, pending);
+  release->Notify();
+  ASSERT_TRUE(WaitFor([&] { return CaughtUp(c, lagger); }, absl::Seconds(30)));
+  ExpectSameReplicatedState(c, c.LeaseholderOf(kUserRange), lagger);
 }
 
 }  // namespace
