@@ -153,9 +153,11 @@ class Replica {
   // The transport failed to deliver a message to the replica on to_node_id: Raft
   // stops pipelining to it until it answers again.
   void ReportUnreachable(uint64_t to_node_id);
-  // How the store's sender ended a snapshot to to_replica_id: Raft learns whether the
-  // follower has it (OK) or not.
-  void OnSnapshotSent(uint64_t to_replica_id, const absl::Status& result);
+  // How the store's sender ended snapshot send send_id to to_replica_id: Raft learns
+  // whether the follower has it (OK) or not — only if it is the latest send to that
+  // follower; the outcome of an older one is ignored (its follower may be getting a
+  // newer snapshot, which that outcome says nothing about).
+  void OnSnapshotSent(uint64_t to_replica_id, uint64_t send_id, const absl::Status& result);
   // Removes a staged snapshot file that will not be installed.
   void RemoveStagedSnapshot(const std::string& path);
   // Hands leadership (and so the lease) to another replica, for draining.
@@ -413,8 +415,10 @@ class Replica {
   struct SnapshotLogHold {
     uint64_t index = 0;        // the snapshot's Raft index
     int64_t sent_mono_ns = 0;  // when the receiver answered OK; 0 while it is sent
+    uint64_t send_id = 0;      // OutgoingSnapshot::send_id: whose outcome counts
   };
   std::map<uint64_t, SnapshotLogHold> snapshot_log_holds_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_snapshot_send_id_ ABSL_GUARDED_BY(mu_) = 0;  // ids start at 1
 };
 
 }  // namespace rangedb::ranges

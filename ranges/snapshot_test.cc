@@ -421,7 +421,8 @@ TEST(SnapshotTest, StaleSnapshotOutcomeIsNotReportedForANewerSend) {
                       absl::Seconds(30)));
   const uint64_t pending = lagger_progress().pending_snapshot;
   // The late OK of an older transfer to the same follower.
-  lr->OnSnapshotSent(lagger_replica, absl::OkStatus());
+  // (Send ids start at 1: 0 is never the current send.)
+  lr->OnSnapshotSent(lagger_replica, /*send_id=*/0, absl::OkStatus());
   const FollowerStatus after = lagger_progress();
   EXPECT_EQ(after.state, raft::ProgressState::kSnapshot)
       << "an older transfer's OK was reported to Raft for the snapshot being sent";

@@ -78,9 +78,10 @@ void Store::Start() {
   so.stall_timeout = config().snapshot_stall_timeout;
   snapshot_sender_ = std::make_unique<SnapshotSender>(
       so, options_.open_snapshot_stream, &metrics_,
-      [this](uint64_t range_id, uint64_t to_replica_id, const absl::Status& result) {
+      [this](uint64_t range_id, uint64_t to_replica_id, uint64_t send_id,
+             const absl::Status& result) {
         if (std::shared_ptr<Replica> r = GetReplica(range_id); r != nullptr) {
-          r->OnSnapshotSent(to_replica_id, result);
+          r->OnSnapshotSent(to_replica_id, send_id, result);
         }
       });
   // Named threads: `top -H` and perf show what each one costs.
