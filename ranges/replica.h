@@ -74,7 +74,7 @@ struct ReplicaStatus {
   rangespb::Lease lease;
   bool lease_valid = false;  // this replica holds a valid lease now
   bool quiescent = false;
-  size_t proposals_in_flight = 0;  // appended to Raft, outcome not yet known
+  size_t proposals_in_flight = 0;                // appended to Raft, outcome not yet known
   std::map<uint64_t, FollowerStatus> followers;  // by replica id; on the leader only
 };
 

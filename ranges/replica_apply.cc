@@ -61,8 +61,8 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
       // every replica fails here alike, so this is the proposer's bug, not this
       // replica's storage. Rejected everywhere, identically: a no-op.
       RejectCommandLocked(e.index(), e.term(), /*command_id=*/"",
-                          absl::StrCat("range ", range_id_, ": the command at index ",
-                                       e.index(), " does not parse"));
+                          absl::StrCat("range ", range_id_, ": the command at index ", e.index(),
+                                       " does not parse"));
       continue;
     }
     absl::Status check = CheckCommandLocked(cmd);
@@ -99,9 +99,10 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
       // AppendSerialized adds all of the command's writes or none.
       if (absl::Status s = batch->AppendSerialized(cmd.write_batch()); !s.ok()) {
         // Deterministic, as above: every replica refuses the same bytes the same way.
-        RejectCommandLocked(e.index(), e.term(), cmd.command_id(),
-                            absl::StrCat("range ", range_id_, ": the write batch of the command "
-                                         "at index ", e.index(), " is malformed: ", s.message()));
+        RejectCommandLocked(
+            e.index(), e.term(), cmd.command_id(),
+            absl::StrCat("range ", range_id_, ": the write batch of the command at index ",
+                         e.index(), " is malformed: ", s.message()));
         continue;
       }
       applied_.set_lease_applied_index(cmd.max_lease_index());
@@ -136,8 +137,8 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
 
 void Replica::RejectCommandLocked(uint64_t index, uint64_t term, const std::string& command_id,
                                   const std::string& why) {
-  spdlog::error("r{}: {}; rejected as a no-op on every replica (a bug at its proposer)",
-                range_id_, why);
+  spdlog::error("r{}: {}; rejected as a no-op on every replica (a bug at its proposer)", range_id_,
+                why);
   store_->mutable_metrics()->commands_rejected.fetch_add(1, std::memory_order_relaxed);
   // Its proposer (here, if here) learns that it did not apply: known, not ambiguous.
   // Internal, not Unavailable: evaluating the same request again would likely build

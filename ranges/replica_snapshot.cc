@@ -45,8 +45,7 @@ void Replica::StartSnapshotSendLocked(raftpb::Message m, uint64_t to_node_id) {
                range_id_, index, applied_.raft_applied_index(), to);
 }
 
-void Replica::OnSnapshotSent(uint64_t to_replica_id, uint64_t send_id,
-                             const absl::Status& result) {
+void Replica::OnSnapshotSent(uint64_t to_replica_id, uint64_t send_id, const absl::Status& result) {
   {
     absl::MutexLock lock(&mu_);
     if (!corruption_.ok()) return;

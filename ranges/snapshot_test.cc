@@ -290,11 +290,12 @@ TEST(SnapshotTest, ReceiverRefusesBeforeDataMoves) {
 // stream of commands, as a busy range sees.
 class SteadyWriter {
  public:
-  explicit SteadyWriter(TestCluster& c) : thread_([this, &c] {
-    for (int i = 0; !stop_.load(); ++i) {
-      (void)c.Send(kUserRange, PutRequest(absl::StrFormat("\x04w%06d", i), "v"));
-    }
-  }) {}
+  explicit SteadyWriter(TestCluster& c)
+      : thread_([this, &c] {
+          for (int i = 0; !stop_.load(); ++i) {
+            (void)c.Send(kUserRange, PutRequest(absl::StrFormat("\x04w%06d", i), "v"));
+          }
+        }) {}
   ~SteadyWriter() { Stop(); }
   void Stop() {
     stop_.store(true);
@@ -344,8 +345,7 @@ TEST(SnapshotTest, CatchingUpUnderSteadyWritesNeedsOneSnapshot) {
   auto hold_back = std::make_shared<std::atomic<bool>>(true);
   c.SetDropFilter([hold_back, fstore, f](const rangespb::RaftMessageRequest& m) {
     return hold_back->load() && m.range_id() == kUserRange && m.to_node_id() == f &&
-           m.message().type() == raftpb::MSG_APP &&
-           fstore->metrics().snapshots_applied.load() > 0;
+           m.message().type() == raftpb::MSG_APP && fstore->metrics().snapshots_applied.load() > 0;
   });
   // Installed: the follower's log starts after the snapshot's index, which is at or
   // above what the leader had truncated when the follower came back.

@@ -233,8 +233,8 @@ void Store::SendRaftMessage(rangespb::RaftMessageRequest message) {
 bool Store::TryReserveInboxBytes(size_t bytes, bool control) {
   const int64_t max = static_cast<int64_t>(control ? config().store_inbox_control_max_bytes
                                                    : config().store_inbox_max_bytes);
-  std::atomic<int64_t>& gauge = control ? metrics_.raft_inbox_control_bytes
-                                        : metrics_.raft_inbox_bytes;
+  std::atomic<int64_t>& gauge =
+      control ? metrics_.raft_inbox_control_bytes : metrics_.raft_inbox_bytes;
   int64_t held = gauge.load(std::memory_order_relaxed);
   do {
     if (held + static_cast<int64_t>(bytes) > max) return false;
