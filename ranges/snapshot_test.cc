@@ -432,5 +432,45 @@ TEST(SnapshotTest, StaleSnapshotOutcomeIsNotReportedForANewerSend) {
   ExpectSameReplicatedState(c, c.LeaseholderOf(kUserRange), lagger);
 }
 
+// Issue 14 review, R2, on the install path: ingesting a received snapshot fails with an
+// I/O error (RocksDB's IOError, e.g. the file system is full). The follower's replica
+// must not be retired for good; the node stops, and once restarted (the disk works
+// again) the follower gets a snapshot again and catches up.
+TEST(SnapshotTest, IngestIOErrorStopsTheNodeNotTheReplica) {
+  TestCluster c(3, SnapshotConfig(), {"\x05"});
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04"
+                                             "first",
+                                             "v"))
+                   .has_error());
+  const uint64_t lh = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(lh, 0u);
+  const uint64_t lagger = lh == 3 ? 2 : 3;
+  FallBehind(c, lagger, 60, 1 << 10);
+  auto failures_left = std::make_shared<std::atomic<int>>(1);
+  c.SetEngineIngestFault(lagger, [failures_left] {
+    if (failures_left->fetch_sub(1) > 0) {
+      return absl::UnavailableError("injected: IO error: No space left on device");
+    }
+    return absl::OkStatus();
+  });
+  c.SetDropped(lagger, false);
+  std::shared_ptr<Store> store = c.StoreRef(lagger);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return failures_left->load() <= 0; }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor([&] { return !store->Failure().ok() || !store->CorruptReplicas().empty(); },
+                      absl::Seconds(10)));
+  EXPECT_TRUE(store->CorruptReplicas().empty())
+      << "an I/O error while installing a snapshot retired the replica: "
+      << store->CorruptReplicas().begin()->second;
+  EXPECT_TRUE(absl::IsUnavailable(store->Failure())) << store->Failure();
+  // The supervisor restarts the node.
+  store.reset();
+  c.StopNode(lagger);
+  c.StartNode(lagger);
+  ASSERT_NE(StatusOn(c, lagger, kUserRange).replica_id, 0u) << "the replica did not come back";
+  ASSERT_TRUE(WaitFor([&] { return CaughtUp(c, lagger); }, absl::Seconds(30)));
+  ExpectSameReplicatedState(c, c.LeaseholderOf(kUserRange), lagger);
+}
+
 }  // namespace
 }  // namespace rangedb::ranges

@@ -29,6 +29,24 @@ void FaultEngine::SetReadFault(ReadFault fault) {
   fault_ = std::move(fault);
 }
 
+void FaultEngine::SetIngestFault(IngestFault fault) {
+  absl::MutexLock lock(&mu_);
+  ingest_fault_ = std::move(fault);
+}
+
+absl::Status FaultEngine::IngestFiles(ColumnFamily cf, const std::vector<std::string>& paths) {
+  IngestFault fault;
+  {
+    absl::MutexLock lock(&mu_);
+    fault = ingest_fault_;
+  }
+  if (absl::Status s = fault ? fault() : absl::OkStatus(); !s.ok()) {
+    for (const std::string& path : paths) base_->RemoveStagedFile(path);
+    return s;
+  }
+  return base_->IngestFiles(cf, paths);
+}
+
 absl::Status FaultEngine::ReadFaultFor(ColumnFamily cf) {
   absl::MutexLock lock(&mu_);
   return fault_ ? fault_(cf) : absl::OkStatus();

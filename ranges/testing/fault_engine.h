@@ -25,8 +25,13 @@ class FaultEngine final : public Engine {
   // REQUIRES: base outlives this engine.
   explicit FaultEngine(Engine* base) : base_(base) {}
 
+  // Asked before every IngestFiles: a non-OK status fails it (the files are removed,
+  // as a failed ingest may leave them gone).
+  using IngestFault = std::function<absl::Status()>;
+
   // An empty function fails nothing.
   void SetReadFault(ReadFault fault);
+  void SetIngestFault(IngestFault fault);
 
   absl::StatusOr<bool> Get(ColumnFamily cf, absl::string_view key, std::string* value) override;
   std::unique_ptr<Iterator> NewIterator(const IterOptions& options) override;
@@ -40,9 +45,7 @@ class FaultEngine final : public Engine {
   absl::StatusOr<std::unique_ptr<SstFileWriter>> NewSstFileWriter(ColumnFamily cf) override {
     return base_->NewSstFileWriter(cf);
   }
-  absl::Status IngestFiles(ColumnFamily cf, const std::vector<std::string>& paths) override {
-    return base_->IngestFiles(cf, paths);
-  }
+  absl::Status IngestFiles(ColumnFamily cf, const std::vector<std::string>& paths) override;
   void RemoveStagedFile(const std::string& path) override { base_->RemoveStagedFile(path); }
   absl::Status ClearStaging() override { return base_->ClearStaging(); }
 
@@ -52,6 +55,7 @@ class FaultEngine final : public Engine {
   Engine* const base_;
   absl::Mutex mu_;
   ReadFault fault_ ABSL_GUARDED_BY(mu_);
+  IngestFault ingest_fault_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rangedb::ranges

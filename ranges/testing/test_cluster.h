@@ -100,6 +100,10 @@ class TestCluster {
   void SetEngineReadFault(uint64_t id, FaultEngine::ReadFault fault) {
     nodes_.at(id).faults->SetReadFault(std::move(fault));
   }
+  // The same for node id's IngestFiles (how a replica installs a snapshot).
+  void SetEngineIngestFault(uint64_t id, FaultEngine::IngestFault fault) {
+    nodes_.at(id).faults->SetIngestFault(std::move(fault));
+  }
   uint64_t LeaseholderOf(uint64_t range_id);
   // Drops every Raft message from or to node id.
   void SetDropped(uint64_t id, bool dropped);
