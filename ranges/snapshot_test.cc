@@ -383,6 +383,59 @@ TEST(SnapshotTest, CatchingUpUnderSteadyWritesNeedsOneSnapshot) {
   ExpectSameReplicatedState(c, c.LeaseholderOf(kUserRange), f);
 }
 
+// The snapshot hold of the test above is bounded: a follower that got a snapshot but
+// does not catch up (here its appends are lost for good) keeps the leader's log only
+// for snapshot_catchup_grace; then the leader truncates past the snapshot, and the
+// follower, once reachable, gets another snapshot.
+TEST(SnapshotTest, SnapshotHoldEndsForAFollowerThatDoesNotCatchUp) {
+  StoreConfig cfg = SnapshotConfig();
+  cfg.snapshot_catchup_grace = absl::Seconds(1);
+  TestCluster c(3, cfg, {"\x05"});
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04"
+                                             "first",
+                                             "v"))
+                   .has_error());
+  const uint64_t lh = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(lh, 0u);
+  const uint64_t f = lh == 3 ? 2 : 3;
+  c.StopNode(f);
+  {
+    SteadyWriter writer(c);
+    ASSERT_TRUE(WaitFor([&] { return StatusOn(c, lh, kUserRange).first_log_index > 50; },
+                        absl::Seconds(30)));
+  }
+  const uint64_t leader_first = StatusOn(c, lh, kUserRange).first_log_index;
+  SteadyWriter writer(c);
+  c.StartNode(f);
+  const std::shared_ptr<Store> fstore = c.StoreRef(f);
+  ASSERT_NE(fstore, nullptr);
+  auto hold_back = std::make_shared<std::atomic<bool>>(true);
+  c.SetDropFilter([hold_back, fstore, f](const rangespb::RaftMessageRequest& m) {
+    return hold_back->load() && m.range_id() == kUserRange && m.to_node_id() == f &&
+           m.message().type() == raftpb::MSG_APP && fstore->metrics().snapshots_applied.load() > 0;
+  });
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return fstore->metrics().snapshots_applied.load() > 0 &&
+               StatusOn(c, f, kUserRange).first_log_index >= leader_first;
+      },
+      absl::Seconds(30)));
+  const uint64_t snapshot_index = StatusOn(c, f, kUserRange).first_log_index - 1;
+  // Not forever: the leader truncates past the snapshot once the grace is over.
+  EXPECT_TRUE(
+      WaitFor([&] { return StatusOn(c, lh, kUserRange).first_log_index > snapshot_index + 1; },
+              absl::Seconds(30)))
+      << "a follower that does not catch up keeps the leader's log";
+  hold_back->store(false);
+  const uint64_t target = StatusOn(c, lh, kUserRange).applied_index;
+  ASSERT_TRUE(WaitFor([&] { return StatusOn(c, f, kUserRange).applied_index >= target; },
+                      absl::Seconds(30)));
+  writer.Stop();
+  ASSERT_TRUE(WaitFor([&] { return CaughtUp(c, f); }, absl::Seconds(30)));
+  EXPECT_GE(fstore->metrics().snapshots_applied.load(), 2u);
+  ExpectSameReplicatedState(c, c.LeaseholderOf(kUserRange), f);
+}
+
 // Issue 14 review, R5: the outcome of a snapshot send reaches Raft only for the send it
 // belongs to. The sender frees a follower's slot before it reports the outcome, so the
 // OK of an older transfer can arrive after a newer snapshot to the same follower
