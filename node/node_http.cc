@@ -85,6 +85,9 @@ void Node::RegisterMetrics() {
                 &sm.raft_messages_dropped);
   counter_gauge("rangedb_proposals_total", "Commands proposed to Raft", &sm.proposals);
   counter_gauge("rangedb_commands_applied_total", "Commands applied", &sm.commands_applied);
+  counter_gauge("rangedb_commands_rejected_total",
+                "Committed commands no replica can apply, applied as no-ops (a proposer bug)",
+                &sm.commands_rejected);
   counter_gauge("rangedb_apply_nanos_total", "Time spent applying committed entries (ns)",
                 &sm.apply_nanos);
   counter_gauge("rangedb_txn_conflicts_total", "Requests that met other transactions' intents",
@@ -106,6 +109,10 @@ void Node::RegisterMetrics() {
   metrics_.AddCallbackGauge("rangedb_raft_inbox_bytes",
                             "Bytes of inbound Raft messages waiting for the scheduler", {},
                             [&sm] { return static_cast<double>(sm.raft_inbox_bytes.load()); });
+  metrics_.AddCallbackGauge(
+      "rangedb_raft_inbox_control_bytes",
+      "Bytes of inbound Raft control messages (votes, heartbeats) waiting for the scheduler", {},
+      [&sm] { return static_cast<double>(sm.raft_inbox_control_bytes.load()); });
   counter_gauge("rangedb_proposals_refused_queue_full_total",
                 "Proposals refused because their replica's proposal queue was full",
                 &sm.proposals_refused_queue_full);

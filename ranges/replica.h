@@ -53,6 +53,14 @@ namespace rangedb::ranges {
 class StoreContext;
 struct RecordMarkers;
 
+// The leader's view of one follower (raft/progress.h).
+struct FollowerStatus {
+  uint64_t match = 0;
+  uint64_t next = 0;
+  raft::ProgressState state = raft::ProgressState::kProbe;
+  uint64_t pending_snapshot = 0;  // in snapshot state: the index of the snapshot sent
+};
+
 // A point-in-time view for status pages and tests.
 struct ReplicaStatus {
   kvpb::RangeDescriptor descriptor;
@@ -66,7 +74,8 @@ struct ReplicaStatus {
   rangespb::Lease lease;
   bool lease_valid = false;  // this replica holds a valid lease now
   bool quiescent = false;
-  size_t proposals_in_flight = 0;  // appended to Raft, outcome not yet known
+  size_t proposals_in_flight = 0;                // appended to Raft, outcome not yet known
+  std::map<uint64_t, FollowerStatus> followers;  // by replica id; on the leader only
 };
 
 // A write waiting to be replicated and applied.
@@ -144,9 +153,11 @@ class Replica {
   // The transport failed to deliver a message to the replica on to_node_id: Raft
   // stops pipelining to it until it answers again.
   void ReportUnreachable(uint64_t to_node_id);
-  // How the store's sender ended a snapshot to to_replica_id: Raft learns whether the
-  // follower has it (OK) or not.
-  void OnSnapshotSent(uint64_t to_replica_id, const absl::Status& result);
+  // How the store's sender ended snapshot send send_id to to_replica_id: Raft learns
+  // whether the follower has it (OK) or not — only if it is the latest send to that
+  // follower; the outcome of an older one is ignored (its follower may be getting a
+  // newer snapshot, which that outcome says nothing about).
+  void OnSnapshotSent(uint64_t to_replica_id, uint64_t send_id, const absl::Status& result);
   // Removes a staged snapshot file that will not be installed.
   void RemoveStagedSnapshot(const std::string& path);
   // Hands leadership (and so the lease) to another replica, for draining.
@@ -179,10 +190,13 @@ class Replica {
 
   ReplicaStatus Status() const;
   bool IsLeaseholder() const;
-  // OK, or why this replica stopped for good: its storage is corrupt (a Raft record
-  // failed its checksum, a committed command does not parse). A stopped replica holds
-  // no lease, answers no proposal ("ambiguous" for those in flight), and takes no
-  // further input; the Store takes it out of service (docs/replication.md).
+  // OK, or why this replica stopped for good. DataLoss: its storage is corrupt (a Raft
+  // record failed its checksum or does not decode); the Store takes it out of service.
+  // Any other code: an error that says nothing lasting about the data (an I/O error
+  // reading its log or installing a snapshot); the Store stops the node, and a
+  // restart brings the replica back (docs/replication.md, "Corrupt replicas"). A
+  // stopped replica holds no lease, answers no proposal ("ambiguous" for those in
+  // flight), and takes no further input.
   absl::Status Corruption() const;
 
  private:
@@ -283,6 +297,12 @@ class Replica {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishProposalLocked(const std::string& command_id, absl::Status result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A committed command that no replica can apply (it does not parse, its write batch
+  // is malformed): every replica applies the same bytes, so every one refuses it the
+  // same way. It is skipped (its entry still counts as applied) and its proposer, if
+  // here, is told it did not apply. Never a reason to stop the replica.
+  void RejectCommandLocked(uint64_t index, uint64_t term, const std::string& command_id,
+                           const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailStaleProposalsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Every entry through applied_index applied here (or was skipped): a proposal still
   // in flight at or below it lost its log position to another command.
@@ -323,6 +343,11 @@ class Replica {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reloads descriptor, applied state, lease and GC threshold from the engine.
   void LoadStateAfterSnapshotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The highest index log truncation may cut at without taking from a follower the
+  // entries right after a snapshot it was sent recently (at most `limit`); forgets the
+  // holds that expired.
+  uint64_t SnapshotTruncationLimitLocked(const raft::Status& status, uint64_t limit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   StoreContext* const store_;
   const uint64_t range_id_;
@@ -351,6 +376,8 @@ class Replica {
   // Inputs waiting for the scheduler, bounded in bytes (StoreConfig).
   std::deque<rangespb::RaftMessageRequest> inbox_ ABSL_GUARDED_BY(mu_);
   size_t inbox_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // also reserved from the store's budget
+  // Control messages (votes, heartbeats, ...): counted apart, in their own budget.
+  size_t inbox_control_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int pending_ticks_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<std::shared_ptr<Proposal>> to_propose_ ABSL_GUARDED_BY(mu_);
   size_t to_propose_bytes_ ABSL_GUARDED_BY(mu_) = 0;
@@ -383,6 +410,18 @@ class Replica {
   absl::Status corruption_ ABSL_GUARDED_BY(mu_);
   // Staged snapshot files of the MsgSnaps stepped in the current pass.
   std::vector<std::string> staged_snapshot_files_ ABSL_GUARDED_BY(mu_);
+  // The leader's latest snapshot to each follower, which log truncation must not cut
+  // off while the follower installs it and catches up (MaybeTruncateLog). One per
+  // follower (bounded by the descriptor); forgotten when the send fails, when the
+  // follower's node is not live, StoreConfig::snapshot_catchup_grace after the send
+  // succeeded, and when this replica becomes leader again.
+  struct SnapshotLogHold {
+    uint64_t index = 0;        // the snapshot's Raft index
+    int64_t sent_mono_ns = 0;  // when the receiver answered OK; 0 while it is sent
+    uint64_t send_id = 0;      // OutgoingSnapshot::send_id: whose outcome counts
+  };
+  std::map<uint64_t, SnapshotLogHold> snapshot_log_holds_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_snapshot_send_id_ ABSL_GUARDED_BY(mu_) = 0;  // ids start at 1
 };
 
 }  // namespace rangedb::ranges

@@ -58,11 +58,13 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
     if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty()) continue;
     rangespb::RaftCommand cmd;
     if (!cmd.ParseFromString(e.data())) {
-      // Entries are checksummed on disk; an unparseable one is a bug that wrote it.
-      // Nothing of this Ready applies (the batch is dropped); the replica stops.
-      MarkCorruptLocked(absl::DataLossError(
-          absl::StrCat("range ", range_id_, ": unparseable command at index ", e.index())));
-      return;
+      // The entry's bytes are the proposer's (checksummed in the log and in transit):
+      // every replica fails here alike, so this is the proposer's bug, not this
+      // replica's storage. Rejected everywhere, identically: a no-op.
+      RejectCommandLocked(e.index(), e.term(), /*command_id=*/"",
+                          absl::StrCat("range ", range_id_, ": the command at index ", e.index(),
+                                       " does not parse"));
+      continue;
     }
     absl::Status check = CheckCommandLocked(cmd);
     if (!check.ok()) {
@@ -95,10 +97,14 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
         }
       }
     } else {
+      // AppendSerialized adds all of the command's writes or none.
       if (absl::Status s = batch->AppendSerialized(cmd.write_batch()); !s.ok()) {
-        MarkCorruptLocked(absl::DataLossError(absl::StrCat(
-            "range ", range_id_, ": corrupt write batch at index ", e.index(), ": ", s.message())));
-        return;
+        // Deterministic, as above: every replica refuses the same bytes the same way.
+        RejectCommandLocked(
+            e.index(), e.term(), cmd.command_id(),
+            absl::StrCat("range ", range_id_, ": the write batch of the command at index ",
+                         e.index(), " is malformed: ", s.message()));
+        continue;
       }
       applied_.set_lease_applied_index(cmd.max_lease_index());
       if (cmd.has_gc_threshold()) {
@@ -127,6 +133,26 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
   if (lease_changed) {
     next_lease_index_ = applied_.lease_applied_index();
     FailStaleProposalsLocked();
+  }
+}
+
+void Replica::RejectCommandLocked(uint64_t index, uint64_t term, const std::string& command_id,
+                                  const std::string& why) {
+  spdlog::error("r{}: {}; rejected as a no-op on every replica (a bug at its proposer)", range_id_,
+                why);
+  store_->mutable_metrics()->commands_rejected.fetch_add(1, std::memory_order_relaxed);
+  // Its proposer (here, if here) learns that it did not apply: known, not ambiguous.
+  // Internal, not Unavailable: evaluating the same request again would likely build
+  // the same command, so it is not worth a retry.
+  const absl::Status result = absl::InternalError(absl::StrCat(why, "; the write was not applied"));
+  for (auto it = in_flight_.begin(); it != in_flight_.end(); ++it) {
+    // Without a command id (it did not parse): the proposal at that log position.
+    if (command_id.empty() ? it->second->index == index && it->second->term == term
+                           : it->first == command_id) {
+      it->second->Finish(result);
+      in_flight_.erase(it);
+      return;
+    }
   }
 }
 
@@ -318,6 +344,10 @@ void Replica::MaybeTruncateLog() {
     index = applied;
   }
   index = std::min(index, keep_after_snapshot);
+  // Nor past what a follower that just got a snapshot continues from: cut off while it
+  // installs and catches up, it would need another snapshot (and under steady writes,
+  // another, ...). Bounded: see SnapshotTruncationLimitLocked.
+  index = SnapshotTruncationLimitLocked(status, index);
   if (index <= st.truncated_index) return;
   absl::StatusOr<uint64_t> term = log_->Term(index);
   if (!term.ok()) return;

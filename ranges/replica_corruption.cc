@@ -17,10 +17,15 @@ bool Replica::CheckRaftFailureLocked() {
 void Replica::MarkCorruptLocked(absl::Status why) {
   if (corruption_.ok()) {
     corruption_ = why.ok() ? absl::DataLossError("corrupt replica") : std::move(why);
-    spdlog::error(
-        "r{}: replica {} on node {} stopped, its storage is corrupt: {}. The node keeps "
-        "serving its other ranges; this replica stays out of service until it is replaced.",
-        range_id_, replica_id_, store_->config().node_id, corruption_.ToString());
+    if (absl::IsDataLoss(corruption_)) {
+      spdlog::error(
+          "r{}: replica {} on node {} stopped, its storage is corrupt: {}. The node keeps "
+          "serving its other ranges; this replica stays out of service until it is replaced.",
+          range_id_, replica_id_, store_->config().node_id, corruption_.ToString());
+    } else {
+      spdlog::error("r{}: replica {} on node {} stopped on an error: {}. The node stops.",
+                    range_id_, replica_id_, store_->config().node_id, corruption_.ToString());
+    }
     // No longer the leader as far as this replica's users can tell: the lease check
     // fails from now on (nothing here applies any more, so a read here could be stale).
     soft_ = raft::SoftState{};

@@ -1,7 +1,9 @@
 // A corrupt Raft record stops only the replica that holds it (docs/raft-log.md §6,
 // docs/replication.md "Corrupt replicas"): the node and its other ranges keep
 // serving, and the range stays available from its other replicas.
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -151,6 +153,125 @@ TEST(ReplicaCorruptionTest, CorruptStateRecordDoesNotStopTheNode) {
                "\x05"
                "b");
   EXPECT_TRUE(WaitFor([&] { return AllCaughtUp(c, kRangeB, {1, 2, 3}); }, absl::Seconds(10)));
+}
+
+// Issue 14 review, R2: an I/O error that is not corruption — EIO from a flaky disk or
+// cable, a file system that filled up — while a replica reads its Raft log says
+// nothing lasting about the replica's data. It must not retire the replica for good
+// (only a checksum mismatch or undecodable data does). What CockroachDB and etcd do
+// with such an error is stop the process (fatal) and let the supervisor restart it:
+// the restarted node reads its log again and every replica comes back.
+TEST(ReplicaCorruptionTest, TransientReadErrorDoesNotRetireTheReplica) {
+  StoreConfig cfg = FastStoreConfig();
+  cfg.raft_entry_cache_bytes = 0;  // every log read goes to the engine
+  TestCluster c(3, cfg, {"\x05"});
+  ExpectServes(c, kRangeA,
+               "\x04"
+               "a");
+  ExpectServes(c, kRangeB,
+               "\x05"
+               "a");
+  const uint64_t victim = c.LeaseholderOf(kRangeA);
+  ASSERT_NE(victim, 0u);
+  ASSERT_TRUE(WaitFor([&] { return AllCaughtUp(c, kRangeA, {1, 2, 3}); }, absl::Seconds(10)));
+
+  // One Raft log read fails, as with EIO (RocksDB's IOError is Unavailable here).
+  auto failures_left = std::make_shared<std::atomic<int>>(1);
+  c.SetEngineReadFault(victim, [failures_left](ColumnFamily cf) {
+    if (cf == ColumnFamily::kRaftLog && failures_left->fetch_sub(1) > 0) {
+      return absl::UnavailableError("injected: IO error: reading the raft log: EIO");
+    }
+    return absl::OkStatus();
+  });
+  // The leaseholder reads its log to replicate the next write.
+  ExpectServes(c, kRangeA,
+               "\x04"
+               "b");
+  ASSERT_TRUE(WaitFor([&] { return failures_left->load() <= 0; }, absl::Seconds(10)));
+  ExpectServes(c, kRangeA,
+               "\x04"
+               "c");
+  ExpectServes(c, kRangeB,
+               "\x05"
+               "c");
+  std::shared_ptr<Store> store = c.StoreRef(victim);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->CorruptReplicas().empty())
+      << "a transient I/O error retired a replica: " << store->CorruptReplicas().begin()->second;
+  // The node stopped (a real one aborts), with the error it could not get past.
+  EXPECT_TRUE(absl::IsUnavailable(store->Failure())) << store->Failure();
+  EXPECT_NE(store->Failure().message().find("EIO"), std::string::npos) << store->Failure();
+
+  // The supervisor restarts the node; the disk works again.
+  store.reset();
+  c.SetEngineReadFault(victim, {});
+  c.StopNode(victim);
+  c.StartNode(victim);
+  store = c.StoreRef(victim);
+  ASSERT_NE(store, nullptr) << "the node did not restart";
+  EXPECT_TRUE(store->CorruptReplicas().empty());
+  EXPECT_NE(store->GetReplica(kRangeA), nullptr);
+  EXPECT_NE(store->GetReplica(kRangeB), nullptr);
+  ExpectServes(c, kRangeA,
+               "\x04"
+               "d");
+  ExpectServes(c, kRangeB,
+               "\x05"
+               "d");
+  EXPECT_TRUE(WaitFor([&] { return AllCaughtUp(c, kRangeA, {1, 2, 3}); }, absl::Seconds(10)));
+  EXPECT_TRUE(WaitFor([&] { return AllCaughtUp(c, kRangeB, {1, 2, 3}); }, absl::Seconds(10)));
+}
+
+// Issue 14 review, R3: a committed command that no replica can apply — here its write
+// batch is malformed, as a bug in the proposer's evaluation or encoding could make it —
+// fails the same way on every replica, since every replica applies the same bytes
+// (entries are checksummed in the log and in transit). It says nothing about any
+// replica's storage: retiring the replica that meets it retires all of them, and the
+// range is lost. It must be rejected identically everywhere instead — applied as a
+// no-op, its proposer told it did not apply — and the range must stay available.
+TEST(ReplicaCorruptionTest, CommandNoReplicaCanApplyIsRejectedEverywhere) {
+  StoreConfig cfg = FastStoreConfig();
+  auto poison = std::make_shared<std::atomic<bool>>(true);
+  cfg.testing_before_propose = [poison](uint64_t range_id, rangespb::RaftCommand* command) {
+    if (range_id == kRangeA && poison->load() &&
+        command->write_batch().find("poison") != std::string::npos) {
+      command->set_write_batch("not a write batch");
+    }
+  };
+  TestCluster c(3, cfg, {"\x05"});
+  ExpectServes(c, kRangeA,
+               "\x04"
+               "a");
+  kvpb::BatchResponse r = c.Send(kRangeA,
+                                 PutRequest("\x04"
+                                            "poison",
+                                            "v"),
+                                 absl::Seconds(3));
+  ASSERT_TRUE(r.has_error()) << "a command no replica can apply was acknowledged";
+  EXPECT_FALSE(r.error().has_ambiguous()) << r.error().message();
+  poison->store(false);
+
+  // The range keeps serving, with all three replicas in service.
+  ExpectServes(c, kRangeA,
+               "\x04"
+               "b");
+  for (uint64_t id = 1; id <= 3; ++id) {
+    std::shared_ptr<Store> store = c.StoreRef(id);
+    ASSERT_NE(store, nullptr);
+    EXPECT_TRUE(store->CorruptReplicas().empty())
+        << "node " << id << ": " << store->CorruptReplicas().begin()->second;
+    EXPECT_NE(store->GetReplica(kRangeA), nullptr) << "node " << id;
+  }
+  EXPECT_TRUE(WaitFor([&] { return AllCaughtUp(c, kRangeA, {1, 2, 3}); }, absl::Seconds(10)));
+  // Nothing of the refused command applied anywhere.
+  kvpb::BatchResponse got = c.Send(kRangeA, GetRequest("\x04"
+                                                       "poison"));
+  ASSERT_FALSE(got.has_error()) << got.error().message();
+  EXPECT_FALSE(got.responses(0).get().found());
+  const auto [d1, d2] = c.StableDigests(kRangeA, 1, 2, absl::Seconds(10));
+  EXPECT_EQ(d1, d2);
+  const auto [d1b, d3] = c.StableDigests(kRangeA, 1, 3, absl::Seconds(10));
+  EXPECT_EQ(d1b, d3);
 }
 
 }  // namespace

@@ -20,6 +20,24 @@ bool IsVoteRequest(const raftpb::Message& m) {
   return m.type() == raftpb::MSG_VOTE || m.type() == raftpb::MSG_PRE_VOTE;
 }
 
+// The small messages that keep leaders and elections working: they get their own inbox
+// budget, so that appends filling the inbox cannot cost a follower its vote or its
+// leader (an unheard leader means an election).
+bool IsControlMessage(const raftpb::Message& m) {
+  switch (m.type()) {
+    case raftpb::MSG_VOTE:
+    case raftpb::MSG_VOTE_RESP:
+    case raftpb::MSG_PRE_VOTE:
+    case raftpb::MSG_PRE_VOTE_RESP:
+    case raftpb::MSG_HEARTBEAT:
+    case raftpb::MSG_HEARTBEAT_RESP:
+    case raftpb::MSG_TIMEOUT_NOW:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 Replica::Replica(StoreContext* store, uint64_t range_id) : store_(store), range_id_(range_id) {}
@@ -96,9 +114,13 @@ bool Replica::EnqueueRaftMessage(rangespb::RaftMessageRequest message) {
     absl::MutexLock lock(&mu_);
     if (!corruption_.ok()) return false;
     const size_t bytes = message.ByteSizeLong() + kQueuedItemOverheadBytes;
-    if (inbox_bytes_ + bytes > store_->config().raft_inbox_max_bytes) return false;
-    if (!store_->TryReserveInboxBytes(bytes)) return false;
-    inbox_bytes_ += bytes;
+    const bool control = IsControlMessage(message.message());
+    size_t& held = control ? inbox_control_bytes_ : inbox_bytes_;
+    const size_t max = control ? store_->config().raft_inbox_control_max_bytes
+                               : store_->config().raft_inbox_max_bytes;
+    if (held + bytes > max) return false;
+    if (!store_->TryReserveInboxBytes(bytes, control)) return false;
+    held += bytes;
     inbox_.push_back(std::move(message));
   }
   store_->EnqueueRange(range_id_);
@@ -231,6 +253,9 @@ void Replica::ProposePendingLocked() {
     if (!cmd.has_timestamp() || TimestampFromProto(cmd.timestamp()) < now) {
       TimestampToProto(now, cmd.mutable_timestamp());
     }
+    if (store_->config().testing_before_propose) {
+      store_->config().testing_before_propose(range_id_, &cmd);
+    }
     absl::Status s = raw_->Propose(cmd.SerializeAsString());
     if (!s.ok()) {
       p->Finish(absl::UnavailableError(absl::StrCat("proposal dropped: ", s.message())));
@@ -305,8 +330,10 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
     absl::Status s = IngestSnapshotLocked(snapshot);
     if (s.ok()) s = staged.log_write->ApplySnapshot(*rd.snapshot);
     if (!s.ok()) {
-      MarkCorruptLocked(absl::DataLossError(
-          absl::StrCat("range ", range_id_, ": installing a snapshot: ", s.message())));
+      // The error's own code: DataLoss (no data) retires the replica, an I/O error
+      // stops the node (docs/replication.md, "Corrupt replicas").
+      MarkCorruptLocked(absl::Status(
+          s.code(), absl::StrCat("range ", range_id_, ": installing a snapshot: ", s.message())));
       return std::nullopt;
     }
     staged.installs_snapshot = true;
@@ -341,6 +368,8 @@ bool Replica::FinishReady(StagedReady staged) {
     if (is_leader && !was_leader) {
       UnquiesceLocked();
       ForgetInternalProposalsOfOlderTermsLocked();
+      // Raft starts every follower's progress afresh: holds of an earlier term are void.
+      snapshot_log_holds_.clear();
     }
   }
   SendMessagesLocked(rd.messages);
@@ -354,8 +383,10 @@ bool Replica::FinishReady(StagedReady staged) {
 
 void Replica::ClearInboxLocked() {
   inbox_.clear();
-  store_->ReleaseInboxBytes(inbox_bytes_);
+  store_->ReleaseInboxBytes(inbox_bytes_, /*control=*/false);
+  store_->ReleaseInboxBytes(inbox_control_bytes_, /*control=*/true);
   inbox_bytes_ = 0;
+  inbox_control_bytes_ = 0;
 }
 
 bool Replica::QueueProposalLocked(std::shared_ptr<Proposal> p) {
@@ -465,6 +496,11 @@ ReplicaStatus Replica::Status() const {
   s.lease_valid = CheckLeaseLocked().valid;
   s.quiescent = quiescent_;
   s.proposals_in_flight = in_flight_.size();
+  if (soft_.raft_state == raft::StateType::kLeader) {
+    for (const auto& [id, pr] : raw_->GetStatus().progress) {
+      if (id != replica_id_) s.followers[id] = {pr.match, pr.next, pr.state, pr.pending_snapshot};
+    }
+  }
   return s;
 }
 

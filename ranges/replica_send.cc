@@ -556,6 +556,11 @@ std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(
     err.mutable_error()->mutable_ambiguous()->set_reason(std::string(proposal->result.message()));
     return err;
   }
+  if (absl::IsInternal(proposal->result)) {
+    // Refused on apply by every replica (RejectCommandLocked): not applied, and
+    // another leaseholder would build the same command.
+    return ErrorResponse(proposal->result);
+  }
   if (!proposal->result.ok()) {
     // Known not applied: safe to retry elsewhere.
     kvpb::BatchResponse err = ErrorResponse(proposal->result);

@@ -21,6 +21,7 @@ void Replica::StartSnapshotSendLocked(raftpb::Message m, uint64_t to_node_id) {
   // reading and sending it happens on the sender's threads.
   OutgoingSnapshot out;
   out.to_replica_id = m.to();
+  out.send_id = ++last_snapshot_send_id_;
   out.engine_snapshot = store_->engine()->NewSnapshot();
   rangespb::SnapshotHeader& h = out.header;
   h.set_range_id(range_id_);
@@ -31,25 +32,69 @@ void Replica::StartSnapshotSendLocked(raftpb::Message m, uint64_t to_node_id) {
   m.mutable_snapshot()->clear_data();
   *h.mutable_message() = std::move(m);
   const uint64_t to = out.to_replica_id;
+  const uint64_t send_id = out.send_id;
   const uint64_t index = h.message().snapshot().metadata().index();
   if (absl::Status s = store_->SendSnapshot(std::move(out)); !s.ok()) {
     spdlog::info("r{}: not sending a snapshot to replica {} now: {}", range_id_, to, s.ToString());
     raw_->ReportSnapshot(to, /*failed=*/true);
     return;
   }
+  // The outcome cannot arrive before this: it needs mu_.
+  snapshot_log_holds_[to] = SnapshotLogHold{index, /*sent_mono_ns=*/0, send_id};
   spdlog::info("r{}: sending snapshot at index {} (state at applied index {}) to replica {}",
                range_id_, index, applied_.raft_applied_index(), to);
 }
 
-void Replica::OnSnapshotSent(uint64_t to_replica_id, const absl::Status& result) {
+void Replica::OnSnapshotSent(uint64_t to_replica_id, uint64_t send_id, const absl::Status& result) {
   {
     absl::MutexLock lock(&mu_);
     if (!corruption_.ok()) return;
+    // Every send in flight has its hold (holds of running sends are only dropped when
+    // this replica becomes leader again, which resets Raft's progress anyway). No
+    // hold, or another send's: this outcome is of an older send and says nothing about
+    // the snapshot Raft is waiting for now.
+    auto hold = snapshot_log_holds_.find(to_replica_id);
+    if (hold == snapshot_log_holds_.end() || hold->second.send_id != send_id) {
+      spdlog::info("r{}: ignoring the outcome ({}) of an older snapshot send to replica {}",
+                   range_id_, result.ToString(), to_replica_id);
+      return;
+    }
     // Failed: Raft probes the follower again and may ask for another snapshot later.
     // Done: the follower's answer after installing moves its progress on.
     raw_->ReportSnapshot(to_replica_id, /*failed=*/!result.ok());
+    // Done: the follower continues from the log after the snapshot's index, which
+    // truncation keeps for a grace period. Failed: nothing to keep for it.
+    if (result.ok()) {
+      hold->second.sent_mono_ns = std::max<int64_t>(1, store_->MonotonicNanos());
+    } else {
+      snapshot_log_holds_.erase(hold);
+    }
   }
   store_->EnqueueRange(range_id_);
+}
+
+uint64_t Replica::SnapshotTruncationLimitLocked(const raft::Status& status, uint64_t limit) {
+  const int64_t now_ns = store_->MonotonicNanos();
+  const int64_t grace_ns = absl::ToInt64Nanoseconds(store_->config().snapshot_catchup_grace);
+  for (auto it = snapshot_log_holds_.begin(); it != snapshot_log_holds_.end();) {
+    const auto pr = status.progress.find(it->first);
+    const SnapshotLogHold& hold = it->second;
+    // A send still running is bounded by the sender's stall watchdog; a delivered
+    // snapshot by the grace period, and by the follower's node being live: a follower
+    // that died or cannot keep up must not keep the log forever.
+    const bool sent = hold.sent_mono_ns != 0;
+    if (pr == status.progress.end() ||
+        (sent && (now_ns - hold.sent_mono_ns > grace_ns ||
+                  !store_->NodeLive(NodeOfReplicaLocked(it->first))))) {
+      it = snapshot_log_holds_.erase(it);
+      continue;
+    }
+    // The follower continues after the snapshot's index, or after what it already
+    // acknowledged beyond it.
+    limit = std::min(limit, std::max(hold.index, pr->second.match));
+    ++it;
+  }
+  return limit;
 }
 
 void Replica::RemoveStagedSnapshot(const std::string& path) {

@@ -79,7 +79,8 @@ void SnapshotSender::Stop() {
     dropped.swap(queue_);
   }
   for (OutgoingSnapshot& s : dropped) {
-    Finish({s.header.range_id(), s.to_replica_id}, absl::CancelledError("the store is stopping"));
+    Finish({s.header.range_id(), s.to_replica_id}, s.send_id,
+           absl::CancelledError("the store is stopping"));
   }
 }
 
@@ -107,7 +108,7 @@ void SnapshotSender::WorkerLoop(size_t slot) {
                    s.to_replica_id, s.header.to_node_id(), result.ToString());
     }
     s.engine_snapshot.reset();  // release the engine's old versions now
-    Finish({s.header.range_id(), s.to_replica_id}, result);
+    Finish({s.header.range_id(), s.to_replica_id}, s.send_id, result);
   }
 }
 
@@ -198,7 +199,7 @@ void SnapshotSender::WatchdogLoop() {
   }
 }
 
-void SnapshotSender::Finish(const Target& target, const absl::Status& result) {
+void SnapshotSender::Finish(const Target& target, uint64_t send_id, const absl::Status& result) {
   (result.ok() ? metrics_->snapshots_sent : metrics_->snapshots_send_failed)
       .fetch_add(1, std::memory_order_relaxed);
   {
@@ -220,7 +221,9 @@ void SnapshotSender::Finish(const Target& target, const absl::Status& result) {
       }
     }
   }
-  if (done_) done_(target.first, target.second, result);
+  // The target's slot is free from here on: a newer send to it may start before this
+  // outcome arrives, which is why the outcome names its send.
+  if (done_) done_(target.first, target.second, send_id, result);
 }
 
 }  // namespace rangedb::ranges

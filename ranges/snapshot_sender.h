@@ -50,8 +50,8 @@ struct SnapshotSenderOptions {
 
 class SnapshotSender {
  public:
-  using DoneFn =
-      std::function<void(uint64_t range_id, uint64_t to_replica_id, const absl::Status& result)>;
+  using DoneFn = std::function<void(uint64_t range_id, uint64_t to_replica_id, uint64_t send_id,
+                                    const absl::Status& result)>;
 
   // REQUIRES: metrics outlives the sender; open is thread-safe.
   SnapshotSender(SnapshotSenderOptions options, SnapshotStreamFactory open, StoreMetrics* metrics,
@@ -84,7 +84,7 @@ class SnapshotSender {
   // Waits until `bytes` more fit under the rate; false if stopping.
   bool Pace(size_t bytes);
   void Progress(size_t slot);
-  void Finish(const Target& target, const absl::Status& result);
+  void Finish(const Target& target, uint64_t send_id, const absl::Status& result);
 
   const SnapshotSenderOptions options_;
   const SnapshotStreamFactory open_;

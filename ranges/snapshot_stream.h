@@ -33,6 +33,9 @@ class SnapshotStream {
 struct OutgoingSnapshot {
   rangespb::SnapshotHeader header;  // range, nodes, the MsgSnap, descriptor, applied state
   uint64_t to_replica_id = 0;
+  // The sending replica's number for this send, handed back with its outcome so that
+  // the outcome of an older send is never taken for a newer one's.
+  uint64_t send_id = 0;
   std::unique_ptr<Snapshot> engine_snapshot;  // holds the state the header describes
 };
 

@@ -4,9 +4,12 @@
 // a snapshot is sent.
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "ranges/range_keys.h"
 #include "ranges/store.h"
@@ -281,6 +284,245 @@ TEST(SnapshotTest, ReceiverRefusesBeforeDataMoves) {
   unknown.set_range_id(99);
   unknown.mutable_range_descriptor()->set_range_id(99);
   EXPECT_TRUE(absl::IsNotFound(store->BeginSnapshot(unknown).status()));
+}
+
+// Writes one key after another (each waits for its apply) until stopped: a steady
+// stream of commands, as a busy range sees.
+class SteadyWriter {
+ public:
+  explicit SteadyWriter(TestCluster& c)
+      : thread_([this, &c] {
+          for (int i = 0; !stop_.load(); ++i) {
+            (void)c.Send(kUserRange, PutRequest(absl::StrFormat("\x04w%06d", i), "v"));
+          }
+        }) {}
+  ~SteadyWriter() { Stop(); }
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Issue 14 review, R1: a follower that was down while the range took writes comes back
+// while writes go on. It needs a snapshot; after installing it, it continues from the
+// leader's log after the snapshot's index. The leader's log grows past 4x the
+// truncation threshold meanwhile (which truncates to the applied index for an ordinary
+// laggard), but it must keep what the follower needs, or the follower needs another
+// snapshot, and under steady writes another, ...
+//
+// Deterministic: the follower's appends are held back (dropped) right after it
+// installed the snapshot until the leader applied 6x the threshold past the snapshot
+// and ran its truncation check, so the check sees exactly the state that cut the
+// follower off.
+TEST(SnapshotTest, CatchingUpUnderSteadyWritesNeedsOneSnapshot) {
+  StoreConfig cfg = SnapshotConfig();
+  TestCluster c(3, cfg, {"\x05"});
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04"
+                                             "first",
+                                             "v"))
+                   .has_error());
+  const uint64_t lh = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(lh, 0u);
+  const uint64_t f = lh == 3 ? 2 : 3;
+  c.StopNode(f);
+  {
+    SteadyWriter writer(c);
+    // The leader truncates past everything the stopped follower has.
+    ASSERT_TRUE(WaitFor([&] { return StatusOn(c, lh, kUserRange).first_log_index > 50; },
+                        absl::Seconds(30)));
+  }
+  const uint64_t leader_first = StatusOn(c, lh, kUserRange).first_log_index;
+  SteadyWriter writer(c);
+  c.StartNode(f);
+  // Shared with the filter, which the router may call until the cluster is gone.
+  const std::shared_ptr<Store> fstore = c.StoreRef(f);
+  ASSERT_NE(fstore, nullptr);
+  const StoreMetrics& fm = fstore->metrics();
+  auto hold_back = std::make_shared<std::atomic<bool>>(true);
+  c.SetDropFilter([hold_back, fstore, f](const rangespb::RaftMessageRequest& m) {
+    return hold_back->load() && m.range_id() == kUserRange && m.to_node_id() == f &&
+           m.message().type() == raftpb::MSG_APP && fstore->metrics().snapshots_applied.load() > 0;
+  });
+  // Installed: the follower's log starts after the snapshot's index, which is at or
+  // above what the leader had truncated when the follower came back.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return fm.snapshots_applied.load() > 0 &&
+               StatusOn(c, f, kUserRange).first_log_index >= leader_first;
+      },
+      absl::Seconds(30)));
+  const uint64_t snapshot_index = StatusOn(c, f, kUserRange).first_log_index - 1;
+  // The leader's log grows far past 4x the threshold beyond the snapshot.
+  const uint64_t threshold = cfg.raft_log_truncate_threshold_entries;
+  ASSERT_TRUE(WaitFor(
+      [&] { return StatusOn(c, lh, kUserRange).applied_index > snapshot_index + 6 * threshold; },
+      absl::Seconds(30)));
+  std::shared_ptr<Store> leader = c.StoreRef(lh);
+  ASSERT_NE(leader, nullptr);
+  std::shared_ptr<Replica> lr = leader->GetReplica(kUserRange);
+  ASSERT_NE(lr, nullptr);
+  lr->MaybeTruncateLog();  // what the ticker does once a second, now
+  // Whatever it proposed applies before the writes proposed after it.
+  const uint64_t after = StatusOn(c, lh, kUserRange).applied_index + 2;
+  ASSERT_TRUE(WaitFor([&] { return StatusOn(c, lh, kUserRange).applied_index >= after; },
+                      absl::Seconds(30)));
+  EXPECT_LE(StatusOn(c, lh, kUserRange).first_log_index, snapshot_index + 1)
+      << "the leader truncated its log past the snapshot the follower is catching up from";
+  hold_back->store(false);
+  // The follower catches up with the writes still going on.
+  const uint64_t target = StatusOn(c, lh, kUserRange).applied_index;
+  ASSERT_TRUE(WaitFor([&] { return StatusOn(c, f, kUserRange).applied_index >= target; },
+                      absl::Seconds(30)));
+  writer.Stop();
+  ASSERT_TRUE(WaitFor([&] { return CaughtUp(c, f); }, absl::Seconds(30)));
+  EXPECT_EQ(fm.snapshots_applied.load(), 1u) << "the follower needed more than one snapshot";
+  ExpectSameReplicatedState(c, c.LeaseholderOf(kUserRange), f);
+}
+
+// The snapshot hold of the test above is bounded: a follower that got a snapshot but
+// does not catch up (here its appends are lost for good) keeps the leader's log only
+// for snapshot_catchup_grace; then the leader truncates past the snapshot, and the
+// follower, once reachable, gets another snapshot.
+TEST(SnapshotTest, SnapshotHoldEndsForAFollowerThatDoesNotCatchUp) {
+  StoreConfig cfg = SnapshotConfig();
+  cfg.snapshot_catchup_grace = absl::Seconds(1);
+  TestCluster c(3, cfg, {"\x05"});
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04"
+                                             "first",
+                                             "v"))
+                   .has_error());
+  const uint64_t lh = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(lh, 0u);
+  const uint64_t f = lh == 3 ? 2 : 3;
+  c.StopNode(f);
+  {
+    SteadyWriter writer(c);
+    ASSERT_TRUE(WaitFor([&] { return StatusOn(c, lh, kUserRange).first_log_index > 50; },
+                        absl::Seconds(30)));
+  }
+  const uint64_t leader_first = StatusOn(c, lh, kUserRange).first_log_index;
+  SteadyWriter writer(c);
+  c.StartNode(f);
+  const std::shared_ptr<Store> fstore = c.StoreRef(f);
+  ASSERT_NE(fstore, nullptr);
+  auto hold_back = std::make_shared<std::atomic<bool>>(true);
+  c.SetDropFilter([hold_back, fstore, f](const rangespb::RaftMessageRequest& m) {
+    return hold_back->load() && m.range_id() == kUserRange && m.to_node_id() == f &&
+           m.message().type() == raftpb::MSG_APP && fstore->metrics().snapshots_applied.load() > 0;
+  });
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return fstore->metrics().snapshots_applied.load() > 0 &&
+               StatusOn(c, f, kUserRange).first_log_index >= leader_first;
+      },
+      absl::Seconds(30)));
+  const uint64_t snapshot_index = StatusOn(c, f, kUserRange).first_log_index - 1;
+  // Not forever: the leader truncates past the snapshot once the grace is over.
+  EXPECT_TRUE(
+      WaitFor([&] { return StatusOn(c, lh, kUserRange).first_log_index > snapshot_index + 1; },
+              absl::Seconds(30)))
+      << "a follower that does not catch up keeps the leader's log";
+  hold_back->store(false);
+  const uint64_t target = StatusOn(c, lh, kUserRange).applied_index;
+  ASSERT_TRUE(WaitFor([&] { return StatusOn(c, f, kUserRange).applied_index >= target; },
+                      absl::Seconds(30)));
+  writer.Stop();
+  ASSERT_TRUE(WaitFor([&] { return CaughtUp(c, f); }, absl::Seconds(30)));
+  EXPECT_GE(fstore->metrics().snapshots_applied.load(), 2u);
+  ExpectSameReplicatedState(c, c.LeaseholderOf(kUserRange), f);
+}
+
+// Issue 14 review, R5: the outcome of a snapshot send reaches Raft only for the send it
+// belongs to. The sender frees a follower's slot before it reports the outcome, so the
+// OK of an older transfer can arrive after a newer snapshot to the same follower
+// started (after a leadership change, or a failed report). Taken for the newer one, it
+// tells Raft the follower holds a snapshot it has not got: the leader moves it to probe
+// from that index and log truncation stops keeping the log for it.
+TEST(SnapshotTest, StaleSnapshotOutcomeIsNotReportedForANewerSend) {
+  TestCluster c(3, SnapshotConfig(), {"\x05"});
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04"
+                                             "first",
+                                             "v"))
+                   .has_error());
+  const uint64_t lh = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(lh, 0u);
+  const uint64_t lagger = lh == 3 ? 2 : 3;
+  const uint64_t lagger_replica = StatusOn(c, lagger, kUserRange).replica_id;
+  // The stream to the lagger stops before its second chunk until the test releases it.
+  auto release = std::make_shared<absl::Notification>();
+  c.SetSnapshotFault([release, lagger](uint64_t, uint64_t to, int chunk) {
+    if (to == lagger && chunk == 1) release->WaitForNotificationWithTimeout(absl::Seconds(20));
+    return absl::OkStatus();
+  });
+  FallBehind(c, lagger, 60, 1 << 10);
+  c.SetDropped(lagger, false);
+  std::shared_ptr<Store> leader = c.StoreRef(lh);
+  ASSERT_NE(leader, nullptr);
+  std::shared_ptr<Replica> lr = leader->GetReplica(kUserRange);
+  ASSERT_NE(lr, nullptr);
+  auto lagger_progress = [&] {
+    const ReplicaStatus st = lr->Status();
+    auto it = st.followers.find(lagger_replica);
+    return it == st.followers.end() ? FollowerStatus{} : it->second;
+  };
+  // The newer send is under way: Raft holds the follower in snapshot state.
+  ASSERT_TRUE(WaitFor([&] { return lagger_progress().state == raft::ProgressState::kSnapshot; },
+                      absl::Seconds(30)));
+  const uint64_t pending = lagger_progress().pending_snapshot;
+  // The late OK of an older transfer to the same follower.
+  // (Send ids start at 1: 0 is never the current send.)
+  lr->OnSnapshotSent(lagger_replica, /*send_id=*/0, absl::OkStatus());
+  const FollowerStatus after = lagger_progress();
+  EXPECT_EQ(after.state, raft::ProgressState::kSnapshot)
+      << "an older transfer's OK was reported to Raft for the snapshot being sent";
+  EXPECT_EQ(after.pending_snapshot, pending);
+  release->Notify();
+  ASSERT_TRUE(WaitFor([&] { return CaughtUp(c, lagger); }, absl::Seconds(30)));
+  ExpectSameReplicatedState(c, c.LeaseholderOf(kUserRange), lagger);
+}
+
+// Issue 14 review, R2, on the install path: ingesting a received snapshot fails with an
+// I/O error (RocksDB's IOError, e.g. the file system is full). The follower's replica
+// must not be retired for good; the node stops, and once restarted (the disk works
+// again) the follower gets a snapshot again and catches up.
+TEST(SnapshotTest, IngestIOErrorStopsTheNodeNotTheReplica) {
+  TestCluster c(3, SnapshotConfig(), {"\x05"});
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04"
+                                             "first",
+                                             "v"))
+                   .has_error());
+  const uint64_t lh = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(lh, 0u);
+  const uint64_t lagger = lh == 3 ? 2 : 3;
+  FallBehind(c, lagger, 60, 1 << 10);
+  auto failures_left = std::make_shared<std::atomic<int>>(1);
+  c.SetEngineIngestFault(lagger, [failures_left] {
+    if (failures_left->fetch_sub(1) > 0) {
+      return absl::UnavailableError("injected: IO error: No space left on device");
+    }
+    return absl::OkStatus();
+  });
+  c.SetDropped(lagger, false);
+  std::shared_ptr<Store> store = c.StoreRef(lagger);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return failures_left->load() <= 0; }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor([&] { return !store->Failure().ok() || !store->CorruptReplicas().empty(); },
+                      absl::Seconds(10)));
+  EXPECT_TRUE(store->CorruptReplicas().empty())
+      << "an I/O error while installing a snapshot retired the replica: "
+      << store->CorruptReplicas().begin()->second;
+  EXPECT_TRUE(absl::IsUnavailable(store->Failure())) << store->Failure();
+  // The supervisor restarts the node.
+  store.reset();
+  c.StopNode(lagger);
+  c.StartNode(lagger);
+  ASSERT_NE(StatusOn(c, lagger, kUserRange).replica_id, 0u) << "the replica did not come back";
+  ASSERT_TRUE(WaitFor([&] { return CaughtUp(c, lagger); }, absl::Seconds(30)));
+  ExpectSameReplicatedState(c, c.LeaseholderOf(kUserRange), lagger);
 }
 
 }  // namespace

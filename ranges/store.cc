@@ -78,9 +78,10 @@ void Store::Start() {
   so.stall_timeout = config().snapshot_stall_timeout;
   snapshot_sender_ = std::make_unique<SnapshotSender>(
       so, options_.open_snapshot_stream, &metrics_,
-      [this](uint64_t range_id, uint64_t to_replica_id, const absl::Status& result) {
+      [this](uint64_t range_id, uint64_t to_replica_id, uint64_t send_id,
+             const absl::Status& result) {
         if (std::shared_ptr<Replica> r = GetReplica(range_id); r != nullptr) {
-          r->OnSnapshotSent(to_replica_id, result);
+          r->OnSnapshotSent(to_replica_id, send_id, result);
         }
       });
   // Named threads: `top -H` and perf show what each one costs.
@@ -101,7 +102,8 @@ void Store::Start() {
 void Store::Stop() {
   {
     absl::MutexLock lock(&queue_mu_);
-    if (stopping_) return;
+    if (stop_called_) return;
+    stop_called_ = true;
     stopping_ = true;
   }
   // Snapshot streams first (their outcome is reported to replicas), then the
@@ -141,6 +143,12 @@ std::vector<std::shared_ptr<Replica>> Store::Replicas() const {
 }
 
 kvpb::BatchResponse Store::Send(const kvpb::BatchRequest& request, absl::Time deadline) {
+  if (absl::Status failed = Failure(); !failed.ok()) {
+    kvpb::BatchResponse resp;
+    *resp.mutable_error() = ToError(absl::UnavailableError(
+        absl::StrCat("node ", config().node_id, " stopped: ", failed.message())));
+    return resp;
+  }
   if (request.header().has_now()) {
     if (absl::Status s = clock()->Update(TimestampFromProto(request.header().now())); !s.ok()) {
       kvpb::BatchResponse resp;
@@ -173,8 +181,13 @@ void Store::HandleRaftBatch(const rangespb::RaftMessageBatch& batch) {
     // A clock far ahead is reported by the offset monitor; Raft must still flow.
     (void)clock()->Update(TimestampFromProto(batch.now()));
   }
+  const bool failed = !Failure().ok();
   for (const rangespb::RaftMessageRequest& m : batch.requests()) {
     metrics_.raft_messages_received.fetch_add(1, std::memory_order_relaxed);
+    if (failed) {
+      metrics_.raft_messages_dropped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
     // Snapshots arrive only through snapshot streams (BeginSnapshot), which stage
     // their data; a MsgSnap in a message batch carries none we could install.
     if (m.message().type() == raftpb::MSG_SNAP) {
@@ -217,18 +230,22 @@ void Store::SendRaftMessage(rangespb::RaftMessageRequest message) {
   if (options_.send_raft_message) options_.send_raft_message(std::move(message));
 }
 
-bool Store::TryReserveInboxBytes(size_t bytes) {
-  const int64_t max = static_cast<int64_t>(config().store_inbox_max_bytes);
-  int64_t held = metrics_.raft_inbox_bytes.load(std::memory_order_relaxed);
+bool Store::TryReserveInboxBytes(size_t bytes, bool control) {
+  const int64_t max = static_cast<int64_t>(control ? config().store_inbox_control_max_bytes
+                                                   : config().store_inbox_max_bytes);
+  std::atomic<int64_t>& gauge =
+      control ? metrics_.raft_inbox_control_bytes : metrics_.raft_inbox_bytes;
+  int64_t held = gauge.load(std::memory_order_relaxed);
   do {
     if (held + static_cast<int64_t>(bytes) > max) return false;
-  } while (!metrics_.raft_inbox_bytes.compare_exchange_weak(
-      held, held + static_cast<int64_t>(bytes), std::memory_order_relaxed));
+  } while (!gauge.compare_exchange_weak(held, held + static_cast<int64_t>(bytes),
+                                        std::memory_order_relaxed));
   return true;
 }
 
-void Store::ReleaseInboxBytes(size_t bytes) {
-  metrics_.raft_inbox_bytes.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+void Store::ReleaseInboxBytes(size_t bytes, bool control) {
+  (control ? metrics_.raft_inbox_control_bytes : metrics_.raft_inbox_bytes)
+      .fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
 }
 
 bool Store::NodeLive(uint64_t node_id) const {
@@ -267,7 +284,8 @@ void Store::ProcessPass(const std::vector<uint64_t>& range_ids) {
     if (r == nullptr) continue;
     std::optional<StagedReady> s = r->StageReady(batch.get());
     if (!s.has_value()) {
-      if (absl::Status c = r->Corruption(); !c.ok()) RetireCorruptReplica(id, c);
+      // What was staged for others is dropped with the batch: the log stays as on disk.
+      if (absl::Status c = r->Corruption(); !c.ok() && !HandleStoppedReplica(id, c)) return;
       continue;
     }
     must_sync = must_sync || s->ready.must_sync || s->ready.snapshot.has_value();
@@ -286,7 +304,9 @@ void Store::ProcessPass(const std::vector<uint64_t>& range_ids) {
   }
   for (auto& [r, s] : staged) {
     if (r->FinishReady(std::move(s))) EnqueueRange(r->range_id());
-    if (absl::Status c = r->Corruption(); !c.ok()) RetireCorruptReplica(r->range_id(), c);
+    if (absl::Status c = r->Corruption(); !c.ok() && !HandleStoppedReplica(r->range_id(), c)) {
+      return;
+    }
   }
 }
 

@@ -52,6 +52,11 @@ struct StoreOptions {
   std::function<bool(uint64_t node_id)> node_live;
   // Opens snapshot streams to other nodes; empty = this store sends no snapshots.
   SnapshotStreamFactory open_snapshot_stream;
+  // Called once, on a store thread, after the store stopped on an error it cannot get
+  // past that is not corruption (an I/O error reading or installing a replica's Raft
+  // state: FailStop). Empty: log it and abort the process, which its supervisor
+  // restarts (what CockroachDB and etcd do). Must not call back into the store.
+  std::function<void(const absl::Status& why)> on_fatal_error;
 };
 
 class Store final : public StoreContext {
@@ -93,6 +98,9 @@ class Store final : public StoreContext {
   // stopped them (docs/replication.md, "Corrupt replicas"). They stay out of service
   // across restarts (a store-local marker records them) until they are replaced.
   std::map<uint64_t, absl::Status> CorruptReplicas() const;
+  // OK, or the error that stopped the whole store (FailStop): it serves nothing and
+  // drives no replica any more; Stop() still joins its threads.
+  absl::Status Failure() const;
   const StoreMetrics& metrics() const { return metrics_; }
   StoreMetrics* mutable_metrics() override { return &metrics_; }
   // Wires how replicas reach other ranges (the node's gateway) and starts the
@@ -119,8 +127,8 @@ class Store final : public StoreContext {
   void EnqueueRange(uint64_t range_id) override;
   bool VotingAllowed() const override { return absl::Now() >= voting_allowed_after_; }
   bool NodeLive(uint64_t node_id) const override;
-  bool TryReserveInboxBytes(size_t bytes) override;
-  void ReleaseInboxBytes(size_t bytes) override;
+  bool TryReserveInboxBytes(size_t bytes, bool control) override;
+  void ReleaseInboxBytes(size_t bytes, bool control) override;
   kvpb::BatchResponse SendByKey(const kvpb::BatchRequest& request, absl::Time deadline) override;
   void ResolveIntentsAsync(const kvpb::Transaction& finished,
                            std::vector<kvpb::Span> spans) override;
@@ -136,6 +144,14 @@ class Store final : public StoreContext {
   void ProcessPass(const std::vector<uint64_t>& range_ids);
   // Takes a stopped replica out of service and records it durably.
   void RetireCorruptReplica(uint64_t range_id, const absl::Status& why);
+  // A replica stopped: corrupt (DataLoss) ones are retired, anything else stops the
+  // store (FailStop). Returns false if the store stopped.
+  bool HandleStoppedReplica(uint64_t range_id, const absl::Status& why);
+  // Stops driving replicas and serving requests, then reports why through
+  // StoreOptions::on_fatal_error (default: abort). An I/O error that is not corruption
+  // says nothing lasting about a replica (docs/replication.md, "Corrupt replicas"):
+  // a restart reads everything again from disk.
+  void FailStop(const absl::Status& why);
   // Store::Open: the corrupt-replica markers.
   absl::Status LoadCorruptMarkers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -151,10 +167,12 @@ class Store final : public StoreContext {
   // Out of service: range id -> why. Disjoint from replicas_.
   std::map<uint64_t, absl::Status> corrupt_ ABSL_GUARDED_BY(mu_);
 
-  absl::Mutex queue_mu_;
+  mutable absl::Mutex queue_mu_;
   std::vector<uint64_t> queue_ ABSL_GUARDED_BY(queue_mu_);  // bounded by replica count
   std::set<uint64_t> queued_ ABSL_GUARDED_BY(queue_mu_);
-  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;     // the threads end
+  bool stop_called_ ABSL_GUARDED_BY(queue_mu_) = false;  // Stop() ran (joins once)
+  absl::Status failure_ ABSL_GUARDED_BY(queue_mu_);      // FailStop's reason
 
   // Outbound snapshots (created by Start, stopped by Stop).
   std::unique_ptr<SnapshotSender> snapshot_sender_;

@@ -93,5 +93,59 @@ TEST_F(StoreBoundsTest, AllInboxesTogetherAreBoundedInBytes) {
   EXPECT_GE(m.raft_messages_dropped.load(), 5u);  // 15 MiB offered, at most 9 MiB held
 }
 
+// One message of each of Raft's control kinds (elections and leader liveness), for
+// range_id, from node 2.
+rangespb::RaftMessageBatch ControlMessages(uint64_t range_id) {
+  rangespb::RaftMessageBatch batch;
+  for (raftpb::MessageType type :
+       {raftpb::MSG_HEARTBEAT, raftpb::MSG_HEARTBEAT_RESP, raftpb::MSG_VOTE, raftpb::MSG_VOTE_RESP,
+        raftpb::MSG_PRE_VOTE, raftpb::MSG_PRE_VOTE_RESP}) {
+    rangespb::RaftMessageRequest* r = batch.add_requests();
+    r->set_range_id(range_id);
+    r->set_from_node_id(2);
+    r->set_to_node_id(1);
+    raftpb::Message* m = r->mutable_message();
+    m->set_type(type);
+    m->set_from(2);
+    m->set_to(1);
+    m->set_term(2);
+  }
+  return batch;
+}
+
+// Issue 14 review, R4: an inbox full of appends (the replica's own bound, and the
+// store's) still takes Raft's small control messages — votes, heartbeats and their
+// responses — so a flooded follower can still vote and keep its leader instead of
+// starting elections (Raft §5.2: a follower that hears nothing campaigns). They have a
+// bound of their own.
+TEST_F(StoreBoundsTest, ControlMessagesPassAnInboxFullOfAppends) {
+  StoreConfig config;
+  config.raft_inbox_max_bytes = 4 << 20;
+  config.store_inbox_max_bytes = 4 << 20;
+  Open(config);
+  store_->HandleRaftBatch(Flood(kUserRange, 6, 1 << 20));
+  const StoreMetrics& m = store_->metrics();
+  // Then the smallest appends there are, until one does not fit: less room is left
+  // than any control message needs (they name their sender, receiver and term).
+  for (uint64_t before = m.raft_messages_dropped.load();
+       m.raft_messages_dropped.load() == before;) {
+    rangespb::RaftMessageBatch tiny;
+    rangespb::RaftMessageRequest* r = tiny.add_requests();
+    r->set_range_id(kUserRange);
+    r->mutable_message()->set_type(raftpb::MSG_APP);
+    store_->HandleRaftBatch(tiny);
+  }
+  const uint64_t dropped = m.raft_messages_dropped.load();
+  ASSERT_GT(dropped, 0u) << "the inbox is not full";
+  // Full for this replica and for the store: control messages to it and to another
+  // replica of the store still get in.
+  store_->HandleRaftBatch(ControlMessages(kUserRange));
+  store_->HandleRaftBatch(ControlMessages(1));
+  EXPECT_EQ(m.raft_messages_dropped.load(), dropped) << "control messages were dropped";
+  // Bounded: a flood of control messages is dropped past their own reserve.
+  for (int i = 0; i < 10000; ++i) store_->HandleRaftBatch(ControlMessages(kUserRange));
+  EXPECT_GT(m.raft_messages_dropped.load(), dropped) << "control messages are unbounded";
+}
+
 }  // namespace
 }  // namespace rangedb::ranges

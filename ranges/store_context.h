@@ -31,6 +31,11 @@ struct StoreConfig {
   // Inbound Raft messages waiting for the scheduler: per replica, and all replicas.
   size_t raft_inbox_max_bytes = size_t{64} << 20;
   size_t store_inbox_max_bytes = size_t{256} << 20;
+  // Raft's control messages (votes, heartbeats, their responses, TimeoutNow) have a
+  // budget of their own on top of those, per replica and for the store: an inbox full
+  // of appends must not cost a follower its votes and its leader.
+  size_t raft_inbox_control_max_bytes = size_t{1} << 20;
+  size_t store_inbox_control_max_bytes = size_t{16} << 20;
   // Proposals waiting for the scheduler, per replica (beyond: "not applied", retry).
   size_t raft_proposal_queue_max_bytes = size_t{64} << 20;
   // Recent entries cached by the Raft log storage, per replica.
@@ -53,6 +58,11 @@ struct StoreConfig {
   absl::Duration snapshot_stall_timeout = absl::Seconds(30);
   // The leader proposes truncating the Raft log once it holds more entries than this.
   uint64_t raft_log_truncate_threshold_entries = 2000;
+  // After a snapshot reached a follower, the leader keeps its log from the snapshot's
+  // index (or the follower's match, if higher) for this long, even past 4x the
+  // threshold, so the follower catches up from the log instead of needing another
+  // snapshot (docs/replication.md, "Snapshots and log truncation").
+  absl::Duration snapshot_catchup_grace = absl::Seconds(10);
   // Idle ticks (no proposals, everyone caught up) before a leader quiesces its range.
   int quiesce_after_idle_ticks = 6;
   // Idempotency records older than this are deleted (a client retry must come sooner).
@@ -82,6 +92,10 @@ struct StoreConfig {
   // TESTING ONLY: called by every read of a batch after its GC-threshold check and
   // before it reads the engine, with the range id (tests of what may run meanwhile).
   std::function<void(uint64_t range_id)> testing_before_read;
+  // TESTING ONLY: called with every command (write, lease, truncation) of range_id
+  // right before the leader hands it to Raft, so a test can make the proposer emit a
+  // command that no replica can apply (what a bug in evaluation or encoding would do).
+  std::function<void(uint64_t range_id, rangespb::RaftCommand* command)> testing_before_propose;
   // TESTING ONLY — a planted bug (issue 13, finding 1): a transactional DeleteRange
   // finds its keys at the latest version (missing keys deleted after its timestamp)
   // and leaves its span out of the timestamp cache (letting older writers put keys
@@ -111,6 +125,9 @@ struct StoreMetrics {
   std::atomic<uint64_t> raft_messages_dropped{0};
   std::atomic<uint64_t> proposals{0};
   std::atomic<uint64_t> commands_applied{0};
+  // Committed commands refused on apply by every replica alike (malformed: a bug at
+  // the proposer); applied as no-ops (docs/replication.md, "Apply").
+  std::atomic<uint64_t> commands_rejected{0};
   std::atomic<uint64_t> apply_nanos{0};
   // Transactions (docs/transactions.md).
   std::atomic<uint64_t> txn_conflicts{0};         // requests that met another's intents
@@ -124,6 +141,8 @@ struct StoreMetrics {
   std::atomic<uint64_t> replicas_corrupt{0};
   // Gauge: bytes of inbound Raft messages queued in replica inboxes.
   std::atomic<int64_t> raft_inbox_bytes{0};
+  // Gauge: the part of them that is control messages (their own budget).
+  std::atomic<int64_t> raft_inbox_control_bytes{0};
   // Proposals refused because the replica's proposal queue was full.
   std::atomic<uint64_t> proposals_refused_queue_full{0};
   // Snapshots: streams sent (receiver has it) / failed, key+value bytes sent; streams
@@ -158,10 +177,11 @@ class StoreContext {
   virtual bool VotingAllowed() const = 0;
   // Whether the failure detector considers node_id live (unknown counts as live).
   virtual bool NodeLive(uint64_t node_id) const = 0;
-  // The store-wide budget of inbound message bytes (StoreConfig::store_inbox_max_bytes):
-  // takes bytes if they fit (false: drop the message); Release gives them back.
-  virtual bool TryReserveInboxBytes(size_t bytes) = 0;
-  virtual void ReleaseInboxBytes(size_t bytes) = 0;
+  // The store-wide budget of inbound message bytes (StoreConfig::store_inbox_max_bytes,
+  // or store_inbox_control_max_bytes for control messages): takes bytes if they fit
+  // (false: drop the message); Release gives them back.
+  virtual bool TryReserveInboxBytes(size_t bytes, bool control) = 0;
+  virtual void ReleaseInboxBytes(size_t bytes, bool control) = 0;
   virtual StoreMetrics* mutable_metrics() = 0;
   // Routes a batch by key as a gateway does: how a replica reaches other ranges for
   // PushTxn and QueryTxn. Unavailable until the node wired a sender.

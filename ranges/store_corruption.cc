@@ -2,6 +2,7 @@
 // (docs/replication.md, "Corrupt replicas").
 #include <cstdlib>
 
+#include "absl/strings/str_cat.h"
 #include "ranges/range_keys.h"
 #include "ranges/store.h"
 #include "spdlog/spdlog.h"
@@ -40,6 +41,38 @@ void Store::RetireCorruptReplica(uint64_t range_id, const absl::Status& why) {
     spdlog::critical("store: recording corrupt replica of range {}: {}", range_id, s.ToString());
     std::abort();
   }
+}
+
+bool Store::HandleStoppedReplica(uint64_t range_id, const absl::Status& why) {
+  if (absl::IsDataLoss(why)) {
+    RetireCorruptReplica(range_id, why);
+    return true;
+  }
+  FailStop(absl::Status(why.code(), absl::StrCat("range ", range_id, ": ", why.message())));
+  return false;
+}
+
+void Store::FailStop(const absl::Status& why) {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (!failure_.ok()) return;
+    failure_ = why.ok() ? absl::InternalError("store failed") : why;
+    stopping_ = true;  // the scheduler, ticker and GC threads end
+  }
+  spdlog::critical(
+      "store: node {} stops on an error that is not corruption: {}. No replica is retired: "
+      "restarted, the node reads its state from disk again.",
+      config().node_id, why.ToString());
+  if (options_.on_fatal_error) {
+    options_.on_fatal_error(why);
+  } else {
+    std::abort();
+  }
+}
+
+absl::Status Store::Failure() const {
+  absl::MutexLock lock(&queue_mu_);
+  return failure_;
 }
 
 std::map<uint64_t, absl::Status> Store::CorruptReplicas() const {

@@ -79,6 +79,7 @@ TestCluster::TestCluster(int n, StoreConfig base, std::vector<std::string> split
     auto engine = OpenEngine(engine_options);
     EXPECT_TRUE(engine.ok());
     node.engine = std::move(*engine);
+    node.faults = std::make_unique<FaultEngine>(node.engine.get());
     node.wall = std::make_unique<SteppableClock>(physical_);
     node.clock = std::make_unique<HybridLogicalClock>(node.wall.get(), kTestMaxOffsetNanos);
     auto batch = node.engine->NewWriteBatch();
@@ -103,10 +104,13 @@ void TestCluster::StartNode(uint64_t id) {
   StoreOptions o;
   o.config = base_;
   o.config.node_id = id;
-  o.engine = node.engine.get();
+  o.engine = node.faults.get();
   o.clock = node.clock.get();
   o.send_raft_message = [this, id](rangespb::RaftMessageRequest m) { Route(id, std::move(m)); };
   o.open_snapshot_stream = [this, id](uint64_t to) { return OpenSnapshotStream(id, to); };
+  // A real node aborts (its supervisor restarts it); here the test looks at
+  // Store::Failure() and restarts it with StopNode / StartNode.
+  o.on_fatal_error = [](const absl::Status&) {};
   auto store = Store::Open(std::move(o));
   ASSERT_TRUE(store.ok()) << store.status();
   {

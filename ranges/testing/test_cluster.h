@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "proto/kv.pb.h"
 #include "ranges/store.h"
+#include "ranges/testing/fault_engine.h"
 #include "storage/engine.h"
 #include "txn/clock.h"
 #include "txn/hlc.h"
@@ -93,7 +94,16 @@ class TestCluster {
   // A reference that keeps the store alive while a send is in flight.
   std::shared_ptr<Store> StoreRef(uint64_t id);
   // The node's engine; it outlives StopNode (a stopped node's disk).
-  Engine* EngineOf(uint64_t id) { return nodes_.at(id).engine.get(); }
+  Engine* EngineOf(uint64_t id) { return nodes_.at(id).faults.get(); }
+  // Fails reads of node id's engine while fault returns an error (FaultEngine); an
+  // empty function fails nothing. Kept across StopNode / StartNode.
+  void SetEngineReadFault(uint64_t id, FaultEngine::ReadFault fault) {
+    nodes_.at(id).faults->SetReadFault(std::move(fault));
+  }
+  // The same for node id's IngestFiles (how a replica installs a snapshot).
+  void SetEngineIngestFault(uint64_t id, FaultEngine::IngestFault fault) {
+    nodes_.at(id).faults->SetIngestFault(std::move(fault));
+  }
   uint64_t LeaseholderOf(uint64_t range_id);
   // Drops every Raft message from or to node id.
   void SetDropped(uint64_t id, bool dropped);
@@ -135,6 +145,7 @@ class TestCluster {
   struct Node {
     std::unique_ptr<SteppableClock> wall;
     std::unique_ptr<Engine> engine;
+    std::unique_ptr<FaultEngine> faults;  // over engine: what the store uses
     std::unique_ptr<HybridLogicalClock> clock;
     std::shared_ptr<Store> store;
   };
