@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -140,10 +141,19 @@ class Node {
   absl::Status StartServers();
   // Starts the Store once the identity is known. REQUIRES: identity_ set.
   absl::Status StartStore();
+  // Before a node with an identity starts its replicas: refuses (FailedPrecondition,
+  // naming the address) if another live process answers as this node id with
+  // another incarnation — this store is a copy of a running node's store
+  // (node_cluster.cc; docs/design/node-identity.md, "Copied stores").
+  absl::Status RefuseIfThisNodeRunsElsewhere();
   void JoinLoop();
   // Init helpers (node_init.cc). PingAddress retries until give_up_after.
   std::optional<nodepb::PingResponse> PingAddress(const std::string& address,
                                                   absl::Duration give_up_after);
+  // OK if this node and the --join peers that answered init's pings (all but
+  // `silent`) are a majority of this node and its --join list, or the list is empty
+  // (a single-node cluster by choice). Unavailable, naming the silent peers, if not.
+  absl::Status CheckJoinPeersReached(const std::vector<std::string>& silent) const;
   absl::StatusOr<nodepb::InitClaimResponse> ClaimRemote(const std::string& address,
                                                         const nodepb::InitClaimRequest& req);
   // Releases this init's claims here and on `addresses` (best effort).
@@ -199,7 +209,8 @@ class Node {
   struct InitClaim {
     std::string cluster_id;
     std::string initiator;  // its address
-    absl::Time expires;
+    // On the monotonic clock: a wall clock step must not stretch or cut a claim.
+    std::chrono::steady_clock::time_point expires;
   };
   std::optional<InitClaim> claim_ ABSL_GUARDED_BY(mu_);
   // When CheckClock last warned about a far peer (rate limit).

@@ -38,7 +38,7 @@ absl::Status Node::Bootstrap(const nodepb::BootstrapRequest& request) {
     if (request.cluster_id().empty() || request.node_id() == 0) {
       return absl::InvalidArgumentError("bootstrap needs a cluster id and a node id");
     }
-    if (claim_.has_value() && claim_->expires > absl::Now() &&
+    if (claim_.has_value() && claim_->expires > std::chrono::steady_clock::now() &&
         claim_->cluster_id != request.cluster_id()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "this node is reserved by the init of cluster ", claim_->cluster_id, " (started on ",
