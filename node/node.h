@@ -122,6 +122,13 @@ class Node {
   uint64_t node_id() const;
   // This store's id (node/store_identity.h); set by Start.
   const std::string& store_id() const { return store_id_; }
+  // Random, new at every process start: tells apart two processes that hold copies
+  // of one store (a cloned directory, a restored image). Gossiped in this node's
+  // descriptor and answered to pings.
+  const std::string& incarnation() const { return incarnation_; }
+  // Where node_id runs as far as this node knows (its own address for itself); ""
+  // if unknown. Answers PingRequest.locate_node_id.
+  std::string AddressOfNode(uint64_t node_id) const;
   std::string cluster_id() const;
   const NodeOptions& options() const { return options_; }
   FaultInjector* faults() { return faults_.get(); }
@@ -180,6 +187,7 @@ class Node {
 
   const NodeOptions options_;
   const int64_t started_unix_ns_;
+  const std::string incarnation_;  // see incarnation()
   std::unique_ptr<PhysicalClock> physical_clock_;
   OffsetClock* testing_clock_ = nullptr;  // physical_clock_, when it is an OffsetClock
   std::unique_ptr<HybridLogicalClock> hlc_;

@@ -45,6 +45,7 @@ void Node::GossipLoop() {
       me.set_address(options_.listen_addr);
       me.set_http_address(options_.http_addr);
       me.set_started_unix_ns(started_unix_ns_);
+      me.set_incarnation(incarnation_);
       (void)gossip_->AddLocal(absl::StrCat("node:", self), me.SerializeAsString(), now,
                               kNodeDescriptorTtlNs);
     }
