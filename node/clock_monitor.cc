@@ -1,5 +1,6 @@
 #include "node/clock_monitor.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +22,19 @@ void ClockMonitor::Record(uint64_t node_id, int64_t send_ns, int64_t receive_ns,
 void ClockMonitor::Forget(uint64_t node_id) {
   absl::MutexLock lock(&mu_);
   peers_.erase(node_id);
+}
+
+int FenceMembers(const std::map<uint64_t, std::string>& addresses) {
+  std::map<std::string, uint64_t> newest_at;  // address -> the highest id seen there
+  for (const auto& [id, addr] : addresses) {
+    uint64_t& newest = newest_at[addr];
+    newest = std::max(newest, id);
+  }
+  int members = 0;
+  for (const auto& [id, addr] : addresses) {
+    if (newest_at[addr] == id) ++members;
+  }
+  return members;
 }
 
 int64_t ClockMonitor::LimitNanos() const {

@@ -34,6 +34,15 @@
 
 namespace rangedb {
 
+// The members a fence decision counts: the node ids of `addresses` (every node id
+// this node knows, with its last known address), except ids REPLACED at their
+// address: when two ids share an address, the lower one was the node whose store was
+// lost there, and the higher one the new node that joined in its place (node ids only
+// grow and are never reused). The replaced id never comes back (its store is gone),
+// so counting it would only raise the majority out of reach (review finding N2). A
+// node that moved keeps counting: its gossip gives its id the new address.
+int FenceMembers(const std::map<uint64_t, std::string>& addresses);
+
 // One peer's measured clock: its offset (peer minus us) and the error bound.
 struct PeerClock {
   uint64_t node_id = 0;

@@ -131,5 +131,20 @@ TEST(ClockMonitorTest, ZeroMaxOffsetNeverFences) {
   EXPECT_FALSE(m.Assess(kNow, 3).fence);
 }
 
+// Review finding N2: a node id replaced at its address (a wiped store rejoined there
+// as a new, higher id) is not a member any more; the rest, down or not, still are.
+TEST(ClockMonitorTest, FenceMembersLeaveOutIdsReplacedAtTheirAddress) {
+  EXPECT_EQ(FenceMembers({{1, "a"}, {2, "b"}, {3, "c"}}), 3);
+  EXPECT_EQ(FenceMembers({{1, "a"}, {2, "b"}, {3, "c"}, {4, "b"}}), 3);
+  EXPECT_EQ(FenceMembers({{1, "a"}, {2, "b"}, {3, "c"}, {4, "b"}, {5, "b"}}), 3);
+  EXPECT_EQ(FenceMembers({}), 0);
+  // With node 2 replaced by node 4, a node far from nodes 1 and 4 is far from a
+  // majority of the 3 members, so it fences.
+  ClockMonitor m(absl::Milliseconds(500));
+  Ping(m, 1, -450);
+  Ping(m, 4, -450);
+  EXPECT_TRUE(m.Assess(kNow, FenceMembers({{1, "a"}, {2, "b"}, {3, "c"}, {4, "b"}})).fence);
+}
+
 }  // namespace
 }  // namespace rangedb

@@ -44,9 +44,10 @@ absl::Status GossipStore::ValidateLocked(const nodepb::GossipInfo& info) const {
         absl::StrCat("gossip value for key ", QuotedKey(info.key()), " of ", info.value().size(),
                      " bytes exceeds the limit of ", options_.max_value_bytes));
   }
-  // The largest version has no successor, so nothing could ever replace it.
-  if (info.version() < 0 || info.version() == std::numeric_limits<int64_t>::max() ||
-      info.expires_unix_ns() < 0) {
+  // Versions keep headroom below the largest int64 so that a successor always
+  // exists and + 1 never overflows (kVersionMax).
+  if (info.version() < 0 || info.version() >= kVersionMax || info.expires_unix_ns() < 0 ||
+      info.expires_unix_ns() >= kVersionMax) {
     return absl::InvalidArgumentError(absl::StrCat("gossip info for key ", QuotedKey(info.key()),
                                                    " with an invalid version ", info.version(),
                                                    " or expiry ", info.expires_unix_ns()));
@@ -88,7 +89,10 @@ absl::Status GossipStore::AddLocal(std::string_view key, std::string_view value,
     info.set_key(std::string(key));
     info.set_value(std::string(value));
     info.set_origin_node_id(node_id_);
-    info.set_expires_unix_ns(ttl_ns == 0 ? 0 : now_ns + ttl_ns);
+    // Saturating: a TTL that runs past the bound means "practically never".
+    info.set_expires_unix_ns(ttl_ns == 0                           ? 0
+                             : ttl_ns >= kVersionMax - 1 - now_ns ? kVersionMax - 1
+                                                                  : now_ns + ttl_ns);
     int64_t version = now_ns;
     if (auto it = infos_.find(key); it != infos_.end()) {
       version = std::max(version, it->second.version() + 1);

@@ -42,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -79,6 +80,11 @@ class GossipStore {
  public:
   using Callback = std::function<void(std::string_view key, std::string_view value)>;
 
+  // The largest valid version (exclusive) and expiry. Versions are HLC nanoseconds
+  // (about 1.8e18 in 2027; this bound is in the year 2116), so real ones never come
+  // near it, and successors (version + 1, refutation) never overflow.
+  static constexpr int64_t kVersionMax = std::numeric_limits<int64_t>::max() / 2;
+
   // node_id: this node, the origin of its AddLocal infos.
   explicit GossipStore(uint64_t node_id, GossipStoreOptions options = {});
   GossipStore(const GossipStore&) = delete;
@@ -87,7 +93,7 @@ class GossipStore {
   // Sets key to value as an info originating here, with version
   // max(now_ns, previous version of key + 1), and marks the key as written in this
   // life (see Restarts above). ttl_ns = 0: never expires; otherwise it
-  // expires at now_ns + ttl_ns. Errors: InvalidArgument for an empty or oversized key
+  // expires at now_ns + ttl_ns (capped at kVersionMax - 1). Errors: InvalidArgument for an empty or oversized key
   // or value or a negative ttl; ResourceExhausted when the store is full of other keys.
   [[nodiscard]] absl::Status AddLocal(std::string_view key, std::string_view value, int64_t now_ns,
                                       int64_t ttl_ns = 0);

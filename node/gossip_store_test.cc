@@ -259,6 +259,26 @@ TEST(GossipStoreTest, OnlyOwnRecordsWrittenInThisLifeAreRefuted) {
   EXPECT_EQ(r.rejected, 1u);
 }
 
+// Review finding N6: versions and expiries near INT64_MAX. A version one below the
+// largest is valid, but refuting it (+1) made the largest, and the next AddLocal
+// computed largest + 1: a signed overflow. A huge TTL overflowed now + ttl the same
+// way. Versions keep headroom (GossipStore::kVersionMax) and expiries saturate.
+TEST(GossipStoreTest, VersionsAndExpiriesNearTheLargestDoNotOverflow) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  GossipStore store(2);
+  ASSERT_TRUE(store.AddLocal("liveness:2", "now", 100).ok());
+  (void)store.Merge({Info("liveness:2", "old-life", kMax - 1, 2)}, 100);
+  ASSERT_TRUE(store.AddLocal("liveness:2", "later", 200).ok());
+  std::optional<nodepb::GossipInfo> got = store.Get("liveness:2", 200);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->value(), "later");
+  EXPECT_GT(got->version(), 0) << "the version wrapped around";
+  EXPECT_LT(got->version(), kMax) << "no version could ever replace this one";
+  // A TTL that would run past the largest time never expires instead of wrapping.
+  EXPECT_TRUE(store.AddLocal("forever", "v", 100, kMax).ok());
+  ASSERT_TRUE(store.Get("forever", 100).has_value());
+}
+
 // Three nodes write concurrently (including the same key) and gossip pairwise in a
 // random order; once every pair has exchanged after the last write, all stores hold
 // the same infos, and the contested key holds the highest (version, origin).

@@ -20,7 +20,9 @@
 namespace rangedb {
 
 Node::Node(NodeOptions options)
-    : options_(std::move(options)), started_unix_ns_(absl::ToUnixNanos(absl::Now())) {}
+    : options_(std::move(options)),
+      started_unix_ns_(absl::ToUnixNanos(absl::Now())),
+      incarnation_(NewRandomId()) {}
 
 Node::~Node() { Stop(); }
 
@@ -34,6 +36,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(NodeOptions options) {
     has_identity = node->identity_.has_value();
   }
   if (has_identity) {
+    if (absl::Status s = node->RefuseIfThisNodeRunsElsewhere(); !s.ok()) return s;
     if (absl::Status s = node->StartStore(); !s.ok()) return s;
   } else {
     spdlog::info(
@@ -251,6 +254,11 @@ absl::Status Node::StartStore() {
 uint64_t Node::node_id() const {
   absl::MutexLock lock(&mu_);
   return identity_.has_value() ? identity_->node_id() : 0;
+}
+
+std::string Node::AddressOfNode(uint64_t node_id) const {
+  if (node_id != 0 && node_id == this->node_id()) return options_.listen_addr;
+  return dialer_->AddressOf(node_id);
 }
 
 std::string Node::cluster_id() const {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -121,6 +122,13 @@ class Node {
   uint64_t node_id() const;
   // This store's id (node/store_identity.h); set by Start.
   const std::string& store_id() const { return store_id_; }
+  // Random, new at every process start: tells apart two processes that hold copies
+  // of one store (a cloned directory, a restored image). Gossiped in this node's
+  // descriptor and answered to pings.
+  const std::string& incarnation() const { return incarnation_; }
+  // Where node_id runs as far as this node knows (its own address for itself); ""
+  // if unknown. Answers PingRequest.locate_node_id.
+  std::string AddressOfNode(uint64_t node_id) const;
   std::string cluster_id() const;
   const NodeOptions& options() const { return options_; }
   FaultInjector* faults() { return faults_.get(); }
@@ -140,10 +148,19 @@ class Node {
   absl::Status StartServers();
   // Starts the Store once the identity is known. REQUIRES: identity_ set.
   absl::Status StartStore();
+  // Before a node with an identity starts its replicas: refuses (FailedPrecondition,
+  // naming the address) if another live process answers as this node id with
+  // another incarnation — this store is a copy of a running node's store
+  // (node_cluster.cc; docs/design/node-identity.md, "Copied stores").
+  absl::Status RefuseIfThisNodeRunsElsewhere();
   void JoinLoop();
   // Init helpers (node_init.cc). PingAddress retries until give_up_after.
   std::optional<nodepb::PingResponse> PingAddress(const std::string& address,
                                                   absl::Duration give_up_after);
+  // OK if this node and the --join peers that answered init's pings (all but
+  // `silent`) are a majority of this node and its --join list, or the list is empty
+  // (a single-node cluster by choice). Unavailable, naming the silent peers, if not.
+  absl::Status CheckJoinPeersReached(const std::vector<std::string>& silent) const;
   absl::StatusOr<nodepb::InitClaimResponse> ClaimRemote(const std::string& address,
                                                         const nodepb::InitClaimRequest& req);
   // Releases this init's claims here and on `addresses` (best effort).
@@ -170,6 +187,7 @@ class Node {
 
   const NodeOptions options_;
   const int64_t started_unix_ns_;
+  const std::string incarnation_;  // see incarnation()
   std::unique_ptr<PhysicalClock> physical_clock_;
   OffsetClock* testing_clock_ = nullptr;  // physical_clock_, when it is an OffsetClock
   std::unique_ptr<HybridLogicalClock> hlc_;
@@ -199,7 +217,8 @@ class Node {
   struct InitClaim {
     std::string cluster_id;
     std::string initiator;  // its address
-    absl::Time expires;
+    // On the monotonic clock: a wall clock step must not stretch or cut a claim.
+    std::chrono::steady_clock::time_point expires;
   };
   std::optional<InitClaim> claim_ ABSL_GUARDED_BY(mu_);
   // When CheckClock last warned about a far peer (rate limit).

@@ -2,7 +2,9 @@
 // node_init.cc. docs/design/node-identity.md has the identity rules.
 #include <algorithm>
 #include <future>
+#include <optional>
 #include <random>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -38,7 +40,7 @@ absl::Status Node::Bootstrap(const nodepb::BootstrapRequest& request) {
     if (request.cluster_id().empty() || request.node_id() == 0) {
       return absl::InvalidArgumentError("bootstrap needs a cluster id and a node id");
     }
-    if (claim_.has_value() && claim_->expires > absl::Now() &&
+    if (claim_.has_value() && claim_->expires > std::chrono::steady_clock::now() &&
         claim_->cluster_id != request.cluster_id()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "this node is reserved by the init of cluster ", claim_->cluster_id, " (started on ",
@@ -107,6 +109,72 @@ absl::StatusOr<nodepb::JoinResponse> Node::HandleJoin(const nodepb::JoinRequest&
     spdlog::info("node: {} joins the cluster as node {}", request.address(), b->node_id());
   }
   return resp;
+}
+
+absl::Status Node::RefuseIfThisNodeRunsElsewhere() {
+  constexpr absl::Duration kTwinPingDeadline = absl::Seconds(1);
+  nodepb::BootstrapRequest ident;
+  {
+    absl::MutexLock lock(&mu_);
+    ident = *identity_;
+  }
+  const uint64_t self = ident.node_id();
+  // Asks `address`; returns the address of another live process answering as this
+  // node of this cluster with another incarnation, if it is one. Fills *located with
+  // where the answering node knows this node id to run.
+  auto ask = [&](const std::string& address, std::string* located) -> std::optional<std::string> {
+    auto stub = nodepb::Internal::NewStub(dialer_->Channel(address));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(ToChronoDeadline(absl::Now() + kTwinPingDeadline));
+    nodepb::PingRequest req;
+    req.set_from_node_id(self);
+    req.set_locate_node_id(self);
+    nodepb::PingResponse resp;
+    if (!stub->Ping(&ctx, req, &resp).ok()) return std::nullopt;
+    if (located != nullptr) *located = resp.located_address();
+    if (resp.node_id() == self && resp.cluster_id() == ident.cluster_id() &&
+        resp.incarnation() != incarnation_) {
+      return address;
+    }
+    return std::nullopt;
+  };
+  // 1. The other members of the plan and the --join peers, in parallel: one of them
+  // may be the original itself, and each says where it knows this node id to run.
+  std::set<std::string> peers(options_.join.begin(), options_.join.end());
+  std::string planned_here;
+  for (const nodepb::NodeDescriptor& n : ident.nodes()) {
+    peers.insert(n.address());
+    if (n.node_id() == self) planned_here = n.address();
+  }
+  peers.erase(options_.listen_addr);
+  std::vector<std::pair<std::string, std::future<std::optional<std::string>>>> asked;
+  std::vector<std::string> located(peers.size());
+  size_t i = 0;
+  for (const std::string& addr : peers) {
+    asked.emplace_back(addr, std::async(std::launch::async, ask, addr, &located[i++]));
+  }
+  std::optional<std::string> twin;
+  for (auto& [addr, f] : asked) {
+    if (std::optional<std::string> t = f.get(); t.has_value() && !twin.has_value()) twin = t;
+  }
+  // 2. Where the peers (and the plan) place this node id, if that is not asked yet.
+  std::set<std::string> suspects(located.begin(), located.end());
+  suspects.insert(planned_here);
+  for (const std::string& addr : suspects) {
+    if (twin.has_value()) break;
+    if (addr.empty() || addr == options_.listen_addr || peers.contains(addr)) continue;
+    twin = ask(addr, nullptr);
+  }
+  if (!twin.has_value()) return absl::OkStatus();
+  const std::string why = absl::StrCat(
+      "node ", self, " of cluster ", ident.cluster_id(), " is already running at ", *twin,
+      " (another process); this store (", engine_->Path(), ", store id ", store_id_,
+      ") is a copy of that node's store: a copied directory or a restored backup or VM "
+      "image. Two processes with one node id would vote twice as the same replicas and "
+      "lose writes, so this one does not serve. To add this machine, start it with an "
+      "empty store: it joins as a new node");
+  spdlog::error("node: REFUSING TO START: {}", why);
+  return absl::FailedPreconditionError(why);
 }
 
 void Node::JoinLoop() {

@@ -103,7 +103,7 @@ nodepb::InitClaimResponse Node::HandleInitClaim(const nodepb::InitClaimRequest& 
     resp.set_cluster_id(identity_->cluster_id());
     return resp;
   }
-  const absl::Time now = absl::Now();
+  const auto now = std::chrono::steady_clock::now();
   if (claim_.has_value() && claim_->expires <= now) claim_.reset();
   if (request.release()) {
     if (claim_.has_value() && claim_->cluster_id == request.cluster_id()) claim_.reset();
@@ -118,7 +118,8 @@ nodepb::InitClaimResponse Node::HandleInitClaim(const nodepb::InitClaimRequest& 
   }
   const absl::Duration ttl =
       std::clamp(absl::Milliseconds(request.ttl_ms()), absl::Seconds(1), absl::Minutes(2));
-  claim_ = InitClaim{request.cluster_id(), request.initiator_address(), now + ttl};
+  claim_ = InitClaim{request.cluster_id(), request.initiator_address(),
+                     now + absl::ToChronoNanoseconds(ttl)};
   resp.set_granted(true);
   return resp;
 }
@@ -140,6 +141,34 @@ void Node::ReleaseClaims(const std::string& cluster_id, const std::vector<std::s
     }));
   }
   for (auto& f : sent) f.get();
+}
+
+absl::Status Node::CheckJoinPeersReached(const std::vector<std::string>& silent) const {
+  std::vector<std::string> configured = options_.join;
+  std::sort(configured.begin(), configured.end());
+  configured.erase(std::unique(configured.begin(), configured.end()), configured.end());
+  std::erase(configured, options_.listen_addr);
+  // No --join: a single-node cluster, which the operator asked for by starting the
+  // node alone.
+  if (configured.empty()) return absl::OkStatus();
+  std::vector<std::string> missing;
+  for (const std::string& addr : silent) {
+    if (std::binary_search(configured.begin(), configured.end(), addr)) missing.push_back(addr);
+  }
+  // This node and the --join peers that answered must be a majority of this node and
+  // its --join peers: two inits over one --join set cannot both have a majority, so
+  // an isolated node (or one started before the others) cannot make a second cluster.
+  const size_t total = configured.size() + 1;
+  const size_t reached = total - missing.size();
+  if (reached >= total / 2 + 1) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "init reached ", reached, " of the ", total, " nodes of this node and its --join list (",
+      "no answer from ", absl::StrJoin(missing, ", "), " within ",
+      absl::FormatDuration(kPingGiveUp),
+      "); a cluster needs a majority of them, or this node, cut off from the others, could "
+      "form a second cluster beside theirs. This init changed nothing: start those nodes or "
+      "fix the network, then run init again (a single-node cluster is a node started "
+      "without --join)"));
 }
 
 absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest& request) {
@@ -178,12 +207,20 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
         std::launch::async, [this, addr] { return PingAddress(addr, kPingGiveUp).has_value(); }));
   }
   std::vector<std::string> order = {options_.listen_addr};
+  std::vector<std::string> silent;
   for (size_t i = 0; i < candidates.size(); ++i) {
     if (pings[i].get()) {
       order.push_back(candidates[i]);
     } else {
-      spdlog::warn("init: {} did not answer; it is left out and can join later", candidates[i]);
+      silent.push_back(candidates[i]);
     }
+  }
+  if (absl::Status s = CheckJoinPeersReached(silent); !s.ok()) {
+    spdlog::warn("init: refused, nothing was created: {}", std::string(s.message()));
+    return s;
+  }
+  for (const std::string& addr : silent) {
+    spdlog::warn("init: {} did not answer; it is left out and can join later", addr);
   }
   // 2. Claims, in address order (every init uses the same order: see the design note).
   std::sort(order.begin(), order.end());
@@ -192,9 +229,13 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
   claim.set_cluster_id(cluster_id);
   claim.set_initiator_address(options_.listen_addr);
   claim.set_ttl_ms(absl::ToInt64Milliseconds(kClaimTtl));
-  const absl::Time claims_start = absl::Now();
+  const auto claims_start = std::chrono::steady_clock::now();  // monotonic, like the claims
   std::vector<std::pair<std::string, std::string>> claimed;  // (address, store id)
   std::vector<std::string> asked;
+  // Addresses that reached a node already claimed under another address (an alias:
+  // localhost for 127.0.0.1, a second DNS name). Not members; their claim is that
+  // node's own claim, so it is not released either.
+  std::vector<std::string> aliases;
   auto abort = [&](absl::Status why) {
     ReleaseClaims(cluster_id, asked);
     spdlog::warn("init: aborted, nothing was created: {}", std::string(why.message()));
@@ -232,9 +273,22 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
           "; this init changed nothing. Wait for it: `rangedb init` run again against any "
           "of these nodes then reports the cluster it created")));
     }
+    // One store is one node, whatever the address it was reached by (finding N5):
+    // this node under another name, or a node already claimed.
+    if (addr != options_.listen_addr &&
+        (r.store_id() == store_id_ ||
+         std::any_of(claimed.begin(), claimed.end(),
+                     [&](const auto& m) { return m.second == r.store_id(); }))) {
+      spdlog::warn("init: {} reaches a node reached by another address too (store {}); it "
+                   "is one member",
+                   addr, r.store_id());
+      aliases.push_back(addr);
+      continue;
+    }
     claimed.emplace_back(addr, r.store_id());
   }
-  if (absl::Now() > claims_start + kClaimTtl - kCommitMargin) {
+  if (std::chrono::steady_clock::now() >
+      claims_start + absl::ToChronoNanoseconds(kClaimTtl - kCommitMargin)) {
     return abort(absl::AbortedError(
         "init took too long to reserve its nodes (their claims may lapse); this init changed "
         "nothing: run it again"));
@@ -268,7 +322,8 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
   std::vector<std::string> left_out;
   for (const std::string& addr : asked) {
     if (std::none_of(claimed.begin(), claimed.end(),
-                     [&](const auto& m) { return m.first == addr; }))
+                     [&](const auto& m) { return m.first == addr; }) &&
+        std::find(aliases.begin(), aliases.end(), addr) == aliases.end())
       left_out.push_back(addr);
   }
   if (!left_out.empty()) ReleaseClaims(cluster_id, left_out);

@@ -1,8 +1,13 @@
 // Init claims and the identity checks of Node::Bootstrap, on single in-process nodes
 // with in-memory stores (issue 14, findings 1, 6, 8; docs/design/node-identity.md).
 // The races between real processes are in tests/node_cluster_test.cc.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -14,10 +19,29 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::unique_ptr<Node> StartNode() {
+// A TCP port on 127.0.0.1 that was free a moment ago (0 if none was found).
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+std::unique_ptr<Node> StartNode(std::string listen_addr = "127.0.0.1:0",
+                                std::vector<std::string> join = {}) {
   NodeOptions o;
   o.store = "mem";
-  o.listen_addr = "127.0.0.1:0";
+  o.listen_addr = std::move(listen_addr);
+  o.join = std::move(join);
   o.http_addr = "127.0.0.1:0";
   o.cache_bytes = size_t{8} << 20;
   absl::StatusOr<std::unique_ptr<Node>> node = Node::Start(o);
@@ -115,6 +139,47 @@ TEST(NodeInitClaimTest, InitRunAgainReportsTheSameCluster) {
   absl::StatusOr<nodepb::InitResponse> refused = node->InitCluster(different);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(refused.status().message(), HasSubstr("already initialized with split points"));
+}
+
+// Review finding N3: init on a node whose --join peers are all unreachable (it is
+// isolated, or they are not started yet) must not make a cluster of that node alone:
+// the peers would later init a second cluster. It fails, having created nothing.
+TEST(NodeInitTest, InitThatReachesNoJoinPeerCreatesNoCluster) {
+  // Ports 1 and 2 of the loopback: nothing listens there (connection refused).
+  std::unique_ptr<Node> node = StartNode("127.0.0.1:0", {"127.0.0.1:1", "127.0.0.1:2"});
+  ASSERT_NE(node, nullptr);
+  absl::StatusOr<nodepb::InitResponse> r = node->InitCluster(nodepb::InitRequest());
+  EXPECT_FALSE(r.ok()) << "init formed a cluster of " << (r.ok() ? r->nodes_size() : 0)
+                       << " node(s) without reaching its --join peers";
+  EXPECT_EQ(node->node_id(), 0u);
+  EXPECT_EQ(node->cluster_id(), "");
+  EXPECT_THAT(r.status().message(), HasSubstr("127.0.0.1:1"));
+  EXPECT_THAT(r.status().message(), HasSubstr("127.0.0.1:2"));
+}
+
+// A node started without --join is a single-node cluster by the operator's explicit
+// choice: init makes it one.
+TEST(NodeInitTest, InitWithoutJoinPeersMakesASingleNodeCluster) {
+  std::unique_ptr<Node> node = StartNode();
+  ASSERT_NE(node, nullptr);
+  absl::StatusOr<nodepb::InitResponse> r = node->InitCluster(nodepb::InitRequest());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->nodes_size(), 1);
+  EXPECT_EQ(node->node_id(), 1u);
+}
+
+// Review finding N5: the node's own address under another name (localhost for
+// 127.0.0.1) in its --join list is the same node, not a second member: a ghost member
+// would hold replicas no process ever serves and count in every majority.
+TEST(NodeInitTest, AnAliasOfThisNodesAddressIsNotASecondMember) {
+  const int port = FreePort();
+  ASSERT_NE(port, 0);
+  std::unique_ptr<Node> node =
+      StartNode(absl::StrCat("127.0.0.1:", port), {absl::StrCat("localhost:", port)});
+  ASSERT_NE(node, nullptr);
+  absl::StatusOr<nodepb::InitResponse> r = node->InitCluster(nodepb::InitRequest());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->nodes_size(), 1) << "a ghost member: " << r->DebugString();
 }
 
 }  // namespace

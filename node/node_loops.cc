@@ -45,6 +45,7 @@ void Node::GossipLoop() {
       me.set_address(options_.listen_addr);
       me.set_http_address(options_.http_addr);
       me.set_started_unix_ns(started_unix_ns_);
+      me.set_incarnation(incarnation_);
       (void)gossip_->AddLocal(absl::StrCat("node:", self), me.SerializeAsString(), now,
                               kNodeDescriptorTtlNs);
     }
@@ -135,15 +136,22 @@ void Node::PingLoop() {
 }
 
 void Node::CheckClock() {
-  // The whole cluster, this node included, not just the peers that answered.
-  const int cluster_size = static_cast<int>(dialer_->Addresses().size());
+  // The whole cluster, this node included, not just the peers that answered; node
+  // ids replaced by a new node at their address are no longer members.
+  const int cluster_size = FenceMembers(dialer_->Addresses());
   const ClockAssessment a = clock_monitor_->Assess(hlc_->PhysicalNow(), cluster_size);
   if (a.fence) {
     FenceForClock(a.message);
     return;
   }
   if (clock_fenced_.load()) {
-    if (a.clear) LiftClockFence();
+    if (a.clear) {
+      LiftClockFence();
+    } else {
+      // Still fenced: any leadership this node holds (one the fence's drain could
+      // not move in time, or that arrived since) is handed over; one pass, no wait.
+      (void)store_->DrainLeases(absl::Now());
+    }
     return;
   }
   if (a.far.empty()) return;

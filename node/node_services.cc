@@ -96,6 +96,10 @@ class InternalService final : public nodepb::Internal::Service {
     TimestampToProto(node_->clock()->Now(), resp->mutable_now());
     resp->set_physical_now_ns(node_->clock()->PhysicalNow());
     resp->set_store_id(node_->store_id());
+    resp->set_incarnation(node_->incarnation());
+    if (req->locate_node_id() != 0) {
+      resp->set_located_address(node_->AddressOfNode(req->locate_node_id()));
+    }
     return grpc::Status::OK;
   }
 

@@ -10,14 +10,6 @@
 namespace rangedb {
 namespace {
 
-std::string NewStoreId() {
-  std::random_device device;
-  std::mt19937_64 rng((uint64_t{device()} << 32) ^ device());
-  std::string bytes(16, '\0');
-  for (char& c : bytes) c = static_cast<char>(rng());
-  return absl::BytesToHexString(bytes);
-}
-
 bool HoldsReplicas(const nodepb::BootstrapRequest& plan, uint64_t node_id) {
   for (const kvpb::RangeDescriptor& d : plan.ranges()) {
     for (const kvpb::ReplicaDescriptor& r : d.replicas()) {
@@ -29,6 +21,14 @@ bool HoldsReplicas(const nodepb::BootstrapRequest& plan, uint64_t node_id) {
 
 }  // namespace
 
+std::string NewRandomId() {
+  std::random_device device;
+  std::mt19937_64 rng((uint64_t{device()} << 32) ^ device());
+  std::string bytes(16, '\0');
+  for (char& c : bytes) c = static_cast<char>(rng());
+  return absl::BytesToHexString(bytes);
+}
+
 std::string StoreIdKey() { return absl::StrCat(keys::kStoreLocalPrefix, "store-id"); }
 
 absl::StatusOr<std::string> LoadOrCreateStoreId(Engine* engine) {
@@ -36,7 +36,7 @@ absl::StatusOr<std::string> LoadOrCreateStoreId(Engine* engine) {
   absl::StatusOr<bool> found = ranges::ReadLocalProto(*engine, StoreIdKey(), &record);
   if (!found.ok()) return found.status();
   if (*found && !record.store_id().empty()) return record.store_id();
-  record.set_store_id(NewStoreId());
+  record.set_store_id(NewRandomId());
   std::unique_ptr<WriteBatch> batch = engine->NewWriteBatch();
   ranges::WriteLocalProto(*batch, StoreIdKey(), record);
   if (absl::Status s = batch->Commit(/*sync=*/true); !s.ok()) return s;

@@ -25,6 +25,9 @@
 
 namespace rangedb {
 
+// A new random 128-bit id, as 32 hex digits (store ids, process incarnations).
+std::string NewRandomId();
+
 // The store-local key of the store id record (`\x01s store-id`).
 std::string StoreIdKey();
 

@@ -1,7 +1,9 @@
 // Leases under clock steps (docs/leases.md, "The rule"): a lease is a duration on
 // the holder's monotonic clock, so stepping the holder's wall clock — backwards, as
 // NTP or an operator may — never stretches it. Issue 13, finding 4.
+#include <atomic>
 #include <cstdint>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "ranges/testing/test_cluster.h"
@@ -66,6 +68,51 @@ TEST(LeaseTest, WallClockStepBackOnAHealthyLeaseholderKeepsServing) {
   kvpb::BatchResponse got = c.Send(kUserRange, GetRequest("\x04k"));
   ASSERT_FALSE(got.has_error()) << got.error().message();
   EXPECT_EQ(got.responses(0).get().value(), "v2");
+}
+
+// Review finding N4: a node fenced for its clock drains its store
+// (Node::FenceForClock -> Store::DrainLeases): its followers stop ticking, so they
+// never campaign on their own. But a leader's transfer (MsgTimeoutNow, thesis
+// section 3.10) makes the target campaign at once, skipping ticks and pre-vote: a
+// drained store must refuse it, or it takes leadership (and the lease) back.
+TEST(LeaseTest, ADrainedStoreRefusesLeadershipTransfer) {
+  TestCluster c(3, FastStoreConfig());
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04k", "v")).has_error());
+  const uint64_t leader = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(leader, 0u);
+  // The leader transfers to the first other replica of the descriptor
+  // (Replica::TransferLeadershipAway): make that one the drained (fenced) store.
+  uint64_t target_node = 0, target_replica = 0;
+  const kvpb::RangeDescriptor desc = c.StoreOf(leader)->GetReplica(kUserRange)->Descriptor();
+  for (const kvpb::ReplicaDescriptor& rd : desc.replicas()) {
+    if (rd.node_id() != leader) {
+      target_node = rd.node_id();
+      target_replica = rd.replica_id();
+      break;
+    }
+  }
+  ASSERT_NE(target_node, 0u);
+  // Drained as the fence drains it (one pass: it may lead other ranges, which it
+  // hands over; what matters here is that it never takes kUserRange).
+  (void)c.StoreOf(target_node)->DrainLeases(absl::Now());
+  std::shared_ptr<Replica> target = c.StoreOf(target_node)->GetReplica(kUserRange);
+  ASSERT_NE(target, nullptr);
+  // The leader drains too (SIGTERM): it asks for transfers to the target over and over.
+  std::atomic<bool> drained{false};
+  std::thread drain([&] {
+    (void)c.StoreOf(leader)->DrainLeases(absl::Now() + absl::Seconds(2));
+    drained.store(true);
+  });
+  bool target_led = false;
+  while (!drained.load() && !target_led) {
+    target_led = target->Status().leader_replica_id == target_replica &&
+                 target->Status().replica_id == target_replica;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  drain.join();
+  target_led = target_led || target->Status().leader_replica_id == target_replica;
+  EXPECT_FALSE(target_led) << "the drained store on node " << target_node
+                           << " took leadership of range " << kUserRange << " by transfer";
 }
 
 }  // namespace

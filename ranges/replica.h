@@ -383,6 +383,8 @@ class Replica {
   size_t to_propose_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool campaign_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool transfer_requested_ ABSL_GUARDED_BY(mu_) = false;
+  // Leadership transfers started: picks the next target in turn.
+  size_t transfer_attempts_ ABSL_GUARDED_BY(mu_) = 0;
 
   // Proposals appended to Raft, by command id, until applied or known dead.
   std::map<std::string, std::shared_ptr<Proposal>> in_flight_ ABSL_GUARDED_BY(mu_);

@@ -193,6 +193,14 @@ std::optional<int64_t> Replica::QuorumContactNanosLocked() const {
 
 void Replica::HandleMessageLocked(rangespb::RaftMessageRequest& m) {
   if (IsVoteRequest(m.message()) && !store_->VotingAllowed()) return;
+  // A draining (or clock-fenced) store must not become leader: a transfer would make
+  // it campaign at once, past the ticks it no longer takes. The leader's transfer
+  // lapses after an election timeout and it stays leader (or tries another replica).
+  if (m.message().type() == raftpb::MSG_TIMEOUT_NOW && !store_->CampaignAllowed()) {
+    spdlog::info("r{}: replica {} refuses leadership transfer from {}: the store is draining",
+                 range_id_, replica_id_, m.message().from());
+    return;
+  }
   if (m.quiesce()) {
     // A heartbeat that also asks us to stop ticking. Accept it only from the leader
     // we follow, at our term, when we hold everything it committed.
@@ -303,13 +311,19 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
   }
   if (transfer_requested_) {
     transfer_requested_ = false;
-    if (soft_.raft_state == raft::StateType::kLeader) {
+    // A transfer in progress runs to its end (it lapses after an election timeout
+    // if the target refuses: a draining or clock-fenced store does). The next one
+    // goes to the next live replica in turn, so one refusing target cannot keep the
+    // leadership here.
+    if (soft_.raft_state == raft::StateType::kLeader &&
+        raw_->raft().lead_transferee() == raft::kNone) {
+      std::vector<uint64_t> targets;
       for (const kvpb::ReplicaDescriptor& rd : desc_.replicas()) {
         if (rd.replica_id() != replica_id_ && store_->NodeLive(rd.node_id())) {
-          raw_->TransferLeader(rd.replica_id());
-          break;
+          targets.push_back(rd.replica_id());
         }
       }
+      if (!targets.empty()) raw_->TransferLeader(targets[transfer_attempts_++ % targets.size()]);
     }
   }
   MaybeRequestLeaseLocked();

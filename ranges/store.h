@@ -85,7 +85,8 @@ class Store final : public StoreContext {
   void OnNodeDead(uint64_t node_id);
   // Moves every lease this store holds to other replicas; returns how many it still
   // holds when the deadline passes (0 = drained).
-  // From then on, followers stop ticking (so this store never campaigns again).
+  // From then on, followers stop ticking and refuse leadership transfers (so this
+  // store never campaigns again) until ResumeAfterDrain.
   int DrainLeases(absl::Time deadline);
   // Ends what DrainLeases started: followers tick (and may campaign) again. Used when
   // a node fenced for its clock serves again.
@@ -126,6 +127,7 @@ class Store final : public StoreContext {
   absl::Status SendSnapshot(OutgoingSnapshot snapshot) override;
   void EnqueueRange(uint64_t range_id) override;
   bool VotingAllowed() const override { return absl::Now() >= voting_allowed_after_; }
+  bool CampaignAllowed() const override { return !draining_.load(); }
   bool NodeLive(uint64_t node_id) const override;
   bool TryReserveInboxBytes(size_t bytes, bool control) override;
   void ReleaseInboxBytes(size_t bytes, bool control) override;

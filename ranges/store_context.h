@@ -175,6 +175,10 @@ class StoreContext {
   // Whether vote requests may be granted yet: a restarted node forgot which leader
   // it heard from, so it waits out an election timeout before voting (docs/leases.md).
   virtual bool VotingAllowed() const = 0;
+  // Whether this store's replicas may become leaders: false while it drains (SIGTERM,
+  // or a clock fence). A replica then refuses a leader's transfer (MsgTimeoutNow),
+  // which would otherwise make it campaign at once (docs/node.md, "Clock fencing").
+  virtual bool CampaignAllowed() const = 0;
   // Whether the failure detector considers node_id live (unknown counts as live).
   virtual bool NodeLive(uint64_t node_id) const = 0;
   // The store-wide budget of inbound message bytes (StoreConfig::store_inbox_max_bytes,

@@ -110,6 +110,39 @@ class ClockFenceTest : public ::testing::Test {
   int skewed_ = 0;
 };
 
+// Review finding N2: with the cluster size counting every node id ever seen, a
+// wiped node's old id (replaced by the new id at its address) stayed in the count
+// forever: 3 nodes, one wiped, made N = 4 with a majority of 3, so the skewed node,
+// far from its only 2 live peers, never fenced again.
+TEST_F(ClockFenceTest, AfterAWipedNodeRejoinedTheSkewedNodeStillFences) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
+  ASSERT_TRUE(cluster_->Kill(1).ok());
+  ASSERT_TRUE(cluster_->WipeStore(1).ok());
+  ASSERT_TRUE(cluster_->Start(1).ok());
+  ASSERT_TRUE(cluster_->WaitReady(1, kReady).ok());
+  cluster_->SetClockOffset(skewed_, kSkewMs);
+  ASSERT_TRUE(cluster_->Restart(skewed_).ok());
+  EXPECT_TRUE(
+      WaitFor([&] { return !ClockFenceOf(*cluster_, skewed_).empty(); }, absl::Seconds(30)))
+      << "the skewed node never fenced after node 1's store was replaced";
+  std::cout << "skewed node: " << ClockFenceOf(*cluster_, skewed_);
+  ExpectHealthyUnfenced("after the skewed node started");
+}
+
+// Review finding N2, as stated: 5 nodes, one stopped for good, one skewed. The
+// skewed node is far from the 3 live peers, a majority of the 5: it still fences.
+TEST_F(ClockFenceTest, FiveNodesOneStoppedForGoodTheSkewedNodeStillFences) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(5));
+  ASSERT_TRUE(cluster_->Kill(0).ok());
+  cluster_->SetClockOffset(skewed_, kSkewMs);
+  ASSERT_TRUE(cluster_->Restart(skewed_).ok());
+  EXPECT_TRUE(
+      WaitFor([&] { return !ClockFenceOf(*cluster_, skewed_).empty(); }, absl::Seconds(30)))
+      << "the skewed node never fenced with one node of five stopped";
+  std::cout << "skewed node: " << ClockFenceOf(*cluster_, skewed_);
+  ExpectHealthyUnfenced("after the skewed node started");
+}
+
 TEST_F(ClockFenceTest, TwoNodesNeitherFences) {
   ASSERT_NO_FATAL_FAILURE(StartCluster(2));
   Run(/*skewed_must_fence=*/false);

@@ -5,13 +5,18 @@
 //   * init whose Bootstrap to a member is lost completes, and running it again
 //     completes the same cluster (finding 6);
 //   * inits started at the same time on two or three nodes form exactly one cluster
-//     and leave every node usable (finding 8).
+//     and leave every node usable (finding 8);
+//   * a copy of a node's store started next to the running original refuses to
+//     serve (review finding N1).
 //
 // RANGEDB_INIT_ROUNDS sets the rounds of the concurrent-init tests (CI: 2; the slow
 // entry node_cluster_soak runs 20).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <set>
 #include <thread>
 
@@ -117,6 +122,46 @@ TEST(NodeIdentityTest, WipedStoreRejoinsAsANewNodeAndNoAcknowledgedWriteIsLost) 
       << "node " << wiped_old_id << "'s replicas are not reported dead: " << last;
   // The cluster still takes writes on the two remaining copies.
   EXPECT_TRUE(reader->Put("k7", "after").ok());
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// Review finding N1: a store directory copied from a node (a restored backup or VM
+// image, `cp -a`) carries that node's identity. Started next to the original, the
+// copy would be a second process voting as the same replicas. It must refuse to
+// serve, naming the original's address. Node 3 of the harness is never part of the
+// cluster: init leaves it out, and it is where the copy of node 2's store starts.
+TEST(NodeIdentityTest, ACopiedStoreStartedNextToTheOriginalRefusesToServe) {
+  std::unique_ptr<ClusterHarness> c = NewCluster(4);
+  ASSERT_NE(c, nullptr);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(c->Start(i).ok());
+  ASSERT_TRUE(c->Init().ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(c->WaitReady(i, kReady).ok()) << i;
+  std::unique_ptr<client::KvClient> all = ClientOf(*c, {0, 1, 2});
+  ASSERT_TRUE(all->Put("before-copy", "v").ok());
+  // A consistent copy: taken while node 2 is down (as a backup or an image would be).
+  ASSERT_TRUE(c->Kill(2).ok());
+  std::error_code error;
+  std::filesystem::remove_all(c->store_dir(3), error);
+  std::filesystem::copy(c->store_dir(2), c->store_dir(3),
+                        std::filesystem::copy_options::recursive, error);
+  ASSERT_FALSE(error) << error.message();
+  ASSERT_TRUE(c->Start(2).ok());
+  ASSERT_TRUE(c->WaitReady(2, kReady).ok());
+  ASSERT_TRUE(c->Start(3).ok());
+  EXPECT_TRUE(WaitFor([&] { return !c->IsRunning(3); }, absl::Seconds(30)))
+      << "the copy of node 2's store is serving next to the original";
+  const std::string log = ReadFile(c->log_path(3));
+  EXPECT_TRUE(absl::StrContains(log, absl::StrCat("already running at ", c->address(2))))
+      << log;
+  // The original is untouched.
+  std::unique_ptr<client::KvClient> via = ClientOf(*c, {2});
+  EXPECT_TRUE(via->Put("after-copy", "v").ok());
 }
 
 // One round of concurrent inits on nodes [0, racers) of a cluster of `num_nodes`
