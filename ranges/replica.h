@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -92,6 +93,11 @@ struct Proposal {
   // one log position, as it is never re-proposed.
   uint64_t index = 0;
   uint64_t term = 0;
+  // Run on the leaseholder once the command applied (or may have: an ambiguous
+  // outcome), before the latches go, under the replica's lock: in-memory state that
+  // must hold exactly when the command's effects do (a record's tombstone marker).
+  // Must not take the replica's lock.
+  std::function<void()> on_applied;
 
   // Records the outcome, releases the latches and wakes the waiter. Once only.
   void Finish(absl::Status outcome) {
@@ -229,12 +235,15 @@ class Replica {
                                absl::Time deadline, bool* pushed);
   // Proposes batch (evaluated under lease; timestamp >= every version it writes)
   // and waits for the outcome: nullopt when applied, else the error response
-  // (ambiguous, or definitely not applied).
+  // (ambiguous, or definitely not applied). mark_tombstones, if set, leaves the
+  // tombstone markers of the records the command removes once it applied
+  // (Proposal::on_applied).
   std::optional<kvpb::BatchResponse> ProposeAndWait(const WriteBatch& batch,
                                                     const LeaseCheck& lease, Timestamp timestamp,
                                                     LatchManager::Guard latches,
                                                     absl::Time deadline,
-                                                    std::optional<Timestamp> gc_threshold = {});
+                                                    std::optional<Timestamp> gc_threshold = {},
+                                                    std::function<void()> mark_tombstones = nullptr);
   kvpb::Span RangeSpan() const;
   void Propose(std::shared_ptr<Proposal> proposal);
   // FailedPrecondition naming `what` if ts is below the GC threshold (inclusive: at

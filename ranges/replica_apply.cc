@@ -29,6 +29,9 @@ absl::Status Replica::CheckCommandLocked(const rangespb::RaftCommand& cmd) const
     return absl::OkStatus();
   }
   if (cmd.truncate_log_index() != 0) return absl::OkStatus();
+  if (store_->config().testing_refuse_command && store_->config().testing_refuse_command(cmd)) {
+    return absl::UnavailableError("testing: the command was refused at application");
+  }
   if (cmd.proposer_lease_sequence() != lease_.sequence()) {
     return absl::UnavailableError(
         absl::StrCat("proposed under lease ", cmd.proposer_lease_sequence(),
@@ -132,6 +135,7 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
 void Replica::FinishProposalLocked(const std::string& command_id, absl::Status result) {
   auto it = in_flight_.find(command_id);
   if (it == in_flight_.end()) return;
+  if (result.ok() && it->second->on_applied) it->second->on_applied();
   it->second->Finish(std::move(result));
   in_flight_.erase(it);
 }
@@ -160,6 +164,8 @@ void Replica::FinishProposalsCoveredBySnapshotLocked(uint64_t applied_index) {
       ++it;
       continue;
     }
+    // It may have applied: whatever must hold if it did is put in place.
+    if (it->second->on_applied) it->second->on_applied();
     it->second->FinishAmbiguous(
         absl::StrCat("range ", range_id_, ": a snapshot through index ", applied_index,
                      " replaced the log position of the write (index ", it->second->index,

@@ -1,4 +1,5 @@
 // Replica: the request side — latches, lease checks, evaluation, proposals.
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -488,11 +489,13 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
     TimestampToProto(written, resp.mutable_txn()->mutable_write_timestamp());
     if (ended.has_value()) resp.mutable_txn()->set_status(ended->finished.status());
   }
+  // The record may never come back once this command applies: the tombstone marker
+  // is left then, before the latches go (Proposal::on_applied). Not before the
+  // proposal: a command that fails removed nothing, and a retry of this EndTxn must
+  // be able to commit.
+  std::function<void()> mark_removed;
   if (ended.has_value() && ended->record_removed) {
-    // Before the latches go (with the proposal): the record may never come back. If
-    // the command then fails to apply, the marker only makes a retry of this
-    // EndTxn fail as aborted — safe, the transaction did not commit.
-    MarkRecordRemoved(ended->finished, now);
+    mark_removed = [this, finished = ended->finished, now] { MarkRecordRemoved(finished, now); };
   }
   if (batch->Count() == 0) return resp;  // nothing changed: nothing to replicate
   if (has_idem) {
@@ -504,7 +507,8 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
     WriteLocalProto(*batch, record_key, record);
   }
   if (std::optional<kvpb::BatchResponse> err =
-          ProposeAndWait(*batch, lease, std::max(now, written), std::move(latches), deadline)) {
+          ProposeAndWait(*batch, lease, std::max(now, written), std::move(latches), deadline,
+                         std::nullopt, std::move(mark_removed))) {
     // Known not applied (not ambiguous): definite for every attempt of this write.
     if (has_idem && !err->error().has_ambiguous()) err->mutable_error()->set_write_evaluated(true);
     return *err;
@@ -535,7 +539,8 @@ absl::Status Replica::CheckAboveGcThreshold(absl::string_view what, Timestamp ts
 
 std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(
     const WriteBatch& batch, const LeaseCheck& lease, Timestamp timestamp,
-    LatchManager::Guard latches, absl::Time deadline, std::optional<Timestamp> gc_threshold) {
+    LatchManager::Guard latches, absl::Time deadline, std::optional<Timestamp> gc_threshold,
+    std::function<void()> mark_tombstones) {
   auto proposal = std::make_shared<Proposal>();
   rangespb::RaftCommand& cmd = proposal->command;
   cmd.set_command_id(RandomBytes(16));
@@ -544,6 +549,7 @@ std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(
   TimestampToProto(timestamp, cmd.mutable_timestamp());
   if (gc_threshold.has_value()) TimestampToProto(*gc_threshold, cmd.mutable_gc_threshold());
   proposal->latches = std::move(latches);
+  proposal->on_applied = std::move(mark_tombstones);
   Propose(proposal);
   if (!proposal->done.WaitForNotificationWithDeadline(deadline)) {
     kvpb::BatchResponse err = ErrorResponse(absl::UnknownError(absl::StrCat(

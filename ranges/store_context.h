@@ -82,6 +82,10 @@ struct StoreConfig {
   // TESTING ONLY: called by every read of a batch after its GC-threshold check and
   // before it reads the engine, with the range id (tests of what may run meanwhile).
   std::function<void(uint64_t range_id)> testing_before_read;
+  // TESTING ONLY — fault injection: a command for which this returns true is refused
+  // at application by every replica (as a stale proposal is: known not applied).
+  // Must depend on the command's contents only, so that every replica decides alike.
+  std::function<bool(const rangespb::RaftCommand& command)> testing_refuse_command;
   // TESTING ONLY — a planted bug (issue 13, finding 1): a transactional DeleteRange
   // finds its keys at the latest version (missing keys deleted after its timestamp)
   // and leaves its span out of the timestamp cache (letting older writers put keys

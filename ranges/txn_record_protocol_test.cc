@@ -158,5 +158,41 @@ TEST_F(TxnProtocolTest, ATransactionStartedAfterALeaseChangeMayCreateItsRecord) 
       << "a transaction younger than the lease was refused its record";
 }
 
+// Commands whose write batch holds "refuse-me" are refused at application by every
+// replica (StoreConfig::testing_refuse_command): known not applied.
+StoreConfig RefusingConfig() {
+  StoreConfig c = FastStoreConfig();
+  c.testing_refuse_command = [](const rangespb::RaftCommand& command) {
+    return command.write_batch().find("refuse-me") != std::string::npos;
+  };
+  return c;
+}
+class TxnRefusedCommandTest : public TxnClusterTest {
+ protected:
+  TxnRefusedCommandTest() : TxnClusterTest(RefusingConfig()) {}
+};
+
+// A one-phase commit whose command is refused did not happen: nothing was removed,
+// so nothing may say "removed" — the tombstone marker is left only once the command
+// applies. The transaction's next commit attempt then commits; had the marker been
+// left before the proposal, it would be refused as finished.
+TEST_F(TxnRefusedCommandTest, ACommitThatDidNotApplyLeavesNoTombstone) {
+  kvpb::Transaction t = NewTxn(K("o1"));
+  ASSERT_FALSE(SendTxn(&t, Get(K("o1"))).has_error());  // t's timestamps
+  kvpb::BatchRequest first = Put(K("o1"), "refuse-me");
+  AddEnd(&first, t, {K("o1")});
+  *first.mutable_header()->mutable_txn() = t;
+  kvpb::BatchResponse refused = Send(first, 1, absl::Seconds(3));
+  ASSERT_TRUE(refused.has_error()) << "the refused command applied";
+  ASSERT_FALSE(refused.error().has_ambiguous()) << refused.error().message();
+  // (Not read here: a read of o1 would push the retry above it, into a refresh.)
+  kvpb::BatchRequest second = Put(K("o1"), "second");
+  AddEnd(&second, t, {K("o1")});
+  kvpb::BatchResponse r = SendTxn(&t, second);
+  EXPECT_FALSE(r.has_error()) << "a commit that never applied doomed its retry: "
+                              << r.error().message();
+  EXPECT_EQ(Value(K("o1")), r.has_error() ? std::nullopt : std::optional<std::string>("second"));
+}
+
 }  // namespace
 }  // namespace rangedb::ranges
