@@ -246,10 +246,11 @@ class Replica {
                                                     std::function<void()> mark_tombstones = nullptr);
   kvpb::Span RangeSpan() const;
   void Propose(std::shared_ptr<Proposal> proposal);
-  // FailedPrecondition naming `what` if ts is below the GC threshold (inclusive: at
-  // or below it), else OK.
-  absl::Status CheckAboveGcThreshold(absl::string_view what, Timestamp ts,
-                                     bool inclusive = false) const;
+  // An error naming `what` if ts is below the GC threshold (inclusive: at or below
+  // it), else OK: in a transaction a TransactionRetryError (GC_THRESHOLD: the
+  // transaction restarts at a newer timestamp), otherwise FailedPrecondition.
+  absl::Status CheckAboveGcThreshold(absl::string_view what, Timestamp ts, bool inclusive = false,
+                                     bool in_txn = false) const;
 
   // Transaction records (replica_push.cc, replica_gc.cc; docs/transactions.md,
   // "Record creation"). The caller holds the record key's latch.

@@ -12,6 +12,7 @@
 #include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
+#include "ranges/txn_errors.h"
 #include "storage/lock_table.h"
 
 namespace rangedb::ranges {
@@ -286,8 +287,8 @@ kvpb::BatchResponse Replica::ServeReads(const kvpb::BatchRequest& request, Batch
   }
   if (kind == BatchKind::kRefresh) {
     // GC may have removed versions in the interval this would check.
-    if (absl::Status s =
-            CheckAboveGcThreshold("refresh from", TimestampFromProto(txn.read_timestamp()));
+    if (absl::Status s = CheckAboveGcThreshold(
+            "refresh from", TimestampFromProto(txn.read_timestamp()), false, /*in_txn=*/true);
         !s.ok()) {
       return fail(s, -1);
     }
@@ -324,7 +325,8 @@ kvpb::BatchResponse Replica::ServeReads(const kvpb::BatchRequest& request, Batch
   }
   // Under the latches: a GC pass (which latches the whole data span) either
   // finished before (and its threshold shows) or waits until this read is done.
-  if (absl::Status s = CheckAboveGcThreshold("read at", ctx.read_timestamp); !s.ok()) {
+  if (absl::Status s = CheckAboveGcThreshold("read at", ctx.read_timestamp, false, in_txn);
+      !s.ok()) {
     return fail(s, -1);
   }
   if (store_->config().testing_before_read) store_->config().testing_before_read(range_id_);
@@ -391,7 +393,8 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
   bool writes = false;
   for (const kvpb::RequestUnion& r : request.requests()) writes |= IsWrite(r);
   if (writes) {
-    if (absl::Status s = CheckAboveGcThreshold("write at", written, /*inclusive=*/true); !s.ok()) {
+    if (absl::Status s = CheckAboveGcThreshold("write at", written, /*inclusive=*/true, in_txn);
+        !s.ok()) {
       kvpb::BatchResponse err = ErrorResponse(s, -1);
       if (in_txn) *err.mutable_txn() = txn;
       return err;
@@ -528,13 +531,18 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
 }
 
 absl::Status Replica::CheckAboveGcThreshold(absl::string_view what, Timestamp ts,
-                                            bool inclusive) const {
+                                            bool inclusive, bool in_txn) const {
   const Timestamp gc = GcThreshold();
   if (gc.IsEmpty() || gc < ts || (!inclusive && gc == ts)) return absl::OkStatus();
-  return absl::FailedPreconditionError(
+  const std::string message =
       absl::StrCat("range ", range_id_, ": ", what, " ", ts.ToString(),
                    inclusive ? " is at or below" : " is below", " the GC threshold ", gc.ToString(),
-                   " (versions older than gc_ttl are gone)"));
+                   " (versions older than gc_ttl are gone)");
+  // A transaction can start again at a newer timestamp (a refresh cannot help: it
+  // would be checked against the same threshold), as after CockroachDB's
+  // BatchTimestampBeforeGCError.
+  if (in_txn) return TxnRetryError(kvpb::TransactionRetryError::GC_THRESHOLD, message);
+  return absl::FailedPreconditionError(message);
 }
 
 std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(

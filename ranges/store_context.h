@@ -82,6 +82,10 @@ struct StoreConfig {
   // TESTING ONLY: called by every read of a batch after its GC-threshold check and
   // before it reads the engine, with the range id (tests of what may run meanwhile).
   std::function<void(uint64_t range_id)> testing_before_read;
+  // TESTING ONLY: called by a GC pass after it chose what to collect (without
+  // latches) and before it latches it, with the range id (tests of what may run
+  // meanwhile).
+  std::function<void(uint64_t range_id)> testing_gc_before_latch;
   // TESTING ONLY — fault injection: a command for which this returns true is refused
   // at application by every replica (as a stale proposal is: known not applied).
   // Must depend on the command's contents only, so that every replica decides alike.

@@ -41,6 +41,8 @@ const char* ReasonName(kvpb::TransactionRetryError::Reason reason) {
       return "timestamp pushed";
     case kvpb::TransactionRetryError::DEADLOCK:
       return "deadlock";
+    case kvpb::TransactionRetryError::GC_THRESHOLD:
+      return "timestamp below the GC threshold";
     default:
       return "retry";
   }
