@@ -237,7 +237,8 @@ class Replica {
   // and waits for the outcome: nullopt when applied, else the error response
   // (ambiguous, or definitely not applied). mark_tombstones, if set, leaves the
   // tombstone markers of the records the command removes once it applied
-  // (Proposal::on_applied).
+  // (Proposal::on_applied), and marks the command removes_txn_record, which the
+  // next lease's tombstone low water counts.
   std::optional<kvpb::BatchResponse> ProposeAndWait(const WriteBatch& batch,
                                                     const LeaseCheck& lease, Timestamp timestamp,
                                                     LatchManager::Guard latches,
@@ -339,9 +340,10 @@ class Replica {
   TimestampCache tscache_;
   // The tombstone markers of transaction records (RecordMarkers::tombstone). Apart
   // from tscache_ because its low water can be lower: every marker rides on a Raft
-  // command whose timestamp is at or above it, so on a new lease everything the
-  // previous leaseholder marked is at or below the applied commands' high water
-  // (AppliedState::max_timestamp, or the lease's start) — no max_offset needed.
+  // command (removes_txn_record) whose timestamp is at or above it, so on a new lease
+  // everything the previous leaseholder marked is at or below the high water of those
+  // commands (AppliedState::max_tombstone_timestamp), or the lease's start — no
+  // max_offset needed, and no other command counts.
   TimestampCache tombstones_;
   // The lease sequence the timestamp caches' low waters were last raised for.
   std::atomic<uint64_t> tscache_lease_sequence_{0};

@@ -54,6 +54,11 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
   std::vector<std::pair<std::string, absl::Status>> results;
   std::optional<RaftLogWrite> truncation;
   bool lease_changed = false;
+  // A state written before max_tombstone_timestamp existed: any command applied so
+  // far may have carried a tombstone, and max_timestamp covers them all.
+  if (!applied_.has_max_tombstone_timestamp()) {
+    *applied_.mutable_max_tombstone_timestamp() = applied_.max_timestamp();
+  }
   for (const raftpb::Entry& e : entries) {
     if (e.index() <= applied_.raft_applied_index()) continue;  // in a snapshot already
     applied_.set_raft_applied_index(e.index());
@@ -110,6 +115,10 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
     if (cmd.has_timestamp() &&
         TimestampFromProto(applied_.max_timestamp()) < TimestampFromProto(cmd.timestamp())) {
       *applied_.mutable_max_timestamp() = cmd.timestamp();
+    }
+    if (cmd.removes_txn_record() && TimestampFromProto(applied_.max_tombstone_timestamp()) <
+                                        TimestampFromProto(cmd.timestamp())) {
+      *applied_.mutable_max_tombstone_timestamp() = cmd.timestamp();
     }
     results.emplace_back(cmd.command_id(), absl::OkStatus());
   }

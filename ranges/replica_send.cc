@@ -116,16 +116,21 @@ Replica::LeaseCheck Replica::AcquireLease(absl::Time deadline) {
     HybridLogicalClock* clock = store_->clock();
     tscache_.SetLowWater(Timestamp{clock->Now().wall_ns + clock->MaxOffsetNanos(), 0});
     // Every record tombstone an earlier leaseholder left was carried by a command
-    // applied here before this lease (at or below its timestamp): a transaction that
-    // started before this lease and has no record can no longer create one (as in
-    // CockroachDB); one that started after can.
-    Timestamp applied_high_water;
+    // (removes_txn_record) applied here before this lease, at or above the marker: a
+    // transaction that started before this lease and has no record can no longer
+    // create one (as in CockroachDB); one that started after can. Other commands —
+    // leases, log truncations, expired idempotency records — carry no tombstone and
+    // do not count, however late they applied.
+    Timestamp tombstone_low_water;
     {
       absl::MutexLock lock(&mu_);
-      applied_high_water = std::max(TimestampFromProto(applied_.max_timestamp()),
-                                    TimestampFromProto(lease_.start()));
+      const proto::Timestamp& removals = applied_.has_max_tombstone_timestamp()
+                                             ? applied_.max_tombstone_timestamp()
+                                             : applied_.max_timestamp();
+      tombstone_low_water =
+          std::max(TimestampFromProto(removals), TimestampFromProto(lease_.start()));
     }
-    tombstones_.SetLowWater(applied_high_water);
+    tombstones_.SetLowWater(tombstone_low_water);
     tscache_lease_sequence_.store(lease.sequence);
   }
   return lease;
@@ -556,6 +561,7 @@ std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(
   cmd.set_write_batch(batch.Serialize());
   TimestampToProto(timestamp, cmd.mutable_timestamp());
   if (gc_threshold.has_value()) TimestampToProto(*gc_threshold, cmd.mutable_gc_threshold());
+  cmd.set_removes_txn_record(mark_tombstones != nullptr);
   proposal->latches = std::move(latches);
   proposal->on_applied = std::move(mark_tombstones);
   Propose(proposal);
