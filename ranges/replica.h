@@ -239,12 +239,10 @@ class Replica {
   // tombstone markers of the records the command removes once it applied
   // (Proposal::on_applied), and marks the command removes_txn_record, which the
   // next lease's tombstone low water counts.
-  std::optional<kvpb::BatchResponse> ProposeAndWait(const WriteBatch& batch,
-                                                    const LeaseCheck& lease, Timestamp timestamp,
-                                                    LatchManager::Guard latches,
-                                                    absl::Time deadline,
-                                                    std::optional<Timestamp> gc_threshold = {},
-                                                    std::function<void()> mark_tombstones = nullptr);
+  std::optional<kvpb::BatchResponse> ProposeAndWait(
+      const WriteBatch& batch, const LeaseCheck& lease, Timestamp timestamp,
+      LatchManager::Guard latches, absl::Time deadline, std::optional<Timestamp> gc_threshold = {},
+      std::function<void()> mark_tombstones = nullptr);
   kvpb::Span RangeSpan() const;
   void Propose(std::shared_ptr<Proposal> proposal);
   // An error naming `what` if ts is below the GC threshold (inclusive: at or below

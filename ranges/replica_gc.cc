@@ -30,8 +30,8 @@ constexpr int kMaxGcRecordsPerPass = 1000;
 // expired), and its latest sign of life — the latest heartbeat, else its write
 // timestamp — is older than age. Liveness is the latest heartbeat, never the start.
 bool RecordCollectable(const kvpb::Transaction& record, Timestamp now, absl::Duration age) {
-  const Timestamp last = TimestampFromProto(
-      record.has_last_heartbeat() ? record.last_heartbeat() : record.write_timestamp());
+  const Timestamp last = TimestampFromProto(record.has_last_heartbeat() ? record.last_heartbeat()
+                                                                        : record.write_timestamp());
   const bool finished = record.status() != kvpb::PENDING || TxnExpired(record, now);
   return finished && last.wall_ns + absl::ToInt64Nanoseconds(age) < now.wall_ns;
 }
@@ -73,8 +73,8 @@ absl::StatusOr<std::vector<std::string>> CollectableKeys(Engine& engine, absl::s
   std::vector<std::string> keys;
   if (start >= end) return keys;
   std::unique_ptr<WriteBatch> scratch = engine.NewWriteBatch();
-  absl::StatusOr<MVCCGCResult> gc = MVCCGarbageCollect(*scratch, start, end, threshold,
-                                                       kMaxGcVersionsPerPass, nullptr, &keys);
+  absl::StatusOr<MVCCGCResult> gc =
+      MVCCGarbageCollect(*scratch, start, end, threshold, kMaxGcVersionsPerPass, nullptr, &keys);
   if (!gc.ok()) return gc.status();
   if (keys.size() > kMaxGcKeysPerPass) keys.resize(kMaxGcKeysPerPass);
   return keys;
@@ -153,9 +153,8 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
   for (const std::string& key : *version_keys) {
     const int64_t left = kMaxGcVersionsPerPass - result.versions_removed;
     if (left <= 0) break;
-    absl::StatusOr<MVCCGCResult> gc =
-        MVCCGarbageCollect(*batch, key, absl::StrCat(key, absl::string_view("\0", 1)), threshold,
-                           left);
+    absl::StatusOr<MVCCGCResult> gc = MVCCGarbageCollect(
+        *batch, key, absl::StrCat(key, absl::string_view("\0", 1)), threshold, left);
     if (!gc.ok()) return gc.status();
     result.versions_removed += gc->versions_removed;
   }

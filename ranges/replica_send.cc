@@ -535,8 +535,8 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
   return resp;
 }
 
-absl::Status Replica::CheckAboveGcThreshold(absl::string_view what, Timestamp ts,
-                                            bool inclusive, bool in_txn) const {
+absl::Status Replica::CheckAboveGcThreshold(absl::string_view what, Timestamp ts, bool inclusive,
+                                            bool in_txn) const {
   const Timestamp gc = GcThreshold();
   if (gc.IsEmpty() || gc < ts || (!inclusive && gc == ts)) return absl::OkStatus();
   const std::string message =

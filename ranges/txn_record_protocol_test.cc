@@ -180,8 +180,9 @@ TEST_F(TxnProtocolTest, ARecordCreatedAfterALeaseChangeStartsAboveTheLowWater) {
   }
   ASSERT_NE(lh, 0u);
   ASSERT_NE(lh, old);
-  kvpb::Transaction t = NewTxn(K("f2"));  // in range B
-  kvpb::BatchResponse read = SendTxn(&t, Get(K("f2")), via);  // the lease's first use
+  // t is anchored in range B; its read is the new lease's first use.
+  kvpb::Transaction t = NewTxn(K("f2"));
+  kvpb::BatchResponse read = SendTxn(&t, Get(K("f2")), via);
   ASSERT_FALSE(read.has_error()) << read.error().message();
   kvpb::Transaction u = NewTxn(K("f3"));
   *u.mutable_read_timestamp() = t.read_timestamp();

@@ -200,7 +200,8 @@ class TxnLivenessShortRecordAgeTest : public TxnLivenessTest {
 TEST_F(TxnLivenessShortRecordAgeTest, ATransactionWhoseRecordCannotBeCreatedLaysNoIntent) {
   txn::Txn l(kv_.get());
   ASSERT_TRUE(l.Get("a/unrelated").ok());  // L's timestamps are taken now
-  absl::SleepFor(kRecordGcAge / 2 + absl::Milliseconds(500));  // the application works
+  // The application works for longer than L may wait to create its record.
+  absl::SleepFor(kRecordGcAge / 2 + absl::Milliseconds(500));
   absl::Status s = l.ConditionalPut("a/3", "l", std::nullopt);
   EXPECT_FALSE(s.ok()) << "the write went on after its record could not be created";
   EXPECT_TRUE(txn::IsRetryable(s)) << s;

@@ -568,8 +568,8 @@ absl::Status Txn::HeartbeatNow() {
   // takes for the last sign of life: the transaction stops. It is retryable: a new
   // attempt is young and needs no record before its first intents.
   if (!resp.ok()) {
-    return Retryable(absl::StrCat("the transaction record could not be created: ",
-                                  resp.status().ToString()));
+    return Retryable(
+        absl::StrCat("the transaction record could not be created: ", resp.status().ToString()));
   }
   if (resp->has_error()) {
     absl::Status s = StatusOfError(resp->error());
