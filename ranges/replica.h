@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -101,6 +102,11 @@ struct Proposal {
   // one log position, as it is never re-proposed.
   uint64_t index = 0;
   uint64_t term = 0;
+  // Run on the leaseholder once the command applied (or may have: an ambiguous
+  // outcome), before the latches go, under the replica's lock: in-memory state that
+  // must hold exactly when the command's effects do (a record's tombstone marker).
+  // Must not take the replica's lock.
+  std::function<void()> on_applied;
 
   // Records the outcome, releases the latches and wakes the waiter. Once only.
   void Finish(absl::Status outcome) {
@@ -243,18 +249,21 @@ class Replica {
                                absl::Time deadline, bool* pushed);
   // Proposes batch (evaluated under lease; timestamp >= every version it writes)
   // and waits for the outcome: nullopt when applied, else the error response
-  // (ambiguous, or definitely not applied).
-  std::optional<kvpb::BatchResponse> ProposeAndWait(const WriteBatch& batch,
-                                                    const LeaseCheck& lease, Timestamp timestamp,
-                                                    LatchManager::Guard latches,
-                                                    absl::Time deadline,
-                                                    std::optional<Timestamp> gc_threshold = {});
+  // (ambiguous, or definitely not applied). mark_tombstones, if set, leaves the
+  // tombstone markers of the records the command removes once it applied
+  // (Proposal::on_applied), and marks the command removes_txn_record, which the
+  // next lease's tombstone low water counts.
+  std::optional<kvpb::BatchResponse> ProposeAndWait(
+      const WriteBatch& batch, const LeaseCheck& lease, Timestamp timestamp,
+      LatchManager::Guard latches, absl::Time deadline, std::optional<Timestamp> gc_threshold = {},
+      std::function<void()> mark_tombstones = nullptr);
   kvpb::Span RangeSpan() const;
   void Propose(std::shared_ptr<Proposal> proposal);
-  // FailedPrecondition naming `what` if ts is below the GC threshold (inclusive: at
-  // or below it), else OK.
-  absl::Status CheckAboveGcThreshold(absl::string_view what, Timestamp ts,
-                                     bool inclusive = false) const;
+  // An error naming `what` if ts is below the GC threshold (inclusive: at or below
+  // it), else OK: in a transaction a TransactionRetryError (GC_THRESHOLD: the
+  // transaction restarts at a newer timestamp), otherwise FailedPrecondition.
+  absl::Status CheckAboveGcThreshold(absl::string_view what, Timestamp ts, bool inclusive = false,
+                                     bool in_txn = false) const;
 
   // Transaction records (replica_push.cc, replica_gc.cc; docs/transactions.md,
   // "Record creation"). The caller holds the record key's latch.
@@ -355,9 +364,10 @@ class Replica {
   TimestampCache tscache_;
   // The tombstone markers of transaction records (RecordMarkers::tombstone). Apart
   // from tscache_ because its low water can be lower: every marker rides on a Raft
-  // command whose timestamp is at or above it, so on a new lease everything the
-  // previous leaseholder marked is at or below the applied commands' high water
-  // (AppliedState::max_timestamp, or the lease's start) — no max_offset needed.
+  // command (removes_txn_record) whose timestamp is at or above it, so on a new lease
+  // everything the previous leaseholder marked is at or below the high water of those
+  // commands (AppliedState::max_tombstone_timestamp), or the lease's start — no
+  // max_offset needed, and no other command counts.
   TimestampCache tombstones_;
   // The lease sequence the timestamp caches' low waters were last raised for.
   std::atomic<uint64_t> tscache_lease_sequence_{0};

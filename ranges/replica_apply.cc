@@ -30,6 +30,9 @@ absl::Status Replica::CheckCommandLocked(const rangespb::RaftCommand& cmd) const
     return absl::OkStatus();
   }
   if (cmd.truncate_log_index() != 0) return absl::OkStatus();
+  if (store_->config().testing_refuse_command && store_->config().testing_refuse_command(cmd)) {
+    return absl::UnavailableError("testing: the command was refused at application");
+  }
   if (cmd.proposer_lease_sequence() != lease_.sequence()) {
     return absl::UnavailableError(
         absl::StrCat("proposed under lease ", cmd.proposer_lease_sequence(),
@@ -52,6 +55,11 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
   std::vector<std::pair<std::string, absl::Status>> results;
   std::optional<RaftLogWrite> truncation;
   bool lease_changed = false;
+  // A state written before max_tombstone_timestamp existed: any command applied so
+  // far may have carried a tombstone, and max_timestamp covers them all.
+  if (!applied_.has_max_tombstone_timestamp()) {
+    *applied_.mutable_max_tombstone_timestamp() = applied_.max_timestamp();
+  }
   for (const raftpb::Entry& e : entries) {
     if (e.index() <= applied_.raft_applied_index()) continue;  // in a snapshot already
     applied_.set_raft_applied_index(e.index());
@@ -115,6 +123,10 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
         TimestampFromProto(applied_.max_timestamp()) < TimestampFromProto(cmd.timestamp())) {
       *applied_.mutable_max_timestamp() = cmd.timestamp();
     }
+    if (cmd.removes_txn_record() && TimestampFromProto(applied_.max_tombstone_timestamp()) <
+                                        TimestampFromProto(cmd.timestamp())) {
+      *applied_.mutable_max_tombstone_timestamp() = cmd.timestamp();
+    }
     results.emplace_back(cmd.command_id(), absl::OkStatus());
   }
   WriteLocalProto(*batch, AppliedStateKey(range_id_), applied_);
@@ -159,6 +171,7 @@ void Replica::RejectCommandLocked(uint64_t index, uint64_t term, const std::stri
 void Replica::FinishProposalLocked(const std::string& command_id, absl::Status result) {
   auto it = in_flight_.find(command_id);
   if (it == in_flight_.end()) return;
+  if (result.ok() && it->second->on_applied) it->second->on_applied();
   it->second->Finish(std::move(result));
   in_flight_.erase(it);
 }
@@ -187,6 +200,8 @@ void Replica::FinishProposalsCoveredBySnapshotLocked(uint64_t applied_index) {
       ++it;
       continue;
     }
+    // It may have applied: whatever must hold if it did is put in place.
+    if (it->second->on_applied) it->second->on_applied();
     it->second->FinishAmbiguous(
         absl::StrCat("range ", range_id_, ": a snapshot through index ", applied_index,
                      " replaced the log position of the write (index ", it->second->index,

@@ -1,6 +1,7 @@
 // Replica: garbage collection of MVCC versions and finished transaction records
 // (docs/transactions.md, "Garbage collection").
 #include <algorithm>
+#include <functional>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -19,9 +20,21 @@
 namespace rangedb::ranges {
 namespace {
 
-// Bounds of one pass; whatever is left waits for the next.
+// Bounds of one pass; whatever is left waits for the next. Every key and record a
+// pass removes from is latched on its own, so these also bound its latch spans.
 constexpr int64_t kMaxGcVersionsPerPass = 10000;
+constexpr size_t kMaxGcKeysPerPass = 1000;
 constexpr int kMaxGcRecordsPerPass = 1000;
+
+// Whether record may go at now: it is finished (COMMITTED or ABORTED, or PENDING and
+// expired), and its latest sign of life — the latest heartbeat, else its write
+// timestamp — is older than age. Liveness is the latest heartbeat, never the start.
+bool RecordCollectable(const kvpb::Transaction& record, Timestamp now, absl::Duration age) {
+  const Timestamp last = TimestampFromProto(record.has_last_heartbeat() ? record.last_heartbeat()
+                                                                        : record.write_timestamp());
+  const bool finished = record.status() != kvpb::PENDING || TxnExpired(record, now);
+  return finished && last.wall_ns + absl::ToInt64Nanoseconds(age) < now.wall_ns;
+}
 
 // The records in [start, end) of the range-local space that are old enough to go.
 absl::StatusOr<std::vector<kvpb::Transaction>> CollectableRecords(Engine& engine,
@@ -35,7 +48,6 @@ absl::StatusOr<std::vector<kvpb::Transaction>> CollectableRecords(Engine& engine
   std::unique_ptr<Iterator> it = engine.NewIterator(options);
   std::vector<kvpb::Transaction> out;
   std::string key;
-  const int64_t age_ns = absl::ToInt64Nanoseconds(age);
   for (it->Seek(options.lower_bound);
        it->Valid() && out.size() < static_cast<size_t>(kMaxGcRecordsPerPass); it->Next()) {
     Timestamp ts;
@@ -46,13 +58,26 @@ absl::StatusOr<std::vector<kvpb::Transaction>> CollectableRecords(Engine& engine
         TxnRecordKey(record.anchor_key(), record.id()) != key) {
       continue;  // another range-local key that happens to contain the marker
     }
-    const Timestamp last = TimestampFromProto(
-        record.has_last_heartbeat() ? record.last_heartbeat() : record.write_timestamp());
-    const bool finished = record.status() != kvpb::PENDING || TxnExpired(record, now);
-    if (finished && last.wall_ns + age_ns < now.wall_ns) out.push_back(std::move(record));
+    if (RecordCollectable(record, now, age)) out.push_back(std::move(record));
   }
   if (absl::Status s = it->status(); !s.ok()) return s;
   return out;
+}
+
+// The user keys in [start, end) with versions below threshold to remove, at most
+// kMaxGcKeysPerPass of them, found without latches: the engine is only read (into
+// a batch that is never committed).
+absl::StatusOr<std::vector<std::string>> CollectableKeys(Engine& engine, absl::string_view start,
+                                                         absl::string_view end,
+                                                         Timestamp threshold) {
+  std::vector<std::string> keys;
+  if (start >= end) return keys;
+  std::unique_ptr<WriteBatch> scratch = engine.NewWriteBatch();
+  absl::StatusOr<MVCCGCResult> gc =
+      MVCCGarbageCollect(*scratch, start, end, threshold, kMaxGcVersionsPerPass, nullptr, &keys);
+  if (!gc.ok()) return gc.status();
+  if (keys.size() > kMaxGcKeysPerPass) keys.resize(kMaxGcKeysPerPass);
+  return keys;
 }
 
 }  // namespace
@@ -66,11 +91,19 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
   GcResult result;
   if (!IsLeaseholder()) return result;
   const kvpb::Span span = RangeSpan();
+  const absl::Duration record_age = store_->config().txn_record_gc_age;
   const Timestamp now = store_->clock()->Now();
   const Timestamp threshold{now.wall_ns - absl::ToInt64Nanoseconds(gc_ttl), 0};
-  absl::StatusOr<std::vector<kvpb::Transaction>> records = CollectableRecords(
-      *store_->engine(), span.key(), span.end_key(), now, store_->config().txn_record_gc_age);
+  // What to collect is chosen without latches, so that a pass with little or nothing
+  // to do holds up nobody; what it chose is latched key by key and checked again.
+  absl::StatusOr<std::vector<kvpb::Transaction>> records =
+      CollectableRecords(*store_->engine(), span.key(), span.end_key(), now, record_age);
   if (!records.ok()) return records.status();
+  // The data span starts at \x02 at the lowest (the local region holds no versions).
+  const std::string data_start = std::max(span.key(), std::string(keys::kLocalEnd));
+  absl::StatusOr<std::vector<std::string>> version_keys =
+      CollectableKeys(*store_->engine(), data_start, span.end_key(), threshold);
+  if (!version_keys.ok()) return version_keys.status();
   // A committed record is the only proof its remaining intents committed: resolve
   // every one of them (following each span to its end) before the record goes. An
   // intent left without its record would be judged abandoned and removed.
@@ -83,12 +116,13 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
     }
     doomed.push_back(std::move(record));
   }
-  // Latches: the records, and every key of the range's data, so that no read or
-  // write runs across the pass (a read that checked the old threshold must not
-  // lose versions under it; a write is checked against the new one).
-  const std::string data_start = std::max(span.key(), std::string(keys::kLocalEnd));
+  if (doomed.empty() && version_keys->empty()) return result;
+  if (store_->config().testing_gc_before_latch) store_->config().testing_gc_before_latch(range_id_);
+  // Latches: exactly the keys whose versions go and the records that go. A read or
+  // write of such a key either finished before the pass or starts after it applied
+  // (and is checked against the new threshold); requests on other keys lose nothing.
   std::vector<LatchSpan> latches;
-  if (data_start < span.end_key()) latches.push_back({data_start, span.end_key(), /*write=*/true});
+  for (const std::string& key : *version_keys) latches.push_back({key, "", /*write=*/true});
   for (const kvpb::Transaction& record : doomed) {
     latches.push_back({TxnRecordKey(record.anchor_key(), record.id()), "", /*write=*/true});
   }
@@ -97,32 +131,49 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
   LeaseCheck lease = AcquireLease(deadline);
   if (!lease.valid) return result;
   std::unique_ptr<WriteBatch> batch = store_->engine()->NewWriteBatch();
+  const Timestamp latched_now = store_->clock()->Now();
+  std::vector<kvpb::Transaction> removed;
   for (const kvpb::Transaction& record : doomed) {
-    // Re-read under the latch: a record that changed since is left for next time.
+    // Decided again under the latch, from the record as it is now: a heartbeat since
+    // the scan proves the coordinator alive, and a changed record waits.
     absl::StatusOr<std::optional<kvpb::Transaction>> current =
         ReadTxnRecord(*store_->engine(), record.anchor_key(), record.id());
     if (!current.ok()) return current.status();
-    if (!current->has_value() || (*current)->status() != record.status()) continue;
-    // Never again: a late heartbeat, EndTxn or pusher finds the tombstone marker.
-    MarkRecordRemoved(record, store_->clock()->Now());
+    if (!current->has_value() || (*current)->status() != record.status() ||
+        !RecordCollectable(**current, latched_now, record_age)) {
+      continue;
+    }
     batch->Delete(ColumnFamily::kData,
                   MVCCKeyPrefix(TxnRecordKey(record.anchor_key(), record.id())));
-    ++result.records_removed;
+    removed.push_back(**current);
   }
-  // Versions: no read at or above the threshold can see them. The data span starts
-  // at \x02 at the lowest (the local region holds no versions).
-  if (data_start < span.end_key()) {
-    absl::StatusOr<MVCCGCResult> gc =
-        MVCCGarbageCollect(*batch, data_start, span.end_key(), threshold, kMaxGcVersionsPerPass);
+  result.records_removed = static_cast<int64_t>(removed.size());
+  // Versions: collected again under the latches (the keys may have changed since the
+  // scan); no read at or above the threshold can see them.
+  for (const std::string& key : *version_keys) {
+    const int64_t left = kMaxGcVersionsPerPass - result.versions_removed;
+    if (left <= 0) break;
+    absl::StatusOr<MVCCGCResult> gc = MVCCGarbageCollect(
+        *batch, key, absl::StrCat(key, absl::string_view("\0", 1)), threshold, left);
     if (!gc.ok()) return gc.status();
-    result.versions_removed = gc->versions_removed;
+    result.versions_removed += gc->versions_removed;
   }
-  if (batch->Count() == 0) return result;
+  if (batch->Count() == 0) return GcResult{};
   proto::Timestamp stored;
   TimestampToProto(threshold, &stored);
   WriteLocalProto(*batch, GcThresholdKey(range_id_), stored);
-  if (std::optional<kvpb::BatchResponse> err = ProposeAndWait(
-          *batch, lease, store_->clock()->Now(), std::move(*guard), deadline, threshold)) {
+  // Never again, once the removal applies (not before: a command that fails removed
+  // nothing): a late heartbeat, EndTxn or pusher finds the tombstone marker. Runs
+  // before the latches go. Only a pass that removes records carries tombstones.
+  std::function<void()> mark_removed;
+  if (!removed.empty()) {
+    mark_removed = [this, removed = std::move(removed), latched_now] {
+      for (const kvpb::Transaction& record : removed) MarkRecordRemoved(record, latched_now);
+    };
+  }
+  if (std::optional<kvpb::BatchResponse> err =
+          ProposeAndWait(*batch, lease, latched_now, std::move(*guard), deadline, threshold,
+                         std::move(mark_removed))) {
     return FromError(err->error());
   }
   store_->mutable_metrics()->gc_versions_removed.fetch_add(result.versions_removed);

@@ -36,7 +36,12 @@ RecordMarkers Replica::RecordMarkersOf(absl::string_view anchor_key,
                                        absl::string_view txn_id) const {
   RecordMarkers m;
   m.tombstone = tombstones_.GetMax(TxnTombstoneMarkerKey(anchor_key, txn_id), "").ts;
-  m.pushed = tscache_.GetMax(TxnPushMarkerKey(anchor_key, txn_id), "").ts;
+  // A push marker is already the lowest timestamp the record may take (the
+  // pusher's read timestamp.Next()); the cache's low water instead stands for reads
+  // the cache does not remember (an earlier leaseholder's, evicted ones) at or below
+  // it, so the record must start above it, as a write would.
+  const Timestamp pushed = tscache_.GetMax(TxnPushMarkerKey(anchor_key, txn_id), "").ts;
+  m.pushed = pushed <= tscache_.low_water() ? pushed.Next() : pushed;
   return m;
 }
 

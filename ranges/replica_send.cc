@@ -1,4 +1,5 @@
 // Replica: the request side — latches, lease checks, evaluation, proposals.
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -11,6 +12,7 @@
 #include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
+#include "ranges/txn_errors.h"
 #include "storage/lock_table.h"
 
 namespace rangedb::ranges {
@@ -114,16 +116,21 @@ Replica::LeaseCheck Replica::AcquireLease(absl::Time deadline) {
     HybridLogicalClock* clock = store_->clock();
     tscache_.SetLowWater(Timestamp{clock->Now().wall_ns + clock->MaxOffsetNanos(), 0});
     // Every record tombstone an earlier leaseholder left was carried by a command
-    // applied here before this lease (at or below its timestamp): a transaction that
-    // started before this lease and has no record can no longer create one (as in
-    // CockroachDB); one that started after can.
-    Timestamp applied_high_water;
+    // (removes_txn_record) applied here before this lease, at or above the marker: a
+    // transaction that started before this lease and has no record can no longer
+    // create one (as in CockroachDB); one that started after can. Other commands —
+    // leases, log truncations, expired idempotency records — carry no tombstone and
+    // do not count, however late they applied.
+    Timestamp tombstone_low_water;
     {
       absl::MutexLock lock(&mu_);
-      applied_high_water = std::max(TimestampFromProto(applied_.max_timestamp()),
-                                    TimestampFromProto(lease_.start()));
+      const proto::Timestamp& removals = applied_.has_max_tombstone_timestamp()
+                                             ? applied_.max_tombstone_timestamp()
+                                             : applied_.max_timestamp();
+      tombstone_low_water =
+          std::max(TimestampFromProto(removals), TimestampFromProto(lease_.start()));
     }
-    tombstones_.SetLowWater(applied_high_water);
+    tombstones_.SetLowWater(tombstone_low_water);
     tscache_lease_sequence_.store(lease.sequence);
   }
   return lease;
@@ -285,8 +292,8 @@ kvpb::BatchResponse Replica::ServeReads(const kvpb::BatchRequest& request, Batch
   }
   if (kind == BatchKind::kRefresh) {
     // GC may have removed versions in the interval this would check.
-    if (absl::Status s =
-            CheckAboveGcThreshold("refresh from", TimestampFromProto(txn.read_timestamp()));
+    if (absl::Status s = CheckAboveGcThreshold(
+            "refresh from", TimestampFromProto(txn.read_timestamp()), false, /*in_txn=*/true);
         !s.ok()) {
       return fail(s, -1);
     }
@@ -323,7 +330,8 @@ kvpb::BatchResponse Replica::ServeReads(const kvpb::BatchRequest& request, Batch
   }
   // Under the latches: a GC pass (which latches the whole data span) either
   // finished before (and its threshold shows) or waits until this read is done.
-  if (absl::Status s = CheckAboveGcThreshold("read at", ctx.read_timestamp); !s.ok()) {
+  if (absl::Status s = CheckAboveGcThreshold("read at", ctx.read_timestamp, false, in_txn);
+      !s.ok()) {
     return fail(s, -1);
   }
   if (store_->config().testing_before_read) store_->config().testing_before_read(range_id_);
@@ -390,7 +398,8 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
   bool writes = false;
   for (const kvpb::RequestUnion& r : request.requests()) writes |= IsWrite(r);
   if (writes) {
-    if (absl::Status s = CheckAboveGcThreshold("write at", written, /*inclusive=*/true); !s.ok()) {
+    if (absl::Status s = CheckAboveGcThreshold("write at", written, /*inclusive=*/true, in_txn);
+        !s.ok()) {
       kvpb::BatchResponse err = ErrorResponse(s, -1);
       if (in_txn) *err.mutable_txn() = txn;
       return err;
@@ -488,11 +497,13 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
     TimestampToProto(written, resp.mutable_txn()->mutable_write_timestamp());
     if (ended.has_value()) resp.mutable_txn()->set_status(ended->finished.status());
   }
+  // The record may never come back once this command applies: the tombstone marker
+  // is left then, before the latches go (Proposal::on_applied). Not before the
+  // proposal: a command that fails removed nothing, and a retry of this EndTxn must
+  // be able to commit.
+  std::function<void()> mark_removed;
   if (ended.has_value() && ended->record_removed) {
-    // Before the latches go (with the proposal): the record may never come back. If
-    // the command then fails to apply, the marker only makes a retry of this
-    // EndTxn fail as aborted — safe, the transaction did not commit.
-    MarkRecordRemoved(ended->finished, now);
+    mark_removed = [this, finished = ended->finished, now] { MarkRecordRemoved(finished, now); };
   }
   if (batch->Count() == 0) return resp;  // nothing changed: nothing to replicate
   if (has_idem) {
@@ -504,7 +515,8 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
     WriteLocalProto(*batch, record_key, record);
   }
   if (std::optional<kvpb::BatchResponse> err =
-          ProposeAndWait(*batch, lease, std::max(now, written), std::move(latches), deadline)) {
+          ProposeAndWait(*batch, lease, std::max(now, written), std::move(latches), deadline,
+                         std::nullopt, std::move(mark_removed))) {
     // Known not applied (not ambiguous): definite for every attempt of this write.
     if (has_idem && !err->error().has_ambiguous()) err->mutable_error()->set_write_evaluated(true);
     return *err;
@@ -523,19 +535,25 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
   return resp;
 }
 
-absl::Status Replica::CheckAboveGcThreshold(absl::string_view what, Timestamp ts,
-                                            bool inclusive) const {
+absl::Status Replica::CheckAboveGcThreshold(absl::string_view what, Timestamp ts, bool inclusive,
+                                            bool in_txn) const {
   const Timestamp gc = GcThreshold();
   if (gc.IsEmpty() || gc < ts || (!inclusive && gc == ts)) return absl::OkStatus();
-  return absl::FailedPreconditionError(
+  const std::string message =
       absl::StrCat("range ", range_id_, ": ", what, " ", ts.ToString(),
                    inclusive ? " is at or below" : " is below", " the GC threshold ", gc.ToString(),
-                   " (versions older than gc_ttl are gone)"));
+                   " (versions older than gc_ttl are gone)");
+  // A transaction can start again at a newer timestamp (a refresh cannot help: it
+  // would be checked against the same threshold), as after CockroachDB's
+  // BatchTimestampBeforeGCError.
+  if (in_txn) return TxnRetryError(kvpb::TransactionRetryError::GC_THRESHOLD, message);
+  return absl::FailedPreconditionError(message);
 }
 
 std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(
     const WriteBatch& batch, const LeaseCheck& lease, Timestamp timestamp,
-    LatchManager::Guard latches, absl::Time deadline, std::optional<Timestamp> gc_threshold) {
+    LatchManager::Guard latches, absl::Time deadline, std::optional<Timestamp> gc_threshold,
+    std::function<void()> mark_tombstones) {
   auto proposal = std::make_shared<Proposal>();
   rangespb::RaftCommand& cmd = proposal->command;
   cmd.set_command_id(RandomBytes(16));
@@ -543,7 +561,9 @@ std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(
   cmd.set_write_batch(batch.Serialize());
   TimestampToProto(timestamp, cmd.mutable_timestamp());
   if (gc_threshold.has_value()) TimestampToProto(*gc_threshold, cmd.mutable_gc_threshold());
+  cmd.set_removes_txn_record(mark_tombstones != nullptr);
   proposal->latches = std::move(latches);
+  proposal->on_applied = std::move(mark_tombstones);
   Propose(proposal);
   if (!proposal->done.WaitForNotificationWithDeadline(deadline)) {
     kvpb::BatchResponse err = ErrorResponse(absl::UnknownError(absl::StrCat(

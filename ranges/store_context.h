@@ -96,6 +96,14 @@ struct StoreConfig {
   // right before the leader hands it to Raft, so a test can make the proposer emit a
   // command that no replica can apply (what a bug in evaluation or encoding would do).
   std::function<void(uint64_t range_id, rangespb::RaftCommand* command)> testing_before_propose;
+  // TESTING ONLY: called by a GC pass after it chose what to collect (without
+  // latches) and before it latches it, with the range id (tests of what may run
+  // meanwhile).
+  std::function<void(uint64_t range_id)> testing_gc_before_latch;
+  // TESTING ONLY — fault injection: a command for which this returns true is refused
+  // at application by every replica (as a stale proposal is: known not applied).
+  // Must depend on the command's contents only, so that every replica decides alike.
+  std::function<bool(const rangespb::RaftCommand& command)> testing_refuse_command;
   // TESTING ONLY — a planted bug (issue 13, finding 1): a transactional DeleteRange
   // finds its keys at the latest version (missing keys deleted after its timestamp)
   // and leaves its span out of the timestamp cache (letting older writers put keys

@@ -6,7 +6,9 @@
 // transaction that has been running for a while is judged alive by its record's
 // latest heartbeat.
 #include "gtest/gtest.h"
+#include "proto/ranges.pb.h"
 #include "ranges/evaluate_txn.h"
+#include "ranges/range_keys.h"
 #include "ranges/testing/txn_cluster_fixture.h"
 
 namespace rangedb::ranges {
@@ -156,6 +158,143 @@ TEST_F(TxnProtocolTest, ATransactionStartedAfterALeaseChangeMayCreateItsRecord) 
   ASSERT_FALSE(hb.has_error()) << hb.error().message();
   EXPECT_EQ(hb.responses(0).heartbeat_txn().record().status(), kvpb::PENDING)
       << "a transaction younger than the lease was refused its record";
+}
+
+// After a lease change, the new leaseholder knows of the old one's reads only that
+// they were at or below its timestamp cache's low water L (clock + max_offset): a
+// write lands above L. A record the coordinator creates then must start above L too
+// (a reader of the old leaseholder may have met the transaction's intent and pushed
+// it past a read at L) — Next() of the low water, not the low water itself. u, as old
+// as t, writes a fresh key and shows where "above L" begins.
+TEST_F(TxnProtocolTest, ARecordCreatedAfterALeaseChangeStartsAboveTheLowWater) {
+  ASSERT_FALSE(Send(Put(K("b-wake"), "x")).has_error());
+  const uint64_t old = cluster_.LeaseholderOf(kRangeB);
+  ASSERT_NE(old, 0u);
+  cluster_.StopNode(old);
+  const uint64_t via = old == 1 ? 2 : 1;
+  uint64_t lh = 0;
+  for (const absl::Time until = absl::Now() + absl::Seconds(20);
+       (lh == 0 || lh == old) && absl::Now() < until;) {
+    lh = cluster_.LeaseholderOf(kRangeB);
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_NE(lh, 0u);
+  ASSERT_NE(lh, old);
+  // t is anchored in range B; its read is the new lease's first use.
+  kvpb::Transaction t = NewTxn(K("f2"));
+  kvpb::BatchResponse read = SendTxn(&t, Get(K("f2")), via);
+  ASSERT_FALSE(read.has_error()) << read.error().message();
+  kvpb::Transaction u = NewTxn(K("f3"));
+  *u.mutable_read_timestamp() = t.read_timestamp();
+  *u.mutable_write_timestamp() = t.write_timestamp();
+  *u.mutable_start_timestamp() = t.start_timestamp();
+  *u.mutable_uncertainty_limit() = t.uncertainty_limit();
+  ASSERT_FALSE(SendTxn(&u, Put(K("f3"), "u"), via).has_error());
+  const Timestamp above_low_water = TimestampFromProto(u.write_timestamp());
+  ASSERT_LT(TimestampFromProto(t.start_timestamp()), above_low_water)
+      << "u's write was not pushed by the low water";
+  kvpb::BatchResponse hb = SendTxn(&t, Heartbeat(t), via);
+  ASSERT_FALSE(hb.has_error()) << hb.error().message();
+  const kvpb::Transaction& record = hb.responses(0).heartbeat_txn().record();
+  ASSERT_EQ(record.status(), kvpb::PENDING);
+  EXPECT_GE(TimestampFromProto(record.write_timestamp()), above_low_water)
+      << "the record starts at " << TimestampFromProto(record.write_timestamp()).ToString()
+      << ", at or below the low water (a write lands at " << above_low_water.ToString() << ")";
+}
+
+// Commands whose write batch holds "refuse-me" are refused at application by every
+// replica (StoreConfig::testing_refuse_command): known not applied.
+StoreConfig RefusingConfig() {
+  StoreConfig c = FastStoreConfig();
+  c.testing_refuse_command = [](const rangespb::RaftCommand& command) {
+    return command.write_batch().find("refuse-me") != std::string::npos;
+  };
+  return c;
+}
+class TxnRefusedCommandTest : public TxnClusterTest {
+ protected:
+  TxnRefusedCommandTest() : TxnClusterTest(RefusingConfig()) {}
+};
+
+// A one-phase commit whose command is refused did not happen: nothing was removed,
+// so nothing may say "removed" — the tombstone marker is left only once the command
+// applies. The transaction's next commit attempt then commits; had the marker been
+// left before the proposal, it would be refused as finished.
+TEST_F(TxnRefusedCommandTest, ACommitThatDidNotApplyLeavesNoTombstone) {
+  kvpb::Transaction t = NewTxn(K("o1"));
+  ASSERT_FALSE(SendTxn(&t, Get(K("o1"))).has_error());  // t's timestamps
+  kvpb::BatchRequest first = Put(K("o1"), "refuse-me");
+  AddEnd(&first, t, {K("o1")});
+  *first.mutable_header()->mutable_txn() = t;
+  kvpb::BatchResponse refused = Send(first, 1, absl::Seconds(3));
+  ASSERT_TRUE(refused.has_error()) << "the refused command applied";
+  ASSERT_FALSE(refused.error().has_ambiguous()) << refused.error().message();
+  // (Not read here: a read of o1 would push the retry above it, into a refresh.)
+  kvpb::BatchRequest second = Put(K("o1"), "second");
+  AddEnd(&second, t, {K("o1")});
+  kvpb::BatchResponse r = SendTxn(&t, second);
+  EXPECT_FALSE(r.has_error()) << "a commit that never applied doomed its retry: "
+                              << r.error().message();
+  EXPECT_EQ(Value(K("o1")), r.has_error() ? std::nullopt : std::optional<std::string>("second"));
+}
+
+// Idempotency records live 2 s, so that a new leaseholder deletes one (an internal
+// command) soon after its lease, without any request.
+StoreConfig ShortIdempotencyConfig() {
+  StoreConfig c = FastStoreConfig();
+  c.idempotency_record_ttl = absl::Seconds(2);
+  return c;
+}
+class TxnInternalCommandTest : public TxnClusterTest {
+ protected:
+  TxnInternalCommandTest() : TxnClusterTest(ShortIdempotencyConfig()) {}
+};
+
+// The tombstone low water of a new lease must cover the commands that removed records
+// (and the lease's start), not every command: a command that removes no record — here
+// the deletion of an expired idempotency record, applied after t started and before
+// anything used the new lease — must not cost a transaction that started after the
+// lease change the right to create its record.
+TEST_F(TxnInternalCommandTest, AnInternalCommandDoesNotRaiseTheTombstoneLowWater) {
+  kvpb::BatchRequest put = Put(K("i5"), "x");
+  kvpb::IdempotencyKey* key = put.mutable_header()->mutable_idempotency_key();
+  key->set_client_id("internal-command-test");
+  key->set_sequence(1);
+  key->set_retry_window_ms(100);
+  ASSERT_FALSE(Send(put).has_error());
+  const std::string idem_key = IdempotencyRecordKey(kRangeB, "internal-command-test", 1);
+  const uint64_t old = cluster_.LeaseholderOf(kRangeB);
+  ASSERT_NE(old, 0u);
+  cluster_.StopNode(old);
+  const uint64_t via = old == 1 ? 2 : 1;
+  uint64_t lh = 0;
+  for (const absl::Time until = absl::Now() + absl::Seconds(20);
+       (lh == 0 || lh == old) && absl::Now() < until;) {
+    lh = cluster_.LeaseholderOf(kRangeB);
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_NE(lh, 0u);
+  ASSERT_NE(lh, old);
+  // t starts after the lease change; its first request goes to range A, so nothing
+  // uses range B's new lease yet.
+  kvpb::Transaction t = NewTxn(K("i6"));  // anchored in range B
+  ASSERT_FALSE(SendTxn(&t, Get(K("a6")), via).has_error());
+  // The new leaseholder deletes the expired idempotency record: a command whose
+  // timestamp is above t's start.
+  bool deleted = false;
+  for (const absl::Time until = absl::Now() + absl::Seconds(20); !deleted && absl::Now() < until;) {
+    rangespb::IdempotencyRecord record;
+    absl::StatusOr<bool> found = ReadLocalProto(*cluster_.StoreOf(lh)->engine(), idem_key, &record);
+    ASSERT_TRUE(found.ok()) << found.status();
+    deleted = !*found;
+    if (!deleted) absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(deleted) << "the idempotency record was never deleted";
+  kvpb::BatchResponse hb = SendTxn(&t, Heartbeat(t), via);  // the lease's first use
+  ASSERT_FALSE(hb.has_error()) << hb.error().message();
+  EXPECT_EQ(hb.responses(0).heartbeat_txn().record().status(), kvpb::PENDING)
+      << "a transaction younger than the lease was refused its record because of a "
+         "command that removed no record";
 }
 
 }  // namespace

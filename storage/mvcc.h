@@ -213,8 +213,9 @@ struct MVCCGCResult {
 // see: for each key, every version older than its newest committed version at or
 // below threshold, and that version too if it is a tombstone. Intents are never
 // removed. At most max_versions versions are removed per call (0 = no limit).
+// keys, if set, receives each user key that lost a version, in key order.
 [[nodiscard]] absl::StatusOr<MVCCGCResult> MVCCGarbageCollect(
     WriteBatch& batch, absl::string_view start, absl::string_view end, Timestamp threshold,
-    int64_t max_versions, MVCCStats* stats = nullptr);
+    int64_t max_versions, MVCCStats* stats = nullptr, std::vector<std::string>* keys = nullptr);
 
 }  // namespace rangedb

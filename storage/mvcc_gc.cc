@@ -49,7 +49,8 @@ class KeyGC {
 
 absl::StatusOr<MVCCGCResult> MVCCGarbageCollect(WriteBatch& batch, absl::string_view start,
                                                 absl::string_view end, Timestamp threshold,
-                                                int64_t max_versions, MVCCStats* stats) {
+                                                int64_t max_versions, MVCCStats* stats,
+                                                std::vector<std::string>* keys) {
   MVCCGCResult result;
   std::vector<Doomed> doomed;  // collected first: writes invalidate batch iterators
   MVCCStats delta;
@@ -81,6 +82,7 @@ absl::StatusOr<MVCCGCResult> MVCCGarbageCollect(WriteBatch& batch, absl::string_
       absl::StatusOr<MVCCValue> value = DecodeMVCCValue(it->value());
       if (!value.ok()) return value.status();
       if (!gc.Visit(ts, *value)) continue;
+      if (!doomed_in_key && keys != nullptr) keys->push_back(user_key);
       doomed_in_key = true;
       doomed.push_back({std::string(it->key()), static_cast<int64_t>(it->key().size()),
                         static_cast<int64_t>(it->value().size())});

@@ -50,6 +50,7 @@ class TxnLivenessTest : public ::testing::Test {
       o.max_offset = absl::Milliseconds(100);
       o.raft_tick_interval = absl::Milliseconds(20);
       o.cache_bytes = size_t{8} << 20;
+      o.testing_txn_record_gc_age = record_gc_age_;
       absl::StatusOr<std::unique_ptr<Node>> node = Node::Start(o);
       ASSERT_TRUE(node.ok()) << node.status();
       nodes_.push_back(std::move(*node));
@@ -124,6 +125,8 @@ class TxnLivenessTest : public ::testing::Test {
     std::thread thread_;
   };
 
+  // The nodes' txn_record_gc_age (zero: the default).
+  absl::Duration record_gc_age_ = absl::ZeroDuration();
   std::vector<std::string> addrs_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::unique_ptr<client::KvClient> kv_;
@@ -179,6 +182,30 @@ TEST_F(TxnLivenessTest, ACommitThatWaitsLongerThanTheExpiryKeepsTheTransactionAl
   if (committed.ok()) {
     EXPECT_EQ(*kv_->Get("c/2"), std::optional<std::string>("l"));
   }
+}
+
+// A record GC age short enough that a transaction outlives the time in which it may
+// still create its record (half the age: ranges::CheckRecordCreation).
+class TxnLivenessShortRecordAgeTest : public TxnLivenessTest {
+ protected:
+  static constexpr absl::Duration kRecordGcAge = absl::Seconds(2);
+  TxnLivenessShortRecordAgeTest() { record_gc_age_ = kRecordGcAge; }
+};
+
+// A transaction older than a heartbeat interval creates its record (a synchronous
+// heartbeat) before it lays an intent, since a recordless intent at its old
+// timestamp would look abandoned. Here that heartbeat fails — the transaction is
+// too old to create its record — and the transaction must stop with a retryable
+// error rather than lay the intent anyway (its commit could only fail).
+TEST_F(TxnLivenessShortRecordAgeTest, ATransactionWhoseRecordCannotBeCreatedLaysNoIntent) {
+  txn::Txn l(kv_.get());
+  ASSERT_TRUE(l.Get("a/unrelated").ok());  // L's timestamps are taken now
+  // The application works for longer than L may wait to create its record.
+  absl::SleepFor(kRecordGcAge / 2 + absl::Milliseconds(500));
+  absl::Status s = l.ConditionalPut("a/3", "l", std::nullopt);
+  EXPECT_FALSE(s.ok()) << "the write went on after its record could not be created";
+  EXPECT_TRUE(txn::IsRetryable(s)) << s;
+  EXPECT_FALSE(HasIntent("a/3")) << "an intent with no record was laid";
 }
 
 }  // namespace

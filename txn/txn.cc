@@ -41,6 +41,8 @@ const char* ReasonName(kvpb::TransactionRetryError::Reason reason) {
       return "timestamp pushed";
     case kvpb::TransactionRetryError::DEADLOCK:
       return "deadlock";
+    case kvpb::TransactionRetryError::GC_THRESHOLD:
+      return "timestamp below the GC threshold";
     default:
       return "retry";
   }
@@ -546,25 +548,46 @@ absl::Status Txn::KeepAliveBeforeIntents() {
     alive = hb_record_alive_;
   }
   // Intents at this transaction's (old) timestamps would look abandoned to a pusher
-  // while no record says otherwise: create the record first.
-  if (!alive && proto_.has_read_timestamp()) HeartbeatNow();
+  // while no record says otherwise: create the record first, and lay none unless it
+  // is there.
+  if (!alive && proto_.has_read_timestamp()) {
+    if (absl::Status s = HeartbeatNow(); !s.ok()) return s;
+  }
   if (HeartbeatFoundAborted()) {
     return Retryable("aborted: the heartbeat found the transaction record aborted");
   }
   return absl::OkStatus();
 }
 
-void Txn::HeartbeatNow() {
+absl::Status Txn::HeartbeatNow() {
   kvpb::BatchRequest batch;
   batch.add_requests()->mutable_heartbeat_txn()->set_key(proto_.anchor_key());
   *batch.mutable_header()->mutable_txn() = proto_;
   absl::StatusOr<kvpb::BatchResponse> resp = client_->BatchWithErrors(std::move(batch));
-  absl::MutexLock lock(&hb_mu_);
-  if (!resp.ok() || resp->has_error() || resp->responses_size() != 1) return;  // the loop retries
+  // Without the record, the intents would sit at an old timestamp that a pusher
+  // takes for the last sign of life: the transaction stops. It is retryable: a new
+  // attempt is young and needs no record before its first intents.
+  if (!resp.ok()) {
+    return Retryable(
+        absl::StrCat("the transaction record could not be created: ", resp.status().ToString()));
+  }
+  if (resp->has_error()) {
+    absl::Status s = StatusOfError(resp->error());
+    if (IsRetryable(s)) return s;  // e.g. too old to create its record: aborted
+    return Retryable(absl::StrCat("the transaction record could not be created: ", s.ToString()));
+  }
+  if (resp->responses_size() != 1) {
+    return Retryable("the transaction record could not be created: malformed heartbeat response");
+  }
   const kvpb::TransactionStatus status = resp->responses(0).heartbeat_txn().record().status();
-  if (status == kvpb::ABORTED) hb_aborted_ = true;
-  if (status == kvpb::PENDING) hb_record_alive_ = true;
+  absl::MutexLock lock(&hb_mu_);
   hb_next_beat_ = absl::Now() + options_.heartbeat_interval;
+  if (status == kvpb::PENDING) {
+    hb_record_alive_ = true;
+    return absl::OkStatus();
+  }
+  hb_aborted_ = true;  // ABORTED, or finished: this attempt cannot commit
+  return Retryable("aborted: the heartbeat found the transaction record aborted");
 }
 
 void Txn::PublishToHeartbeat() {

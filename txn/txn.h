@@ -150,8 +150,10 @@ class Txn {
   // transaction is heartbeat_interval old and has no live record yet, creates it
   // (a synchronous heartbeat). A retryable error if the record is ABORTED.
   absl::Status KeepAliveBeforeIntents();
-  // One heartbeat now, from the owner's thread; records what it learned.
-  void HeartbeatNow();
+  // One heartbeat now, from the owner's thread; records what it learned. OK only if
+  // the record is PENDING (created or found); otherwise a retryable error (it is
+  // ABORTED, or could not be created or reached), and no intent may be laid.
+  [[nodiscard]] absl::Status HeartbeatNow();
   // Copies the identity and timestamps the heartbeat thread sends (owner's thread).
   void PublishToHeartbeat();
   // Whether the heartbeat found the record ABORTED. Takes hb_mu_ (so never call
