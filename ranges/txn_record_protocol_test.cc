@@ -109,7 +109,7 @@ TEST_F(TxnProtocolTest, ATombstoneOutlivesALeaseChange) {
   kvpb::BatchRequest end;
   AddEnd(&end, t, {K("p3")});
   ASSERT_FALSE(SendTxn(&t, end).has_error());
-  const uint64_t old = cluster_.LeaseholderOf(kRangeB);
+  const uint64_t old = Leaseholder(kRangeB, K("b-wake"));  // wakes a quiescent range
   ASSERT_NE(old, 0u);
   cluster_.StopNode(old);
   const uint64_t via = old == 1 ? 2 : 1;
@@ -137,7 +137,7 @@ TEST_F(TxnProtocolTest, ATransactionStartedAfterALeaseChangeMayCreateItsRecord) 
   // A write keeps range B's followers awake (ticking), so that they elect a new
   // leader, which takes the lease, without any request using it.
   ASSERT_FALSE(Send(Put(K("b-wake"), "x")).has_error());
-  const uint64_t old = cluster_.LeaseholderOf(kRangeB);
+  const uint64_t old = Leaseholder(kRangeB, K("b-wake"));  // wakes a quiescent range
   ASSERT_NE(old, 0u);
   cluster_.StopNode(old);
   const uint64_t via = old == 1 ? 2 : 1;
@@ -168,7 +168,7 @@ TEST_F(TxnProtocolTest, ATransactionStartedAfterALeaseChangeMayCreateItsRecord) 
 // as t, writes a fresh key and shows where "above L" begins.
 TEST_F(TxnProtocolTest, ARecordCreatedAfterALeaseChangeStartsAboveTheLowWater) {
   ASSERT_FALSE(Send(Put(K("b-wake"), "x")).has_error());
-  const uint64_t old = cluster_.LeaseholderOf(kRangeB);
+  const uint64_t old = Leaseholder(kRangeB, K("b-wake"));  // wakes a quiescent range
   ASSERT_NE(old, 0u);
   cluster_.StopNode(old);
   const uint64_t via = old == 1 ? 2 : 1;
@@ -263,7 +263,7 @@ TEST_F(TxnInternalCommandTest, AnInternalCommandDoesNotRaiseTheTombstoneLowWater
   key->set_retry_window_ms(100);
   ASSERT_FALSE(Send(put).has_error());
   const std::string idem_key = IdempotencyRecordKey(kRangeB, "internal-command-test", 1);
-  const uint64_t old = cluster_.LeaseholderOf(kRangeB);
+  const uint64_t old = Leaseholder(kRangeB, K("b-wake"));  // wakes a quiescent range
   ASSERT_NE(old, 0u);
   cluster_.StopNode(old);
   const uint64_t via = old == 1 ? 2 : 1;
