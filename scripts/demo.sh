@@ -19,10 +19,15 @@ http=(8080 8081 8082)
 join=$(printf '127.0.0.1:%s,' "${ports[@]}"); join=${join%,}
 pids=()
 stop() {
+  trap '' INT  # a second Ctrl-C must not cut the wait for the nodes short
   echo
   echo "stopping the cluster (each node drains, then exits)..."
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  # `wait` returns early when the script itself was interrupted: poll until every
+  # node has exited, so a restart never finds a store still locked.
+  for p in "${pids[@]}"; do
+    while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+  done
   echo "stopped; the data stays in $dir (DEMO_FRESH=1 to start over)"
 }
 trap stop EXIT
