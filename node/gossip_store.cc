@@ -115,6 +115,14 @@ GossipMergeResult GossipStore::Merge(const std::vector<nodepb::GossipInfo>& info
     std::set<std::string_view> changed;  // views into `infos`, which outlives the set
     for (const nodepb::GossipInfo& info : infos) {
       absl::Status status = ValidateLocked(info);
+      if (status.ok() && info.version() >= kMergedVersionMax) {
+        // Accepted, such a version of one of this node's own keys would leave no
+        // successor to refute it with: the node could never update that key again.
+        status = absl::InvalidArgumentError(
+            absl::StrCat("gossip info for key ", QuotedKey(info.key()), " with version ",
+                         info.version(), ", beyond what peers may send (", kMergedVersionMax,
+                         ")"));
+      }
       if (status.ok() && !IsLive(info, now_ns)) continue;
       if (status.ok()) {
         auto it = infos_.find(info.key());

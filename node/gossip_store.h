@@ -84,6 +84,11 @@ class GossipStore {
   // (about 1.8e18 in 2027; this bound is in the year 2116), so real ones never come
   // near it, and successors (version + 1, refutation) never overflow.
   static constexpr int64_t kVersionMax = std::numeric_limits<int64_t>::max() / 2;
+  // Infos merged from peers must leave this much room below kVersionMax, so that
+  // this node can always write past one of its own keys (refutation, then one
+  // version per later write) without reaching the bound. Still far above any real
+  // HLC (this bound is in the year 2079).
+  static constexpr int64_t kMergedVersionMax = kVersionMax - (int64_t{1} << 60);
 
   // node_id: this node, the origin of its AddLocal infos.
   explicit GossipStore(uint64_t node_id, GossipStoreOptions options = {});

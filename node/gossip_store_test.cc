@@ -274,6 +274,13 @@ TEST(GossipStoreTest, VersionsAndExpiriesNearTheLargestDoNotOverflow) {
   EXPECT_EQ(got->value(), "later");
   EXPECT_GT(got->version(), 0) << "the version wrapped around";
   EXPECT_LT(got->version(), kMax) << "no version could ever replace this one";
+  // Just below the bound: valid, but refuting it would reach the bound, and every
+  // later write of the key would fail (review of issue 14, F4). Refused on merge.
+  constexpr int64_t kJustValid = GossipStore::kVersionMax - 1;
+  EXPECT_FALSE(store.Merge({Info("liveness:2", "bogus", kJustValid, 2)}, 200).status.ok());
+  ASSERT_TRUE(store.AddLocal("liveness:2", "even-later", 300).ok())
+      << "a merged version left this node unable to write its own key";
+  EXPECT_EQ(store.Get("liveness:2", 300)->value(), "even-later");
   // A TTL that would run past the largest time never expires instead of wrapping.
   EXPECT_TRUE(store.AddLocal("forever", "v", 100, kMax).ok());
   ASSERT_TRUE(store.Get("forever", 100).has_value());

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "ranges/raft_command_codec.h"
 #include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
@@ -65,10 +66,21 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
     applied_.set_raft_applied_index(e.index());
     if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty()) continue;
     rangespb::RaftCommand cmd;
-    if (!cmd.ParseFromString(e.data())) {
-      // The entry's bytes are the proposer's (checksummed in the log and in transit):
-      // every replica fails here alike, so this is the proposer's bug, not this
-      // replica's storage. Rejected everywhere, identically: a no-op.
+    const RaftCommandDecoding decoding = DecodeRaftCommand(e.data(), &cmd);
+    if (decoding == RaftCommandDecoding::kDamaged) {
+      // This copy is not what the proposer made (damaged in transit or in memory
+      // before it was logged): the other replicas apply the proposer's command, so
+      // this one must neither skip it nor apply something else. Nothing of this
+      // Ready applies (the batch is dropped); the replica stops and is replaced.
+      MarkCorruptLocked(absl::DataLossError(absl::StrCat(
+          "range ", range_id_, ": the command at index ", e.index(),
+          " fails its proposer's checksum: this replica's copy is damaged")));
+      return;
+    }
+    if (decoding == RaftCommandDecoding::kUnparseable) {
+      // The proposer's own bytes (its checksum holds): every replica fails here
+      // alike, so this is the proposer's bug, not this replica's storage. Rejected
+      // everywhere, identically: a no-op.
       RejectCommandLocked(e.index(), e.term(), /*command_id=*/"",
                           absl::StrCat("range ", range_id_, ": the command at index ", e.index(),
                                        " does not parse"));

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "ranges/store.h"
 #include "ranges/testing/test_cluster.h"
+#include "storage/mvcc.h"
 #include "storage/raft_log_storage.h"
 
 namespace rangedb::ranges {
@@ -229,6 +230,51 @@ TEST(ReplicaCorruptionTest, TransientReadErrorDoesNotRetireTheReplica) {
 // replica's storage: retiring the replica that meets it retires all of them, and the
 // range is lost. It must be rejected identically everywhere instead — applied as a
 // no-op, its proposer told it did not apply — and the range must stay available.
+// A command damaged on its way to one follower (a bit flipped on the wire, where only
+// TCP's 16-bit checksum covers it, or in the follower's memory before it is logged)
+// still parses. Before commands carried their proposer's checksum, that follower
+// applied the damaged value while the others applied the real one — silent
+// divergence (and a command damaged so that it no longer parsed was skipped there
+// alone as "no replica can apply it"). Now that replica stops and the range keeps
+// serving, with the right value, from the others.
+TEST(ReplicaCorruptionTest, ACommandDamagedInTransitToOneFollowerStopsOnlyThatReplica) {
+  TestCluster c(3, FastStoreConfig(), {"\x05"});
+  ExpectServes(c, kRangeA,
+               "\x04"
+               "a");
+  const uint64_t lh = c.LeaseholderOf(kRangeA);
+  ASSERT_NE(lh, 0u);
+  const uint64_t victim = lh == 3 ? 2 : 3;
+  c.SetRewriteFilter([victim](rangespb::RaftMessageRequest* m) {
+    if (m->to_node_id() != victim || m->range_id() != kRangeA) return;
+    for (raftpb::Entry& e : *m->mutable_message()->mutable_entries()) {
+      std::string* data = e.mutable_data();
+      const size_t at = data->find("value-sent");
+      if (at != std::string::npos) (*data)[at] = 'V';  // "Value-sent": same length
+    }
+  });
+  kvpb::BatchResponse r = c.Send(kRangeA, PutRequest("\x04"
+                                                     "k",
+                                                     "value-sent"));
+  ASSERT_FALSE(r.has_error()) << r.error().message();
+  std::shared_ptr<Store> victim_store = c.StoreRef(victim);
+  ASSERT_NE(victim_store, nullptr);
+  EXPECT_TRUE(WaitFor([&] { return victim_store->CorruptReplicas().count(kRangeA) == 1; },
+                      absl::Seconds(10)))
+      << "node " << victim << " did not stop its replica of a command damaged in transit";
+  c.SetRewriteFilter(nullptr);
+  // No replica holds the damaged value, and the range serves the real one.
+  const std::string key = "\x04k";
+  for (uint64_t id = 1; id <= 3; ++id) {
+    absl::StatusOr<MVCCGetResult> got = MVCCGet(*c.EngineOf(id), key, Timestamp::Max());
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_NE(got->value, "Value-sent") << "node " << id << " applied the damaged command";
+  }
+  kvpb::BatchResponse read = c.Send(kRangeA, GetRequest(key));
+  ASSERT_FALSE(read.has_error()) << read.error().message();
+  EXPECT_EQ(read.responses(0).get().value(), "value-sent");
+}
+
 TEST(ReplicaCorruptionTest, CommandNoReplicaCanApplyIsRejectedEverywhere) {
   StoreConfig cfg = FastStoreConfig();
   auto poison = std::make_shared<std::atomic<bool>>(true);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/random.h"
+#include "ranges/raft_command_codec.h"
 #include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
@@ -264,7 +265,7 @@ void Replica::ProposePendingLocked() {
     if (store_->config().testing_before_propose) {
       store_->config().testing_before_propose(range_id_, &cmd);
     }
-    absl::Status s = raw_->Propose(cmd.SerializeAsString());
+    absl::Status s = raw_->Propose(EncodeRaftCommand(cmd));
     if (!s.ok()) {
       p->Finish(absl::UnavailableError(absl::StrCat("proposal dropped: ", s.message())));
       continue;

@@ -213,6 +213,11 @@ void TestCluster::SetDropFilter(std::function<bool(const rangespb::RaftMessageRe
   drop_filter_ = std::move(drop);
 }
 
+void TestCluster::SetRewriteFilter(std::function<void(rangespb::RaftMessageRequest*)> rewrite) {
+  absl::MutexLock lock(&mu_);
+  rewrite_filter_ = std::move(rewrite);
+}
+
 // A snapshot stream delivered by direct calls into the receiving store, on the
 // sender's thread (flow control is the receiver's own pace).
 class TestCluster::SnapshotStreamImpl final : public SnapshotStream {
@@ -278,6 +283,7 @@ void TestCluster::Route(uint64_t from, rangespb::RaftMessageRequest m) {
   absl::MutexLock lock(&mu_);
   if (dropped_.count(from) || dropped_.count(m.to_node_id())) return;
   if (drop_filter_ && drop_filter_(m)) return;
+  if (rewrite_filter_) rewrite_filter_(&m);
   queue_.push_back(std::move(m));
 }
 

@@ -115,6 +115,9 @@ class TestCluster {
   // SetDropped); an empty function drops nothing. Called on the sending store's
   // thread with the router's lock held: must be quick and must not call back in.
   void SetDropFilter(std::function<bool(const rangespb::RaftMessageRequest&)> drop);
+  // Rewrites every Raft message in transit (after the drop filter), as a faulty
+  // network or NIC might; same rules as SetDropFilter. Empty: messages pass as sent.
+  void SetRewriteFilter(std::function<void(rangespb::RaftMessageRequest*)> rewrite);
 
   // Snapshot streams run in process (sender thread → receiving store). A fault
   // function, if set, is asked before every chunk (chunk 0 is the header) and fails the
@@ -166,6 +169,7 @@ class TestCluster {
   std::map<uint64_t, Node> nodes_;  // the map's shape is fixed after construction
   std::set<uint64_t> dropped_ ABSL_GUARDED_BY(mu_);
   std::function<bool(const rangespb::RaftMessageRequest&)> drop_filter_ ABSL_GUARDED_BY(mu_);
+  std::function<void(rangespb::RaftMessageRequest*)> rewrite_filter_ ABSL_GUARDED_BY(mu_);
   std::function<absl::Status(uint64_t, uint64_t, int)> snapshot_fault_ ABSL_GUARDED_BY(mu_);
   std::vector<rangespb::RaftMessageRequest> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
