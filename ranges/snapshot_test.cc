@@ -133,7 +133,8 @@ TEST(SnapshotTest, FailedSendsAreReportedAndRetried) {
   EXPECT_EQ(failures.load(), 2);
   const StoreMetrics& sent = c.StoreOf(c.LeaseholderOf(kUserRange))->metrics();
   EXPECT_GE(sent.snapshots_send_failed.load(), 2u);
-  EXPECT_GE(sent.snapshots_sent.load(), 1u);
+  // Counted when the sender finishes with the stream, maybe just after the apply.
+  EXPECT_TRUE(WaitFor([&] { return sent.snapshots_sent.load() >= 1; }, absl::Seconds(10)));
   EXPECT_GE(c.StoreOf(lagger)->metrics().snapshots_receive_failed.load(), 2u);
   ExpectSameReplicatedState(c, c.LeaseholderOf(kUserRange), lagger);
 }
@@ -167,6 +168,7 @@ TEST(SnapshotTest, SendingASnapshotDoesNotHoldUpOtherRanges) {
     ASSERT_FALSE(r.has_error()) << r.error().message();
   }
   EXPECT_TRUE(WaitFor([&] { return CaughtUp(c, lagger); }, absl::Seconds(60)));
+  EXPECT_TRUE(WaitFor([&] { return sent.snapshots_sent.load() >= 1; }, absl::Seconds(10)));
   EXPECT_EQ(sent.snapshots_sent.load(), 1u);
   ExpectSameReplicatedState(c, lh, lagger);
 }
