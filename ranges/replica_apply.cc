@@ -267,9 +267,9 @@ int64_t Replica::IdempotencyCutoffLocked() {
                    found.status().ToString());
       return std::numeric_limits<int64_t>::min();
     }
-    // Every range gets one at bootstrap; without one (which only a corrupt store can
-    // show), start from the oldest time that could matter: expire nothing for a
-    // whole lifetime.
+    // Every range gets one at bootstrap; without one (which only a damaged store can
+    // show) start a lifetime behind the HLC: records expire from twice the lifetime
+    // on, which is safe unless this node's clock also jumped forward.
     idem_trusted_now_ns_ = *found ? last.trusted_now_unix_ns() : hlc_now - ttl_ns;
     idem_persisted_now_ns_ = idem_trusted_now_ns_;
     idem_trusted_mono_ns_ = mono_now;
