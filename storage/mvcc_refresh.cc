@@ -45,6 +45,23 @@ absl::Status MVCCCheckNoWritesBetween(Reader& reader, absl::string_view start,
       it->Next();
       continue;
     }
+    // The newest version at or below `from`. Another transaction's intent here may
+    // still commit above `from` (the read at `from` pushed it there and saw no
+    // value), possibly at or below `to`: the refreshed read would then see a write
+    // the original read did not. Only a committed version here is safe.
+    absl::StatusOr<MVCCValue> value = DecodeMVCCValue(it->value());
+    if (!value.ok()) return value.status();
+    if (value->provisional) {
+      proto::LockTableEntry entry;
+      absl::StatusOr<bool> found = ReadLockEntry(reader, user_key, &entry);
+      if (!found.ok()) return found.status();
+      if (!*found || entry.txn().id() != own_txn_id) {
+        return absl::AbortedError(absl::StrCat(
+            "refresh failed: key ", absl::CHexEscape(user_key), " has an intent at ",
+            ts.ToString(), " of another transaction, which may commit after the read at ",
+            from.ToString()));
+      }
+    }
     it->Seek(MVCCKeyEnd(user_key));
   }
   return it->status();
