@@ -98,8 +98,7 @@ TEST_F(CliKvTest, UsageErrors) {
   // A budget a write could outlive its idempotency record with (issue 14, finding 10).
   CliResult too_long = Kv({"incr", "n", "--timeout=1h"});
   EXPECT_EQ(too_long.exit_code, kExitUsage);
-  EXPECT_NE(too_long.err.find("longer than the 2m a write may be retried for"),
-            std::string::npos)
+  EXPECT_NE(too_long.err.find("longer than the 2m a write may be retried for"), std::string::npos)
       << too_long.err;
   EXPECT_EQ(server_->writes_applied(), 0);
   CliResult bad_host = Kv({"get", "k", "--host=nohostport"}, false);

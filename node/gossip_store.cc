@@ -90,7 +90,7 @@ absl::Status GossipStore::AddLocal(std::string_view key, std::string_view value,
     info.set_value(std::string(value));
     info.set_origin_node_id(node_id_);
     // Saturating: a TTL that runs past the bound means "practically never".
-    info.set_expires_unix_ns(ttl_ns == 0                           ? 0
+    info.set_expires_unix_ns(ttl_ns == 0                          ? 0
                              : ttl_ns >= kVersionMax - 1 - now_ns ? kVersionMax - 1
                                                                   : now_ns + ttl_ns);
     int64_t version = now_ns;
@@ -120,8 +120,7 @@ GossipMergeResult GossipStore::Merge(const std::vector<nodepb::GossipInfo>& info
         // successor to refute it with: the node could never update that key again.
         status = absl::InvalidArgumentError(
             absl::StrCat("gossip info for key ", QuotedKey(info.key()), " with version ",
-                         info.version(), ", beyond what peers may send (", kMergedVersionMax,
-                         ")"));
+                         info.version(), ", beyond what peers may send (", kMergedVersionMax, ")"));
       }
       if (status.ok() && !IsLive(info, now_ns)) continue;
       if (status.ok()) {

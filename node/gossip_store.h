@@ -98,8 +98,9 @@ class GossipStore {
   // Sets key to value as an info originating here, with version
   // max(now_ns, previous version of key + 1), and marks the key as written in this
   // life (see Restarts above). ttl_ns = 0: never expires; otherwise it
-  // expires at now_ns + ttl_ns (capped at kVersionMax - 1). Errors: InvalidArgument for an empty or oversized key
-  // or value or a negative ttl; ResourceExhausted when the store is full of other keys.
+  // expires at now_ns + ttl_ns (capped at kVersionMax - 1). Errors: InvalidArgument for an empty or
+  // oversized key or value or a negative ttl; ResourceExhausted when the store is full of other
+  // keys.
   [[nodiscard]] absl::Status AddLocal(std::string_view key, std::string_view value, int64_t now_ns,
                                       int64_t ttl_ns = 0);
 

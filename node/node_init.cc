@@ -230,7 +230,7 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
   claim.set_initiator_address(options_.listen_addr);
   claim.set_ttl_ms(absl::ToInt64Milliseconds(kClaimTtl));
   const auto claims_start = std::chrono::steady_clock::now();  // monotonic, like the claims
-  std::vector<std::pair<std::string, std::string>> claimed;  // (address, store id)
+  std::vector<std::pair<std::string, std::string>> claimed;    // (address, store id)
   std::vector<std::string> asked;
   // Addresses that reached a node already claimed under another address (an alias:
   // localhost for 127.0.0.1, a second DNS name). Not members; their claim is that
@@ -279,9 +279,10 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
         (r.store_id() == store_id_ ||
          std::any_of(claimed.begin(), claimed.end(),
                      [&](const auto& m) { return m.second == r.store_id(); }))) {
-      spdlog::warn("init: {} reaches a node reached by another address too (store {}); it "
-                   "is one member",
-                   addr, r.store_id());
+      spdlog::warn(
+          "init: {} reaches a node reached by another address too (store {}); it "
+          "is one member",
+          addr, r.store_id());
       aliases.push_back(addr);
       continue;
     }

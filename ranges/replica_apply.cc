@@ -72,9 +72,9 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
       // before it was logged): the other replicas apply the proposer's command, so
       // this one must neither skip it nor apply something else. Nothing of this
       // Ready applies (the batch is dropped); the replica stops and is replaced.
-      MarkCorruptLocked(absl::DataLossError(absl::StrCat(
-          "range ", range_id_, ": the command at index ", e.index(),
-          " fails its proposer's checksum: this replica's copy is damaged")));
+      MarkCorruptLocked(absl::DataLossError(
+          absl::StrCat("range ", range_id_, ": the command at index ", e.index(),
+                       " fails its proposer's checksum: this replica's copy is damaged")));
       return;
     }
     if (decoding == RaftCommandDecoding::kUnparseable) {

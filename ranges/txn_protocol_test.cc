@@ -141,8 +141,7 @@ TEST_F(TxnProtocolTest, AnAbandonedTransactionIsAbortedAfterItExpires) {
     kvpb::BatchRequest b = Put(K("z"), "t2");
     AddEnd(&b, t2, {K("z")});
     r2 = SendTxn(&t2, b, /*via=*/3);
-    if (!r2.has_error() ||
-        r2.error().code() != static_cast<int32_t>(absl::StatusCode::kAborted)) {
+    if (!r2.has_error() || r2.error().code() != static_cast<int32_t>(absl::StatusCode::kAborted)) {
       break;
     }
   }

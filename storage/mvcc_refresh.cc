@@ -57,9 +57,8 @@ absl::Status MVCCCheckNoWritesBetween(Reader& reader, absl::string_view start,
       if (!found.ok()) return found.status();
       if (!*found || entry.txn().id() != own_txn_id) {
         return absl::AbortedError(absl::StrCat(
-            "refresh failed: key ", absl::CHexEscape(user_key), " has an intent at ",
-            ts.ToString(), " of another transaction, which may commit after the read at ",
-            from.ToString()));
+            "refresh failed: key ", absl::CHexEscape(user_key), " has an intent at ", ts.ToString(),
+            " of another transaction, which may commit after the read at ", from.ToString()));
       }
     }
     it->Seek(MVCCKeyEnd(user_key));

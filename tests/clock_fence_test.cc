@@ -122,8 +122,7 @@ TEST_F(ClockFenceTest, AfterAWipedNodeRejoinedTheSkewedNodeStillFences) {
   ASSERT_TRUE(cluster_->WaitReady(1, kReady).ok());
   cluster_->SetClockOffset(skewed_, kSkewMs);
   ASSERT_TRUE(cluster_->Restart(skewed_).ok());
-  EXPECT_TRUE(
-      WaitFor([&] { return !ClockFenceOf(*cluster_, skewed_).empty(); }, absl::Seconds(30)))
+  EXPECT_TRUE(WaitFor([&] { return !ClockFenceOf(*cluster_, skewed_).empty(); }, absl::Seconds(30)))
       << "the skewed node never fenced after node 1's store was replaced";
   std::cout << "skewed node: " << ClockFenceOf(*cluster_, skewed_);
   ExpectHealthyUnfenced("after the skewed node started");
@@ -136,8 +135,7 @@ TEST_F(ClockFenceTest, FiveNodesOneStoppedForGoodTheSkewedNodeStillFences) {
   ASSERT_TRUE(cluster_->Kill(0).ok());
   cluster_->SetClockOffset(skewed_, kSkewMs);
   ASSERT_TRUE(cluster_->Restart(skewed_).ok());
-  EXPECT_TRUE(
-      WaitFor([&] { return !ClockFenceOf(*cluster_, skewed_).empty(); }, absl::Seconds(30)))
+  EXPECT_TRUE(WaitFor([&] { return !ClockFenceOf(*cluster_, skewed_).empty(); }, absl::Seconds(30)))
       << "the skewed node never fenced with one node of five stopped";
   std::cout << "skewed node: " << ClockFenceOf(*cluster_, skewed_);
   ExpectHealthyUnfenced("after the skewed node started");

@@ -16,8 +16,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -148,8 +148,8 @@ TEST(NodeIdentityTest, ACopiedStoreStartedNextToTheOriginalRefusesToServe) {
   ASSERT_TRUE(c->Kill(2).ok());
   std::error_code error;
   std::filesystem::remove_all(c->store_dir(3), error);
-  std::filesystem::copy(c->store_dir(2), c->store_dir(3),
-                        std::filesystem::copy_options::recursive, error);
+  std::filesystem::copy(c->store_dir(2), c->store_dir(3), std::filesystem::copy_options::recursive,
+                        error);
   ASSERT_FALSE(error) << error.message();
   ASSERT_TRUE(c->Start(2).ok());
   ASSERT_TRUE(c->WaitReady(2, kReady).ok());
@@ -157,8 +157,7 @@ TEST(NodeIdentityTest, ACopiedStoreStartedNextToTheOriginalRefusesToServe) {
   EXPECT_TRUE(WaitFor([&] { return !c->IsRunning(3); }, absl::Seconds(30)))
       << "the copy of node 2's store is serving next to the original";
   const std::string log = ReadFile(c->log_path(3));
-  EXPECT_TRUE(absl::StrContains(log, absl::StrCat("already running at ", c->address(2))))
-      << log;
+  EXPECT_TRUE(absl::StrContains(log, absl::StrCat("already running at ", c->address(2)))) << log;
   // The original is untouched.
   std::unique_ptr<client::KvClient> via = ClientOf(*c, {2});
   EXPECT_TRUE(via->Put("after-copy", "v").ok());
