@@ -12,7 +12,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/limits.h"
 #include "client/backoff.h"
+#include "client/request_limits.h"
 
 namespace rangedb::client {
 
@@ -205,6 +207,10 @@ KvClient::Host& KvClient::GetHost(size_t index) {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    // Every response a node can build fits (base/limits.h): the default 4 MiB does
+    // not hold a page of large values.
+    args.SetMaxReceiveMessageSize(static_cast<int>(limits::kMaxKvMessageBytes));
+    args.SetMaxSendMessageSize(static_cast<int>(limits::kMaxKvMessageBytes));
     host.channel =
         grpc::CreateCustomChannel(host.address, grpc::InsecureChannelCredentials(), args);
     host.stub = kvpb::KV::NewStub(host.channel);
@@ -289,6 +295,9 @@ void KvClient::MarkAmbiguous(kvpb::Error* error) {
 
 absl::StatusOr<kvpb::BatchResponse> KvClient::Send(kvpb::BatchRequest request, bool is_write,
                                                    bool errors_in_response) {
+  // Refused here, before anything is sent, with the limit named; the servers run
+  // the same check for clients that skip it.
+  if (absl::Status s = CheckBatchLimits(request); !s.ok()) return s;
   const absl::Time deadline = absl::Now() + options_.timeout;
   {
     // header.now: the later of what the caller set and what this client observed.
@@ -444,13 +453,24 @@ absl::StatusOr<int64_t> KvClient::Increment(absl::string_view key, int64_t delta
 
 absl::StatusOr<std::vector<KeyValue>> KvClient::Scan(absl::string_view start, absl::string_view end,
                                                      int64_t limit) {
-  if (limit < 0) return absl::InvalidArgumentError("scan limit must be >= 0");
   std::vector<KeyValue> rows;
+  absl::Status s = ScanEach(start, end, limit, [&rows](KeyValue row) {
+    rows.push_back(std::move(row));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return rows;
+}
+
+absl::Status KvClient::ScanEach(absl::string_view start, absl::string_view end, int64_t limit,
+                                const std::function<absl::Status(KeyValue)>& fn) {
+  if (limit < 0) return absl::InvalidArgumentError("scan limit must be >= 0");
+  int64_t seen = 0;
   std::string cursor(start);
   // Terminates: every page must move the cursor strictly forward (checked below).
   for (;;) {
     int64_t want = kScanPageRows;
-    if (limit > 0) want = std::min<int64_t>(want, limit - static_cast<int64_t>(rows.size()));
+    if (limit > 0) want = std::min<int64_t>(want, limit - seen);
     kvpb::RequestUnion request;
     request.mutable_scan()->set_start_key(cursor);
     request.mutable_scan()->set_end_key(std::string(end));
@@ -459,12 +479,12 @@ absl::StatusOr<std::vector<KeyValue>> KvClient::Scan(absl::string_view start, ab
     if (!response.ok()) return response.status();
     kvpb::ScanResponse* page = response->mutable_scan();
     for (kvpb::KeyValue& row : *page->mutable_rows()) {
-      if (limit > 0 && static_cast<int64_t>(rows.size()) >= limit) break;
-      rows.push_back(KeyValue{std::move(*row.mutable_key()), std::move(*row.mutable_value())});
+      if (limit > 0 && seen >= limit) break;
+      ++seen;
+      absl::Status s = fn(KeyValue{std::move(*row.mutable_key()), std::move(*row.mutable_value())});
+      if (!s.ok()) return s;
     }
-    if (!page->has_resume() || (limit > 0 && static_cast<int64_t>(rows.size()) >= limit)) {
-      return rows;
-    }
+    if (!page->has_resume() || (limit > 0 && seen >= limit)) return absl::OkStatus();
     if (page->resume_key() <= cursor) {
       return absl::InternalError(absl::StrCat("scan made no progress: resume key \"",
                                               absl::CEscape(page->resume_key()),

@@ -22,6 +22,10 @@
 // status (IsAmbiguous): the write may or may not have been applied. A write is never
 // reported as success or failure unless a server said so.
 //
+// Limits. A batch over a limit of base/limits.h (key, value, batch, request size) is
+// refused before it is sent, with an InvalidArgument naming the limit
+// (client/request_limits.h, docs/limits.md).
+//
 // Errors. A server's structured error becomes an absl::Status with the server's code
 // and message. A failed ConditionalPut is kFailedPrecondition carrying the actual
 // value (IsConditionFailed, ConditionFailedActual). Running out of budget with no
@@ -37,6 +41,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -101,10 +106,15 @@ class KvClient {
   [[nodiscard]] absl::StatusOr<int64_t> Increment(absl::string_view key, int64_t delta);
   // Rows with keys in [start, end), in key order, at most limit rows (0 = all; the
   // result is held in memory, so bound it for large spans). Pages through the
-  // server's resume keys, kScanPageRows per request. Pages are read one after
+  // server's resume keys: a page holds at most kScanPageRows rows and about
+  // limits::kResponseTargetBytes of them (docs/limits.md). Pages are read one after
   // another, not at one snapshot.
   [[nodiscard]] absl::StatusOr<std::vector<KeyValue>> Scan(absl::string_view start,
                                                            absl::string_view end, int64_t limit);
+  // The same, handing each row to fn as its page arrives instead of holding them all;
+  // stops at fn's first error and returns it.
+  [[nodiscard]] absl::Status ScanEach(absl::string_view start, absl::string_view end, int64_t limit,
+                                      const std::function<absl::Status(KeyValue)>& fn);
   // Sends a raw batch with the same failover and retries. If the batch holds a write
   // and its header has no idempotency key, one is assigned. A server error comes back
   // as a non-OK status (the response's error field is never set on success).

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "client/request_limits.h"
 #include "ranges/txn_errors.h"
 #include "storage/lock_table.h"
 #include "storage/mvcc.h"
@@ -96,8 +97,10 @@ absl::StatusOr<BatchKind> ClassifyBatch(const kvpb::BatchRequest& batch) {
   if (n == 0) return absl::InvalidArgumentError("empty batch");
   if (static_cast<size_t>(n) > kMaxBatchRequests) {
     return absl::InvalidArgumentError(
-        absl::StrCat("batch of ", n, " requests exceeds the limit of ", kMaxBatchRequests));
+        absl::StrCat("batch of ", n, " requests exceeds the limit of ", kMaxBatchRequests,
+                     " (kMaxBatchRequests; docs/limits.md)"));
   }
+  if (absl::Status s = client::CheckBatchLimits(batch); !s.ok()) return s;
   const bool in_txn = batch.header().has_txn();
   if (in_txn) {
     if (absl::Status s = CheckTxnHeader(batch.header().txn()); !s.ok()) return s;
@@ -145,6 +148,12 @@ absl::StatusOr<BatchKind> ClassifyBatch(const kvpb::BatchRequest& batch) {
     if (r.has_end_txn()) {
       ++end_txns;
       if (i != n - 1) return absl::InvalidArgumentError("EndTxn must be the last request");
+    }
+    if (r.has_delete_range() && batch.requests(n - 1).has_end_txn()) {
+      // A DeleteRange may stop early and resume (docs/limits.md): a commit in its
+      // batch could commit half of it.
+      return absl::InvalidArgumentError(
+          absl::StrCat("request ", i, ": a DeleteRange cannot travel with EndTxn"));
     }
   }
   if (end_txns > 0 || refreshes > 0) {
@@ -197,16 +206,25 @@ MVCCReadOptions ReadOptionsOf(const EvalContext& ctx) {
 }
 
 absl::Status EvaluateScan(Reader& reader, const kvpb::ScanRequest& scan, const EvalContext& ctx,
-                          kvpb::ScanResponse* out) {
+                          ReadBudget* budget, kvpb::ScanResponse* out) {
+  if (budget->remaining <= 0) {  // the batch's earlier requests took the response
+    out->set_has_resume(true);
+    out->set_resume_key(scan.reverse() ? scan.end_key() : scan.start_key());
+    return absl::OkStatus();
+  }
   MVCCScanOptions options;
   options.read = ReadOptionsOf(ctx);
   int64_t max_keys = scan.max_keys();
   if (max_keys <= 0) max_keys = kDefaultScanRows;
   options.max_keys = std::min(max_keys, kMaxScanRows);
+  options.target_bytes = budget->remaining;
+  if (scan.target_bytes() > 0)
+    options.target_bytes = std::min(options.target_bytes, scan.target_bytes());
   options.reverse = scan.reverse();
   absl::StatusOr<MVCCScanResult> scanned =
       MVCCScan(reader, scan.start_key(), scan.end_key(), ctx.read_timestamp, options);
   if (!scanned.ok()) return scanned.status();
+  budget->remaining -= scanned->num_bytes;
   for (MVCCKeyValue& kv : scanned->rows) {
     kvpb::KeyValue* row = out->add_rows();
     row->set_key(std::move(kv.key));
@@ -239,21 +257,69 @@ void SetUpWrite(const EvalContext& ctx, Timestamp ts, WriteSetup* setup) {
 
 }  // namespace
 
+namespace {
+
+absl::Status GetAfterBudgetSpentError() {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the batch's results reached the response limit of ", limits::kResponseTargetBytes,
+      " bytes before this Get (kResponseTargetBytes; docs/limits.md): read fewer keys "
+      "per batch"));
+}
+
+}  // namespace
+
+absl::Status FitReadsToBudget(const kvpb::BatchRequest& request,
+                              std::vector<kvpb::ResponseUnion>* responses, int* failed_index) {
+  ReadBudget budget;
+  for (int i = 0; i < request.requests_size() && static_cast<size_t>(i) < responses->size(); ++i) {
+    kvpb::ResponseUnion& response = (*responses)[i];
+    if (request.requests(i).has_get()) {
+      if (budget.remaining <= 0) {
+        *failed_index = i;
+        return GetAfterBudgetSpentError();
+      }
+      budget.remaining -= static_cast<int64_t>(request.requests(i).get().key().size() +
+                                               response.get().value().size());
+      continue;
+    }
+    if (!request.requests(i).has_scan()) continue;
+    const kvpb::ScanRequest& scan = request.requests(i).scan();
+    kvpb::ScanResponse* page = response.mutable_scan();
+    int keep = 0;
+    while (keep < page->rows_size() && budget.remaining > 0) {
+      const kvpb::KeyValue& row = page->rows(keep++);
+      budget.remaining -= static_cast<int64_t>(row.key().size() + row.value().size());
+    }
+    if (keep == page->rows_size()) continue;
+    // Forward: the rest starts at the first dropped row. Reverse: the rest ends just
+    // after it (resume_key is then the exclusive end).
+    std::string resume = page->rows(keep).key();
+    if (scan.reverse()) resume.push_back('\0');
+    if (keep == 0) resume = scan.reverse() ? scan.end_key() : scan.start_key();
+    page->mutable_rows()->DeleteSubrange(keep, page->rows_size() - keep);
+    page->set_has_resume(true);
+    page->set_resume_key(std::move(resume));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status EvaluateRead(Reader& reader, const kvpb::RequestUnion& r, const EvalContext& ctx,
-                          kvpb::ResponseUnion* response) {
+                          ReadBudget* budget, kvpb::ResponseUnion* response) {
   if (r.has_get()) {
+    if (budget->remaining <= 0) return GetAfterBudgetSpentError();
     absl::StatusOr<MVCCGetResult> got =
         MVCCGet(reader, r.get().key(), ctx.read_timestamp, ReadOptionsOf(ctx));
     if (!got.ok()) return got.status();
     kvpb::GetResponse* out = response->mutable_get();
     out->set_found(got->found);
     if (got->found) {
+      budget->remaining -= static_cast<int64_t>(r.get().key().size() + got->value.size());
       out->set_value(std::move(got->value));
       SetTimestamp(got->timestamp, out->mutable_timestamp());
     }
     return absl::OkStatus();
   }
-  if (r.has_scan()) return EvaluateScan(reader, r.scan(), ctx, response->mutable_scan());
+  if (r.has_scan()) return EvaluateScan(reader, r.scan(), ctx, budget, response->mutable_scan());
   return absl::InvalidArgumentError("not a read request");
 }
 
@@ -302,13 +368,17 @@ absl::Status EvaluateWrite(WriteBatch& batch, const kvpb::RequestUnion& r, const
     }
     case kvpb::RequestUnion::kDeleteRange: {
       const kvpb::DeleteRangeRequest& d = r.delete_range();
+      // Bounded like every span write (its tombstones and its response); the
+      // coordinator sends the rest from the resume key.
       absl::StatusOr<MVCCDeleteRangeResult> w =
-          MVCCDeleteRange(batch, d.start_key(), d.end_key(), ts, /*max_keys=*/0, options);
+          MVCCDeleteRange(batch, d.start_key(), d.end_key(), ts, kMaxKeysPerSpanWrite, options,
+                          static_cast<int64_t>(limits::kMaxSpanWriteBytes));
       if (!w.ok()) return w.status();
       landed(std::max(ts, w->timestamp), nullptr);
       // Set even when nothing was deleted: the response must say what it answers.
       kvpb::DeleteRangeResponse* out = response->mutable_delete_range();
       for (std::string& k : w->deleted_keys) out->add_deleted_keys(std::move(k));
+      if (w->resume_span.has_value()) out->set_resume_key(w->resume_span->start);
       return absl::OkStatus();
     }
     default:

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/limits.h"
 #include "proto/kv.pb.h"
 #include "storage/engine.h"
 #include "storage/mvcc_txn.h"
@@ -26,10 +27,11 @@
 
 namespace rangedb::ranges {
 
-// The server's page size for a Scan without max_keys, and the hard upper bound.
+// The server's page size for a Scan without max_keys, and the hard upper bound (a
+// page also stops by bytes: ReadBudget).
 inline constexpr int64_t kDefaultScanRows = 1000;
 inline constexpr int64_t kMaxScanRows = 10000;
-inline constexpr size_t kMaxBatchRequests = 128;
+inline constexpr size_t kMaxBatchRequests = limits::kMaxBatchRequests;
 // Keys one DeleteRange or ResolveIntent span handles per request; more resume.
 inline constexpr int64_t kMaxKeysPerSpanWrite = 10000;
 
@@ -53,8 +55,9 @@ struct RequestSpan {
 RequestSpan SpanOf(const kvpb::RequestUnion& request);
 
 // Checks shape and classifies: known request types, non-empty keys, start < end for
-// spans, at most kMaxBatchRequests requests, the combinations BatchKind allows, and a
-// transaction header where one is required.
+// spans, at most kMaxBatchRequests requests, the sizes of base/limits.h
+// (client::CheckBatchLimits), the combinations BatchKind allows, and a transaction
+// header where one is required.
 [[nodiscard]] absl::StatusOr<BatchKind> ClassifyBatch(const kvpb::BatchRequest& batch);
 [[nodiscard]] inline absl::Status ValidateBatch(const kvpb::BatchRequest& batch) {
   return ClassifyBatch(batch).status();
@@ -76,9 +79,33 @@ struct EvalContext {
 // The transaction of a batch header as the MVCC layer sees it.
 TxnContext TxnContextOf(const kvpb::Transaction& txn);
 
-// Evaluates a read-only request (Get, Scan).
+// The row bytes (key + value) one read batch's response may still take: the
+// requests of a batch share limits::kResponseTargetBytes, in request order, so the
+// response never holds more than limits::kMaxResponseRowBytes of rows.
+struct ReadBudget {
+  int64_t remaining = static_cast<int64_t>(limits::kResponseTargetBytes);
+};
+
+// Evaluates a read-only request (Get, Scan) and charges its rows to *budget.
+//  - A Scan stops at the first row that uses the budget up (or its own
+//    target_bytes / max_keys) and returns a resume key; started with the budget
+//    already spent, it returns no rows and resumes at its start (forward) or end
+//    (reverse).
+//  - A Get started with the budget already spent fails with InvalidArgument naming
+//    the limit: a batch of Gets whose values together pass the target must be read in
+//    smaller batches (one Get always fits).
 [[nodiscard]] absl::Status EvaluateRead(Reader& reader, const kvpb::RequestUnion& request,
-                                        const EvalContext& ctx, kvpb::ResponseUnion* response);
+                                        const EvalContext& ctx, ReadBudget* budget,
+                                        kvpb::ResponseUnion* response);
+
+// Trims the responses of a read batch whose parts were read separately (a gateway's
+// parallel parts, each within its own budget) to one ReadBudget in request order, as
+// EvaluateRead would have: a Scan keeps its rows up to the one that spends the budget
+// and resumes at the first row it drops; a Get that comes after the budget is spent
+// fails the batch (*failed_index is its index).
+[[nodiscard]] absl::Status FitReadsToBudget(const kvpb::BatchRequest& request,
+                                            std::vector<kvpb::ResponseUnion>* responses,
+                                            int* failed_index);
 
 // Evaluates a data write into batch. *written (if not null) is raised to the
 // timestamp the write landed at (above ctx.write_timestamp after a WriteTooOld).
