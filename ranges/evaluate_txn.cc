@@ -223,18 +223,28 @@ absl::StatusOr<EndTxnResult> EvaluateEndTxn(WriteBatch& batch, const kvpb::EndTx
   TimestampToProto(*write_timestamp, finished.mutable_write_timestamp());
   if (existing->has_value()) *finished.mutable_last_heartbeat() = (*existing)->last_heartbeat();
   const IntentResolution resolution = ResolutionOf(finished);
+  // Local resolution rewrites the intents' values into this command: past
+  // kMaxSpanWriteBytes the rest is resolved asynchronously, like other ranges' spans,
+  // so the command stays below the Raft command limit (base/limits.h).
+  const size_t bytes_before = batch.ByteSize();
   for (const kvpb::Span& span : request.lock_spans()) {
     SplitSpan parts = Split(span, range_span);
     for (kvpb::Span& out : parts.outside) result.external_spans.push_back(std::move(out));
     if (!parts.inside.has_value()) continue;
     const kvpb::Span& in = *parts.inside;
+    const int64_t budget = static_cast<int64_t>(limits::kMaxSpanWriteBytes) -
+                           static_cast<int64_t>(batch.ByteSize() - bytes_before);
+    if (budget <= 0) {
+      result.external_spans.push_back(in);
+      continue;
+    }
     if (in.end_key().empty()) {
       absl::StatusOr<bool> r = MVCCResolveIntent(batch, in.key(), resolution);
       if (!r.ok()) return r.status();
       continue;
     }
-    absl::StatusOr<MVCCResolveRangeResult> r =
-        MVCCResolveIntentRange(batch, in.key(), in.end_key(), resolution, kMaxKeysPerSpanWrite);
+    absl::StatusOr<MVCCResolveRangeResult> r = MVCCResolveIntentRange(
+        batch, in.key(), in.end_key(), resolution, kMaxKeysPerSpanWrite, budget);
     if (!r.ok()) return r.status();
     if (r->resume_span.has_value()) {  // too many to do here: the rest goes async
       kvpb::Span& rest = result.external_spans.emplace_back();
@@ -323,8 +333,12 @@ PushDecision DecidePush(const std::optional<kvpb::Transaction>& record,
 }
 
 absl::Status EvaluateResolveIntent(WriteBatch& batch, const kvpb::ResolveIntentRequest& request,
-                                   kvpb::ResolveIntentResponse* response) {
+                                   kvpb::ResolveIntentResponse* response, int64_t max_bytes) {
   const IntentResolution resolution = ResolutionOf(request.txn());
+  if (max_bytes <= 0) {  // the batch's earlier requests filled the command
+    response->set_resume_key(request.key());
+    return absl::OkStatus();
+  }
   if (request.end_key().empty()) {
     absl::StatusOr<bool> r = MVCCResolveIntent(batch, request.key(), resolution);
     if (!r.ok()) return r.status();
@@ -332,7 +346,7 @@ absl::Status EvaluateResolveIntent(WriteBatch& batch, const kvpb::ResolveIntentR
     return absl::OkStatus();
   }
   absl::StatusOr<MVCCResolveRangeResult> r = MVCCResolveIntentRange(
-      batch, request.key(), request.end_key(), resolution, kMaxKeysPerSpanWrite);
+      batch, request.key(), request.end_key(), resolution, kMaxKeysPerSpanWrite, max_bytes);
   if (!r.ok()) return r.status();
   response->set_resolved(r->resolved);
   if (r->resume_span.has_value()) response->set_resume_key(r->resume_span->start);

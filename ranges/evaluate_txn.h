@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/limits.h"
 #include "proto/kv.pb.h"
 #include "storage/engine.h"
 #include "storage/mvcc_txn.h"
@@ -142,11 +143,15 @@ PushDecision DecidePush(const std::optional<kvpb::Transaction>& record,
                         const RecordMarkers& markers = {});
 
 // ResolveIntent: resolves txn's intent(s) on the key or span (at most
-// kMaxKeysPerSpanWrite keys; the response counts them, and for a span stopped by the
-// limit names the resume key: the rest of the span may still hold intents).
-[[nodiscard]] absl::Status EvaluateResolveIntent(WriteBatch& batch,
-                                                 const kvpb::ResolveIntentRequest& request,
-                                                 kvpb::ResolveIntentResponse* response);
+// kMaxKeysPerSpanWrite keys, and stopping once it added max_bytes to batch; the
+// response counts them, and for a span stopped by a limit names the resume key: the
+// rest of the span may still hold intents). max_bytes <= 0 (a resolve batch whose
+// earlier requests filled its command): nothing is done and the resume key is the
+// request's key, for a single key too.
+[[nodiscard]] absl::Status EvaluateResolveIntent(
+    WriteBatch& batch, const kvpb::ResolveIntentRequest& request,
+    kvpb::ResolveIntentResponse* response,
+    int64_t max_bytes = static_cast<int64_t>(limits::kMaxSpanWriteBytes));
 
 // Refresh: OK if no write landed in the span in (txn.read_timestamp,
 // txn.write_timestamp] except txn's own; a SERIALIZATION retry error otherwise.

@@ -151,6 +151,13 @@ kvpb::BatchResponse Gateway::SendReads(const kvpb::BatchRequest& request, absl::
     *resp.mutable_error() = *first;
     return resp;
   }
+  // The parts ran in parallel, each within the response target; together they may
+  // not be.
+  int failed_index = -1;
+  if (absl::Status s = FitReadsToBudget(request, &responses, &failed_index); !s.ok()) {
+    *resp.mutable_error() = ToError(s, failed_index);
+    return resp;
+  }
   for (kvpb::ResponseUnion& r : responses) *resp.add_responses() = std::move(r);
   return resp;
 }
@@ -203,7 +210,7 @@ std::optional<kvpb::Error> Gateway::SendScan(const kvpb::BatchRequest& request, 
   if (scan.reverse()) return SendReverseScan(request, index, deadline, out);
   kvpb::ScanResponse* result = out->mutable_scan();
   RetryState state(/*is_write=*/false);
-  int64_t rows_left = scan.max_keys() > 0 ? scan.max_keys() : kDefaultScanRows;
+  gateway_util::ScanBudget budget(scan);
   std::string from = scan.start_key();
   // One pass per range: bounded by the number of ranges in [start, end).
   for (;;) {
@@ -214,19 +221,20 @@ std::optional<kvpb::Error> Gateway::SendScan(const kvpb::BatchRequest& request, 
       kvpb::ScanRequest* s = part.add_requests()->mutable_scan();
       s->set_start_key(from);
       s->set_end_key(std::min(scan.end_key(), d.end_key()));
-      s->set_max_keys(rows_left);
+      s->set_max_keys(budget.rows_left);
+      s->set_target_bytes(budget.bytes_left);
       return part;
     };
     kvpb::BatchResponse resp = SendRouted(from, build, deadline, &state, &desc);
     bool stopped = false;  // the range stopped it (its own limit or ours)
     if (std::optional<kvpb::Error> error =
-            gateway_util::AbsorbScanPage(resp, index, result, &rows_left, &stopped)) {
+            gateway_util::AbsorbScanPage(resp, index, result, &budget, &stopped)) {
       return error;
     }
     if (stopped) return std::nullopt;
     if (desc.end_key() >= scan.end_key() || desc.end_key() >= keys::kKeyMax) return std::nullopt;
     from = desc.end_key();
-    if (rows_left <= 0) {  // our limit, exactly at a range boundary
+    if (budget.Spent()) {  // our limit, exactly at a range boundary
       result->set_has_resume(true);
       result->set_resume_key(from);
       return std::nullopt;

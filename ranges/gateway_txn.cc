@@ -43,6 +43,13 @@ void MergeResponse(kvpb::ResponseUnion&& from, kvpb::ResponseUnion* into) {
     for (std::string& k : *from.mutable_delete_range()->mutable_deleted_keys()) {
       into->mutable_delete_range()->add_deleted_keys(std::move(k));
     }
+    // Pieces of one span stopped early: the sender goes on from the first place any
+    // stopped (pieces after it that finished are deleted again, which finds nothing).
+    const std::string& resume = from.delete_range().resume_key();
+    const std::string& have = into->delete_range().resume_key();
+    if (!resume.empty() && (have.empty() || resume < have)) {
+      into->mutable_delete_range()->set_resume_key(resume);
+    }
     return;
   }
   if (from.has_resolve_intent() && into->has_resolve_intent()) {
@@ -245,7 +252,7 @@ std::optional<kvpb::Error> Gateway::SendReverseScan(const kvpb::BatchRequest& re
     if (desc->end_key() >= keys::kKeyMax) break;
     from = desc->end_key();
   }
-  int64_t rows_left = scan.max_keys() > 0 ? scan.max_keys() : kDefaultScanRows;
+  gateway_util::ScanBudget budget(scan);
   std::string to = scan.end_key();
   RetryState state(/*is_write=*/false);
   for (auto it = descs.rbegin(); it != descs.rend(); ++it) {
@@ -256,19 +263,20 @@ std::optional<kvpb::Error> Gateway::SendReverseScan(const kvpb::BatchRequest& re
       kvpb::ScanRequest* s = part.add_requests()->mutable_scan();
       s->set_start_key(from);
       s->set_end_key(to);
-      s->set_max_keys(rows_left);
+      s->set_max_keys(budget.rows_left);
+      s->set_target_bytes(budget.bytes_left);
       s->set_reverse(true);
       return part;
     };
     kvpb::BatchResponse resp = SendRouted(from, build, deadline, &state, nullptr);
     bool stopped = false;  // the range stopped it (its own limit or ours)
     if (std::optional<kvpb::Error> error =
-            gateway_util::AbsorbScanPage(resp, index, result, &rows_left, &stopped)) {
+            gateway_util::AbsorbScanPage(resp, index, result, &budget, &stopped)) {
       return error;
     }
     if (stopped) return std::nullopt;
     to = from;
-    if (rows_left <= 0 && to > scan.start_key()) {
+    if (budget.Spent() && to > scan.start_key()) {
       result->set_has_resume(true);
       result->set_resume_key(to);
       return std::nullopt;

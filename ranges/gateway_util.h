@@ -56,11 +56,25 @@ inline void RunParallel(size_t n, const std::function<void(size_t)>& fn) {
   for (std::thread& t : helpers) t.join();
 }
 
-// Appends one range's Scan page (resp) to result and counts its rows off *rows_left.
-// *stopped: the range stopped early; its resume key is now result's. Returns the
-// error, numbered as request `index`, if the range failed or answered no scan.
+// What a Scan crossing ranges may still return: rows (its max_keys) and row bytes
+// (its target_bytes, at most the response target).
+struct ScanBudget {
+  explicit ScanBudget(const kvpb::ScanRequest& scan)
+      : rows_left(scan.max_keys() > 0 ? scan.max_keys() : kDefaultScanRows),
+        bytes_left(static_cast<int64_t>(limits::kResponseTargetBytes)) {
+    if (scan.target_bytes() > 0) bytes_left = std::min(bytes_left, scan.target_bytes());
+  }
+  bool Spent() const { return rows_left <= 0 || bytes_left <= 0; }
+  int64_t rows_left;
+  int64_t bytes_left;
+};
+
+// Appends one range's Scan page (resp) to result and counts its rows and bytes off
+// *budget. *stopped: the range stopped early; its resume key is now result's.
+// Returns the error, numbered as request `index`, if the range failed or answered no
+// scan.
 inline std::optional<kvpb::Error> AbsorbScanPage(kvpb::BatchResponse& resp, int index,
-                                                 kvpb::ScanResponse* result, int64_t* rows_left,
+                                                 kvpb::ScanResponse* result, ScanBudget* budget,
                                                  bool* stopped) {
   if (resp.has_error()) {
     kvpb::Error error = resp.error();
@@ -71,8 +85,11 @@ inline std::optional<kvpb::Error> AbsorbScanPage(kvpb::BatchResponse& resp, int 
     return ToError(absl::InternalError("range answered a scan without a scan response"), index);
   }
   kvpb::ScanResponse* page = resp.mutable_responses(0)->mutable_scan();
-  *rows_left -= page->rows_size();
-  for (kvpb::KeyValue& row : *page->mutable_rows()) *result->add_rows() = std::move(row);
+  budget->rows_left -= page->rows_size();
+  for (kvpb::KeyValue& row : *page->mutable_rows()) {
+    budget->bytes_left -= static_cast<int64_t>(row.key().size() + row.value().size());
+    *result->add_rows() = std::move(row);
+  }
   *stopped = page->has_resume();
   if (*stopped) {
     result->set_has_resume(true);

@@ -339,8 +339,9 @@ kvpb::BatchResponse Replica::ServeReads(const kvpb::BatchRequest& request, Batch
     resp.clear_responses();
     absl::Status failed;
     int failed_index = -1;
+    ReadBudget budget;
     for (int i = 0; i < request.requests_size() && failed.ok(); ++i) {
-      failed = EvaluateRead(*engine, request.requests(i), ctx, resp.add_responses());
+      failed = EvaluateRead(*engine, request.requests(i), ctx, &budget, resp.add_responses());
       failed_index = i;
     }
     if (failed.ok()) break;
@@ -436,6 +437,7 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
   const std::string reader_id = in_txn ? txn.id() : "";
   std::optional<EndTxnResult> ended;
   bool heartbeat_changed = false;
+  const size_t batch_bytes_before = batch->ByteSize();
   for (int i = 0; i < request.requests_size(); ++i) {
     const kvpb::RequestUnion& r = request.requests(i);
     ctx.write_timestamp = written;
@@ -456,8 +458,11 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
         s = end.status();
       }
     } else if (r.has_resolve_intent()) {
+      // The requests of a resolve batch share one command's span-write budget.
       s = EvaluateResolveIntent(*batch, r.resolve_intent(),
-                                resp.add_responses()->mutable_resolve_intent());
+                                resp.add_responses()->mutable_resolve_intent(),
+                                static_cast<int64_t>(limits::kMaxSpanWriteBytes) -
+                                    static_cast<int64_t>(batch->ByteSize() - batch_bytes_before));
     } else if (r.has_heartbeat_txn()) {
       absl::StatusOr<kvpb::Transaction> record = EvaluateHeartbeat(
           *batch, txn, now, &heartbeat_changed, store_->config().txn_record_gc_age,
@@ -576,9 +581,10 @@ std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(
     err.mutable_error()->mutable_ambiguous()->set_reason(std::string(proposal->result.message()));
     return err;
   }
-  if (absl::IsInternal(proposal->result)) {
-    // Refused on apply by every replica (RejectCommandLocked): not applied, and
-    // another leaseholder would build the same command.
+  if (absl::IsInternal(proposal->result) || absl::IsInvalidArgument(proposal->result)) {
+    // Refused on apply by every replica (RejectCommandLocked), or before proposing
+    // as larger than a Raft command may be: not applied, and another leaseholder
+    // would build the same command.
     return ErrorResponse(proposal->result);
   }
   if (!proposal->result.ok()) {

@@ -160,12 +160,14 @@ struct MVCCDeleteRangeResult {
   // The highest timestamp a tombstone landed at (above the requested one after a
   // WriteTooOld); empty when nothing was deleted.
   Timestamp timestamp;
-  std::optional<KeySpan> resume_span;  // set when max_keys stopped it
+  std::optional<KeySpan> resume_span;  // set when max_keys or max_bytes stopped it
 };
 
 // Writes tombstones over every key in [start, end) that has a value at `timestamp`
 // (the writer's snapshot: its own intents included, other transactions' intents at
-// or below it a conflict), at most max_keys of them (0 = no limit). A key with a
+// or below it a conflict), at most max_keys of them (0 = no limit), and stopping at the
+// key whose value brings the bytes found (key + value) to max_bytes (0 = no limit;
+// resume_span says where the rest starts). A key with a
 // value at `timestamp` and a newer version (a later value, or a later deletion) gets
 // its tombstone above that version, like any write (WriteTooOld): the result's
 // timestamp says where. Keys created after `timestamp` are not touched — the
@@ -174,7 +176,7 @@ struct MVCCDeleteRangeResult {
 // the span, not just the keys found, is what the delete read.
 [[nodiscard]] absl::StatusOr<MVCCDeleteRangeResult> MVCCDeleteRange(
     WriteBatch& batch, absl::string_view start, absl::string_view end, Timestamp timestamp,
-    int64_t max_keys, const MVCCWriteOptions& options = {});
+    int64_t max_keys, const MVCCWriteOptions& options = {}, int64_t max_bytes = 0);
 
 // ----------------------------------------------------------------------------
 // Intent resolution and garbage collection
@@ -187,14 +189,18 @@ struct MVCCDeleteRangeResult {
 
 struct MVCCResolveRangeResult {
   int64_t resolved = 0;
-  std::optional<KeySpan> resume_span;  // set when max_keys stopped it
+  std::optional<KeySpan> resume_span;  // set when max_keys or max_bytes stopped it
 };
 
 // Resolves the transaction's intents on keys in [start, end), at most max_keys of
-// them (0 = no limit). Finds them through the lock table, not by scanning data.
+// them (0 = no limit), stopping after the key whose resolution brings what it added
+// to batch to max_bytes (0 = no limit; committing an intent rewrites its value, so a
+// span of large values must be resolved in several commands). Finds the intents
+// through the lock table, not by scanning data.
 [[nodiscard]] absl::StatusOr<MVCCResolveRangeResult> MVCCResolveIntentRange(
     WriteBatch& batch, absl::string_view start, absl::string_view end,
-    const IntentResolution& resolution, int64_t max_keys, MVCCStats* stats = nullptr);
+    const IntentResolution& resolution, int64_t max_keys, int64_t max_bytes = 0,
+    MVCCStats* stats = nullptr);
 
 // Refresh (docs/transactions.md): checks that no version of a key in [start, end)
 // (end empty: the single key start) has a timestamp in (from, to], except intents of

@@ -270,7 +270,7 @@ class ModelTest {
     IntentResolution res{txn.meta, status, {}};
     res.txn.write_timestamp = ts;
     absl::StatusOr<MVCCResolveRangeResult> r =
-        MVCCResolveIntentRange(*b, "k", "l", res, 0, &stats_);
+        MVCCResolveIntentRange(*b, "k", "l", res, 0, 0, &stats_);
     ASSERT_TRUE(r.ok()) << Where() << r.status();
     ASSERT_TRUE(b->Commit(false).ok());
   }

@@ -116,11 +116,9 @@ absl::StatusOr<bool> MVCCResolveIntent(WriteBatch& batch, absl::string_view key,
   return false;
 }
 
-absl::StatusOr<MVCCResolveRangeResult> MVCCResolveIntentRange(WriteBatch& batch,
-                                                              absl::string_view start,
-                                                              absl::string_view end,
-                                                              const IntentResolution& resolution,
-                                                              int64_t max_keys, MVCCStats* stats) {
+absl::StatusOr<MVCCResolveRangeResult> MVCCResolveIntentRange(
+    WriteBatch& batch, absl::string_view start, absl::string_view end,
+    const IntentResolution& resolution, int64_t max_keys, int64_t max_bytes, MVCCStats* stats) {
   // Collect first: writing to a batch invalidates iterators over it.
   std::vector<std::string> keys;
   MVCCResolveRangeResult result;
@@ -147,10 +145,16 @@ absl::StatusOr<MVCCResolveRangeResult> MVCCResolveIntentRange(WriteBatch& batch,
     }
     if (absl::Status s = it->status(); !s.ok()) return s;
   }
-  for (const std::string& key : keys) {
-    absl::StatusOr<bool> resolved = MVCCResolveIntent(batch, key, resolution, stats);
+  const size_t bytes_before = batch.ByteSize();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    absl::StatusOr<bool> resolved = MVCCResolveIntent(batch, keys[i], resolution, stats);
     if (!resolved.ok()) return resolved.status();
     if (*resolved) result.resolved++;
+    if (max_bytes > 0 && i + 1 < keys.size() &&
+        static_cast<int64_t>(batch.ByteSize() - bytes_before) >= max_bytes) {
+      result.resume_span = KeySpan{keys[i + 1], std::string(end)};
+      break;
+    }
   }
   return result;
 }

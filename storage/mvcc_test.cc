@@ -337,12 +337,12 @@ TEST_F(MVCCTest, RangedResolveFindsIntentsThroughTheLockTable) {
   std::unique_ptr<WriteBatch> batch = engine_->NewWriteBatch();
   IntentResolution res{a.meta, TxnStatus::kCommitted, {}};
   absl::StatusOr<MVCCResolveRangeResult> r =
-      MVCCResolveIntentRange(*batch, "b", "e", res, /*max_keys=*/2, &stats_);
+      MVCCResolveIntentRange(*batch, "b", "e", res, /*max_keys=*/2, /*max_bytes=*/0, &stats_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->resolved, 2);
   ASSERT_TRUE(r->resume_span.has_value());
   EXPECT_EQ(r->resume_span->start, "d");
-  r = MVCCResolveIntentRange(*batch, r->resume_span->start, "e", res, 0, &stats_);
+  r = MVCCResolveIntentRange(*batch, r->resume_span->start, "e", res, 0, 0, &stats_);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->resolved, 1);
   ASSERT_TRUE(batch->Commit(false).ok());
@@ -350,6 +350,51 @@ TEST_F(MVCCTest, RangedResolveFindsIntentsThroughTheLockTable) {
   EXPECT_EQ(Get("d", T(10)), "d");
   EXPECT_TRUE(Get("a", T(10)).find("conflicting") != std::string::npos);   // outside the span
   EXPECT_TRUE(Get("bb", T(10)).find("conflicting") != std::string::npos);  // other txn
+  ExpectStatsMatchRecompute();
+}
+
+TEST_F(MVCCTest, RangedResolveStopsOnceItWroteMaxBytesAndResumesAfterThatKey) {
+  // Committing an intent rewrites its value: a span of large values must not go
+  // into one command (base/limits.h, kMaxSpanWriteBytes).
+  TxnContext a = Txn("txn-a", T(10));
+  const std::string big(1000, 'v');
+  for (const char* k : {"a", "b", "c", "d"}) Put(k, T(10), big, &a);
+  IntentResolution res{a.meta, TxnStatus::kCommitted, {}};
+  std::unique_ptr<WriteBatch> batch = engine_->NewWriteBatch();
+  absl::StatusOr<MVCCResolveRangeResult> r =
+      MVCCResolveIntentRange(*batch, "a", "z", res, 0, /*max_bytes=*/1500, &stats_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->resolved, 2);  // the second key's value takes it past 1,500 bytes
+  ASSERT_TRUE(r->resume_span.has_value());
+  EXPECT_EQ(r->resume_span->start, "c");
+  EXPECT_LT(batch->ByteSize(), 3 * big.size());
+  // A budget smaller than one key still resolves one: every call makes progress.
+  r = MVCCResolveIntentRange(*batch, "c", "z", res, 0, /*max_bytes=*/1, &stats_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->resolved, 1);
+  EXPECT_EQ(r->resume_span->start, "d");
+  r = MVCCResolveIntentRange(*batch, "d", "z", res, 0, /*max_bytes=*/1, &stats_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->resolved, 1);
+  EXPECT_FALSE(r->resume_span.has_value());  // the last key: nothing to resume
+  ASSERT_TRUE(batch->Commit(false).ok());
+  for (const char* k : {"a", "b", "c", "d"}) EXPECT_EQ(Get(k, T(10)), big) << k;
+  ExpectStatsMatchRecompute();
+}
+
+TEST_F(MVCCTest, DeleteRangeStopsOnceItFoundMaxBytesAndResumesAfterThatKey) {
+  const std::string big(1000, 'v');
+  for (const char* k : {"a", "b", "c", "d"}) Put(k, T(10), big);
+  std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
+  absl::StatusOr<MVCCDeleteRangeResult> r =
+      MVCCDeleteRange(*b, "a", "z", T(20), 0, {nullptr, &stats_}, /*max_bytes=*/1500);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->deleted_keys, (std::vector<std::string>{"a", "b"}));
+  ASSERT_TRUE(r->resume_span.has_value());
+  EXPECT_EQ(r->resume_span->start, std::string("b") + '\0');
+  ASSERT_TRUE(b->Commit(false).ok());
+  EXPECT_EQ(Get("b", T(20)), "<none>");
+  EXPECT_EQ(Get("c", T(20)), big);
   ExpectStatsMatchRecompute();
 }
 

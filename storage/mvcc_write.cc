@@ -273,11 +273,13 @@ absl::StatusOr<int64_t> MVCCIncrement(WriteBatch& batch, absl::string_view key, 
 absl::StatusOr<MVCCDeleteRangeResult> MVCCDeleteRange(WriteBatch& batch, absl::string_view start,
                                                       absl::string_view end, Timestamp timestamp,
                                                       int64_t max_keys,
-                                                      const MVCCWriteOptions& options) {
+                                                      const MVCCWriteOptions& options,
+                                                      int64_t max_bytes) {
   if (timestamp.IsEmpty()) return absl::InvalidArgumentError("an MVCC write needs a timestamp");
   MVCCScanOptions scan;
   scan.read.txn = options.txn;
   scan.max_keys = max_keys;
+  scan.target_bytes = max_bytes;
   // Outside a transaction: the keys live at the write's timestamp (the leaseholder's
   // clock, at or above every stored version).
   Timestamp find_at = timestamp;
