@@ -116,6 +116,9 @@ void Node::RegisterMetrics() {
   counter_gauge("rangedb_proposals_refused_queue_full_total",
                 "Proposals refused because their replica's proposal queue was full",
                 &sm.proposals_refused_queue_full);
+  counter_gauge("rangedb_proposals_too_large_total",
+                "Proposals refused as larger than a Raft command may be (docs/limits.md)",
+                &sm.proposals_too_large);
   counter_gauge("rangedb_replicas_corrupt",
                 "Replicas out of service because their storage is corrupt", &sm.replicas_corrupt);
   const RaftTransportMetrics& tm = transport_->metrics();

@@ -5,6 +5,7 @@
 #include <functional>
 #include <thread>
 
+#include "base/limits.h"
 #include "gtest/gtest.h"
 #include "ranges/store.h"
 #include "ranges/testing/test_cluster.h"
@@ -178,6 +179,45 @@ TEST(ReplicaProposalsTest, OverwrittenLeaseRequestDoesNotStayInFlight) {
   EXPECT_TRUE(WaitFor([&] { return StatusOn(c, x).proposals_in_flight == 0; }, absl::Seconds(5)))
       << "node " << x << " still has " << StatusOn(c, x).proposals_in_flight
       << " proposals in flight";
+}
+
+// A command larger than limits::kMaxRaftCommandBytes is refused before it is proposed
+// (docs/limits.md): the request limits keep every command below it, so the padding
+// here stands in for a miscount. The refusal is definite (never ambiguous, never
+// "try another replica"), nothing applies, and the range goes on serving.
+TEST(ReplicaProposalsTest, ACommandLargerThanTheRaftLimitIsRefusedBeforeItIsProposed) {
+  StoreConfig cfg = FastStoreConfig();
+  cfg.testing_before_propose = [](uint64_t range_id, rangespb::RaftCommand* command) {
+    if (range_id == kUserRange && command->write_batch().find("oversized") != std::string::npos) {
+      command->mutable_write_batch()->append(limits::kMaxRaftCommandBytes, 'p');
+    }
+  };
+  TestCluster c(3, cfg);
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04k0", "v")).has_error());
+  // Straight to the leaseholder, once (TestCluster::Send retries every error).
+  uint64_t leaseholder = 0;
+  ASSERT_TRUE(
+      WaitFor([&] { return (leaseholder = LeaseholderOtherThan(c, 0)) != 0; }, absl::Seconds(10)));
+  kvpb::BatchRequest oversized = PutRequest("\x04oversized", "v");
+  oversized.mutable_header()->set_range_id(kUserRange);
+  kvpb::BatchResponse r = c.StoreRef(leaseholder)->Send(oversized, absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(r.has_error()) << "a command over the Raft limit was acknowledged";
+  EXPECT_EQ(r.error().code(), static_cast<int>(absl::StatusCode::kInvalidArgument))
+      << r.error().message();
+  EXPECT_NE(r.error().message().find("kMaxRaftCommandBytes"), std::string::npos)
+      << r.error().message();
+  EXPECT_FALSE(r.error().has_ambiguous());
+  EXPECT_FALSE(r.error().has_not_leaseholder());
+  uint64_t refused = 0;
+  for (uint64_t id = 1; id <= 3; ++id) {
+    std::shared_ptr<Store> s = c.StoreRef(id);
+    if (s != nullptr) refused += s->metrics().proposals_too_large.load();
+  }
+  EXPECT_EQ(refused, 1u);
+  kvpb::BatchResponse got = c.Send(kUserRange, GetRequest("\x04oversized"));
+  ASSERT_FALSE(got.has_error()) << got.error().message();
+  EXPECT_FALSE(got.responses(0).get().found());
+  EXPECT_FALSE(c.Send(kUserRange, PutRequest("\x04k1", "v")).has_error());
 }
 
 }  // namespace

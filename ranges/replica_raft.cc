@@ -3,7 +3,9 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "base/limits.h"
 #include "client/random.h"
+#include "client/request_limits.h"
 #include "ranges/raft_command_codec.h"
 #include "ranges/range_keys.h"
 #include "ranges/replica.h"
@@ -265,7 +267,18 @@ void Replica::ProposePendingLocked() {
     if (store_->config().testing_before_propose) {
       store_->config().testing_before_propose(range_id_, &cmd);
     }
-    absl::Status s = raw_->Propose(EncodeRaftCommand(cmd));
+    std::string encoded = EncodeRaftCommand(cmd);
+    if (encoded.size() > limits::kMaxRaftCommandBytes) {
+      // One entry this large would stall every other write of the range while it
+      // replicates (and may not fit a Raft message): refused, never proposed. The
+      // request limits keep commands below this; reaching it is a miscount.
+      store_->mutable_metrics()->proposals_too_large.fetch_add(1, std::memory_order_relaxed);
+      p->Finish(client::CheckLimit(absl::StrCat("range ", range_id_, ": the Raft command"),
+                                   encoded.size(), limits::kMaxRaftCommandBytes,
+                                   "kMaxRaftCommandBytes"));
+      continue;
+    }
+    absl::Status s = raw_->Propose(std::move(encoded));
     if (!s.ok()) {
       p->Finish(absl::UnavailableError(absl::StrCat("proposal dropped: ", s.message())));
       continue;

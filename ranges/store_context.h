@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "base/limits.h"
 #include "proto/kv.pb.h"
 #include "proto/ranges.pb.h"
 #include "ranges/snapshot_stream.h"
@@ -40,7 +41,9 @@ struct StoreConfig {
   size_t raft_proposal_queue_max_bytes = size_t{64} << 20;
   // Recent entries cached by the Raft log storage, per replica.
   size_t raft_entry_cache_bytes = size_t{256} << 10;
-  uint64_t raft_max_entry_bytes = uint64_t{32} << 20;
+  // The raft library's own ceiling on one entry; the replica refuses a larger command
+  // before it gets there, with an error naming the limit (docs/limits.md).
+  uint64_t raft_max_entry_bytes = limits::kMaxRaftCommandBytes;
   uint64_t raft_max_uncommitted_bytes = uint64_t{64} << 20;
   // Entries in one MsgApp, and in flight to one follower (flow control window).
   uint64_t raft_max_msg_bytes = uint64_t{1} << 20;
@@ -153,6 +156,9 @@ struct StoreMetrics {
   std::atomic<int64_t> raft_inbox_control_bytes{0};
   // Proposals refused because the replica's proposal queue was full.
   std::atomic<uint64_t> proposals_refused_queue_full{0};
+  // Proposals refused as larger than limits::kMaxRaftCommandBytes (a miscount in
+  // the request limits: should stay 0).
+  std::atomic<uint64_t> proposals_too_large{0};
   // Snapshots: streams sent (receiver has it) / failed, key+value bytes sent; streams
   // received completely / refused or broken, bytes received; snapshots installed.
   std::atomic<uint64_t> snapshots_sent{0};
