@@ -1,6 +1,7 @@
 #include "node/node_dialer.h"
 
 #include "absl/time/clock.h"
+#include "base/limits.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -32,7 +33,9 @@ std::shared_ptr<grpc::Channel> NodeDialer::Channel(const std::string& address) {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    args.SetMaxReceiveMessageSize(64 << 20);
+    // KV batches between a gateway and a leaseholder, both ways (base/limits.h).
+    args.SetMaxReceiveMessageSize(static_cast<int>(limits::kMaxKvMessageBytes));
+    args.SetMaxSendMessageSize(static_cast<int>(limits::kMaxKvMessageBytes));
     ch = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   }
   return ch;

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <deque>
 #include <thread>
 #include <utility>
@@ -473,7 +474,9 @@ void RaftTransport::ConfigureServer(const RaftTransportOptions& options,
                               keepalive_time_ms / 2);
   builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);  // 0 = unlimited
   builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  builder->SetMaxReceiveMessageSize(options.max_message_bytes);
+  // One receive limit for the whole server: Raft's messages and KV batches alike.
+  builder->SetMaxReceiveMessageSize(
+      std::max(options.max_message_bytes, static_cast<int>(limits::kMaxKvMessageBytes)));
 }
 
 }  // namespace rangedb

@@ -52,6 +52,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "base/limits.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/server_context.h"
@@ -113,8 +114,9 @@ struct RaftTransportOptions {
   size_t queue_max_bytes = size_t{64} << 20;  // per peer; >= the largest Raft entry
   size_t batch_max_bytes = 4 << 20;           // a batch holds at least one message
   // gRPC limit of one message (a batch, or a snapshot chunk): a chunk holds at least
-  // one key, and a value is at most one Raft entry (32 MiB).
-  int max_message_bytes = 64 << 20;
+  // one key, and an entry is at most limits::kMaxRaftCommandBytes. The node's server
+  // takes the larger of this and limits::kMaxKvMessageBytes.
+  int max_message_bytes = static_cast<int>(limits::kMaxRaftMessageBytes);
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds stream_lifetime{10 * 60'000};  // then re-established
   // HTTP/2 keepalive: a silent peer is declared dead after time + timeout.

@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/limits.h"
 
 #ifndef RANGEDB_BINARY
 #error "RANGEDB_BINARY must be defined by the build (tests/CMakeLists.txt)"
@@ -540,6 +541,7 @@ grpc::Channel& ClusterHarness::ChannelTo(int i) {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    args.SetMaxReceiveMessageSize(static_cast<int>(limits::kMaxKvMessageBytes));
     node.channel = grpc::CreateCustomChannel(address(i), grpc::InsecureChannelCredentials(), args);
   }
   return *node.channel;
