@@ -6,9 +6,11 @@
 #include <chrono>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "client/backoff.h"
 #include "client/random.h"
+#include "client/request_limits.h"
 
 namespace rangedb::txn {
 namespace {
@@ -82,8 +84,13 @@ kvpb::Span MakeSpan(absl::string_view key, absl::string_view end) {
 }
 
 // Replaces spans by one covering them all once there are more than max.
-void Condense(std::vector<kvpb::Span>* spans, size_t max) {
-  if (spans->size() <= max) return;
+// Replaces spans by the one span covering them all once there are more than max of
+// them or their keys take more than max_bytes: a commit's lock spans and a refresh
+// must fit a request (base/limits.h).
+void Condense(std::vector<kvpb::Span>* spans, size_t max, size_t max_bytes) {
+  size_t bytes = 0;
+  for (const kvpb::Span& s : *spans) bytes += s.key().size() + s.end_key().size();
+  if (spans->size() <= max && bytes <= max_bytes) return;
   std::string lo = spans->front().key();
   std::string hi;
   for (const kvpb::Span& s : *spans) {
@@ -259,26 +266,73 @@ absl::StatusOr<std::vector<client::KeyValue>> Txn::ScanImpl(absl::string_view st
 
 absl::Status Txn::Put(absl::string_view key, absl::string_view value) {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (key.empty()) return absl::InvalidArgumentError("empty key");
-  buffer_[std::string(key)] = std::string(value);
-  NoteWrite(key);
-  if (buffer_.size() > options_.max_buffered_writes) return Flush();
-  return absl::OkStatus();
+  if (absl::Status s = CheckWrite(key, value.size()); !s.ok()) return s;
+  return Buffer(key, std::string(value));
 }
 
 absl::Status Txn::Delete(absl::string_view key) {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckWrite(key, 0); !s.ok()) return s;
+  return Buffer(key, std::nullopt);
+}
+
+absl::Status Txn::CheckWrite(absl::string_view key, size_t value_bytes) const {
   if (key.empty()) return absl::InvalidArgumentError("empty key");
-  buffer_[std::string(key)] = std::nullopt;
+  if (absl::Status s =
+          client::CheckLimit("the key", key.size(), limits::kMaxKeyBytes, "kMaxKeyBytes");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          client::CheckLimit("the value", value_bytes, limits::kMaxValueBytes, "kMaxValueBytes");
+      !s.ok()) {
+    return s;
+  }
+  return client::CheckLimit("the transaction's writes", write_bytes_ + key.size() + value_bytes,
+                            options_.max_write_bytes,
+                            "kMaxTxnWriteBytes: split the work into smaller transactions");
+}
+
+absl::Status Txn::Buffer(absl::string_view key, std::optional<std::string> value) {
+  const size_t bytes = key.size() + (value.has_value() ? value->size() : 0);
+  // The buffer goes out as one batch (with the commit's EndTxn): flush it first if
+  // this write would take it past what one batch may carry.
+  auto it = buffer_.find(std::string(key));
+  const bool replaces = it != buffer_.end();
+  if ((!replaces && buffer_.size() + 1 > MaxBufferedWrites()) ||
+      buffer_bytes_ + bytes > limits::kMaxBatchWriteBytes) {
+    if (absl::Status s = Flush(); !s.ok()) return s;
+    it = buffer_.end();
+  }
+  if (it != buffer_.end()) {
+    buffer_bytes_ -= key.size() + (it->second.has_value() ? it->second->size() : 0);
+    it->second = std::move(value);
+  } else {
+    buffer_.emplace(std::string(key), std::move(value));
+  }
+  buffer_bytes_ += bytes;
+  write_bytes_ += bytes;
   NoteWrite(key);
-  if (buffer_.size() > options_.max_buffered_writes) return Flush();
   return absl::OkStatus();
+}
+
+size_t Txn::MaxBufferedWrites() const {
+  // One request of the commit batch is the EndTxn.
+  return std::min(options_.max_buffered_writes, limits::kMaxBatchRequests - 1);
 }
 
 absl::Status Txn::ConditionalPut(absl::string_view key, absl::string_view value,
                                  const std::optional<std::string>& expected) {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (key.empty()) return absl::InvalidArgumentError("empty key");
+  if (absl::Status s = CheckWrite(key, value.size()); !s.ok()) return s;
+  if (expected.has_value()) {
+    if (absl::Status s = client::CheckLimit("the expected value", expected->size(),
+                                            limits::kMaxValueBytes, "kMaxValueBytes");
+        !s.ok()) {
+      return s;
+    }
+  }
+  write_bytes_ += key.size() + value.size();
   NoteWrite(key);
   if (absl::Status s = Flush(); !s.ok()) return s;
   kvpb::BatchRequest batch;
@@ -332,8 +386,38 @@ absl::StatusOr<int64_t> Txn::DeleteRange(absl::string_view start, absl::string_v
                                          std::vector<std::string>* deleted_keys) {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (start >= end) return absl::InvalidArgumentError("DeleteRange start must be before its end");
+  // The bounds' sizes are the server's to check (span bounds get some slack).
+  if (absl::Status s =
+          client::CheckLimit("the transaction's writes", write_bytes_ + start.size() + end.size(),
+                             options_.max_write_bytes, "kMaxTxnWriteBytes");
+      !s.ok()) {
+    return s;
+  }
+  write_bytes_ += start.size() + end.size();
   NoteWrite(start, end);
   if (absl::Status s = Flush(); !s.ok()) return s;
+  std::set<std::string> deleted;
+  // One request deletes a bounded piece of the span (docs/limits.md) and says where
+  // the rest starts. Bounded: every piece deletes at least one key or ends the span
+  // (the resume key must move forward, checked below).
+  for (std::string from(start);;) {
+    absl::StatusOr<std::string> resume = DeleteRangePiece(from, end, &deleted);
+    if (!resume.ok()) return resume.status();
+    if (resume->empty()) break;
+    if (*resume <= from) {
+      Abandon();
+      return absl::InternalError(absl::StrCat("DeleteRange made no progress: resume key \"",
+                                              absl::CEscape(*resume), "\" is not after \"",
+                                              absl::CEscape(from), "\""));
+    }
+    from = *std::move(resume);
+  }
+  if (deleted_keys != nullptr) deleted_keys->assign(deleted.begin(), deleted.end());
+  return static_cast<int64_t>(deleted.size());
+}
+
+absl::StatusOr<std::string> Txn::DeleteRangePiece(absl::string_view start, absl::string_view end,
+                                                  std::set<std::string>* deleted) {
   kvpb::BatchRequest batch;
   kvpb::DeleteRangeRequest* d = batch.add_requests()->mutable_delete_range();
   d->set_start_key(std::string(start));
@@ -351,15 +435,14 @@ absl::StatusOr<int64_t> Txn::DeleteRange(absl::string_view start, absl::string_v
     }
     if (!resp->has_error()) {
       // It deleted what the span held at the read timestamp: the commit must find the
-      // span unchanged since then (refresh), or it would delete too little.
+      // span unchanged since then (refresh), or it would delete too little. The rest
+      // of the span counts as read already: a refresh before the next piece must
+      // find it unchanged too.
       NoteRead(start, end);
       StartHeartbeat();
-      const kvpb::DeleteRangeResponse& deleted = resp->responses(0).delete_range();
-      if (deleted_keys != nullptr) {
-        deleted_keys->assign(deleted.deleted_keys().begin(), deleted.deleted_keys().end());
-        std::sort(deleted_keys->begin(), deleted_keys->end());
-      }
-      return deleted.deleted_keys_size();
+      const kvpb::DeleteRangeResponse& piece = resp->responses(0).delete_range();
+      deleted->insert(piece.deleted_keys().begin(), piece.deleted_keys().end());
+      return piece.resume_key();
     }
     const kvpb::Error& error = resp->error();
     const bool newer = error.has_retry() &&
@@ -412,6 +495,7 @@ absl::Status Txn::Flush() {
   absl::StatusOr<kvpb::BatchResponse> resp = Send(std::move(batch));
   if (!resp.ok()) return resp.status();
   buffer_.clear();
+  buffer_bytes_ = 0;
   StartHeartbeat();
   return absl::OkStatus();
 }
@@ -419,19 +503,23 @@ absl::Status Txn::Flush() {
 void Txn::NoteWrite(absl::string_view key, absl::string_view end) {
   if (proto_.anchor_key().empty()) proto_.set_anchor_key(std::string(key));
   if (end.empty()) {
-    written_keys_.insert(std::string(key));
-    if (written_keys_.size() <= options_.max_tracked_spans) return;
+    if (written_keys_.insert(std::string(key)).second) written_keys_bytes_ += key.size();
+    if (written_keys_.size() <= options_.max_tracked_spans &&
+        written_keys_bytes_ <= options_.max_tracked_span_bytes) {
+      return;
+    }
     for (const std::string& k : written_keys_) written_spans_.push_back(MakeSpan(k, ""));
     written_keys_.clear();
+    written_keys_bytes_ = 0;
   } else {
     written_spans_.push_back(MakeSpan(key, end));
   }
-  Condense(&written_spans_, options_.max_tracked_spans);
+  Condense(&written_spans_, options_.max_tracked_spans, options_.max_tracked_span_bytes);
 }
 
 void Txn::NoteRead(absl::string_view key, absl::string_view end) {
   read_spans_.push_back(MakeSpan(key, end));
-  Condense(&read_spans_, options_.max_tracked_spans);
+  Condense(&read_spans_, options_.max_tracked_spans, options_.max_tracked_span_bytes);
 }
 
 absl::Status Txn::Refresh(Timestamp to) {
@@ -504,6 +592,7 @@ absl::Status Txn::Commit() {
       one_phase_ = ended.one_phase();
       state_ = State::kCommitted;
       buffer_.clear();
+      buffer_bytes_ = 0;
       StopHeartbeat();
       return absl::OkStatus();
     }

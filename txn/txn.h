@@ -25,11 +25,16 @@
 //     timestamp, Commit refreshes the read spans (no write landed in them between)
 //     and commits at the new timestamp, or fails with a retryable error.
 //
+// Limits (docs/limits.md): a write whose key or value is over its limit, or that
+// would take the transaction's writes past TxnOptions::max_write_bytes, fails with
+// InvalidArgument before anything is sent, and the Txn stays usable.
+//
 // Errors: IsRetryable(status) — restart the whole transaction (RunTransaction does,
 // with backoff); client::IsAmbiguous(status) from Commit — the outcome is unknown;
 // anything else is a plain failure (bad input, unavailable). After any error from
-// an operation other than a failed ConditionalPut condition, the Txn is finished:
-// further calls fail with FailedPrecondition.
+// an operation other than a failed ConditionalPut condition or a refused argument
+// (an empty key, a limit), the Txn is finished: further calls fail with
+// FailedPrecondition.
 //
 // Thread safety: a Txn is used by one thread at a time (its heartbeat thread is
 // internal). The KvClient is shared and must outlive it.
@@ -50,6 +55,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/limits.h"
 #include "client/kv_client.h"
 #include "proto/kv.pb.h"
 #include "storage/timestamp.h"
@@ -63,10 +69,15 @@ enum class TxnPriority : int32_t { kLow = 1, kNormal = 2, kHigh = 3 };
 struct TxnOptions {
   TxnPriority priority = TxnPriority::kNormal;
   absl::Duration heartbeat_interval = absl::Seconds(1);
-  size_t max_buffered_writes = 1000;  // more are flushed as intents
-  size_t max_tracked_spans = 1000;    // more read / write spans are condensed
-  int max_refreshes = 3;              // refresh attempts per commit before giving up
-  int max_attempts = 10;              // RunTransaction's bound
+  // More are flushed as intents; a flush is one batch, so never more than
+  // limits::kMaxBatchRequests - 1 writes or limits::kMaxBatchWriteBytes.
+  size_t max_buffered_writes = 1000;
+  size_t max_tracked_spans = 1000;               // more read / write spans are condensed
+  size_t max_tracked_span_bytes = limits::kMiB;  // so are spans whose keys take more
+  // Key and value bytes the transaction may write in all (docs/limits.md).
+  size_t max_write_bytes = limits::kMaxTxnWriteBytes;
+  int max_refreshes = 3;  // refresh attempts per commit before giving up
+  int max_attempts = 10;  // RunTransaction's bound
 };
 
 class Txn {
@@ -137,6 +148,17 @@ class Txn {
   // Lays the buffered writes (those in [start, end) when end is given, else all) as
   // intents.
   absl::Status Flush();
+  // One DeleteRange request over [start, end): adds the keys it deleted to *deleted
+  // and returns where the rest of the span starts (empty: done).
+  absl::StatusOr<std::string> DeleteRangePiece(absl::string_view start, absl::string_view end,
+                                               std::set<std::string>* deleted);
+  // The limits a write is checked against before anything is sent: its key and
+  // value sizes, and the transaction's total (TxnOptions::max_write_bytes).
+  absl::Status CheckWrite(absl::string_view key, size_t value_bytes) const;
+  // Buffers a Put (value) or Delete (nullopt), flushing first if the buffer would
+  // no longer fit one batch.
+  absl::Status Buffer(absl::string_view key, std::optional<std::string> value);
+  size_t MaxBufferedWrites() const;
   bool BufferOverlaps(absl::string_view start, absl::string_view end) const;
   // The buffered Puts and Deletes, as requests appended to batch.
   void AppendBufferedWrites(kvpb::BatchRequest* batch) const;
@@ -173,7 +195,10 @@ class Txn {
   bool one_phase_ = false;
   int refreshes_ = 0;
   std::map<std::string, std::optional<std::string>> buffer_;  // key -> value / delete
+  size_t buffer_bytes_ = 0;                                   // keys and values in buffer_
+  size_t write_bytes_ = 0;  // keys and values written so far (max_write_bytes)
   std::set<std::string> written_keys_;
+  size_t written_keys_bytes_ = 0;
   std::vector<kvpb::Span> written_spans_;  // DeleteRange spans and condensed keys
   std::vector<kvpb::Span> read_spans_;
 
