@@ -6,6 +6,8 @@
 // says so explicitly when a write's outcome is unknown); kExitUsage for bad
 // arguments.
 #include <CLI/CLI.hpp>
+#include <fstream>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,7 +18,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "base/limits.h"
 #include "client/kv_client.h"
+#include "client/request_limits.h"
 #include "node/cli.h"
 #include "node/cli_command.h"
 #include "node/cli_kv_txn.h"
@@ -39,6 +43,7 @@ struct KvArgs {
   std::string timeout = "10s";
   std::string key;
   std::string value;
+  std::string value_file;  // put: read the value from here ("-" = stdin)
   std::string delta = "1";
   std::string start;
   std::string end;
@@ -81,8 +86,37 @@ int RunGet(KvClient& client, const KvArgs& args, std::ostream& out, std::ostream
   return kExitOk;
 }
 
+// The value of `put --value-file`: the whole file (or stdin), refused past the value
+// limit without reading further.
+absl::StatusOr<std::string> ReadValueFile(const std::string& path) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) return absl::NotFoundError(absl::StrCat("cannot open --value-file ", path));
+    in = &file;
+  }
+  std::string value;
+  char chunk[64 << 10];
+  while (in->read(chunk, sizeof chunk) || in->gcount() > 0) {
+    value.append(chunk, static_cast<size_t>(in->gcount()));
+    if (value.size() > limits::kMaxValueBytes) {
+      return client::CheckLimit("the value", value.size(), limits::kMaxValueBytes,
+                                "kMaxValueBytes; the file is at least this long");
+    }
+  }
+  if (in->bad()) return absl::DataLossError(absl::StrCat("cannot read --value-file ", path));
+  return value;
+}
+
 int RunPut(KvClient& client, const KvArgs& args, std::ostream& out, std::ostream& err) {
-  absl::Status status = client.Put(args.key, args.value);
+  std::string value = args.value;
+  if (!args.value_file.empty()) {
+    absl::StatusOr<std::string> read = ReadValueFile(args.value_file);
+    if (!read.ok()) return Fail(err, "put", read.status());
+    value = *std::move(read);
+  }
+  absl::Status status = client.Put(args.key, value);
   return status.ok() ? kExitOk : Fail(err, "put", status);
 }
 
@@ -108,10 +142,12 @@ int RunScan(KvClient& client, const KvArgs& args, std::ostream& out, std::ostrea
     err << "rangedb kv scan: --limit must be >= 0\n";
     return kExitUsage;
   }
-  absl::StatusOr<std::vector<KeyValue>> rows = client.Scan(args.start, args.end, args.limit);
-  if (!rows.ok()) return Fail(err, "scan", rows.status());
-  for (const KeyValue& row : *rows) out << row.key << "\t" << row.value << "\n";
-  return kExitOk;
+  // Printed page by page as the pages come: a span may hold more than fits in memory.
+  absl::Status s = client.ScanEach(args.start, args.end, args.limit, [&out](KeyValue row) {
+    out << row.key << "\t" << row.value << "\n";
+    return absl::OkStatus();
+  });
+  return s.ok() ? kExitOk : Fail(err, "scan", s);
 }
 
 int RunConditionalPut(KvClient& client, const KvArgs& args, std::ostream& out, std::ostream& err) {
@@ -156,9 +192,14 @@ CLI::App* AddSubcommand(CLI::App* kv, KvArgs* args, const std::string& name,
 
 std::vector<KvCommand> AddSubcommands(CLI::App* kv, KvArgs* args) {
   std::vector<KvCommand> commands;
-  CLI::App* put = AddSubcommand(kv, args, "put", "Write VALUE at KEY");
+  CLI::App* put = AddSubcommand(kv, args, "put", "Write VALUE (or --value-file) at KEY");
   put->add_option("KEY", args->key, "The key (bytes, as given)")->required();
-  put->add_option("VALUE", args->value, "The value (bytes, as given)")->required();
+  CLI::Option* value = put->add_option("VALUE", args->value, "The value (bytes, as given)");
+  CLI::Option* value_file = put->add_option(
+      "--value-file", args->value_file,
+      "Read the value from this file, byte for byte (- = standard input); for values longer "
+      "than a command-line argument may be (128 KiB)");
+  value->excludes(value_file);
   commands.push_back({put, RunPut});
 
   CLI::App* get = AddSubcommand(
@@ -202,7 +243,8 @@ CliRunner AddKvCommands(CLI::App& app, std::ostream& out, std::ostream& err) {
   CLI::App* kv = app.add_subcommand(
       "kv",
       "Read and write single keys through any node (retries and fails over within "
-      "--timeout; a write whose outcome is unknown is reported as ambiguous)");
+      "--timeout; a write whose outcome is unknown is reported as ambiguous). Keys are at "
+      "most 8 KiB and values at most 2 MiB; docs/limits.md lists every limit");
   kv->require_subcommand(1);
   auto args = std::make_shared<KvArgs>();
   auto commands = std::make_shared<std::vector<KvCommand>>(AddSubcommands(kv, args.get()));
@@ -215,6 +257,11 @@ CliRunner AddKvCommands(CLI::App& app, std::ostream& out, std::ostream& err) {
       // --expect-absent is the default when --expect is not given.
       if (command.app->get_name() == "cput" && command.app->count("--expect") == 0) {
         args->expect_absent = true;
+      }
+      if (command.app->get_name() == "put" && command.app->count("VALUE") == 0 &&
+          command.app->count("--value-file") == 0) {
+        err << "rangedb kv put: give the VALUE, or --value-file\n";
+        return kExitUsage;
       }
       std::unique_ptr<KvClient> client;
       if (std::optional<int> code = Connect(*args, err, &client)) return code;
