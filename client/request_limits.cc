@@ -98,6 +98,14 @@ size_t WriteBytesOf(const kvpb::RequestUnion& r) {
 }
 
 absl::Status CheckBatchLimits(const kvpb::BatchRequest& batch) {
+  // The anchor key names the transaction record and is copied into every intent's
+  // lock-table entry: it is a written key.
+  if (absl::Status s =
+          CheckLimit("the transaction's anchor key", batch.header().txn().anchor_key().size(),
+                     kMaxKeyBytes, "kMaxKeyBytes");
+      !s.ok()) {
+    return s;
+  }
   size_t write_bytes = 0;
   for (int i = 0; i < batch.requests_size(); ++i) {
     if (absl::Status s = CheckRequest(i, batch.requests(i)); !s.ok()) return s;

@@ -26,8 +26,9 @@ TEST(RequestLimitsTest, KeyAtTheLimitPassesOneByteMoreIsRefusedNamingTheLimit) {
   EXPECT_TRUE(CheckBatchLimits(PutBatch(std::string(kMaxKeyBytes, 'k'), "v")).ok());
   absl::Status s = CheckBatchLimits(PutBatch(std::string(kMaxKeyBytes + 1, 'k'), "v"));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(s.message(), "request 0: key of 8193 bytes exceeds the limit of 8192 bytes "
-                         "(kMaxKeyBytes; docs/limits.md)");
+  EXPECT_EQ(s.message(),
+            "request 0: key of 8193 bytes exceeds the limit of 8192 bytes "
+            "(kMaxKeyBytes; docs/limits.md)");
 }
 
 TEST(RequestLimitsTest, ValueAtTheLimitPassesOneByteMoreIsRefused) {
@@ -98,6 +99,16 @@ TEST(RequestLimitsTest, TheWholeRequestIsBoundedEvenWithoutWrites) {
   absl::Status s = CheckBatchLimits(batch);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("kMaxRequestBytes"), std::string::npos) << s;
+}
+
+TEST(RequestLimitsTest, TheTransactionsAnchorKeyIsAWrittenKey) {
+  kvpb::BatchRequest batch = PutBatch("k", "v");
+  batch.mutable_header()->mutable_txn()->set_anchor_key(std::string(kMaxKeyBytes, 'a'));
+  EXPECT_TRUE(CheckBatchLimits(batch).ok());
+  batch.mutable_header()->mutable_txn()->set_anchor_key(std::string(kMaxKeyBytes + 1, 'a'));
+  absl::Status s = CheckBatchLimits(batch);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("anchor key"), std::string::npos) << s;
 }
 
 TEST(RequestLimitsTest, EveryKeyOfEveryRequestKindIsChecked) {

@@ -149,11 +149,20 @@ absl::StatusOr<BatchKind> ClassifyBatch(const kvpb::BatchRequest& batch) {
       ++end_txns;
       if (i != n - 1) return absl::InvalidArgumentError("EndTxn must be the last request");
     }
-    if (r.has_delete_range() && batch.requests(n - 1).has_end_txn()) {
+    if (r.has_delete_range()) {
       // A DeleteRange may stop early and resume (docs/limits.md): a commit in its
-      // batch could commit half of it.
-      return absl::InvalidArgumentError(
-          absl::StrCat("request ", i, ": a DeleteRange cannot travel with EndTxn"));
+      // batch could commit half of it, and a write after it would run before the
+      // rest of the delete, which would then delete it.
+      if (n != 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("request ", i, ": a DeleteRange travels alone in its batch"));
+      }
+      if (!r.delete_range().resumable()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("request ", i,
+                         ": a DeleteRange must set resumable (and follow its resume_key): "
+                         "one request deletes a bounded piece of the span (docs/kv-api.md)"));
+      }
     }
   }
   if (end_txns > 0 || refreshes > 0) {
@@ -278,8 +287,11 @@ absl::Status FitReadsToBudget(const kvpb::BatchRequest& request,
         *failed_index = i;
         return GetAfterBudgetSpentError();
       }
-      budget.remaining -= static_cast<int64_t>(request.requests(i).get().key().size() +
-                                               response.get().value().size());
+      // Charged as EvaluateRead charges it: a found row's key and value.
+      if (response.get().found()) {
+        budget.remaining -= static_cast<int64_t>(request.requests(i).get().key().size() +
+                                                 response.get().value().size());
+      }
       continue;
     }
     if (!request.requests(i).has_scan()) continue;

@@ -882,17 +882,41 @@ TEST_F(ClassifyBatchTest, TransactionalWritesEndingWithEndTxnAreAWrite) {
   InTxn();
   Put("b");
   Add()->mutable_delete_()->set_key("c");
+  EndTxn();
+  EXPECT_EQ(Classify(), "write");
+}
+
+TEST_F(ClassifyBatchTest, AResumableDeleteRangeAloneIsAWrite) {
+  InTxn();
   kvpb::DeleteRangeRequest* dr = Add()->mutable_delete_range();
   dr->set_start_key("d");
   dr->set_end_key("f");
-  EndTxn();
+  dr->set_resumable(true);
   EXPECT_EQ(Classify(), "write");
+}
+
+// A DeleteRange may stop early (docs/limits.md): a write after it in the batch would
+// run before the rest of the delete (which would then delete it), an EndTxn would
+// commit half of it, and a sender that does not follow resume keys would too.
+TEST_F(ClassifyBatchTest, ADeleteRangeWithOtherRequestsOrNotResumableIsRejected) {
+  InTxn();
+  kvpb::DeleteRangeRequest* dr = Add()->mutable_delete_range();
+  dr->set_start_key("d");
+  dr->set_end_key("f");
+  EXPECT_TRUE(Rejected());  // not resumable
+  dr->set_resumable(true);
+  Put("m");
+  EXPECT_TRUE(Rejected());  // a write after it
+  batch_.mutable_requests()->RemoveLast();
+  EndTxn();
+  EXPECT_TRUE(Rejected());  // with the commit
 }
 
 TEST_F(ClassifyBatchTest, DeleteRangeOutsideATransactionIsRejected) {
   kvpb::DeleteRangeRequest* dr = Add()->mutable_delete_range();
   dr->set_start_key("d");
   dr->set_end_key("f");
+  dr->set_resumable(true);
   EXPECT_TRUE(Rejected());
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/limits.h"
 #include "ranges/evaluate_txn.h"
 #include "ranges/intent_resolver.h"
 #include "ranges/range_keys.h"
@@ -152,7 +153,9 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
   // scan); no read at or above the threshold can see them.
   for (const std::string& key : *version_keys) {
     const int64_t left = kMaxGcVersionsPerPass - result.versions_removed;
-    if (left <= 0) break;
+    // And bounded in bytes (long keys): the command must stay below the Raft
+    // command limit, or the pass would be refused every time (docs/limits.md).
+    if (left <= 0 || batch->ByteSize() >= limits::kMaxSpanWriteBytes) break;
     absl::StatusOr<MVCCGCResult> gc = MVCCGarbageCollect(
         *batch, key, absl::StrCat(key, absl::string_view("\0", 1)), threshold, left);
     if (!gc.ok()) return gc.status();

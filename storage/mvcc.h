@@ -166,8 +166,9 @@ struct MVCCDeleteRangeResult {
 // Writes tombstones over every key in [start, end) that has a value at `timestamp`
 // (the writer's snapshot: its own intents included, other transactions' intents at
 // or below it a conflict), at most max_keys of them (0 = no limit), and stopping at the
-// key whose value brings the bytes found (key + value) to max_bytes (0 = no limit;
-// resume_span says where the rest starts). A key with a
+// key whose value brings the bytes found (key + value), or whose tombstone brings what
+// it added to batch, to max_bytes (0 = no limit; resume_span says where the rest
+// starts). A key with a
 // value at `timestamp` and a newer version (a later value, or a later deletion) gets
 // its tombstone above that version, like any write (WriteTooOld): the result's
 // timestamp says where. Keys created after `timestamp` are not touched — the

@@ -398,6 +398,23 @@ TEST_F(MVCCTest, DeleteRangeStopsOnceItFoundMaxBytesAndResumesAfterThatKey) {
   ExpectStatsMatchRecompute();
 }
 
+TEST_F(MVCCTest, DeleteRangeAlsoStopsOnceWhatItWroteReachesMaxBytes) {
+  // Small keys and values, but a transaction whose long anchor key every lock-table
+  // entry carries: the bytes written, not found, reach the bound first.
+  for (const char* k : {"a", "b", "c", "d"}) Put(k, T(10), "v");
+  TxnContext txn = Txn("txn-a", T(20));
+  txn.meta.anchor_key = std::string(2000, 'x');
+  txn.read_timestamp = T(20);
+  std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
+  absl::StatusOr<MVCCDeleteRangeResult> r =
+      MVCCDeleteRange(*b, "a", "z", T(20), 0, {&txn, &stats_}, /*max_bytes=*/3000);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->deleted_keys, (std::vector<std::string>{"a", "b"}));
+  ASSERT_TRUE(r->resume_span.has_value());
+  EXPECT_EQ(r->resume_span->start, "c");
+  EXPECT_LT(b->ByteSize(), 3 * txn.meta.anchor_key.size());
+}
+
 TEST_F(MVCCTest, ScanReturnsVisibleRowsInOrderWithLimitsAndResume) {
   for (const char* k : {"a", "b", "c", "d", "e"}) Put(k, T(10), std::string("v") + k);
   Delete("c", T(20));

@@ -321,12 +321,21 @@ absl::StatusOr<MVCCDeleteRangeResult> MVCCDeleteRange(WriteBatch& batch, absl::s
     }
   }
   result.resume_span = std::move(live->resume_span);
-  for (MVCCKeyValue& row : live->rows) {
+  // max_bytes bounds what is written too: a tombstone is small, but its lock-table
+  // entry carries the anchor key, so small keys found can still make a large batch.
+  const size_t bytes_before = batch.ByteSize();
+  for (size_t i = 0; i < live->rows.size(); ++i) {
+    MVCCKeyValue& row = live->rows[i];
     absl::StatusOr<MVCCWriteResult> deleted =
         WriteVersion(batch, row.key, timestamp, /*tombstone=*/true, "", options);
     if (!deleted.ok()) return deleted.status();
     result.timestamp = std::max(result.timestamp, deleted->timestamp);
     result.deleted_keys.push_back(std::move(row.key));
+    if (max_bytes > 0 && i + 1 < live->rows.size() &&
+        static_cast<int64_t>(batch.ByteSize() - bytes_before) >= max_bytes) {
+      result.resume_span = KeySpan{live->rows[i + 1].key, std::string(end)};
+      break;
+    }
   }
   std::sort(result.deleted_keys.begin(), result.deleted_keys.end());
   return result;

@@ -204,6 +204,20 @@ TEST_F(LimitsTest, TheIssuesKvTxnScriptCommitsAtTheLimitAndWritesNothingOverIt) 
   EXPECT_EQ(Read("cli-script/big2"), std::nullopt);
 }
 
+TEST_F(LimitsTest, ATransactionRefusesOversizedKeysAndBoundsAndStaysUsable) {
+  const std::string bound_over(kMaxKeyBytes + limits::kKeySlackBytes + 1, 'z');
+  txn::Txn t(kv_.get());
+  ASSERT_TRUE(t.Put("bounds/kept", "k").ok());
+  ExpectLimitError(t.Get(bound_over).status(), "kMaxKeyBytes");
+  ExpectLimitError(t.Scan("bounds/", bound_over, 0).status(), "kMaxKeyBytes");
+  // A DeleteRange's start may become the transaction's anchor: a written key.
+  ExpectLimitError(t.DeleteRange(std::string(kMaxKeyBytes + 1, 'c'), "d").status(), "kMaxKeyBytes");
+  ExpectLimitError(t.Delete(std::string(kMaxKeyBytes + 1, 'd')), "kMaxKeyBytes");
+  absl::Status committed = t.Commit();
+  ASSERT_TRUE(committed.ok()) << committed;
+  EXPECT_EQ(Read("bounds/kept"), "k");
+}
+
 TEST_F(LimitsTest, AServerRefusesWhatAClientSendsPastItsOwnCheck) {
   // A client that skips the check (a raw gRPC call) meets the same limit at the node.
   kvpb::BatchRequest batch;
@@ -307,12 +321,16 @@ TEST_F(LimitsTest, AScanFarLargerThanOneResponseCompletesThroughPaging) {
 }
 
 TEST_F(LimitsTest, ADeleteRangeLargerThanOneRequestDeletesEverythingInOneTransaction) {
-  // More keys than one DeleteRange piece deletes (10,000), across the split.
+  // More keys in one range than one DeleteRange piece deletes (10,000), and more in
+  // the next range: three pieces, the first stopped by its key limit, the second by
+  // its range's end.
   const int kKeys = 10'300;
+  const int kInFirstRange = 10'200;
   for (int i = 0; i < kKeys;) {
     txn::Txn load(kv_.get());
     for (const int stop = std::min(kKeys, i + 2000); i < stop; ++i) {
-      ASSERT_TRUE(load.Put(absl::StrFormat("%s/del/%05d", i % 2 == 0 ? "s" : "u", i), "v").ok());
+      ASSERT_TRUE(
+          load.Put(absl::StrFormat("%s/del/%05d", i < kInFirstRange ? "s" : "u", i), "v").ok());
     }
     absl::Status loaded = load.Commit();
     ASSERT_TRUE(loaded.ok()) << loaded;

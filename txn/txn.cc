@@ -200,6 +200,7 @@ absl::StatusOr<kvpb::BatchResponse> Txn::SendRead(const kvpb::RequestUnion& read
 
 absl::StatusOr<std::optional<std::string>> Txn::Get(absl::string_view key) {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckBound("the key", key); !s.ok()) return s;
   if (auto it = buffer_.find(std::string(key)); it != buffer_.end()) return it->second;
   kvpb::RequestUnion r;
   r.mutable_get()->set_key(std::string(key));
@@ -227,6 +228,8 @@ absl::StatusOr<std::vector<client::KeyValue>> Txn::ScanImpl(absl::string_view st
                                                             bool reverse) {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (start >= end) return absl::InvalidArgumentError("scan start must be before its end");
+  if (absl::Status s = CheckBound("the scan's start key", start); !s.ok()) return s;
+  if (absl::Status s = CheckBound("the scan's end key", end); !s.ok()) return s;
   // The scan must see our buffered writes: lay them down first.
   if (BufferOverlaps(start, end)) {
     if (absl::Status s = Flush(); !s.ok()) return s;
@@ -274,6 +277,11 @@ absl::Status Txn::Delete(absl::string_view key) {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (absl::Status s = CheckWrite(key, 0); !s.ok()) return s;
   return Buffer(key, std::nullopt);
+}
+
+absl::Status Txn::CheckBound(absl::string_view what, absl::string_view key) const {
+  return client::CheckLimit(what, key.size(), limits::kMaxKeyBytes + limits::kKeySlackBytes,
+                            "kMaxKeyBytes plus 16 bytes for span bounds");
 }
 
 absl::Status Txn::CheckWrite(absl::string_view key, size_t value_bytes) const {
@@ -386,7 +394,13 @@ absl::StatusOr<int64_t> Txn::DeleteRange(absl::string_view start, absl::string_v
                                          std::vector<std::string>* deleted_keys) {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (start >= end) return absl::InvalidArgumentError("DeleteRange start must be before its end");
-  // The bounds' sizes are the server's to check (span bounds get some slack).
+  // The start may become the anchor, a written key; the end only bounds the span.
+  if (absl::Status s = client::CheckLimit("the DeleteRange's start key", start.size(),
+                                          limits::kMaxKeyBytes, "kMaxKeyBytes");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckBound("the DeleteRange's end key", end); !s.ok()) return s;
   if (absl::Status s =
           client::CheckLimit("the transaction's writes", write_bytes_ + start.size() + end.size(),
                              options_.max_write_bytes, "kMaxTxnWriteBytes");
@@ -422,6 +436,7 @@ absl::StatusOr<std::string> Txn::DeleteRangePiece(absl::string_view start, absl:
   kvpb::DeleteRangeRequest* d = batch.add_requests()->mutable_delete_range();
   d->set_start_key(std::string(start));
   d->set_end_key(std::string(end));
+  d->set_resumable(true);  // we follow the resume key (DeleteRange above)
   proto_.set_sequence(proto_.sequence() + 1);
   intents_laid_ = true;  // even a failed attempt may have laid some
   // Bounded: each round moves the snapshot above one newer or uncertain version, or
@@ -434,13 +449,12 @@ absl::StatusOr<std::string> Txn::DeleteRangePiece(absl::string_view start, absl:
       return resp.status();
     }
     if (!resp->has_error()) {
-      // It deleted what the span held at the read timestamp: the commit must find the
-      // span unchanged since then (refresh), or it would delete too little. The rest
-      // of the span counts as read already: a refresh before the next piece must
-      // find it unchanged too.
-      NoteRead(start, end);
-      StartHeartbeat();
+      // It deleted what [start, resume) held at the read timestamp: the commit must
+      // find that unchanged since then (refresh), or it would delete too little. The
+      // rest of the span is read by the pieces that delete it.
       const kvpb::DeleteRangeResponse& piece = resp->responses(0).delete_range();
+      NoteRead(start, piece.resume_key().empty() ? end : piece.resume_key());
+      StartHeartbeat();
       deleted->insert(piece.deleted_keys().begin(), piece.deleted_keys().end());
       return piece.resume_key();
     }

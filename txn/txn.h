@@ -25,15 +25,16 @@
 //     timestamp, Commit refreshes the read spans (no write landed in them between)
 //     and commits at the new timestamp, or fails with a retryable error.
 //
-// Limits (docs/limits.md): a write whose key or value is over its limit, or that
-// would take the transaction's writes past TxnOptions::max_write_bytes, fails with
-// InvalidArgument before anything is sent, and the Txn stays usable.
+// Limits (docs/limits.md): an operation whose key, bound or value is over its limit,
+// or a write that would take the transaction's writes past
+// TxnOptions::max_write_bytes, fails with InvalidArgument before anything is sent,
+// and the Txn stays usable.
 //
 // Errors: IsRetryable(status) — restart the whole transaction (RunTransaction does,
 // with backoff); client::IsAmbiguous(status) from Commit — the outcome is unknown;
 // anything else is a plain failure (bad input, unavailable). After any error from
-// an operation other than a failed ConditionalPut condition or a refused argument
-// (an empty key, a limit), the Txn is finished: further calls fail with
+// an operation other than a failed ConditionalPut condition or a write refused before
+// sending (an empty key, a limit above), the Txn is finished: further calls fail with
 // FailedPrecondition.
 //
 // Thread safety: a Txn is used by one thread at a time (its heartbeat thread is
@@ -155,6 +156,8 @@ class Txn {
   // The limits a write is checked against before anything is sent: its key and
   // value sizes, and the transaction's total (TxnOptions::max_write_bytes).
   absl::Status CheckWrite(absl::string_view key, size_t value_bytes) const;
+  // A key that only bounds a read or a span (limits::kKeySlackBytes of slack).
+  absl::Status CheckBound(absl::string_view what, absl::string_view key) const;
   // Buffers a Put (value) or Delete (nullopt), flushing first if the buffer would
   // no longer fit one batch.
   absl::Status Buffer(absl::string_view key, std::optional<std::string> value);

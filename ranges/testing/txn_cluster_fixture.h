@@ -128,7 +128,32 @@ class TxnClusterTest : public ::testing::Test {
     kvpb::DeleteRangeRequest* d = b.add_requests()->mutable_delete_range();
     d->set_start_key(start);
     d->set_end_key(end);
+    d->set_resumable(true);
     return b;
+  }
+  // DeleteRange [start, end) in txn as a coordinator runs it: one request per piece,
+  // following resume keys (one range, 10,000 keys or 4 MiB per piece). The response
+  // holds every piece's deleted keys, or the first error.
+  kvpb::BatchResponse DeleteRangeAll(kvpb::Transaction* txn, const std::string& start,
+                                     const std::string& end) {
+    kvpb::BatchResponse all;
+    kvpb::DeleteRangeResponse* merged = all.add_responses()->mutable_delete_range();
+    for (std::string from = start;;) {
+      kvpb::BatchResponse piece = SendTxn(txn, DeleteRange(from, end));
+      if (piece.has_error() || piece.responses_size() != 1 ||
+          !piece.responses(0).has_delete_range()) {
+        return piece;
+      }
+      for (const std::string& k : piece.responses(0).delete_range().deleted_keys()) {
+        merged->add_deleted_keys(k);
+      }
+      const std::string& resume = piece.responses(0).delete_range().resume_key();
+      if (resume.empty()) break;
+      EXPECT_GT(resume, from) << "a DeleteRange piece made no progress";
+      if (resume <= from) return piece;
+      from = resume;
+    }
+    return all;
   }
   // expected nullopt: the key must have no value.
   static kvpb::BatchRequest ConditionalPut(const std::string& k, const std::string& v,
