@@ -162,7 +162,7 @@ class Node {
   // of this node and its --join list, or the list is empty (a single-node cluster by
   // choice). `answered_store_ids` maps each address that answered to the store id it
   // answered with; nodes are counted by store id, so an alias of this node or of a
-  // peer is one node (review finding F3). Unavailable, naming the silent
+  // peer is one node (review finding F3). FailedPrecondition, naming the silent
   // peers, if not.
   absl::Status CheckJoinPeersReached(
       const std::map<std::string, std::string>& answered_store_ids) const;

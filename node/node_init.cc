@@ -180,7 +180,10 @@ absl::Status Node::CheckJoinPeersReached(
   const size_t reached = reached_stores.size();
   const size_t total = reached + missing.size();
   if (reached >= total / 2 + 1) return absl::OkStatus();
-  return absl::UnavailableError(absl::StrCat(
+  // FailedPrecondition, not Unavailable: this node answered and refuses until the
+  // operator starts its peers or fixes the network; `rangedb init` reports Unavailable
+  // as "cannot reach <host>", which would send the operator to the wrong node.
+  return absl::FailedPreconditionError(absl::StrCat(
       "init reached ", reached, " of the ", total,
       " nodes of this node and its --join list (addresses that reach the same node count "
       "once; no answer from ",
