@@ -75,7 +75,12 @@ struct ReplicaStatus {
   rangespb::Lease lease;
   bool lease_valid = false;  // this replica holds a valid lease now
   bool quiescent = false;
-  size_t proposals_in_flight = 0;                // appended to Raft, outcome not yet known
+  size_t proposals_in_flight = 0;  // appended to Raft, outcome not yet known
+  // On the leader: the replica a leadership transfer is pending to (0: none). Raft
+  // refuses proposals while it is set (docs/raft.md, "Behaviour").
+  uint64_t lead_transferee = 0;
+  // Leadership transfers this replica started (Replica::TransferLeadershipAway).
+  size_t transfers_started = 0;
   std::map<uint64_t, FollowerStatus> followers;  // by replica id; on the leader only
 };
 
