@@ -135,7 +135,9 @@ int RunStart(const StartFlags& f, std::ostream& out, std::ostream& err) {
 
 int RunInit(const std::string& host, const std::string& split_at, std::ostream& out,
             std::ostream& err) {
-  auto stub = nodepb::Admin::NewStub(grpc::CreateChannel(host, grpc::InsecureChannelCredentials()));
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(host, grpc::InsecureChannelCredentials());
+  auto stub = nodepb::Admin::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   nodepb::InitRequest req;
@@ -143,10 +145,20 @@ int RunInit(const std::string& host, const std::string& split_at, std::ostream& 
   nodepb::InitResponse resp;
   grpc::Status st = stub->Init(&ctx, req, &resp);
   if (!st.ok()) {
-    if (st.error_code() == grpc::StatusCode::UNAVAILABLE ||
-        st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    // gRPC says UNAVAILABLE both when the host cannot be reached and when the node
+    // itself answers with that code; only a channel that never connected means the
+    // host is unreachable. A node that answered and refused (too few --join peers, a
+    // concurrent init, ...) gets its own reason printed, not "cannot reach".
+    const bool connected = channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+    const bool transport = st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                           st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+    if (transport && !connected) {
       err << "rangedb init: cannot reach " << host << " (unavailable): " << st.error_message()
           << "\n";
+    } else if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      err << "rangedb init: " << host << " did not finish the init within 30s ("
+          << st.error_message()
+          << "); it may still complete: run `rangedb init` again to see its outcome\n";
     } else {
       err << "rangedb init: " << st.error_message() << "\n";
     }

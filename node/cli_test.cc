@@ -1,15 +1,38 @@
 #include "node/cli.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "node/node.h"
 #include "node/testing/cli_runner.h"
 
 namespace rangedb {
 namespace {
+
+// A TCP port on 127.0.0.1 that was free a moment ago (0 if none was found).
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
 
 TEST(CliTest, VersionPrintsVersion) {
   CliResult r = RunRangedb({"version"});
@@ -83,6 +106,28 @@ TEST(CliServerTest, InitAndStatusReportAnUnreachableHost) {
   r = RunRangedb({"node", "status", "--host=127.0.0.1:1"});
   EXPECT_EQ(r.exit_code, kExitFailure);
   EXPECT_NE(r.err.find("no host answered"), std::string::npos) << r.err;
+}
+
+// A node that answers but refuses the init (here: none of its --join peers answers,
+// so it has no majority) must be reported with its reason, not as unreachable: the
+// operator would look for a network problem on the wrong host.
+TEST(CliServerTest, InitPrintsTheNodesRefusalNotCannotReach) {
+  const int port = FreePort();
+  ASSERT_NE(port, 0);
+  NodeOptions o;
+  o.store = "mem";
+  o.listen_addr = absl::StrCat("127.0.0.1:", port);
+  o.join = {"127.0.0.1:1"};  // nothing listens there
+  o.http_addr = "127.0.0.1:0";
+  o.cache_bytes = size_t{8} << 20;
+  absl::StatusOr<std::unique_ptr<Node>> node = Node::Start(o);
+  ASSERT_TRUE(node.ok()) << node.status();
+  CliResult r = RunRangedb({"init", absl::StrCat("--host=", o.listen_addr)});
+  EXPECT_EQ(r.exit_code, kExitFailure);
+  EXPECT_EQ(r.err.find("cannot reach"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("a cluster needs a majority"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no answer from 127.0.0.1:1"), std::string::npos) << r.err;
+  EXPECT_EQ((*node)->cluster_id(), "");
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -157,10 +158,14 @@ class Node {
   // Init helpers (node_init.cc). PingAddress retries until give_up_after.
   std::optional<nodepb::PingResponse> PingAddress(const std::string& address,
                                                   absl::Duration give_up_after);
-  // OK if this node and the --join peers that answered init's pings (all but
-  // `silent`) are a majority of this node and its --join list, or the list is empty
-  // (a single-node cluster by choice). Unavailable, naming the silent peers, if not.
-  absl::Status CheckJoinPeersReached(const std::vector<std::string>& silent) const;
+  // OK if this node and the --join peers that answered init's pings are a majority
+  // of this node and its --join list, or the list is empty (a single-node cluster by
+  // choice). `answered_store_ids` maps each address that answered to the store id it
+  // answered with; nodes are counted by store id, so an alias of this node or of a
+  // peer is one node (review finding F3). FailedPrecondition, naming the silent
+  // peers, if not.
+  absl::Status CheckJoinPeersReached(
+      const std::map<std::string, std::string>& answered_store_ids) const;
   absl::StatusOr<nodepb::InitClaimResponse> ClaimRemote(const std::string& address,
                                                         const nodepb::InitClaimRequest& req);
   // Releases this init's claims here and on `addresses` (best effort).

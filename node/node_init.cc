@@ -2,7 +2,9 @@
 // (docs/node.md "Cluster life cycle", docs/design/node-identity.md).
 #include <algorithm>
 #include <future>
+#include <map>
 #include <random>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -143,7 +145,8 @@ void Node::ReleaseClaims(const std::string& cluster_id, const std::vector<std::s
   for (auto& f : sent) f.get();
 }
 
-absl::Status Node::CheckJoinPeersReached(const std::vector<std::string>& silent) const {
+absl::Status Node::CheckJoinPeersReached(
+    const std::map<std::string, std::string>& answered_store_ids) const {
   std::vector<std::string> configured = options_.join;
   std::sort(configured.begin(), configured.end());
   configured.erase(std::unique(configured.begin(), configured.end()), configured.end());
@@ -151,20 +154,40 @@ absl::Status Node::CheckJoinPeersReached(const std::vector<std::string>& silent)
   // No --join: a single-node cluster, which the operator asked for by starting the
   // node alone.
   if (configured.empty()) return absl::OkStatus();
+  // A member is a store, not an address (review finding F3): this node's own address
+  // under another name (localhost for 127.0.0.1), or a peer listed under two names,
+  // answers with the same store id. Counted once per address, an alias let an
+  // isolated node count itself twice and find a "majority" on its side of a
+  // partition. So the reached members are the distinct store ids that answered, this
+  // node's included once. A silent address counts as one more node: its identity is unknown, and if
+  // it is really an alias of a reached node, counting it only makes the majority harder to reach,
+  // never easier.
+  std::set<std::string> reached_stores = {store_id_};
   std::vector<std::string> missing;
-  for (const std::string& addr : silent) {
-    if (std::binary_search(configured.begin(), configured.end(), addr)) missing.push_back(addr);
+  for (const std::string& addr : configured) {
+    auto it = answered_store_ids.find(addr);
+    if (it == answered_store_ids.end()) {
+      missing.push_back(addr);
+    } else {
+      // Every node answers with its store id; an empty one (never sent) is keyed by
+      // the address so it still counts once.
+      reached_stores.insert(it->second.empty() ? "address " + addr : it->second);
+    }
   }
   // This node and the --join peers that answered must be a majority of this node and
   // its --join peers: two inits over one --join set cannot both have a majority, so
   // an isolated node (or one started before the others) cannot make a second cluster.
-  const size_t total = configured.size() + 1;
-  const size_t reached = total - missing.size();
+  const size_t reached = reached_stores.size();
+  const size_t total = reached + missing.size();
   if (reached >= total / 2 + 1) return absl::OkStatus();
-  return absl::UnavailableError(absl::StrCat(
-      "init reached ", reached, " of the ", total, " nodes of this node and its --join list (",
-      "no answer from ", absl::StrJoin(missing, ", "), " within ",
-      absl::FormatDuration(kPingGiveUp),
+  // FailedPrecondition, not Unavailable: this node answered and refuses until the
+  // operator starts its peers or fixes the network; `rangedb init` reports Unavailable
+  // as "cannot reach <host>", which would send the operator to the wrong node.
+  return absl::FailedPreconditionError(absl::StrCat(
+      "init reached ", reached, " of the ", total,
+      " nodes of this node and its --join list (addresses that reach the same node count "
+      "once; no answer from ",
+      absl::StrJoin(missing, ", "), " within ", absl::FormatDuration(kPingGiveUp),
       "); a cluster needs a majority of them, or this node, cut off from the others, could "
       "form a second cluster beside theirs. This init changed nothing: start those nodes or "
       "fix the network, then run init again (a single-node cluster is a node started "
@@ -200,22 +223,25 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
   candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
   std::erase(candidates, options_.listen_addr);
 
-  // 1. Who answers (in parallel: an unreachable node costs kPingGiveUp once).
-  std::vector<std::future<bool>> pings;
+  // 1. Who answers (in parallel: an unreachable node costs kPingGiveUp once), and
+  // with which store: the majority check counts stores, not addresses.
+  std::vector<std::future<std::optional<nodepb::PingResponse>>> pings;
   for (const std::string& addr : candidates) {
-    pings.push_back(std::async(
-        std::launch::async, [this, addr] { return PingAddress(addr, kPingGiveUp).has_value(); }));
+    pings.push_back(
+        std::async(std::launch::async, [this, addr] { return PingAddress(addr, kPingGiveUp); }));
   }
   std::vector<std::string> order = {options_.listen_addr};
   std::vector<std::string> silent;
+  std::map<std::string, std::string> answered_store_ids;  // address -> store id
   for (size_t i = 0; i < candidates.size(); ++i) {
-    if (pings[i].get()) {
+    if (std::optional<nodepb::PingResponse> pong = pings[i].get(); pong.has_value()) {
       order.push_back(candidates[i]);
+      answered_store_ids[candidates[i]] = pong->store_id();
     } else {
       silent.push_back(candidates[i]);
     }
   }
-  if (absl::Status s = CheckJoinPeersReached(silent); !s.ok()) {
+  if (absl::Status s = CheckJoinPeersReached(answered_store_ids); !s.ok()) {
     spdlog::warn("init: refused, nothing was created: {}", std::string(s.message()));
     return s;
   }

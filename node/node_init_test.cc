@@ -182,5 +182,63 @@ TEST(NodeInitTest, AnAliasOfThisNodesAddressIsNotASecondMember) {
   EXPECT_EQ(r->nodes_size(), 1) << "a ghost member: " << r->DebugString();
 }
 
+// Review finding F3: a majority is of distinct nodes, not of addresses. With its own
+// address under another name in --join (localhost beside 127.0.0.1), a node cut off
+// from its one peer counted the alias as a second answering member: 2 of 3, a
+// "majority" on its side of the partition, while the peer, listing itself the same
+// way, had one on the other side, and each made a cluster of its own.
+TEST(NodeInitTest, AnAliasOfThisNodeDoesNotMakeAMajority) {
+  const int port = FreePort();
+  ASSERT_NE(port, 0);
+  // 127.0.0.1:1 stands for the peer on the other side of the partition.
+  std::unique_ptr<Node> node = StartNode(absl::StrCat("127.0.0.1:", port),
+                                         {absl::StrCat("localhost:", port), "127.0.0.1:1"});
+  ASSERT_NE(node, nullptr);
+  absl::StatusOr<nodepb::InitResponse> r = node->InitCluster(nodepb::InitRequest());
+  EXPECT_FALSE(r.ok()) << "init formed a cluster of " << (r.ok() ? r->nodes_size() : 0)
+                       << " node(s) with its one peer unreachable";
+  EXPECT_EQ(node->cluster_id(), "");
+  EXPECT_THAT(r.status().message(), HasSubstr("reached 1 of the 2 nodes"));
+}
+
+// The same for a peer reached under two names: it is one answering member. Here this
+// node and peer B answer (B twice) while two of the four nodes are silent: 2 of 4 is
+// no majority (before: 3 of 5 addresses).
+TEST(NodeInitTest, APeerReachedUnderTwoNamesIsOneMember) {
+  const int port_b = FreePort();
+  ASSERT_NE(port_b, 0);
+  std::unique_ptr<Node> b = StartNode(absl::StrCat("127.0.0.1:", port_b));
+  ASSERT_NE(b, nullptr);
+  std::unique_ptr<Node> a =
+      StartNode("127.0.0.1:0", {absl::StrCat("127.0.0.1:", port_b),
+                                absl::StrCat("localhost:", port_b), "127.0.0.1:1", "127.0.0.1:2"});
+  ASSERT_NE(a, nullptr);
+  absl::StatusOr<nodepb::InitResponse> r = a->InitCluster(nodepb::InitRequest());
+  EXPECT_FALSE(r.ok()) << "init formed a cluster of " << (r.ok() ? r->nodes_size() : 0)
+                       << " node(s) with 2 of its 4 nodes unreachable";
+  EXPECT_EQ(a->cluster_id(), "");
+  EXPECT_EQ(b->cluster_id(), "");
+  EXPECT_THAT(r.status().message(), HasSubstr("reached 2 of the 4 nodes"));
+}
+
+// An alias of this node beside a peer that answers: two nodes, both reached, and the
+// cluster is those two.
+TEST(NodeInitTest, AnAliasOfThisNodeBesideAnAnsweringPeerMakesATwoNodeCluster) {
+  const int port_b = FreePort();
+  ASSERT_NE(port_b, 0);
+  std::unique_ptr<Node> b = StartNode(absl::StrCat("127.0.0.1:", port_b));
+  ASSERT_NE(b, nullptr);
+  const int port_a = FreePort();  // after b took its port: not the same one
+  ASSERT_NE(port_a, 0);
+  std::unique_ptr<Node> a =
+      StartNode(absl::StrCat("127.0.0.1:", port_a),
+                {absl::StrCat("localhost:", port_a), absl::StrCat("127.0.0.1:", port_b)});
+  ASSERT_NE(a, nullptr);
+  absl::StatusOr<nodepb::InitResponse> r = a->InitCluster(nodepb::InitRequest());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->nodes_size(), 2) << r->DebugString();
+  EXPECT_EQ(a->node_id(), 1u);
+}
+
 }  // namespace
 }  // namespace rangedb

@@ -370,6 +370,16 @@ absl::Status Raft::StepFollower(raftpb::Message& m) {
   }
 }
 
+void Raft::RefuseTimeoutNow(const raftpb::Message& m) {
+  RAFT_CHECK(m.type() == raftpb::MSG_TIMEOUT_NOW, "RefuseTimeoutNow of another message type");
+  if (m.term() != 0 && !StepTerm(m)) return;  // a stale leader's: no transfer to end
+  raftpb::Message refusal;
+  refusal.set_to(m.from());
+  refusal.set_type(raftpb::MSG_TRANSFER_REFUSED);
+  refusal.set_index(m.index());
+  Send(std::move(refusal));
+}
+
 absl::Status Raft::StepCandidate(raftpb::Message& m) {
   const raftpb::MessageType my_resp =
       state_ == StateType::kPreCandidate ? raftpb::MSG_PRE_VOTE_RESP : raftpb::MSG_VOTE_RESP;

@@ -130,6 +130,14 @@ class Raft {
   // The owner applied committed entries through `applied` (and persisted what the
   // Ready asked for): frees uncommitted budget and may auto-leave a joint config.
   void AdvanceApplied(uint64_t applied, uint64_t applied_payload_bytes);
+  // The owner will not let this node campaign now (say, its store drains) and so does
+  // not step the leader's MSG_TIMEOUT_NOW `m`: this answers it with
+  // MSG_TRANSFER_REFUSED, and the leader ends the transfer at once. Without the answer
+  // the leader would refuse proposals until the transfer lapses, an election timeout
+  // later (thesis section 3.10). Term rules as for a stepped message: a stale `m` is
+  // ignored, a newer term is adopted.
+  // REQUIRES: m.type() == MSG_TIMEOUT_NOW.
+  void RefuseTimeoutNow(const raftpb::Message& m);
   // The owner persisted the entries it was handed (RaftLog::StableTo ran). A leader
   // counts its own log toward commit quorums only through the persisted index, so this
   // is where its own acknowledgement happens; may commit (and queue MsgApps carrying
@@ -245,6 +253,11 @@ class Raft {
   uint64_t lead_ = kNone;
   // Leadership transfer target, or kNone.
   uint64_t lead_transferee_ = kNone;
+  // Number of the latest MSG_TIMEOUT_NOW this node sent (its `index`): only a refusal
+  // of that one ends the transfer. A refusal of an earlier TimeoutNow may arrive after
+  // a later one was accepted, and ending the transfer then would let this leader take
+  // proposals (and renew its lease) while the transferee campaigns.
+  uint64_t timeout_now_sent_ = 0;
   // Index of the latest conf change this leader proposed; a new one is only accepted
   // once the owner applied past it (one change at a time).
   uint64_t pending_conf_index_ = 0;

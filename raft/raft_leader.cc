@@ -58,6 +58,15 @@ absl::Status Raft::StepLeader(raftpb::Message& m) {
     case raftpb::MSG_TRANSFER_LEADER:
       HandleTransferLeader(m, pr);
       break;
+    case raftpb::MSG_TRANSFER_REFUSED:
+      // The transferee will not campaign (RefuseTimeoutNow): waiting out the election
+      // timeout would only keep proposals refused (review of issue 14, F6). Ending the
+      // transfer is always safe — it only gates proposals here — but only the refusal
+      // of the latest TimeoutNow says the transferee is not campaigning.
+      if (m.from() == lead_transferee_ && m.index() == timeout_now_sent_) {
+        AbortLeaderTransfer();
+      }
+      break;
     default:
       break;
   }
@@ -193,6 +202,7 @@ void Raft::SendTimeoutNow(uint64_t to) {
   raftpb::Message m;
   m.set_to(to);
   m.set_type(raftpb::MSG_TIMEOUT_NOW);
+  m.set_index(++timeout_now_sent_);
   Send(std::move(m));
 }
 

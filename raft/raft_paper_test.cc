@@ -602,5 +602,81 @@ TEST(RaftThesis, LeadershipTransfer) {
   EXPECT_EQ(net.raft(1).lead(), 3u);
 }
 
+// The leader's TimeoutNow to `to` among the messages it queued (none: type 0).
+raftpb::Message TakeTimeoutNow(Raft& leader, uint64_t to) {
+  raftpb::Message found;
+  for (raftpb::Message& m : leader.TakeMessages()) {
+    if (m.type() == raftpb::MSG_TIMEOUT_NOW && m.to() == to) found = m;
+  }
+  return found;
+}
+
+absl::Status ProposeAt(Raft& r, const std::string& data) {
+  raftpb::Message m = Msg(r.id(), r.id(), raftpb::MSG_PROP);
+  m.add_entries()->set_data(data);
+  return r.Step(std::move(m));
+}
+
+// Thesis §3.10: the leader refuses proposals while a transfer is pending and abandons
+// a transfer that did not finish within an election timeout. A target that will not
+// campaign (its owner forbids it: a draining store) says so with MSG_TRANSFER_REFUSED
+// (our extension, issue 14 review F6), and the leader ends the transfer at once
+// instead of refusing proposals for an election timeout.
+TEST(RaftThesis, RefusedLeadershipTransferEndsAtOnce) {
+  std::vector<TestNode> nodes;
+  for (uint64_t id : {1, 2, 3}) nodes.push_back(NewNode(id, {1, 2, 3}));
+  Network net(std::move(nodes));
+  net.Hup(1);
+  net.Propose(1, "x");
+  Raft& leader = net.raft(1);
+  ASSERT_EQ(leader.state(), StateType::kLeader);
+  const uint64_t term = leader.term();
+  ASSERT_TRUE(leader.Step(Msg(3, 1, raftpb::MSG_TRANSFER_LEADER)).ok());
+  ASSERT_EQ(leader.lead_transferee(), 3u);
+  const raftpb::Message timeout_now = TakeTimeoutNow(leader, 3);
+  ASSERT_EQ(timeout_now.type(), raftpb::MSG_TIMEOUT_NOW);
+  EXPECT_TRUE(IsProposalDropped(ProposeAt(leader, "refused")));
+
+  net.raft(3).RefuseTimeoutNow(timeout_now);
+  EXPECT_EQ(net.raft(3).state(), StateType::kFollower);
+  EXPECT_EQ(net.raft(3).term(), term);
+  for (raftpb::Message& m : net.raft(3).TakeMessages()) net.Send(std::move(m));
+
+  EXPECT_EQ(leader.lead_transferee(), kNone);
+  EXPECT_EQ(leader.state(), StateType::kLeader);
+  EXPECT_EQ(leader.term(), term);
+  EXPECT_TRUE(ProposeAt(leader, "taken").ok());
+}
+
+// Only a refusal of the latest TimeoutNow ends a transfer: the refusal of an earlier
+// transfer to the same target, arriving late, says nothing about this one (the target
+// may be campaigning on it), so it must not let the leader take proposals again.
+TEST(RaftThesis, LateRefusalOfAnEarlierTransferDoesNotEndTheCurrentOne) {
+  std::vector<TestNode> nodes;
+  for (uint64_t id : {1, 2, 3}) nodes.push_back(NewNode(id, {1, 2, 3}));
+  Network net(std::move(nodes));
+  net.Hup(1);
+  net.Propose(1, "x");
+  Raft& leader = net.raft(1);
+  ASSERT_EQ(leader.state(), StateType::kLeader);
+  ASSERT_TRUE(leader.Step(Msg(3, 1, raftpb::MSG_TRANSFER_LEADER)).ok());
+  const raftpb::Message first = TakeTimeoutNow(leader, 3);
+  ASSERT_EQ(first.type(), raftpb::MSG_TIMEOUT_NOW);
+  // Another transfer (to 2) replaces it, then one to 3 again.
+  ASSERT_TRUE(leader.Step(Msg(2, 1, raftpb::MSG_TRANSFER_LEADER)).ok());
+  (void)leader.TakeMessages();
+  ASSERT_TRUE(leader.Step(Msg(3, 1, raftpb::MSG_TRANSFER_LEADER)).ok());
+  const raftpb::Message latest = TakeTimeoutNow(leader, 3);
+  ASSERT_EQ(latest.type(), raftpb::MSG_TIMEOUT_NOW);
+  ASSERT_NE(latest.index(), first.index());
+
+  net.raft(3).RefuseTimeoutNow(first);
+  for (raftpb::Message& m : net.raft(3).TakeMessages()) net.Send(std::move(m));
+  EXPECT_EQ(leader.lead_transferee(), 3u) << "a stale refusal ended the transfer";
+  net.raft(3).RefuseTimeoutNow(latest);
+  for (raftpb::Message& m : net.raft(3).TakeMessages()) net.Send(std::move(m));
+  EXPECT_EQ(leader.lead_transferee(), kNone);
+}
+
 }  // namespace
 }  // namespace rangedb::raft

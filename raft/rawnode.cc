@@ -17,7 +17,7 @@ bool IsLocalMsg(raftpb::MessageType t) {
 bool IsResponseMsg(raftpb::MessageType t) {
   return t == raftpb::MSG_APP_RESP || t == raftpb::MSG_VOTE_RESP ||
          t == raftpb::MSG_HEARTBEAT_RESP || t == raftpb::MSG_UNREACHABLE ||
-         t == raftpb::MSG_PRE_VOTE_RESP;
+         t == raftpb::MSG_PRE_VOTE_RESP || t == raftpb::MSG_TRANSFER_REFUSED;
 }
 
 bool HardStateEqual(const raftpb::HardState& a, const raftpb::HardState& b) {
@@ -115,6 +115,10 @@ absl::Status RawNode::Step(raftpb::Message m) {
 void RawNode::TransferLeader(uint64_t transferee) {
   raftpb::Message m = LocalMsg(transferee, raftpb::MSG_TRANSFER_LEADER);
   Guarded([&] { (void)raft_->Step(std::move(m)); });
+}
+
+void RawNode::RefuseTimeoutNow(const raftpb::Message& timeout_now) {
+  Guarded([&] { raft_->RefuseTimeoutNow(timeout_now); });
 }
 
 absl::Status RawNode::ReadIndex(std::string ctx) {

@@ -94,6 +94,11 @@ class RawNode {
   absl::Status Step(raftpb::Message m);
   // Asks the leader to hand leadership to `transferee`.
   void TransferLeader(uint64_t transferee);
+  // Instead of Step for a leader's MSG_TIMEOUT_NOW that the owner will not act on
+  // (this node must not campaign now): tells the leader, which ends the transfer and
+  // takes proposals again at once (Raft::RefuseTimeoutNow).
+  // REQUIRES: timeout_now.type() == MSG_TIMEOUT_NOW.
+  void RefuseTimeoutNow(const raftpb::Message& timeout_now);
   // Requests a linearizable read point; the answer arrives as a ReadState carrying
   // `ctx` in a later Ready. ctx must be unique among outstanding reads.
   absl::Status ReadIndex(std::string ctx);

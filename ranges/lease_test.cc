@@ -3,6 +3,7 @@
 // NTP or an operator may — never stretches it. Issue 13, finding 4.
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -12,6 +13,15 @@ namespace rangedb::ranges {
 namespace {
 
 constexpr uint64_t kUserRange = 3;  // [\x04, KeyMax)
+
+bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!condition()) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
 
 kvpb::BatchRequest Addressed(kvpb::BatchRequest req) {
   req.mutable_header()->set_range_id(kUserRange);
@@ -113,6 +123,60 @@ TEST(LeaseTest, ADrainedStoreRefusesLeadershipTransfer) {
   target_led = target_led || target->Status().leader_replica_id == target_replica;
   EXPECT_FALSE(target_led) << "the drained store on node " << target_node
                            << " took leadership of range " << kUserRange << " by transfer";
+}
+
+// Issue 14 review, F6: Raft refuses proposals while a leadership transfer is pending
+// (thesis section 3.10), and ends a transfer the target never completes only after an
+// election timeout. A drained or fenced target that drops MsgTimeoutNow in silence
+// therefore stalls every write on the leader for an election timeout, once per try
+// (a draining leader tries again and again). The target must say no, and the leader
+// end the transfer when it hears it. The leader's ticks are paused here, so the
+// transfer cannot lapse: only the refusal can end it.
+TEST(LeaseTest, ARefusedTransferEndsAtOnceAndTheLeaderTakesWritesAgain) {
+  TestCluster c(3, FastStoreConfig());
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04k", "v1")).has_error());
+  const uint64_t leader = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(leader, 0u);
+  std::shared_ptr<Replica> lr = c.StoreOf(leader)->GetReplica(kUserRange);
+  ASSERT_NE(lr, nullptr);
+  // The first transfer goes to the first other replica of the descriptor
+  // (Replica::TransferLeadershipAway): drain that one's store.
+  uint64_t target_node = 0;
+  const kvpb::RangeDescriptor desc = lr->Descriptor();
+  for (const kvpb::ReplicaDescriptor& rd : desc.replicas()) {
+    if (rd.node_id() != leader) {
+      target_node = rd.node_id();
+      break;
+    }
+  }
+  ASSERT_NE(target_node, 0u);
+  (void)c.StoreOf(target_node)->DrainLeases(absl::Now());
+  const ReplicaStatus before = lr->Status();
+  ASSERT_EQ(before.leader_replica_id, before.replica_id);
+
+  c.StoreOf(leader)->PauseTicksForTesting(true);
+  lr->TransferLeadershipAway();
+  ASSERT_TRUE(WaitFor([&] { return lr->Status().transfers_started > before.transfers_started; },
+                      absl::Seconds(5)))
+      << "the leader never started the transfer";
+  // No tick, so no election timeout: the transfer ends only if the refusal arrives.
+  const bool ended = WaitFor(
+      [&] {
+        const ReplicaStatus s = lr->Status();
+        return s.lead_transferee == 0 && s.leader_replica_id == s.replica_id &&
+               s.term == before.term;
+      },
+      absl::Seconds(5));
+  const ReplicaStatus after = lr->Status();
+  EXPECT_TRUE(ended) << "the leader still waits for the transfer the drained store on node "
+                     << target_node << " refused (lead_transferee " << after.lead_transferee
+                     << ", leader " << after.leader_replica_id << ", term " << after.term << " was "
+                     << before.term << "); proposals are dropped until it lapses";
+  c.StoreOf(leader)->PauseTicksForTesting(false);
+  // Still the leader, at the same term: it takes the next write itself.
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04k", "v2")).has_error());
+  EXPECT_EQ(c.LeaseholderOf(kUserRange), leader);
+  EXPECT_EQ(lr->Status().term, before.term);
 }
 
 }  // namespace

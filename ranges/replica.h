@@ -75,7 +75,12 @@ struct ReplicaStatus {
   rangespb::Lease lease;
   bool lease_valid = false;  // this replica holds a valid lease now
   bool quiescent = false;
-  size_t proposals_in_flight = 0;                // appended to Raft, outcome not yet known
+  size_t proposals_in_flight = 0;  // appended to Raft, outcome not yet known
+  // On the leader: the replica a leadership transfer is pending to (0: none). Raft
+  // refuses proposals while it is set (docs/raft.md, "Behaviour").
+  uint64_t lead_transferee = 0;
+  // Leadership transfers this replica started (Replica::TransferLeadershipAway).
+  size_t transfers_started = 0;
   std::map<uint64_t, FollowerStatus> followers;  // by replica id; on the leader only
 };
 
@@ -196,12 +201,14 @@ class Replica {
 
   ReplicaStatus Status() const;
   bool IsLeaseholder() const;
-  // OK, or why this replica stopped for good. DataLoss: its storage is corrupt (a Raft
-  // record failed its checksum or does not decode); the Store takes it out of service.
-  // Any other code: an error that says nothing lasting about the data (an I/O error
-  // reading its log or installing a snapshot); the Store stops the node, and a
-  // restart brings the replica back (docs/replication.md, "Corrupt replicas"). A
-  // stopped replica holds no lease, answers no proposal ("ambiguous" for those in
+  // OK, or why this replica stopped for good. A deterministic error
+  // (StopScope::kReplica in ranges/stop_scope.h: DataLoss — a Raft record failed its
+  // checksum or does not decode —, or an input the engine rejects: InvalidArgument,
+  // Unimplemented) would recur after a restart: the Store takes the replica out of
+  // service. Any other code: an error that says nothing lasting about the data (an
+  // I/O error reading its log or installing a snapshot); the Store stops the node,
+  // and a restart brings the replica back (docs/replication.md, "Corrupt replicas").
+  // A stopped replica holds no lease, answers no proposal ("ambiguous" for those in
   // flight), and takes no further input.
   absl::Status Corruption() const;
 

@@ -35,6 +35,7 @@ bool IsControlMessage(const raftpb::Message& m) {
     case raftpb::MSG_HEARTBEAT:
     case raftpb::MSG_HEARTBEAT_RESP:
     case raftpb::MSG_TIMEOUT_NOW:
+    case raftpb::MSG_TRANSFER_REFUSED:
       return true;
     default:
       return false;
@@ -197,11 +198,15 @@ std::optional<int64_t> Replica::QuorumContactNanosLocked() const {
 void Replica::HandleMessageLocked(rangespb::RaftMessageRequest& m) {
   if (IsVoteRequest(m.message()) && !store_->VotingAllowed()) return;
   // A draining (or clock-fenced) store must not become leader: a transfer would make
-  // it campaign at once, past the ticks it no longer takes. The leader's transfer
-  // lapses after an election timeout and it stays leader (or tries another replica).
+  // it campaign at once, past the ticks it no longer takes. It says no rather than
+  // dropping the message (review of issue 14, F6): Raft refuses proposals while a
+  // transfer is pending, so a silent refusal stalled the leader's writes for an
+  // election timeout per attempt. The leader ends the transfer when the refusal
+  // arrives, stays leader, and its drain tries the next replica.
   if (m.message().type() == raftpb::MSG_TIMEOUT_NOW && !store_->CampaignAllowed()) {
     spdlog::info("r{}: replica {} refuses leadership transfer from {}: the store is draining",
                  range_id_, replica_id_, m.message().from());
+    raw_->RefuseTimeoutNow(m.message());
     return;
   }
   if (m.quiesce()) {
@@ -325,8 +330,9 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
   }
   if (transfer_requested_) {
     transfer_requested_ = false;
-    // A transfer in progress runs to its end (it lapses after an election timeout
-    // if the target refuses: a draining or clock-fenced store does). The next one
+    // A transfer in progress runs to its end (a draining or clock-fenced target
+    // refuses it, and the leader ends it when the refusal arrives; one whose target
+    // never answers lapses after an election timeout). The next one
     // goes to the next live replica in turn, so one refusing target cannot keep the
     // leadership here.
     if (soft_.raft_state == raft::StateType::kLeader &&
@@ -358,8 +364,10 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
     absl::Status s = IngestSnapshotLocked(snapshot);
     if (s.ok()) s = staged.log_write->ApplySnapshot(*rd.snapshot);
     if (!s.ok()) {
-      // The error's own code: DataLoss (no data) retires the replica, an I/O error
-      // stops the node (docs/replication.md, "Corrupt replicas").
+      // The error's own code: a deterministic one (DataLoss: no data; the engine
+      // rejecting the file: InvalidArgument, Unimplemented) retires the replica, as
+      // the leader would send the same data after a restart; an I/O error stops the
+      // node (ranges/stop_scope.h; docs/replication.md, "Corrupt replicas").
       MarkCorruptLocked(absl::Status(
           s.code(), absl::StrCat("range ", range_id_, ": installing a snapshot: ", s.message())));
       return std::nullopt;
@@ -524,7 +532,9 @@ ReplicaStatus Replica::Status() const {
   s.lease_valid = CheckLeaseLocked().valid;
   s.quiescent = quiescent_;
   s.proposals_in_flight = in_flight_.size();
+  s.transfers_started = transfer_attempts_;
   if (soft_.raft_state == raft::StateType::kLeader) {
+    s.lead_transferee = raw_->raft().lead_transferee();
     for (const auto& [id, pr] : raw_->GetStatus().progress) {
       if (id != replica_id_) s.followers[id] = {pr.match, pr.next, pr.state, pr.pending_snapshot};
     }

@@ -529,5 +529,81 @@ TEST(SnapshotTest, IngestIOErrorStopsTheNodeNotTheReplica) {
   ExpectSameReplicatedState(c, c.LeaseholderOf(kUserRange), lagger);
 }
 
+// Issue 14 review, F5: an ingest that fails the same way whenever it is tried —
+// RocksDB's InvalidArgument or NotSupported for the file the leader sent — would fail
+// again after a restart, since the leader sends the same data. Stopping the node for
+// it (as for an I/O error) makes the node crash-loop and takes its other ranges down
+// with it. Such an error retires only the replica; the node and its other ranges go
+// on, and a restart keeps the replica retired instead of failing again.
+void ExpectDeterministicIngestErrorRetiresOnlyTheReplica(absl::Status error) {
+  TestCluster c(3, SnapshotConfig(), {"\x05"});
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04"
+                                             "first",
+                                             "v"))
+                   .has_error());
+  const uint64_t lh = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(lh, 0u);
+  const uint64_t lagger = lh == 3 ? 2 : 3;
+  FallBehind(c, lagger, 60, 1 << 10);
+  auto ingests = std::make_shared<std::atomic<int>>(0);
+  c.SetEngineIngestFault(lagger, [ingests, error] {
+    ingests->fetch_add(1);
+    return error;  // every time: the same input fails the same way
+  });
+  c.SetDropped(lagger, false);
+  std::shared_ptr<Store> store = c.StoreRef(lagger);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return !store->Failure().ok() || !store->CorruptReplicas().empty(); },
+                      absl::Seconds(30)))
+      << "the failed ingest stopped neither the replica nor the node (" << ingests->load()
+      << " ingests)";
+  EXPECT_TRUE(store->Failure().ok())
+      << "a deterministic ingest error stopped the node (it would crash-loop): "
+      << store->Failure();
+  ASSERT_EQ(store->CorruptReplicas().count(kUserRange), 1u);
+  EXPECT_EQ(store->CorruptReplicas().at(kUserRange).code(), error.code())
+      << store->CorruptReplicas().at(kUserRange);
+  EXPECT_EQ(store->GetReplica(kUserRange), nullptr);
+  // The node's other range keeps serving, with this node taking part.
+  ASSERT_FALSE(c.Send(kOtherRange, PutRequest("\x05"
+                                              "after",
+                                              "v"))
+                   .has_error());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const uint64_t other_lh = c.LeaseholderOf(kOtherRange);
+        return other_lh != 0 && StatusOn(c, lagger, kOtherRange).applied_index >=
+                                    StatusOn(c, other_lh, kOtherRange).applied_index;
+      },
+      absl::Seconds(10)));
+  // Restarted (the fault still there), the node comes up without the replica: no
+  // crash loop.
+  store.reset();
+  c.StopNode(lagger);
+  c.StartNode(lagger);
+  store = c.StoreRef(lagger);
+  ASSERT_NE(store, nullptr) << "the node did not restart";
+  EXPECT_TRUE(store->Failure().ok()) << store->Failure();
+  EXPECT_EQ(store->GetReplica(kUserRange), nullptr);
+  EXPECT_EQ(store->CorruptReplicas().count(kUserRange), 1u);
+  EXPECT_NE(store->GetReplica(kOtherRange), nullptr);
+  // The range itself stays available on its two other replicas.
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04"
+                                             "after",
+                                             "v"))
+                   .has_error());
+}
+
+TEST(SnapshotTest, IngestInvalidArgumentRetiresTheReplicaNotTheNode) {
+  ExpectDeterministicIngestErrorRetiresOnlyTheReplica(
+      absl::InvalidArgumentError("injected: Invalid argument: the file's key range is bad"));
+}
+
+// RocksDB's NotSupported reaches us as Unimplemented (storage/rocksdb_internal.h).
+TEST(SnapshotTest, IngestNotSupportedRetiresTheReplicaNotTheNode) {
+  ExpectDeterministicIngestErrorRetiresOnlyTheReplica(
+      absl::UnimplementedError("injected: Not implemented: ingest of this file"));
+}
+
 }  // namespace
 }  // namespace rangedb::ranges

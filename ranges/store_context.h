@@ -191,7 +191,8 @@ class StoreContext {
   virtual bool VotingAllowed() const = 0;
   // Whether this store's replicas may become leaders: false while it drains (SIGTERM,
   // or a clock fence). A replica then refuses a leader's transfer (MsgTimeoutNow),
-  // which would otherwise make it campaign at once (docs/node.md, "Clock fencing").
+  // which would otherwise make it campaign at once, and tells the leader so
+  // (MsgTransferRefused: docs/raft.md; docs/node.md, "Clock fencing").
   virtual bool CampaignAllowed() const = 0;
   // Whether the failure detector considers node_id live (unknown counts as live).
   virtual bool NodeLive(uint64_t node_id) const = 0;
