@@ -201,14 +201,12 @@ class Replica {
 
   ReplicaStatus Status() const;
   bool IsLeaseholder() const;
-  // OK, or why this replica stopped for good. A deterministic error
-  // (StopScope::kReplica in ranges/stop_scope.h: DataLoss — a Raft record failed its
-  // checksum or does not decode —, or an input the engine rejects: InvalidArgument,
-  // Unimplemented) would recur after a restart: the Store takes the replica out of
-  // service. Any other code: an error that says nothing lasting about the data (an
-  // I/O error reading its log or installing a snapshot); the Store stops the node,
-  // and a restart brings the replica back (docs/replication.md, "Corrupt replicas").
-  // A stopped replica holds no lease, answers no proposal ("ambiguous" for those in
+  // OK, or why this replica stopped for good. DataLoss: its storage is corrupt (a Raft
+  // record failed its checksum or does not decode); the Store takes it out of service.
+  // Any other code: an error that says nothing lasting about the data (an I/O error
+  // reading its log or installing a snapshot); the Store stops the node, and a
+  // restart brings the replica back (docs/replication.md, "Corrupt replicas"). A
+  // stopped replica holds no lease, answers no proposal ("ambiguous" for those in
   // flight), and takes no further input.
   absl::Status Corruption() const;
 

@@ -1,8 +1,7 @@
-// Replica: stopping for good when its storage is corrupt or fails deterministically
-// (docs/replication.md, "Corrupt replicas").
+// Replica: stopping for good when its storage is corrupt (docs/replication.md,
+// "Corrupt replicas").
 #include "absl/strings/str_cat.h"
 #include "ranges/replica.h"
-#include "ranges/stop_scope.h"
 #include "ranges/store_context.h"
 #include "spdlog/spdlog.h"
 
@@ -22,12 +21,6 @@ void Replica::MarkCorruptLocked(absl::Status why) {
       spdlog::error(
           "r{}: replica {} on node {} stopped, its storage is corrupt: {}. The node keeps "
           "serving its other ranges; this replica stays out of service until it is replaced.",
-          range_id_, replica_id_, store_->config().node_id, corruption_.ToString());
-    } else if (StopScopeOf(corruption_) == StopScope::kReplica) {
-      spdlog::error(
-          "r{}: replica {} on node {} stopped on an error that would recur after a restart: "
-          "{}. The node keeps serving its other ranges; this replica stays out of service "
-          "until it is replaced.",
           range_id_, replica_id_, store_->config().node_id, corruption_.ToString());
     } else {
       spdlog::error("r{}: replica {} on node {} stopped on an error: {}. The node stops.",

@@ -7,13 +7,10 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "ranges/stop_scope.h"
 #include "ranges/store.h"
 #include "ranges/testing/test_cluster.h"
-#include "rocksdb/status.h"
 #include "storage/mvcc.h"
 #include "storage/raft_log_storage.h"
-#include "storage/rocksdb_internal.h"
 
 namespace rangedb::ranges {
 namespace {
@@ -321,43 +318,6 @@ TEST(ReplicaCorruptionTest, CommandNoReplicaCanApplyIsRejectedEverywhere) {
   EXPECT_EQ(d1, d2);
   const auto [d1b, d3] = c.StableDigests(kRangeA, 1, 3, absl::Seconds(10));
   EXPECT_EQ(d1b, d3);
-}
-
-// Issue 14 review, F5: which errors retire a replica and which stop the node
-// (docs/replication.md, "Corrupt replicas"), for the statuses RocksDB reports as they
-// reach a replica. Deterministic ones (the same input fails the same way after a
-// restart) retire the replica, or the node would crash-loop on them; environmental
-// ones stop the store, since a restart may get past them and retiring is for good.
-// End to end: SnapshotTest.Ingest*RetiresTheReplicaNotTheNode (deterministic),
-// SnapshotTest.IngestIOErrorStopsTheNodeNotTheReplica and
-// TransientReadErrorDoesNotRetireTheReplica above (environmental).
-TEST(StopScopeTest, DeterministicErrorsRetireTheReplicaEnvironmentalOnesStopTheStore) {
-  using rocks_internal::FromRocks;
-  const struct {
-    rocksdb::Status rocks;
-    StopScope want;
-  } cases[] = {
-      {rocksdb::Status::Corruption("block checksum mismatch"), StopScope::kReplica},
-      {rocksdb::Status::InvalidArgument("ingest: keys overlap"), StopScope::kReplica},
-      {rocksdb::Status::NotSupported("ingest of this file"), StopScope::kReplica},
-      {rocksdb::Status::IOError("EIO"), StopScope::kStore},
-      {rocksdb::Status::NoSpace("no space left on device"), StopScope::kStore},
-      {rocksdb::Status::Busy(), StopScope::kStore},
-      {rocksdb::Status::TimedOut(), StopScope::kStore},
-      {rocksdb::Status::TryAgain(), StopScope::kStore},
-      {rocksdb::Status::Aborted(), StopScope::kStore},
-      {rocksdb::Status::Incomplete(), StopScope::kStore},
-  };
-  for (const auto& c : cases) {
-    const absl::Status s = FromRocks(c.rocks, "test");
-    EXPECT_EQ(StopScopeOf(s), c.want) << c.rocks.ToString() << " -> " << s;
-  }
-  // Codes of our own that no RocksDB status maps to: unknown, so the store stops.
-  for (absl::StatusCode code :
-       {absl::StatusCode::kResourceExhausted, absl::StatusCode::kUnknown,
-        absl::StatusCode::kDeadlineExceeded, absl::StatusCode::kFailedPrecondition}) {
-    EXPECT_EQ(StopScopeOf(absl::Status(code, "x")), StopScope::kStore) << code;
-  }
 }
 
 }  // namespace

@@ -364,10 +364,8 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
     absl::Status s = IngestSnapshotLocked(snapshot);
     if (s.ok()) s = staged.log_write->ApplySnapshot(*rd.snapshot);
     if (!s.ok()) {
-      // The error's own code: a deterministic one (DataLoss: no data; the engine
-      // rejecting the file: InvalidArgument, Unimplemented) retires the replica, as
-      // the leader would send the same data after a restart; an I/O error stops the
-      // node (ranges/stop_scope.h; docs/replication.md, "Corrupt replicas").
+      // The error's own code: DataLoss (no data) retires the replica, an I/O error
+      // stops the node (docs/replication.md, "Corrupt replicas").
       MarkCorruptLocked(absl::Status(
           s.code(), absl::StrCat("range ", range_id_, ": installing a snapshot: ", s.message())));
       return std::nullopt;

@@ -8,7 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "ranges/evaluate.h"
 #include "ranges/range_keys.h"
-#include "ranges/stop_scope.h"
 #include "spdlog/spdlog.h"
 #include "storage/lock_table.h"
 #include "storage/mvcc_key.h"
@@ -49,11 +48,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
     if (!r.ok()) {
       const absl::Status s(r.status().code(), absl::StrCat("loading replica of range ", id, ": ",
                                                            r.status().message()));
-      // A corrupt record (or another deterministic error) stops only this replica: it
-      // would fail the same way at every start, and failing the store for it would
-      // keep the whole node down. Anything else (an I/O error) means the engine itself
-      // is unusable now (ranges/stop_scope.h).
-      if (StopScopeOf(s) == StopScope::kStore) return s;
+      // A corrupt record stops only this replica; anything else (an I/O error) means
+      // the engine itself is unusable.
+      if (!absl::IsDataLoss(s)) return s;
       found_corrupt.emplace_back(id, s);
       continue;
     }

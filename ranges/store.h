@@ -11,8 +11,7 @@
 // leaders to truncate long logs about once a second. Raft snapshots are streamed by
 // the SnapshotSender's threads and received by BeginSnapshot's sinks, never on the
 // scheduler thread (docs/design/snapshot-streaming.md). Replicas whose storage turns
-// out corrupt, or that fail on an error that would recur after a restart, are taken
-// out of service (CorruptReplicas; ranges/stop_scope.h).
+// out corrupt are taken out of service (CorruptReplicas).
 //
 // Thread safety: safe for concurrent use. Lock order: Store::mu_ < Replica::mu_.
 #pragma once
@@ -54,9 +53,9 @@ struct StoreOptions {
   // Opens snapshot streams to other nodes; empty = this store sends no snapshots.
   SnapshotStreamFactory open_snapshot_stream;
   // Called once, on a store thread, after the store stopped on an error it cannot get
-  // past that is not deterministic (an I/O error reading or installing a replica's Raft
-  // state: FailStop; ranges/stop_scope.h). Empty: log it and abort the process, which its
-  // supervisor restarts (what CockroachDB and etcd do). Must not call back into the store.
+  // past that is not corruption (an I/O error reading or installing a replica's Raft
+  // state: FailStop). Empty: log it and abort the process, which its supervisor
+  // restarts (what CockroachDB and etcd do). Must not call back into the store.
   std::function<void(const absl::Status& why)> on_fatal_error;
 };
 
@@ -96,9 +95,8 @@ class Store final : public StoreContext {
   // Replicas in service (not the corrupt ones).
   std::shared_ptr<Replica> GetReplica(uint64_t range_id) const;
   std::vector<std::shared_ptr<Replica>> Replicas() const;
-  // Replicas out of service because their storage is corrupt or they failed on a
-  // deterministic error (StopScope::kReplica), with the error that stopped them
-  // (docs/replication.md, "Corrupt replicas"). They stay out of service
+  // Replicas out of service because their storage is corrupt, with the error that
+  // stopped them (docs/replication.md, "Corrupt replicas"). They stay out of service
   // across restarts (a store-local marker records them) until they are replaced.
   std::map<uint64_t, absl::Status> CorruptReplicas() const;
   // OK, or the error that stopped the whole store (FailStop): it serves nothing and
@@ -148,14 +146,13 @@ class Store final : public StoreContext {
   void ProcessPass(const std::vector<uint64_t>& range_ids);
   // Takes a stopped replica out of service and records it durably.
   void RetireCorruptReplica(uint64_t range_id, const absl::Status& why);
-  // A replica stopped: on a deterministic error (corruption, an input the engine
-  // rejects: StopScope::kReplica) it is retired, anything else stops the store
-  // (FailStop). Returns false if the store stopped.
+  // A replica stopped: corrupt (DataLoss) ones are retired, anything else stops the
+  // store (FailStop). Returns false if the store stopped.
   bool HandleStoppedReplica(uint64_t range_id, const absl::Status& why);
   // Stops driving replicas and serving requests, then reports why through
-  // StoreOptions::on_fatal_error (default: abort). An I/O error says nothing lasting
-  // about a replica (docs/replication.md, "Corrupt replicas"): a restart reads
-  // everything again from disk.
+  // StoreOptions::on_fatal_error (default: abort). An I/O error that is not corruption
+  // says nothing lasting about a replica (docs/replication.md, "Corrupt replicas"):
+  // a restart reads everything again from disk.
   void FailStop(const absl::Status& why);
   // Store::Open: the corrupt-replica markers.
   absl::Status LoadCorruptMarkers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,10 +1,9 @@
-// Store: replicas out of service because their storage is corrupt or fails
-// deterministically (docs/replication.md, "Corrupt replicas").
+// Store: replicas out of service because their storage is corrupt
+// (docs/replication.md, "Corrupt replicas").
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "ranges/range_keys.h"
-#include "ranges/stop_scope.h"
 #include "ranges/store.h"
 #include "spdlog/spdlog.h"
 #include "storage/mvcc_key.h"
@@ -45,10 +44,7 @@ void Store::RetireCorruptReplica(uint64_t range_id, const absl::Status& why) {
 }
 
 bool Store::HandleStoppedReplica(uint64_t range_id, const absl::Status& why) {
-  // A deterministic error (corruption, or input the engine rejects) would fail again
-  // after a restart: retire the replica alone rather than crash-loop the node
-  // (review finding F5; ranges/stop_scope.h).
-  if (StopScopeOf(why) == StopScope::kReplica) {
+  if (absl::IsDataLoss(why)) {
     RetireCorruptReplica(range_id, why);
     return true;
   }
@@ -64,9 +60,8 @@ void Store::FailStop(const absl::Status& why) {
     stopping_ = true;  // the scheduler, ticker and GC threads end
   }
   spdlog::critical(
-      "store: node {} stops on an error that may not recur (not corruption, not an input "
-      "the engine rejects): {}. No replica is retired: restarted, the node reads its state "
-      "from disk again.",
+      "store: node {} stops on an error that is not corruption: {}. No replica is retired: "
+      "restarted, the node reads its state from disk again.",
       config().node_id, why.ToString());
   if (options_.on_fatal_error) {
     options_.on_fatal_error(why);
