@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/request_limits.h"
+#include "ranges/evaluate_txn.h"
 #include "ranges/txn_errors.h"
 #include "storage/lock_table.h"
 #include "storage/mvcc.h"
@@ -198,6 +199,8 @@ TxnContext TxnContextOf(const kvpb::Transaction& txn) {
   ctx.meta.write_timestamp = TimestampFromProto(txn.write_timestamp());
   ctx.meta.sequence = txn.sequence();
   ctx.meta.priority = txn.priority();
+  // Stored in every intent: pushers judge a recordless transaction by it.
+  ctx.meta.min_timestamp = TxnMinTimestamp(txn);
   ctx.read_timestamp = TimestampFromProto(txn.read_timestamp());
   return ctx;
 }

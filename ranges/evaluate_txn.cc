@@ -280,11 +280,17 @@ PushDecision DecidePush(const std::optional<kvpb::Transaction>& record,
   if (!absent) {
     d.record = *record;
   } else {
-    // No record: the intent's view of the transaction, judged by its timestamp.
+    // No record: the intent's view of the transaction, judged by its start. Not by
+    // the intent's timestamp: readers' pushes move that up, and steady reads would
+    // keep a dead coordinator's intents alive for ever. A live transaction older
+    // than a heartbeat interval has a record (docs/transactions.md, "Liveness").
+    // Intents written before lock entries carried the start show only their
+    // timestamp: TxnMinTimestamp falls back to it.
+    const Timestamp start = TxnMinTimestamp(request.pushee());
     d.record = request.pushee();
     d.record.clear_lock_spans();
-    *d.record.mutable_last_heartbeat() = request.pushee().write_timestamp();
-    if (!CanCreateRecord(markers, Ts(request.pushee().write_timestamp()))) {
+    TimestampToProto(start, d.record.mutable_last_heartbeat());
+    if (!CanCreateRecord(markers, start)) {
       // Finished and removed, or aborted without a record: it can never commit,
       // and had it committed no intent of it would be left. Treat it as aborted
       // (for the intent the pusher met) and write nothing.

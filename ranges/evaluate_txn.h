@@ -10,9 +10,10 @@
 //   - only T's coordinator creates a PENDING record (HeartbeatTxn, or EndTxn writing it
 //     finished at once), and only while CanCreateRecord holds for T's start;
 //   - a pusher may create a record only to write it ABORTED, and only while
-//     CanCreateRecord holds for the intent's timestamp; otherwise T can never commit
-//     (its coordinator cannot create the record either) and, had it committed, no
-//     intent of it would be left, so the pusher treats T as ABORTED without writing;
+//     CanCreateRecord holds for T's start (which the intent carries); otherwise T can
+//     never commit (its coordinator cannot create the record either) and, had it
+//     committed, no intent of it would be left, so the pusher treats T as ABORTED
+//     without writing;
 //   - every removal of a record (EndTxn leaving none, GC) first leaves a tombstone
 //     marker above T's timestamps (MarkerTimestampOfRemoval).
 //
@@ -66,12 +67,13 @@ std::string TxnTombstoneMarkerKey(absl::string_view anchor_key, absl::string_vie
 std::string TxnPushMarkerKey(absl::string_view anchor_key, absl::string_view txn_id);
 
 // The earliest timestamp txn can have written at: its start (read timestamp before
-// the gateway set a start, write timestamp before either).
+// the gateway set a start, write timestamp before either: a pushee built from an
+// intent written before lock entries carried the start).
 Timestamp TxnMinTimestamp(const kvpb::Transaction& txn);
 
 // Whether a record may be created for a transaction none of whose timestamps is
-// below min_timestamp (its coordinator: TxnMinTimestamp; a pusher: the timestamp of
-// the intent it met): no tombstone marker at or above it.
+// below min_timestamp (TxnMinTimestamp: its coordinator's transaction, or the
+// pushee as its intent shows it): no tombstone marker at or above it.
 bool CanCreateRecord(const RecordMarkers& markers, Timestamp min_timestamp);
 
 // The tombstone marker to leave when the record of `finished` goes (or a transaction
@@ -90,7 +92,8 @@ Timestamp MarkerTimestampOfRemoval(const kvpb::Transaction& finished, Timestamp 
 void WriteTxnRecord(Writer& writer, const kvpb::Transaction& record);
 
 // True if a transaction last heard of at its record's last_heartbeat (or, with none,
-// its write timestamp) is abandoned at `now`.
+// its write timestamp) is abandoned at `now`. DecidePush sets a missing record's
+// last_heartbeat to the transaction's start, which pushes never move.
 bool TxnExpired(const kvpb::Transaction& record, Timestamp now);
 
 // HeartbeatTxn: creates the PENDING record if absent (at the write timestamp
@@ -127,10 +130,13 @@ struct EndTxnResult {
     const RecordMarkers& markers = {});
 
 // PushTxn, as a decision over the record (nullopt: absent). Does not wait: kWait
-// tells the caller to queue and ask again. Without a record: if one may not be
-// created for the intent's timestamp (markers), the answer is ABORTED and nothing
-// is written; a timestamp push records a push marker instead of a record; an abort
-// (expired, lower priority) writes the record ABORTED.
+// tells the caller to queue and ask again. Without a record the pushee is judged by
+// its start (TxnMinTimestamp of request.pushee(), from the intent's lock entry),
+// never by the intent's timestamp, which readers' pushes move: if a record may not
+// be created for it (markers), the answer is ABORTED and nothing is written; it is
+// expired once its start is kTxnExpiration old; a timestamp push records a push
+// marker instead of a record; an abort (expired, lower priority) writes the record
+// ABORTED.
 struct PushDecision {
   enum Outcome { kPushed, kWait } outcome = kWait;
   kvpb::Transaction record;   // the record after the push (status, write timestamp)

@@ -546,6 +546,39 @@ TEST(DecidePushTest, MissingRecordOfAnExpiredIntentIsAborted) {
   }
 }
 
+// Readers' pushes move a recordless transaction's intent up to their reads; its
+// start (from the lock entry) does not move, and is what the pusher judges.
+TEST(DecidePushTest, AMissingRecordIsJudgedByTheStartNotByThePushedIntent) {
+  const int64_t expiration_ns = absl::ToInt64Nanoseconds(kTxnExpiration);
+  const Timestamp start = T(kBaseNs);
+  const Timestamp now = T(kBaseNs + expiration_ns + 1);
+  // The intent as readers left it: pushed to just below now.
+  kvpb::PushTxnRequest req = Push(kvpb::PUSH_ABORT, T(now.wall_ns - 1));
+  req.mutable_pushee()->clear_read_timestamp();  // an intent shows no read timestamp
+  *req.mutable_pushee()->mutable_start_timestamp() = P(start);
+  PushDecision d = DecidePush(std::nullopt, req, now);
+  EXPECT_EQ(d.outcome, PushDecision::kPushed);
+  EXPECT_TRUE(d.write_record);
+  EXPECT_EQ(d.record.status(), kvpb::ABORTED);
+  EXPECT_EQ(FromP(d.record.last_heartbeat()), start);
+  // A tombstone between the start and the intent's timestamp: the coordinator could
+  // not create the record (it checks its start), so neither may the pusher.
+  RecordMarkers markers;
+  markers.tombstone = T(kBaseNs + 1);
+  req.set_push_type(kvpb::PUSH_TIMESTAMP);
+  *req.mutable_push_to() = P(T(kBaseNs + 3));
+  d = DecidePush(std::nullopt, req, T(kBaseNs + 2), markers);
+  EXPECT_EQ(d.outcome, PushDecision::kPushed);
+  EXPECT_FALSE(d.write_record);
+  EXPECT_EQ(d.record.status(), kvpb::ABORTED);
+  // Without a start (an intent written before lock entries carried it), the
+  // intent's timestamp stands in for it, as before.
+  req.mutable_pushee()->clear_start_timestamp();
+  d = DecidePush(std::nullopt, req, T(now.wall_ns - 1), markers);
+  EXPECT_EQ(d.record.status(), kvpb::PENDING);
+  EXPECT_EQ(FromP(d.record.last_heartbeat()), T(now.wall_ns - 1));
+}
+
 TEST(DecidePushTest, FinishedRecordCountsAsPushedWithoutWriting) {
   for (kvpb::TransactionStatus status : {kvpb::COMMITTED, kvpb::ABORTED}) {
     for (kvpb::PushType type : {kvpb::PUSH_ABORT, kvpb::PUSH_TIMESTAMP}) {
@@ -671,6 +704,7 @@ TEST_F(EvaluateTxnTest, ResolveIntentSpanAbortsOnlyThatTransactionsIntentsInside
 
 TEST_F(EvaluateTxnTest, ResolveIntentOfPendingTransactionMovesItUp) {
   kvpb::Transaction txn = MakeTxn(T(10), T(10));
+  *txn.mutable_start_timestamp() = P(T(7));
   WriteIntent("c", txn, "vc");
   txn.set_status(kvpb::PENDING);
   *txn.mutable_write_timestamp() = P(T(30));
@@ -687,6 +721,8 @@ TEST_F(EvaluateTxnTest, ResolveIntentOfPendingTransactionMovesItUp) {
   ASSERT_TRUE(found.ok());
   ASSERT_TRUE(*found);
   EXPECT_EQ(FromP(entry.txn().write_timestamp()), T(30));
+  // The start stays where it was: pushers judge a recordless transaction by it.
+  EXPECT_EQ(FromP(entry.txn().min_timestamp()), T(7));
   // A reader at 20 no longer meets the intent.
   EXPECT_EQ(Committed("c", T(20)), "<none>");
 }

@@ -117,6 +117,26 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
         }
       }
     } else {
+      // A GC pass stores its own threshold (now - gc_ttl), and gc_ttl may have been
+      // longer for it (a setting changed, or its fallback after a failed read): the
+      // stored threshold must never go down, or a restarted replica, or one built
+      // from a snapshot, would serve reads and accept writes below versions an
+      // earlier pass removed. So the stored value is max(stored, command's), decided
+      // here from the replicated state (read through the batch, which holds this
+      // batch's earlier commands), the same on every replica.
+      proto::Timestamp stored_gc_threshold;
+      bool has_stored_gc_threshold = false;
+      if (cmd.has_gc_threshold()) {
+        absl::StatusOr<bool> found =
+            ReadLocalProto(*batch, GcThresholdKey(range_id_), &stored_gc_threshold);
+        if (!found.ok()) {
+          MarkCorruptLocked(absl::DataLossError(
+              absl::StrCat("range ", range_id_, ": applying the GC command at index ", e.index(),
+                           ": the stored GC threshold is unreadable: ", found.status().message())));
+          return;
+        }
+        has_stored_gc_threshold = *found;
+      }
       // AppendSerialized adds all of the command's writes or none.
       if (absl::Status s = batch->AppendSerialized(cmd.write_batch()); !s.ok()) {
         // Deterministic, as above: every replica refuses the same bytes the same way.
@@ -129,6 +149,10 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
       applied_.set_lease_applied_index(cmd.max_lease_index());
       if (cmd.has_gc_threshold()) {
         gc_threshold_ = std::max(gc_threshold_, TimestampFromProto(cmd.gc_threshold()));
+        if (has_stored_gc_threshold &&
+            TimestampFromProto(stored_gc_threshold) > TimestampFromProto(cmd.gc_threshold())) {
+          WriteLocalProto(*batch, GcThresholdKey(range_id_), stored_gc_threshold);
+        }
       }
     }
     if (cmd.has_timestamp() &&

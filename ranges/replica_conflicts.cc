@@ -26,6 +26,11 @@ kvpb::Transaction PusheeOf(const TxnMeta& meta) {
   t.set_epoch(meta.epoch);
   t.set_priority(meta.priority);
   TimestampToProto(meta.write_timestamp, t.mutable_write_timestamp());
+  // The pushee's liveness, without a record, is judged by its start, which pushes
+  // (unlike the intent's timestamp) never move (DecidePush).
+  if (!meta.min_timestamp.IsEmpty()) {
+    TimestampToProto(meta.min_timestamp, t.mutable_start_timestamp());
+  }
   return t;
 }
 

@@ -7,7 +7,8 @@
 //  - writes and refreshes at or below the threshold are refused, since the history
 //    they would be checked against is gone; a transaction is told to restart;
 //  - a pass latches only what it removes (no other request of the range waits for
-//    it), and judges a PENDING record by its latest heartbeat, read under the latch.
+//    it), and judges a PENDING record by its latest heartbeat, read under the latch;
+//  - the stored threshold never goes down, whatever gc_ttl a later pass used.
 #include <atomic>
 #include <cstdio>
 #include <functional>
@@ -20,6 +21,7 @@
 #include "ranges/evaluate.h"
 #include "ranges/evaluate_txn.h"
 #include "ranges/intent_resolver.h"
+#include "ranges/range_keys.h"
 #include "ranges/testing/txn_cluster_fixture.h"
 
 namespace rangedb::ranges {
@@ -388,6 +390,65 @@ TEST_F(TxnGcProtocolTest, AGcPassKeepsARecordHeartbeatedAfterItWasChosen) {
   std::optional<kvpb::Transaction> record = Record(t);
   ASSERT_TRUE(record.has_value()) << "the record of a live transaction is gone";
   EXPECT_EQ(record->status(), kvpb::PENDING);
+}
+
+// Review of issue 13, F3: every pass stores its own threshold (now - gc_ttl), and
+// gc_ttl is read at every pass (a cluster setting, with a fallback): a pass with a
+// longer TTL that removes anything — a single finished record is enough — must not
+// store a threshold below one an earlier pass already collected at. Replicas keep
+// the maximum in memory, but a restarted replica (or one built from a snapshot)
+// reads the stored one, and would then serve reads and accept writes below versions
+// that are gone.
+TEST_F(TxnGcProtocolTest, TheStoredGcThresholdNeverGoesDown) {
+  ASSERT_FALSE(Send(Put(K("gt"), "1")).has_error());
+  ASSERT_FALSE(Send(Put(K("gt"), "2")).has_error());
+  absl::SleepFor(absl::Milliseconds(2));
+  absl::StatusOr<Replica::GcResult> gc = RunGC(absl::Nanoseconds(1));  // "1" goes
+  ASSERT_TRUE(gc.ok()) << gc.status();
+  ASSERT_GE(gc->versions_removed, 1);
+  const uint64_t lh = Leaseholder(kRangeB, K("b-wake"));
+  ASSERT_NE(lh, 0u);
+  const Timestamp collected_at = cluster_.StoreOf(lh)->GetReplica(kRangeB)->GcThreshold();
+  ASSERT_FALSE(collected_at.IsEmpty());
+  // A commit across ranges keeps its COMMITTED record, which the next pass removes.
+  kvpb::Transaction t = NewTxn(K("gt-rec"));
+  kvpb::BatchRequest b = Put(K("gt-rec"), "x");
+  *b.add_requests() = Put(K("n-gt"), "y").requests(0);
+  AddEnd(&b, t, {K("gt-rec"), K("n-gt")});
+  ASSERT_FALSE(SendTxn(&t, b).has_error());
+  physical_.Advance(kRecordGcAge + absl::Seconds(1));
+  gc = RunGC(absl::Hours(1));  // now - 1 h: far below collected_at
+  ASSERT_TRUE(gc.ok()) << gc.status();
+  ASSERT_EQ(gc->records_removed, 1);
+  // Every replica applied the pass once none holds the record.
+  auto record_somewhere = [&] {
+    for (uint64_t id = 1; id <= 3; ++id) {
+      if (ReadTxnRecord(*cluster_.EngineOf(id), t.anchor_key(), t.id())->has_value()) return true;
+    }
+    return false;
+  };
+  for (const absl::Time until = absl::Now() + absl::Seconds(5);
+       record_somewhere() && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_FALSE(record_somewhere());
+  for (uint64_t id = 1; id <= 3; ++id) {
+    proto::Timestamp stored;
+    absl::StatusOr<bool> found =
+        ReadLocalProto(*cluster_.EngineOf(id), GcThresholdKey(kRangeB), &stored);
+    ASSERT_TRUE(found.ok() && *found) << "node " << id;
+    EXPECT_GE(TimestampFromProto(stored), collected_at)
+        << "node " << id << " stored the GC threshold " << TimestampFromProto(stored).ToString()
+        << ", below " << collected_at.ToString() << " where versions were already collected";
+  }
+  // What a restarted replica would refuse reads and writes below.
+  cluster_.StopNode(lh);
+  cluster_.StartNode(lh);
+  std::shared_ptr<Replica> restarted = cluster_.StoreOf(lh)->GetReplica(kRangeB);
+  ASSERT_NE(restarted, nullptr);
+  EXPECT_GE(restarted->GcThreshold(), collected_at)
+      << "node " << lh << " restarted with the GC threshold " << restarted->GcThreshold().ToString()
+      << ", below " << collected_at.ToString();
 }
 
 }  // namespace

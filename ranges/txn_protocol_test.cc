@@ -162,6 +162,34 @@ TEST_F(TxnProtocolTest, AnAbandonedTransactionIsAbortedAfterItExpires) {
   EXPECT_TRUE(r1.error().has_aborted()) << r1.error().message();
 }
 
+// Review of issue 13, F1: a reader's timestamp push moves a recordless transaction's
+// intent (and its lock entry's write timestamp) up to the read. That is no sign of
+// life: steady reads must not keep a dead coordinator's intents from expiring.
+TEST_F(TxnProtocolTest, ReadsDoNotKeepARecordlessTransactionAlive) {
+  kvpb::Transaction b = NewTxn(K("z1"));
+  ASSERT_FALSE(SendTxn(&b, Put(K("z1"), "abandoned")).has_error());  // no record
+  ASSERT_FALSE(Record(b).has_value());
+  // b's coordinator dies. Readers go on meeting its intent, every 3 s (less than
+  // the expiry apart), for 12 s in all: each pushes b above its read.
+  for (int i = 0; i < 4; ++i) {
+    physical_.Advance(absl::Seconds(3));
+    kvpb::BatchResponse r = Send(Get(K("z1")));
+    ASSERT_FALSE(r.has_error()) << r.error().message();
+  }
+  // b was never heard of after its start, 12 s ago: a writer aborts it at once
+  // instead of waiting for it until its own deadline.
+  kvpb::BatchResponse w = Send(Put(K("z1"), "w"), /*via=*/1, /*timeout=*/absl::Seconds(3));
+  ASSERT_FALSE(w.has_error()) << w.error().message();
+  EXPECT_EQ(Value(K("z1")), "w");
+  std::optional<kvpb::Transaction> record = Record(b);
+  EXPECT_TRUE(!record.has_value() || record->status() == kvpb::ABORTED);
+  kvpb::BatchRequest end;
+  AddEnd(&end, b, {K("z1")});
+  kvpb::BatchResponse late = SendTxn(&b, end);
+  ASSERT_TRUE(late.has_error());
+  EXPECT_TRUE(late.error().has_aborted()) << late.error().message();
+}
+
 TEST_F(TxnProtocolTest, AHigherPriorityWriterAbortsTheHolderInsteadOfWaiting) {
   kvpb::Transaction low = NewTxn(K("hp"));
   low.set_priority(1);

@@ -52,6 +52,7 @@ TxnMeta TxnMetaFromProto(const proto::TxnMeta& p) {
   m.write_timestamp = TimestampFromProto(p.write_timestamp());
   m.sequence = p.sequence();
   m.priority = p.priority();
+  if (p.has_min_timestamp()) m.min_timestamp = TimestampFromProto(p.min_timestamp());
   return m;
 }
 
@@ -62,6 +63,9 @@ void TxnMetaToProto(const TxnMeta& meta, proto::TxnMeta* p) {
   TimestampToProto(meta.write_timestamp, p->mutable_write_timestamp());
   p->set_sequence(meta.sequence);
   p->set_priority(meta.priority);
+  if (!meta.min_timestamp.IsEmpty()) {
+    TimestampToProto(meta.min_timestamp, p->mutable_min_timestamp());
+  }
 }
 
 }  // namespace rangedb

@@ -19,6 +19,9 @@ struct TxnMeta {
   Timestamp write_timestamp;
   int32_t sequence = 0;  // sequence number of the write; grows with every write
   int32_t priority = 0;  // the transaction's priority, for pushers (0 = normal)
+  // The transaction's start: never moved by pushes (write_timestamp is). Empty when
+  // unknown (a lock entry written before the field existed).
+  Timestamp min_timestamp;
 
   bool operator==(const TxnMeta&) const = default;
 };

@@ -196,6 +196,7 @@ class TxnClusterTest : public ::testing::Test {
     t.set_epoch(txn.epoch());
     t.set_priority(txn.priority());
     *t.mutable_write_timestamp() = txn.write_timestamp();
+    if (txn.has_start_timestamp()) *t.mutable_start_timestamp() = txn.start_timestamp();
     return t;
   }
   // A PushTxn of pushee (as its intent shows it) by a pusher of the given priority.
