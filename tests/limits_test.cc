@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/kv_client.h"
+#include "client/random.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/kv.grpc.pb.h"
@@ -255,6 +256,46 @@ TEST_F(LimitsTest, ABatchOverItsWriteBytesIsRefusedWhole) {
   for (int i = 0; i < batch.requests_size(); ++i) {
     EXPECT_EQ(Read(absl::StrCat("batch/", i)), std::nullopt) << i;
   }
+}
+
+TEST_F(LimitsTest, ARequestJustUnderItsLimitIsServedOneSpanMoreIsRefused) {
+  // Only a commit's lock spans make a request this large (reads and writes hit their
+  // own limits first): a rollback listing spans up to just under kMaxRequestBytes is
+  // served, the same with one span more is refused, by the client and by the node.
+  kvpb::BatchRequest over;
+  kvpb::Transaction* txn = over.mutable_header()->mutable_txn();
+  txn->set_id(RandomBytes(16));
+  txn->set_anchor_key("reqsize/anchor");
+  kvpb::EndTxnRequest* end = over.add_requests()->mutable_end_txn();
+  end->set_key("reqsize/anchor");
+  end->set_commit(false);
+  for (int i = 0; over.ByteSizeLong() <= limits::kMaxRequestBytes; ++i) {
+    kvpb::Span* span = end->add_lock_spans();
+    span->set_key(absl::StrFormat("reqsize/%05d/", i) + std::string(8000, 'k'));
+    span->set_end_key(span->key() + "~");
+  }
+  kvpb::BatchRequest under = over;
+  under.mutable_requests(0)->mutable_end_txn()->mutable_lock_spans()->RemoveLast();
+  ASSERT_LE(under.ByteSizeLong(), limits::kMaxRequestBytes);
+  ASSERT_GT(under.ByteSizeLong(), limits::kMaxRequestBytes - 20'000);  // just under
+
+  ExpectLimitError(kv_->Batch(over).status(), "kMaxRequestBytes");
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(static_cast<int>(limits::kMaxKvMessageBytes));
+  std::unique_ptr<kvpb::KV::Stub> stub = kvpb::KV::NewStub(
+      grpc::CreateCustomChannel(cluster_->address(1), grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  kvpb::BatchResponse refused;
+  grpc::Status rpc = stub->Batch(&context, over, &refused);
+  ASSERT_TRUE(rpc.ok()) << rpc.error_message();
+  ASSERT_TRUE(refused.has_error());
+  EXPECT_TRUE(absl::StrContains(refused.error().message(), "kMaxRequestBytes"))
+      << refused.error().message();
+
+  absl::StatusOr<kvpb::BatchResponse> served = kv_->Batch(under);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(served->responses(0).end_txn().status(), kvpb::ABORTED);
 }
 
 TEST_F(LimitsTest, ATransactionWritesManyLargeValuesAndManyKeysInBatchesThatFit) {
