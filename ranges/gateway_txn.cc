@@ -8,6 +8,7 @@
 // every intent is durable. When all writes fall in the anchor's range that is one
 // batch and one Raft command.
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "ranges/evaluate.h"
@@ -27,6 +28,69 @@ struct Part {
   std::vector<int> indices;  // the original request of each of requests
   std::vector<kvpb::RequestUnion> requests;
 };
+
+// The stamps of a transaction: the timestamps the gateway that receives its first
+// request sets once (Gateway::Send). Every later request carries them unchanged.
+bool SameStamps(const kvpb::Transaction& a, const kvpb::Transaction& b) {
+  return TimestampFromProto(a.start_timestamp()) == TimestampFromProto(b.start_timestamp()) &&
+         TimestampFromProto(a.read_timestamp()) == TimestampFromProto(b.read_timestamp()) &&
+         TimestampFromProto(a.uncertainty_limit()) == TimestampFromProto(b.uncertainty_limit());
+}
+
+void CopyStamps(const kvpb::Transaction& from, kvpb::Transaction* to) {
+  *to->mutable_start_timestamp() = from.start_timestamp();
+  *to->mutable_read_timestamp() = from.read_timestamp();
+  *to->mutable_uncertainty_limit() = from.uncertainty_limit();
+  *to->mutable_write_timestamp() = from.write_timestamp();
+}
+
+// Which stamps the parts of one batch were evaluated with. A part the leaseholder
+// answers from the idempotency record of an earlier attempt carries that attempt's
+// stamps. For a transaction's first request they can differ from this attempt's: a
+// client that heard nothing back retries the unstamped request through another
+// gateway, which stamps it again. The transaction must then go on with the stamps
+// its intents carry — pushers judge a recordless transaction by the start in its
+// intent (DecidePush), and a coordinator holding a later start could create its
+// record where the pushers, seeing an earlier start, already removed its intent as
+// aborted. If some parts carry one set and some another, no choice is safe.
+class StampCheck {
+ public:
+  explicit StampCheck(const kvpb::Transaction& sent) : sent_(sent) {}
+  void Note(const kvpb::BatchResponse& r) {
+    if (r.has_error() || !r.has_txn()) return;  // evaluated with the stamps sent
+    if (SameStamps(r.txn(), sent_)) {
+      fresh_ = true;
+    } else if (!earlier_.has_value()) {
+      earlier_ = r.txn();
+    } else if (!SameStamps(r.txn(), *earlier_)) {
+      mixed_ = true;
+    }
+  }
+  bool consistent() const { return !mixed_ && !(fresh_ && earlier_.has_value()); }
+  // The stamps (and the write timestamp they started from) the transaction goes on
+  // with. REQUIRES: consistent().
+  const kvpb::Transaction& stamps() const { return earlier_.has_value() ? *earlier_ : sent_; }
+  bool replayed() const { return earlier_.has_value(); }
+
+ private:
+  const kvpb::Transaction& sent_;
+  std::optional<kvpb::Transaction> earlier_;
+  bool fresh_ = false;
+  bool mixed_ = false;
+};
+
+// This attempt committed nothing (no EndTxn went out on mixed stamps), but the
+// attempt it met may have: the client, which retried after an attempt that may have
+// applied, reports the outcome as ambiguous. Not marked ambiguous here: that would
+// make the client retry, and every retry meets the same mix.
+kvpb::BatchResponse StampsDisagree(const kvpb::Transaction& txn) {
+  kvpb::BatchResponse resp = ErrorResponse(absl::FailedPreconditionError(
+      "the parts of this transaction's first request answered with the timestamps of "
+      "different attempts (a retry through another gateway met an earlier attempt that "
+      "applied in part): the transaction cannot go on; roll it back"));
+  *resp.mutable_txn() = txn;
+  return resp;
+}
 
 // The idempotency key of part `part` of a batch whose key is `key`: stable across a
 // client's retries of the same batch, distinct per part.
@@ -137,11 +201,15 @@ kvpb::BatchResponse Gateway::SendTxnWrites(const kvpb::BatchRequest& request, ab
   std::vector<kvpb::BatchResponse> first_responses(first.size());
   gateway_util::RunParallel(
       first.size(), [&](size_t i) { first_responses[i] = send_part(*first[i], i + 1, txn); });
+  StampCheck stamps(txn);
+  for (const kvpb::BatchResponse& r : first_responses) stamps.Note(r);
+  if (!stamps.consistent()) return StampsDisagree(txn);  // before the EndTxn goes out
+  kvpb::Transaction stamped = txn;  // the stamps the transaction goes on with
+  CopyStamps(stamps.stamps(), &stamped);
   kvpb::BatchResponse resp;
-  *resp.mutable_txn() = txn;
   std::vector<kvpb::ResponseUnion> responses(n);
   std::vector<bool> filled(n, false);
-  Timestamp write_ts = TimestampFromProto(txn.write_timestamp());
+  Timestamp write_ts = TimestampFromProto(stamped.write_timestamp());
   auto absorb = [&](Part& part, kvpb::BatchResponse& r) -> bool {
     if (r.has_txn()) write_ts = std::max(write_ts, TimestampFromProto(r.txn().write_timestamp()));
     if (r.has_error()) {
@@ -167,13 +235,24 @@ kvpb::BatchResponse Gateway::SendTxnWrites(const kvpb::BatchRequest& request, ab
   };
   bool ok = true;
   for (size_t i = 0; i < first.size(); ++i) ok = absorb(*first[i], first_responses[i]) && ok;
+  std::optional<kvpb::TransactionStatus> status;
   if (ok && has_end) {
-    kvpb::Transaction t = txn;
+    kvpb::Transaction t = stamped;
     TimestampToProto(write_ts, t.mutable_write_timestamp());
     kvpb::BatchResponse last = send_part(parts[anchor_start], 0, t);
-    if (last.has_txn()) resp.mutable_txn()->set_status(last.txn().status());
+    if (first.empty() && !last.has_error() && last.has_txn() && !SameStamps(last.txn(), t)) {
+      // The whole batch was one part, answered from an earlier attempt: its stamps.
+      CopyStamps(last.txn(), &stamped);
+      write_ts = TimestampFromProto(stamped.write_timestamp());
+    } else if (!last.has_error() && last.has_txn() && !SameStamps(last.txn(), t)) {
+      // The EndTxn answered from an attempt with other stamps than its intents'.
+      return StampsDisagree(txn);
+    }
+    if (last.has_txn()) status = last.txn().status();
     ok = absorb(parts[anchor_start], last);
   }
+  *resp.mutable_txn() = stamped;
+  if (status.has_value()) resp.mutable_txn()->set_status(*status);
   TimestampToProto(write_ts, resp.mutable_txn()->mutable_write_timestamp());
   if (!ok) return resp;
   if (!delete_range_rest.empty() && responses[0].has_delete_range() &&

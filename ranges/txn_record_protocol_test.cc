@@ -109,19 +109,10 @@ TEST_F(TxnProtocolTest, ATombstoneOutlivesALeaseChange) {
   kvpb::BatchRequest end;
   AddEnd(&end, t, {K("p3")});
   ASSERT_FALSE(SendTxn(&t, end).has_error());
-  const uint64_t old = Leaseholder(kRangeB, K("b-wake"));  // wakes a quiescent range
+  const auto [old, lh] = StopLeaseholder(kRangeB, K("b-wake"), /*wake=*/true);
   ASSERT_NE(old, 0u);
-  cluster_.StopNode(old);
+  ASSERT_NE(lh, 0u) << "no new leaseholder";
   const uint64_t via = old == 1 ? 2 : 1;
-  uint64_t lh = 0;
-  for (const absl::Time until = absl::Now() + absl::Seconds(20);
-       (lh == 0 || lh == old) && absl::Now() < until;) {
-    (void)Send(Get(K("b-wake")), via);
-    lh = cluster_.LeaseholderOf(kRangeB);
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  ASSERT_NE(lh, 0u);
-  ASSERT_NE(lh, old);
   kvpb::BatchResponse push = PushTxn(seen, kvpb::PUSH_ABORT, /*pusher_priority=*/3, via);
   ASSERT_FALSE(push.has_error()) << push.error().message();
   std::optional<kvpb::Transaction> record = Record(t);
@@ -137,18 +128,10 @@ TEST_F(TxnProtocolTest, ATransactionStartedAfterALeaseChangeMayCreateItsRecord) 
   // A write keeps range B's followers awake (ticking), so that they elect a new
   // leader, which takes the lease, without any request using it.
   ASSERT_FALSE(Send(Put(K("b-wake"), "x")).has_error());
-  const uint64_t old = Leaseholder(kRangeB, K("b-wake"));  // wakes a quiescent range
+  const auto [old, lh] = StopLeaseholder(kRangeB, K("b-wake"), /*wake=*/false);
   ASSERT_NE(old, 0u);
-  cluster_.StopNode(old);
+  ASSERT_NE(lh, 0u) << "no new leaseholder";
   const uint64_t via = old == 1 ? 2 : 1;
-  uint64_t lh = 0;
-  for (const absl::Time until = absl::Now() + absl::Seconds(20);
-       (lh == 0 || lh == old) && absl::Now() < until;) {
-    lh = cluster_.LeaseholderOf(kRangeB);
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  ASSERT_NE(lh, 0u);
-  ASSERT_NE(lh, old);
   // t starts now; its read is the new lease's first use, which raises the
   // timestamp caches' low waters.
   kvpb::Transaction t = NewTxn(K("f1"));  // in range B
@@ -168,18 +151,10 @@ TEST_F(TxnProtocolTest, ATransactionStartedAfterALeaseChangeMayCreateItsRecord) 
 // as t, writes a fresh key and shows where "above L" begins.
 TEST_F(TxnProtocolTest, ARecordCreatedAfterALeaseChangeStartsAboveTheLowWater) {
   ASSERT_FALSE(Send(Put(K("b-wake"), "x")).has_error());
-  const uint64_t old = Leaseholder(kRangeB, K("b-wake"));  // wakes a quiescent range
+  const auto [old, lh] = StopLeaseholder(kRangeB, K("b-wake"), /*wake=*/false);
   ASSERT_NE(old, 0u);
-  cluster_.StopNode(old);
+  ASSERT_NE(lh, 0u) << "no new leaseholder";
   const uint64_t via = old == 1 ? 2 : 1;
-  uint64_t lh = 0;
-  for (const absl::Time until = absl::Now() + absl::Seconds(20);
-       (lh == 0 || lh == old) && absl::Now() < until;) {
-    lh = cluster_.LeaseholderOf(kRangeB);
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  ASSERT_NE(lh, 0u);
-  ASSERT_NE(lh, old);
   // t is anchored in range B; its read is the new lease's first use.
   kvpb::Transaction t = NewTxn(K("f2"));
   kvpb::BatchResponse read = SendTxn(&t, Get(K("f2")), via);
@@ -200,6 +175,112 @@ TEST_F(TxnProtocolTest, ARecordCreatedAfterALeaseChangeStartsAboveTheLowWater) {
   EXPECT_GE(TimestampFromProto(record.write_timestamp()), above_low_water)
       << "the record starts at " << TimestampFromProto(record.write_timestamp()).ToString()
       << ", at or below the low water (a write lands at " << above_low_water.ToString() << ")";
+}
+
+// A transaction's first request is stamped with its timestamps by the gateway that
+// receives it. A client that retries it through another gateway (the first went
+// silent after sending) sends the same unstamped request, which the second gateway
+// stamps again, later; the leaseholder answers the retry from the idempotency
+// record of the attempt that applied. The transaction must go on with the stamps
+// its intents carry: a pusher judges a recordless transaction by the start in its
+// intent, and if the coordinator held a later start, the pusher could find the
+// record "no longer creatable" and remove the intent while the coordinator still
+// creates the record and commits — a committed transaction missing its own write.
+kvpb::BatchRequest WithIdempotencyKey(kvpb::BatchRequest b, const std::string& client_id) {
+  kvpb::IdempotencyKey* key = b.mutable_header()->mutable_idempotency_key();
+  key->set_client_id(client_id);
+  key->set_sequence(1);
+  key->set_retry_window_ms(10'000);
+  return b;
+}
+
+TEST_F(TxnProtocolTest, AFirstWriteRetriedThroughAnotherGatewayKeepsItsTimestamps) {
+  ASSERT_FALSE(Send(Put(K("b-wake"), "x")).has_error());  // range B stays awake
+  kvpb::Transaction t = NewTxn(K("g1"));                   // in range B
+  const kvpb::BatchRequest first =
+      WithIdempotencyKey(ConditionalPut(K("g1"), "t", std::nullopt), RandomBytes(16));
+  kvpb::Transaction lost = t;  // the first attempt: applied, its answer lost
+  kvpb::BatchResponse r1 = SendTxn(&lost, first, 1);
+  ASSERT_FALSE(r1.has_error()) << r1.error().message();
+  const Timestamp s1 = TimestampFromProto(lost.start_timestamp());
+  // A new lease on range B, whose start is above s1: t, as its intent shows it, is
+  // older than the lease and can no longer create its record there. (Moved by a
+  // drain, which is quick: t must not look expired, 5 s after s1, to the pusher.)
+  const uint64_t old = Leaseholder(kRangeB, K("b-wake"));
+  ASSERT_NE(old, 0u);
+  physical_.Advance(2 * absl::Nanoseconds(kTestMaxOffsetNanos));  // past any clock's lead
+  cluster_.StoreOf(old)->DrainLeases(absl::Now() + absl::Seconds(5));
+  uint64_t lh = 0;
+  for (const absl::Time until = absl::Now() + absl::Seconds(10);
+       (lh == 0 || lh == old) && absl::Now() < until;) {
+    lh = cluster_.LeaseholderOf(kRangeB);
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_NE(lh, 0u);
+  ASSERT_NE(lh, old) << "the drain did not move range B's lease";
+  const uint64_t via = old == 1 ? 2 : 1;
+  // The client's retry, through another gateway, stamped later than the lease.
+  physical_.Advance(2 * absl::Nanoseconds(kTestMaxOffsetNanos));
+  kvpb::BatchResponse r2 = SendTxn(&t, first, via);
+  ASSERT_FALSE(r2.has_error()) << r2.error().message();
+  EXPECT_EQ(TimestampFromProto(t.start_timestamp()), s1)
+      << "the retry answered with the second gateway's stamps: the coordinator's start "
+      << TimestampFromProto(t.start_timestamp()).ToString() << " differs from its intent's "
+      << s1.ToString();
+  // A reader meets t's intent: t cannot create its record at the new lease (by the
+  // start its intent carries), so the reader treats it as aborted, removes the
+  // intent, and writes nothing anywhere.
+  kvpb::BatchResponse read = Send(Get(K("g1")), via);
+  ASSERT_FALSE(read.has_error()) << read.error().message();
+  // t commits as its coordinator would: on PUSHED it refreshes what it read (the
+  // ConditionalPut's key) and tries again. It must not commit without its write.
+  bool committed = false;
+  std::string outcome;
+  for (int round = 0; round < 3; ++round) {
+    kvpb::BatchRequest end;
+    AddEnd(&end, t, {K("g1")});
+    kvpb::BatchResponse r = SendTxn(&t, end, via);
+    if (!r.has_error()) {
+      committed = r.responses(0).end_txn().status() == kvpb::COMMITTED;
+      outcome = kvpb::TransactionStatus_Name(r.responses(0).end_txn().status());
+      break;
+    }
+    outcome = r.error().message();
+    if (!r.error().has_retry() || r.error().retry().reason() != kvpb::TransactionRetryError::PUSHED) {
+      break;
+    }
+    kvpb::BatchResponse refresh = SendTxn(&t, Refresh(K("g1")), via);
+    if (refresh.has_error()) {
+      outcome = refresh.error().message();
+      break;
+    }
+    *t.mutable_read_timestamp() = t.write_timestamp();
+  }
+  EXPECT_FALSE(committed) << "t committed, but its ConditionalPut's write is gone (the value is "
+                          << Value(K("g1")).value_or("absent") << ")";
+  if (committed) return;
+  EXPECT_NE(outcome.find("aborted"), std::string::npos) << outcome;
+}
+
+// The parts of a first request on several ranges must all carry one set of stamps:
+// when one part answers from an earlier attempt (stamped elsewhere) and another is
+// evaluated now, the intents disagree on the transaction's start and no choice of
+// stamps is safe for both. The gateway refuses to go on (the client, which retried
+// after an attempt that may have applied, reports the outcome as ambiguous).
+TEST_F(TxnProtocolTest, AFirstWriteWhosePartsCarryDifferentStampsIsRefused) {
+  const std::string client_id = RandomBytes(16);
+  kvpb::Transaction t = NewTxn(K("a7"));
+  // An earlier attempt that reached only range A's part (part 1: ranges in key order).
+  kvpb::Transaction earlier = t;
+  kvpb::BatchResponse r1 = SendTxn(&earlier, WithIdempotencyKey(Put(K("a7"), "t"), client_id), 1);
+  ASSERT_FALSE(r1.has_error()) << r1.error().message();
+  physical_.Advance(absl::Milliseconds(50));
+  kvpb::BatchRequest both = Put(K("a7"), "t");
+  *both.add_requests() = Put(K("s7"), "t").requests(0);  // range C: evaluated now
+  kvpb::BatchResponse r2 = SendTxn(&t, WithIdempotencyKey(both, client_id), 2);
+  ASSERT_TRUE(r2.has_error()) << "a first write whose parts disagree on the stamps succeeded";
+  EXPECT_NE(r2.error().message().find("timestamps of different attempts"), std::string::npos)
+      << r2.error().message();
 }
 
 // Commands whose write batch holds "refuse-me" are refused at application by every
@@ -264,18 +345,10 @@ TEST_F(TxnInternalCommandTest, AnInternalCommandDoesNotRaiseTheTombstoneLowWater
   key->set_retry_window_ms(100);
   ASSERT_FALSE(Send(put).has_error());
   const std::string idem_key = IdempotencyRecordKey(kRangeB, "internal-command-test", 1);
-  const uint64_t old = Leaseholder(kRangeB, K("b-wake"));  // wakes a quiescent range
+  const auto [old, lh] = StopLeaseholder(kRangeB, K("b-wake"), /*wake=*/false);
   ASSERT_NE(old, 0u);
-  cluster_.StopNode(old);
+  ASSERT_NE(lh, 0u) << "no new leaseholder";
   const uint64_t via = old == 1 ? 2 : 1;
-  uint64_t lh = 0;
-  for (const absl::Time until = absl::Now() + absl::Seconds(20);
-       (lh == 0 || lh == old) && absl::Now() < until;) {
-    lh = cluster_.LeaseholderOf(kRangeB);
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  ASSERT_NE(lh, 0u);
-  ASSERT_NE(lh, old);
   // t starts after the lease change; its first request goes to range A, so nothing
   // uses range B's new lease yet.
   kvpb::Transaction t = NewTxn(K("i6"));  // anchored in range B

@@ -274,6 +274,26 @@ class TxnClusterTest : public ::testing::Test {
     return 0;
   }
 
+  // Stops the leaseholder of range_id and waits (bounded) until another node holds
+  // its lease; returns {the stopped node, the new leaseholder} (0 if none came).
+  // With `wake`, requests through a live gateway wake the range (a quiescent range
+  // elects nobody); without, the range must already be awake (a recent write).
+  std::pair<uint64_t, uint64_t> StopLeaseholder(uint64_t range_id, const std::string& key_in_range,
+                                                bool wake) {
+    const uint64_t old = Leaseholder(range_id, key_in_range);
+    if (old == 0) return {0, 0};
+    cluster_.StopNode(old);
+    const uint64_t via = old == 1 ? 2 : 1;
+    uint64_t lh = 0;
+    for (const absl::Time until = absl::Now() + absl::Seconds(20);
+         (lh == 0 || lh == old) && absl::Now() < until;) {
+      if (wake) (void)Send(Get(key_in_range), via);
+      lh = cluster_.LeaseholderOf(range_id);
+      absl::SleepFor(absl::Milliseconds(wake ? 20 : 5));
+    }
+    return {old, lh == old ? 0 : lh};
+  }
+
   AdvanceableClock physical_;  // before cluster_: the stores' clocks read it
   TestCluster cluster_;
   std::map<uint64_t, std::unique_ptr<HybridLogicalClock>> clocks_;
