@@ -8,7 +8,8 @@
 // a one-way partition sets one. Set() replaces all rules; an empty rule set heals.
 //
 // It can also refuse the next N Bootstrap RPCs (RefuseBootstraps), to fail an init
-// half-way.
+// half-way, and the next N init claims (RefuseClaims), to stand for a partition that
+// starts between init's ping and its claim (node/node_init_test.cc).
 //
 // Thread safety: safe for concurrent use.
 #pragma once
@@ -47,12 +48,25 @@ class FaultInjector {
     --refuse_bootstraps_;
     return true;
   }
+  // The next `count` calls of RefuseClaim return true: Internal.ClaimForInit (a claim
+  // or a release) then fails with UNAVAILABLE, while pings are still answered.
+  void RefuseClaims(int count) {
+    absl::MutexLock lock(&mu_);
+    refuse_claims_ = count > 0 ? count : 0;
+  }
+  bool RefuseClaim() {
+    absl::MutexLock lock(&mu_);
+    if (refuse_claims_ == 0) return false;
+    --refuse_claims_;
+    return true;
+  }
 
  private:
   mutable absl::Mutex mu_;
   std::set<uint64_t> drop_inbound_from_ ABSL_GUARDED_BY(mu_);
   std::set<uint64_t> drop_outbound_to_ ABSL_GUARDED_BY(mu_);
   int refuse_bootstraps_ ABSL_GUARDED_BY(mu_) = 0;
+  int refuse_claims_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace rangedb

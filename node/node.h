@@ -166,6 +166,13 @@ class Node {
   // peers, if not.
   absl::Status CheckJoinPeersReached(
       const std::map<std::string, std::string>& answered_store_ids) const;
+  // The same majority, recounted before the commit point over the nodes that granted
+  // this init's claim (`claimed_store_ids`: address -> store id, aliases included),
+  // of the same --join list: a peer that answered the ping but not the claim (a
+  // partition that began in between) counts as silent. Aborted, naming those peers
+  // with `claim_errors` (address -> why the claim failed), if no longer a majority.
+  absl::Status CheckJoinPeersClaimed(const std::map<std::string, std::string>& claimed_store_ids,
+                                     const std::map<std::string, std::string>& claim_errors) const;
   absl::StatusOr<nodepb::InitClaimResponse> ClaimRemote(const std::string& address,
                                                         const nodepb::InitClaimRequest& req);
   // Releases this init's claims here and on `addresses` (best effort).

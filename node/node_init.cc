@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "grpcpp/grpcpp.h"
 #include "node/node.h"
 #include "node/store_identity.h"
@@ -42,6 +43,51 @@ absl::Duration InitRetryDelay(int attempt) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   const int64_t ms = int64_t{100} << std::min(attempt, 5);
   return absl::Milliseconds(ms / 2 + static_cast<int64_t>(rng() % static_cast<uint64_t>(ms)));
+}
+
+// Init's count of nodes (review findings N3, F3): this node and the --join peers that
+// answered, against this node and its whole --join list.
+struct JoinPeerCount {
+  size_t reached = 0;                // distinct stores: this node and the peers that answered
+  size_t total = 0;                  // reached + missing
+  std::vector<std::string> missing;  // --join addresses that did not answer
+  bool IsMajority() const { return reached >= total / 2 + 1; }
+};
+
+// Counts the nodes of this node's --join list that answered, by store id. Both of
+// init's checks use it: the pings (`answered_store_ids` = who answered the ping) and,
+// before the commit point, the claims (= who granted its claim).
+//
+// A member is a store, not an address (review finding F3): this node's own address
+// under another name (localhost for 127.0.0.1), or a peer listed under two names,
+// answers with the same store id. Counted once per address, an alias let an isolated
+// node count itself twice and find a "majority" on its side of a partition. So the
+// reached members are the distinct store ids that answered, this node's included
+// once. A silent address counts as one more node: its identity is unknown, and if it
+// is really an alias of a reached node, counting it only makes the majority harder to
+// reach, never easier. Without --join the count is 1 of 1: a single-node cluster,
+// which the operator asked for by starting the node alone.
+JoinPeerCount CountJoinPeers(const NodeOptions& options, const std::string& self_store_id,
+                             const std::map<std::string, std::string>& answered_store_ids) {
+  std::vector<std::string> configured = options.join;
+  std::sort(configured.begin(), configured.end());
+  configured.erase(std::unique(configured.begin(), configured.end()), configured.end());
+  std::erase(configured, options.listen_addr);
+  std::set<std::string> reached_stores = {self_store_id};
+  JoinPeerCount count;
+  for (const std::string& addr : configured) {
+    auto it = answered_store_ids.find(addr);
+    if (it == answered_store_ids.end()) {
+      count.missing.push_back(addr);
+    } else {
+      // Every node answers with its store id; an empty one (never sent) is keyed by
+      // the address so it still counts once.
+      reached_stores.insert(it->second.empty() ? "address " + addr : it->second);
+    }
+  }
+  count.reached = reached_stores.size();
+  count.total = count.reached + count.missing.size();
+  return count;
 }
 
 }  // namespace
@@ -147,51 +193,67 @@ void Node::ReleaseClaims(const std::string& cluster_id, const std::vector<std::s
 
 absl::Status Node::CheckJoinPeersReached(
     const std::map<std::string, std::string>& answered_store_ids) const {
-  std::vector<std::string> configured = options_.join;
-  std::sort(configured.begin(), configured.end());
-  configured.erase(std::unique(configured.begin(), configured.end()), configured.end());
-  std::erase(configured, options_.listen_addr);
-  // No --join: a single-node cluster, which the operator asked for by starting the
-  // node alone.
-  if (configured.empty()) return absl::OkStatus();
-  // A member is a store, not an address (review finding F3): this node's own address
-  // under another name (localhost for 127.0.0.1), or a peer listed under two names,
-  // answers with the same store id. Counted once per address, an alias let an
-  // isolated node count itself twice and find a "majority" on its side of a
-  // partition. So the reached members are the distinct store ids that answered, this
-  // node's included once. A silent address counts as one more node: its identity is unknown, and if
-  // it is really an alias of a reached node, counting it only makes the majority harder to reach,
-  // never easier.
-  std::set<std::string> reached_stores = {store_id_};
-  std::vector<std::string> missing;
-  for (const std::string& addr : configured) {
-    auto it = answered_store_ids.find(addr);
-    if (it == answered_store_ids.end()) {
-      missing.push_back(addr);
-    } else {
-      // Every node answers with its store id; an empty one (never sent) is keyed by
-      // the address so it still counts once.
-      reached_stores.insert(it->second.empty() ? "address " + addr : it->second);
-    }
-  }
   // This node and the --join peers that answered must be a majority of this node and
   // its --join peers: two inits over one --join set cannot both have a majority, so
   // an isolated node (or one started before the others) cannot make a second cluster.
-  const size_t reached = reached_stores.size();
-  const size_t total = reached + missing.size();
-  if (reached >= total / 2 + 1) return absl::OkStatus();
+  const JoinPeerCount count = CountJoinPeers(options_, store_id_, answered_store_ids);
+  if (count.IsMajority()) return absl::OkStatus();
   // FailedPrecondition, not Unavailable: this node answered and refuses until the
   // operator starts its peers or fixes the network; `rangedb init` reports Unavailable
   // as "cannot reach <host>", which would send the operator to the wrong node.
   return absl::FailedPreconditionError(absl::StrCat(
-      "init reached ", reached, " of the ", total,
+      "init reached ", count.reached, " of the ", count.total,
       " nodes of this node and its --join list (addresses that reach the same node count "
       "once; no answer from ",
-      absl::StrJoin(missing, ", "), " within ", absl::FormatDuration(kPingGiveUp),
+      absl::StrJoin(count.missing, ", "), " within ", absl::FormatDuration(kPingGiveUp),
       "); a cluster needs a majority of them, or this node, cut off from the others, could "
       "form a second cluster beside theirs. This init changed nothing: start those nodes or "
       "fix the network, then run init again (a single-node cluster is a node started "
       "without --join)"));
+}
+
+absl::Status Node::CheckJoinPeersClaimed(
+    const std::map<std::string, std::string>& claimed_store_ids,
+    const std::map<std::string, std::string>& claim_errors) const {
+  // The pings found a majority, but a partition that began after them can leave this
+  // node with fewer: a peer that answered the ping and not the claim is left out, and
+  // this node, cut off, would commit a cluster of a minority while the others form
+  // theirs (review finding, issue 14 HIGH). So the claimed members are counted again,
+  // the same way, of the same --join list; only they become members. An address whose
+  // claim failed counts as silent even if it pinged as an alias of a claimed node:
+  // that can only make the majority harder to reach, never easier.
+  const JoinPeerCount count = CountJoinPeers(options_, store_id_, claimed_store_ids);
+  if (count.IsMajority()) return absl::OkStatus();
+  std::vector<std::string> unclaimed;  // answered the ping, not the claim
+  std::vector<std::string> silent;     // did not answer the ping either
+  for (const std::string& addr : count.missing) {
+    auto it = claim_errors.find(addr);
+    if (it == claim_errors.end()) {
+      silent.push_back(addr);
+    } else {
+      unclaimed.push_back(absl::StrCat(addr, " (", it->second, ")"));
+    }
+  }
+  std::vector<std::string> who;
+  if (!unclaimed.empty()) {
+    who.push_back(absl::StrCat("no answer to its claim from ", absl::StrJoin(unclaimed, ", "),
+                               ", which answered its ping"));
+  }
+  if (!silent.empty()) {
+    who.push_back(absl::StrCat("no answer to its ping from ", absl::StrJoin(silent, ", ")));
+  }
+  // Aborted, not FailedPrecondition: these nodes answered moments ago, the failure may
+  // be transient, and the remedy is to run the whole init again (`rangedb init`
+  // prints the message as is).
+  return absl::AbortedError(absl::StrCat(
+      "init claimed ", count.reached, " of the ", count.total,
+      " nodes of this node and its --join list (addresses that reach the same node count "
+      "once; ",
+      absl::StrJoin(who, "; "),
+      "); a cluster needs a majority of them, or this node, cut off from the others since its "
+      "ping, could form a second cluster beside theirs. This init changed nothing and "
+      "released its claims: check the network between this node and those nodes, then run "
+      "init again"));
 }
 
 absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest& request) {
@@ -257,6 +319,8 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
   claim.set_ttl_ms(absl::ToInt64Milliseconds(kClaimTtl));
   const auto claims_start = std::chrono::steady_clock::now();  // monotonic, like the claims
   std::vector<std::pair<std::string, std::string>> claimed;    // (address, store id)
+  std::map<std::string, std::string> granted_store_ids;        // address -> store id
+  std::map<std::string, std::string> claim_errors;             // address -> why not
   std::vector<std::string> asked;
   // Addresses that reached a node already claimed under another address (an alias:
   // localhost for 127.0.0.1, a second DNS name). Not members; their claim is that
@@ -277,6 +341,7 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
       if (!got.ok()) {
         spdlog::warn("init: {} stopped answering ({}); it is left out and can join later", addr,
                      std::string(got.status().message()));
+        claim_errors[addr] = std::string(absl::StripPrefix(got.status().message(), addr + ": "));
         continue;
       }
       r = *std::move(got);
@@ -299,6 +364,7 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
           "; this init changed nothing. Wait for it: `rangedb init` run again against any "
           "of these nodes then reports the cluster it created")));
     }
+    granted_store_ids[addr] = r.store_id();
     // One store is one node, whatever the address it was reached by (finding N5):
     // this node under another name, or a node already claimed.
     if (addr != options_.listen_addr &&
@@ -313,6 +379,11 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
       continue;
     }
     claimed.emplace_back(addr, r.store_id());
+  }
+  // The majority again, over the nodes actually claimed: a peer that stopped answering
+  // since the ping is no member (see CheckJoinPeersClaimed).
+  if (absl::Status s = CheckJoinPeersClaimed(granted_store_ids, claim_errors); !s.ok()) {
+    return abort(s);
   }
   if (std::chrono::steady_clock::now() >
       claims_start + absl::ToChronoNanoseconds(kClaimTtl - kCommitMargin)) {

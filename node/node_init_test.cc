@@ -37,8 +37,9 @@ int FreePort() {
 }
 
 std::unique_ptr<Node> StartNode(std::string listen_addr = "127.0.0.1:0",
-                                std::vector<std::string> join = {}) {
+                                std::vector<std::string> join = {}, bool testing_faults = false) {
   NodeOptions o;
+  o.testing_faults = testing_faults;
   o.store = "mem";
   o.listen_addr = std::move(listen_addr);
   o.join = std::move(join);
@@ -238,6 +239,65 @@ TEST(NodeInitTest, AnAliasOfThisNodeBesideAnAnsweringPeerMakesATwoNodeCluster) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->nodes_size(), 2) << r->DebugString();
   EXPECT_EQ(a->node_id(), 1u);
+}
+
+// A peer that answers init's ping but whose claim fails (FaultInjector::RefuseClaims:
+// every ClaimForInit, claim or release, fails with UNAVAILABLE), as when a partition
+// starts between the ping and the claim.
+std::unique_ptr<Node> StartPeerRefusingClaims() {
+  std::unique_ptr<Node> peer =
+      StartNode(absl::StrCat("127.0.0.1:", FreePort()), {}, /*testing_faults=*/true);
+  if (peer != nullptr) peer->faults()->RefuseClaims(1000);
+  return peer;
+}
+
+// Review finding (issue 14, HIGH): the majority was checked at ping time only. Here B
+// and C answer A's ping, so A reaches 3 of 3, but neither grants its claim: the
+// partition started after the ping. A alone is 1 of 3; before the fix it skipped both
+// ("left out and can join later") and made a cluster of itself, beside the one B and
+// C could make. Init must recount the claimed members before its commit point.
+TEST(NodeInitTest, InitWhoseJoinPeersFailTheirClaimsCreatesNoCluster) {
+  std::unique_ptr<Node> b = StartPeerRefusingClaims();
+  ASSERT_NE(b, nullptr);
+  std::unique_ptr<Node> c = StartPeerRefusingClaims();
+  ASSERT_NE(c, nullptr);
+  const std::string addr_b = b->options().listen_addr;
+  const std::string addr_c = c->options().listen_addr;
+  std::unique_ptr<Node> a = StartNode("127.0.0.1:0", {addr_b, addr_c});
+  ASSERT_NE(a, nullptr);
+  absl::StatusOr<nodepb::InitResponse> r = a->InitCluster(nodepb::InitRequest());
+  EXPECT_FALSE(r.ok()) << "init formed a cluster of " << (r.ok() ? r->nodes_size() : 0)
+                       << " node(s) of its 3 with both peers' claims failed";
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kAborted) << r.status();
+  EXPECT_EQ(a->node_id(), 0u);
+  EXPECT_EQ(a->cluster_id(), "");
+  EXPECT_EQ(b->cluster_id(), "");
+  EXPECT_EQ(c->cluster_id(), "");
+  EXPECT_THAT(r.status().message(), HasSubstr("claimed 1 of the 3 nodes"));
+  EXPECT_THAT(r.status().message(), HasSubstr(addr_b));
+  EXPECT_THAT(r.status().message(), HasSubstr(addr_c));
+  EXPECT_THAT(r.status().message(), HasSubstr("run init again"));
+  // Its own claim was released: another init may claim A at once.
+  EXPECT_TRUE(a->HandleInitClaim(Claim("other", "127.0.0.1:9")).granted());
+}
+
+// One of two peers failing its claim leaves A and C, 2 of 3: still a majority, and
+// the cluster is those two; B is left out and can join later.
+TEST(NodeInitTest, InitWithOneOfTwoPeersFailingItsClaimKeepsAMajority) {
+  std::unique_ptr<Node> b = StartPeerRefusingClaims();
+  ASSERT_NE(b, nullptr);
+  std::unique_ptr<Node> c = StartNode(absl::StrCat("127.0.0.1:", FreePort()));
+  ASSERT_NE(c, nullptr);
+  // A real address for A: C, once bootstrapped, talks to node 1 there.
+  std::unique_ptr<Node> a = StartNode(absl::StrCat("127.0.0.1:", FreePort()),
+                                      {b->options().listen_addr, c->options().listen_addr});
+  ASSERT_NE(a, nullptr);
+  absl::StatusOr<nodepb::InitResponse> r = a->InitCluster(nodepb::InitRequest());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->nodes_size(), 2) << r->DebugString();
+  EXPECT_EQ(a->node_id(), 1u);
+  EXPECT_EQ(c->cluster_id(), r->cluster_id());
+  EXPECT_EQ(b->cluster_id(), "");
 }
 
 }  // namespace

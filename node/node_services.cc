@@ -109,6 +109,9 @@ class InternalService final : public nodepb::Internal::Service {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "an init claim needs a cluster id and the initiator's address");
     }
+    if (node_->faults() != nullptr && node_->faults()->RefuseClaim()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "init claim refused (testing fault)");
+    }
     *resp = node_->HandleInitClaim(*req);
     return grpc::Status::OK;
   }
