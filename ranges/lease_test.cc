@@ -4,8 +4,10 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ranges/testing/test_cluster.h"
 
@@ -13,15 +15,6 @@ namespace rangedb::ranges {
 namespace {
 
 constexpr uint64_t kUserRange = 3;  // [\x04, KeyMax)
-
-bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
 
 kvpb::BatchRequest Addressed(kvpb::BatchRequest req) {
   req.mutable_header()->set_range_id(kUserRange);
@@ -177,6 +170,58 @@ TEST(LeaseTest, ARefusedTransferEndsAtOnceAndTheLeaderTakesWritesAgain) {
   ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04k", "v2")).has_error());
   EXPECT_EQ(c.LeaseholderOf(kUserRange), leader);
   EXPECT_EQ(lr->Status().term, before.term);
+}
+
+// A replica that cannot answer — retired as corrupt on a live node, or cut off — is
+// still in the descriptor (there is no allocator to replace it yet), and its node is
+// live. A transfer to it never completes: it lapses after an election timeout, and
+// the leader takes no write until then, once per try. A draining leader must send
+// its transfers to replicas that answer (review of issue 14, MEDIUM). Here the first
+// replica in turn stops answering; the leader must never ask it to take over.
+TEST(LeaseTest, ATransferGoesToAReplicaThatAnswers) {
+  TestCluster c(3, FastStoreConfig());
+  ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04k", "v1")).has_error());
+  const uint64_t leader = c.LeaseholderOf(kUserRange);
+  ASSERT_NE(leader, 0u);
+  std::shared_ptr<Replica> lr = c.StoreOf(leader)->GetReplica(kUserRange);
+  ASSERT_NE(lr, nullptr);
+  // The replica the round robin tries first: the first other one of the descriptor.
+  uint64_t silent = 0;
+  const kvpb::RangeDescriptor desc = lr->Descriptor();
+  for (const kvpb::ReplicaDescriptor& rd : desc.replicas()) {
+    if (rd.node_id() != leader) {
+      silent = rd.replica_id();
+      break;
+    }
+  }
+  ASSERT_NE(silent, 0u);
+  c.SetDropFilter([&](const rangespb::RaftMessageRequest& m) {
+    return m.range_id() == kUserRange &&
+           (m.message().to() == silent || m.message().from() == silent);
+  });
+  // Writes keep the range awake (a quiescent range does not tick) for many election
+  // timeouts, in which the leader hears nothing from the silent replica.
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_FALSE(c.Send(kUserRange, PutRequest("\x04k", absl::StrCat("w", i))).has_error());
+    absl::SleepFor(absl::Milliseconds(25));
+  }
+  ASSERT_EQ(lr->Status().leader_replica_id, lr->Status().replica_id)
+      << "the leadership moved before the transfer";
+  lr->TransferLeadershipAway();
+  // A transfer to the silent replica would be pending for an election timeout: polled
+  // every few milliseconds, it cannot go unseen.
+  std::set<uint64_t> transferees;
+  const bool moved = WaitFor(
+      [&] {
+        const ReplicaStatus s = lr->Status();
+        if (s.lead_transferee != 0) transferees.insert(s.lead_transferee);
+        return s.leader_replica_id != 0 && s.leader_replica_id != s.replica_id;
+      },
+      absl::Seconds(20));
+  EXPECT_TRUE(moved) << "the leadership never moved";
+  EXPECT_EQ(transferees.count(silent), 0u)
+      << "the leader asked replica " << silent << ", which does not answer, to take over";
+  c.SetDropFilter(nullptr);
 }
 
 }  // namespace

@@ -400,6 +400,10 @@ class Replica {
   bool transfer_requested_ ABSL_GUARDED_BY(mu_) = false;
   // Leadership transfers started: picks the next target in turn.
   size_t transfer_attempts_ ABSL_GUARDED_BY(mu_) = 0;
+  // The Raft tick at which a message last arrived from each replica (by replica id;
+  // at most one entry per replica the range ever had): a leadership transfer goes
+  // to replicas heard from within an election timeout.
+  std::map<uint64_t, uint64_t> last_heard_tick_ ABSL_GUARDED_BY(mu_);
 
   // Proposals appended to Raft, by command id, until applied or known dead.
   std::map<std::string, std::shared_ptr<Proposal>> in_flight_ ABSL_GUARDED_BY(mu_);

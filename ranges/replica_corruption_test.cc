@@ -18,22 +18,6 @@ namespace {
 constexpr uint64_t kRangeA = 3;  // [\x04, \x05): gets the corruption
 constexpr uint64_t kRangeB = 4;  // [\x05, KeyMax): must keep working everywhere
 
-bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
-
-ReplicaStatus StatusOn(TestCluster& c, uint64_t node_id, uint64_t range_id) {
-  std::shared_ptr<Store> s = c.StoreRef(node_id);
-  if (s == nullptr) return {};
-  std::shared_ptr<Replica> r = s->GetReplica(range_id);
-  return r == nullptr ? ReplicaStatus{} : r->Status();
-}
-
 void FlipLastByte(Engine* engine, ColumnFamily cf, const std::string& key) {
   std::string value;
   absl::StatusOr<bool> found = engine->Get(cf, key, &value);

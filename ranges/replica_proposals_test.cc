@@ -15,20 +15,8 @@ namespace {
 
 constexpr uint64_t kUserRange = 3;  // [\x04, KeyMax)
 
-bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
-
 ReplicaStatus StatusOn(TestCluster& c, uint64_t node_id) {
-  std::shared_ptr<Store> s = c.StoreRef(node_id);
-  if (s == nullptr) return {};
-  std::shared_ptr<Replica> r = s->GetReplica(kUserRange);
-  return r == nullptr ? ReplicaStatus{} : r->Status();
+  return StatusOn(c, node_id, kUserRange);
 }
 
 // Sends req to the user range through the nodes other than `avoid` (an isolated node

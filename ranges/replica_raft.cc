@@ -196,6 +196,7 @@ std::optional<int64_t> Replica::QuorumContactNanosLocked() const {
 }
 
 void Replica::HandleMessageLocked(rangespb::RaftMessageRequest& m) {
+  last_heard_tick_[m.message().from()] = raw_->raft().ticks();
   if (IsVoteRequest(m.message()) && !store_->VotingAllowed()) return;
   // A draining (or clock-fenced) store must not become leader: a transfer would make
   // it campaign at once, past the ticks it no longer takes. It says no rather than
@@ -332,17 +333,27 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
     transfer_requested_ = false;
     // A transfer in progress runs to its end (a draining or clock-fenced target
     // refuses it, and the leader ends it when the refusal arrives; one whose target
-    // never answers lapses after an election timeout). The next one
-    // goes to the next live replica in turn, so one refusing target cannot keep the
-    // leadership here.
+    // never answers lapses after an election timeout, and the leader takes no write
+    // until then). The next one goes to the next candidate in turn, so one refusing
+    // target cannot keep the leadership here. Candidates: the replicas on live nodes
+    // heard from within the last election timeout — not one that cannot answer
+    // (retired as corrupt on a live node, cut off), which would cost an election
+    // timeout of blocked writes per try; only if none was heard from lately, every
+    // replica on a live node.
     if (soft_.raft_state == raft::StateType::kLeader &&
         raw_->raft().lead_transferee() == raft::kNone) {
-      std::vector<uint64_t> targets;
+      const uint64_t now = raw_->raft().ticks();
+      std::vector<uint64_t> live, answering;
       for (const kvpb::ReplicaDescriptor& rd : desc_.replicas()) {
-        if (rd.replica_id() != replica_id_ && store_->NodeLive(rd.node_id())) {
-          targets.push_back(rd.replica_id());
+        if (rd.replica_id() == replica_id_ || !store_->NodeLive(rd.node_id())) continue;
+        live.push_back(rd.replica_id());
+        auto heard = last_heard_tick_.find(rd.replica_id());
+        if (heard != last_heard_tick_.end() &&
+            now - heard->second <= static_cast<uint64_t>(store_->config().election_ticks)) {
+          answering.push_back(rd.replica_id());
         }
       }
+      const std::vector<uint64_t>& targets = answering.empty() ? live : answering;
       if (!targets.empty()) raw_->TransferLeader(targets[transfer_attempts_++ % targets.size()]);
     }
   }

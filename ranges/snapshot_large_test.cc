@@ -37,13 +37,6 @@ std::string RandomValue(std::mt19937_64& rng) {
   return v;
 }
 
-ReplicaStatus StatusOn(TestCluster& c, uint64_t node_id, uint64_t range_id) {
-  std::shared_ptr<Store> s = c.StoreRef(node_id);
-  if (s == nullptr) return {};
-  std::shared_ptr<Replica> r = s->GetReplica(range_id);
-  return r == nullptr ? ReplicaStatus{} : r->Status();
-}
-
 struct Latencies {
   std::vector<double> ms;
   std::string Summary() const {

@@ -307,4 +307,20 @@ void TestCluster::RouterLoop() {
   }
 }
 
+bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!condition()) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+ReplicaStatus StatusOn(TestCluster& c, uint64_t node_id, uint64_t range_id) {
+  std::shared_ptr<Store> s = c.StoreRef(node_id);
+  if (s == nullptr) return {};
+  std::shared_ptr<Replica> r = s->GetReplica(range_id);
+  return r == nullptr ? ReplicaStatus{} : r->Status();
+}
+
 }  // namespace rangedb::ranges

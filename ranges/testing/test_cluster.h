@@ -176,4 +176,11 @@ class TestCluster {
   std::thread router_{[this] { RouterLoop(); }};
 };
 
+// Polls condition every 10 ms until it holds (true) or timeout passes (false).
+bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout);
+
+// The status of node_id's replica of range_id; empty if the node is stopped or holds
+// no such replica.
+ReplicaStatus StatusOn(TestCluster& c, uint64_t node_id, uint64_t range_id);
+
 }  // namespace rangedb::ranges
