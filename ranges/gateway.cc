@@ -96,7 +96,11 @@ kvpb::BatchResponse Gateway::Send(const kvpb::BatchRequest& request, absl::Time 
 
 kvpb::BatchResponse Gateway::SendWrite(const kvpb::BatchRequest& request, absl::Time deadline) {
   kvpb::BatchRequest batch = request;
-  if (batch.header().idempotency_key().client_id().empty()) {
+  if (!batch.header().idempotency_key().client_id().empty()) {
+    // The client's key, in the space of its batches' parts (PartKey: part 0).
+    *batch.mutable_header()->mutable_idempotency_key() =
+        gateway_util::PartKey(request.header().idempotency_key(), 0);
+  } else {
     // The gateway's own key: it retries within its window only, which it states so
     // the leaseholder can refuse one it cannot honour (ranges/idempotency.h).
     deadline = std::min(deadline, absl::Now() + kMaxGatewayRetryWindow);

@@ -14,6 +14,7 @@
 #include "ranges/evaluate.h"
 #include "ranges/gateway.h"
 #include "ranges/gateway_util.h"
+#include "ranges/txn_errors.h"
 #include "storage/keys.h"
 #include "storage/lock_table.h"
 
@@ -64,13 +65,26 @@ class StampCheck {
       earlier_ = r.txn();
     } else if (!SameStamps(r.txn(), *earlier_)) {
       mixed_ = true;
+      if (TimestampFromProto(r.txn().start_timestamp()) <
+          TimestampFromProto(earlier_->start_timestamp())) {
+        earlier_ = r.txn();  // keeps the earliest start seen (Earliest)
+      }
     }
   }
   bool consistent() const { return !mixed_ && !(fresh_ && earlier_.has_value()); }
   // The stamps (and the write timestamp they started from) the transaction goes on
   // with. REQUIRES: consistent().
   const kvpb::Transaction& stamps() const { return earlier_.has_value() ? *earlier_ : sent_; }
-  bool replayed() const { return earlier_.has_value(); }
+  // Of the stamps seen, those with the earliest start: no intent of the transaction
+  // carries an earlier one, so a coordinator holding them is never judged younger
+  // than a pusher judges it.
+  const kvpb::Transaction& Earliest() const {
+    if (!earlier_.has_value()) return sent_;
+    return TimestampFromProto(earlier_->start_timestamp()) <
+                   TimestampFromProto(sent_.start_timestamp())
+               ? *earlier_
+               : sent_;
+  }
 
  private:
   const kvpb::Transaction& sent_;
@@ -79,27 +93,20 @@ class StampCheck {
   bool mixed_ = false;
 };
 
-// This attempt committed nothing (no EndTxn went out on mixed stamps), but the
-// attempt it met may have: the client, which retried after an attempt that may have
-// applied, reports the outcome as ambiguous. Not marked ambiguous here: that would
-// make the client retry, and every retry meets the same mix.
-kvpb::BatchResponse StampsDisagree(const kvpb::Transaction& txn) {
-  kvpb::BatchResponse resp = ErrorResponse(absl::FailedPreconditionError(
+// A retryable "aborted": this attempt committed nothing (no EndTxn went out on mixed
+// stamps), so the client may run the transaction again — unless it retried after an
+// attempt that may have applied (which may have gone on to commit), in which case the
+// client reports the outcome as ambiguous instead (KvClient marks every failure after
+// such an attempt). Carries the earliest stamps seen, so the rollback that follows is
+// judged no younger than any of the transaction's intents.
+kvpb::BatchResponse StampsDisagree(const StampCheck& stamps, const kvpb::Transaction& txn) {
+  kvpb::BatchResponse resp = ErrorResponse(TxnAbortedError(
       "the parts of this transaction's first request answered with the timestamps of "
       "different attempts (a retry through another gateway met an earlier attempt that "
-      "applied in part): the transaction cannot go on; roll it back"));
+      "applied in part): run the transaction again"));
   *resp.mutable_txn() = txn;
+  CopyStamps(stamps.Earliest(), resp.mutable_txn());
   return resp;
-}
-
-// The idempotency key of part `part` of a batch whose key is `key`: stable across a
-// client's retries of the same batch, distinct per part.
-kvpb::IdempotencyKey PartKey(const kvpb::IdempotencyKey& key, uint64_t part) {
-  kvpb::IdempotencyKey out;
-  out.set_client_id(key.client_id());
-  out.set_sequence((key.sequence() << 8) | (part & 0xff));
-  out.set_retry_window_ms(key.retry_window_ms());
-  return out;
 }
 
 void MergeResponse(kvpb::ResponseUnion&& from, kvpb::ResponseUnion* into) {
@@ -178,7 +185,8 @@ kvpb::BatchResponse Gateway::SendTxnWrites(const kvpb::BatchRequest& request, ab
     *batch.mutable_header()->mutable_txn() = t;
     absl::Time part_deadline = deadline;
     if (!client_key.client_id().empty()) {
-      *batch.mutable_header()->mutable_idempotency_key() = PartKey(client_key, number);
+      *batch.mutable_header()->mutable_idempotency_key() =
+          gateway_util::PartKey(client_key, number);
     } else {
       // The gateway's own key: retried within a window it states (SendWrite).
       part_deadline = std::min(deadline, absl::Now() + kMaxGatewayRetryWindow);
@@ -203,7 +211,7 @@ kvpb::BatchResponse Gateway::SendTxnWrites(const kvpb::BatchRequest& request, ab
       first.size(), [&](size_t i) { first_responses[i] = send_part(*first[i], i + 1, txn); });
   StampCheck stamps(txn);
   for (const kvpb::BatchResponse& r : first_responses) stamps.Note(r);
-  if (!stamps.consistent()) return StampsDisagree(txn);  // before the EndTxn goes out
+  if (!stamps.consistent()) return StampsDisagree(stamps, txn);  // before the EndTxn goes out
   kvpb::Transaction stamped = txn;  // the stamps the transaction goes on with
   CopyStamps(stamps.stamps(), &stamped);
   kvpb::BatchResponse resp;
@@ -246,7 +254,8 @@ kvpb::BatchResponse Gateway::SendTxnWrites(const kvpb::BatchRequest& request, ab
       write_ts = TimestampFromProto(stamped.write_timestamp());
     } else if (!last.has_error() && last.has_txn() && !SameStamps(last.txn(), t)) {
       // The EndTxn answered from an attempt with other stamps than its intents'.
-      return StampsDisagree(txn);
+      stamps.Note(last);
+      return StampsDisagree(stamps, txn);
     }
     if (last.has_txn()) status = last.txn().status();
     ok = absorb(parts[anchor_start], last);

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "base/limits.h"
 #include "client/backoff.h"
 #include "proto/kv.pb.h"
 #include "ranges/evaluate.h"
@@ -27,6 +28,22 @@ inline kvpb::BatchResponse ErrorResponse(const absl::Status& status, int32_t ind
   kvpb::BatchResponse resp;
   *resp.mutable_error() = ToError(status, index);
   return resp;
+}
+
+// The idempotency key under which the leaseholder records part `part` of a batch the
+// client keyed `key` (a plain write is part 0; a transaction's batch is split into
+// parts by range, numbered from 0). The client draws one sequence per batch, so the
+// keys of different batches and of different parts never meet — as long as nobody
+// sends a client's sequence unchanged: a plain write keyed (c, 257) was answered from
+// the record of part 1 of the client's transactional batch 1 ((1 << 8) | 1) and never
+// applied. Stable across a client's retries of the same batch.
+inline kvpb::IdempotencyKey PartKey(const kvpb::IdempotencyKey& key, uint64_t part) {
+  static_assert(limits::kMaxBatchRequests < 256, "a batch's parts must fit the low byte");
+  kvpb::IdempotencyKey out;
+  out.set_client_id(key.client_id());
+  out.set_sequence((key.sequence() << 8) | (part & 0xff));
+  out.set_retry_window_ms(key.retry_window_ms());
+  return out;
 }
 
 inline bool Contains(const kvpb::RangeDescriptor& desc, absl::string_view key) {

@@ -97,6 +97,17 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
     if (cmd.has_new_lease()) {
       rangespb::Lease lease = cmd.new_lease();
       lease.set_sequence(lease_.sequence() + 1);
+      // A lease starts no earlier than the one before it. Its holder stamped it when
+      // it became leader, possibly before applying the previous lease (a new leader
+      // learns the commit index late) or with a clock that came back behind after a
+      // restart; the tombstone low water that refuses record creation starts from
+      // the lease's start (Replica::AcquireLease), and must never go down from one
+      // lease to the next, or a transaction a pusher treated as aborted under the
+      // previous lease could create its record under this one. Decided here, from
+      // the replicated state, the same on every replica.
+      if (TimestampFromProto(lease.start()) < TimestampFromProto(lease_.start())) {
+        *lease.mutable_start() = lease_.start();
+      }
       lease_ = lease;
       WriteLocalProto(*batch, LeaseKey(range_id_), lease_);
       lease_changed = true;

@@ -5,6 +5,8 @@
 // a pusher that saw an intent earlier, not a duplicate of the commit. And a
 // transaction that has been running for a while is judged alive by its record's
 // latest heartbeat.
+#include <atomic>
+
 #include "gtest/gtest.h"
 #include "proto/ranges.pb.h"
 #include "ranges/evaluate_txn.h"
@@ -196,7 +198,7 @@ kvpb::BatchRequest WithIdempotencyKey(kvpb::BatchRequest b, const std::string& c
 
 TEST_F(TxnProtocolTest, AFirstWriteRetriedThroughAnotherGatewayKeepsItsTimestamps) {
   ASSERT_FALSE(Send(Put(K("b-wake"), "x")).has_error());  // range B stays awake
-  kvpb::Transaction t = NewTxn(K("g1"));                   // in range B
+  kvpb::Transaction t = NewTxn(K("g1"));                  // in range B
   const kvpb::BatchRequest first =
       WithIdempotencyKey(ConditionalPut(K("g1"), "t", std::nullopt), RandomBytes(16));
   kvpb::Transaction lost = t;  // the first attempt: applied, its answer lost
@@ -232,41 +234,23 @@ TEST_F(TxnProtocolTest, AFirstWriteRetriedThroughAnotherGatewayKeepsItsTimestamp
   // intent, and writes nothing anywhere.
   kvpb::BatchResponse read = Send(Get(K("g1")), via);
   ASSERT_FALSE(read.has_error()) << read.error().message();
-  // t commits as its coordinator would: on PUSHED it refreshes what it read (the
-  // ConditionalPut's key) and tries again. It must not commit without its write.
-  bool committed = false;
-  std::string outcome;
-  for (int round = 0; round < 3; ++round) {
-    kvpb::BatchRequest end;
-    AddEnd(&end, t, {K("g1")});
-    kvpb::BatchResponse r = SendTxn(&t, end, via);
-    if (!r.has_error()) {
-      committed = r.responses(0).end_txn().status() == kvpb::COMMITTED;
-      outcome = kvpb::TransactionStatus_Name(r.responses(0).end_txn().status());
-      break;
-    }
-    outcome = r.error().message();
-    if (!r.error().has_retry() || r.error().retry().reason() != kvpb::TransactionRetryError::PUSHED) {
-      break;
-    }
-    kvpb::BatchResponse refresh = SendTxn(&t, Refresh(K("g1")), via);
-    if (refresh.has_error()) {
-      outcome = refresh.error().message();
-      break;
-    }
-    *t.mutable_read_timestamp() = t.write_timestamp();
-  }
+  // t commits as its coordinator would (refreshing what it read, the ConditionalPut's
+  // key, if pushed). It must not commit without its write.
+  kvpb::BatchResponse r = CommitRefreshing(&t, {K("g1")}, {K("g1")}, via);
+  const bool committed = !r.has_error() && r.responses(0).end_txn().status() == kvpb::COMMITTED;
   EXPECT_FALSE(committed) << "t committed, but its ConditionalPut's write is gone (the value is "
                           << Value(K("g1")).value_or("absent") << ")";
-  if (committed) return;
-  EXPECT_NE(outcome.find("aborted"), std::string::npos) << outcome;
+  if (!committed) {
+    EXPECT_TRUE(r.error().has_aborted()) << r.error().message();
+  }
 }
 
 // The parts of a first request on several ranges must all carry one set of stamps:
 // when one part answers from an earlier attempt (stamped elsewhere) and another is
 // evaluated now, the intents disagree on the transaction's start and no choice of
-// stamps is safe for both. The gateway refuses to go on (the client, which retried
-// after an attempt that may have applied, reports the outcome as ambiguous).
+// stamps is safe for both. The gateway refuses to go on with a retryable "aborted"
+// (the client, which retried after an attempt that may have applied, reports the
+// outcome as ambiguous instead).
 TEST_F(TxnProtocolTest, AFirstWriteWhosePartsCarryDifferentStampsIsRefused) {
   const std::string client_id = RandomBytes(16);
   kvpb::Transaction t = NewTxn(K("a7"));
@@ -279,8 +263,98 @@ TEST_F(TxnProtocolTest, AFirstWriteWhosePartsCarryDifferentStampsIsRefused) {
   *both.add_requests() = Put(K("s7"), "t").requests(0);  // range C: evaluated now
   kvpb::BatchResponse r2 = SendTxn(&t, WithIdempotencyKey(both, client_id), 2);
   ASSERT_TRUE(r2.has_error()) << "a first write whose parts disagree on the stamps succeeded";
+  // Retryable (nothing committed in this attempt), with the earliest stamps, those of
+  // the earlier attempt, for the rollback that follows.
+  EXPECT_TRUE(r2.error().has_aborted()) << r2.error().message();
   EXPECT_NE(r2.error().message().find("timestamps of different attempts"), std::string::npos)
       << r2.error().message();
+  EXPECT_EQ(TimestampFromProto(r2.txn().start_timestamp()),
+            TimestampFromProto(earlier.start_timestamp()));
+}
+
+// Review of the P0 fix, F1: the leaseholder records a transaction's batch part by
+// part under (sequence << 8 | part) and a plain write under its client's key. Both
+// come from one client's counter, so a plain write keyed (c, 257) met the record of
+// part 1 of the client's transactional batch 1, was answered from it, and never
+// applied — an acknowledged write silently dropped. A plain write is part 0 of its
+// own batch now.
+TEST_F(TxnProtocolTest, APlainWriteIsNeverAnsweredFromATransactionPartsRecord) {
+  const std::string client_id = RandomBytes(16);
+  kvpb::Transaction t = NewTxn(K("g5"));
+  kvpb::BatchRequest txn_batch = WithIdempotencyKey(Put(K("g5"), "t"), client_id);  // part 1
+  ASSERT_FALSE(SendTxn(&t, txn_batch).has_error());
+  kvpb::BatchRequest plain = WithIdempotencyKey(Put(K("g6"), "plain"), client_id);
+  plain.mutable_header()->mutable_idempotency_key()->set_sequence((1 << 8) | 1);
+  kvpb::BatchResponse r = Send(plain);
+  ASSERT_FALSE(r.has_error()) << r.error().message();
+  EXPECT_EQ(Value(K("g6")), "plain") << "the plain write was acknowledged but never applied";
+}
+
+// Review of the P0 fix, F2: a new leader stamps its lease's start when it becomes
+// leader — before it applied the previous lease, or with a clock that came back
+// behind after a restart. The tombstone low water of a lease starts from its start,
+// so a lease starting before the one it follows let a transaction that a pusher
+// treated as aborted (and whose intent it removed, writing nothing) under the
+// previous lease create its record and commit without its write. Here the third
+// lease's start is stamped back on purpose (testing_before_propose).
+std::atomic<int64_t> g_lease_start_override_ns{0};
+StoreConfig LeaseStartOverrideConfig() {
+  StoreConfig c = FastStoreConfig();
+  c.testing_before_propose = [](uint64_t, rangespb::RaftCommand* cmd) {
+    const int64_t ns = g_lease_start_override_ns.load();
+    if (ns != 0 && cmd->has_new_lease()) {
+      cmd->mutable_new_lease()->mutable_start()->set_wall_time_ns(ns);
+      cmd->mutable_new_lease()->mutable_start()->set_logical(0);
+    }
+  };
+  return c;
+}
+class TxnLeaseStartTest : public TxnClusterTest {
+ protected:
+  TxnLeaseStartTest() : TxnClusterTest(LeaseStartOverrideConfig()) {}
+  ~TxnLeaseStartTest() override { g_lease_start_override_ns.store(0); }
+  // Moves range B's lease off its holder by a drain; the new holder (0 if none).
+  uint64_t DrainRangeB() {
+    const uint64_t old = Leaseholder(kRangeB, K("b-wake"));
+    if (old == 0) return 0;
+    cluster_.StoreOf(old)->DrainLeases(absl::Now() + absl::Seconds(5));
+    uint64_t lh = 0;
+    for (const absl::Time until = absl::Now() + absl::Seconds(10);
+         (lh == 0 || lh == old) && absl::Now() < until;) {
+      lh = cluster_.LeaseholderOf(kRangeB);
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    cluster_.StoreOf(old)->ResumeAfterDrain();
+    return lh == old ? 0 : lh;
+  }
+};
+
+TEST_F(TxnLeaseStartTest, ALeaseNeverStartsBeforeTheOneItFollows) {
+  ASSERT_FALSE(Send(Put(K("b-wake"), "x")).has_error());  // range B stays awake
+  kvpb::Transaction t = NewTxn(K("g7"));                  // in range B, no record yet
+  ASSERT_FALSE(SendTxn(&t, ConditionalPut(K("g7"), "t", std::nullopt)).has_error());
+  const Timestamp start = TimestampFromProto(t.start_timestamp());
+  // Lease 2 starts after t: t can no longer create its record, and a reader that meets
+  // its intent removes it, writing nothing.
+  physical_.Advance(2 * absl::Nanoseconds(kTestMaxOffsetNanos));
+  ASSERT_NE(DrainRangeB(), 0u) << "the first drain did not move range B's lease";
+  kvpb::BatchResponse read = Send(Get(K("g7")));
+  ASSERT_FALSE(read.has_error()) << read.error().message();
+  ASSERT_EQ(WaitIntentsGone({K("g7")}), 0) << "the reader did not remove t's intent";
+  // Lease 3, stamped as if its holder's clock were before t started.
+  g_lease_start_override_ns.store(start.wall_ns - absl::ToInt64Nanoseconds(absl::Seconds(1)));
+  const uint64_t lh = DrainRangeB();
+  g_lease_start_override_ns.store(0);
+  ASSERT_NE(lh, 0u) << "the second drain did not move range B's lease";
+  // t commits as its coordinator would (refreshing the ConditionalPut's key if pushed).
+  kvpb::BatchResponse r = CommitRefreshing(&t, {K("g7")}, {K("g7")}, lh);
+  const bool committed = !r.has_error() && r.responses(0).end_txn().status() == kvpb::COMMITTED;
+  EXPECT_FALSE(committed) << "t committed under a lease that started before it, without its "
+                             "write (the value is "
+                          << Value(K("g7")).value_or("absent") << ")";
+  if (!committed) {
+    EXPECT_TRUE(r.error().has_aborted()) << r.error().message();
+  }
 }
 
 // Commands whose write batch holds "refuse-me" are refused at application by every
@@ -344,7 +418,8 @@ TEST_F(TxnInternalCommandTest, AnInternalCommandDoesNotRaiseTheTombstoneLowWater
   key->set_sequence(1);
   key->set_retry_window_ms(100);
   ASSERT_FALSE(Send(put).has_error());
-  const std::string idem_key = IdempotencyRecordKey(kRangeB, "internal-command-test", 1);
+  // Recorded under the gateway's part key of the write (part 0 of batch 1).
+  const std::string idem_key = IdempotencyRecordKey(kRangeB, "internal-command-test", 1 << 8);
   const auto [old, lh] = StopLeaseholder(kRangeB, K("b-wake"), /*wake=*/false);
   ASSERT_NE(old, 0u);
   ASSERT_NE(lh, 0u) << "no new leaseholder";

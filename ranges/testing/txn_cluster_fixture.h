@@ -188,6 +188,30 @@ class TxnClusterTest : public ::testing::Test {
     b.add_requests()->mutable_heartbeat_txn()->set_key(txn.anchor_key());
     return b;
   }
+  // Commits txn as its coordinator would: an EndTxn listing lock_keys; on PUSHED,
+  // a refresh of read_keys to the new write timestamp and another try (at most 3).
+  // The last response (of the EndTxn, or of the refresh that failed).
+  kvpb::BatchResponse CommitRefreshing(kvpb::Transaction* txn,
+                                       const std::vector<std::string>& lock_keys,
+                                       const std::vector<std::string>& read_keys,
+                                       uint64_t via = 1) {
+    kvpb::BatchResponse r;
+    for (int round = 0; round < 3; ++round) {
+      kvpb::BatchRequest end;
+      AddEnd(&end, *txn, lock_keys);
+      r = SendTxn(txn, end, via);
+      if (!r.has_error() || !r.error().has_retry() ||
+          r.error().retry().reason() != kvpb::TransactionRetryError::PUSHED) {
+        return r;
+      }
+      for (const std::string& k : read_keys) {
+        kvpb::BatchResponse refresh = SendTxn(txn, Refresh(k), via);
+        if (refresh.has_error()) return refresh;
+      }
+      *txn->mutable_read_timestamp() = txn->write_timestamp();
+    }
+    return r;
+  }
   // What a request that met txn's intent knows of it (storage's TxnMeta).
   static kvpb::Transaction IntentView(const kvpb::Transaction& txn) {
     kvpb::Transaction t;
