@@ -1,9 +1,6 @@
 #include "node/cli.h"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <memory>
 #include <sstream>
@@ -13,26 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "node/node.h"
 #include "node/testing/cli_runner.h"
+#include "node/testing/free_port.h"
 
 namespace rangedb {
 namespace {
-
-// A TCP port on 127.0.0.1 that was free a moment ago (0 if none was found).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 TEST(CliTest, VersionPrintsVersion) {
   CliResult r = RunRangedb({"version"});

@@ -1,9 +1,6 @@
 // Init claims and the identity checks of Node::Bootstrap, on single in-process nodes
 // with in-memory stores (issue 14, findings 1, 6, 8; docs/design/node-identity.md).
 // The races between real processes are in tests/node_cluster_test.cc.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <memory>
 
@@ -12,29 +9,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "node/node.h"
+#include "node/testing/free_port.h"
 #include "ranges/bootstrap.h"
 
 namespace rangedb {
 namespace {
 
 using ::testing::HasSubstr;
-
-// A TCP port on 127.0.0.1 that was free a moment ago (0 if none was found).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 std::unique_ptr<Node> StartNode(std::string listen_addr = "127.0.0.1:0",
                                 std::vector<std::string> join = {}, bool testing_faults = false) {
