@@ -339,7 +339,7 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
       asked.push_back(addr);
       absl::StatusOr<nodepb::InitClaimResponse> got = ClaimRemote(addr, claim);
       if (!got.ok()) {
-        spdlog::warn("init: {} stopped answering ({}); it is left out and can join later", addr,
+        spdlog::warn("init: {} did not answer its claim ({})", addr,
                      std::string(got.status().message()));
         claim_errors[addr] = std::string(absl::StripPrefix(got.status().message(), addr + ": "));
         continue;
@@ -384,6 +384,9 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
   // since the ping is no member (see CheckJoinPeersClaimed).
   if (absl::Status s = CheckJoinPeersClaimed(granted_store_ids, claim_errors); !s.ok()) {
     return abort(s);
+  }
+  for (const auto& [addr, why] : claim_errors) {
+    spdlog::warn("init: {} is left out (its claim failed: {}); it can join later", addr, why);
   }
   if (std::chrono::steady_clock::now() >
       claims_start + absl::ToChronoNanoseconds(kClaimTtl - kCommitMargin)) {
