@@ -13,7 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "client/backoff.h"
+#include "base/backoff.h"
 #include "proto/kv.pb.h"
 #include "ranges/evaluate.h"
 #include "ranges/gateway.h"
