@@ -4,7 +4,7 @@
 // user-facing copy; docs/design/limits.md says why the numbers relate as they do.
 //
 // Over a limit a request is refused before anything is written, with an
-// InvalidArgument that names the limit and the size (client/request_limits.h).
+// InvalidArgument that names the limit and the size (base/request_limits.h).
 #pragma once
 
 #include <cstddef>

@@ -9,8 +9,8 @@
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/backoff.h"
 #include "bench/etcd_kv.grpc.pb.h"
-#include "client/backoff.h"
 
 namespace rangedb {
 namespace {

@@ -12,9 +12,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/backoff.h"
 #include "base/limits.h"
-#include "client/backoff.h"
-#include "client/request_limits.h"
+#include "base/request_limits.h"
 
 namespace rangedb::client {
 
@@ -297,7 +297,7 @@ absl::StatusOr<kvpb::BatchResponse> KvClient::Send(kvpb::BatchRequest request, b
                                                    bool errors_in_response) {
   // Refused here, before anything is sent, with the limit named; the servers run
   // the same check for clients that skip it.
-  if (absl::Status s = CheckBatchLimits(request); !s.ok()) return s;
+  if (absl::Status s = limits::CheckBatchLimits(request); !s.ok()) return s;
   const absl::Time deadline = absl::Now() + options_.timeout;
   {
     // header.now: the later of what the caller set and what this client observed.

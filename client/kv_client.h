@@ -8,7 +8,7 @@
 //     moves to the next host on a transport error or a "try elsewhere" server error;
 //   - gives each attempt its own deadline, min(remaining budget, 3 s), so one dead or
 //     paused host cannot consume the whole budget;
-//   - sleeps a jittered exponential backoff (client/backoff.h) after each full round
+//   - sleeps a jittered exponential backoff (base/backoff.h) after each full round
 //     over the hosts.
 //
 // Writes and idempotency. Every write carries an IdempotencyKey (client_id: 16 random
@@ -24,7 +24,7 @@
 //
 // Limits. A batch over a limit of base/limits.h (key, value, batch, request size) is
 // refused before it is sent, with an InvalidArgument naming the limit
-// (client/request_limits.h, docs/limits.md).
+// (base/request_limits.h, docs/limits.md).
 //
 // Errors. A server's structured error becomes an absl::Status with the server's code
 // and message. A failed ConditionalPut is kFailedPrecondition carrying the actual

@@ -19,8 +19,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/limits.h"
+#include "base/request_limits.h"
 #include "client/kv_client.h"
-#include "client/request_limits.h"
 #include "node/cli.h"
 #include "node/cli_command.h"
 #include "node/cli_kv_txn.h"
@@ -101,7 +101,7 @@ absl::StatusOr<std::string> ReadValueFile(const std::string& path) {
   while (in->read(chunk, sizeof chunk) || in->gcount() > 0) {
     value.append(chunk, static_cast<size_t>(in->gcount()));
     if (value.size() > limits::kMaxValueBytes) {
-      return client::CheckLimit("the value", value.size(), limits::kMaxValueBytes,
+      return limits::CheckLimit("the value", value.size(), limits::kMaxValueBytes,
                                 "kMaxValueBytes; the file is at least this long");
     }
   }

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "client/request_limits.h"
+#include "base/request_limits.h"
 #include "ranges/evaluate_txn.h"
 #include "ranges/txn_errors.h"
 #include "storage/lock_table.h"
@@ -101,7 +101,7 @@ absl::StatusOr<BatchKind> ClassifyBatch(const kvpb::BatchRequest& batch) {
         absl::StrCat("batch of ", n, " requests exceeds the limit of ", kMaxBatchRequests,
                      " (kMaxBatchRequests; docs/limits.md)"));
   }
-  if (absl::Status s = client::CheckBatchLimits(batch); !s.ok()) return s;
+  if (absl::Status s = limits::CheckBatchLimits(batch); !s.ok()) return s;
   const bool in_txn = batch.header().has_txn();
   if (in_txn) {
     if (absl::Status s = CheckTxnHeader(batch.header().txn()); !s.ok()) return s;

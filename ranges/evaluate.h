@@ -56,7 +56,7 @@ RequestSpan SpanOf(const kvpb::RequestUnion& request);
 
 // Checks shape and classifies: known request types, non-empty keys, start < end for
 // spans, at most kMaxBatchRequests requests, the sizes of base/limits.h
-// (client::CheckBatchLimits), the combinations BatchKind allows, and a transaction
+// (limits::CheckBatchLimits), the combinations BatchKind allows, and a transaction
 // header where one is required.
 [[nodiscard]] absl::StatusOr<BatchKind> ClassifyBatch(const kvpb::BatchRequest& batch);
 [[nodiscard]] inline absl::Status ValidateBatch(const kvpb::BatchRequest& batch) {

@@ -12,8 +12,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "client/backoff.h"
-#include "client/random.h"
+#include "base/backoff.h"
+#include "base/random.h"
 #include "ranges/evaluate.h"
 #include "ranges/gateway_util.h"
 #include "ranges/idempotency.h"

@@ -13,8 +13,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "base/backoff.h"
 #include "base/limits.h"
-#include "client/backoff.h"
 #include "proto/kv.pb.h"
 #include "ranges/evaluate.h"
 #include "ranges/gateway.h"

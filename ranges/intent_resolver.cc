@@ -4,7 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "client/backoff.h"
+#include "base/backoff.h"
 #include "ranges/evaluate.h"
 #include "spdlog/spdlog.h"
 

@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/limits.h"
-#include "client/random.h"
-#include "client/request_limits.h"
+#include "base/random.h"
+#include "base/request_limits.h"
 #include "ranges/raft_command_codec.h"
 #include "ranges/range_keys.h"
 #include "ranges/replica.h"
@@ -279,7 +279,7 @@ void Replica::ProposePendingLocked() {
       // replicates (and may not fit a Raft message): refused, never proposed. The
       // request limits keep commands below this; reaching it is a miscount.
       store_->mutable_metrics()->proposals_too_large.fetch_add(1, std::memory_order_relaxed);
-      p->Finish(client::CheckLimit(absl::StrCat("range ", range_id_, ": the Raft command"),
+      p->Finish(limits::CheckLimit(absl::StrCat("range ", range_id_, ": the Raft command"),
                                    encoded.size(), limits::kMaxRaftCommandBytes,
                                    "kMaxRaftCommandBytes"));
       continue;

@@ -5,7 +5,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "client/random.h"
+#include "base/random.h"
 #include "ranges/evaluate.h"
 #include "ranges/evaluate_txn.h"
 #include "ranges/idempotency.h"

@@ -31,7 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "client/backoff.h"
+#include "base/backoff.h"
 #include "proto/ranges.pb.h"
 #include "ranges/snapshot_stream.h"
 #include "ranges/store_context.h"

@@ -2,7 +2,8 @@
 # The whole test suite: installs what is missing, builds, then runs the unit and
 # integration tests with ctest.
 #
-#   scripts/test.sh                 unit + integration (what CI runs)
+#   scripts/test.sh                 the layer check (scripts/check_layers.sh), then
+#                                   unit + integration (what CI runs)
 #   scripts/test.sh slow            the long tests (label slow: soaks), then the chaos tests
 #                                   (label chaos) under ThreadSanitizer, as `tsan chaos`
 #   scripts/test.sh LABELS          any ctest label regex, e.g. 'unit'
@@ -80,6 +81,8 @@ case "${1:-}" in
     ;;
   *)
     labels=${1:-'unit|integration'}
+    # Seconds, and an include against the layer order fails before the long build.
+    scripts/check_layers.sh
     scripts/build.sh
     run_ctest build "$labels"
     ;;

@@ -8,9 +8,9 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "client/backoff.h"
-#include "client/random.h"
-#include "client/request_limits.h"
+#include "base/backoff.h"
+#include "base/random.h"
+#include "base/request_limits.h"
 
 namespace rangedb::txn {
 namespace {
@@ -280,23 +280,23 @@ absl::Status Txn::Delete(absl::string_view key) {
 }
 
 absl::Status Txn::CheckBound(absl::string_view what, absl::string_view key) const {
-  return client::CheckLimit(what, key.size(), limits::kMaxKeyBytes + limits::kKeySlackBytes,
+  return limits::CheckLimit(what, key.size(), limits::kMaxKeyBytes + limits::kKeySlackBytes,
                             "kMaxKeyBytes plus 16 bytes for span bounds");
 }
 
 absl::Status Txn::CheckWrite(absl::string_view key, size_t value_bytes) const {
   if (key.empty()) return absl::InvalidArgumentError("empty key");
   if (absl::Status s =
-          client::CheckLimit("the key", key.size(), limits::kMaxKeyBytes, "kMaxKeyBytes");
+          limits::CheckLimit("the key", key.size(), limits::kMaxKeyBytes, "kMaxKeyBytes");
       !s.ok()) {
     return s;
   }
   if (absl::Status s =
-          client::CheckLimit("the value", value_bytes, limits::kMaxValueBytes, "kMaxValueBytes");
+          limits::CheckLimit("the value", value_bytes, limits::kMaxValueBytes, "kMaxValueBytes");
       !s.ok()) {
     return s;
   }
-  return client::CheckLimit("the transaction's writes", write_bytes_ + key.size() + value_bytes,
+  return limits::CheckLimit("the transaction's writes", write_bytes_ + key.size() + value_bytes,
                             options_.max_write_bytes,
                             "kMaxTxnWriteBytes: split the work into smaller transactions");
 }
@@ -334,7 +334,7 @@ absl::Status Txn::ConditionalPut(absl::string_view key, absl::string_view value,
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (absl::Status s = CheckWrite(key, value.size()); !s.ok()) return s;
   if (expected.has_value()) {
-    if (absl::Status s = client::CheckLimit("the expected value", expected->size(),
+    if (absl::Status s = limits::CheckLimit("the expected value", expected->size(),
                                             limits::kMaxValueBytes, "kMaxValueBytes");
         !s.ok()) {
       return s;
@@ -395,14 +395,14 @@ absl::StatusOr<int64_t> Txn::DeleteRange(absl::string_view start, absl::string_v
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (start >= end) return absl::InvalidArgumentError("DeleteRange start must be before its end");
   // The start may become the anchor, a written key; the end only bounds the span.
-  if (absl::Status s = client::CheckLimit("the DeleteRange's start key", start.size(),
+  if (absl::Status s = limits::CheckLimit("the DeleteRange's start key", start.size(),
                                           limits::kMaxKeyBytes, "kMaxKeyBytes");
       !s.ok()) {
     return s;
   }
   if (absl::Status s = CheckBound("the DeleteRange's end key", end); !s.ok()) return s;
   if (absl::Status s =
-          client::CheckLimit("the transaction's writes", write_bytes_ + start.size() + end.size(),
+          limits::CheckLimit("the transaction's writes", write_bytes_ + start.size() + end.size(),
                              options_.max_write_bytes, "kMaxTxnWriteBytes");
       !s.ok()) {
     return s;

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "client/random.h"
+#include "base/random.h"
 #include "gtest/gtest.h"
 #include "ranges/evaluate.h"
 #include "ranges/evaluate_txn.h"

@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <random>
 
-#include "client/random.h"
+#include "base/random.h"
 
 namespace rangedb {
 

@@ -15,7 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "proto/kv.pb.h"
 
-namespace rangedb::client {
+namespace rangedb::limits {
 
 // InvalidArgument naming the limit, when size > limit.
 [[nodiscard]] absl::Status CheckLimit(absl::string_view what, size_t size, size_t limit,
@@ -28,4 +28,4 @@ size_t WriteBytesOf(const kvpb::RequestUnion& request);
 // table. The request count and the batch's shape are ClassifyBatch's business.
 [[nodiscard]] absl::Status CheckBatchLimits(const kvpb::BatchRequest& batch);
 
-}  // namespace rangedb::client
+}  // namespace rangedb::limits

@@ -1,18 +1,12 @@
-#include "client/request_limits.h"
+#include "base/request_limits.h"
 
 #include <string>
 
 #include "base/limits.h"
 #include "gtest/gtest.h"
 
-namespace rangedb::client {
+namespace rangedb::limits {
 namespace {
-
-using limits::kKeySlackBytes;
-using limits::kMaxBatchWriteBytes;
-using limits::kMaxKeyBytes;
-using limits::kMaxRequestBytes;
-using limits::kMaxValueBytes;
 
 kvpb::BatchRequest PutBatch(const std::string& key, const std::string& value) {
   kvpb::BatchRequest batch;
@@ -135,4 +129,4 @@ TEST(RequestLimitsTest, EveryKeyOfEveryRequestKindIsChecked) {
 }
 
 }  // namespace
-}  // namespace rangedb::client
+}  // namespace rangedb::limits

@@ -1,16 +1,12 @@
-#include "client/request_limits.h"
+#include "base/request_limits.h"
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "base/limits.h"
 
-namespace rangedb::client {
+namespace rangedb::limits {
 namespace {
-
-using limits::kKeySlackBytes;
-using limits::kMaxKeyBytes;
-using limits::kMaxValueBytes;
 
 // One key of request `index`: written keys get the key limit, keys that only bound a
 // read or a span get the slack too.
@@ -111,13 +107,12 @@ absl::Status CheckBatchLimits(const kvpb::BatchRequest& batch) {
     if (absl::Status s = CheckRequest(i, batch.requests(i)); !s.ok()) return s;
     write_bytes += WriteBytesOf(batch.requests(i));
   }
-  if (absl::Status s = CheckLimit("the batch's writes", write_bytes, limits::kMaxBatchWriteBytes,
+  if (absl::Status s = CheckLimit("the batch's writes", write_bytes, kMaxBatchWriteBytes,
                                   "kMaxBatchWriteBytes: write fewer or smaller values per batch");
       !s.ok()) {
     return s;
   }
-  return CheckLimit("the request", batch.ByteSizeLong(), limits::kMaxRequestBytes,
-                    "kMaxRequestBytes");
+  return CheckLimit("the request", batch.ByteSizeLong(), kMaxRequestBytes, "kMaxRequestBytes");
 }
 
-}  // namespace rangedb::client
+}  // namespace rangedb::limits
