@@ -7,9 +7,10 @@
 // latest heartbeat.
 #include "gtest/gtest.h"
 #include "proto/ranges.pb.h"
+#include "ranges/engine_state.h"
 #include "ranges/evaluate_txn.h"
-#include "ranges/range_keys.h"
 #include "ranges/testing/txn_cluster_fixture.h"
+#include "storage/keys.h"
 
 namespace rangedb::ranges {
 namespace {
@@ -196,7 +197,7 @@ kvpb::BatchRequest WithIdempotencyKey(kvpb::BatchRequest b, const std::string& c
 
 TEST_F(TxnProtocolTest, AFirstWriteRetriedThroughAnotherGatewayKeepsItsTimestamps) {
   ASSERT_FALSE(Send(Put(K("b-wake"), "x")).has_error());  // range B stays awake
-  kvpb::Transaction t = NewTxn(K("g1"));                   // in range B
+  kvpb::Transaction t = NewTxn(K("g1"));                  // in range B
   const kvpb::BatchRequest first =
       WithIdempotencyKey(ConditionalPut(K("g1"), "t", std::nullopt), RandomBytes(16));
   kvpb::Transaction lost = t;  // the first attempt: applied, its answer lost
@@ -246,7 +247,8 @@ TEST_F(TxnProtocolTest, AFirstWriteRetriedThroughAnotherGatewayKeepsItsTimestamp
       break;
     }
     outcome = r.error().message();
-    if (!r.error().has_retry() || r.error().retry().reason() != kvpb::TransactionRetryError::PUSHED) {
+    if (!r.error().has_retry() ||
+        r.error().retry().reason() != kvpb::TransactionRetryError::PUSHED) {
       break;
     }
     kvpb::BatchResponse refresh = SendTxn(&t, Refresh(K("g1")), via);
@@ -344,7 +346,7 @@ TEST_F(TxnInternalCommandTest, AnInternalCommandDoesNotRaiseTheTombstoneLowWater
   key->set_sequence(1);
   key->set_retry_window_ms(100);
   ASSERT_FALSE(Send(put).has_error());
-  const std::string idem_key = IdempotencyRecordKey(kRangeB, "internal-command-test", 1);
+  const std::string idem_key = keys::IdempotencyRecordKey(kRangeB, "internal-command-test", 1);
   const auto [old, lh] = StopLeaseholder(kRangeB, K("b-wake"), /*wake=*/false);
   ASSERT_NE(old, 0u);
   ASSERT_NE(lh, 0u) << "no new leaseholder";
