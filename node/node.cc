@@ -12,8 +12,9 @@
 #include "node/offset_clock.h"
 #include "node/store_identity.h"
 #include "proto/kv.grpc.pb.h"
-#include "ranges/range_keys.h"
+#include "ranges/engine_state.h"
 #include "spdlog/spdlog.h"
+#include "storage/keys.h"
 #include "storage/lock_table.h"
 #include "storage/rocksdb_engine.h"
 
@@ -78,7 +79,7 @@ absl::Status Node::Open() {
   if (!store_id.ok()) return store_id.status();
   store_id_ = *std::move(store_id);
   nodepb::BootstrapRequest ident;
-  absl::StatusOr<bool> found = ranges::ReadLocalProto(*engine_, ranges::StoreIdentKey(), &ident);
+  absl::StatusOr<bool> found = ranges::ReadLocalProto(*engine_, keys::StoreIdentKey(), &ident);
   if (!found.ok()) return found.status();
   if (*found) {
     absl::MutexLock lock(&mu_);

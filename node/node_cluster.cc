@@ -14,8 +14,9 @@
 #include "node/store_identity.h"
 #include "proto/node.grpc.pb.h"
 #include "ranges/bootstrap.h"
-#include "ranges/range_keys.h"
+#include "ranges/engine_state.h"
 #include "spdlog/spdlog.h"
+#include "storage/keys.h"
 #include "storage/lock_table.h"
 
 namespace rangedb {
@@ -50,7 +51,7 @@ absl::Status Node::Bootstrap(const nodepb::BootstrapRequest& request) {
     // lost its data never takes an old identity (docs/design/node-identity.md).
     if (absl::Status s = CheckBootstrapFor(request, store_id_); !s.ok()) return s;
     std::unique_ptr<WriteBatch> batch = engine_->NewWriteBatch();
-    ranges::WriteLocalProto(*batch, ranges::StoreIdentKey(), request);
+    ranges::WriteLocalProto(*batch, keys::StoreIdentKey(), request);
     std::vector<kvpb::RangeDescriptor> plan(request.ranges().begin(), request.ranges().end());
     absl::Status s =
         ranges::WriteInitialReplicas(engine_.get(), batch.get(), request.node_id(), plan,
@@ -92,7 +93,7 @@ absl::StatusOr<nodepb::JoinResponse> Node::HandleJoin(const nodepb::JoinRequest&
   // A new node (or a new store at a planned node's address): the next id from the
   // system range's generator, and no replicas.
   kvpb::BatchRequest inc;
-  inc.add_requests()->mutable_increment()->set_key(ranges::NodeIdGeneratorKey());
+  inc.add_requests()->mutable_increment()->set_key(keys::NodeIdGeneratorKey());
   inc.mutable_requests(0)->mutable_increment()->set_delta(1);
   kvpb::BatchResponse r = gateway_->Send(inc, absl::Now() + absl::Seconds(5));
   if (r.has_error()) {

@@ -4,7 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "ranges/range_keys.h"
+#include "ranges/engine_state.h"
 #include "storage/keys.h"
 
 namespace rangedb {
@@ -29,16 +29,14 @@ std::string NewRandomId() {
   return absl::BytesToHexString(bytes);
 }
 
-std::string StoreIdKey() { return absl::StrCat(keys::kStoreLocalPrefix, "store-id"); }
-
 absl::StatusOr<std::string> LoadOrCreateStoreId(Engine* engine) {
   nodepb::StoreIdRecord record;
-  absl::StatusOr<bool> found = ranges::ReadLocalProto(*engine, StoreIdKey(), &record);
+  absl::StatusOr<bool> found = ranges::ReadLocalProto(*engine, keys::StoreIdKey(), &record);
   if (!found.ok()) return found.status();
   if (*found && !record.store_id().empty()) return record.store_id();
   record.set_store_id(NewRandomId());
   std::unique_ptr<WriteBatch> batch = engine->NewWriteBatch();
-  ranges::WriteLocalProto(*batch, StoreIdKey(), record);
+  ranges::WriteLocalProto(*batch, keys::StoreIdKey(), record);
   if (absl::Status s = batch->Commit(/*sync=*/true); !s.ok()) return s;
   return record.store_id();
 }

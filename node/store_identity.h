@@ -28,9 +28,6 @@ namespace rangedb {
 // A new random 128-bit id, as 32 hex digits (store ids, process incarnations).
 std::string NewRandomId();
 
-// The store-local key of the store id record (`\x01s store-id`).
-std::string StoreIdKey();
-
 // The store's id: read from the engine, or, for a store that has none yet, a new
 // random 128-bit id (32 hex digits) written synced first. Errors: the engine's.
 [[nodiscard]] absl::StatusOr<std::string> LoadOrCreateStoreId(Engine* engine);

@@ -6,7 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "proto/ranges.pb.h"
-#include "ranges/range_keys.h"
+#include "ranges/engine_state.h"
 #include "storage/keys.h"
 #include "storage/mvcc.h"
 #include "storage/raft_log_storage.h"
@@ -59,10 +59,10 @@ std::vector<std::pair<std::string, std::string>> InitialData(
     const std::vector<kvpb::RangeDescriptor>& ranges, uint64_t node_count) {
   std::vector<std::pair<std::string, std::string>> kvs;
   for (const kvpb::RangeDescriptor& d : ranges) {
-    kvs.emplace_back(MetaKey(d.end_key()), d.SerializeAsString());
+    kvs.emplace_back(keys::MetaKey(d.end_key()), d.SerializeAsString());
   }
-  kvs.emplace_back(NodeIdGeneratorKey(), absl::StrCat(node_count));
-  kvs.emplace_back(RangeIdGeneratorKey(), absl::StrCat(ranges.size()));
+  kvs.emplace_back(keys::NodeIdGeneratorKey(), absl::StrCat(node_count));
+  kvs.emplace_back(keys::RangeIdGeneratorKey(), absl::StrCat(ranges.size()));
   return kvs;
 }
 
@@ -83,23 +83,24 @@ absl::Status WriteInitialReplicas(Engine* engine, WriteBatch* batch, uint64_t no
     // Raft state is created once per replica, ever: a store that already holds this
     // range must never get a blank log and vote over what it persisted.
     rangespb::AppliedState existing;
-    absl::StatusOr<bool> held = ReadLocalProto(*engine, ReplicaIndexKey(d.range_id()), &existing);
+    absl::StatusOr<bool> held =
+        ReadLocalProto(*engine, keys::ReplicaIndexKey(d.range_id()), &existing);
     if (!held.ok()) return held.status();
     if (*held) {
       return absl::FailedPreconditionError(
           absl::StrCat("this store already holds a replica of range ", d.range_id(),
                        "; refusing to write initial Raft state over it"));
     }
-    WriteLocalProto(*batch, DescriptorKey(d.range_id()), d);
+    WriteLocalProto(*batch, keys::DescriptorKey(d.range_id()), d);
     rangespb::AppliedState applied;
     applied.set_raft_applied_index(kInitialRaftIndex);
-    WriteLocalProto(*batch, AppliedStateKey(d.range_id()), applied);
-    WriteLocalProto(*batch, ReplicaIndexKey(d.range_id()), rangespb::AppliedState());
+    WriteLocalProto(*batch, keys::AppliedStateKey(d.range_id()), applied);
+    WriteLocalProto(*batch, keys::ReplicaIndexKey(d.range_id()), rangespb::AppliedState());
     // The range's idempotency-expiry clock starts at its creation: every leaseholder
     // starts from a replicated time, never from its own (possibly jumped) clock.
     rangespb::IdempotencyExpiry expiry;
     expiry.set_trusted_now_unix_ns(ts.wall_ns);
-    WriteLocalProto(*batch, IdempotencyExpiryKey(d.range_id()), expiry);
+    WriteLocalProto(*batch, keys::IdempotencyExpiryKey(d.range_id()), expiry);
     absl::StatusOr<std::unique_ptr<RaftLogStorage>> log =
         RaftLogStorage::Open(engine, d.range_id());
     if (!log.ok()) return log.status();

@@ -8,6 +8,7 @@
 #include "base/request_limits.h"
 #include "ranges/evaluate_txn.h"
 #include "ranges/txn_errors.h"
+#include "storage/keys.h"
 #include "storage/lock_table.h"
 #include "storage/mvcc.h"
 #include "storage/mvcc_errors.h"
@@ -124,7 +125,7 @@ absl::StatusOr<BatchKind> ClassifyBatch(const kvpb::BatchRequest& batch) {
       return absl::InvalidArgumentError(
           absl::StrCat("request ", i, ": start key must be before the end key"));
     }
-    if (!span.start.empty() && static_cast<unsigned char>(span.start[0]) < 0x02) {
+    if (!keys::IsUserAddressable(span.start)) {
       return absl::InvalidArgumentError(
           absl::StrCat("request ", i, ": keys below \\x02 are internal and cannot be addressed"));
     }

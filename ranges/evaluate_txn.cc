@@ -5,9 +5,10 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "ranges/engine_state.h"
 #include "ranges/evaluate.h"
-#include "ranges/range_keys.h"
 #include "ranges/txn_errors.h"
+#include "storage/keys.h"
 #include "storage/lock_table.h"
 #include "storage/mvcc.h"
 #include "storage/mvcc_key.h"
@@ -81,23 +82,24 @@ absl::StatusOr<std::optional<kvpb::Transaction>> ReadTxnRecord(Reader& reader,
                                                                absl::string_view anchor_key,
                                                                absl::string_view txn_id) {
   kvpb::Transaction record;
-  absl::StatusOr<bool> found = ReadLocalProto(reader, TxnRecordKey(anchor_key, txn_id), &record);
+  absl::StatusOr<bool> found =
+      ReadLocalProto(reader, keys::TxnRecordKey(anchor_key, txn_id), &record);
   if (!found.ok()) return found.status();
   if (!*found) return std::optional<kvpb::Transaction>();
   return std::optional<kvpb::Transaction>(std::move(record));
 }
 
 void WriteTxnRecord(Writer& writer, const kvpb::Transaction& record) {
-  WriteLocalProto(writer, TxnRecordKey(record.anchor_key(), record.id()), record);
+  WriteLocalProto(writer, keys::TxnRecordKey(record.anchor_key(), record.id()), record);
 }
 
 std::string TxnTombstoneMarkerKey(absl::string_view anchor_key, absl::string_view txn_id) {
-  return TxnRecordKey(anchor_key, txn_id);
+  return keys::TxnRecordKey(anchor_key, txn_id);
 }
 
 std::string TxnPushMarkerKey(absl::string_view anchor_key, absl::string_view txn_id) {
   // Sorts after the record key's own point span [k, k\0), so the two never overlap.
-  return absl::StrCat(TxnRecordKey(anchor_key, txn_id), absl::string_view("\0push", 5));
+  return absl::StrCat(keys::TxnRecordKey(anchor_key, txn_id), absl::string_view("\0push", 5));
 }
 
 Timestamp TxnMinTimestamp(const kvpb::Transaction& txn) {
@@ -252,7 +254,7 @@ absl::StatusOr<EndTxnResult> EvaluateEndTxn(WriteBatch& batch, const kvpb::EndTx
       rest.set_end_key(r->resume_span->end);
     }
   }
-  const std::string record_key = TxnRecordKey(txn.anchor_key(), txn.id());
+  const std::string record_key = keys::TxnRecordKey(txn.anchor_key(), txn.id());
   if (result.external_spans.empty() || !may_write_record) {
     // Every intent is resolved by this very command (nothing can need the record),
     // or a rollback of a transaction whose record may not come back (its external

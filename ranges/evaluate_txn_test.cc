@@ -13,8 +13,8 @@
 
 #include "absl/strings/escaping.h"
 #include "ranges/evaluate.h"
-#include "ranges/range_keys.h"
 #include "ranges/txn_errors.h"
+#include "storage/keys.h"
 #include "storage/lock_table.h"
 #include "storage/mvcc.h"
 #include "storage/mvcc_key.h"
@@ -156,10 +156,10 @@ TEST_F(EvaluateTxnTest, RecordRoundTripsAtItsKey) {
   std::optional<kvpb::Transaction> got = Record();
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->SerializeAsString(), rec.SerializeAsString());
-  // Stored unversioned at TxnRecordKey(anchor, id).
+  // Stored unversioned at keys::TxnRecordKey(anchor, id).
   std::string raw;
   absl::StatusOr<bool> found =
-      engine_->Get(ColumnFamily::kData, MVCCKeyPrefix(TxnRecordKey("b", kTxnId)), &raw);
+      engine_->Get(ColumnFamily::kData, MVCCKeyPrefix(keys::TxnRecordKey("b", kTxnId)), &raw);
   ASSERT_TRUE(found.ok());
   EXPECT_TRUE(*found);
   // Another id or another anchor is another record.
@@ -169,7 +169,7 @@ TEST_F(EvaluateTxnTest, RecordRoundTripsAtItsKey) {
 
 TEST_F(EvaluateTxnTest, UnparseableRecordIsDataLoss) {
   std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
-  b->Put(ColumnFamily::kData, MVCCKeyPrefix(TxnRecordKey("b", kTxnId)), "\xff\xff\xff");
+  b->Put(ColumnFamily::kData, MVCCKeyPrefix(keys::TxnRecordKey("b", kTxnId)), "\xff\xff\xff");
   ASSERT_TRUE(b->Commit(false).ok());
   absl::StatusOr<std::optional<kvpb::Transaction>> r = ReadTxnRecord(*engine_, "b", kTxnId);
   ASSERT_FALSE(r.ok());

@@ -17,7 +17,6 @@
 #include "ranges/evaluate.h"
 #include "ranges/gateway_util.h"
 #include "ranges/idempotency.h"
-#include "ranges/range_keys.h"
 #include "storage/keys.h"
 #include "storage/lock_table.h"
 
@@ -271,7 +270,7 @@ kvpb::BatchResponse Gateway::SendRouted(absl::string_view key, const BuildFn& bu
 absl::StatusOr<kvpb::RangeDescriptor> Gateway::LookupRange(absl::string_view key,
                                                            absl::Time deadline) {
   if (std::optional<kvpb::RangeDescriptor> cached = cache_.Lookup(key)) return *cached;
-  if (key < keys::kSystemPrefix) {  // range 1, the meta range
+  if (key < keys::kMetaEnd) {  // range 1, the meta range
     std::optional<kvpb::RangeDescriptor> first =
         options_.first_range ? options_.first_range() : std::nullopt;
     if (!first.has_value() || !Contains(*first, key)) {
@@ -281,10 +280,10 @@ absl::StatusOr<kvpb::RangeDescriptor> Gateway::LookupRange(absl::string_view key
     return *first;
   }
   metrics_.meta_lookups.fetch_add(1, std::memory_order_relaxed);
-  // The first meta key after MetaKey(key): the range whose end key is above key.
-  std::string meta_start = MetaKey(key);
+  // The first meta key after keys::MetaKey(key): the range whose end key is above key.
+  std::string meta_start = keys::MetaKey(key);
   meta_start.push_back('\0');
-  const std::string meta_end(keys::kSystemPrefix);
+  const std::string meta_end(keys::kMetaEnd);
   auto build = [&](const kvpb::RangeDescriptor&) {
     kvpb::BatchRequest lookup;
     kvpb::ScanRequest* scan = lookup.add_requests()->mutable_scan();

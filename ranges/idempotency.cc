@@ -1,15 +1,15 @@
 #include "ranges/idempotency.h"
 
 #include "absl/strings/str_cat.h"
-#include "ranges/range_keys.h"
+#include "storage/keys.h"
 
 namespace rangedb::ranges {
 
 absl::Status CheckIdempotencyKey(const kvpb::IdempotencyKey& key, absl::Duration record_ttl) {
-  if (key.client_id().size() > kMaxIdempotencyClientIdBytes) {
+  if (key.client_id().size() > keys::kMaxIdempotencyClientIdBytes) {
     return absl::InvalidArgumentError(absl::StrCat("idempotency client id is ",
                                                    key.client_id().size(), " bytes; the limit is ",
-                                                   kMaxIdempotencyClientIdBytes));
+                                                   keys::kMaxIdempotencyClientIdBytes));
   }
   if (record_ttl == absl::InfiniteDuration()) return absl::OkStatus();
   const absl::Duration window = absl::Milliseconds(key.retry_window_ms());

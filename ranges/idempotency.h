@@ -5,7 +5,7 @@
 // keeps a record for StoreConfig::idempotency_record_ttl, and a retry that finds the
 // record gets the recorded answer instead of applying again. Two things would break
 // that, so both are refused up front with InvalidArgument (nothing written):
-//   - a client id longer than kMaxIdempotencyClientIdBytes (record keys would have
+//   - a client id longer than keys::kMaxIdempotencyClientIdBytes (record keys would have
 //     to truncate it, and two clients could share records);
 //   - a retry window (how long the sender may keep retrying) longer than half the
 //     record lifetime: a retry after the record expired would apply the write again.

@@ -3,11 +3,12 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "ranges/engine_state.h"
 #include "ranges/raft_command_codec.h"
-#include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
 #include "spdlog/spdlog.h"
+#include "storage/keys.h"
 #include "storage/lock_table.h"
 #include "storage/mvcc_key.h"
 
@@ -109,7 +110,7 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
         *lease.mutable_start() = lease_.start();
       }
       lease_ = lease;
-      WriteLocalProto(*batch, LeaseKey(range_id_), lease_);
+      WriteLocalProto(*batch, keys::LeaseKey(range_id_), lease_);
       lease_changed = true;
       spdlog::info("r{}: lease {} now held by node {} (term {})", range_id_, lease_.sequence(),
                    lease_.holder().node_id(), lease_.term());
@@ -139,7 +140,7 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
       bool has_stored_gc_threshold = false;
       if (cmd.has_gc_threshold()) {
         absl::StatusOr<bool> found =
-            ReadLocalProto(*batch, GcThresholdKey(range_id_), &stored_gc_threshold);
+            ReadLocalProto(*batch, keys::GcThresholdKey(range_id_), &stored_gc_threshold);
         if (!found.ok()) {
           MarkCorruptLocked(absl::DataLossError(
               absl::StrCat("range ", range_id_, ": applying the GC command at index ", e.index(),
@@ -162,7 +163,7 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
         gc_threshold_ = std::max(gc_threshold_, TimestampFromProto(cmd.gc_threshold()));
         if (has_stored_gc_threshold &&
             TimestampFromProto(stored_gc_threshold) > TimestampFromProto(cmd.gc_threshold())) {
-          WriteLocalProto(*batch, GcThresholdKey(range_id_), stored_gc_threshold);
+          WriteLocalProto(*batch, keys::GcThresholdKey(range_id_), stored_gc_threshold);
         }
       }
     }
@@ -176,7 +177,7 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
     }
     results.emplace_back(cmd.command_id(), absl::OkStatus());
   }
-  WriteLocalProto(*batch, AppliedStateKey(range_id_), applied_);
+  WriteLocalProto(*batch, keys::AppliedStateKey(range_id_), applied_);
   // Not synced: the entries are durable in the Raft log, and the applied state moves
   // with the data atomically, so a crash replays from the last applied index.
   if (absl::Status s = batch->Commit(/*sync=*/false); !s.ok()) {
@@ -295,7 +296,7 @@ int64_t Replica::IdempotencyCutoffLocked() {
     // from now rather than from when it was written only keeps records longer.
     rangespb::IdempotencyExpiry last;
     absl::StatusOr<bool> found =
-        ReadLocalProto(*store_->engine(), IdempotencyExpiryKey(range_id_), &last);
+        ReadLocalProto(*store_->engine(), keys::IdempotencyExpiryKey(range_id_), &last);
     if (!found.ok()) {
       // Expire nothing this round rather than guess; the next round reads again.
       spdlog::warn("r{}: cannot read the idempotency expiry clock: {}", range_id_,
@@ -327,8 +328,8 @@ void Replica::ExpireIdempotencyRecordsLocked() {
   constexpr int kMaxExaminedPerRound = 10000;
   const int64_t cutoff = IdempotencyCutoffLocked();
   IterOptions opts;
-  opts.lower_bound = MVCCKeyPrefix(IdempotencyRecordsStart(range_id_));
-  opts.upper_bound = MVCCKeyPrefix(IdempotencyRecordsEnd(range_id_));
+  opts.lower_bound = MVCCKeyPrefix(keys::IdempotencyRecordsStart(range_id_));
+  opts.upper_bound = MVCCKeyPrefix(keys::IdempotencyRecordsEnd(range_id_));
   std::unique_ptr<Iterator> it = store_->engine()->NewIterator(opts);
   std::unique_ptr<WriteBatch> batch = store_->engine()->NewWriteBatch();
   int expired = 0;
@@ -365,7 +366,7 @@ void Replica::ExpireIdempotencyRecordsLocked() {
   // The expiry clock goes with the deletions, so the next leaseholder starts from it.
   rangespb::IdempotencyExpiry used;
   used.set_trusted_now_unix_ns(idem_trusted_now_ns_);
-  WriteLocalProto(*batch, IdempotencyExpiryKey(range_id_), used);
+  WriteLocalProto(*batch, keys::IdempotencyExpiryKey(range_id_), used);
   idem_persisted_now_ns_ = idem_trusted_now_ns_;
   auto p = std::make_shared<Proposal>();
   p->command.set_command_id(

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "ranges/store.h"
 #include "ranges/testing/test_cluster.h"
+#include "storage/keys.h"
 #include "storage/mvcc.h"
 #include "storage/raft_log_storage.h"
 
@@ -64,7 +65,7 @@ TEST(ReplicaCorruptionTest, CorruptLogEntryStopsOnlyThatReplica) {
   ASSERT_TRUE(WaitFor([&] { return AllCaughtUp(c, kRangeA, {1, 2, 3}); }, absl::Seconds(10)));
 
   const uint64_t last = StatusOn(c, victim, kRangeA).last_log_index;
-  FlipLastByte(c.EngineOf(victim), ColumnFamily::kRaftLog, raftlog::LogKey(kRangeA, last));
+  FlipLastByte(c.EngineOf(victim), ColumnFamily::kRaftLog, keys::RaftLogKey(kRangeA, last));
 
   // Range A stays available: its other replicas elect a leader and serve.
   ExpectServes(c, kRangeA,

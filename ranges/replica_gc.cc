@@ -7,9 +7,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/limits.h"
+#include "ranges/engine_state.h"
 #include "ranges/evaluate_txn.h"
 #include "ranges/intent_resolver.h"
-#include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
 #include "spdlog/spdlog.h"
@@ -44,8 +44,8 @@ absl::StatusOr<std::vector<kvpb::Transaction>> CollectableRecords(Engine& engine
                                                                   Timestamp now,
                                                                   absl::Duration age) {
   IterOptions options;
-  options.lower_bound = MVCCKeyPrefix(absl::StrCat(keys::kRangeLocalPrefix, start));
-  options.upper_bound = MVCCKeyPrefix(absl::StrCat(keys::kRangeLocalPrefix, end));
+  options.lower_bound = MVCCKeyPrefix(keys::RangeLocalKeyPrefix(start));
+  options.upper_bound = MVCCKeyPrefix(keys::RangeLocalKeyPrefix(end));
   std::unique_ptr<Iterator> it = engine.NewIterator(options);
   std::vector<kvpb::Transaction> out;
   std::string key;
@@ -53,10 +53,10 @@ absl::StatusOr<std::vector<kvpb::Transaction>> CollectableRecords(Engine& engine
        it->Valid() && out.size() < static_cast<size_t>(kMaxGcRecordsPerPass); it->Next()) {
     Timestamp ts;
     if (absl::Status s = DecodeMVCCKey(it->key(), &key, &ts); !s.ok()) return s;
-    if (!absl::StrContains(key, absl::string_view("\0txn-", 5))) continue;
+    if (!absl::StrContains(key, keys::kTxnRecordInfix)) continue;
     kvpb::Transaction record;
     if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
-        TxnRecordKey(record.anchor_key(), record.id()) != key) {
+        keys::TxnRecordKey(record.anchor_key(), record.id()) != key) {
       continue;  // another range-local key that happens to contain the marker
     }
     if (RecordCollectable(record, now, age)) out.push_back(std::move(record));
@@ -101,7 +101,7 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
       CollectableRecords(*store_->engine(), span.key(), span.end_key(), now, record_age);
   if (!records.ok()) return records.status();
   // The data span starts at \x02 at the lowest (the local region holds no versions).
-  const std::string data_start = std::max(span.key(), std::string(keys::kLocalEnd));
+  const std::string data_start = keys::DataSpanStart(span.key());
   absl::StatusOr<std::vector<std::string>> version_keys =
       CollectableKeys(*store_->engine(), data_start, span.end_key(), threshold);
   if (!version_keys.ok()) return version_keys.status();
@@ -125,7 +125,7 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
   std::vector<LatchSpan> latches;
   for (const std::string& key : *version_keys) latches.push_back({key, "", /*write=*/true});
   for (const kvpb::Transaction& record : doomed) {
-    latches.push_back({TxnRecordKey(record.anchor_key(), record.id()), "", /*write=*/true});
+    latches.push_back({keys::TxnRecordKey(record.anchor_key(), record.id()), "", /*write=*/true});
   }
   absl::StatusOr<LatchManager::Guard> guard = latches_.Acquire(std::move(latches), deadline);
   if (!guard.ok()) return guard.status();
@@ -145,7 +145,7 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
       continue;
     }
     batch->Delete(ColumnFamily::kData,
-                  MVCCKeyPrefix(TxnRecordKey(record.anchor_key(), record.id())));
+                  MVCCKeyPrefix(keys::TxnRecordKey(record.anchor_key(), record.id())));
     removed.push_back(**current);
   }
   result.records_removed = static_cast<int64_t>(removed.size());
@@ -164,7 +164,7 @@ absl::StatusOr<Replica::GcResult> Replica::RunGC(absl::Duration gc_ttl, absl::Ti
   if (batch->Count() == 0) return GcResult{};
   proto::Timestamp stored;
   TimestampToProto(threshold, &stored);
-  WriteLocalProto(*batch, GcThresholdKey(range_id_), stored);
+  WriteLocalProto(*batch, keys::GcThresholdKey(range_id_), stored);
   // Never again, once the removal applies (not before: a command that fails removed
   // nothing): a late heartbeat, EndTxn or pusher finds the tombstone marker. Runs
   // before the latches go. Only a pass that removes records carries tombstones.

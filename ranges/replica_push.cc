@@ -7,11 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "ranges/evaluate.h"
 #include "ranges/evaluate_txn.h"
-#include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
 #include "ranges/txn_errors.h"
 #include "spdlog/spdlog.h"
+#include "storage/keys.h"
 #include "storage/lock_table.h"
 
 namespace rangedb::ranges {
@@ -55,7 +55,7 @@ kvpb::BatchResponse Replica::PushOnce(const kvpb::PushTxnRequest& push, bool for
   *pushed = false;
   const kvpb::Transaction& pushee = push.pushee();
   std::vector<LatchSpan> spans = {
-      {TxnRecordKey(pushee.anchor_key(), pushee.id()), "", /*write=*/true}};
+      {keys::TxnRecordKey(pushee.anchor_key(), pushee.id()), "", /*write=*/true}};
   absl::StatusOr<LatchManager::Guard> guard = latches_.Acquire(std::move(spans), deadline);
   if (!guard.ok()) return PushError(guard.status());
   LeaseCheck lease = AcquireLease(deadline);

@@ -6,11 +6,12 @@
 #include "base/limits.h"
 #include "base/random.h"
 #include "base/request_limits.h"
+#include "ranges/engine_state.h"
 #include "ranges/raft_command_codec.h"
-#include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
 #include "spdlog/spdlog.h"
+#include "storage/keys.h"
 #include "storage/lock_table.h"
 
 namespace rangedb::ranges {
@@ -50,18 +51,21 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Load(StoreContext* store, uint
   std::unique_ptr<Replica> r(new Replica(store, range_id));
   absl::MutexLock lock(&r->mu_);
   Engine* engine = store->engine();
-  absl::StatusOr<bool> found = ReadLocalProto(*engine, DescriptorKey(range_id), &r->desc_);
+  absl::StatusOr<bool> found = ReadLocalProto(*engine, keys::DescriptorKey(range_id), &r->desc_);
   if (!found.ok()) return found.status();
   if (!*found) return absl::NotFoundError(absl::StrCat("range ", range_id, " has no descriptor"));
-  if (absl::StatusOr<bool> s = ReadLocalProto(*engine, AppliedStateKey(range_id), &r->applied_);
+  if (absl::StatusOr<bool> s =
+          ReadLocalProto(*engine, keys::AppliedStateKey(range_id), &r->applied_);
       !s.ok()) {
     return s.status();
   }
-  if (absl::StatusOr<bool> s = ReadLocalProto(*engine, LeaseKey(range_id), &r->lease_); !s.ok()) {
+  if (absl::StatusOr<bool> s = ReadLocalProto(*engine, keys::LeaseKey(range_id), &r->lease_);
+      !s.ok()) {
     return s.status();
   }
   proto::Timestamp gc_threshold;
-  if (absl::StatusOr<bool> s = ReadLocalProto(*engine, GcThresholdKey(range_id), &gc_threshold);
+  if (absl::StatusOr<bool> s =
+          ReadLocalProto(*engine, keys::GcThresholdKey(range_id), &gc_threshold);
       !s.ok()) {
     return s.status();
   }

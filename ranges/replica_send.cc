@@ -6,13 +6,14 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/random.h"
+#include "ranges/engine_state.h"
 #include "ranges/evaluate.h"
 #include "ranges/evaluate_txn.h"
 #include "ranges/idempotency.h"
-#include "ranges/range_keys.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
 #include "ranges/txn_errors.h"
+#include "storage/keys.h"
 #include "storage/lock_table.h"
 
 namespace rangedb::ranges {
@@ -179,7 +180,7 @@ std::vector<LatchSpan> LatchSpansOf(const kvpb::BatchRequest& request, BatchKind
   const kvpb::Transaction& txn = request.header().txn();
   for (const kvpb::RequestUnion& r : request.requests()) {
     if (r.has_end_txn()) {
-      spans.push_back({TxnRecordKey(txn.anchor_key(), txn.id()), "", /*write=*/true});
+      spans.push_back({keys::TxnRecordKey(txn.anchor_key(), txn.id()), "", /*write=*/true});
       for (const kvpb::Span& s : r.end_txn().lock_spans()) {
         if (s.end_key().empty()) {
           if (s.key() >= range.key() && s.key() < range.end_key()) {
@@ -194,12 +195,12 @@ std::vector<LatchSpan> LatchSpansOf(const kvpb::BatchRequest& request, BatchKind
       continue;
     }
     if (r.has_heartbeat_txn()) {
-      spans.push_back({TxnRecordKey(txn.anchor_key(), txn.id()), "", /*write=*/true});
+      spans.push_back({keys::TxnRecordKey(txn.anchor_key(), txn.id()), "", /*write=*/true});
       continue;
     }
     if (r.has_query_txn()) {
       spans.push_back(
-          {TxnRecordKey(r.query_txn().key(), r.query_txn().txn_id()), "", /*write=*/false});
+          {keys::TxnRecordKey(r.query_txn().key(), r.query_txn().txn_id()), "", /*write=*/false});
       continue;
     }
     const RequestSpan s = SpanOf(r);
@@ -237,7 +238,7 @@ kvpb::BatchResponse Replica::ServeOnce(const kvpb::BatchRequest& request, BatchK
   const kvpb::IdempotencyKey& idem = request.header().idempotency_key();
   const bool has_idem = kind == BatchKind::kWrite && !idem.client_id().empty();
   if (has_idem) {
-    spans.push_back({IdempotencyRecordKey(range_id_, idem.client_id(), idem.sequence()), "",
+    spans.push_back({keys::IdempotencyRecordKey(range_id_, idem.client_id(), idem.sequence()), "",
                      /*write=*/true});
   }
   absl::StatusOr<LatchManager::Guard> guard = latches_.Acquire(std::move(spans), deadline);
@@ -378,7 +379,7 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
   std::string record_key;
   if (has_idem) {
     // Applied before? Then answer as the first time, without writing again.
-    record_key = IdempotencyRecordKey(range_id_, idem.client_id(), idem.sequence());
+    record_key = keys::IdempotencyRecordKey(range_id_, idem.client_id(), idem.sequence());
     rangespb::IdempotencyRecord record;
     absl::StatusOr<bool> found = ReadLocalProto(*engine, record_key, &record);
     if (!found.ok()) return ErrorResponse(found.status());

@@ -7,10 +7,11 @@
 // Raft index: it carries its own AppliedState, and the receiver skips entries at or
 // below it, so replaying the entries between the two indexes changes nothing.
 #include "absl/strings/str_cat.h"
-#include "ranges/range_keys.h"
+#include "ranges/engine_state.h"
 #include "ranges/replica.h"
 #include "ranges/store_context.h"
 #include "spdlog/spdlog.h"
+#include "storage/keys.h"
 #include "storage/lock_table.h"
 
 namespace rangedb::ranges {
@@ -137,21 +138,23 @@ void Replica::LoadStateAfterSnapshotLocked() {
   // threshold (replicated range-ID-local keys).
   Engine& engine = *store_->engine();
   kvpb::RangeDescriptor desc;
-  if (absl::StatusOr<bool> s = ReadLocalProto(engine, DescriptorKey(range_id_), &desc);
+  if (absl::StatusOr<bool> s = ReadLocalProto(engine, keys::DescriptorKey(range_id_), &desc);
       s.ok() && *s) {
     desc_ = desc;
   }
   rangespb::AppliedState applied;
-  if (absl::StatusOr<bool> s = ReadLocalProto(engine, AppliedStateKey(range_id_), &applied);
+  if (absl::StatusOr<bool> s = ReadLocalProto(engine, keys::AppliedStateKey(range_id_), &applied);
       s.ok() && *s) {
     applied_ = applied;
   }
   rangespb::Lease lease;
-  if (absl::StatusOr<bool> s = ReadLocalProto(engine, LeaseKey(range_id_), &lease); s.ok() && *s) {
+  if (absl::StatusOr<bool> s = ReadLocalProto(engine, keys::LeaseKey(range_id_), &lease);
+      s.ok() && *s) {
     lease_ = lease;
   }
   proto::Timestamp gc_threshold;
-  if (absl::StatusOr<bool> s = ReadLocalProto(engine, GcThresholdKey(range_id_), &gc_threshold);
+  if (absl::StatusOr<bool> s =
+          ReadLocalProto(engine, keys::GcThresholdKey(range_id_), &gc_threshold);
       s.ok() && *s) {
     gc_threshold_ = std::max(gc_threshold_, TimestampFromProto(gc_threshold));
   }

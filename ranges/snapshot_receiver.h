@@ -19,7 +19,7 @@
 
 #include "absl/status/status.h"
 #include "proto/ranges.pb.h"
-#include "ranges/range_keys.h"
+#include "ranges/engine_state.h"
 #include "ranges/snapshot_stream.h"
 #include "ranges/store_context.h"
 #include "storage/engine.h"

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "ranges/range_keys.h"
+#include "ranges/engine_state.h"
 #include "spdlog/spdlog.h"
 
 namespace rangedb::ranges {

@@ -11,9 +11,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
-#include "ranges/range_keys.h"
+#include "ranges/engine_state.h"
 #include "ranges/store.h"
 #include "ranges/testing/test_cluster.h"
+#include "storage/keys.h"
 
 namespace rangedb::ranges {
 namespace {
@@ -187,7 +188,7 @@ TEST(SnapshotTest, RestartBetweenIngestAndRaftStateConverges) {
   // replicated state at some applied index, over the follower's old Raft state.
   std::unique_ptr<Snapshot> source = c.EngineOf(source_node)->NewSnapshot();
   kvpb::RangeDescriptor desc;
-  ASSERT_TRUE(*ReadLocalProto(*source, DescriptorKey(kUserRange), &desc));
+  ASSERT_TRUE(*ReadLocalProto(*source, keys::DescriptorKey(kUserRange), &desc));
   absl::StatusOr<std::unique_ptr<SstFileWriter>> file =
       c.EngineOf(f)->NewSstFileWriter(ColumnFamily::kData);
   ASSERT_TRUE(file.ok()) << file.status();

@@ -7,8 +7,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "ranges/evaluate.h"
-#include "ranges/range_keys.h"
 #include "spdlog/spdlog.h"
+#include "storage/keys.h"
 #include "storage/lock_table.h"
 #include "storage/mvcc_key.h"
 
@@ -26,15 +26,15 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   // Snapshot files a crash left staged will never be installed.
   if (absl::Status s = store->engine()->ClearStaging(); !s.ok()) return s;
   IterOptions opts;
-  opts.lower_bound = MVCCKeyPrefix(ReplicaIndexStart());
-  opts.upper_bound = MVCCKeyPrefix(ReplicaIndexEnd());
+  opts.lower_bound = MVCCKeyPrefix(keys::ReplicaIndexStart());
+  opts.upper_bound = MVCCKeyPrefix(keys::ReplicaIndexEnd());
   std::unique_ptr<Iterator> it = store->engine()->NewIterator(opts);
   std::vector<uint64_t> ids;
   for (it->Seek(opts.lower_bound); it->Valid(); it->Next()) {
     std::string user_key;
     Timestamp ts;
     if (absl::Status s = DecodeMVCCKey(it->key(), &user_key, &ts); !s.ok()) return s;
-    const uint64_t id = RangeIdOfReplicaIndexKey(user_key);
+    const uint64_t id = keys::RangeIdOfReplicaIndexKey(user_key);
     if (id == 0) return absl::DataLossError("malformed replica index key");
     ids.push_back(id);
   }
@@ -61,7 +61,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
                   why.ToString());
     store->corrupt_[id] = why;
     std::unique_ptr<WriteBatch> b = store->engine()->NewWriteBatch();
-    b->Put(ColumnFamily::kData, MVCCKeyPrefix(CorruptReplicaKey(id)), why.ToString());
+    b->Put(ColumnFamily::kData, MVCCKeyPrefix(keys::CorruptReplicaKey(id)), why.ToString());
     if (absl::Status s = b->Commit(/*sync=*/true); !s.ok()) return s;
   }
   store->metrics_.replicas_corrupt.store(store->corrupt_.size());
@@ -333,7 +333,7 @@ void Store::TickerLoop() {
 
 absl::Duration Store::GcTtl() {
   kvpb::BatchRequest get;
-  get.add_requests()->mutable_get()->set_key(GcTtlSettingKey());
+  get.add_requests()->mutable_get()->set_key(keys::GcTtlSettingKey());
   kvpb::BatchResponse resp = SendByKey(get, absl::Now() + absl::Seconds(5));
   if (resp.has_error() || resp.responses_size() != 1 || !resp.responses(0).get().found()) {
     return config().gc_ttl;

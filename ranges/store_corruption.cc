@@ -3,23 +3,23 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
-#include "ranges/range_keys.h"
 #include "ranges/store.h"
 #include "spdlog/spdlog.h"
+#include "storage/keys.h"
 #include "storage/mvcc_key.h"
 
 namespace rangedb::ranges {
 
 absl::Status Store::LoadCorruptMarkers() {
   IterOptions opts;
-  opts.lower_bound = MVCCKeyPrefix(CorruptReplicasStart());
-  opts.upper_bound = MVCCKeyPrefix(CorruptReplicasEnd());
+  opts.lower_bound = MVCCKeyPrefix(keys::CorruptReplicasStart());
+  opts.upper_bound = MVCCKeyPrefix(keys::CorruptReplicasEnd());
   std::unique_ptr<Iterator> it = engine()->NewIterator(opts);
   for (it->Seek(opts.lower_bound); it->Valid(); it->Next()) {
     std::string user_key;
     Timestamp ts;
     if (absl::Status s = DecodeMVCCKey(it->key(), &user_key, &ts); !s.ok()) return s;
-    const uint64_t id = RangeIdOfCorruptReplicaKey(user_key);
+    const uint64_t id = keys::RangeIdOfCorruptReplicaKey(user_key);
     if (id == 0) return absl::DataLossError("malformed corrupt-replica key");
     corrupt_[id] = absl::DataLossError(std::string(it->value()));
   }
@@ -36,7 +36,7 @@ void Store::RetireCorruptReplica(uint64_t range_id, const absl::Status& why) {
   // Durable, so a restart does not bring the replica back: its log may have lost what
   // it once acknowledged.
   std::unique_ptr<WriteBatch> b = engine()->NewWriteBatch();
-  b->Put(ColumnFamily::kData, MVCCKeyPrefix(CorruptReplicaKey(range_id)), why.ToString());
+  b->Put(ColumnFamily::kData, MVCCKeyPrefix(keys::CorruptReplicaKey(range_id)), why.ToString());
   if (absl::Status s = b->Commit(/*sync=*/true); !s.ok()) {
     spdlog::critical("store: recording corrupt replica of range {}: {}", range_id, s.ToString());
     std::abort();

@@ -2,7 +2,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "ranges/range_keys.h"
+#include "ranges/engine_state.h"
 #include "ranges/snapshot_receiver.h"
 #include "ranges/store.h"
 

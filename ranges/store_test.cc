@@ -7,8 +7,8 @@
 
 #include "gtest/gtest.h"
 #include "ranges/bootstrap.h"
-#include "ranges/range_keys.h"
 #include "ranges/testing/test_cluster.h"
+#include "storage/keys.h"
 #include "storage/mvcc_key.h"
 #include "storage/rocksdb_engine.h"
 #include "txn/clock.h"
@@ -74,7 +74,8 @@ TEST(StoreTest, ExpiredIdempotencyRecordsAreDeleted) {
   put.mutable_header()->mutable_idempotency_key()->set_client_id("client-0123456789");
   put.mutable_header()->mutable_idempotency_key()->set_sequence(7);
   ASSERT_FALSE(c.Send(kUserRange, put).has_error());
-  const std::string key = MVCCKeyPrefix(IdempotencyRecordKey(kUserRange, "client-0123456789", 7));
+  const std::string key =
+      MVCCKeyPrefix(keys::IdempotencyRecordKey(kUserRange, "client-0123456789", 7));
   std::string value;
   // The record is replicated: every store holds it until the expiry deletes it.
   auto present_anywhere = [&] {

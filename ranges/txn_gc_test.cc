@@ -18,11 +18,12 @@
 
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "ranges/engine_state.h"
 #include "ranges/evaluate.h"
 #include "ranges/evaluate_txn.h"
 #include "ranges/intent_resolver.h"
-#include "ranges/range_keys.h"
 #include "ranges/testing/txn_cluster_fixture.h"
+#include "storage/keys.h"
 
 namespace rangedb::ranges {
 namespace {
@@ -435,7 +436,7 @@ TEST_F(TxnGcProtocolTest, TheStoredGcThresholdNeverGoesDown) {
   for (uint64_t id = 1; id <= 3; ++id) {
     proto::Timestamp stored;
     absl::StatusOr<bool> found =
-        ReadLocalProto(*cluster_.EngineOf(id), GcThresholdKey(kRangeB), &stored);
+        ReadLocalProto(*cluster_.EngineOf(id), keys::GcThresholdKey(kRangeB), &stored);
     ASSERT_TRUE(found.ok() && *found) << "node " << id;
     EXPECT_GE(TimestampFromProto(stored), collected_at)
         << "node " << id << " stored the GC threshold " << TimestampFromProto(stored).ToString()

@@ -9,9 +9,10 @@
 
 #include "gtest/gtest.h"
 #include "proto/ranges.pb.h"
+#include "ranges/engine_state.h"
 #include "ranges/evaluate_txn.h"
-#include "ranges/range_keys.h"
 #include "ranges/testing/txn_cluster_fixture.h"
+#include "storage/keys.h"
 
 namespace rangedb::ranges {
 namespace {
@@ -419,7 +420,7 @@ TEST_F(TxnInternalCommandTest, AnInternalCommandDoesNotRaiseTheTombstoneLowWater
   key->set_retry_window_ms(100);
   ASSERT_FALSE(Send(put).has_error());
   // Recorded under the gateway's part key of the write (part 0 of batch 1).
-  const std::string idem_key = IdempotencyRecordKey(kRangeB, "internal-command-test", 1 << 8);
+  const std::string idem_key = keys::IdempotencyRecordKey(kRangeB, "internal-command-test", 1 << 8);
   const auto [old, lh] = StopLeaseholder(kRangeB, K("b-wake"), /*wake=*/false);
   ASSERT_NE(old, 0u);
   ASSERT_NE(lh, 0u) << "no new leaseholder";

@@ -13,8 +13,8 @@
 
 #include "ranges/evaluate.h"
 #include "ranges/evaluate_txn.h"
-#include "ranges/range_keys.h"
 #include "ranges/txn_errors.h"
+#include "storage/keys.h"
 #include "storage/lock_table.h"
 #include "storage/mvcc.h"
 #include "storage/rocksdb_engine.h"
@@ -132,7 +132,7 @@ TEST(RecordMarkersTest, ARemovalIsMarkedAboveTheWriteTimestampAndTheClock) {
 }
 
 TEST(RecordMarkersTest, TheMarkerKeysAreDistinctPointsOfTheAnchorsRange) {
-  const std::string record = TxnRecordKey("b", kTxnId);
+  const std::string record = keys::TxnRecordKey("b", kTxnId);
   EXPECT_EQ(TxnTombstoneMarkerKey("b", kTxnId), record);
   const std::string push = TxnPushMarkerKey("b", kTxnId);
   // Past the record key's own point span [k, k\0): the markers never overlap.

@@ -25,14 +25,9 @@ uint64_t DecodeBigEndian64(absl::string_view in) {
 
 // The index of a log key, or false if the key is not a log key.
 bool DecodeLogKeyIndex(absl::string_view key, uint64_t* index) {
-  if (key.size() != raftlog::kLogKeyBytes) return false;
+  if (key.size() != keys::kRaftLogKeyBytes) return false;
   *index = DecodeBigEndian64(key.substr(8));
   return true;
-}
-
-// The unversioned MVCC key of one of the range's unreplicated state records.
-std::string UnreplicatedStateKey(uint64_t range_id, absl::string_view suffix) {
-  return MVCCKeyPrefix(keys::RangeIdLocalKey(range_id, keys::kRangeIdUnreplicatedInfix, suffix));
 }
 
 // The table of the reflected CRC-32C polynomial, one entry per byte value.
@@ -56,22 +51,14 @@ absl::Status EngineError(uint64_t range_id, const absl::Status& s) {
 
 namespace raftlog {
 
-std::string LogKey(uint64_t range_id, uint64_t index) {
-  std::string key;
-  key.reserve(kLogKeyBytes);
-  AppendBigEndian64(&key, range_id);
-  AppendBigEndian64(&key, index);
-  return key;
-}
-
 std::string HardStateKey(uint64_t range_id) {
-  return UnreplicatedStateKey(range_id, keys::kRaftHardStateSuffix);
+  return MVCCKeyPrefix(keys::RaftHardStateKey(range_id));
 }
 std::string TruncatedStateKey(uint64_t range_id) {
-  return UnreplicatedStateKey(range_id, keys::kRaftTruncatedStateSuffix);
+  return MVCCKeyPrefix(keys::RaftTruncatedStateKey(range_id));
 }
 std::string SnapshotMetaKey(uint64_t range_id) {
-  return UnreplicatedStateKey(range_id, keys::kRaftSnapshotMetaSuffix);
+  return MVCCKeyPrefix(keys::RaftSnapshotMetaKey(range_id));
 }
 
 uint32_t Crc32c(absl::string_view data) {
@@ -211,7 +198,7 @@ void RaftLogWrite::Append(const std::vector<raftpb::Entry>& entries) {
     const raftpb::Entry& e = entries[k];
     RAFT_CHECK(e.index() == start + (k - skip), "raft log: appended entries are not contiguous");
     RAFT_CHECK(e.SerializeToString(&payload), "raft log: cannot serialize an entry");
-    batch_->Put(ColumnFamily::kRaftLog, raftlog::LogKey(storage_->range_id_, e.index()),
+    batch_->Put(ColumnFamily::kRaftLog, keys::RaftLogKey(storage_->range_id_, e.index()),
                 raftlog::EncodeRecord(storage_->range_id_, payload));
   }
 
@@ -293,7 +280,7 @@ absl::StatusOr<uint64_t> RaftLogWrite::Term(uint64_t i) const {
 
 void RaftLogWrite::DeleteEntries(uint64_t from, uint64_t to) {
   for (uint64_t i = from; i <= to && i != 0; ++i) {
-    batch_->Delete(ColumnFamily::kRaftLog, raftlog::LogKey(storage_->range_id_, i));
+    batch_->Delete(ColumnFamily::kRaftLog, keys::RaftLogKey(storage_->range_id_, i));
   }
 }
 
@@ -380,8 +367,8 @@ absl::Status RaftLogStorage::Load() {
   // truncated index, which must be right after it.
   IterOptions options;
   options.cf = ColumnFamily::kRaftLog;
-  options.lower_bound = raftlog::LogKey(range_id_, state_.truncated_index + 1);
-  if (range_id_ != UINT64_MAX) options.upper_bound = raftlog::LogKey(range_id_ + 1, 0);
+  options.lower_bound = keys::RaftLogKey(range_id_, state_.truncated_index + 1);
+  if (range_id_ != UINT64_MAX) options.upper_bound = keys::RaftLogKey(range_id_ + 1, 0);
   std::unique_ptr<Iterator> it = engine_->NewIterator(options);
   it->SeekToLast();
   state_.last_index = state_.truncated_index;
@@ -473,8 +460,8 @@ absl::StatusOr<bool> RaftLogStorage::ReadEntries(uint64_t lo, uint64_t hi, uint6
                                                  std::vector<raftpb::Entry>* out) const {
   IterOptions options;
   options.cf = ColumnFamily::kRaftLog;
-  options.lower_bound = raftlog::LogKey(range_id_, lo);
-  options.upper_bound = raftlog::LogKey(range_id_, hi);
+  options.lower_bound = keys::RaftLogKey(range_id_, lo);
+  options.upper_bound = keys::RaftLogKey(range_id_, hi);
   std::unique_ptr<Iterator> it = engine_->NewIterator(options);
   uint64_t want = lo;
   for (it->SeekToFirst(); it->Valid() && want < hi; it->Next(), ++want) {
@@ -494,7 +481,7 @@ absl::StatusOr<bool> RaftLogStorage::ReadEntries(uint64_t lo, uint64_t hi, uint6
 absl::StatusOr<raftpb::Entry> RaftLogStorage::ReadEntry(uint64_t index) const {
   std::string value;
   absl::StatusOr<bool> found =
-      engine_->Get(ColumnFamily::kRaftLog, raftlog::LogKey(range_id_, index), &value);
+      engine_->Get(ColumnFamily::kRaftLog, keys::RaftLogKey(range_id_, index), &value);
   if (!found.ok()) return EngineError(range_id_, found.status());
   if (!*found) return absl::DataLossError(absl::StrCat(Describe(index), " is missing"));
   raftpb::Entry e;

@@ -1,11 +1,15 @@
 // RaftLogStorage: one range's persistent Raft log and Raft state on the node's shared
 // Engine; the raft::Storage (raft/storage.h) that a replica's RawNode reads.
 //
-// Layout (docs/raft-log.md draws it with examples):
-//   kRaftLog  <range id:8 BE> <index:8 BE>            -> record(raftpb::Entry)
-//   kData     MVCCKeyPrefix(\x01 i <range id> "urfth") -> record(raftpb::HardState)
-//   kData     MVCCKeyPrefix(\x01 i <range id> "urftt") -> record(index:8 BE, term:8 BE)
-//   kData     MVCCKeyPrefix(\x01 i <range id> "urfts") -> record(raftpb::SnapshotMetadata)
+// Layout (keys are built by storage/keys.h; docs/raft-log.md draws it with examples):
+//   kRaftLog  keys::RaftLogKey              <range id:8 BE> <index:8 BE>
+//                                           -> record(raftpb::Entry)
+//   kData     MVCCKeyPrefix(RaftHardStateKey)      \x01 i <range id> "urfth"
+//                                           -> record(raftpb::HardState)
+//   kData     MVCCKeyPrefix(RaftTruncatedStateKey) \x01 i <range id> "urftt"
+//                                           -> record(index:8 BE, term:8 BE)
+//   kData     MVCCKeyPrefix(RaftSnapshotMetaKey)   \x01 i <range id> "urfts"
+//                                           -> record(raftpb::SnapshotMetadata)
 // A record (format version 2) is a version byte, a CRC-32C (4 bytes BE) over the
 // version, the range id (8 bytes BE) and the payload, then the payload. Every read
 // verifies the checksum: a corrupt or truncated record, or a valid record of another
@@ -49,11 +53,10 @@ namespace raftlog {
 inline constexpr uint8_t kRecordVersion = 2;
 inline constexpr size_t kChecksumBytes = 4;
 inline constexpr size_t kRecordHeaderBytes = 1 + kChecksumBytes;  // version, checksum
-inline constexpr size_t kLogKeyBytes = 16;
 
-// Key of entry `index` of range_id in ColumnFamily::kRaftLog.
-std::string LogKey(uint64_t range_id, uint64_t index);
-// Keys of the range's Raft state in ColumnFamily::kData (unversioned MVCC keys).
+// Engine keys of the range's Raft state in ColumnFamily::kData: the unversioned MVCC
+// keys of keys::RaftHardStateKey, RaftTruncatedStateKey and RaftSnapshotMetaKey. (The
+// log's keys are keys::RaftLogKey, stored raw.)
 std::string HardStateKey(uint64_t range_id);
 std::string TruncatedStateKey(uint64_t range_id);
 std::string SnapshotMetaKey(uint64_t range_id);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "raft/memory_storage.h"
+#include "storage/keys.h"
 #include "storage/mvcc_key.h"
 #include "storage/rocksdb_engine.h"
 
@@ -117,12 +118,12 @@ class RaftLogStorageTest : public ::testing::Test {
   void ExpectDiskHoldsExactly(uint64_t range_id, uint64_t first, uint64_t last) {
     IterOptions o;
     o.cf = ColumnFamily::kRaftLog;
-    o.lower_bound = raftlog::LogKey(range_id, 0);
-    o.upper_bound = raftlog::LogKey(range_id + 1, 0);
+    o.lower_bound = keys::RaftLogKey(range_id, 0);
+    o.upper_bound = keys::RaftLogKey(range_id + 1, 0);
     std::unique_ptr<Iterator> it = engine_->NewIterator(o);
     uint64_t want = first;
     for (it->SeekToFirst(); it->Valid(); it->Next(), ++want) {
-      ASSERT_EQ(it->key(), raftlog::LogKey(range_id, want));
+      ASSERT_EQ(it->key(), keys::RaftLogKey(range_id, want));
     }
     ASSERT_TRUE(it->status().ok());
     ASSERT_EQ(want, last + 1);
@@ -478,7 +479,7 @@ class RaftLogCorruptionTest : public RaftLogStorageTest {
   // A fresh storage with no cache: every read goes to disk.
   std::unique_ptr<RaftLogStorage> Uncached() { return Open(3, 0); }
   void Mutate(uint64_t index, const std::function<void(std::string&)>& f) {
-    const std::string key = raftlog::LogKey(3, index);
+    const std::string key = keys::RaftLogKey(3, index);
     std::string v = RawGet(ColumnFamily::kRaftLog, key);
     f(v);
     RawPut(ColumnFamily::kRaftLog, key, v);
@@ -517,8 +518,8 @@ TEST_F(RaftLogCorruptionTest, TruncatedValues) {
 }
 
 TEST_F(RaftLogCorruptionTest, RecordUnderTheWrongIndex) {
-  RawPut(ColumnFamily::kRaftLog, raftlog::LogKey(3, 4),
-         RawGet(ColumnFamily::kRaftLog, raftlog::LogKey(3, 9)));
+  RawPut(ColumnFamily::kRaftLog, keys::RaftLogKey(3, 4),
+         RawGet(ColumnFamily::kRaftLog, keys::RaftLogKey(3, 9)));
   ExpectDataLoss(Uncached()->Entries(4, 5, raft::kNoLimit).status(), "entry 4: holds index 9");
 }
 
@@ -534,8 +535,8 @@ TEST_F(RaftLogCorruptionTest, RecordOfAnotherRange) {
     hs.set_commit(10);
     Apply(*other, [&](RaftLogWrite& w) { w.SetHardState(hs); });
   }
-  RawPut(ColumnFamily::kRaftLog, raftlog::LogKey(3, 4),
-         RawGet(ColumnFamily::kRaftLog, raftlog::LogKey(5, 4)));
+  RawPut(ColumnFamily::kRaftLog, keys::RaftLogKey(3, 4),
+         RawGet(ColumnFamily::kRaftLog, keys::RaftLogKey(5, 4)));
   ExpectDataLoss(Uncached()->Entries(4, 5, raft::kNoLimit).status(), "entry 4: checksum mismatch");
   RawPut(ColumnFamily::kData, raftlog::HardStateKey(3),
          RawGet(ColumnFamily::kData, raftlog::HardStateKey(5)));
@@ -546,7 +547,7 @@ TEST_F(RaftLogCorruptionTest, RecordOfAnotherRange) {
 
 TEST_F(RaftLogCorruptionTest, MissingEntry) {
   std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
-  b->Delete(ColumnFamily::kRaftLog, raftlog::LogKey(3, 5));
+  b->Delete(ColumnFamily::kRaftLog, keys::RaftLogKey(3, 5));
   ASSERT_TRUE(b->Commit(true).ok());
   std::unique_ptr<RaftLogStorage> s = Uncached();
   ExpectDataLoss(s->Entries(2, 8, raft::kNoLimit).status(), "entry 5 is missing");
@@ -642,7 +643,7 @@ TEST_F(RaftLogStorageTest, CacheBoundAndAgreementWithDisk) {
 TEST_F(RaftLogStorageTest, CacheServesRecentEntriesWithoutDisk) {
   std::unique_ptr<RaftLogStorage> s = Open(1);
   Append(*s, MakeEntries(1, 6, 1));
-  RawPut(ColumnFamily::kRaftLog, raftlog::LogKey(1, 3), "garbage");
+  RawPut(ColumnFamily::kRaftLog, keys::RaftLogKey(1, 3), "garbage");
   EXPECT_EQ(*s->Term(3), 1u);
   EXPECT_EQ(Render(s->Entries(1, 6, raft::kNoLimit)), Render(MakeEntries(1, 6, 1)));
   EXPECT_TRUE(absl::IsDataLoss(Open(1, 0)->Term(3).status()));
@@ -694,8 +695,8 @@ TEST(RaftLogFormatTest, Crc32cKnownAnswers) {
 
 TEST(RaftLogFormatTest, KeysAndRecords) {
   using std::string_literals::operator""s;
-  EXPECT_EQ(raftlog::LogKey(1, 2), "\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\x02"s);
-  EXPECT_EQ(raftlog::LogKey(0x0102, 0xA0B0C0D0E0F00001),
+  EXPECT_EQ(keys::RaftLogKey(1, 2), "\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\x02"s);
+  EXPECT_EQ(keys::RaftLogKey(0x0102, 0xA0B0C0D0E0F00001),
             "\0\0\0\0\0\0\x01\x02\xA0\xB0\xC0\xD0\xE0\xF0\0\x01"s);
   EXPECT_EQ(raftlog::HardStateKey(5), EncodeMVCCKey("\x01i\0\0\0\0\0\0\0\x05urfth"s, {}));
   EXPECT_EQ(raftlog::TruncatedStateKey(5), EncodeMVCCKey("\x01i\0\0\0\0\0\0\0\x05urftt"s, {}));

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ranges/bootstrap.h"
-#include "ranges/range_keys.h"
+#include "ranges/engine_state.h"
 #include "storage/rocksdb_engine.h"
 
 namespace rangedb::ranges {
