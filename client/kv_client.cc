@@ -109,63 +109,6 @@ absl::Status ValidateResponse(const kvpb::BatchRequest& request,
 
 }  // namespace
 
-absl::Status AmbiguousError(absl::string_view reason) {
-  absl::Status status(absl::StatusCode::kUnknown, absl::StrCat("ambiguous result: ", reason));
-  kvpb::AmbiguousResultError detail;
-  detail.set_reason(std::string(reason));
-  status.SetPayload(kAmbiguousPayloadUrl, absl::Cord(detail.SerializeAsString()));
-  return status;
-}
-
-absl::Status ErrorToStatus(const kvpb::Error& error) {
-  if (error.has_ambiguous()) {
-    return AmbiguousError(error.ambiguous().reason().empty() ? error.message()
-                                                             : error.ambiguous().reason());
-  }
-  absl::StatusCode code = absl::StatusCode::kUnknown;
-  if (error.code() > 0 && error.code() <= static_cast<int>(absl::StatusCode::kUnauthenticated)) {
-    code = static_cast<absl::StatusCode>(error.code());
-  }
-  std::string message = error.message().empty() ? "server error" : error.message();
-  if (error.has_condition_failed()) {
-    const kvpb::ConditionFailedError& failed = error.condition_failed();
-    if (error.message().empty()) {
-      message = failed.has_actual() ? absl::StrCat("condition failed: actual value \"",
-                                                   absl::CEscape(failed.actual()), "\"")
-                                    : "condition failed: the key has no value";
-    }
-    absl::Status status(absl::StatusCode::kFailedPrecondition, message);
-    status.SetPayload(kConditionFailedPayloadUrl, absl::Cord(failed.SerializeAsString()));
-    return status;
-  }
-  if (error.has_not_leaseholder()) {
-    absl::StrAppend(&message, " (not leaseholder of range ", error.not_leaseholder().range_id(),
-                    ")");
-  } else if (error.has_range_not_found()) {
-    absl::StrAppend(&message, " (range ", error.range_not_found().range_id(), " not found)");
-  }
-  return absl::Status(code, message);
-}
-
-bool IsAmbiguous(const absl::Status& status) {
-  return status.GetPayload(kAmbiguousPayloadUrl).has_value();
-}
-
-bool IsConditionFailed(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kFailedPrecondition &&
-         status.GetPayload(kConditionFailedPayloadUrl).has_value();
-}
-
-std::optional<std::optional<std::string>> ConditionFailedActual(const absl::Status& status) {
-  if (!IsConditionFailed(status)) return std::nullopt;
-  kvpb::ConditionFailedError failed;
-  if (!failed.ParseFromString(std::string(*status.GetPayload(kConditionFailedPayloadUrl)))) {
-    return std::nullopt;
-  }
-  if (!failed.has_actual()) return std::optional<std::string>();
-  return std::optional<std::string>(failed.actual());
-}
-
 absl::StatusOr<std::unique_ptr<KvClient>> KvClient::Create(KvClientOptions options) {
   if (options.hosts.empty()) return absl::InvalidArgumentError("no hosts given");
   for (const std::string& host : options.hosts) {
@@ -293,8 +236,9 @@ void KvClient::MarkAmbiguous(kvpb::Error* error) {
   *error = std::move(ambiguous);
 }
 
-absl::StatusOr<kvpb::BatchResponse> KvClient::Send(kvpb::BatchRequest request, bool is_write,
-                                                   bool errors_in_response) {
+absl::StatusOr<kvpb::BatchResponse> KvClient::SendWithRetries(kvpb::BatchRequest request,
+                                                              bool is_write,
+                                                              bool errors_in_response) {
   // Refused here, before anything is sent, with the limit named; the servers run
   // the same check for clients that skip it.
   if (absl::Status s = limits::CheckBatchLimits(request); !s.ok()) return s;
@@ -383,7 +327,7 @@ absl::StatusOr<kvpb::BatchResponse> KvClient::Send(kvpb::BatchRequest request, b
 absl::StatusOr<kvpb::BatchResponse> KvClient::Batch(kvpb::BatchRequest request) {
   const bool is_write =
       std::any_of(request.requests().begin(), request.requests().end(), IsWriteRequest);
-  return Send(std::move(request), is_write);
+  return SendWithRetries(std::move(request), is_write);
 }
 
 void KvClient::Observe(const proto::Timestamp& now) {
@@ -398,13 +342,13 @@ void KvClient::Observe(const proto::Timestamp& now) {
 absl::StatusOr<kvpb::BatchResponse> KvClient::BatchWithErrors(kvpb::BatchRequest request) {
   const bool is_write =
       std::any_of(request.requests().begin(), request.requests().end(), IsWriteRequest);
-  return Send(std::move(request), is_write, /*errors_in_response=*/true);
+  return SendWithRetries(std::move(request), is_write, /*errors_in_response=*/true);
 }
 
 absl::StatusOr<kvpb::ResponseUnion> KvClient::SendOne(kvpb::RequestUnion request, bool is_write) {
   kvpb::BatchRequest batch;
   *batch.add_requests() = std::move(request);
-  absl::StatusOr<kvpb::BatchResponse> response = Send(std::move(batch), is_write);
+  absl::StatusOr<kvpb::BatchResponse> response = SendWithRetries(std::move(batch), is_write);
   if (!response.ok()) return response.status();
   return std::move(*response->mutable_responses(0));
 }

@@ -31,8 +31,12 @@
 // value (IsConditionFailed, ConditionFailedActual). Running out of budget with no
 // ambiguity is kDeadlineExceeded or kUnavailable with the last host's error.
 //
-// Namespace rangedb::client: the client's error helpers (IsConditionFailed, ...)
-// speak the wire's errors, not storage's MVCC errors of the same names.
+// The error helpers (IsAmbiguous, IsConditionFailed, ...) and KeyValue live in
+// base/kv_api.h (namespace rangedb::kv), shared with the transaction coordinator;
+// they are re-exported here under rangedb::client.
+//
+// KvClient is the remote txn::Sender (txn/sender.h): Send is BatchWithErrors, so a
+// transaction (txn::Txn, txn::RunTransaction) runs from outside a node over a client.
 //
 // Thread safety: a KvClient is thread-safe; share one between threads or create one
 // per thread (each creates its own connections). One gRPC channel per host, created
@@ -45,6 +49,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -53,7 +58,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/kv_api.h"
 #include "proto/kv.grpc.pb.h"
+#include "txn/sender.h"
 
 namespace rangedb::client {
 
@@ -74,16 +81,12 @@ struct KvClientOptions {
   absl::Duration attempt_timeout = absl::Seconds(3);
 };
 
-// One row of a Scan.
-struct KeyValue {
-  std::string key;
-  std::string value;
-};
+using kv::KeyValue;  // one row of a Scan
 
-class KvClient {
+class KvClient final : public txn::Sender {
  public:
   // Rows per Scan page asked of the server.
-  static constexpr int64_t kScanPageRows = 1000;
+  static constexpr int64_t kScanPageRows = kv::kScanPageRows;
 
   // Validates options. InvalidArgument if hosts is empty, a host is not
   // "host:port" with a port in 1..65535, or timeout is not positive. Connects
@@ -92,7 +95,7 @@ class KvClient {
 
   KvClient(const KvClient&) = delete;
   KvClient& operator=(const KvClient&) = delete;
-  ~KvClient();
+  ~KvClient() override;
 
   // The latest value of key, or nullopt when the key has none.
   [[nodiscard]] absl::StatusOr<std::optional<std::string>> Get(absl::string_view key);
@@ -123,6 +126,10 @@ class KvClient {
   // the response's transaction, which a transaction coordinator needs); the status
   // is non-OK only for transport failures, ambiguity and running out of budget.
   [[nodiscard]] absl::StatusOr<kvpb::BatchResponse> BatchWithErrors(kvpb::BatchRequest request);
+  // txn::Sender: BatchWithErrors.
+  [[nodiscard]] absl::StatusOr<kvpb::BatchResponse> Send(kvpb::BatchRequest batch) override {
+    return BatchWithErrors(std::move(batch));
+  }
 
  private:
   struct Host;
@@ -131,8 +138,8 @@ class KvClient {
   explicit KvClient(KvClientOptions options);
 
   // The per-attempt loop behind every operation (kv_client.cc).
-  absl::StatusOr<kvpb::BatchResponse> Send(kvpb::BatchRequest request, bool is_write,
-                                           bool errors_in_response = false);
+  absl::StatusOr<kvpb::BatchResponse> SendWithRetries(kvpb::BatchRequest request, bool is_write,
+                                                      bool errors_in_response = false);
   // Sends one attempt to host `index` and classifies what came back.
   Outcome Attempt(size_t index, const kvpb::BatchRequest& request, absl::Time deadline,
                   bool is_write, kvpb::BatchResponse* response, absl::Status* error);
@@ -162,23 +169,13 @@ class KvClient {
   int32_t observed_logical_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// True if status is the ambiguous outcome of a write: it may or may not have been
-// applied. Such a status has code kUnknown, a message starting "ambiguous result:",
-// and a payload under kAmbiguousPayloadUrl (a serialized AmbiguousResultError).
-bool IsAmbiguous(const absl::Status& status);
-// True if status is a failed ConditionalPut's condition.
-bool IsConditionFailed(const absl::Status& status);
-// For a condition-failed status: the key's actual value (inner nullopt: the key had
-// no value). nullopt if status is not a condition failure.
-std::optional<std::optional<std::string>> ConditionFailedActual(const absl::Status& status);
-
-inline constexpr char kAmbiguousPayloadUrl[] = "rangedb.dev/ambiguous";
-inline constexpr char kConditionFailedPayloadUrl[] = "rangedb.dev/condition-failed";
-
-// The absl::Status for a server's structured error (ambiguous errors included; the
-// retry loop handles those before this is reached). Exposed for the gateway's tests.
-absl::Status ErrorToStatus(const kvpb::Error& error);
-// An ambiguous status with the given reason.
-absl::Status AmbiguousError(absl::string_view reason);
+// The KV API's error helpers (base/kv_api.h), under their old names.
+using kv::AmbiguousError;
+using kv::ConditionFailedActual;
+using kv::ErrorToStatus;
+using kv::IsAmbiguous;
+using kv::IsConditionFailed;
+using kv::kAmbiguousPayloadUrl;
+using kv::kConditionFailedPayloadUrl;
 
 }  // namespace rangedb::client

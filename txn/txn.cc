@@ -1,9 +1,8 @@
 #include "txn/txn.h"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
@@ -67,7 +66,7 @@ absl::Status StatusOfError(const kvpb::Error& error) {
     return Retryable(absl::StrCat(ReasonName(error.retry().reason()), ": ", error.message()));
   }
   if (error.has_aborted()) return Retryable(absl::StrCat("aborted: ", error.message()));
-  return client::ErrorToStatus(error);
+  return kv::ErrorToStatus(error);
 }
 
 Timestamp Ts(const proto::Timestamp& p) { return Timestamp{p.wall_time_ns(), p.logical()}; }
@@ -106,8 +105,11 @@ bool IsRetryable(const absl::Status& status) {
   return status.GetPayload(kRetryablePayloadUrl).has_value();
 }
 
-Txn::Txn(client::KvClient* client, TxnOptions options)
-    : client_(client), options_(std::move(options)) {
+Txn::Txn(Sender* sender, TxnOptions options)
+    : sender_(sender),
+      options_(std::move(options)),
+      heartbeater_(options_.heartbeater != nullptr ? options_.heartbeater
+                                                   : Heartbeater::Default()) {
   proto_.set_id(RandomBytes(16));
   proto_.set_priority(static_cast<int32_t>(options_.priority));
 }
@@ -132,10 +134,10 @@ absl::Status Txn::CheckOpen() const {
 absl::StatusOr<kvpb::BatchResponse> Txn::Send(kvpb::BatchRequest batch, bool keep_open,
                                               bool errors_in_response) {
   if (HeartbeatFoundAborted()) {
-    Abandon();  // not under hb_mu_: it stops the heartbeat, which takes hb_mu_
+    Abandon();
     return Retryable("aborted: the heartbeat found the transaction record aborted");
   }
-  if (started_at_ == absl::InfinitePast()) started_at_ = absl::Now();
+  if (started_at_ns_ < 0) started_at_ns_ = NowNanos();
   if (LaysIntents(batch)) {
     if (absl::Status s = KeepAliveBeforeIntents(); !s.ok()) {
       Abandon();
@@ -143,7 +145,7 @@ absl::StatusOr<kvpb::BatchResponse> Txn::Send(kvpb::BatchRequest batch, bool kee
     }
   }
   *batch.mutable_header()->mutable_txn() = proto_;
-  absl::StatusOr<kvpb::BatchResponse> resp = client_->BatchWithErrors(std::move(batch));
+  absl::StatusOr<kvpb::BatchResponse> resp = sender_->Send(std::move(batch));
   if (!resp.ok()) {
     if (!keep_open) Abandon();
     return resp.status();
@@ -212,20 +214,19 @@ absl::StatusOr<std::optional<std::string>> Txn::Get(absl::string_view key) {
   return std::optional<std::string>(got.value());
 }
 
-absl::StatusOr<std::vector<client::KeyValue>> Txn::Scan(absl::string_view start,
-                                                        absl::string_view end, int64_t limit) {
+absl::StatusOr<std::vector<kv::KeyValue>> Txn::Scan(absl::string_view start, absl::string_view end,
+                                                    int64_t limit) {
   return ScanImpl(start, end, limit, /*reverse=*/false);
 }
 
-absl::StatusOr<std::vector<client::KeyValue>> Txn::ReverseScan(absl::string_view start,
-                                                               absl::string_view end,
-                                                               int64_t limit) {
+absl::StatusOr<std::vector<kv::KeyValue>> Txn::ReverseScan(absl::string_view start,
+                                                           absl::string_view end, int64_t limit) {
   return ScanImpl(start, end, limit, /*reverse=*/true);
 }
 
-absl::StatusOr<std::vector<client::KeyValue>> Txn::ScanImpl(absl::string_view start,
-                                                            absl::string_view end, int64_t limit,
-                                                            bool reverse) {
+absl::StatusOr<std::vector<kv::KeyValue>> Txn::ScanImpl(absl::string_view start,
+                                                        absl::string_view end, int64_t limit,
+                                                        bool reverse) {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (start >= end) return absl::InvalidArgumentError("scan start must be before its end");
   if (absl::Status s = CheckBound("the scan's start key", start); !s.ok()) return s;
@@ -234,7 +235,7 @@ absl::StatusOr<std::vector<client::KeyValue>> Txn::ScanImpl(absl::string_view st
   if (BufferOverlaps(start, end)) {
     if (absl::Status s = Flush(); !s.ok()) return s;
   }
-  std::vector<client::KeyValue> rows;
+  std::vector<kv::KeyValue> rows;
   std::string lo(start), hi(end);
   // Bounded: every page either ends the scan or moves lo / hi past its rows.
   for (;;) {
@@ -243,9 +244,8 @@ absl::StatusOr<std::vector<client::KeyValue>> Txn::ScanImpl(absl::string_view st
     scan->set_start_key(lo);
     scan->set_end_key(hi);
     scan->set_reverse(reverse);
-    const int64_t want =
-        limit > 0 ? limit - static_cast<int64_t>(rows.size()) : client::KvClient::kScanPageRows;
-    scan->set_max_keys(std::min<int64_t>(want, client::KvClient::kScanPageRows));
+    const int64_t want = limit > 0 ? limit - static_cast<int64_t>(rows.size()) : kv::kScanPageRows;
+    scan->set_max_keys(std::min<int64_t>(want, kv::kScanPageRows));
     absl::StatusOr<kvpb::BatchResponse> resp = SendRead(r);
     if (!resp.ok()) return resp.status();
     const kvpb::ScanResponse& page = resp->responses(0).scan();
@@ -369,7 +369,7 @@ absl::Status Txn::ConditionalPut(absl::string_view key, absl::string_view value,
     }
     const kvpb::Error& error = resp->error();
     absl::Status failed = StatusOfError(error);
-    if (client::IsConditionFailed(failed)) {
+    if (kv::IsConditionFailed(failed)) {
       NoteRead(key);  // what it showed is what the snapshot holds: a read
       return failed;  // still usable
     }
@@ -638,18 +638,16 @@ void Txn::Abandon() {
   end->set_commit(false);
   AddLockSpans(end);
   *batch.mutable_header()->mutable_txn() = proto_;
-  (void)client_->BatchWithErrors(std::move(batch));
+  (void)sender_->Send(std::move(batch));
 }
 
 absl::Status Txn::KeepAliveBeforeIntents() {
   if (proto_.anchor_key().empty()) return absl::OkStatus();
   StartHeartbeat();
-  if (absl::Now() - started_at_ < options_.heartbeat_interval) return absl::OkStatus();
-  bool alive = false;
-  {
-    absl::MutexLock lock(&hb_mu_);
-    alive = hb_record_alive_;
+  if (NowNanos() - started_at_ns_ < absl::ToInt64Nanoseconds(options_.heartbeat_interval)) {
+    return absl::OkStatus();
   }
+  const bool alive = hb_id_ != 0 && heartbeater_->seen(hb_id_).record_alive;
   // Intents at this transaction's (old) timestamps would look abandoned to a pusher
   // while no record says otherwise: create the record first, and lay none unless it
   // is there.
@@ -666,7 +664,7 @@ absl::Status Txn::HeartbeatNow() {
   kvpb::BatchRequest batch;
   batch.add_requests()->mutable_heartbeat_txn()->set_key(proto_.anchor_key());
   *batch.mutable_header()->mutable_txn() = proto_;
-  absl::StatusOr<kvpb::BatchResponse> resp = client_->BatchWithErrors(std::move(batch));
+  absl::StatusOr<kvpb::BatchResponse> resp = sender_->Send(std::move(batch));
   // Without the record, the intents would sit at an old timestamp that a pusher
   // takes for the last sign of life: the transaction stops. It is retryable: a new
   // attempt is young and needs no record before its first intents.
@@ -683,17 +681,14 @@ absl::Status Txn::HeartbeatNow() {
     return Retryable("the transaction record could not be created: malformed heartbeat response");
   }
   const kvpb::TransactionStatus status = resp->responses(0).heartbeat_txn().record().status();
-  absl::MutexLock lock(&hb_mu_);
-  hb_next_beat_ = absl::Now() + options_.heartbeat_interval;
-  if (status == kvpb::PENDING) {
-    hb_record_alive_ = true;
-    return absl::OkStatus();
-  }
-  hb_aborted_ = true;  // ABORTED, or finished: this attempt cannot commit
+  // The next beat an interval from now; anything but PENDING (ABORTED, or finished)
+  // means this attempt cannot commit.
+  heartbeater_->NoteBeat(hb_id_, status);
+  if (status == kvpb::PENDING) return absl::OkStatus();
   return Retryable("aborted: the heartbeat found the transaction record aborted");
 }
 
-void Txn::PublishToHeartbeat() {
+kvpb::Transaction Txn::HeartbeatView() const {
   kvpb::Transaction copy;
   copy.set_id(proto_.id());
   copy.set_anchor_key(proto_.anchor_key());
@@ -705,78 +700,52 @@ void Txn::PublishToHeartbeat() {
     *copy.mutable_uncertainty_limit() = proto_.uncertainty_limit();
   }
   if (proto_.has_start_timestamp()) *copy.mutable_start_timestamp() = proto_.start_timestamp();
-  absl::MutexLock lock(&hb_mu_);
-  hb_txn_ = std::move(copy);
+  return copy;
+}
+
+void Txn::PublishToHeartbeat() {
+  if (hb_id_ != 0) heartbeater_->Publish(hb_id_, HeartbeatView());
 }
 
 bool Txn::HeartbeatFoundAborted() {
-  absl::MutexLock lock(&hb_mu_);
-  return hb_aborted_;
+  return hb_id_ != 0 ? heartbeater_->seen(hb_id_).aborted : hb_final_.aborted;
 }
 
 void Txn::StartHeartbeat() {
-  if (heartbeat_.joinable() || proto_.anchor_key().empty()) return;
-  PublishToHeartbeat();
-  {
-    absl::MutexLock lock(&hb_mu_);
-    // The first beat (which creates the record) when the transaction is one
-    // interval old: a short transaction never needs a record before its commit.
-    hb_next_beat_ = started_at_ + options_.heartbeat_interval;
-  }
-  heartbeat_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "txn-heartbeat");
-    HeartbeatLoop();
-  });
+  if (hb_id_ != 0 || hb_stopped_ || proto_.anchor_key().empty()) return;
+  // The first beat (which creates the record) when the transaction is one interval
+  // old: a short transaction never needs a record before its commit.
+  hb_id_ = heartbeater_->Start(
+      sender_, options_.heartbeat_interval,
+      started_at_ns_ + absl::ToInt64Nanoseconds(options_.heartbeat_interval), HeartbeatView());
 }
 
 void Txn::StopHeartbeat() {
-  {
-    absl::MutexLock lock(&hb_mu_);
-    hb_stop_ = true;
-  }
-  if (heartbeat_.joinable()) heartbeat_.join();
+  hb_stopped_ = true;
+  if (hb_id_ == 0) return;
+  hb_final_ = heartbeater_->Stop(hb_id_);
+  hb_id_ = 0;
 }
 
-void Txn::HeartbeatLoop() {
-  // Bounded by hb_stop_, which Commit / Rollback / the destructor set; one beat per
-  // heartbeat_interval.
-  for (;;) {
-    kvpb::BatchRequest batch;
-    {
-      absl::MutexLock lock(&hb_mu_);
-      auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(hb_mu_) { return hb_stop_; };
-      if (hb_mu_.AwaitWithDeadline(absl::Condition(&stopped), hb_next_beat_)) return;
-      if (absl::Now() < hb_next_beat_) continue;  // a synchronous beat moved it
-      hb_next_beat_ = absl::Now() + options_.heartbeat_interval;
-      // Not before the first response: the record needs the transaction's start.
-      if (!hb_txn_.has_read_timestamp()) continue;
-      batch.add_requests()->mutable_heartbeat_txn()->set_key(hb_txn_.anchor_key());
-      *batch.mutable_header()->mutable_txn() = hb_txn_;
-    }
-    absl::StatusOr<kvpb::BatchResponse> resp = client_->BatchWithErrors(batch);
-    absl::MutexLock lock(&hb_mu_);
-    if (!resp.ok() || resp->has_error() || resp->responses_size() != 1) continue;
-    const kvpb::TransactionStatus status = resp->responses(0).heartbeat_txn().record().status();
-    if (status == kvpb::ABORTED) {
-      hb_aborted_ = true;
-      return;
-    }
-    if (status == kvpb::PENDING) hb_record_alive_ = true;
-  }
-}
-
-absl::Status RunTransaction(client::KvClient* client, const std::function<absl::Status(Txn&)>& fn,
+absl::Status RunTransaction(Sender* sender, const std::function<absl::Status(Txn&)>& fn,
                             const TxnOptions& options, int* attempts) {
-  Backoff backoff({std::chrono::milliseconds(5), std::chrono::milliseconds(1000)});
+  Backoff backoff(options.retry_backoff);
   absl::Status last;
   for (int attempt = 1; attempt <= std::max(1, options.max_attempts); ++attempt) {
     if (attempts != nullptr) *attempts = attempt;
-    Txn txn(client, options);
+    Txn txn(sender, options);
     last = fn(txn);
     if (last.ok()) last = txn.Commit();
     if (!last.ok()) (void)txn.Rollback();
-    if (last.ok() || !IsRetryable(last)) return last;
-    std::this_thread::sleep_for(backoff.Next());
+    if (last.ok() || !IsRetryable(last) || attempt == std::max(1, options.max_attempts)) {
+      return last;
+    }
+    const std::chrono::milliseconds delay = backoff.Next();
+    if (options.sleep_for) {
+      options.sleep_for(delay);
+    } else {
+      std::this_thread::sleep_for(delay);
+    }
   }
   return last;
 }

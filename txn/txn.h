@@ -1,9 +1,10 @@
-// Txn: a serializable transaction over rangedb's key space, driven from the client
-// (the coordinator; docs/transactions.md).
+// Txn: a serializable transaction over rangedb's key space, driven by this object (the
+// coordinator, in a client process or inside a node; docs/transactions.md).
 //
-// A Txn talks to any node through a client::KvClient. Its first request gets the
-// transaction's timestamps from that node's clock (read = write timestamp; the
-// uncertainty limit --max-offset above). Then:
+// A Txn sends every request through a Sender (txn/sender.h): a client::KvClient from
+// outside a node, a ranges::LocalSender (the node's own gateway) inside one. Its
+// first request gets the transaction's timestamps from the gateway's clock (read =
+// write timestamp; the uncertainty limit --max-offset above). Then:
 //   - Reads go to the ranges at the read timestamp and see the transaction's own
 //     writes. Their spans are remembered (bounded: condensed past
 //     TxnOptions::max_tracked_spans) for refreshing.
@@ -13,11 +14,13 @@
 //     deleted), so their key or span joins the read spans: a failed ConditionalPut
 //     too. The first key written is the anchor: its range holds the transaction
 //     record. From the first batch that lays intents (the commit included) until
-//     the outcome is known, a heartbeat thread keeps the record alive every
-//     heartbeat_interval; its first beat (which creates the record) comes when the
-//     transaction is heartbeat_interval old, and a transaction older than that
-//     creates its record before it lays any intent — so an intent with an old
-//     timestamp never looks abandoned (docs/transactions.md, "Liveness").
+//     the outcome is known, the process's Heartbeater (txn/heartbeater.h: a shared
+//     registry and a bounded pool of threads, not a thread per transaction) keeps
+//     the record alive every heartbeat_interval; its first beat (which creates the
+//     record) comes when the transaction is heartbeat_interval old, and a
+//     transaction older than that creates its record before it lays any intent — so
+//     an intent with an old timestamp never looks abandoned (docs/transactions.md,
+//     "Liveness"). Ages are measured on the Heartbeater's clock.
 //   - Commit sends the buffered writes and EndTxn in one batch; the gateway lays the
 //     intents on other ranges first, then EndTxn flips the record (the commit
 //     point), and the intents resolve asynchronously. All writes in one range: one
@@ -31,35 +34,38 @@
 // and the Txn stays usable.
 //
 // Errors: IsRetryable(status) — restart the whole transaction (RunTransaction does,
-// with backoff); client::IsAmbiguous(status) from Commit — the outcome is unknown;
-// anything else is a plain failure (bad input, unavailable). After any error from
+// with backoff); kv::IsAmbiguous(status) (base/kv_api.h; client::IsAmbiguous is the
+// same) from Commit — the outcome is unknown; anything else is a plain failure (bad
+// input, unavailable). After any error from
 // an operation other than a failed ConditionalPut condition or a write refused before
 // sending (an empty key, a limit above), the Txn is finished: further calls fail with
 // FailedPrecondition.
 //
-// Thread safety: a Txn is used by one thread at a time (its heartbeat thread is
-// internal). The KvClient is shared and must outlive it.
+// Thread safety: a Txn is used by one thread at a time (its heartbeats run on the
+// Heartbeater's threads, through the same Sender). The Sender and the Heartbeater are
+// shared and must outlive it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/backoff.h"
+#include "base/kv_api.h"
 #include "base/limits.h"
-#include "client/kv_client.h"
 #include "proto/kv.pb.h"
 #include "storage/timestamp.h"
+#include "txn/heartbeater.h"
+#include "txn/sender.h"
 
 namespace rangedb::txn {
 
@@ -79,12 +85,18 @@ struct TxnOptions {
   size_t max_write_bytes = limits::kMaxTxnWriteBytes;
   int max_refreshes = 3;  // refresh attempts per commit before giving up
   int max_attempts = 10;  // RunTransaction's bound
+  // RunTransaction's jittered backoff between attempts.
+  BackoffOptions retry_backoff{std::chrono::milliseconds(5), std::chrono::milliseconds(1000)};
+  // How RunTransaction waits out a backoff; null: sleeps (tests record instead).
+  std::function<void(std::chrono::milliseconds)> sleep_for;
+  // Who heartbeats the record; null: Heartbeater::Default(). REQUIRES: outlives the Txn.
+  Heartbeater* heartbeater = nullptr;
 };
 
 class Txn {
  public:
-  // REQUIRES: client outlives the Txn.
-  explicit Txn(client::KvClient* client, TxnOptions options = {});
+  // REQUIRES: sender (and options.heartbeater) outlive the Txn.
+  explicit Txn(Sender* sender, TxnOptions options = {});
   // An open transaction that wrote is rolled back (best effort).
   ~Txn();
   Txn(const Txn&) = delete;
@@ -93,15 +105,15 @@ class Txn {
   [[nodiscard]] absl::StatusOr<std::optional<std::string>> Get(absl::string_view key);
   // Rows in [start, end), ascending (Scan) or descending (ReverseScan), at most limit
   // (0 = all; held in memory).
-  [[nodiscard]] absl::StatusOr<std::vector<client::KeyValue>> Scan(absl::string_view start,
-                                                                   absl::string_view end,
-                                                                   int64_t limit);
-  [[nodiscard]] absl::StatusOr<std::vector<client::KeyValue>> ReverseScan(absl::string_view start,
-                                                                          absl::string_view end,
-                                                                          int64_t limit);
+  [[nodiscard]] absl::StatusOr<std::vector<kv::KeyValue>> Scan(absl::string_view start,
+                                                               absl::string_view end,
+                                                               int64_t limit);
+  [[nodiscard]] absl::StatusOr<std::vector<kv::KeyValue>> ReverseScan(absl::string_view start,
+                                                                      absl::string_view end,
+                                                                      int64_t limit);
   [[nodiscard]] absl::Status Put(absl::string_view key, absl::string_view value);
   [[nodiscard]] absl::Status Delete(absl::string_view key);
-  // Fails with client::IsConditionFailed if the value at this transaction's snapshot
+  // Fails with kv::IsConditionFailed if the value at this transaction's snapshot
   // (its own writes included) is not *expected (nullopt: absent); the Txn stays
   // usable. Either way the key counts as read. A committed value newer than the
   // snapshot first moves the snapshot above it (a refresh of the reads so far, or a
@@ -143,9 +155,8 @@ class Txn {
   // Runs a read; on an uncertainty error refreshes above the uncertain value and
   // reads again (bounded).
   absl::StatusOr<kvpb::BatchResponse> SendRead(const kvpb::RequestUnion& read);
-  absl::StatusOr<std::vector<client::KeyValue>> ScanImpl(absl::string_view start,
-                                                         absl::string_view end, int64_t limit,
-                                                         bool reverse);
+  absl::StatusOr<std::vector<kv::KeyValue>> ScanImpl(absl::string_view start, absl::string_view end,
+                                                     int64_t limit, bool reverse);
   // Lays the buffered writes (those in [start, end) when end is given, else all) as
   // intents.
   absl::Status Flush();
@@ -171,7 +182,7 @@ class Txn {
   absl::Status Refresh(Timestamp to);
   void NoteWrite(absl::string_view key, absl::string_view end = {});
   void NoteRead(absl::string_view key, absl::string_view end = {});
-  // Before a batch that lays intents: starts the heartbeat thread, and if the
+  // Before a batch that lays intents: starts the heartbeats, and if the
   // transaction is heartbeat_interval old and has no live record yet, creates it
   // (a synchronous heartbeat). A retryable error if the record is ABORTED.
   absl::Status KeepAliveBeforeIntents();
@@ -179,19 +190,24 @@ class Txn {
   // the record is PENDING (created or found); otherwise a retryable error (it is
   // ABORTED, or could not be created or reached), and no intent may be laid.
   [[nodiscard]] absl::Status HeartbeatNow();
-  // Copies the identity and timestamps the heartbeat thread sends (owner's thread).
+  // Hands the Heartbeater a copy of the identity and timestamps its beats send (the
+  // Heartbeater's threads never read proto_, which the owner changes).
   void PublishToHeartbeat();
-  // Whether the heartbeat found the record ABORTED. Takes hb_mu_ (so never call
-  // Abandon, which stops the heartbeat, while holding it).
+  kvpb::Transaction HeartbeatView() const;
+  // Whether a heartbeat found the record ABORTED.
   bool HeartbeatFoundAborted();
+  // Registers with the Heartbeater (once; not after StopHeartbeat).
   void StartHeartbeat();
+  // Unregisters (waits for a beat in flight); no beat is sent after it returns.
   void StopHeartbeat();
-  void HeartbeatLoop();
+  // Now on the Heartbeater's clock.
+  int64_t NowNanos() const { return heartbeater_->NowNanos(); }
   // Finishes the transaction as aborted, removing intents (best effort).
   void Abandon();
 
-  client::KvClient* const client_;
+  Sender* const sender_;
   const TxnOptions options_;
+  Heartbeater* const heartbeater_;
   kvpb::Transaction proto_;  // id, anchor, timestamps, sequence
   State state_ = State::kOpen;
   bool intents_laid_ = false;  // some intent may exist: rollback must clean up
@@ -205,17 +221,12 @@ class Txn {
   std::vector<kvpb::Span> written_spans_;  // DeleteRange spans and condensed keys
   std::vector<kvpb::Span> read_spans_;
 
-  absl::Time started_at_ = absl::InfinitePast();  // when the first request went out
+  // When the first request went out, on the Heartbeater's clock (-1: not yet).
+  int64_t started_at_ns_ = -1;
 
-  absl::Mutex hb_mu_;
-  bool hb_stop_ ABSL_GUARDED_BY(hb_mu_) = false;
-  bool hb_aborted_ ABSL_GUARDED_BY(hb_mu_) = false;       // the heartbeat found ABORTED
-  bool hb_record_alive_ ABSL_GUARDED_BY(hb_mu_) = false;  // a heartbeat found it PENDING
-  absl::Time hb_next_beat_ ABSL_GUARDED_BY(hb_mu_) = absl::InfiniteFuture();
-  // What the heartbeat sends: proto_'s identity and timestamps as of the last
-  // response (the heartbeat thread never reads proto_, which the owner changes).
-  kvpb::Transaction hb_txn_ ABSL_GUARDED_BY(hb_mu_);
-  std::thread heartbeat_;
+  uint64_t hb_id_ = 0;          // the Heartbeater registration (0: none)
+  bool hb_stopped_ = false;     // StopHeartbeat ran: never register again
+  Heartbeater::Seen hb_final_;  // what the beats found, once stopped
 };
 
 // True for errors after which the transaction should be run again from the start:
@@ -224,11 +235,13 @@ class Txn {
 bool IsRetryable(const absl::Status& status);
 
 // Runs fn in a new transaction and commits it; on a retryable error (from fn or
-// Commit) runs it again in a new transaction after a jittered backoff, at most
-// options.max_attempts times. Returns OK, the first non-retryable error, or the
-// last retryable one. fn must have no effects outside the transaction (it may run
-// several times). *attempts (if not null) gets the number of attempts made.
-absl::Status RunTransaction(client::KvClient* client, const std::function<absl::Status(Txn&)>& fn,
+// Commit) runs it again in a new transaction after a jittered backoff
+// (options.retry_backoff, waited out by options.sleep_for), at most
+// options.max_attempts times. Returns OK, the first non-retryable error, or the last
+// retryable one. fn must have no effects outside the transaction (it may run several
+// times). *attempts (if not null) gets the number of attempts made.
+// REQUIRES: sender outlives the call.
+absl::Status RunTransaction(Sender* sender, const std::function<absl::Status(Txn&)>& fn,
                             const TxnOptions& options = {}, int* attempts = nullptr);
 
 }  // namespace rangedb::txn

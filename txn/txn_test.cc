@@ -1,0 +1,556 @@
+// Unit tests of the transaction coordinator (txn/txn.h) against a fake Sender: what
+// it sends, when, and what it makes of the answers (docs/transactions.md). Time is a
+// ManualMonotonicClock and heartbeats run only when a test calls BeatDue, so every
+// test is deterministic — except the last, which runs the real thread pool to count
+// threads.
+#include "txn/txn.h"
+
+#include <dirent.h>
+
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "base/kv_api.h"
+#include "gtest/gtest.h"
+#include "txn/heartbeater.h"
+#include "txn/testing/fake_sender.h"
+
+namespace rangedb::txn {
+namespace {
+
+constexpr int64_t kMs = 1'000'000;
+
+bool IsHeartbeat(const kvpb::BatchRequest& b) {
+  return b.requests_size() == 1 && b.requests(0).has_heartbeat_txn();
+}
+bool HasEndTxn(const kvpb::BatchRequest& b, bool commit) {
+  for (const kvpb::RequestUnion& r : b.requests()) {
+    if (r.has_end_txn() && r.end_txn().commit() == commit) return true;
+  }
+  return false;
+}
+bool IsRollback(const kvpb::BatchRequest& b) { return HasEndTxn(b, /*commit=*/false); }
+bool IsCommit(const kvpb::BatchRequest& b) { return HasEndTxn(b, /*commit=*/true); }
+int64_t WallNs(const proto::Timestamp& ts) { return ts.wall_time_ns(); }
+
+// The kinds of a batch's requests, e.g. "put,put,end_txn".
+std::string Kinds(const kvpb::BatchRequest& b) {
+  std::string out;
+  for (const kvpb::RequestUnion& r : b.requests()) {
+    if (!out.empty()) out += ",";
+    out += kvpb::RequestUnion::descriptor()->FindFieldByNumber(r.value_case())->name();
+  }
+  return out;
+}
+
+class TxnTest : public ::testing::Test {
+ protected:
+  TxnOptions Options() {
+    TxnOptions o;
+    o.heartbeater = &heartbeater_;
+    o.heartbeat_interval = absl::Seconds(1);
+    return o;
+  }
+  void Advance(absl::Duration d) { clock_.Advance(absl::ToInt64Nanoseconds(d)); }
+
+  ManualMonotonicClock clock_{1'000'000'000};
+  // Declared before any Txn of a test body, so it outlives them.
+  Heartbeater heartbeater_{HeartbeaterOptions{.max_threads = 0, .clock = &clock_}};
+  FakeSender sender_;
+};
+
+// --- Buffered writes and read-your-writes ---
+
+TEST_F(TxnTest, BufferedWritesGoOutWithTheCommitInOneBatch) {
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.Put("a", "1").ok());
+  ASSERT_TRUE(t.Put("b", "2").ok());
+  ASSERT_TRUE(t.Delete("c").ok());
+  EXPECT_TRUE(sender_.requests().empty()) << "Put and Delete are buffered";
+  ASSERT_TRUE(t.Commit().ok());
+  std::vector<kvpb::BatchRequest> sent = sender_.requests();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(Kinds(sent[0]), "put,put,delete,end_txn");
+  const kvpb::EndTxnRequest& end = sent[0].requests(3).end_txn();
+  EXPECT_TRUE(end.commit());
+  EXPECT_EQ(end.key(), "a");  // the anchor: the first key written
+  ASSERT_EQ(end.lock_spans_size(), 3);
+  EXPECT_EQ(sent[0].header().txn().anchor_key(), "a");
+  EXPECT_EQ(sent[0].header().txn().id(), t.id());
+  // Deadlines, idempotency keys and header.now are the Sender's business.
+  EXPECT_FALSE(sent[0].header().has_idempotency_key());
+  EXPECT_FALSE(sent[0].header().has_now());
+  EXPECT_EQ(t.commit_timestamp().wall_ns, FakeSender::kStartWallNs);
+}
+
+TEST_F(TxnTest, ReadsSeeTheTransactionsOwnBufferedWrites) {
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.Put("a", "1").ok());
+  ASSERT_TRUE(t.Delete("b").ok());
+  absl::StatusOr<std::optional<std::string>> a = t.Get("a");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(*a, std::optional<std::string>("1"));
+  absl::StatusOr<std::optional<std::string>> b = t.Get("b");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(*b, std::nullopt);
+  EXPECT_TRUE(sender_.requests().empty()) << "answered from the buffer";
+
+  // A scan over buffered keys lays them down first, so the server's answer has them.
+  ASSERT_TRUE(t.Scan("a", "z", 0).ok());
+  std::vector<kvpb::BatchRequest> sent = sender_.requests();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(Kinds(sent[0]), "put,delete");
+  EXPECT_EQ(Kinds(sent[1]), "scan");
+  // A key not written goes to the server.
+  ASSERT_TRUE(t.Get("c").ok());
+  ASSERT_EQ(sender_.requests().size(), 3u);
+  EXPECT_EQ(Kinds(sender_.requests()[2]), "get");
+}
+
+TEST_F(TxnTest, ReadOnlyCommitSendsNothing) {
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.Get("x").ok());
+  ASSERT_TRUE(t.Commit().ok());
+  EXPECT_EQ(sender_.requests().size(), 1u);
+  EXPECT_EQ(heartbeater_.open(), 0u);
+}
+
+TEST_F(TxnTest, FailedConditionKeepsTheTransactionUsable) {
+  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    if (Kinds(b) != "conditional_put") return FakeSender::Ok(b);
+    kvpb::Error e;
+    e.set_code(static_cast<int>(absl::StatusCode::kFailedPrecondition));
+    e.mutable_condition_failed()->set_has_actual(true);
+    e.mutable_condition_failed()->set_actual("other");
+    return FakeSender::Error(b, e);
+  });
+  Txn t(&sender_, Options());
+  absl::Status s = t.ConditionalPut("k", "v", std::nullopt);
+  ASSERT_TRUE(kv::IsConditionFailed(s)) << s;
+  EXPECT_EQ(kv::ConditionFailedActual(s), std::optional<std::optional<std::string>>("other"));
+  EXPECT_FALSE(IsRetryable(s));
+  ASSERT_TRUE(t.Put("k2", "v").ok());
+  EXPECT_TRUE(t.Commit().ok());
+}
+
+// --- Refresh on a pushed timestamp ---
+
+TEST_F(TxnTest, PushedReadRefreshesItsReadSpansBeforeTheCommit) {
+  constexpr int64_t kPushedNs = 2000;
+  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    kvpb::BatchResponse r = FakeSender::Ok(b);
+    if (Kinds(b) == "get") r.mutable_txn()->mutable_write_timestamp()->set_wall_time_ns(kPushedNs);
+    return r;
+  });
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.Get("x").ok());
+  ASSERT_TRUE(t.Put("y", "1").ok());
+  ASSERT_TRUE(t.Commit().ok());
+  std::vector<kvpb::BatchRequest> sent = sender_.requests();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(Kinds(sent[0]), "get");
+  ASSERT_EQ(Kinds(sent[1]), "refresh");
+  EXPECT_EQ(sent[1].requests(0).refresh().key(), "x");
+  EXPECT_EQ(WallNs(sent[1].header().txn().write_timestamp()), kPushedNs);
+  EXPECT_EQ(Kinds(sent[2]), "put,end_txn");
+  EXPECT_EQ(WallNs(sent[2].header().txn().read_timestamp()), kPushedNs)
+      << "the commit goes out at the refreshed timestamp";
+  EXPECT_EQ(t.refreshes(), 1);
+  EXPECT_EQ(t.commit_timestamp().wall_ns, kPushedNs);
+}
+
+TEST_F(TxnTest, CommitPushedByTheServerRefreshesAndCommitsAgain) {
+  constexpr int64_t kPushedNs = 3000;
+  int commits = 0;
+  sender_.SetHandler([&](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    if (IsCommit(b) && commits++ == 0) {
+      kvpb::BatchResponse r =
+          FakeSender::Error(b, FakeSender::RetryError(kvpb::TransactionRetryError::PUSHED));
+      r.mutable_txn()->mutable_write_timestamp()->set_wall_time_ns(kPushedNs);
+      return r;
+    }
+    return FakeSender::Ok(b);
+  });
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.Get("x").ok());
+  ASSERT_TRUE(t.Put("y", "1").ok());
+  ASSERT_TRUE(t.Commit().ok());
+  std::vector<kvpb::BatchRequest> sent = sender_.requests();
+  ASSERT_EQ(sent.size(), 4u);
+  EXPECT_EQ(Kinds(sent[1]), "put,end_txn");
+  EXPECT_EQ(Kinds(sent[2]), "refresh");
+  EXPECT_EQ(Kinds(sent[3]), "put,end_txn");
+  EXPECT_EQ(WallNs(sent[3].header().txn().read_timestamp()), kPushedNs);
+  EXPECT_EQ(t.refreshes(), 1);
+}
+
+TEST_F(TxnTest, FailedRefreshIsRetryableAndRollsBack) {
+  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    if (IsCommit(b)) {
+      kvpb::BatchResponse r =
+          FakeSender::Error(b, FakeSender::RetryError(kvpb::TransactionRetryError::PUSHED));
+      r.mutable_txn()->mutable_write_timestamp()->set_wall_time_ns(5000);
+      return r;
+    }
+    if (Kinds(b) == "refresh") {
+      return FakeSender::Error(b,
+                               FakeSender::RetryError(kvpb::TransactionRetryError::SERIALIZATION));
+    }
+    return FakeSender::Ok(b);
+  });
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.Get("x").ok());
+  ASSERT_TRUE(t.Put("y", "1").ok());
+  absl::Status s = t.Commit();
+  EXPECT_TRUE(IsRetryable(s)) << s;
+  EXPECT_FALSE(kv::IsAmbiguous(s));
+  ASSERT_FALSE(sender_.requests().empty());
+  EXPECT_TRUE(IsRollback(sender_.requests().back())) << Kinds(sender_.requests().back());
+}
+
+TEST_F(TxnTest, CommitPushedTooOftenGivesUpWithARetryableError) {
+  int64_t pushed_ns = 10'000;
+  sender_.SetHandler([&](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    if (!IsCommit(b)) return FakeSender::Ok(b);
+    kvpb::BatchResponse r =
+        FakeSender::Error(b, FakeSender::RetryError(kvpb::TransactionRetryError::PUSHED));
+    r.mutable_txn()->mutable_write_timestamp()->set_wall_time_ns(pushed_ns += 1000);
+    return r;
+  });
+  TxnOptions o = Options();
+  o.max_refreshes = 2;
+  Txn t(&sender_, o);
+  ASSERT_TRUE(t.Get("x").ok());
+  ASSERT_TRUE(t.Put("y", "1").ok());
+  absl::Status s = t.Commit();
+  EXPECT_TRUE(IsRetryable(s)) << s;
+  int commits = 0;
+  for (const kvpb::BatchRequest& b : sender_.requests()) commits += IsCommit(b) ? 1 : 0;
+  EXPECT_EQ(commits, 3) << "the first attempt and one after each of max_refreshes refreshes";
+  EXPECT_TRUE(IsRollback(sender_.requests().back()));
+}
+
+// --- Retryable vs ambiguous errors ---
+
+TEST_F(TxnTest, RetryErrorsAndAbortsAreRetryableAndFinishTheTransaction) {
+  for (bool aborted : {false, true}) {
+    SCOPED_TRACE(aborted ? "aborted" : "retry");
+    sender_.SetHandler([&](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+      kvpb::Error e = FakeSender::RetryError(kvpb::TransactionRetryError::SERIALIZATION);
+      if (aborted) {
+        e.clear_retry();
+        e.mutable_aborted();
+      }
+      return FakeSender::Error(b, e);
+    });
+    Txn t(&sender_, Options());
+    absl::StatusOr<std::optional<std::string>> got = t.Get("x");
+    ASSERT_FALSE(got.ok());
+    EXPECT_TRUE(IsRetryable(got.status())) << got.status();
+    EXPECT_FALSE(kv::IsAmbiguous(got.status()));
+    EXPECT_EQ(t.Get("x").status().code(), absl::StatusCode::kFailedPrecondition)
+        << "the transaction is finished";
+  }
+}
+
+TEST_F(TxnTest, AmbiguousCommitIsReportedAsAmbiguousNotRetryable) {
+  // Two ways a Sender says "maybe applied": a status, or an error in the response.
+  for (bool as_status : {true, false}) {
+    SCOPED_TRACE(as_status ? "status" : "response");
+    sender_.SetHandler([&](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+      if (!IsCommit(b)) return FakeSender::Ok(b);
+      if (as_status) return kv::AmbiguousError("testing: connection lost");
+      kvpb::Error e;
+      e.set_code(static_cast<int>(absl::StatusCode::kUnknown));
+      e.mutable_ambiguous()->set_reason("testing: deadline after proposing");
+      return FakeSender::Error(b, e);
+    });
+    Txn t(&sender_, Options());
+    ASSERT_TRUE(t.Put("a", "1").ok());
+    absl::Status s = t.Commit();
+    EXPECT_TRUE(kv::IsAmbiguous(s)) << s;
+    EXPECT_FALSE(IsRetryable(s));
+    // Rolled back all the same: a rollback cannot undo a commit that happened.
+    EXPECT_TRUE(IsRollback(sender_.requests().back()));
+  }
+}
+
+TEST_F(TxnTest, CommitRefusedByTheServerRollsBack) {
+  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    if (!IsCommit(b)) return FakeSender::Ok(b);
+    kvpb::Error e;
+    e.set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
+    e.set_message("testing: refused");
+    return FakeSender::Error(b, e);
+  });
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.ConditionalPut("a", "1", std::nullopt).ok());
+  ASSERT_TRUE(t.Put("b", "2").ok());
+  absl::Status s = t.Commit();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_FALSE(IsRetryable(s));
+  std::vector<kvpb::BatchRequest> sent = sender_.requests();
+  ASSERT_EQ(sent.size(), 3u);
+  ASSERT_TRUE(IsRollback(sent[2]));
+  EXPECT_EQ(sent[2].requests(0).end_txn().lock_spans_size(), 2) << "every key written";
+  EXPECT_EQ(t.Put("c", "3").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(heartbeater_.open(), 0u);
+}
+
+TEST_F(TxnTest, TransportFailureRollsBackWhatWasWritten) {
+  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    if (Kinds(b) == "get") return absl::UnavailableError("testing: no node answered");
+    return FakeSender::Ok(b);
+  });
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.ConditionalPut("a", "1", std::nullopt).ok());
+  EXPECT_EQ(t.Get("b").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(IsRollback(sender_.requests().back()));
+}
+
+TEST_F(TxnTest, DestructorRollsBackAnOpenTransactionThatWrote) {
+  {
+    Txn t(&sender_, Options());
+    ASSERT_TRUE(t.Put("a", "1").ok());  // buffered only: nothing to undo
+  }
+  EXPECT_TRUE(sender_.requests().empty());
+  {
+    Txn t(&sender_, Options());
+    ASSERT_TRUE(t.ConditionalPut("a", "1", std::nullopt).ok());
+  }
+  ASSERT_EQ(sender_.requests().size(), 2u);
+  EXPECT_TRUE(IsRollback(sender_.requests()[1]));
+  EXPECT_EQ(heartbeater_.open(), 0u);
+}
+
+// --- Heartbeats ---
+
+TEST_F(TxnTest, HeartbeatsStartAtTheFirstIntentsAndStopAtTheOutcome) {
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.Get("x").ok());  // the transaction starts now
+  ASSERT_TRUE(t.Put("a", "1").ok());
+  EXPECT_EQ(heartbeater_.open(), 0u) << "no intents yet: nothing to keep alive";
+  ASSERT_TRUE(t.ConditionalPut("b", "2", std::nullopt).ok());
+  EXPECT_EQ(heartbeater_.open(), 1u);
+
+  EXPECT_EQ(heartbeater_.BeatDue(), 0);
+  Advance(absl::Milliseconds(999));
+  EXPECT_EQ(heartbeater_.BeatDue(), 0) << "the first beat is due when the txn is 1 s old";
+  Advance(absl::Milliseconds(1));
+  EXPECT_EQ(heartbeater_.BeatDue(), 1);
+  std::vector<kvpb::BatchRequest> sent = sender_.requests();
+  ASSERT_TRUE(IsHeartbeat(sent.back()));
+  EXPECT_EQ(sent.back().requests(0).heartbeat_txn().key(), "a") << "the anchor's record";
+  EXPECT_EQ(sent.back().header().txn().id(), t.id());
+  EXPECT_TRUE(sent.back().header().txn().has_start_timestamp());
+  Advance(absl::Milliseconds(500));
+  EXPECT_EQ(heartbeater_.BeatDue(), 0);
+  Advance(absl::Milliseconds(500));
+  EXPECT_EQ(heartbeater_.BeatDue(), 1) << "then every interval";
+
+  ASSERT_TRUE(t.Commit().ok());
+  EXPECT_EQ(heartbeater_.open(), 0u);
+  Advance(absl::Seconds(10));
+  EXPECT_EQ(heartbeater_.BeatDue(), 0) << "no beat once the outcome is known";
+  EXPECT_EQ(sender_.heartbeats(t.id()), 2);
+}
+
+TEST_F(TxnTest, HeartbeatFindingTheRecordAbortedStopsTheTransaction) {
+  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    kvpb::BatchResponse r = FakeSender::Ok(b);
+    if (IsHeartbeat(b))
+      r.mutable_responses(0)->mutable_heartbeat_txn()->mutable_record()->set_status(kvpb::ABORTED);
+    return r;
+  });
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.ConditionalPut("a", "1", std::nullopt).ok());
+  Advance(absl::Seconds(1));
+  EXPECT_EQ(heartbeater_.BeatDue(), 1);
+  Advance(absl::Seconds(1));
+  EXPECT_EQ(heartbeater_.BeatDue(), 0) << "no beat after ABORTED";
+  absl::StatusOr<std::optional<std::string>> got = t.Get("b");
+  ASSERT_FALSE(got.ok());
+  EXPECT_TRUE(IsRetryable(got.status())) << got.status();
+  EXPECT_TRUE(IsRollback(sender_.requests().back()));
+  EXPECT_EQ(heartbeater_.open(), 0u);
+}
+
+TEST_F(TxnTest, OldTransactionCreatesItsRecordBeforeItLaysIntents) {
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.Get("x").ok());
+  Advance(absl::Seconds(2));
+  ASSERT_TRUE(t.Put("a", "1").ok());
+  ASSERT_TRUE(t.Commit().ok());
+  std::vector<kvpb::BatchRequest> sent = sender_.requests();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(Kinds(sent[0]), "get");
+  EXPECT_TRUE(IsHeartbeat(sent[1])) << "a synchronous beat creates the record first";
+  EXPECT_EQ(Kinds(sent[2]), "put,end_txn");
+}
+
+TEST_F(TxnTest, SynchronousBeatMovesTheNextOneAnIntervalOn) {
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.Get("x").ok());
+  Advance(absl::Seconds(2));
+  ASSERT_TRUE(t.ConditionalPut("a", "1", std::nullopt).ok());  // beats synchronously first
+  EXPECT_EQ(sender_.heartbeats(t.id()), 1);
+  EXPECT_EQ(heartbeater_.BeatDue(), 0) << "the synchronous beat was the one due";
+  Advance(absl::Seconds(1));
+  EXPECT_EQ(heartbeater_.BeatDue(), 1);
+}
+
+TEST_F(TxnTest, OldTransactionWhoseRecordIsAbortedLaysNoIntent) {
+  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    kvpb::BatchResponse r = FakeSender::Ok(b);
+    if (IsHeartbeat(b))
+      r.mutable_responses(0)->mutable_heartbeat_txn()->mutable_record()->set_status(kvpb::ABORTED);
+    return r;
+  });
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.Get("x").ok());
+  Advance(absl::Seconds(2));
+  ASSERT_TRUE(t.Put("a", "1").ok());
+  absl::Status s = t.Commit();
+  EXPECT_TRUE(IsRetryable(s)) << s;
+  for (const kvpb::BatchRequest& b : sender_.requests()) {
+    EXPECT_EQ(Kinds(b).find("put"), std::string::npos) << "an intent was sent: " << Kinds(b);
+  }
+}
+
+// --- RunTransaction ---
+
+class RunTransactionTest : public TxnTest {
+ protected:
+  TxnOptions RunOptions(int max_attempts) {
+    TxnOptions o = Options();
+    o.max_attempts = max_attempts;
+    o.retry_backoff = {std::chrono::milliseconds(10), std::chrono::milliseconds(40)};
+    o.sleep_for = [this](std::chrono::milliseconds d) { sleeps_.push_back(d); };
+    return o;
+  }
+  // Every Get is refused with a retryable error while failures_ > 0.
+  void FailGets(int n) {
+    failures_ = n;
+    sender_.SetHandler([this](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+      if (Kinds(b) == "get" && failures_-- > 0) {
+        return FakeSender::Error(
+            b, FakeSender::RetryError(kvpb::TransactionRetryError::SERIALIZATION));
+      }
+      return FakeSender::Ok(b);
+    });
+  }
+  static absl::Status ReadAndWrite(Txn& t) {
+    absl::StatusOr<std::optional<std::string>> got = t.Get("x");
+    if (!got.ok()) return got.status();
+    return t.Put("x", "1");
+  }
+
+  std::vector<std::chrono::milliseconds> sleeps_;
+  int failures_ = 0;
+};
+
+TEST_F(RunTransactionTest, RetriesARetryableErrorUpToTheBoundWithBackoff) {
+  FailGets(1000);
+  int attempts = 0;
+  absl::Status s = RunTransaction(&sender_, ReadAndWrite, RunOptions(4), &attempts);
+  EXPECT_TRUE(IsRetryable(s)) << s;
+  EXPECT_EQ(attempts, 4);
+  ASSERT_EQ(sleeps_.size(), 3u) << "a backoff between attempts, none after the last";
+  // Full jitter: delay n is uniform in [initial/2, min(max, initial * 2^n)].
+  const int64_t ceilings[] = {10, 20, 40};
+  for (size_t i = 0; i < sleeps_.size(); ++i) {
+    EXPECT_GE(sleeps_[i].count(), 5) << i;
+    EXPECT_LE(sleeps_[i].count(), ceilings[i]) << i;
+  }
+}
+
+TEST_F(RunTransactionTest, SucceedsOnALaterAttempt) {
+  FailGets(2);
+  int attempts = 0;
+  ASSERT_TRUE(RunTransaction(&sender_, ReadAndWrite, RunOptions(10), &attempts).ok());
+  EXPECT_EQ(attempts, 3);
+  EXPECT_EQ(sleeps_.size(), 2u);
+  EXPECT_TRUE(IsCommit(sender_.requests().back()));
+}
+
+TEST_F(RunTransactionTest, StopsAtTheFirstNonRetryableError) {
+  int attempts = 0;
+  int calls = 0;
+  absl::Status s = RunTransaction(
+      &sender_,
+      [&](Txn&) {
+        ++calls;
+        return absl::InvalidArgumentError("testing: bad input");
+      },
+      RunOptions(10), &attempts);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(attempts, 1);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(sleeps_.empty());
+}
+
+TEST_F(RunTransactionTest, DoesNotRetryAnAmbiguousCommit) {
+  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    if (IsCommit(b)) return kv::AmbiguousError("testing: connection lost");
+    return FakeSender::Ok(b);
+  });
+  int attempts = 0;
+  absl::Status s = RunTransaction(&sender_, ReadAndWrite, RunOptions(10), &attempts);
+  EXPECT_TRUE(kv::IsAmbiguous(s)) << s;
+  EXPECT_EQ(attempts, 1);
+  EXPECT_TRUE(sleeps_.empty());
+}
+
+// --- Threads: one heartbeat pool, not a thread per transaction ---
+
+// Threads of this process now.
+int ThreadCount() {
+  int n = 0;
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return -1;
+  for (dirent* e = readdir(dir); e != nullptr; e = readdir(dir)) n += e->d_name[0] != '.' ? 1 : 0;
+  closedir(dir);
+  return n;
+}
+
+TEST(TxnThreadsTest, ThousandOpenTransactionsRunABoundedNumberOfThreads) {
+  constexpr int kTxns = 1000;
+  constexpr int kMaxThreads = 4;
+  FakeSender sender;
+  Heartbeater heartbeater(HeartbeaterOptions{.max_threads = kMaxThreads});
+  TxnOptions o;
+  o.heartbeater = &heartbeater;
+  o.heartbeat_interval = absl::Milliseconds(20);
+  const int before = ThreadCount();
+  ASSERT_GT(before, 0);
+  std::vector<std::unique_ptr<Txn>> txns;
+  for (int i = 0; i < kTxns; ++i) {
+    txns.push_back(std::make_unique<Txn>(&sender, o));
+    ASSERT_TRUE(txns.back()->ConditionalPut("k" + std::to_string(i), "v", std::nullopt).ok());
+  }
+  EXPECT_EQ(heartbeater.open(), static_cast<size_t>(kTxns));
+  // Every record gets its beats (bounded wait), while the thread count stays put.
+  int most = ThreadCount();
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (sender.transactions_heartbeated() < static_cast<size_t>(kTxns) && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(5));
+    most = std::max(most, ThreadCount());
+  }
+  for (const std::unique_ptr<Txn>& t : txns) {
+    EXPECT_GE(sender.heartbeats(t->id()), 1) << "a record was never heartbeated";
+  }
+  std::cout << "threads: " << before << " before, at most " << most << " with " << kTxns
+            << " open transactions (pool: " << heartbeater.threads() << ", beats sent "
+            << heartbeater.beats_sent() << ")\n";
+  EXPECT_LE(most, before + kMaxThreads);
+  EXPECT_LE(heartbeater.threads(), static_cast<size_t>(kMaxThreads));
+  for (std::unique_ptr<Txn>& t : txns) ASSERT_TRUE(t->Commit().ok());
+  EXPECT_EQ(heartbeater.open(), 0u);
+}
+
+}  // namespace
+}  // namespace rangedb::txn
