@@ -3,7 +3,7 @@
 // A broken invariant (a commit index going backwards, a cache entry missing from its
 // index, a clock built without a physical clock) is a bug. Going on risks corrupting
 // replicated or persisted state, so the process stops, saying where and with what
-// values, and its supervisor restarts it. `assert()` is not used: it is compiled out
+// values, and its supervisor restarts it. The C `assert` is not used: it is compiled out
 // under NDEBUG, which today's RelWithDebInfo build defines (docs/checks.md).
 //
 //   RANGEDB_CHECK(cond) << "why" << value;   // always on

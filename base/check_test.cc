@@ -12,7 +12,7 @@ namespace rangedb {
 namespace {
 
 // The death tests run in this build type: RelWithDebInfo defines NDEBUG, under which
-// assert() would not fire.
+// the C assert would not fire.
 #ifdef NDEBUG
 constexpr bool kNdebug = true;
 #else
