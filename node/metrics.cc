@@ -3,20 +3,17 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
 
 namespace rangedb {
 namespace {
 
-// Registration errors are programming errors (names are constants): stop loudly.
-[[noreturn]] void RegistrationFailed(std::string_view name, std::string_view why) {
-  std::fprintf(stderr, "metrics: cannot register \"%.*s\": %.*s\n", static_cast<int>(name.size()),
-               name.data(), static_cast<int>(why.size()), why.data());
-  std::fflush(stderr);
-  std::abort();
+// Registration errors are programming errors (names are constants): a failed check
+// stops the process, its message starting with this.
+std::string CannotRegister(std::string_view name) {
+  return "metrics: cannot register \"" + std::string(name) + "\": ";
 }
 
 bool IsValidName(std::string_view name, bool allow_colon) {
@@ -31,11 +28,14 @@ bool IsValidName(std::string_view name, bool allow_colon) {
 }
 
 void CheckBounds(std::string_view name, const std::vector<double>& bounds) {
-  if (bounds.empty()) RegistrationFailed(name, "histogram needs at least one bucket bound");
+  RANGEDB_CHECK(!bounds.empty()) << CannotRegister(name)
+                                 << "histogram needs at least one bucket bound";
   for (size_t i = 0; i < bounds.size(); ++i) {
-    if (!std::isfinite(bounds[i])) RegistrationFailed(name, "histogram bound is not finite");
-    if (i > 0 && !(bounds[i - 1] < bounds[i])) {
-      RegistrationFailed(name, "histogram bounds are not strictly increasing");
+    RANGEDB_CHECK(std::isfinite(bounds[i]))
+        << CannotRegister(name) << "histogram bound " << bounds[i] << " is not finite";
+    if (i > 0) {
+      RANGEDB_CHECK_LT(bounds[i - 1], bounds[i])
+          << CannotRegister(name) << "histogram bounds are not strictly increasing";
     }
   }
 }
@@ -144,25 +144,25 @@ std::string FormatMetricValue(double value) {
 MetricsRegistry::Series* MetricsRegistry::FindOrAddLocked(std::string_view name,
                                                           std::string_view help, Type type,
                                                           MetricLabels labels, bool* created) {
-  if (!IsValidName(name, /*allow_colon=*/true)) RegistrationFailed(name, "invalid metric name");
+  RANGEDB_CHECK(IsValidName(name, /*allow_colon=*/true))
+      << CannotRegister(name) << "invalid metric name";
   for (size_t i = 0; i < labels.size(); ++i) {
     const std::string& label = labels[i].first;
-    if (!IsValidName(label, /*allow_colon=*/false) || label.starts_with("__")) {
-      RegistrationFailed(name, absl::StrCat("invalid label name \"", label, "\""));
-    }
-    if (type == Type::kHistogram && label == "le") {
-      RegistrationFailed(name, "label \"le\" is reserved for histogram buckets");
-    }
+    RANGEDB_CHECK(IsValidName(label, /*allow_colon=*/false) && !label.starts_with("__"))
+        << CannotRegister(name) << "invalid label name \"" << label << "\"";
+    RANGEDB_CHECK(type != Type::kHistogram || label != "le")
+        << CannotRegister(name) << "label \"le\" is reserved for histogram buckets";
     for (size_t j = 0; j < i; ++j) {
-      if (labels[j].first == label) RegistrationFailed(name, "duplicate label name");
+      RANGEDB_CHECK(labels[j].first != label)
+          << CannotRegister(name) << "duplicate label name \"" << label << "\"";
     }
   }
   auto it = families_.find(name);
   if (it == families_.end()) {
     it = families_.emplace(std::string(name), Family{type, std::string(help), {}}).first;
-  } else if (it->second.type != type) {
-    RegistrationFailed(name, "name already registered with another type");
   }
+  RANGEDB_CHECK(it->second.type == type)
+      << CannotRegister(name) << "name already registered with another type";
   Family& family = it->second;
   for (const auto& series : family.series) {
     if (series->labels == labels) {
@@ -170,7 +170,8 @@ MetricsRegistry::Series* MetricsRegistry::FindOrAddLocked(std::string_view name,
       return series.get();
     }
   }
-  if (series_count_ >= kMaxSeries) RegistrationFailed(name, "registry holds kMaxSeries series");
+  RANGEDB_CHECK_LT(series_count_, kMaxSeries)
+      << CannotRegister(name) << "registry holds kMaxSeries series";
   ++series_count_;
   family.series.push_back(std::make_unique<Series>());
   family.series.back()->labels = std::move(labels);
@@ -193,7 +194,7 @@ Gauge* MetricsRegistry::AddGauge(std::string_view name, std::string_view help,
   bool created = false;
   Series* series = FindOrAddLocked(name, help, Type::kGauge, std::move(labels), &created);
   if (created) series->gauge = std::make_unique<Gauge>();
-  if (series->gauge == nullptr) RegistrationFailed(name, "series is a callback gauge");
+  RANGEDB_CHECK(series->gauge != nullptr) << CannotRegister(name) << "series is a callback gauge";
   return series->gauge.get();
 }
 
@@ -202,7 +203,7 @@ void MetricsRegistry::AddCallbackGauge(std::string_view name, std::string_view h
   absl::MutexLock lock(&mu_);
   bool created = false;
   Series* series = FindOrAddLocked(name, help, Type::kGauge, std::move(labels), &created);
-  if (!created) RegistrationFailed(name, "callback gauge series registered twice");
+  RANGEDB_CHECK(created) << CannotRegister(name) << "callback gauge series registered twice";
   series->gauge_fn = std::move(fn);
 }
 
@@ -214,8 +215,9 @@ Histogram* MetricsRegistry::AddHistogram(std::string_view name, std::string_view
   Series* series = FindOrAddLocked(name, help, Type::kHistogram, std::move(labels), &created);
   if (created) {
     series->histogram = std::make_unique<Histogram>(std::move(upper_bounds));
-  } else if (series->histogram->upper_bounds() != upper_bounds) {
-    RegistrationFailed(name, "histogram re-registered with other bounds");
+  } else {
+    RANGEDB_CHECK(series->histogram->upper_bounds() == upper_bounds)
+        << CannotRegister(name) << "histogram re-registered with other bounds";
   }
   return series->histogram.get();
 }

@@ -2,20 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <numbers>
 
+#include "base/check.h"
+
 namespace rangedb {
-namespace {
-
-[[noreturn]] void InvalidOptions(const char* why) {
-  std::fprintf(stderr, "PhiAccrualDetector: invalid options: %s\n", why);
-  std::fflush(stderr);
-  std::abort();
-}
-
-}  // namespace
 
 std::string_view PeerStateName(PeerState state) {
   switch (state) {
@@ -46,11 +37,13 @@ double PhiOfNormal(double x, double mean, double stddev) {
 }
 
 PhiAccrualDetector::PhiAccrualDetector(PhiAccrualOptions options) : options_(options) {
-  if (options_.window_size < 1) InvalidOptions("window_size < 1");
-  if (options_.min_stddev_ns <= 0) InvalidOptions("min_stddev_ns <= 0");
-  if (options_.first_interval_estimate_ns <= 0) InvalidOptions("first_interval_estimate_ns <= 0");
-  if (options_.suspect_phi > options_.dead_phi) InvalidOptions("suspect_phi > dead_phi");
-  if (options_.max_peers < 1) InvalidOptions("max_peers < 1");
+  // Invalid options are a programming error (the node sets them).
+  RANGEDB_CHECK_GE(options_.window_size, 1) << "PhiAccrualDetector: invalid options";
+  RANGEDB_CHECK_GT(options_.min_stddev_ns, 0) << "PhiAccrualDetector: invalid options";
+  RANGEDB_CHECK_GT(options_.first_interval_estimate_ns, 0) << "PhiAccrualDetector: invalid options";
+  RANGEDB_CHECK_LE(options_.suspect_phi, options_.dead_phi)
+      << "PhiAccrualDetector: invalid options";
+  RANGEDB_CHECK_GE(options_.max_peers, 1) << "PhiAccrualDetector: invalid options";
 }
 
 void PhiAccrualDetector::Heartbeat(uint64_t peer, int64_t now_ns) {

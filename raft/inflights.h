@@ -10,20 +10,21 @@
 #include <cstdint>
 #include <vector>
 
-#include "raft/check.h"
+#include "base/check.h"
 
 namespace rangedb::raft {
 
 class Inflights {
  public:
   Inflights(size_t max_count, uint64_t max_bytes) : max_count_(max_count), max_bytes_(max_bytes) {
-    RAFT_CHECK(max_count > 0);
+    RANGEDB_CHECK_GT(max_count, 0);
   }
 
   // Records a message whose last entry is `index`. REQUIRES: !Full(), and index is
   // larger than every recorded index.
   void Add(uint64_t index, uint64_t bytes) {
-    RAFT_CHECK(!Full(), "add to a full inflight window");
+    RANGEDB_CHECK(!Full()) << "add of index " << index << " to a full inflight window (" << count_
+                           << " messages, " << bytes_ << " bytes)";
     if (buffer_.empty()) buffer_.resize(max_count_);
     size_t next = start_ + count_;
     if (next >= max_count_) next -= max_count_;

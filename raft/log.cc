@@ -4,7 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "raft/check.h"
+#include "base/check.h"
 
 namespace rangedb::raft {
 
@@ -117,8 +117,9 @@ void Unstable::TruncateAndAppend(std::vector<raftpb::Entry> ents) {
 }
 
 void Unstable::AppendSlice(uint64_t lo, uint64_t hi, std::vector<raftpb::Entry>& out) const {
-  RAFT_CHECK(offset_ <= lo && lo <= hi && hi <= offset_ + entries_.size(),
-             "unstable slice out of bounds");
+  RANGEDB_CHECK(offset_ <= lo && lo <= hi && hi <= offset_ + entries_.size())
+      << "unstable slice [" << lo << ", " << hi << ") out of bounds [" << offset_ << ", "
+      << offset_ + entries_.size() << ")";
   out.reserve(out.size() + (hi - lo));
   out.insert(out.end(), entries_.begin() + static_cast<ptrdiff_t>(lo - offset_),
              entries_.begin() + static_cast<ptrdiff_t>(hi - offset_));
@@ -143,7 +144,7 @@ std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term, 
   const uint64_t last_new = index + ents.size();
   const uint64_t ci = FindConflict(ents);
   if (ci != 0) {
-    RAFT_CHECK(ci > committed_, "entry conflicts with a committed entry");
+    RANGEDB_CHECK_GT(ci, committed_) << "entry conflicts with a committed entry";
     const uint64_t offset = index + 1;
     if (ci > offset) ents.erase(ents.begin(), ents.begin() + static_cast<ptrdiff_t>(ci - offset));
     Append(std::move(ents));
@@ -154,7 +155,7 @@ std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term, 
 
 uint64_t RaftLog::Append(std::vector<raftpb::Entry> ents) {
   if (ents.empty()) return LastIndex();
-  RAFT_CHECK(ents[0].index() - 1 >= committed_, "append would overwrite committed entries");
+  RANGEDB_CHECK_GE(ents[0].index() - 1, committed_) << "append would overwrite committed entries";
   TruncateCacheFrom(ents[0].index());
   unstable_.TruncateAndAppend(std::move(ents));
   return LastIndex();
@@ -216,7 +217,7 @@ std::vector<raftpb::Entry> RaftLog::TakeNextCommittedEntries() {
   }
   const uint64_t ulo = off + n;
   if (ulo >= hi) return ents;
-  RAFT_CHECK(ulo == unstable_.offset(), "persisted cache does not end at the unstable tail");
+  RANGEDB_CHECK_EQ(ulo, unstable_.offset()) << "persisted cache does not end at the unstable tail";
   uint64_t uhi = ulo;
   while (uhi < hi && budget.Take(unstable_.At(uhi))) ++uhi;
   unstable_.AppendSlice(ulo, uhi, ents);
@@ -266,10 +267,10 @@ absl::StatusOr<std::vector<raftpb::Entry>> RaftLog::EntriesFrom(uint64_t i,
 }
 
 absl::Status RaftLog::CheckOutOfBounds(uint64_t lo, uint64_t hi) const {
-  RAFT_CHECK(lo <= hi, "invalid slice");
+  RANGEDB_CHECK_LE(lo, hi) << "invalid slice";
   const uint64_t first = FirstIndex();
   if (lo < first) return CompactedError(lo);
-  RAFT_CHECK(hi <= LastIndex() + 1, "slice beyond the last index");
+  RANGEDB_CHECK_LE(hi, LastIndex() + 1) << "slice beyond the last index";
   return absl::OkStatus();
 }
 
@@ -356,13 +357,14 @@ bool RaftLog::MaybeCommit(uint64_t max_index, uint64_t term) {
 
 void RaftLog::CommitTo(uint64_t to_commit) {
   if (committed_ >= to_commit) return;  // never decrease
-  RAFT_CHECK(LastIndex() >= to_commit, "commit index beyond the last index");
+  RANGEDB_CHECK_GE(LastIndex(), to_commit) << "commit index beyond the last index";
   committed_ = to_commit;
 }
 
 void RaftLog::AppliedTo(uint64_t i) {
   if (i == 0) return;
-  RAFT_CHECK(committed_ >= i && i >= applied_, "applied index out of range");
+  RANGEDB_CHECK(committed_ >= i && i >= applied_)
+      << "applied index " << i << " out of range [" << applied_ << ", " << committed_ << "]";
   applied_ = i;
 }
 
@@ -378,8 +380,9 @@ void RaftLog::StableTo(uint64_t i, uint64_t t) {
 }
 
 void RaftLog::CachePersisted(std::vector<raftpb::Entry> ents) {
-  RAFT_CHECK(cache_.empty() || cache_end() == ents[0].index(),
-             "persisted entries do not follow the cache");
+  RANGEDB_CHECK(cache_.empty() || cache_end() == ents[0].index())
+      << "persisted entries from " << ents[0].index() << " do not follow the cache ending at "
+      << cache_end();
   uint64_t bytes = 0;
   for (const raftpb::Entry& e : ents) bytes += CacheBytes(e);
   if (cache_bytes_ + bytes > kMaxPersistedCacheBytes) ClearCache();

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "raft/check.h"
+#include "base/check.h"
 
 namespace rangedb::raft {
 
@@ -21,7 +21,7 @@ absl::StatusOr<std::vector<raftpb::Entry>> MemoryStorage::Entries(uint64_t lo, u
   const uint64_t offset = ents_[0].index();
   if (lo <= offset) return CompactedError(lo);
   if (hi > last_index() + 1) return UnavailableError(hi - 1);
-  RAFT_CHECK(lo <= hi);
+  RANGEDB_CHECK_LE(lo, hi);
   // Count first, so the result is allocated once.
   uint64_t end = hi;
   if (max_bytes != kNoLimit) {
@@ -68,7 +68,7 @@ absl::StatusOr<raftpb::Snapshot> MemoryStorage::CreateSnapshot(uint64_t i,
                                                                std::string data) {
   const uint64_t have = snapshot_.metadata().index();
   if (i <= have) return SnapshotOutOfDateError(have, i);
-  RAFT_CHECK(i <= last_index(), "snapshot index beyond the last log index");
+  RANGEDB_CHECK_LE(i, last_index()) << "snapshot index beyond the last log index";
   const uint64_t offset = ents_[0].index();
   raftpb::SnapshotMetadata* md = snapshot_.mutable_metadata();
   md->set_index(i);
@@ -81,7 +81,7 @@ absl::StatusOr<raftpb::Snapshot> MemoryStorage::CreateSnapshot(uint64_t i,
 absl::Status MemoryStorage::Compact(uint64_t compact_index) {
   const uint64_t offset = ents_[0].index();
   if (compact_index <= offset) return CompactedError(compact_index);
-  RAFT_CHECK(compact_index <= last_index(), "compaction beyond the last log index");
+  RANGEDB_CHECK_LE(compact_index, last_index()) << "compaction beyond the last log index";
   const size_t i = compact_index - offset;
   raftpb::Entry dummy;
   dummy.set_index(ents_[i].index());
@@ -100,7 +100,7 @@ size_t MemoryStorage::PrepareAppend(const std::vector<raftpb::Entry>& entries) {
   if (first > entries[0].index()) skip = first - entries[0].index();
   const uint64_t start = entries[skip].index();
   const uint64_t offset = start - ents_[0].index();
-  RAFT_CHECK(ents_.size() >= offset, "missing log entries before an append");
+  RANGEDB_CHECK_GE(ents_.size(), offset) << "missing log entries before an append at " << start;
   ents_.resize(offset);
   return skip;
 }

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/rand.h"
 
 namespace rangedb::raft {
@@ -75,7 +75,9 @@ absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
       RestoreConfig(r->trk_, r->log_.LastIndex(), init->conf_state);
   if (!cp.ok()) return cp.status();
   raftpb::ConfState cs = r->SwitchToConfig(*std::move(cp));
-  RAFT_CHECK(ConfStatesEquivalent(cs, init->conf_state), "restored config differs");
+  RANGEDB_CHECK(ConfStatesEquivalent(cs, init->conf_state))
+      << "restored config differs: " << cs.ShortDebugString() << " vs. "
+      << init->conf_state.ShortDebugString();
   const raftpb::HardState& hs = init->hard_state;
   if (hs.term() != 0 || hs.vote() != 0 || hs.commit() != 0) {
     if (hs.commit() < r->log_.committed() || hs.commit() > r->log_.LastIndex()) {
@@ -121,9 +123,9 @@ void Raft::Send(raftpb::Message m) {
   if (t == raftpb::MSG_VOTE || t == raftpb::MSG_VOTE_RESP || t == raftpb::MSG_PRE_VOTE ||
       t == raftpb::MSG_PRE_VOTE_RESP) {
     // Vote messages carry the term of the election, which for pre-votes is not ours.
-    RAFT_CHECK(m.term() != 0, "vote message without a term");
+    RANGEDB_CHECK_NE(m.term(), 0) << "vote message without a term: " << m.ShortDebugString();
   } else {
-    RAFT_CHECK(m.term() == 0, "message term is set by Send");
+    RANGEDB_CHECK_EQ(m.term(), 0) << "message term is set by Send: " << m.ShortDebugString();
     // Proposals and read requests forwarded to the leader stay term-less: they are
     // local messages at the receiver.
     if (t != raftpb::MSG_PROP && t != raftpb::MSG_READ_INDEX) m.set_term(term_);
@@ -175,7 +177,8 @@ void Raft::BecomeFollower(uint64_t term, uint64_t lead) {
 }
 
 void Raft::BecomeCandidate() {
-  RAFT_CHECK(state_ != StateType::kLeader, "invalid transition leader -> candidate");
+  RANGEDB_CHECK(state_ != StateType::kLeader)
+      << "invalid transition leader -> candidate, term " << term_ << ", node " << id_;
   step_ = &Raft::StepCandidate;
   Reset(term_ + 1);
   tick_ = &Raft::TickElection;
@@ -184,7 +187,8 @@ void Raft::BecomeCandidate() {
 }
 
 void Raft::BecomePreCandidate() {
-  RAFT_CHECK(state_ != StateType::kLeader, "invalid transition leader -> pre-candidate");
+  RANGEDB_CHECK(state_ != StateType::kLeader)
+      << "invalid transition leader -> pre-candidate, term " << term_ << ", node " << id_;
   // A pre-candidate keeps its term and vote: it only asks whether it could win.
   step_ = &Raft::StepCandidate;
   trk_.ResetVotes();
@@ -194,7 +198,8 @@ void Raft::BecomePreCandidate() {
 }
 
 void Raft::BecomeLeader() {
-  RAFT_CHECK(state_ != StateType::kFollower, "invalid transition follower -> leader");
+  RANGEDB_CHECK(state_ != StateType::kFollower)
+      << "invalid transition follower -> leader, term " << term_ << ", node " << id_;
   step_ = &Raft::StepLeader;
   Reset(term_);
   tick_ = &Raft::TickHeartbeat;
@@ -209,7 +214,7 @@ void Raft::BecomeLeader() {
   // An empty entry of the new term: committing it commits everything before it
   // (§5.4.2) and lets ReadIndex serve reads.
   std::vector<raftpb::Entry> empty(1);
-  RAFT_CHECK(AppendEntries(empty), "empty entry dropped");
+  RANGEDB_CHECK(AppendEntries(empty)) << "the new leader's empty entry was dropped, term " << term_;
 }
 
 void Raft::TickElection() {
@@ -371,7 +376,7 @@ absl::Status Raft::StepFollower(raftpb::Message& m) {
 }
 
 void Raft::RefuseTimeoutNow(const raftpb::Message& m) {
-  RAFT_CHECK(m.type() == raftpb::MSG_TIMEOUT_NOW, "RefuseTimeoutNow of another message type");
+  RANGEDB_CHECK_EQ(m.type(), raftpb::MSG_TIMEOUT_NOW) << "RefuseTimeoutNow of another message type";
   if (m.term() != 0 && !StepTerm(m)) return;  // a stale leader's: no transfer to end
   raftpb::Message refusal;
   refusal.set_to(m.from());

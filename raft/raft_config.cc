@@ -1,7 +1,7 @@
 // Membership changes (§6) as seen by the Raft core: applying committed changes,
 // switching configurations, and leaving joint configurations automatically.
 #include "absl/strings/str_cat.h"
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/raft.h"
 
 namespace rangedb::raft {
@@ -54,7 +54,8 @@ void Raft::AdvanceApplied(uint64_t applied, uint64_t applied_payload_bytes) {
     std::vector<raftpb::Entry> es(1);
     es[0].set_type(raftpb::ENTRY_CONF_CHANGE);
     es[0].set_data(raftpb::ConfChange().SerializeAsString());
-    RAFT_CHECK(AppendEntries(es), "refused the auto-leave conf change");
+    RANGEDB_CHECK(AppendEntries(es))
+        << "refused the auto-leave conf change at index " << log_.LastIndex() + 1;
     pending_conf_index_ = log_.LastIndex();
     BcastAppend();
   }

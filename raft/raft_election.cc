@@ -1,6 +1,5 @@
 // Leader election (§5.2), the election restriction (§5.4.1), pre-vote (thesis §9.6)
 // and transfer campaigns (thesis §3.10).
-#include "raft/check.h"
 #include "raft/raft.h"
 
 namespace rangedb::raft {

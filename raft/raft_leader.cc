@@ -2,7 +2,7 @@
 // and leadership transfer (thesis §3.10).
 #include <utility>
 
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/raft.h"
 
 namespace rangedb::raft {
@@ -74,7 +74,7 @@ absl::Status Raft::StepLeader(raftpb::Message& m) {
 }
 
 absl::Status Raft::HandleProposal(raftpb::Message& m) {
-  RAFT_CHECK(m.entries_size() > 0, "empty proposal");
+  RANGEDB_CHECK_GT(m.entries_size(), 0) << "empty proposal from " << m.from();
   if (trk_.progress.count(id_) == 0) {
     return ProposalDroppedError("leader was removed from the configuration");
   }

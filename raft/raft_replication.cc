@@ -2,7 +2,7 @@
 // sending side and the follower's receiving side.
 #include <algorithm>
 
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/raft.h"
 
 namespace rangedb::raft {
@@ -34,7 +34,7 @@ bool Raft::MaybeSendAppend(uint64_t to, bool send_if_empty) {
       if (!IsSnapshotTemporarilyUnavailable(snap.status())) ThrowStorageFailure(snap.status());
       return false;
     }
-    RAFT_CHECK(snap->metadata().index() != 0, "need a non-empty snapshot");
+    RANGEDB_CHECK_NE(snap->metadata().index(), 0) << "need a non-empty snapshot for " << to;
     m.set_type(raftpb::MSG_SNAP);
     pr.BecomeSnapshot(snap->metadata().index());
     *m.mutable_snapshot() = *std::move(snap);
@@ -60,7 +60,7 @@ bool Raft::MaybeSendAppend(uint64_t to, bool send_if_empty) {
         pr.msg_app_probe_sent = true;
         break;
       case ProgressState::kSnapshot:
-        RAFT_CHECK(false, "sending append in snapshot state");
+        RANGEDB_FATAL() << "sending append to " << to << " in snapshot state";
     }
   }
   Send(std::move(m));
@@ -213,10 +213,13 @@ bool Raft::Restore(const raftpb::Snapshot& s) {
   log_.Restore(s);
   ProgressTracker empty(trk_.max_inflight(), trk_.max_inflight_bytes());
   absl::StatusOr<ConfigAndProgress> cp = RestoreConfig(empty, log_.LastIndex(), cs);
-  RAFT_CHECK(cp.ok(), "snapshot carries an invalid configuration");
+  RANGEDB_CHECK(cp.ok()) << "snapshot at " << md.index()
+                         << " carries an invalid configuration: " << cp.status();
   trk_ = std::move(empty);
   const raftpb::ConfState got = SwitchToConfig(*std::move(cp));
-  RAFT_CHECK(ConfStatesEquivalent(got, cs), "restored config differs from the snapshot's");
+  RANGEDB_CHECK(ConfStatesEquivalent(got, cs))
+      << "restored config differs from the snapshot's: " << got.ShortDebugString() << " vs. "
+      << cs.ShortDebugString();
   Progress& self = trk_.progress.at(id_);
   self.MaybeUpdate(self.next - 1);
   return true;

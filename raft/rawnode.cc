@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "raft/check.h"
+#include "base/check.h"
 
 namespace rangedb::raft {
 
@@ -163,7 +163,7 @@ Ready RawNode::GetReady() {
 }
 
 Ready RawNode::GetReadyUnguarded() {
-  RAFT_CHECK(!ready_outstanding_, "GetReady called before Advance");
+  RANGEDB_CHECK(!ready_outstanding_) << "GetReady called before Advance";
   Raft& r = *raft_;
   Ready rd;
   // The unstable entries stay in the log until Advance() (raft may still need them to
@@ -205,7 +205,7 @@ void RawNode::Advance() {
 }
 
 void RawNode::AdvanceUnguarded() {
-  RAFT_CHECK(ready_outstanding_, "Advance without an outstanding Ready");
+  RANGEDB_CHECK(ready_outstanding_) << "Advance without an outstanding Ready";
   ready_outstanding_ = false;
   Raft& r = *raft_;
   if (ready_last_index_ != 0) r.mutable_log().StableTo(ready_last_index_, ready_last_term_);

@@ -1,6 +1,6 @@
 #include "raft/read_only.h"
 
-#include "raft/check.h"
+#include "base/check.h"
 
 namespace rangedb::raft {
 
@@ -36,7 +36,8 @@ std::vector<ReadIndexStatus> ReadOnly::Advance(const std::string& ctx) {
   out.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     auto it = pending_.find(queue_.front());
-    RAFT_CHECK(it != pending_.end(), "read index queue and map disagree");
+    RANGEDB_CHECK(it != pending_.end()) << "read index queue (" << queue_.size() << ") and map ("
+                                        << pending_.size() << ") disagree";
     out.push_back(std::move(it->second));
     pending_.erase(it);
     queue_.pop_front();

@@ -2,7 +2,6 @@
 #include "ranges/gateway.h"
 
 #include <algorithm>
-#include <cassert>
 #include <chrono>
 #include <map>
 #include <random>
@@ -13,6 +12,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/backoff.h"
+#include "base/check.h"
 #include "base/random.h"
 #include "ranges/evaluate.h"
 #include "ranges/gateway_util.h"
@@ -37,8 +37,8 @@ Gateway::Gateway(GatewayOptions options)
     : options_(std::move(options)),
       cache_(options_.range_cache_max_entries),
       client_id_(RandomBytes(16)) {
-  assert(options_.clock != nullptr);
-  assert(options_.send_to_node != nullptr);
+  RANGEDB_CHECK(options_.clock != nullptr);
+  RANGEDB_CHECK(options_.send_to_node != nullptr);
 }
 
 kvpb::BatchResponse Gateway::Send(const kvpb::BatchRequest& request, absl::Time deadline) {
@@ -183,7 +183,9 @@ std::optional<kvpb::Error> Gateway::SendGets(const kvpb::BatchRequest& request,
           sent.push_back(i);
         }
       }
-      assert(!sent.empty());  // desc holds the first key
+      // LookupRange answers the range holding the first key.
+      RANGEDB_CHECK(!sent.empty()) << "range " << desc.range_id() << " does not hold the first key "
+                                   << absl::CHexEscape(request.requests(indices[0]).get().key());
       return part;
     };
     kvpb::BatchResponse resp =

@@ -1,9 +1,7 @@
 #include "ranges/key_sender.h"
 
-#include <cstdio>
-#include <cstdlib>
-
 #include "absl/status/status.h"
+#include "base/check.h"
 #include "ranges/evaluate.h"
 
 namespace rangedb::ranges {
@@ -12,10 +10,7 @@ KeySenderSlot::~KeySenderSlot() { Detach(); }
 
 void KeySenderSlot::Bind(KeySender sender, absl::Duration testing_resolution_delay) {
   absl::MutexLock lock(&mu_);
-  if (sender_ || resolver_ != nullptr) {
-    std::fprintf(stderr, "%s:%d: a store's key sender is bound twice\n", __FILE__, __LINE__);
-    std::abort();
-  }
+  RANGEDB_CHECK(!sender_ && resolver_ == nullptr) << "a store's key sender is bound twice";
   if (detached_) return;  // the store stopped first: never call out again
   sender_ = std::move(sender);
   // The resolver sends through the slot, so Detach waits for its calls too. The

@@ -1,14 +1,14 @@
 #include "ranges/local_sender.h"
 
-#include <cassert>
+#include "base/check.h"
 
 namespace rangedb::ranges {
 
 LocalSender::LocalSender(Gateway* gateway, LocalSenderOptions options)
     : gateway_(gateway), options_(options) {
-  assert(gateway_ != nullptr);
-  assert(options_.timeout > absl::ZeroDuration());
-  assert(options_.timeout <= Gateway::kMaxGatewayRetryWindow);
+  RANGEDB_CHECK(gateway_ != nullptr);
+  RANGEDB_CHECK(options_.timeout > absl::ZeroDuration());
+  RANGEDB_CHECK(options_.timeout <= Gateway::kMaxGatewayRetryWindow);
 }
 
 absl::StatusOr<kvpb::BatchResponse> LocalSender::Send(kvpb::BatchRequest batch) {

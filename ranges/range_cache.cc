@@ -1,11 +1,15 @@
 #include "ranges/range_cache.h"
 
-#include <cassert>
 #include <vector>
+
+#include "absl/strings/escaping.h"
+#include "base/check.h"
 
 namespace rangedb::ranges {
 
-RangeCache::RangeCache(size_t max_entries) : max_entries_(max_entries) { assert(max_entries > 0); }
+RangeCache::RangeCache(size_t max_entries) : max_entries_(max_entries) {
+  RANGEDB_CHECK_GT(max_entries, 0);
+}
 
 std::optional<kvpb::RangeDescriptor> RangeCache::Lookup(absl::string_view key) {
   absl::MutexLock lock(&mu_);
@@ -20,7 +24,10 @@ std::optional<kvpb::RangeDescriptor> RangeCache::Lookup(absl::string_view key) {
 }
 
 void RangeCache::Insert(const kvpb::RangeDescriptor& desc) {
-  assert(desc.start_key() < desc.end_key());
+  // Callers insert only descriptors they checked (Gateway::LookupRange).
+  RANGEDB_CHECK(desc.start_key() < desc.end_key())
+      << "range " << desc.range_id() << " descriptor [" << absl::CHexEscape(desc.start_key())
+      << ", " << absl::CHexEscape(desc.end_key()) << ") is empty";
   absl::MutexLock lock(&mu_);
   // Cached entries overlapping [start, end): from the first end_key > start while
   // their start_key < end (entries never overlap, so they are in key order).
@@ -62,7 +69,7 @@ void RangeCache::Evict(const kvpb::RangeDescriptor& desc) {
 }
 
 void RangeCache::EraseLocked(EntryMap::iterator it) {
-  assert(it != by_end_key_.end());
+  RANGEDB_CHECK(it != by_end_key_.end()) << "a cached range is missing from by_end_key_";
   const uint64_t range_id = it->second.desc.range_id();
   lru_.erase(it->second.lru);
   end_key_of_.erase(range_id);

@@ -1,8 +1,8 @@
 // Replica: applying committed commands, and proposing log truncation.
-#include <cstdlib>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
 #include "ranges/engine_state.h"
 #include "ranges/raft_command_codec.h"
 #include "ranges/replica.h"
@@ -13,14 +13,6 @@
 #include "storage/mvcc_key.h"
 
 namespace rangedb::ranges {
-namespace {
-
-[[noreturn]] void Fatal(const std::string& what) {
-  spdlog::critical("{}", what);
-  std::abort();
-}
-
-}  // namespace
 
 absl::Status Replica::CheckCommandLocked(const rangespb::RaftCommand& cmd) const {
   if (cmd.has_new_lease()) {
@@ -181,7 +173,7 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
   // Not synced: the entries are durable in the Raft log, and the applied state moves
   // with the data atomically, so a crash replays from the last applied index.
   if (absl::Status s = batch->Commit(/*sync=*/false); !s.ok()) {
-    Fatal(absl::StrCat("r", range_id_, ": applying committed entries: ", s.ToString()));
+    RANGEDB_FATAL() << "r" << range_id_ << ": applying committed entries: " << s;
   }
   if (truncation.has_value()) log_->OnCommitted(std::move(*truncation));
   StoreMetrics* m = store_->mutable_metrics();

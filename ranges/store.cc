@@ -2,10 +2,9 @@
 
 #include <pthread.h>
 
-#include <cstdlib>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
 #include "ranges/evaluate.h"
 #include "spdlog/spdlog.h"
 #include "storage/keys.h"
@@ -297,8 +296,7 @@ void Store::ProcessPass(const std::vector<uint64_t>& range_ids) {
     if (absl::Status s = batch->Commit(must_sync); !s.ok()) {
       // The disk state is unknown after a failed synced write: stop rather than
       // risk breaking a promise made to a peer.
-      spdlog::critical("store: persisting raft state failed: {}", s.ToString());
-      std::abort();
+      RANGEDB_FATAL() << "store: persisting raft state failed: " << s;
     }
     if (must_sync) metrics_.synced_commits.fetch_add(1, std::memory_order_relaxed);
   }

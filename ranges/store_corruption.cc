@@ -1,8 +1,7 @@
 // Store: replicas out of service because their storage is corrupt
 // (docs/replication.md, "Corrupt replicas").
-#include <cstdlib>
-
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
 #include "ranges/store.h"
 #include "spdlog/spdlog.h"
 #include "storage/keys.h"
@@ -38,8 +37,7 @@ void Store::RetireCorruptReplica(uint64_t range_id, const absl::Status& why) {
   std::unique_ptr<WriteBatch> b = engine()->NewWriteBatch();
   b->Put(ColumnFamily::kData, MVCCKeyPrefix(keys::CorruptReplicaKey(range_id)), why.ToString());
   if (absl::Status s = b->Commit(/*sync=*/true); !s.ok()) {
-    spdlog::critical("store: recording corrupt replica of range {}: {}", range_id, s.ToString());
-    std::abort();
+    RANGEDB_FATAL() << "store: recording corrupt replica of range " << range_id << ": " << s;
   }
 }
 
@@ -59,15 +57,13 @@ void Store::FailStop(const absl::Status& why) {
     failure_ = why.ok() ? absl::InternalError("store failed") : why;
     stopping_ = true;  // the scheduler, ticker and GC threads end
   }
-  spdlog::critical(
-      "store: node {} stops on an error that is not corruption: {}. No replica is retired: "
-      "restarted, the node reads its state from disk again.",
-      config().node_id, why.ToString());
-  if (options_.on_fatal_error) {
-    options_.on_fatal_error(why);
-  } else {
-    std::abort();
-  }
+  const std::string message =
+      absl::StrCat("store: node ", config().node_id,
+                   " stops on an error that is not corruption: ", why.ToString(),
+                   ". No replica is retired: restarted, the node reads its state from disk again.");
+  if (!options_.on_fatal_error) RANGEDB_FATAL() << message;
+  spdlog::critical("{}", message);
+  options_.on_fatal_error(why);
 }
 
 absl::Status Store::Failure() const {

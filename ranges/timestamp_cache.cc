@@ -1,9 +1,11 @@
 #include "ranges/timestamp_cache.h"
 
 #include <algorithm>
-#include <cassert>
 #include <iterator>
 #include <vector>
+
+#include "absl/strings/escaping.h"
+#include "base/check.h"
 
 namespace rangedb::ranges {
 namespace {
@@ -22,7 +24,7 @@ void FoldRead(Timestamp ts, absl::string_view txn_id, Timestamp& max_ts, std::st
 }  // namespace
 
 TimestampCache::TimestampCache(Options o) : max_entries_(o.max_entries) {
-  assert(max_entries_ > 0);
+  RANGEDB_CHECK_GT(max_entries_, 0);
 }
 
 // Splits the segment that strictly contains key (start < key < end), if any, into
@@ -60,8 +62,9 @@ void TimestampCache::Add(absl::string_view start, absl::string_view end, Timesta
                          absl::string_view txn_id) {
   const std::string s(start);
   const std::string e = end.empty() ? s + '\0' : std::string(end);
-  assert(s < e);
-  if (!(s < e)) return;  // an empty span reads nothing
+  // ClassifyBatch refuses a span request whose start is not before its end.
+  RANGEDB_CHECK(s < e) << "empty span [" << absl::CHexEscape(s) << ", " << absl::CHexEscape(e)
+                       << ")";
   absl::MutexLock lock(&mu_);
   if (ts <= low_water_) return;  // already implied by the low-water mark
 
@@ -84,7 +87,8 @@ void TimestampCache::Add(absl::string_view start, absl::string_view end, Timesta
 
 TimestampCache::Result TimestampCache::GetMax(absl::string_view start,
                                               absl::string_view end) const {
-  assert(end.empty() || start < end);
+  RANGEDB_CHECK(end.empty() || start < end)
+      << "empty span [" << absl::CHexEscape(start) << ", " << absl::CHexEscape(end) << ")";
   absl::ReaderMutexLock lock(&mu_);
   Result r{low_water_, ""};
   // The last segment starting at or before start may reach into the span.
@@ -127,7 +131,7 @@ void TimestampCache::EvictLocked() {
   for (const auto& [start, seg] : segments_) ts.push_back(seg.ts);
   std::nth_element(ts.begin(), ts.begin() + (evict - 1), ts.end());
   SetLowWaterLocked(ts[evict - 1]);  // drops at least `evict` segments (ties: more)
-  assert(segments_.size() <= keep);
+  RANGEDB_CHECK_LE(segments_.size(), keep) << "eviction below " << ts[evict - 1].ToString();
 }
 
 Timestamp TimestampCache::low_water() const {

@@ -1,10 +1,9 @@
 #include "storage/keys.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
 #include "storage/encoding.h"
 
 namespace rangedb::keys {
@@ -69,11 +68,8 @@ std::string IdempotencyRecordKey(uint64_t range_id, absl::string_view client_id,
   // kMaxIdempotencyClientIdBytes are refused before a key is made (gateway and
   // replica), so the length always fits its byte.
   static_assert(kMaxIdempotencyClientIdBytes <= 255);
-  if (client_id.size() > kMaxIdempotencyClientIdBytes) {
-    std::fprintf(stderr, "%s:%d: idempotency client id of %zu bytes reached IdempotencyRecordKey\n",
-                 __FILE__, __LINE__, client_id.size());
-    std::abort();
-  }
+  RANGEDB_CHECK_LE(client_id.size(), kMaxIdempotencyClientIdBytes)
+      << "idempotency client id of " << client_id.size() << " bytes reached IdempotencyRecordKey";
   std::string key = IdempotencyRecordsStart(range_id);
   key.push_back(static_cast<char>(client_id.size()));
   key.append(client_id.data(), client_id.size());

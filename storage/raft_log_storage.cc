@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "raft/check.h"
+#include "base/check.h"
 #include "storage/keys.h"
 #include "storage/mvcc_key.h"
 
@@ -164,12 +164,12 @@ const raftpb::Entry* RaftEntryCache::Get(uint64_t index) const {
 }
 
 uint64_t RaftEntryCache::first_index() const {
-  RAFT_CHECK(!entries_.empty());
+  RANGEDB_CHECK(!entries_.empty());
   return entries_.front().index();
 }
 
 uint64_t RaftEntryCache::last_index() const {
-  RAFT_CHECK(!entries_.empty());
+  RANGEDB_CHECK(!entries_.empty());
   return entries_.back().index();
 }
 
@@ -180,7 +180,7 @@ RaftLogWrite::RaftLogWrite(const RaftLogStorage* storage, WriteBatch* batch)
       batch_(batch),
       base_generation_(storage->generation_),
       state_(storage->state_) {
-  RAFT_CHECK(batch != nullptr);
+  RANGEDB_CHECK(batch != nullptr);
 }
 
 void RaftLogWrite::Append(const std::vector<raftpb::Entry>& entries) {
@@ -190,14 +190,17 @@ void RaftLogWrite::Append(const std::vector<raftpb::Entry>& entries) {
   if (last_new < first) return;  // everything is already compacted
   const size_t skip = first > entries.front().index() ? first - entries.front().index() : 0;
   const uint64_t start = entries[skip].index();
-  RAFT_CHECK(start <= state_.last_index + 1, "raft log: an append would leave a gap");
+  RANGEDB_CHECK_LE(start, state_.last_index + 1)
+      << "raft log of range " << storage_->range_id_ << ": an append would leave a gap";
 
   if (last_new < state_.last_index) DeleteEntries(last_new + 1, state_.last_index);
   std::string payload;
   for (size_t k = skip; k < entries.size(); ++k) {
     const raftpb::Entry& e = entries[k];
-    RAFT_CHECK(e.index() == start + (k - skip), "raft log: appended entries are not contiguous");
-    RAFT_CHECK(e.SerializeToString(&payload), "raft log: cannot serialize an entry");
+    RANGEDB_CHECK_EQ(e.index(), start + (k - skip))
+        << "raft log of range " << storage_->range_id_ << ": appended entries are not contiguous";
+    RANGEDB_CHECK(e.SerializeToString(&payload))
+        << "raft log of range " << storage_->range_id_ << ": cannot serialize entry " << e.index();
     batch_->Put(ColumnFamily::kRaftLog, keys::RaftLogKey(storage_->range_id_, e.index()),
                 raftlog::EncodeRecord(storage_->range_id_, payload));
   }
@@ -228,7 +231,8 @@ void RaftLogWrite::SetInitialConfState(const raftpb::ConfState& cs) {
 
 absl::Status RaftLogWrite::Compact(uint64_t compact_index) {
   if (compact_index <= state_.truncated_index) return raft::CompactedError(compact_index);
-  RAFT_CHECK(compact_index <= state_.last_index, "raft log: compaction beyond the last index");
+  RANGEDB_CHECK_LE(compact_index, state_.last_index)
+      << "raft log of range " << storage_->range_id_ << ": compaction beyond the last index";
   absl::StatusOr<uint64_t> term = Term(compact_index);
   if (!term.ok()) return term.status();
   DeleteEntries(state_.truncated_index + 1, compact_index);
@@ -241,7 +245,8 @@ absl::Status RaftLogWrite::Compact(uint64_t compact_index) {
 absl::Status RaftLogWrite::CreateSnapshot(uint64_t i, const raftpb::ConfState& cs) {
   const uint64_t have = state_.snapshot.index();
   if (i <= have) return raft::SnapshotOutOfDateError(have, i);
-  RAFT_CHECK(i <= state_.last_index, "raft log: snapshot index beyond the last index");
+  RANGEDB_CHECK_LE(i, state_.last_index)
+      << "raft log of range " << storage_->range_id_ << ": snapshot index beyond the last index";
   absl::StatusOr<uint64_t> term = Term(i);
   if (!term.ok()) return term.status();
   state_.snapshot.set_index(i);
@@ -304,7 +309,7 @@ RaftLogStorage::RaftLogStorage(Engine* engine, uint64_t range_id, const RaftLogO
 
 absl::StatusOr<std::unique_ptr<RaftLogStorage>> RaftLogStorage::Open(
     Engine* engine, uint64_t range_id, const RaftLogOptions& options) {
-  RAFT_CHECK(engine != nullptr);
+  RANGEDB_CHECK(engine != nullptr) << "range " << range_id;
   std::unique_ptr<RaftLogStorage> storage(new RaftLogStorage(engine, range_id, options));
   if (absl::Status s = storage->Load(); !s.ok()) return s;
   return storage;
@@ -397,7 +402,7 @@ absl::StatusOr<std::vector<raftpb::Entry>> RaftLogStorage::Entries(uint64_t lo, 
                                                                    uint64_t max_bytes) const {
   if (lo <= state_.truncated_index) return raft::CompactedError(lo);
   if (hi > state_.last_index + 1) return raft::UnavailableError(hi - 1);
-  RAFT_CHECK(lo <= hi);
+  RANGEDB_CHECK_LE(lo, hi) << "range " << range_id_;
   std::vector<raftpb::Entry> out;
   uint64_t size_bytes = 0;
   uint64_t i = lo;
@@ -444,9 +449,10 @@ absl::StatusOr<raftpb::Snapshot> RaftLogStorage::Snapshot() const {
 RaftLogWrite RaftLogStorage::NewWrite(WriteBatch* batch) const { return RaftLogWrite(this, batch); }
 
 void RaftLogStorage::OnCommitted(RaftLogWrite&& write) {
-  RAFT_CHECK(write.storage_ == this, "raft log: a write staged on another storage");
-  RAFT_CHECK(write.base_generation_ == generation_,
-             "raft log: a write staged before another write was committed");
+  RANGEDB_CHECK(write.storage_ == this)
+      << "raft log of range " << range_id_ << ": a write staged on another storage";
+  RANGEDB_CHECK_EQ(write.base_generation_, generation_)
+      << "raft log of range " << range_id_ << ": a write staged before another write was committed";
   ++generation_;
   if (write.cache_invalid_from_ != UINT64_MAX) cache_.TruncateFrom(write.cache_invalid_from_);
   cache_.Append(write.appended_);

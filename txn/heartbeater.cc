@@ -3,8 +3,9 @@
 #include <pthread.h>
 
 #include <algorithm>
-#include <cassert>
 #include <limits>
+
+#include "base/check.h"
 
 namespace rangedb::txn {
 
@@ -15,7 +16,7 @@ Heartbeater::~Heartbeater() {
   std::vector<std::thread> threads;
   {
     absl::MutexLock lock(&mu_);
-    assert(entries_.empty() && "a transaction outlives its Heartbeater");
+    RANGEDB_CHECK(entries_.empty()) << "a transaction outlives its Heartbeater";
     shutting_down_ = true;
     threads.swap(threads_);
   }
@@ -29,8 +30,8 @@ Heartbeater* Heartbeater::Default() {
 
 uint64_t Heartbeater::Start(Sender* sender, absl::Duration interval, int64_t first_beat_ns,
                             kvpb::Transaction txn) {
-  assert(sender != nullptr);
-  assert(interval > absl::ZeroDuration());
+  RANGEDB_CHECK(sender != nullptr);
+  RANGEDB_CHECK(interval > absl::ZeroDuration());
   absl::MutexLock lock(&mu_);
   const uint64_t id = next_id_++;
   Entry& e = entries_[id];
@@ -161,7 +162,7 @@ void Heartbeater::FinishLocked(uint64_t id, const absl::StatusOr<kvpb::BatchResp
 }
 
 void Heartbeater::ScheduleLocked(uint64_t id, Entry& e, int64_t at_ns) {
-  assert(!e.scheduled);
+  RANGEDB_CHECK(!e.scheduled);
   e.next_beat_ns = at_ns;
   e.scheduled = true;
   schedule_.emplace(at_ns, id);
@@ -170,7 +171,7 @@ void Heartbeater::ScheduleLocked(uint64_t id, Entry& e, int64_t at_ns) {
 void Heartbeater::UnscheduleLocked(uint64_t id, Entry& e) {
   if (!e.scheduled) return;
   const size_t erased = schedule_.erase({e.next_beat_ns, id});
-  assert(erased == 1 && "next_beat_ns changed while scheduled");
+  RANGEDB_CHECK(erased == 1) << "next_beat_ns changed while scheduled";
   (void)erased;
   e.scheduled = false;
 }

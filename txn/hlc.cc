@@ -1,11 +1,10 @@
 #include "txn/hlc.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/check.h"
 
 namespace rangedb {
 namespace {
@@ -17,20 +16,14 @@ constexpr int kMaxFastPathAttempts = 4;
 
 static_assert(std::atomic<int64_t>::is_always_lock_free);
 
-// A broken constructor precondition is a programming error: stop here rather than
-// hand out timestamps from a misconfigured clock.
-void CheckOrDie(bool condition, const char* message) {
-  if (condition) return;
-  std::fprintf(stderr, "HybridLogicalClock: %s\n", message);
-  std::abort();
-}
-
 }  // namespace
 
 HybridLogicalClock::HybridLogicalClock(PhysicalClock* physical_clock, int64_t max_offset_ns)
     : physical_clock_(physical_clock), max_offset_ns_(max_offset_ns) {
-  CheckOrDie(physical_clock != nullptr, "physical_clock is null");
-  CheckOrDie(max_offset_ns >= 0, "max_offset_ns is negative");
+  // A broken precondition is a programming error: stop here rather than hand out
+  // timestamps from a misconfigured clock.
+  RANGEDB_CHECK(physical_clock != nullptr) << "HybridLogicalClock: physical_clock is null";
+  RANGEDB_CHECK_GE(max_offset_ns, 0) << "HybridLogicalClock: max_offset_ns is negative";
 }
 
 // Called by every timestamp consumer. The fast path is one load, one physical reading

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "raft/check.h"
+#include "base/check.h"
 
 namespace rangedb::raft::sim {
 
@@ -49,7 +49,8 @@ std::string StateMachine::Encode() const {
 void StateMachine::Decode(const std::string& data, uint64_t applied_index) {
   *this = StateMachine();
   raftpb::Message m;
-  RAFT_CHECK(m.ParseFromString(data), "corrupt state machine snapshot");
+  RANGEDB_CHECK(m.ParseFromString(data))
+      << "corrupt state machine snapshot at applied index " << applied_index;
   for (const raftpb::Entry& e : m.entries()) Apply(e.index(), e.data());
   applied = applied_index;
 }
@@ -116,7 +117,8 @@ Cluster::Cluster(const std::vector<uint64_t>& ids, ClusterOptions options, uint6
   for (uint64_t id : ids) {
     auto n = std::make_unique<Node>();
     n->id = id;
-    RAFT_CHECK(n->storage.ApplySnapshot(boot).ok());
+    const absl::Status s = n->storage.ApplySnapshot(boot);
+    RANGEDB_CHECK(s.ok()) << "node " << id << ": " << s;
     raftpb::HardState hs;
     hs.set_term(1);
     hs.set_commit(1);
@@ -153,7 +155,7 @@ void Cluster::StartNode(Node& n) {
   n.conf_state = snap.metadata().conf_state();
   c.applied = snap.metadata().index();
   absl::StatusOr<std::unique_ptr<RawNode>> raw = RawNode::Create(c);
-  RAFT_CHECK(raw.ok(), "cannot start a raft node");
+  RANGEDB_CHECK(raw.ok()) << "cannot start raft node " << n.id << ": " << raw.status();
   n.raw = *std::move(raw);
   Node* np = &n;
   n.storage.fresh = [np]() -> std::optional<raftpb::Snapshot> {
@@ -170,7 +172,7 @@ void Cluster::StartNode(Node& n) {
 }
 
 void Cluster::AddNode(uint64_t id) {
-  RAFT_CHECK(nodes_.count(id) == 0, "node exists");
+  RANGEDB_CHECK_EQ(nodes_.count(id), 0) << "node " << id << " exists";
   auto n = std::make_unique<Node>();
   n->id = id;
   StartNode(*n);
@@ -221,7 +223,7 @@ std::vector<uint64_t> Cluster::UpIds() const {
 
 RawNode& Cluster::raw(uint64_t id) {
   Node& n = *nodes_.at(id);
-  RAFT_CHECK(n.raw != nullptr, "node is down");
+  RANGEDB_CHECK(n.raw != nullptr) << "node " << id << " is down";
   return *n.raw;
 }
 
@@ -399,7 +401,7 @@ void Cluster::PersistEntries(Node& n, const std::vector<raftpb::Entry>& ents) {
   for (const raftpb::Entry& e : ents) {
     if (e.index() <= n.hash_base) continue;
     const size_t pos = e.index() - n.hash_base;
-    RAFT_CHECK(pos <= n.hashes.size(), "gap in the persisted log");
+    RANGEDB_CHECK_LE(pos, n.hashes.size()) << "gap in the persisted log of node " << n.id;
     n.hashes.resize(pos);
     const uint64_t h = PrefixHash(n.hashes.back(), e);
     n.hashes.push_back(h);
@@ -415,7 +417,7 @@ void Cluster::PersistEntries(Node& n, const std::vector<raftpb::Entry>& ents) {
 void Cluster::InstallSnapshot(Node& n, const raftpb::Snapshot& snap) {
   const raftpb::SnapshotMetadata& md = snap.metadata();
   absl::Status s = n.storage.ApplySnapshot(snap);
-  RAFT_CHECK(s.ok(), "raft handed out an out-of-date snapshot");
+  RANGEDB_CHECK(s.ok()) << "raft handed node " << n.id << " an out-of-date snapshot: " << s;
   auto it = entry_prefix_hash_.find({md.index(), md.term()});
   if (it == entry_prefix_hash_.end()) {
     Violation(absl::StrCat("snapshot at ", md.index(), "/t", md.term(), " of an unknown entry"));
@@ -463,7 +465,7 @@ void Cluster::ApplyEntry(Node& n, const raftpb::Entry& e) {
   max_applied_ = std::max(max_applied_, e.index());
   if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
     raftpb::ConfChange cc;
-    RAFT_CHECK(cc.ParseFromString(e.data()), "corrupt conf change");
+    RANGEDB_CHECK(cc.ParseFromString(e.data())) << "corrupt conf change at index " << e.index();
     absl::StatusOr<raftpb::ConfState> cs = n.raw->ApplyConfChange(cc);
     if (cs.ok()) n.conf_state = *cs;
     n.sm.applied = e.index();
@@ -499,7 +501,8 @@ void Cluster::MaybeCompact(Node& n) {
   if (applied < snap_index + opts_.snapshot_every) return;
   absl::StatusOr<raftpb::Snapshot> s =
       n.storage.CreateSnapshot(applied, n.conf_state, n.sm.Encode());
-  RAFT_CHECK(s.ok(), "cannot create a snapshot");
+  RANGEDB_CHECK(s.ok()) << "node " << n.id << " cannot create a snapshot at " << applied << ": "
+                        << s.status();
   if (applied > opts_.compact_keep) {
     const uint64_t to = applied - opts_.compact_keep;
     if (to > snap_index) (void)n.storage.Compact(to);
