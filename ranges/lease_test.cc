@@ -118,6 +118,16 @@ TEST(LeaseTest, ADrainedStoreRefusesLeadershipTransfer) {
                            << " took leadership of range " << kUserRange << " by transfer";
 }
 
+// The replica a leader's first transfer goes to (Replica::TransferLeadershipAway
+// tries the others in descriptor order): the first one not on the leader's node.
+kvpb::ReplicaDescriptor FirstOtherReplica(const Replica& leader_replica, uint64_t leader_node) {
+  const kvpb::RangeDescriptor desc = leader_replica.Descriptor();
+  for (const kvpb::ReplicaDescriptor& rd : desc.replicas()) {
+    if (rd.node_id() != leader_node) return rd;
+  }
+  return {};
+}
+
 // Issue 14 review, F6: Raft refuses proposals while a leadership transfer is pending
 // (thesis section 3.10), and ends a transfer the target never completes only after an
 // election timeout. A drained or fenced target that drops MsgTimeoutNow in silence
@@ -132,16 +142,8 @@ TEST(LeaseTest, ARefusedTransferEndsAtOnceAndTheLeaderTakesWritesAgain) {
   ASSERT_NE(leader, 0u);
   std::shared_ptr<Replica> lr = c.StoreOf(leader)->GetReplica(kUserRange);
   ASSERT_NE(lr, nullptr);
-  // The first transfer goes to the first other replica of the descriptor
-  // (Replica::TransferLeadershipAway): drain that one's store.
-  uint64_t target_node = 0;
-  const kvpb::RangeDescriptor desc = lr->Descriptor();
-  for (const kvpb::ReplicaDescriptor& rd : desc.replicas()) {
-    if (rd.node_id() != leader) {
-      target_node = rd.node_id();
-      break;
-    }
-  }
+  // The first transfer goes to the first other replica: drain that one's store.
+  const uint64_t target_node = FirstOtherReplica(*lr, leader).node_id();
   ASSERT_NE(target_node, 0u);
   (void)c.StoreOf(target_node)->DrainLeases(absl::Now());
   const ReplicaStatus before = lr->Status();
@@ -185,15 +187,8 @@ TEST(LeaseTest, ATransferGoesToAReplicaThatAnswers) {
   ASSERT_NE(leader, 0u);
   std::shared_ptr<Replica> lr = c.StoreOf(leader)->GetReplica(kUserRange);
   ASSERT_NE(lr, nullptr);
-  // The replica the round robin tries first: the first other one of the descriptor.
-  uint64_t silent = 0;
-  const kvpb::RangeDescriptor desc = lr->Descriptor();
-  for (const kvpb::ReplicaDescriptor& rd : desc.replicas()) {
-    if (rd.node_id() != leader) {
-      silent = rd.replica_id();
-      break;
-    }
-  }
+  // The replica the round robin tries first.
+  const uint64_t silent = FirstOtherReplica(*lr, leader).replica_id();
   ASSERT_NE(silent, 0u);
   c.SetDropFilter([&](const rangespb::RaftMessageRequest& m) {
     return m.range_id() == kUserRange &&

@@ -209,18 +209,10 @@ TEST_F(TxnProtocolTest, AFirstWriteRetriedThroughAnotherGatewayKeepsItsTimestamp
   // A new lease on range B, whose start is above s1: t, as its intent shows it, is
   // older than the lease and can no longer create its record there. (Moved by a
   // drain, which is quick: t must not look expired, 5 s after s1, to the pusher.)
-  const uint64_t old = Leaseholder(kRangeB, K("b-wake"));
-  ASSERT_NE(old, 0u);
   physical_.Advance(2 * absl::Nanoseconds(kTestMaxOffsetNanos));  // past any clock's lead
-  cluster_.StoreOf(old)->DrainLeases(absl::Now() + absl::Seconds(5));
-  uint64_t lh = 0;
-  for (const absl::Time until = absl::Now() + absl::Seconds(10);
-       (lh == 0 || lh == old) && absl::Now() < until;) {
-    lh = cluster_.LeaseholderOf(kRangeB);
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  ASSERT_NE(lh, 0u);
-  ASSERT_NE(lh, old) << "the drain did not move range B's lease";
+  const auto [old, lh] = DrainLeaseholder(kRangeB, K("b-wake"), /*resume=*/false);
+  ASSERT_NE(old, 0u);
+  ASSERT_NE(lh, 0u) << "the drain did not move range B's lease";
   const uint64_t via = old == 1 ? 2 : 1;
   // The client's retry, through another gateway, stamped later than the lease.
   physical_.Advance(2 * absl::Nanoseconds(kTestMaxOffsetNanos));
@@ -315,19 +307,7 @@ class TxnLeaseStartTest : public TxnClusterTest {
   TxnLeaseStartTest() : TxnClusterTest(LeaseStartOverrideConfig()) {}
   ~TxnLeaseStartTest() override { g_lease_start_override_ns.store(0); }
   // Moves range B's lease off its holder by a drain; the new holder (0 if none).
-  uint64_t DrainRangeB() {
-    const uint64_t old = Leaseholder(kRangeB, K("b-wake"));
-    if (old == 0) return 0;
-    cluster_.StoreOf(old)->DrainLeases(absl::Now() + absl::Seconds(5));
-    uint64_t lh = 0;
-    for (const absl::Time until = absl::Now() + absl::Seconds(10);
-         (lh == 0 || lh == old) && absl::Now() < until;) {
-      lh = cluster_.LeaseholderOf(kRangeB);
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    cluster_.StoreOf(old)->ResumeAfterDrain();
-    return lh == old ? 0 : lh;
-  }
+  uint64_t DrainRangeB() { return DrainLeaseholder(kRangeB, K("b-wake"), /*resume=*/true).second; }
 };
 
 TEST_F(TxnLeaseStartTest, ALeaseNeverStartsBeforeTheOneItFollows) {

@@ -318,6 +318,25 @@ class TxnClusterTest : public ::testing::Test {
     return {old, lh == old ? 0 : lh};
   }
 
+  // Moves range_id's lease off its holder with a drain (quick, unlike stopping the
+  // holder: no election timeout) and waits (bounded) until another node holds it.
+  // Returns {the drained node, the new leaseholder} (0 if none came). With resume,
+  // the drained store takes leases again afterwards.
+  std::pair<uint64_t, uint64_t> DrainLeaseholder(uint64_t range_id, const std::string& key_in_range,
+                                                 bool resume) {
+    const uint64_t old = Leaseholder(range_id, key_in_range);
+    if (old == 0) return {0, 0};
+    cluster_.StoreOf(old)->DrainLeases(absl::Now() + absl::Seconds(5));
+    uint64_t lh = 0;
+    for (const absl::Time until = absl::Now() + absl::Seconds(10);
+         (lh == 0 || lh == old) && absl::Now() < until;) {
+      lh = cluster_.LeaseholderOf(range_id);
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    if (resume) cluster_.StoreOf(old)->ResumeAfterDrain();
+    return {old, lh == old ? 0 : lh};
+  }
+
   AdvanceableClock physical_;  // before cluster_: the stores' clocks read it
   TestCluster cluster_;
   std::map<uint64_t, std::unique_ptr<HybridLogicalClock>> clocks_;
