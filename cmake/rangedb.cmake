@@ -23,6 +23,11 @@ function(rangedb_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
+  # ThreadSanitizer runs every process several times slower (kSanitizerSlowdown in
+  # tests/kv_chaos_fixture.h scales the tests' own waits the same way).
+  if(RANGEDB_SANITIZE STREQUAL "thread")
+    math(EXPR ARG_TIMEOUT "${ARG_TIMEOUT} * 4")
+  endif()
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
 endfunction()

@@ -23,7 +23,10 @@ namespace rangedb {
 Node::Node(NodeOptions options)
     : options_(std::move(options)),
       started_unix_ns_(absl::ToUnixNanos(absl::Now())),
-      incarnation_(NewRandomId()) {}
+      incarnation_(NewRandomId()),
+      local_sender_([this](const kvpb::BatchRequest& request, absl::Time deadline) {
+        return HandleBatch(request, deadline);
+      }) {}
 
 Node::~Node() { Stop(); }
 
@@ -318,6 +321,11 @@ kvpb::BatchResponse Node::HandleBatch(const kvpb::BatchRequest& request, absl::T
     ~Done() { n->fetch_sub(1); }
   } done{&in_flight_};
   kvpb::BatchResponse resp;
+  if (stopped_.load()) {
+    resp.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kUnavailable));
+    resp.mutable_error()->set_message("this node is stopping; use another node");
+    return resp;
+  }
   if (!serving_.load(std::memory_order_acquire)) {
     resp.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kUnavailable));
     resp.mutable_error()->set_message(

@@ -43,6 +43,7 @@
 #include "node/raft_transport.h"
 #include "proto/node.pb.h"
 #include "ranges/gateway.h"
+#include "ranges/local_sender.h"
 #include "ranges/store.h"
 #include "storage/engine.h"
 #include "txn/clock.h"
@@ -108,8 +109,15 @@ class Node {
   // Answers a joining node (Internal.Join).
   absl::StatusOr<nodepb::JoinResponse> HandleJoin(const nodepb::JoinRequest& request);
 
-  // Client and gateway batches (KV.Batch).
+  // Client and gateway batches (KV.Batch), and the batches of local_sender(): refused
+  // (UNAVAILABLE, in the response) while the node has no cluster, is fenced for its
+  // clock, is draining (batches without a range id) or has stopped.
   kvpb::BatchResponse HandleBatch(const kvpb::BatchRequest& request, absl::Time deadline);
+  // The txn::Sender of transaction coordinators that run in this node (SQL sessions):
+  // each batch goes through HandleBatch — the same checks as a client's KV.Batch — to
+  // this node's gateway, without an RPC. Never null; lives as long as the node.
+  // Callers stop using it before Stop() (batches after it are refused).
+  txn::Sender* local_sender() { return &local_sender_; }
   nodepb::NodeStatusResponse Status(bool local_only);
   bool Ready() const;
   // Stops serving for good (until restarted): refuses requests with `reason` and
@@ -212,6 +220,7 @@ class Node {
   std::unique_ptr<RaftTransport> transport_;
   std::unique_ptr<NodeDialer> dialer_;
   std::unique_ptr<ranges::Gateway> gateway_;
+  ranges::LocalSender local_sender_;  // over HandleBatch
   // The store's calls into gateway_; destroyed (detached) before gateway_.
   ranges::KeySenderBinding key_sender_binding_;
   MetricsRegistry metrics_;

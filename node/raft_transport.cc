@@ -105,7 +105,7 @@ class RaftTransport::Peer {
     rangespb::RaftMessageRequest request;
     size_t bytes;  // serialized size + kQueuedMessageOverheadBytes
   };
-  // Sum of Queued::bytes <= options_.queue_max_bytes.
+  // Sum of Queued::bytes <= options_.queue_max_bytes + options_.control_reserve_bytes.
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
   size_t queue_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Ranges with dropped messages not yet reported; at most kMaxUnreachableRanges
@@ -145,7 +145,10 @@ void RaftTransport::Peer::Enqueue(rangespb::RaftMessageRequest request) {
     MarkUnreachableLocked(request.range_id());
     return;
   }
-  if (queue_bytes_ + bytes > options_.queue_max_bytes) {
+  const raftpb::Message& m = request.message();
+  const bool control = m.entries_size() == 0 && !m.has_snapshot();
+  const size_t bound = options_.queue_max_bytes + (control ? options_.control_reserve_bytes : 0);
+  if (queue_bytes_ + bytes > bound) {
     metrics_.dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
     MarkUnreachableLocked(request.range_id());
     return;

@@ -9,7 +9,10 @@
 //
 // Memory: each peer's queue is bounded in bytes (queue_max_bytes; a message costs its
 // serialized size plus kQueuedMessageOverheadBytes), so a slow or dead peer pins at most
-// that much; a message larger than the whole bound is dropped as too large.
+// that much; a message larger than the whole bound is dropped as too large. Control
+// messages (no entries, no snapshot: heartbeats, votes, acks) may go
+// control_reserve_bytes beyond it, so a queue full of appends to a slow peer still
+// takes the heartbeats that keep its followers from calling elections.
 //
 // Send never blocks: when the queue is full, or the peer is unknown or backing off
 // after a failure, the message is dropped and its range reported through
@@ -82,7 +85,8 @@ struct RaftTransportMetrics {
   std::atomic<uint64_t> batches_received{0};
   std::atomic<uint64_t> messages_received{0};
   std::atomic<uint64_t> batches_dropped_inbound{0};  // inbound fault rule or wrong to_node_id
-  // Gauge: bytes queued for every peer now (see RaftTransportOptions::queue_max_bytes).
+  // Gauge: bytes queued for every peer now (see RaftTransportOptions::queue_max_bytes
+  // and control_reserve_bytes).
   std::atomic<int64_t> queued_bytes{0};
 };
 
@@ -112,6 +116,9 @@ struct RaftTransportOptions {
   std::chrono::hours snapshot_stream_deadline{24};
 
   size_t queue_max_bytes = size_t{64} << 20;  // per peer; >= the largest Raft entry
+  // Per peer, on top of queue_max_bytes, for control messages only (about 3,000
+  // heartbeats).
+  size_t control_reserve_bytes = size_t{1} << 20;
   size_t batch_max_bytes = 4 << 20;           // a batch holds at least one message
   // gRPC limit of one message (a batch, or a snapshot chunk): a chunk holds at least
   // one key, and an entry is at most limits::kMaxRaftCommandBytes. The node's server

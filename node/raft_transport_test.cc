@@ -341,6 +341,42 @@ TEST(RaftTransportTest, QueueToAWedgedPeerIsBoundedInBytes) {
   server->Shutdown(std::chrono::system_clock::now());
 }
 
+// Review of issue 14: a queue full of appends to a slow peer must still take control
+// messages (heartbeats, votes): dropping them makes the peer's followers call
+// elections. They have a reserve of their own; appends stay bounded as before.
+TEST(RaftTransportTest, AQueueFullOfAppendsStillTakesHeartbeats) {
+  AddressBook book;
+  TestNode n1(1, &book, nullptr, [](RaftTransportOptions* options) {
+    options->queue_max_bytes = 20 * ((64 << 10) + 256);
+    options->batch_max_bytes = 256 << 10;
+  });
+  StuckService stuck;
+  int port = 0;
+  RaftTransportOptions server_options;
+  std::unique_ptr<grpc::Server> server = StartServer(&stuck, server_options, &port);
+  book.Set(3, absl::StrCat("127.0.0.1:", port));
+  const RaftTransportMetrics& m = n1.transport().metrics();
+  int sent = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    for (int i = 0; i < 20; ++i) n1.transport().Send(Message(sent++, 1, 3, 0, 64 << 10));
+    absl::SleepFor(absl::Milliseconds(5));
+    return m.dropped_queue_full.load() > 0;
+  })) << "the queue to the wedged peer never filled";
+  const uint64_t dropped = m.dropped_queue_full.load();
+  for (int i = 0; i < 100; ++i) {
+    rangespb::RaftMessageRequest heartbeat = Message(1000 + i, 1, 3);
+    heartbeat.mutable_message()->set_type(raftpb::MSG_HEARTBEAT);
+    n1.transport().Send(std::move(heartbeat));
+  }
+  EXPECT_EQ(m.dropped_queue_full.load(), dropped) << "heartbeats were dropped behind appends";
+  n1.transport().Send(Message(sent++, 1, 3, 0, 64 << 10));
+  EXPECT_EQ(m.dropped_queue_full.load(), dropped + 1) << "an append went past the bound";
+  EXPECT_LE(m.queued_bytes.load(),
+            static_cast<int64_t>(20 * ((64 << 10) + 256) + RaftTransportOptions{}.control_reserve_bytes));
+  n1.transport().Stop();
+  server->Shutdown(std::chrono::system_clock::now());
+}
+
 // A sink that records what it is fed; fails Add once `fail_at` chunks arrived.
 class RecordingSink final : public ranges::SnapshotSink {
  public:

@@ -1,6 +1,9 @@
 // LocalSender: the txn::Sender (txn/sender.h) of a transaction coordinator that runs
 // inside a node: each batch goes straight to the node's own Gateway — no loopback
-// RPC, no serialization of the batch to bytes and back.
+// RPC, no serialization of the batch to bytes and back. A node builds it over its
+// batch handler (Node::local_sender(), node/node.h), so local batches pass the same
+// serving, fencing and draining checks as a client's KV.Batch; tests build it over a
+// bare Gateway.
 //
 // Per the Sender contract:
 //   - Deadline: each Send gets options.timeout from now (the gateway retries routing
@@ -18,6 +21,8 @@
 // Thread safety: safe for concurrent use (the gateway is).
 #pragma once
 
+#include <functional>
+
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/kv.pb.h"
@@ -34,14 +39,23 @@ struct LocalSenderOptions {
 
 class LocalSender final : public txn::Sender {
  public:
+  // What serves a batch by its deadline: a Gateway's Send, or a node's handler that
+  // checks the node's state first and then calls its Gateway. It must put every
+  // error, ambiguity included, in the response (as Gateway::Send does).
+  using BatchHandler =
+      std::function<kvpb::BatchResponse(const kvpb::BatchRequest&, absl::Time deadline)>;
+
   // REQUIRES: gateway outlives the sender; options.timeout positive and at most
   // Gateway::kMaxGatewayRetryWindow.
   explicit LocalSender(Gateway* gateway, LocalSenderOptions options = {});
+  // REQUIRES: handler non-empty, and whatever it calls outlives the sender; the
+  // options as above.
+  explicit LocalSender(BatchHandler handler, LocalSenderOptions options = {});
 
   [[nodiscard]] absl::StatusOr<kvpb::BatchResponse> Send(kvpb::BatchRequest batch) override;
 
  private:
-  Gateway* const gateway_;
+  const BatchHandler handler_;
   const LocalSenderOptions options_;
 };
 

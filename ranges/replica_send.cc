@@ -112,6 +112,12 @@ kvpb::Span Replica::RangeSpan() const {
 Replica::LeaseCheck Replica::AcquireLease(absl::Time deadline) {
   LeaseCheck lease = WaitForLease(deadline);
   if (lease.valid && tscache_lease_sequence_.load() != lease.sequence) {
+    if (store_->config().testing_on_new_lease) store_->config().testing_on_new_lease(range_id_);
+    // Once per lease: a second first user would read the high water of removals after
+    // commands of this lease raised it, and lift the tombstone low water above
+    // transactions younger than the lease. The others wait here for the first.
+    absl::MutexLock setup(&lease_setup_mu_);
+    if (tscache_lease_sequence_.load() == lease.sequence) return lease;
     // An earlier leaseholder may have served reads up to its clock, which is at most
     // max_offset ahead of ours: no write here may land at or below that.
     HybridLogicalClock* clock = store_->clock();
@@ -128,8 +134,14 @@ Replica::LeaseCheck Replica::AcquireLease(absl::Time deadline) {
       const proto::Timestamp& removals = applied_.has_max_tombstone_timestamp()
                                              ? applied_.max_tombstone_timestamp()
                                              : applied_.max_timestamp();
-      tombstone_low_water =
-          std::max(TimestampFromProto(removals), TimestampFromProto(lease_.start()));
+      // A range's first lease follows no leaseholder: nobody judged a transaction
+      // by an earlier low water, so its start would only refuse every transaction
+      // begun before the range's first election (all of them, right after init).
+      // (A range created by a split must carry its parent's lease sequence on, or
+      // this would not hold: docs/transactions.md, "Record creation".)
+      const Timestamp lease_start =
+          lease_.sequence() == 1 ? Timestamp{} : TimestampFromProto(lease_.start());
+      tombstone_low_water = std::max(TimestampFromProto(removals), lease_start);
     }
     tombstones_.SetLowWater(tombstone_low_water);
     tscache_lease_sequence_.store(lease.sequence);

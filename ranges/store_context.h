@@ -103,6 +103,10 @@ struct StoreConfig {
   // latches) and before it latches it, with the range id (tests of what may run
   // meanwhile).
   std::function<void(uint64_t range_id)> testing_gc_before_latch;
+  // TESTING ONLY: called by a request that finds a new lease of range_id not yet set
+  // up (Replica::AcquireLease: the timestamp caches' low waters not yet raised for
+  // it), before it sets it up, with the range id (tests of two first users at once).
+  std::function<void(uint64_t range_id)> testing_on_new_lease;
   // TESTING ONLY — fault injection: a command for which this returns true is refused
   // at application by every replica (as a stale proposal is: known not applied).
   // Must depend on the command's contents only, so that every replica decides alike.

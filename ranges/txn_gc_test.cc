@@ -22,6 +22,7 @@
 #include "ranges/evaluate.h"
 #include "ranges/evaluate_txn.h"
 #include "ranges/intent_resolver.h"
+#include "ranges/testing/range_gate.h"
 #include "ranges/testing/txn_cluster_fixture.h"
 #include "storage/keys.h"
 
@@ -31,37 +32,10 @@ namespace {
 // Holds the reads of one range between their GC-threshold check and their engine
 // read (StoreConfig::testing_before_read), for the race tests. One per process:
 // the tests of this file run one at a time.
-struct ReadGate {
-  absl::Mutex mu;
-  uint64_t range_id ABSL_GUARDED_BY(mu) = 0;  // 0: open
-  int held ABSL_GUARDED_BY(mu) = 0;           // reads waiting at the gate
-
-  void Hold(uint64_t r) {
-    absl::MutexLock lock(&mu);
-    if (range_id == 0 || range_id != r) return;
-    ++held;
-    auto open = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return range_id == 0; };
-    mu.Await(absl::Condition(&open));
-    --held;
-  }
-  void Close(uint64_t r) {
-    absl::MutexLock lock(&mu);
-    range_id = r;
-  }
-  void Open() {
-    absl::MutexLock lock(&mu);
-    range_id = 0;
-  }
-  bool WaitHeld(absl::Duration most) {
-    absl::MutexLock lock(&mu);
-    auto some = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return held > 0; };
-    return mu.AwaitWithTimeout(absl::Condition(&some), most);
-  }
-};
-ReadGate gate;
+RangeGate gate;
 // Holds GC passes of one range after they chose what to collect and before they
 // latch it (StoreConfig::testing_gc_before_latch).
-ReadGate gc_gate;
+RangeGate gc_gate;
 
 constexpr absl::Duration kRecordGcAge = absl::Seconds(4);
 // More intents than one ResolveIntent page.

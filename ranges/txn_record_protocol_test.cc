@@ -6,11 +6,14 @@
 // transaction that has been running for a while is judged alive by its record's
 // latest heartbeat.
 #include <atomic>
+#include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "gtest/gtest.h"
 #include "proto/ranges.pb.h"
 #include "ranges/engine_state.h"
 #include "ranges/evaluate_txn.h"
+#include "ranges/testing/range_gate.h"
 #include "ranges/testing/txn_cluster_fixture.h"
 #include "storage/keys.h"
 
@@ -144,6 +147,33 @@ TEST_F(TxnProtocolTest, ATransactionStartedAfterALeaseChangeMayCreateItsRecord) 
   ASSERT_FALSE(hb.has_error()) << hb.error().message();
   EXPECT_EQ(hb.responses(0).heartbeat_txn().record().status(), kvpb::PENDING)
       << "a transaction younger than the lease was refused its record";
+}
+
+// A range's first lease follows no leaseholder: nobody has judged a transaction by an
+// earlier low water, so a transaction that started before the range's first election
+// (any transaction begun right after init) may still create its record. Found by
+// NodeLocalSenderTest on a fresh single-node cluster: its first commit across two
+// ranges failed with "its record can no longer be created".
+TEST_F(TxnProtocolTest, ATransactionOlderThanARangesFirstLeaseMayCreateItsRecord) {
+  const uint64_t lh = Leaseholder(kRangeB, K("h0"));
+  ASSERT_NE(lh, 0u);
+  const ReplicaStatus status = StatusOn(cluster_, lh, kRangeB);
+  ASSERT_EQ(status.lease.sequence(), 1u) << "range B changed leaseholders before the test";
+  // t's stamps are from just before the lease began, as if its first request had
+  // reached a gateway then.
+  kvpb::Transaction t = NewTxn(K("h1"));  // in range B
+  const Timestamp start = {TimestampFromProto(status.lease.start()).wall_ns - 1000, 0};
+  TimestampToProto(start, t.mutable_start_timestamp());
+  TimestampToProto(start, t.mutable_read_timestamp());
+  TimestampToProto(start, t.mutable_write_timestamp());
+  TimestampToProto(Timestamp{start.wall_ns + kTestMaxOffsetNanos, 0}, t.mutable_uncertainty_limit());
+  ASSERT_FALSE(SendTxn(&t, Put(K("h1"), "t")).has_error());
+  kvpb::BatchResponse r = CommitRefreshing(&t, {K("h1")}, {});
+  const bool committed = !r.has_error() && r.responses(0).end_txn().status() == kvpb::COMMITTED;
+  EXPECT_TRUE(committed) << "a transaction older than its range's first lease was refused its "
+                            "record: "
+                         << (r.has_error() ? r.error().message() : "not committed");
+  EXPECT_EQ(Value(K("h1")), std::optional<std::string>("t"));
 }
 
 // After a lease change, the new leaseholder knows of the old one's reads only that
@@ -425,6 +455,64 @@ TEST_F(TxnInternalCommandTest, AnInternalCommandDoesNotRaiseTheTombstoneLowWater
   EXPECT_EQ(hb.responses(0).heartbeat_txn().record().status(), kvpb::PENDING)
       << "a transaction younger than the lease was refused its record because of a "
          "command that removed no record";
+}
+
+// Holds the first user of a new lease before it sets the lease up
+// (StoreConfig::testing_on_new_lease).
+RangeGate new_lease_gate;
+StoreConfig NewLeaseGateConfig() {
+  StoreConfig c = FastStoreConfig();
+  c.testing_on_new_lease = [](uint64_t range_id) { new_lease_gate.Hold(range_id); };
+  return c;
+}
+class TxnNewLeaseTest : public TxnClusterTest {
+ protected:
+  TxnNewLeaseTest() : TxnClusterTest(NewLeaseGateConfig()) {}
+  ~TxnNewLeaseTest() override { new_lease_gate.Open(); }
+};
+
+// Review finding F4 (issue 13): two requests that both found a new lease not yet set
+// up each raised its low waters. The later one read the high water of record
+// removals after commands of the new lease had raised it, and lifted the tombstone
+// low water above a transaction that started after the lease — which then could not
+// create its record (a spurious abort: liveness, never safety, since the low water
+// only rises). A lease is set up once; other first users wait for it.
+TEST_F(TxnNewLeaseTest, ALeaseIsSetUpOnceWhenTwoRequestsAreItsFirstUsers) {
+  ASSERT_FALSE(Send(Put(K("b-wake"), "x")).has_error());
+  // The first user of the next lease (a request of ours, or the store's own
+  // background work) stops before it sets the lease up.
+  new_lease_gate.Close(kRangeB, /*most=*/1);
+  absl::Cleanup open_gate = [] { new_lease_gate.Open(); };
+  const auto [old, lh] = StopLeaseholder(kRangeB, K("b-wake"), /*wake=*/false);
+  ASSERT_NE(old, 0u);
+  ASSERT_NE(lh, 0u) << "no new leaseholder";
+  const uint64_t via = old == 1 ? 2 : 1;
+  std::thread first([&] { (void)Send(Get(K("h2")), via); });
+  absl::Cleanup join_first = [&] {
+    new_lease_gate.Open();
+    first.join();
+  };
+  ASSERT_TRUE(new_lease_gate.WaitHeld(absl::Seconds(10))) << "nothing used the new lease";
+  // t starts after the lease change and writes under the lease (another first user,
+  // which sets it up).
+  kvpb::Transaction t = NewTxn(K("h3"));  // in range B, no record yet
+  ASSERT_FALSE(SendTxn(&t, Put(K("h3"), "t"), via).has_error());
+  // u, younger, commits without a record under the new lease: its command removes a
+  // record, and raises the high water of removals above t's start.
+  physical_.Advance(absl::Milliseconds(1));
+  kvpb::Transaction u = NewTxn(K("h4"));
+  ASSERT_FALSE(SendTxn(&u, Put(K("h4"), "u"), via).has_error());
+  kvpb::BatchRequest u_end;
+  AddEnd(&u_end, u, {K("h4")});
+  ASSERT_FALSE(SendTxn(&u, u_end, via).has_error());
+  std::move(join_first).Invoke();  // the held first user goes on
+  // t commits (its write was pushed above the new lease's low water: it refreshes)
+  // and creates its record now.
+  kvpb::BatchResponse r = CommitRefreshing(&t, {K("h3")}, {}, via);
+  EXPECT_FALSE(r.has_error()) << "a transaction younger than the lease was refused its record "
+                                 "once a second first user had set the lease up: "
+                              << r.error().message();
+  EXPECT_EQ(Value(K("h3")), std::optional<std::string>("t"));
 }
 
 }  // namespace

@@ -33,6 +33,16 @@
 
 namespace rangedb::chaos {
 
+// How many times slower every process runs in this build: ThreadSanitizer costs
+// 5-15x CPU, and on a loaded 2-core machine its chaos runs need waits that long.
+// Liveness deadlines (how long a test waits for the cluster to get somewhere) are
+// multiplied by it; safety checks never are.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr int kSanitizerSlowdown = 4;
+#else
+inline constexpr int kSanitizerSlowdown = 1;
+#endif
+
 inline constexpr absl::Duration kReadyTimeout = absl::Seconds(30);
 inline constexpr absl::Duration kLeaseholderTimeout = absl::Seconds(15);
 

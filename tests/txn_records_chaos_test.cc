@@ -166,7 +166,7 @@ TEST_F(TxnRecordsChaosTest, LongTransactionsUnderContentionAllCommit) {
       absl::SleepFor(absl::Milliseconds(300));
     }
   });
-  const absl::Time give_up = absl::Now() + absl::Minutes(4);
+  const absl::Time give_up = absl::Now() + absl::Minutes(4) * kSanitizerSlowdown;
   while (done.load() < kLongClients && absl::Now() < give_up) absl::SleepFor(absl::Seconds(1));
   stop = true;
   for (std::thread& t : threads) t.join();
@@ -252,7 +252,10 @@ int TxnRecordsChaosTest::CommittedWritesAfterGc(client::KvClient* kv) {
             << " (the anchor's leaseholder)\n";
   EXPECT_TRUE(KillAndRestart(*lh, absl::Seconds(1)).ok());
   // GC collects the record once it is txn_record_gc_age old.
-  const absl::Time give_up = absl::Now() + absl::Milliseconds(kRecordGcAgeMs) + absl::Seconds(90);
+  // Resolving 12,000 intents behind a lease that moves under the load takes minutes
+  // under ThreadSanitizer (2026-12-07: it ran out of a 2-minute wait once).
+  const absl::Time give_up = absl::Now() + absl::Milliseconds(kRecordGcAgeMs) +
+                             absl::Seconds(90) * kSanitizerSlowdown;
   absl::StatusOr<bool> exists = true;
   while (absl::Now() < give_up) {
     exists = RecordExists(kv, *id);
@@ -273,7 +276,7 @@ int TxnRecordsChaosTest::CommittedWritesAfterGc(client::KvClient* kv) {
 
 TEST_F(TxnRecordsChaosTest, CommittedWritesSurviveGcAfterTheirResolutionIsLost) {
   ASSERT_TRUE(StartCluster(GcClusterOptions()));
-  std::unique_ptr<client::KvClient> kv = Client();
+  std::unique_ptr<client::KvClient> kv = Client(0, absl::Seconds(30) * kSanitizerSlowdown);
   EXPECT_EQ(CommittedWritesAfterGc(kv.get()), kGcKeys);
   ExpectAllRunning();
 }
@@ -284,7 +287,7 @@ TEST_F(TxnRecordsChaosTest, TheGcCheckCatchesRecordsRemovedWithIntentsLeft) {
   ClusterOptions o = GcClusterOptions();
   o.extra_flags.push_back("--testing-gc-unresolved-records");
   ASSERT_TRUE(StartCluster(o));
-  std::unique_ptr<client::KvClient> kv = Client();
+  std::unique_ptr<client::KvClient> kv = Client(0, absl::Seconds(30) * kSanitizerSlowdown);
   const int committed = CommittedWritesAfterGc(kv.get());
   EXPECT_GE(committed, 0);
 #if defined(__SANITIZE_THREAD__)
