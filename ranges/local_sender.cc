@@ -12,7 +12,7 @@ LocalSender::LocalSender(Gateway* gateway, LocalSenderOptions options)
 }
 
 absl::StatusOr<kvpb::BatchResponse> LocalSender::Send(kvpb::BatchRequest batch) {
-  return gateway_->Send(batch, absl::Now() + options_.timeout);
+  return gateway_->Send(batch, gateway_->time()->Now() + options_.timeout);
 }
 
 }  // namespace rangedb::ranges

@@ -3,7 +3,8 @@
 // RPC, no serialization of the batch to bytes and back.
 //
 // Per the Sender contract:
-//   - Deadline: each Send gets options.timeout from now (the gateway retries routing
+//   - Deadline: each Send gets options.timeout from now, on the gateway's time
+//     source (the gateway retries routing
 //     errors inside it; docs/routing.md).
 //   - Idempotency: a batch that writes and carries no key gets one from the gateway
 //     (Gateway::SendWrite / SendTxnWrites, one per batch or per range's part), so the
