@@ -22,11 +22,13 @@ namespace rangedb {
 
 Node::Node(NodeOptions options)
     : options_(std::move(options)),
-      started_unix_ns_(absl::ToUnixNanos(absl::Now())),
+      started_unix_ns_(absl::ToUnixNanos(options_.time->Now())),
       incarnation_(NewRandomId()),
-      local_sender_([this](const kvpb::BatchRequest& request, absl::Time deadline) {
-        return HandleBatch(request, deadline);
-      }) {}
+      local_sender_(
+          [this](const kvpb::BatchRequest& request, absl::Time deadline) {
+            return HandleBatch(request, deadline);
+          },
+          ranges::LocalSenderOptions{.time = options_.time}) {}
 
 Node::~Node() { Stop(); }
 
@@ -155,7 +157,7 @@ absl::Status Node::StartStore() {
           dialer_->SetAddress(d.node_id(), d.address());
         }
       },
-      absl::ToUnixNanos(absl::Now()));
+      absl::ToUnixNanos(options_.time->Now()));
 
   RaftTransportOptions to;
   to.node_id = node_id;
@@ -218,6 +220,7 @@ absl::Status Node::StartStore() {
   }
   so.engine = engine_.get();
   so.clock = hlc_.get();
+  so.time = options_.time;
   so.send_raft_message = [this](rangespb::RaftMessageRequest m) { transport_->Send(std::move(m)); };
   so.open_snapshot_stream = [this](uint64_t to) { return transport_->OpenSnapshotStream(to); };
   so.node_live = [this](uint64_t id) { return PeerStateOf(id) != PeerState::kDead; };
@@ -229,6 +232,7 @@ absl::Status Node::StartStore() {
   ranges::GatewayOptions go;
   go.node_id = node_id;
   go.clock = hlc_.get();
+  go.time = options_.time;
   go.send_to_node = [this](uint64_t id, const kvpb::BatchRequest& req, absl::Time deadline) {
     return SendToNode(id, req, deadline);
   };
@@ -280,7 +284,7 @@ void Node::FenceForClock(const std::string& reason) {
   spdlog::error("node: STOPPED SERVING: {}", reason);
   // Leaseholders with a wrong clock could serve reads the uncertainty argument does
   // not cover: hand the leases over (and stop campaigning) right away.
-  const int left = store_->DrainLeases(absl::Now() + absl::Seconds(5));
+  const int left = store_->DrainLeases(options_.time->Now() + absl::Seconds(5));
   spdlog::error("node: fenced for its clock; {} leases could not be moved away", left);
 }
 
@@ -380,7 +384,7 @@ std::optional<kvpb::RangeDescriptor> Node::FirstRange() {
     return r->Descriptor();
   }
   std::optional<nodepb::GossipInfo> info =
-      gossip_->Get("first-range", absl::ToUnixNanos(absl::Now()));
+      gossip_->Get("first-range", absl::ToUnixNanos(options_.time->Now()));
   if (!info.has_value()) {
     absl::MutexLock lock(&mu_);
     // The bootstrap plan knows range 1 too (its replicas may have moved since: later
@@ -396,19 +400,20 @@ std::optional<kvpb::RangeDescriptor> Node::FirstRange() {
 }
 
 void Node::Drain(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
+  TimeSource* const time = options_.time;
+  const absl::Time deadline = time->Now() + timeout;
   draining_.store(true);
   spdlog::info("node: draining: refusing new client requests, moving leases away");
   if (serving_.load()) {
-    const int left = store_->DrainLeases(absl::Now() + timeout / 2);
+    const int left = store_->DrainLeases(time->Now() + timeout / 2);
     if (left > 0) spdlog::warn("node: drain: {} leases still held at the deadline", left);
   }
-  while (in_flight_.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  while (in_flight_.load() > 0 && time->Now() < deadline) time->SleepFor(absl::Milliseconds(20));
   spdlog::info("node: drained ({} requests still in flight)", in_flight_.load());
 }
 
 bool Node::SleepUnlessStopping(absl::Duration d) {
-  return !stopping_.WaitForNotificationWithTimeout(d);
+  return !options_.time->WaitForNotificationWithDeadline(&stopping_, options_.time->Now() + d);
 }
 
 void Node::Stop() {

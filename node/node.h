@@ -32,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "base/time_source.h"
 #include "node/clock_monitor.h"
 #include "node/fault_injector.h"
 #include "node/gossip_store.h"
@@ -63,6 +64,11 @@ struct NodeOptions {
   std::vector<std::string> join;
   absl::Duration max_offset = absl::Milliseconds(500);
   absl::Duration raft_tick_interval = absl::Milliseconds(100);
+  // Where the node's store, gateway and background loops read time, sleep and wait
+  // (base/time_source.h; docs/design/injected-time.md). REQUIRES: non-null, outlives
+  // the node. gRPC deadlines, the init/join protocol and the transport still read
+  // the real clock.
+  TimeSource* time = TimeSource::Real();
   size_t cache_bytes = size_t{128} << 20;
   // Testing only: serve the fault-injection service; offset the physical clock.
   bool testing_faults = false;

@@ -66,7 +66,7 @@ void Node::GossipLoop() {
       if (faults_ == nullptr || !faults_->DropOutbound(peer_id)) {
         auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
         grpc::ClientContext ctx;
-        ctx.set_deadline(ToChronoDeadline(absl::Now() + absl::Seconds(2)));
+        ctx.set_deadline(ToChronoDeadline(options_.time->Now() + absl::Seconds(2)));
         nodepb::GossipRequest req;
         req.mutable_sender()->set_node_id(self);
         req.mutable_sender()->set_address(options_.listen_addr);
@@ -76,7 +76,7 @@ void Node::GossipLoop() {
         if (stub->Gossip(&ctx, req, &resp).ok() &&
             (faults_ == nullptr || !faults_->DropInbound(peer_id))) {
           std::vector<nodepb::GossipInfo> infos(resp.infos().begin(), resp.infos().end());
-          (void)gossip_->Merge(infos, absl::ToUnixNanos(absl::Now()));
+          (void)gossip_->Merge(infos, absl::ToUnixNanos(options_.time->Now()));
         }
       }
     }
@@ -97,7 +97,7 @@ void Node::PingLoop() {
                            pthread_setname_np(pthread_self(), "ping");
                            auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
                            grpc::ClientContext ctx;
-                           ctx.set_deadline(ToChronoDeadline(absl::Now() + kPingTimeout));
+                           ctx.set_deadline(ToChronoDeadline(options_.time->Now() + kPingTimeout));
                            nodepb::PingRequest req;
                            req.set_from_node_id(self);
                            TimestampToProto(hlc_->Now(), req.mutable_now());
@@ -117,7 +117,7 @@ void Node::PingLoop() {
                          }));
     }
     for (auto& [id, f] : pings) {
-      if (f.get()) detector_->Heartbeat(id, absl::ToUnixNanos(absl::Now()));
+      if (f.get()) detector_->Heartbeat(id, absl::ToUnixNanos(options_.time->Now()));
     }
     CheckClock();
     for (const auto& [id, addr] : dialer_->Addresses()) {
@@ -150,22 +150,22 @@ void Node::CheckClock() {
     } else {
       // Still fenced: any leadership this node holds (one the fence's drain could
       // not move in time, or that arrived since) is handed over; one pass, no wait.
-      (void)store_->DrainLeases(absl::Now());
+      (void)store_->DrainLeases(options_.time->Now());
     }
     return;
   }
   if (a.far.empty()) return;
   {
     absl::MutexLock lock(&mu_);
-    if (absl::Now() - last_clock_warning_ < kClockWarningInterval) return;
-    last_clock_warning_ = absl::Now();
+    if (options_.time->Now() - last_clock_warning_ < kClockWarningInterval) return;
+    last_clock_warning_ = options_.time->Now();
   }
   spdlog::warn("node: {}", a.message);
 }
 
 PeerState Node::PeerStateOf(uint64_t node_id) const {
   if (node_id == this->node_id()) return PeerState::kLive;
-  const int64_t now = absl::ToUnixNanos(absl::Now());
+  const int64_t now = absl::ToUnixNanos(options_.time->Now());
   const PeerState state = detector_->State(node_id, now);
   // A peer never heard from since this node started is as good as dead after a while.
   if (state == PeerState::kUnknown && now - started_unix_ns_ > kNeverHeardDeadNs) {

@@ -38,6 +38,7 @@ Gateway::Gateway(GatewayOptions options)
       cache_(options_.range_cache_max_entries),
       client_id_(RandomBytes(16)) {
   RANGEDB_CHECK(options_.clock != nullptr);
+  RANGEDB_CHECK(options_.time != nullptr);
   RANGEDB_CHECK(options_.send_to_node != nullptr);
 }
 
@@ -102,12 +103,12 @@ kvpb::BatchResponse Gateway::SendWrite(const kvpb::BatchRequest& request, absl::
   } else {
     // The gateway's own key: it retries within its window only, which it states so
     // the leaseholder can refuse one it cannot honour (ranges/idempotency.h).
-    deadline = std::min(deadline, absl::Now() + kMaxGatewayRetryWindow);
+    deadline = std::min(deadline, options_.time->Now() + kMaxGatewayRetryWindow);
     kvpb::IdempotencyKey* key = batch.mutable_header()->mutable_idempotency_key();
     key->set_client_id(client_id_);
     key->set_sequence(next_sequence_.fetch_add(1, std::memory_order_relaxed));
     key->set_retry_window_ms(
-        static_cast<uint64_t>(absl::ToInt64Milliseconds(deadline - absl::Now()) + 1));
+        static_cast<uint64_t>(absl::ToInt64Milliseconds(deadline - options_.time->Now()) + 1));
   }
   RetryState state(/*is_write=*/true);
   const std::string key = SpanOf(batch.requests(0)).start;
@@ -255,8 +256,8 @@ kvpb::BatchResponse Gateway::SendRouted(absl::string_view key, const BuildFn& bu
   for (int lookups = 0;; ++lookups) {
     if (lookups > 0) {
       metrics_.retries.fetch_add(1, std::memory_order_relaxed);
-      if (lookups > 1) SleepBefore(state->backoff.Next(), deadline);
-      if (absl::Now() >= deadline) return DeadlineResponse(*state);
+      if (lookups > 1) SleepBefore(options_.time, state->backoff.Next(), deadline);
+      if (options_.time->Now() >= deadline) return DeadlineResponse(*state);
     }
     absl::StatusOr<kvpb::RangeDescriptor> desc = LookupRange(key, deadline);
     if (!desc.ok()) {
@@ -353,7 +354,7 @@ Gateway::RangeResult Gateway::SendToRange(const kvpb::RangeDescriptor& desc,
         node_id = order[next];
       }
       hint = 0;
-      if (absl::Now() >= deadline) return {DeadlineResponse(*state)};
+      if (options_.time->Now() >= deadline) return {DeadlineResponse(*state)};
       tried.insert(node_id);
       ++attempts;
       switch (Attempt(node_id, desc, request, deadline, state, &last, &hint)) {
@@ -372,9 +373,9 @@ Gateway::RangeResult Gateway::SendToRange(const kvpb::RangeDescriptor& desc,
       cache_.Evict(desc);
       return {std::move(last), /*relookup=*/true};
     }
-    if (absl::Now() >= deadline) return {DeadlineResponse(*state)};
+    if (options_.time->Now() >= deadline) return {DeadlineResponse(*state)};
     metrics_.retries.fetch_add(1, std::memory_order_relaxed);
-    SleepBefore(state->backoff.Next(), deadline);
+    SleepBefore(options_.time, state->backoff.Next(), deadline);
   }
 }
 
@@ -384,7 +385,8 @@ Gateway::AttemptOutcome Gateway::Attempt(uint64_t node_id, const kvpb::RangeDesc
                                          uint64_t* hint_node_id) {
   const uint64_t range_id = desc.range_id();
   TimestampToProto(options_.clock->Now(), request.mutable_header()->mutable_now());
-  const absl::Time attempt_deadline = std::min(deadline, absl::Now() + options_.attempt_timeout);
+  const absl::Time attempt_deadline =
+      std::min(deadline, options_.time->Now() + options_.attempt_timeout);
   NodeSendResult result = options_.send_to_node(node_id, request, attempt_deadline);
   if (!result.rpc_status.ok()) {
     state->last_error = absl::StrCat("range ", range_id, ": rpc to node ", node_id,

@@ -37,6 +37,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/time_source.h"
 #include "proto/kv.pb.h"
 #include "ranges/range_cache.h"
 #include "txn/hlc.h"
@@ -61,6 +62,8 @@ struct GatewayOptions {
   // Bound of one attempt on one replica, within the request's deadline.
   absl::Duration attempt_timeout = absl::Seconds(2);
   size_t range_cache_max_entries = 100000;
+  // Deadlines, backoffs (base/time_source.h). REQUIRES: non-null, outlives the gateway.
+  TimeSource* time = TimeSource::Real();
 };
 
 struct GatewayMetrics {
@@ -82,6 +85,7 @@ class Gateway {
   kvpb::BatchResponse Send(const kvpb::BatchRequest& request, absl::Time deadline);
   const GatewayMetrics& metrics() const { return metrics_; }
   RangeCache& range_cache() { return cache_; }
+  TimeSource* time() const { return options_.time; }
 
  private:
   struct RetryState;   // one routed request's retry bookkeeping (gateway.cc)

@@ -189,12 +189,12 @@ kvpb::BatchResponse Gateway::SendTxnWrites(const kvpb::BatchRequest& request, ab
           gateway_util::PartKey(client_key, number);
     } else {
       // The gateway's own key: retried within a window it states (SendWrite).
-      part_deadline = std::min(deadline, absl::Now() + kMaxGatewayRetryWindow);
+      part_deadline = std::min(deadline, options_.time->Now() + kMaxGatewayRetryWindow);
       kvpb::IdempotencyKey* key = batch.mutable_header()->mutable_idempotency_key();
       key->set_client_id(client_id_);
       key->set_sequence(next_sequence_.fetch_add(1, std::memory_order_relaxed));
-      key->set_retry_window_ms(
-          static_cast<uint64_t>(absl::ToInt64Milliseconds(part_deadline - absl::Now()) + 1));
+      key->set_retry_window_ms(static_cast<uint64_t>(
+          absl::ToInt64Milliseconds(part_deadline - options_.time->Now()) + 1));
     }
     for (const kvpb::RequestUnion& r : part.requests) *batch.add_requests() = r;
     RetryState state(/*is_write=*/true);

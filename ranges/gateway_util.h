@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "base/backoff.h"
 #include "base/limits.h"
+#include "base/time_source.h"
 #include "proto/kv.pb.h"
 #include "ranges/evaluate.h"
 #include "ranges/gateway.h"
@@ -50,10 +51,9 @@ inline bool Contains(const kvpb::RangeDescriptor& desc, absl::string_view key) {
   return desc.start_key() <= key && key < desc.end_key();
 }
 
-// Sleeps for delay, but not past deadline.
-inline void SleepBefore(std::chrono::milliseconds delay, absl::Time deadline) {
-  const absl::Duration d = std::min(absl::FromChrono(delay), deadline - absl::Now());
-  if (d > absl::ZeroDuration()) absl::SleepFor(d);
+// Sleeps on time for delay, but not past deadline.
+inline void SleepBefore(TimeSource* time, std::chrono::milliseconds delay, absl::Time deadline) {
+  time->SleepFor(std::min(absl::FromChrono(delay), deadline - time->Now()));
 }
 
 // Runs fn(0..n-1) on at most kMaxParallelParts threads (the caller's among them).

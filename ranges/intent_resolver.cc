@@ -10,8 +10,9 @@
 
 namespace rangedb::ranges {
 
-IntentResolver::IntentResolver(KeySender sender, absl::Duration testing_start_delay)
-    : sender_(std::move(sender)), testing_start_delay_(testing_start_delay) {
+IntentResolver::IntentResolver(KeySender sender, absl::Duration testing_start_delay,
+                               TimeSource* time)
+    : sender_(std::move(sender)), testing_start_delay_(testing_start_delay), time_(time) {
   worker_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "intent-resolver");
     Run();
@@ -34,7 +35,7 @@ bool IntentResolver::Enqueue(const kvpb::Transaction& finished, std::vector<kvpb
   }
   kvpb::Transaction txn = finished;
   txn.clear_lock_spans();
-  const absl::Time not_before = absl::Now() + testing_start_delay_;
+  const absl::Time not_before = time_->Now() + testing_start_delay_;
   for (kvpb::Span& s : spans) queue_.push_back(Task{txn, std::move(s), not_before});
   return true;
 }
@@ -52,19 +53,22 @@ void IntentResolver::Run() {
       queue_.pop_front();
       // Only in tests: hold the task (stopping_ ends the wait).
       auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-      if (mu_.AwaitWithDeadline(absl::Condition(&stopping), task.not_before)) return;
+      if (time_->AwaitWithDeadline(&mu_, absl::Condition(&stopping), task.not_before)) return;
     }
     Backoff backoff({std::chrono::milliseconds(50), std::chrono::milliseconds(1000)});
     absl::Status s;
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-      s = ResolveSpanFully(sender_, task.txn, task.span, absl::Now() + kRpcTimeout * 10,
-                           kRpcTimeout);
+      s = ResolveSpanFully(sender_, task.txn, task.span, time_->Now() + kRpcTimeout * 10,
+                           kRpcTimeout, time_);
       if (s.ok()) break;
-      {
-        absl::MutexLock lock(&mu_);
-        if (stopping_) return;
+      // The backoff, cut short by stopping (so a stop never waits on a manual time
+      // source nobody advances).
+      absl::MutexLock lock(&mu_);
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      if (time_->AwaitWithTimeout(&mu_, absl::Condition(&stopping),
+                                  absl::FromChrono(backoff.Next()))) {
+        return;
       }
-      std::this_thread::sleep_for(backoff.Next());
     }
     if (s.ok()) {
       resolved_.fetch_add(1);
@@ -78,11 +82,11 @@ void IntentResolver::Run() {
 
 absl::Status ResolveSpanFully(const KeySender& sender, const kvpb::Transaction& finished,
                               const kvpb::Span& span, absl::Time deadline,
-                              absl::Duration rpc_timeout) {
+                              absl::Duration rpc_timeout, TimeSource* time) {
   std::string from = span.key();
   // Bounded: each page resolves kMaxKeysPerSpanWrite keys or ends the span.
   for (int page = 0; page < kMaxPagesPerSpan; ++page) {
-    if (absl::Now() >= deadline) {
+    if (time->Now() >= deadline) {
       return absl::DeadlineExceededError("resolving a span: deadline reached with intents left");
     }
     kvpb::BatchRequest batch;
@@ -91,7 +95,7 @@ absl::Status ResolveSpanFully(const KeySender& sender, const kvpb::Transaction& 
     r->set_end_key(span.end_key());
     *r->mutable_txn() = finished;
     r->mutable_txn()->clear_lock_spans();
-    kvpb::BatchResponse resp = sender(batch, std::min(deadline, absl::Now() + rpc_timeout));
+    kvpb::BatchResponse resp = sender(batch, std::min(deadline, time->Now() + rpc_timeout));
     if (resp.has_error()) return FromError(resp.error());
     if (resp.responses_size() != 1) {
       return absl::InternalError("malformed ResolveIntent response: no result");

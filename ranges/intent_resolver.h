@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/time_source.h"
 #include "proto/kv.pb.h"
 
 namespace rangedb::ranges {
@@ -38,12 +39,13 @@ inline constexpr int kMaxPagesPerSpan = 1000;
 // Resolves finished's intents in span completely: one ResolveIntent per page,
 // following each response's resume key to the span's end (bounded by
 // kMaxPagesPerSpan and deadline; each request's deadline is at most
-// min(deadline, now + rpc_timeout)). OK only when no intent of finished is left in
+// min(deadline, time->Now() + rpc_timeout)). OK only when no intent of finished is left in
 // span; else the first error (ResourceExhausted after kMaxPagesPerSpan pages).
 [[nodiscard]] absl::Status ResolveSpanFully(const KeySender& sender,
                                             const kvpb::Transaction& finished,
                                             const kvpb::Span& span, absl::Time deadline,
-                                            absl::Duration rpc_timeout = absl::Seconds(5));
+                                            absl::Duration rpc_timeout = absl::Seconds(5),
+                                            TimeSource* time = TimeSource::Real());
 // TESTING ONLY — the planted bug behind StoreConfig::testing_gc_unresolved_records:
 // one request, ignoring its resume key (at most one page resolved).
 [[nodiscard]] absl::Status ResolveSpanOnce(const KeySender& sender,
@@ -58,9 +60,11 @@ class IntentResolver {
 
   // testing_start_delay (StoreConfig::testing_intent_resolution_delay): each task
   // waits this long before its first attempt, so a test can lose the queue (kill
-  // the node) deterministically. Zero outside tests.
+  // the node) deterministically. Zero outside tests. Delays, backoffs and deadlines
+  // are measured by time (base/time_source.h), which must outlive the resolver.
   explicit IntentResolver(KeySender sender,
-                          absl::Duration testing_start_delay = absl::ZeroDuration());
+                          absl::Duration testing_start_delay = absl::ZeroDuration(),
+                          TimeSource* time = TimeSource::Real());
   ~IntentResolver();  // stops the worker; queued tasks are dropped
 
   // Queues the resolution of finished's intents in spans. False if the queue is full.
@@ -78,6 +82,7 @@ class IntentResolver {
   void Run();
   const KeySender sender_;
   const absl::Duration testing_start_delay_;
+  TimeSource* const time_;
   absl::Mutex mu_;
   std::deque<Task> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

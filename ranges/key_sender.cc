@@ -8,7 +8,8 @@ namespace rangedb::ranges {
 
 KeySenderSlot::~KeySenderSlot() { Detach(); }
 
-void KeySenderSlot::Bind(KeySender sender, absl::Duration testing_resolution_delay) {
+void KeySenderSlot::Bind(KeySender sender, absl::Duration testing_resolution_delay,
+                         TimeSource* time) {
   absl::MutexLock lock(&mu_);
   RANGEDB_CHECK(!sender_ && resolver_ == nullptr) << "a store's key sender is bound twice";
   if (detached_) return;  // the store stopped first: never call out again
@@ -19,7 +20,7 @@ void KeySenderSlot::Bind(KeySender sender, absl::Duration testing_resolution_del
       [this](const kvpb::BatchRequest& request, absl::Time deadline) {
         return Send(request, deadline);
       },
-      testing_resolution_delay);
+      testing_resolution_delay, time);
 }
 
 kvpb::BatchResponse KeySenderSlot::Send(const kvpb::BatchRequest& request, absl::Time deadline) {

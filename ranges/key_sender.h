@@ -39,9 +39,11 @@ class KeySenderSlot {
   KeySenderSlot& operator=(const KeySenderSlot&) = delete;
 
   // Installs sender and starts an intent resolver that sends through this slot
-  // (testing_resolution_delay: IntentResolver's testing_start_delay).
-  // REQUIRES: called at most once.
-  void Bind(KeySender sender, absl::Duration testing_resolution_delay = absl::ZeroDuration());
+  // (testing_resolution_delay: IntentResolver's testing_start_delay; time: its time
+  // source, the store's).
+  // REQUIRES: called at most once; time outlives the slot.
+  void Bind(KeySender sender, absl::Duration testing_resolution_delay = absl::ZeroDuration(),
+            TimeSource* time = TimeSource::Real());
 
   // Sends through the bound sender. Unavailable (in the response) before Bind and
   // after Detach.

@@ -58,7 +58,7 @@ absl::StatusOr<LatchManager::Guard> LatchManager::Acquire(std::vector<LatchSpan>
   entries_.push_back(Entry{id, std::move(spans)});
   auto it = std::prev(entries_.end());
   auto ready = [this, it]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !BlockedLocked(it); };
-  if (!mu_.AwaitWithDeadline(absl::Condition(&ready), deadline)) {
+  if (!time_->AwaitWithDeadline(&mu_, absl::Condition(&ready), deadline)) {
     entries_.erase(it);
     return absl::DeadlineExceededError("timed out waiting for conflicting requests on the range");
   }

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/time_source.h"
 
 namespace rangedb::ranges {
 
@@ -33,7 +34,10 @@ struct LatchSpan {
 
 class LatchManager {
  public:
-  explicit LatchManager(size_t max_latch_holders = 10000) : max_holders_(max_latch_holders) {}
+  // Deadlines are measured by time (base/time_source.h). REQUIRES: time outlives
+  // the manager.
+  explicit LatchManager(size_t max_latch_holders = 10000, TimeSource* time = TimeSource::Real())
+      : max_holders_(max_latch_holders), time_(time) {}
 
   // Holds a request's latches until destroyed. Movable.
   class Guard {
@@ -69,6 +73,7 @@ class LatchManager {
   void Remove(uint64_t id);
 
   const size_t max_holders_;
+  TimeSource* const time_;
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::list<Entry> entries_ ABSL_GUARDED_BY(mu_);  // arrival order: holders and waiters

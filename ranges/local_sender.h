@@ -6,7 +6,8 @@
 // bare Gateway.
 //
 // Per the Sender contract:
-//   - Deadline: each Send gets options.timeout from now (the gateway retries routing
+//   - Deadline: each Send gets options.timeout from now, on the gateway's time
+//     source (the gateway retries routing
 //     errors inside it; docs/routing.md).
 //   - Idempotency: a batch that writes and carries no key gets one from the gateway
 //     (Gateway::SendWrite / SendTxnWrites, one per batch or per range's part), so the
@@ -25,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/time_source.h"
 #include "proto/kv.pb.h"
 #include "ranges/gateway.h"
 #include "txn/sender.h"
@@ -35,6 +37,8 @@ struct LocalSenderOptions {
   // Budget of one Send; at most Gateway::kMaxGatewayRetryWindow (the window a
   // gateway-made idempotency key is honoured for).
   absl::Duration timeout = absl::Seconds(10);
+  // What deadlines are measured on; null: the gateway's (Gateway*) or the real one.
+  TimeSource* time = nullptr;
 };
 
 class LocalSender final : public txn::Sender {
@@ -57,6 +61,7 @@ class LocalSender final : public txn::Sender {
  private:
   const BatchHandler handler_;
   const LocalSenderOptions options_;
+  TimeSource* const time_;
 };
 
 }  // namespace rangedb::ranges

@@ -74,6 +74,8 @@ struct ReplicaStatus {
   uint64_t last_log_index = 0;
   rangespb::Lease lease;
   bool lease_valid = false;  // this replica holds a valid lease now
+  // If lease_valid: when it ends unless renewed (StoreContext::time()->MonotonicNanos()).
+  int64_t lease_end_mono_ns = 0;
   bool quiescent = false;
   size_t proposals_in_flight = 0;  // appended to Raft, outcome not yet known
   // On the leader: the replica a leadership transfer is pending to (0: none). Raft
@@ -217,6 +219,9 @@ class Replica {
   struct LeaseCheck {
     bool valid = false;
     uint64_t sequence = 0;
+    // If valid: when (StoreContext::time()->MonotonicNanos()) the lease ends unless a
+    // later quorum contact renews it.
+    int64_t end_mono_ns = 0;
     kvpb::NotLeaseholderError not_leaseholder;
   };
   LeaseCheck CheckLease() const;
@@ -329,7 +334,7 @@ class Replica {
   // are forgotten (nobody waits for them, and they must not keep the range awake).
   void ForgetInternalProposalsOfOlderTermsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t NodeOfReplicaLocked(uint64_t replica_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The monotonic time (StoreContext::MonotonicNanos) of Raft's quorum-contact tick;
+  // The monotonic time (StoreContext::time()->MonotonicNanos()) of Raft's quorum-contact tick;
   // nullopt if there is none or it is older than the tick history.
   std::optional<int64_t> QuorumContactNanosLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   raftpb::ConfState ConfStateLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -413,7 +418,7 @@ class Replica {
   uint64_t next_lease_index_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t lease_requested_term_ ABSL_GUARDED_BY(mu_) = 0;
 
-  // Raft tick number -> when it happened (StoreContext::MonotonicNanos), for the
+  // Raft tick number -> when it happened (StoreContext::time()->MonotonicNanos()), for the
   // lease's quorum-contact time. Bounded to the last kTickHistory ticks.
   std::deque<int64_t> tick_times_ns_ ABSL_GUARDED_BY(mu_);
   uint64_t first_tick_number_ ABSL_GUARDED_BY(mu_) = 1;

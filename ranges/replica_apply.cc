@@ -42,7 +42,7 @@ absl::Status Replica::CheckCommandLocked(const rangespb::RaftCommand& cmd) const
 
 void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
   if (entries.empty()) return;
-  const absl::Time start = absl::Now();
+  const absl::Time start = store_->time()->Now();
   Engine* engine = store_->engine();
   std::unique_ptr<WriteBatch> batch = engine->NewWriteBatch();
   // Results to hand to waiters once the batch is committed.
@@ -178,7 +178,7 @@ void Replica::ApplyCommittedLocked(const std::vector<raftpb::Entry>& entries) {
   if (truncation.has_value()) log_->OnCommitted(std::move(*truncation));
   StoreMetrics* m = store_->mutable_metrics();
   m->commands_applied.fetch_add(results.size(), std::memory_order_relaxed);
-  m->apply_nanos.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - start),
+  m->apply_nanos.fetch_add(absl::ToInt64Nanoseconds(store_->time()->Now() - start),
                            std::memory_order_relaxed);
   for (auto& [id, result] : results) FinishProposalLocked(id, std::move(result));
   FailOverwrittenProposalsLocked(applied_.raft_applied_index());
@@ -278,7 +278,7 @@ void Replica::FailStaleProposalsLocked() {
 }
 
 int64_t Replica::IdempotencyCutoffLocked() {
-  const int64_t mono_now = store_->MonotonicNanos();
+  const int64_t mono_now = store_->time()->MonotonicNanos();
   const int64_t ttl_ns = absl::ToInt64Nanoseconds(store_->config().idempotency_record_ttl);
   const int64_t hlc_now = store_->clock()->Now().wall_ns;
   if (idem_lease_sequence_ != lease_.sequence()) {
@@ -362,7 +362,7 @@ void Replica::ExpireIdempotencyRecordsLocked() {
   idem_persisted_now_ns_ = idem_trusted_now_ns_;
   auto p = std::make_shared<Proposal>();
   p->command.set_command_id(
-      absl::StrCat("expire-idempotency-", range_id_, "-", store_->MonotonicNanos()));
+      absl::StrCat("expire-idempotency-", range_id_, "-", store_->time()->MonotonicNanos()));
   p->command.set_proposer_lease_sequence(lease.sequence);
   p->command.set_write_batch(batch->Serialize());
   to_propose_.push_back(std::move(p));

@@ -67,18 +67,18 @@ absl::Status Replica::HandleConflicts(const kvpb::BatchRequest& request, BatchKi
     // Bounded by the deadline (and by the push errors' backoff); a PushTxn waits up
     // to about a second at the record.
     for (;;) {
-      if (absl::Now() >= deadline) {
+      if (store_->time()->Now() >= deadline) {
         return absl::DeadlineExceededError(absl::StrCat(
             "range ", range_id_, ": still waiting for transaction ", absl::BytesToHexString(id),
             " holding key ", absl::CHexEscape(conflicts.front()->key), " at the deadline"));
       }
-      kvpb::BatchResponse resp =
-          store_->SendByKey(push_batch, std::min(deadline, absl::Now() + kPushRpcTimeout));
+      kvpb::BatchResponse resp = store_->SendByKey(
+          push_batch, std::min(deadline, store_->time()->Now() + kPushRpcTimeout));
       if (resp.has_error()) {
         if (resp.error().has_aborted()) return TxnAbortedError(resp.error().message());
         const absl::Duration pause =
-            std::min(absl::FromChrono(backoff.Next()), deadline - absl::Now());
-        if (pause > absl::ZeroDuration()) absl::SleepFor(pause);
+            std::min(absl::FromChrono(backoff.Next()), deadline - store_->time()->Now());
+        store_->time()->SleepFor(pause);
         continue;
       }
       if (resp.responses_size() == 1 && resp.responses(0).push_txn().pushed()) {

@@ -197,7 +197,8 @@ absl::Status Replica::ResolveRecordIntents(const kvpb::Transaction& record, absl
       return store_->SendByKey(b, d);
     };
     absl::Status st = planted_bug ? ResolveSpanOnce(sender, finished, s, deadline)
-                                  : ResolveSpanFully(sender, finished, s, deadline);
+                                  : ResolveSpanFully(sender, finished, s, deadline,
+                                                     IntentResolver::kRpcTimeout, store_->time());
     if (!st.ok()) return st;
   }
   return absl::OkStatus();

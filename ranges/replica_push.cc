@@ -116,7 +116,8 @@ kvpb::BatchResponse Replica::PushOnce(const kvpb::PushTxnRequest& push, bool for
 kvpb::BatchResponse Replica::ServePush(const kvpb::BatchRequest& request, absl::Time deadline) {
   const kvpb::PushTxnRequest& push = request.requests(0).push_txn();
   const kvpb::Transaction& pusher = push.pusher();
-  const absl::Time give_up = std::min(deadline, absl::Now() + kMaxPushWait);
+  TimeSource* const time = store_->time();
+  const absl::Time give_up = std::min(deadline, time->Now() + kMaxPushWait);
   std::unique_ptr<TxnWaitQueue::Waiter> waiter;
   // Bounded by give_up: every round sleeps up to kPushPollInterval.
   for (;;) {
@@ -134,7 +135,7 @@ kvpb::BatchResponse Replica::ServePush(const kvpb::BatchRequest& request, absl::
       q->set_key(pusher.anchor_key());
       q->set_txn_id(pusher.id());
       kvpb::BatchResponse answer =
-          store_->SendByKey(query, std::min(give_up, absl::Now() + kQueryTimeout));
+          store_->SendByKey(query, std::min(give_up, time->Now() + kQueryTimeout));
       if (!answer.has_error() && answer.responses_size() == 1) {
         const kvpb::QueryTxnResponse& info = answer.responses(0).query_txn();
         if (info.found() && info.record().status() != kvpb::PENDING) {
@@ -160,13 +161,13 @@ kvpb::BatchResponse Replica::ServePush(const kvpb::BatchRequest& request, absl::
         }
       }
     }
-    if (absl::Now() >= give_up) {
+    if (time->Now() >= give_up) {
       store_->mutable_metrics()->txn_pushes_waited.fetch_add(1, std::memory_order_relaxed);
       return resp;
     }
     // A changed record may have been deleted by a commit that resolved every intent
     // (a missing record looks pending here): let the pusher look at its intent again.
-    if (waiter->Wait(std::min(kPushPollInterval, give_up - absl::Now()))) return resp;
+    if (waiter->Wait(std::min(kPushPollInterval, give_up - time->Now()))) return resp;
   }
 }
 

@@ -45,7 +45,11 @@ bool IsControlMessage(const raftpb::Message& m) {
 
 }  // namespace
 
-Replica::Replica(StoreContext* store, uint64_t range_id) : store_(store), range_id_(range_id) {}
+Replica::Replica(StoreContext* store, uint64_t range_id)
+    : store_(store),
+      range_id_(range_id),
+      latches_(/*max_latch_holders=*/10000, store->time()),
+      wait_queue_(store->time()) {}
 
 absl::StatusOr<std::unique_ptr<Replica>> Replica::Load(StoreContext* store, uint64_t range_id) {
   std::unique_ptr<Replica> r(new Replica(store, range_id));
@@ -107,7 +111,7 @@ absl::StatusOr<std::unique_ptr<Replica>> Replica::Load(StoreContext* store, uint
   absl::StatusOr<std::unique_ptr<raft::RawNode>> raw = raft::RawNode::Create(rc);
   if (!raw.ok()) return raw.status();
   r->raw_ = std::move(*raw);
-  r->tick_times_ns_.push_back(store->MonotonicNanos());
+  r->tick_times_ns_.push_back(store->time()->MonotonicNanos());
   r->first_tick_number_ = r->raw_->raft().ticks();
   return r;
 }
@@ -326,7 +330,7 @@ std::optional<StagedReady> Replica::StageReady(WriteBatch* batch) {
   }
   for (; pending_ticks_ > 0; --pending_ticks_) {
     raw_->Tick();
-    tick_times_ns_.push_back(store_->MonotonicNanos());
+    tick_times_ns_.push_back(store_->time()->MonotonicNanos());
     if (tick_times_ns_.size() > kTickHistory) {
       tick_times_ns_.pop_front();
       ++first_tick_number_;
@@ -542,7 +546,9 @@ ReplicaStatus Replica::Status() const {
   s.first_log_index = log_->state().truncated_index + 1;
   s.last_log_index = log_->state().last_index;
   s.lease = lease_;
-  s.lease_valid = CheckLeaseLocked().valid;
+  const LeaseCheck lease = CheckLeaseLocked();
+  s.lease_valid = lease.valid;
+  s.lease_end_mono_ns = lease.end_mono_ns;
   s.quiescent = quiescent_;
   s.proposals_in_flight = in_flight_.size();
   s.transfers_started = transfer_attempts_;

@@ -1,7 +1,6 @@
 // Replica: the request side — latches, lease checks, evaluation, proposals.
 #include <functional>
 #include <random>
-#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -45,12 +44,13 @@ Replica::LeaseCheck Replica::CheckLeaseLocked() const {
   // Measured on the monotonic clock only: a stepped wall clock must not stretch the
   // lease (docs/leases.md).
   const std::optional<int64_t> contact_ns = QuorumContactNanosLocked();
+  const int64_t end_ns =
+      contact_ns.value_or(0) + absl::ToInt64Nanoseconds(store_->config().LeaseDuration());
   if (leader && lease_.term() == term && lease_.holder().replica_id() == replica_id_ &&
-      contact_ns.has_value() &&
-      store_->MonotonicNanos() <
-          *contact_ns + absl::ToInt64Nanoseconds(store_->config().LeaseDuration())) {
+      contact_ns.has_value() && store_->time()->MonotonicNanos() < end_ns) {
     check.valid = true;
     check.sequence = lease_.sequence();
+    check.end_mono_ns = end_ns;
     return check;
   }
   // Hint: the Raft leader if known (it is, or is about to be, the leaseholder),
@@ -64,7 +64,8 @@ Replica::LeaseCheck Replica::CheckLeaseLocked() const {
 }
 
 Replica::LeaseCheck Replica::WaitForLease(absl::Time deadline) {
-  const absl::Time give_up = std::min(deadline, absl::Now() + kLeaseWait);
+  TimeSource* const time = store_->time();
+  const absl::Time give_up = std::min(deadline, time->Now() + kLeaseWait);
   for (;;) {
     LeaseCheck check;
     bool may_become_valid = false;
@@ -81,8 +82,8 @@ Replica::LeaseCheck Replica::WaitForLease(absl::Time deadline) {
       may_become_valid = soft_.raft_state == raft::StateType::kLeader ||
                          (soft_.lead == raft::kNone && !check.not_leaseholder.has_leaseholder());
     }
-    if (!may_become_valid || absl::Now() >= give_up) return check;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!may_become_valid || time->Now() >= give_up) return check;
+    time->SleepFor(absl::Milliseconds(5));
   }
 }
 
@@ -231,12 +232,12 @@ std::vector<LatchSpan> LatchSpansOf(const kvpb::BatchRequest& request, BatchKind
 // (docs/transactions.md, "Clocks"). A timestamp that came from another node's clock
 // was merged into ours with the request (header.now), so it costs no wait.
 // Bounded: at most about 2 * max_offset.
-void WaitForClock(HybridLogicalClock* clock, Timestamp ts) {
+void WaitForClock(TimeSource* time, HybridLogicalClock* clock, Timestamp ts) {
   const absl::Time give_up =
-      absl::Now() + absl::Nanoseconds(2 * clock->MaxOffsetNanos() + 1'000'000);
-  for (Timestamp now = clock->Now(); now < ts && absl::Now() < give_up; now = clock->Now()) {
+      time->Now() + absl::Nanoseconds(2 * clock->MaxOffsetNanos() + 1'000'000);
+  for (Timestamp now = clock->Now(); now < ts && time->Now() < give_up; now = clock->Now()) {
     const int64_t ahead_ns = ts.wall_ns - now.wall_ns;
-    absl::SleepFor(absl::Nanoseconds(std::clamp<int64_t>(ahead_ns, 10'000, 10'000'000)));
+    time->SleepFor(absl::Nanoseconds(std::clamp<int64_t>(ahead_ns, 10'000, 10'000'000)));
   }
 }
 
@@ -422,7 +423,7 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
   // A write pushed above the clock (after a lease change the timestamp cache's low
   // water is max_offset ahead) waits for the clock instead of writing in the future:
   // clocks stay within max_offset of each other, and the write needs no commit wait.
-  WaitForClock(store_->clock(), written);
+  WaitForClock(store_->time(), store_->clock(), written);
   kvpb::BatchResponse resp;
   if (in_txn) *resp.mutable_txn() = txn;
   auto fail = [&](const absl::Status& s, int index) {
@@ -549,7 +550,7 @@ kvpb::BatchResponse Replica::ServeWrites(const kvpb::BatchRequest& request, cons
   // A commit (or a non-transactional write) is acknowledged only after commit wait.
   const bool committed = in_txn ? ended.has_value() && ended->finished.status() == kvpb::COMMITTED
                                 : IsWrite(request.requests(0));
-  if (committed) WaitForClock(store_->clock(), written);
+  if (committed) WaitForClock(store_->time(), store_->clock(), written);
   return resp;
 }
 
@@ -583,7 +584,7 @@ std::optional<kvpb::BatchResponse> Replica::ProposeAndWait(
   proposal->latches = std::move(latches);
   proposal->on_applied = std::move(mark_tombstones);
   Propose(proposal);
-  if (!proposal->done.WaitForNotificationWithDeadline(deadline)) {
+  if (!store_->time()->WaitForNotificationWithDeadline(&proposal->done, deadline)) {
     kvpb::BatchResponse err = ErrorResponse(absl::UnknownError(absl::StrCat(
         "range ", range_id_, ": the write was proposed but did not apply before the deadline")));
     err.mutable_error()->mutable_ambiguous()->set_reason("proposal outcome unknown at deadline");

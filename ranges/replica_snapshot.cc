@@ -66,7 +66,7 @@ void Replica::OnSnapshotSent(uint64_t to_replica_id, uint64_t send_id, const abs
     // Done: the follower continues from the log after the snapshot's index, which
     // truncation keeps for a grace period. Failed: nothing to keep for it.
     if (result.ok()) {
-      hold->second.sent_mono_ns = std::max<int64_t>(1, store_->MonotonicNanos());
+      hold->second.sent_mono_ns = std::max<int64_t>(1, store_->time()->MonotonicNanos());
     } else {
       snapshot_log_holds_.erase(hold);
     }
@@ -75,7 +75,7 @@ void Replica::OnSnapshotSent(uint64_t to_replica_id, uint64_t send_id, const abs
 }
 
 uint64_t Replica::SnapshotTruncationLimitLocked(const raft::Status& status, uint64_t limit) {
-  const int64_t now_ns = store_->MonotonicNanos();
+  const int64_t now_ns = store_->time()->MonotonicNanos();
   const int64_t grace_ns = absl::ToInt64Nanoseconds(store_->config().snapshot_catchup_grace);
   for (auto it = snapshot_log_holds_.begin(); it != snapshot_log_holds_.end();) {
     const auto pr = status.progress.find(it->first);

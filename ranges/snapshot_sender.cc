@@ -52,10 +52,11 @@ absl::Status SnapshotSender::Enqueue(OutgoingSnapshot snapshot) {
     return absl::ResourceExhaustedError(absl::StrCat("already sending ", accepted_.size(),
                                                      " snapshots (snapshot_send_concurrency)"));
   }
-  if (auto it = retry_.find(target); it != retry_.end() && absl::Now() < it->second.not_before) {
+  if (auto it = retry_.find(target);
+      it != retry_.end() && options_.time->Now() < it->second.not_before) {
     return absl::UnavailableError(
         absl::StrCat("the last snapshot to this replica failed; next attempt in ",
-                     absl::FormatDuration(it->second.not_before - absl::Now())));
+                     absl::FormatDuration(it->second.not_before - options_.time->Now())));
   }
   accepted_.insert(target);
   queue_.push_back(std::move(snapshot));
@@ -96,13 +97,13 @@ void SnapshotSender::WorkerLoop(size_t slot) {
       s = std::move(queue_.front());
       queue_.pop_front();
     }
-    const absl::Time start = absl::Now();
+    const absl::Time start = options_.time->Now();
     absl::Status result = Send(s, slot);
     if (result.ok()) {
       spdlog::info("r{}: sent snapshot at index {} to replica {} on node {} in {}",
                    s.header.range_id(), s.header.message().snapshot().metadata().index(),
                    s.to_replica_id, s.header.to_node_id(),
-                   absl::FormatDuration(absl::Now() - start));
+                   absl::FormatDuration(options_.time->Now() - start));
     } else {
       spdlog::warn("r{}: snapshot to replica {} on node {} failed: {}", s.header.range_id(),
                    s.to_replica_id, s.header.to_node_id(), result.ToString());
@@ -119,7 +120,7 @@ absl::Status SnapshotSender::Send(OutgoingSnapshot& s, size_t slot) {
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::CancelledError("the store is stopping");
-    active_[slot] = Active{stream.get(), absl::Now()};
+    active_[slot] = Active{stream.get(), options_.time->Now()};
   }
   absl::Status status = [&]() -> absl::Status {
     rangespb::SnapshotChunk chunk;
@@ -168,26 +169,26 @@ absl::Status SnapshotSender::Send(OutgoingSnapshot& s, size_t slot) {
 
 bool SnapshotSender::Pace(size_t bytes) {
   absl::MutexLock lock(&mu_);
-  const absl::Time now = absl::Now();
+  const absl::Time now = options_.time->Now();
   const absl::Time start = std::max(now, next_send_);
   next_send_ =
       start + absl::Seconds(static_cast<double>(bytes) / static_cast<double>(std::max<uint64_t>(
                                                              1, options_.rate_bytes_per_sec)));
   auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-  mu_.AwaitWithDeadline(absl::Condition(&stopping), start);
+  options_.time->AwaitWithDeadline(&mu_, absl::Condition(&stopping), start);
   return !stopping_;
 }
 
 void SnapshotSender::Progress(size_t slot) {
   absl::MutexLock lock(&mu_);
-  active_[slot].last_progress = absl::Now();
+  active_[slot].last_progress = options_.time->Now();
 }
 
 void SnapshotSender::WatchdogLoop() {
   absl::MutexLock lock(&mu_);
   auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-  while (!mu_.AwaitWithTimeout(absl::Condition(&stopping), kWatchdogInterval)) {
-    const absl::Time now = absl::Now();
+  while (!options_.time->AwaitWithTimeout(&mu_, absl::Condition(&stopping), kWatchdogInterval)) {
+    const absl::Time now = options_.time->Now();
     for (Active& a : active_) {
       if (a.stream != nullptr && now - a.last_progress > options_.stall_timeout) {
         spdlog::warn("snapshot stream made no progress for {}: cancelling it",
@@ -209,7 +210,7 @@ void SnapshotSender::Finish(const Target& target, uint64_t send_id, const absl::
       retry_.erase(target);
     } else {
       if (retry_.size() >= kMaxRetryEntries) {
-        const absl::Time now = absl::Now();
+        const absl::Time now = options_.time->Now();
         std::erase_if(retry_, [now](const auto& e) { return e.second.not_before <= now; });
       }
       if (retry_.size() < kMaxRetryEntries) {
@@ -217,7 +218,7 @@ void SnapshotSender::Finish(const Target& target, uint64_t send_id, const absl::
             retry_.try_emplace(target, Retry{Backoff(BackoffOptions{options_.retry_backoff_initial,
                                                                     options_.retry_backoff_max}),
                                              absl::InfinitePast()});
-        it->second.not_before = absl::Now() + absl::FromChrono(it->second.backoff.Next());
+        it->second.not_before = options_.time->Now() + absl::FromChrono(it->second.backoff.Next());
       }
     }
   }

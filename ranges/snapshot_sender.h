@@ -32,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/backoff.h"
+#include "base/time_source.h"
 #include "proto/ranges.pb.h"
 #include "ranges/snapshot_stream.h"
 #include "ranges/store_context.h"
@@ -46,6 +47,9 @@ struct SnapshotSenderOptions {
   absl::Duration stall_timeout = absl::Seconds(30);
   std::chrono::milliseconds retry_backoff_initial{1000};
   std::chrono::milliseconds retry_backoff_max{30'000};
+  // Paces, times stalls and backoffs (base/time_source.h). REQUIRES: non-null,
+  // outlives the sender.
+  TimeSource* time = TimeSource::Real();
 };
 
 class SnapshotSender {

@@ -15,8 +15,10 @@ namespace rangedb::ranges {
 
 Store::Store(StoreOptions options)
     : options_(std::move(options)),
-      monotonic_(options_.monotonic != nullptr ? options_.monotonic : SteadyClock::Get()),
-      voting_allowed_after_(absl::Now() + options_.config.ElectionTimeout()) {}
+      time_(options_.time),
+      voting_allowed_after_(time_->Now() + options_.config.ElectionTimeout()) {
+  RANGEDB_CHECK(time_ != nullptr) << "StoreOptions::time is required";
+}
 
 Store::~Store() { Stop(); }
 
@@ -75,6 +77,7 @@ void Store::Start() {
   so.chunk_bytes = config().snapshot_chunk_bytes;
   so.rate_bytes_per_sec = config().snapshot_rate_bytes_per_sec;
   so.stall_timeout = config().snapshot_stall_timeout;
+  so.time = time_;
   snapshot_sender_ = std::make_unique<SnapshotSender>(
       so, options_.open_snapshot_stream, &metrics_,
       [this](uint64_t range_id, uint64_t to_replica_id, uint64_t send_id,
@@ -116,7 +119,7 @@ void Store::Stop() {
 }
 
 KeySenderBinding Store::BindKeySender(KeySender sender) {
-  key_sender_->Bind(std::move(sender), config().testing_intent_resolution_delay);
+  key_sender_->Bind(std::move(sender), config().testing_intent_resolution_delay, time_);
   return KeySenderBinding(key_sender_);
 }
 
@@ -220,8 +223,8 @@ int Store::DrainLeases(absl::Time deadline) {
         r->TransferLeadershipAway();
       }
     }
-    if (held == 0 || absl::Now() >= deadline) return held;
-    absl::SleepFor(absl::Milliseconds(100));
+    if (held == 0 || time_->Now() >= deadline) return held;
+    time_->SleepFor(absl::Milliseconds(100));
   }
 }
 
@@ -310,16 +313,17 @@ void Store::ProcessPass(const std::vector<uint64_t>& range_ids) {
 
 void Store::TickerLoop() {
   const absl::Duration interval = config().tick_interval;
-  absl::Time next = absl::Now() + interval;
+  absl::Time next = time_->Now() + interval;
   int ticks = 0;
   for (;;) {
     {
       absl::MutexLock lock(&queue_mu_);
       auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) { return stopping_; };
-      if (queue_mu_.AwaitWithDeadline(absl::Condition(&stop), next)) return;
+      if (time_->AwaitWithDeadline(&queue_mu_, absl::Condition(&stop), next)) return;
     }
     next += interval;
-    if (absl::Now() > next) next = absl::Now() + interval;  // fell behind: don't burst
+    // Fell behind: don't burst.
+    if (const absl::Time now = time_->Now(); now > next) next = now + interval;
     if (ticks_paused_for_testing_.load()) continue;
     const bool housekeeping = (++ticks % 10) == 0;
     for (const std::shared_ptr<Replica>& r : Replicas()) {
@@ -332,7 +336,7 @@ void Store::TickerLoop() {
 absl::Duration Store::GcTtl() {
   kvpb::BatchRequest get;
   get.add_requests()->mutable_get()->set_key(keys::GcTtlSettingKey());
-  kvpb::BatchResponse resp = SendByKey(get, absl::Now() + absl::Seconds(5));
+  kvpb::BatchResponse resp = SendByKey(get, time_->Now() + absl::Seconds(5));
   if (resp.has_error() || resp.responses_size() != 1 || !resp.responses(0).get().found()) {
     return config().gc_ttl;
   }
@@ -352,7 +356,9 @@ void Store::GcLoop() {
     {
       absl::MutexLock lock(&queue_mu_);
       auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) { return stopping_; };
-      if (queue_mu_.AwaitWithTimeout(absl::Condition(&stop), config().gc_interval)) return;
+      if (time_->AwaitWithTimeout(&queue_mu_, absl::Condition(&stop), config().gc_interval)) {
+        return;
+      }
     }
     bool any_leaseholder = false;
     for (const std::shared_ptr<Replica>& r : Replicas()) any_leaseholder |= r->IsLeaseholder();
@@ -363,7 +369,7 @@ void Store::GcLoop() {
         absl::MutexLock lock(&queue_mu_);
         if (stopping_) return;
       }
-      absl::StatusOr<Replica::GcResult> result = r->RunGC(ttl, absl::Now() + absl::Seconds(10));
+      absl::StatusOr<Replica::GcResult> result = r->RunGC(ttl, time_->Now() + absl::Seconds(10));
       if (!result.ok()) {
         spdlog::warn("r{}: gc pass failed: {}", r->range_id(), result.status().ToString());
       }

@@ -43,9 +43,11 @@ struct StoreOptions {
   StoreConfig config;
   Engine* engine = nullptr;             // REQUIRES: outlives the store
   HybridLogicalClock* clock = nullptr;  // REQUIRES: outlives the store
-  // Measures leases and other safety-relevant durations; null: SteadyClock::Get().
-  // REQUIRES: outlives the store.
-  MonotonicClock* monotonic = nullptr;
+  // What the store and its replicas read time from, sleep and wait on: ticks,
+  // deadlines, backoffs, and leases (its MonotonicNanos). Tests pass a
+  // ManualTimeSource (docs/design/injected-time.md). REQUIRES: non-null, outlives
+  // the store.
+  TimeSource* time = TimeSource::Real();
   // Sends a Raft message to another node; must not block.
   std::function<void(rangespb::RaftMessageRequest)> send_raft_message;
   // The failure detector's view; empty = every node is live.
@@ -122,11 +124,11 @@ class Store final : public StoreContext {
   const StoreConfig& config() const override { return options_.config; }
   Engine* engine() override { return options_.engine; }
   HybridLogicalClock* clock() override { return options_.clock; }
-  int64_t MonotonicNanos() override { return monotonic_->NowNanos(); }
+  TimeSource* time() override { return time_; }
   void SendRaftMessage(rangespb::RaftMessageRequest message) override;
   absl::Status SendSnapshot(OutgoingSnapshot snapshot) override;
   void EnqueueRange(uint64_t range_id) override;
-  bool VotingAllowed() const override { return absl::Now() >= voting_allowed_after_; }
+  bool VotingAllowed() const override { return time_->Now() >= voting_allowed_after_; }
   bool CampaignAllowed() const override { return !draining_.load(); }
   bool NodeLive(uint64_t node_id) const override;
   bool TryReserveInboxBytes(size_t bytes, bool control) override;
@@ -158,7 +160,7 @@ class Store final : public StoreContext {
   absl::Status LoadCorruptMarkers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const StoreOptions options_;
-  MonotonicClock* const monotonic_;
+  TimeSource* const time_;
   const absl::Time voting_allowed_after_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> ticks_paused_for_testing_{false};

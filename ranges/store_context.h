@@ -12,6 +12,7 @@
 
 #include "absl/time/time.h"
 #include "base/limits.h"
+#include "base/time_source.h"
 #include "proto/kv.pb.h"
 #include "proto/ranges.pb.h"
 #include "ranges/snapshot_stream.h"
@@ -180,8 +181,10 @@ class StoreContext {
   virtual const StoreConfig& config() const = 0;
   virtual Engine* engine() = 0;
   virtual HybridLogicalClock* clock() = 0;
-  // Monotonic nanoseconds (txn/clock.h MonotonicClock): what leases are measured in.
-  virtual int64_t MonotonicNanos() = 0;
+  // Where the store's code reads time, sleeps and waits with a deadline
+  // (base/time_source.h): ticks, deadlines, backoffs, and — through its
+  // MonotonicNanos(), never the wall clock — leases (docs/leases.md).
+  virtual TimeSource* time() = 0;
   // Sends a Raft message to another node (never blocks; may drop).
   virtual void SendRaftMessage(rangespb::RaftMessageRequest message) = 0;
   // Takes a snapshot for streaming to another node (never blocks). OK: the outcome is

@@ -25,7 +25,8 @@ bool TxnWaitQueue::Waiter::Wait(absl::Duration timeout) {
   auto changed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_->mu_) {
     return queue_->versions_[pushee_id_] != seen_;
   };
-  const bool woke = queue_->mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
+  const bool woke =
+      queue_->time_->AwaitWithTimeout(&queue_->mu_, absl::Condition(&changed), timeout);
   seen_ = queue_->versions_[pushee_id_];
   return woke;
 }

@@ -26,6 +26,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/time_source.h"
 
 namespace rangedb::ranges {
 
@@ -33,6 +34,9 @@ class TxnWaitQueue {
  public:
   static constexpr size_t kMaxWaiters = 10000;
   static constexpr size_t kMaxDependents = 1000;
+
+  // Waits are measured by time (base/time_source.h). REQUIRES: time outlives the queue.
+  explicit TxnWaitQueue(TimeSource* time = TimeSource::Real()) : time_(time) {}
 
   // A registration; unregisters when destroyed.
   class Waiter {
@@ -78,6 +82,7 @@ class TxnWaitQueue {
     std::vector<std::string> dependents;
   };
 
+  TimeSource* const time_;
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, Entry> waiters_ ABSL_GUARDED_BY(mu_);

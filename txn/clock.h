@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "base/time_source.h"
+
 namespace rangedb {
 
 // A source of wall time in nanoseconds since the Unix epoch. Readings need not be
@@ -45,6 +47,20 @@ class ManualClock final : public PhysicalClock {
 
  private:
   std::atomic<int64_t> now_ns_;
+};
+
+// The wall time of a TimeSource (base/time_source.h): its Now(). With a
+// ManualTimeSource, one Advance moves a node's HLC together with its ticks, leases
+// and deadlines (docs/design/injected-time.md). A node uses SystemClock instead, which
+// reads the same clock as TimeSource::Real()->Now() without the conversion.
+class TimeSourceWallClock final : public PhysicalClock {
+ public:
+  // REQUIRES: source is non-null and outlives the clock.
+  explicit TimeSourceWallClock(TimeSource* source) : source_(source) {}
+  int64_t NowNanos() override { return absl::ToUnixNanos(source_->Now()); }
+
+ private:
+  TimeSource* const source_;
 };
 
 // A source of elapsed time: nanoseconds since an arbitrary, fixed epoch, never stepped.

@@ -52,5 +52,13 @@ TEST(SystemClockTest, ReadsRealtimeInNanoseconds) {
   EXPECT_LT(reading_ns - before_ns, int64_t{60} * 1'000'000'000);
 }
 
+TEST(TimeSourceWallClockTest, ReadsTheSourcesNow) {
+  ManualTimeSource source(5'000);
+  TimeSourceWallClock clock(&source);
+  EXPECT_EQ(clock.NowNanos(), 5'000);
+  source.Advance(absl::Microseconds(1));
+  EXPECT_EQ(clock.NowNanos(), 6'000);
+}
+
 }  // namespace
 }  // namespace rangedb

@@ -56,8 +56,10 @@ kvpb::BatchRequest GetRequest(const std::string& key) {
 }
 
 TestCluster::TestCluster(int n, StoreConfig base, std::vector<std::string> split_keys,
-                         PhysicalClock* physical, std::string data_dir)
-    : base_(base), physical_(physical != nullptr ? physical : &system_clock_) {
+                         PhysicalClock* physical, std::string data_dir, TimeSource* time)
+    : base_(base),
+      physical_(physical != nullptr ? physical : &system_clock_),
+      time_(time != nullptr ? time : TimeSource::Real()) {
   std::vector<uint64_t> ids;
   for (int i = 1; i <= n; ++i) ids.push_back(i);
   auto ranges = PlanInitialRanges(ids, split_keys);
@@ -106,6 +108,7 @@ void TestCluster::StartNode(uint64_t id) {
   o.config.node_id = id;
   o.engine = node.faults.get();
   o.clock = node.clock.get();
+  o.time = time_;
   o.send_raft_message = [this, id](rangespb::RaftMessageRequest m) { Route(id, std::move(m)); };
   o.open_snapshot_stream = [this, id](uint64_t to) { return OpenSnapshotStream(id, to); };
   // A real node aborts (its supervisor restarts it); here the test looks at
@@ -132,17 +135,21 @@ void TestCluster::StopNode(uint64_t id) {
 kvpb::BatchResponse TestCluster::Send(uint64_t range_id, kvpb::BatchRequest req,
                                       absl::Duration timeout) {
   req.mutable_header()->set_range_id(range_id);
-  const absl::Time deadline = absl::Now() + timeout;
+  // The stores' deadlines are on the cluster's time source; the polling between
+  // rounds waits for their threads, in real time (bounded by timeout either way).
+  TimeSource* real = TimeSource::Real();
+  const absl::Time give_up = real->Now() + timeout;
+  const absl::Time deadline = time_->Now() + timeout;
   kvpb::BatchResponse resp;
-  while (absl::Now() < deadline) {
+  while (real->Now() < give_up) {
     for (auto& [id, node] : nodes_) {
       std::shared_ptr<Store> s = StoreRef(id);
       if (s == nullptr) continue;
-      resp = s->Send(req, std::min(deadline, absl::Now() + absl::Seconds(2)));
+      resp = s->Send(req, std::min(deadline, time_->Now() + absl::Seconds(2)));
       if (!resp.has_error()) return resp;
       if (resp.error().has_condition_failed()) return resp;
     }
-    absl::SleepFor(absl::Milliseconds(20));
+    real->SleepFor(absl::Milliseconds(20));
   }
   return resp;
 }
@@ -194,7 +201,8 @@ std::pair<ReplicatedDigest, ReplicatedDigest> TestCluster::StableDigests(uint64_
     std::shared_ptr<Replica> r = s == nullptr ? nullptr : s->GetReplica(range_id);
     return r == nullptr ? kvpb::RangeDescriptor() : r->Descriptor();
   };
-  const absl::Time deadline = absl::Now() + timeout;
+  TimeSource* real = TimeSource::Real();  // polls the stores' threads
+  const absl::Time deadline = real->Now() + timeout;
   std::pair<ReplicatedDigest, ReplicatedDigest> last;
   for (;;) {
     const uint64_t before = applied(a);
@@ -203,8 +211,8 @@ std::pair<ReplicatedDigest, ReplicatedDigest> TestCluster::StableDigests(uint64_
       last = {DigestReplicatedState(EngineOf(a), desc), DigestReplicatedState(EngineOf(b), desc)};
       if (applied(a) == before && applied(b) == before) return last;
     }
-    if (absl::Now() >= deadline) return last;
-    absl::SleepFor(absl::Milliseconds(20));
+    if (real->Now() >= deadline) return last;
+    real->SleepFor(absl::Milliseconds(20));
   }
 }
 
@@ -308,10 +316,11 @@ void TestCluster::RouterLoop() {
 }
 
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
+  TimeSource* real = TimeSource::Real();  // waits for threads to act, not for time to pass
+  const absl::Time deadline = real->Now() + timeout;
   while (!condition()) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
+    if (real->Now() >= deadline) return false;
+    real->SleepFor(absl::Milliseconds(10));
   }
   return true;
 }

@@ -19,6 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/time_source.h"
 #include "proto/kv.pb.h"
 #include "ranges/store.h"
 #include "ranges/testing/fault_engine.h"
@@ -34,8 +35,9 @@ inline constexpr int64_t kTestMaxOffsetNanos = 100'000'000;
 
 // The system clock plus an offset that a test moves forward: for every hybrid clock
 // built on it, time passes at once (a transaction expires, a record ages) without the
-// test sleeping. Raft ticks and leases run on absl::Now and are not affected, so the
-// cluster keeps its leaseholders. Shared by all nodes, so no clock is ahead of another.
+// test sleeping. Raft ticks and leases run on the stores' TimeSource (the real one
+// unless the test passes another) and are not affected, so the cluster keeps its
+// leaseholders. Shared by all nodes, so no clock is ahead of another.
 class AdvanceableClock final : public PhysicalClock {
  public:
   int64_t NowNanos() override {
@@ -73,9 +75,12 @@ class TestCluster {
   // Their hybrid clocks read `physical` (null: the system clock), which must outlive
   // the cluster, plus each node's own offset (StepWallClock). Engines are in memory,
   // or on disk under data_dir/n<id> if data_dir is set (for tests that move hundreds
-  // of MiB).
+  // of MiB). The stores read time (ticks, leases, deadlines, sleeps) from `time`
+  // (null: the real time source), which must outlive the cluster; the cluster's own
+  // polling (Send's rounds, WaitFor) waits in real time.
   explicit TestCluster(int n, StoreConfig base = {}, std::vector<std::string> split_keys = {},
-                       PhysicalClock* physical = nullptr, std::string data_dir = "");
+                       PhysicalClock* physical = nullptr, std::string data_dir = "",
+                       TimeSource* time = nullptr);
   ~TestCluster();
 
   TestCluster(const TestCluster&) = delete;
@@ -84,6 +89,9 @@ class TestCluster {
   void StartNode(uint64_t id);
   // Stops the node's store (joins its threads); StoreOf / StoreRef return null after.
   void StopNode(uint64_t id);
+
+  // The stores' time source.
+  TimeSource* time() const { return time_; }
 
   // Sends to whichever node holds the lease of range_id, following hints.
   kvpb::BatchResponse Send(uint64_t range_id, kvpb::BatchRequest req,
@@ -164,6 +172,7 @@ class TestCluster {
   StoreConfig base_;
   SystemClock system_clock_;
   PhysicalClock* const physical_;  // what every node's SteppableClock reads
+  TimeSource* const time_;         // what every node's store reads
   std::vector<kvpb::RangeDescriptor> ranges_;
   absl::Mutex mu_;
   std::map<uint64_t, Node> nodes_;  // the map's shape is fixed after construction
@@ -176,7 +185,8 @@ class TestCluster {
   std::thread router_{[this] { RouterLoop(); }};
 };
 
-// Polls condition every 10 ms until it holds (true) or timeout passes (false).
+// Polls condition every 10 ms until it holds (true) or timeout passes (false), in
+// real time: it waits for threads to act, also under a manual time source.
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout);
 
 // The status of node_id's replica of range_id; empty if the node is stopped or holds

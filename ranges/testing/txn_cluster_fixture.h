@@ -47,6 +47,7 @@ class TxnClusterTest : public ::testing::Test {
       GatewayOptions o;
       o.node_id = id;
       o.clock = clocks_[id].get();
+      o.time = cluster_.time();
       o.send_to_node = [this](uint64_t node, const kvpb::BatchRequest& req, absl::Time deadline) {
         NodeSendResult r;
         if (fail_resolutions_.load() && req.requests_size() > 0 &&
@@ -78,12 +79,12 @@ class TxnClusterTest : public ::testing::Test {
     // low water (max_offset above the lease's first use), so that transactions
     // starting now are not pushed by it.
     for (const std::string& k : {K("a"), K("c"), K("n")}) EXPECT_FALSE(Send(Get(k)).has_error());
-    absl::SleepFor(absl::Nanoseconds(kTestMaxOffsetNanos) + absl::Milliseconds(20));
+    TimeSource::Real()->SleepFor(absl::Nanoseconds(kTestMaxOffsetNanos) + absl::Milliseconds(20));
   }
 
   kvpb::BatchResponse Send(kvpb::BatchRequest req, uint64_t via = 1,
                            absl::Duration timeout = absl::Seconds(15)) {
-    return gateways_[via]->Send(req, absl::Now() + timeout);
+    return gateways_[via]->Send(req, gateways_[via]->time()->Now() + timeout);
   }
 
   // A transaction's batch: adopts the timestamps the gateway returns.
@@ -280,12 +281,12 @@ class TxnClusterTest : public ::testing::Test {
   // resolution a moment after the leaseholder. How many keys still have one.
   int WaitIntentsGone(const std::vector<std::string>& keys,
                       absl::Duration most = absl::Seconds(5)) {
-    const absl::Time until = absl::Now() + most;
+    const absl::Time until = TimeSource::Real()->Now() + most;
     for (;;) {
       int left = 0;
       for (const std::string& k : keys) left += HasIntent(k) ? 1 : 0;
-      if (left == 0 || absl::Now() >= until) return left;
-      absl::SleepFor(absl::Milliseconds(20));
+      if (left == 0 || TimeSource::Real()->Now() >= until) return left;
+      TimeSource::Real()->SleepFor(absl::Milliseconds(20));
     }
   }
   // The leaseholder of range_id, waking the range first (a quiescent range has none).
@@ -293,7 +294,7 @@ class TxnClusterTest : public ::testing::Test {
     for (int i = 0; i < 100; ++i) {
       (void)Send(Get(key_in_range));
       if (uint64_t lh = cluster_.LeaseholderOf(range_id); lh != 0) return lh;
-      absl::SleepFor(absl::Milliseconds(20));
+      TimeSource::Real()->SleepFor(absl::Milliseconds(20));
     }
     return 0;
   }
@@ -309,11 +310,11 @@ class TxnClusterTest : public ::testing::Test {
     cluster_.StopNode(old);
     const uint64_t via = old == 1 ? 2 : 1;
     uint64_t lh = 0;
-    for (const absl::Time until = absl::Now() + absl::Seconds(20);
-         (lh == 0 || lh == old) && absl::Now() < until;) {
+    for (const absl::Time until = TimeSource::Real()->Now() + absl::Seconds(20);
+         (lh == 0 || lh == old) && TimeSource::Real()->Now() < until;) {
       if (wake) (void)Send(Get(key_in_range), via);
       lh = cluster_.LeaseholderOf(range_id);
-      absl::SleepFor(absl::Milliseconds(wake ? 20 : 5));
+      TimeSource::Real()->SleepFor(absl::Milliseconds(wake ? 20 : 5));
     }
     return {old, lh == old ? 0 : lh};
   }
@@ -326,12 +327,12 @@ class TxnClusterTest : public ::testing::Test {
                                                  bool resume) {
     const uint64_t old = Leaseholder(range_id, key_in_range);
     if (old == 0) return {0, 0};
-    cluster_.StoreOf(old)->DrainLeases(absl::Now() + absl::Seconds(5));
+    cluster_.StoreOf(old)->DrainLeases(cluster_.time()->Now() + absl::Seconds(5));
     uint64_t lh = 0;
-    for (const absl::Time until = absl::Now() + absl::Seconds(10);
-         (lh == 0 || lh == old) && absl::Now() < until;) {
+    for (const absl::Time until = TimeSource::Real()->Now() + absl::Seconds(10);
+         (lh == 0 || lh == old) && TimeSource::Real()->Now() < until;) {
       lh = cluster_.LeaseholderOf(range_id);
-      absl::SleepFor(absl::Milliseconds(5));
+      TimeSource::Real()->SleepFor(absl::Milliseconds(5));
     }
     if (resume) cluster_.StoreOf(old)->ResumeAfterDrain();
     return {old, lh == old ? 0 : lh};
