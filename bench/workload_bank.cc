@@ -18,7 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/latency_histogram.h"
-#include "node/cli.h"
+#include "client/cli/command.h"
 #include "txn/txn.h"
 
 namespace rangedb {

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "node/testing/cli_runner.h"
+#include "client/cli/testing/cli_runner.h"
 
 namespace rangedb {
 namespace {

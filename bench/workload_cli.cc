@@ -19,9 +19,9 @@
 #include "absl/time/time.h"
 #include "bench/workload_bank.h"
 #include "bench/workload_kv.h"
+#include "client/cli/command.h"
+#include "client/cli/connection_flags.h"
 #include "client/kv_client.h"
-#include "node/cli.h"
-#include "node/cli_command.h"
 
 namespace rangedb {
 
@@ -37,8 +37,7 @@ constexpr const char* kBankOnlyFlags[] = {"--accounts", "--initial-balance", "--
 
 struct WorkloadArgs {
   std::string name;
-  std::string hosts = "127.0.0.1:26257";
-  std::string timeout = "10s";
+  ConnectionFlags connection;
   std::string duration = "10";
   int concurrency = 8;
   int read_percent = 95;
@@ -63,10 +62,7 @@ bool ParseSeconds(const std::string& text, absl::Duration* out) {
 
 void AddCommonFlags(CLI::App* cmd, WorkloadArgs* args) {
   cmd->add_option("NAME", args->name, absl::StrCat("The workload: ", kKnownWorkloads))->required();
-  cmd->add_option("--host", args->hosts, "Node addresses, host:port, comma separated")
-      ->capture_default_str();
-  cmd->add_option("--timeout", args->timeout, "Budget of one operation, retries included")
-      ->capture_default_str();
+  AddConnectionFlags(cmd, &args->connection);
   cmd->add_option("--concurrency", args->concurrency, "Worker threads, each with its own client")
       ->capture_default_str();
   cmd->add_option("--keys", args->keys, "kv: number of keys, kv/00000000 onwards")
@@ -93,10 +89,14 @@ std::optional<int> PrepareCommon(const WorkloadArgs& args, CLI::App* cmd, const 
       return kExitUsage;
     }
   }
-  client_options->hosts = absl::StrSplit(args.hosts, ',', absl::SkipWhitespace());
-  if (!ParseSeconds(args.duration, duration) ||
-      !absl::ParseDuration(args.timeout, &client_options->timeout)) {
-    err << prefix << "--duration and --timeout take seconds or a duration like 10s\n";
+  absl::StatusOr<Connection> connection = ParseConnectionFlags(args.connection);
+  if (!connection.ok()) {
+    err << prefix << connection.status().message() << "\n";
+    return kExitUsage;
+  }
+  *client_options = connection->ClientOptions();
+  if (!ParseSeconds(args.duration, duration)) {
+    err << prefix << "--duration takes seconds or a duration like 1m30s\n";
     return kExitUsage;
   }
   *seed = std::random_device{}();
@@ -189,15 +189,21 @@ int RunSweep(bool init, const KvWorkloadOptions& options, const KvTargetFactory&
   return missing == 0 && result->errors == 0 ? kExitOk : kExitFailure;
 }
 
-}  // namespace
-
 CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& err) {
-  CLI::App* workload = app.add_subcommand(
-      "workload", "Generate load against a running cluster (workloads: kv, bank)");
+  CLI::App* workload =
+      AddCommand(&app, "workload", "Generate load against a running cluster (kv, bank)",
+                 "rangedb workload init bank --host=localhost:26257 --accounts=100\n"
+                 "rangedb workload run bank --host=localhost:26257 --duration=1m\n"
+                 "rangedb workload check bank --host=localhost:26257",
+                 "Workloads: kv (random gets and puts over kv/ keys) and bank (transfers "
+                 "between accounts in transactions; the total never changes). docs/benchmarks.md "
+                 "has numbers.");
   workload->require_subcommand(1);
   auto args = std::make_shared<WorkloadArgs>();
 
-  CLI::App* init = workload->add_subcommand("init", "Write the workload's initial data");
+  CLI::App* init =
+      AddCommand(workload, "init", "Write the workload's initial data",
+                 "rangedb workload init kv --host=localhost:26257 --keys=100000 --value-size=64");
   AddCommonFlags(init, args.get());
   init->add_option("--value-size", args->value_size_bytes, "kv: bytes per value")
       ->capture_default_str();
@@ -210,12 +216,13 @@ CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& er
                  "bank: delete everything under bank/ first (init refuses to touch an existing "
                  "bank of another shape without it)");
 
-  CLI::App* run = workload->add_subcommand(
-      "run",
-      "Run the workload for --duration; prints progress to stderr and then one summary "
-      "line to stdout. kv: random gets and puts, 'ops/s=X p50_ms=X p95_ms=X p99_ms=X "
-      "errors=N'. bank: transfers between random accounts in transactions, 'txn/s=X "
-      "retries/s=X p50_ms=X p99_ms=X errors=N ambiguous=N skipped=N'");
+  CLI::App* run = AddCommand(
+      workload, "run", "Run the workload for --duration; print one summary line",
+      "rangedb workload run kv --host=localhost:26257 --duration=30 --concurrency=16",
+      "Prints progress to stderr about every second, then one summary line to stdout. kv: "
+      "random gets and puts, 'ops/s=X p50_ms=X p95_ms=X p99_ms=X errors=N'. bank: "
+      "transfers between random accounts in transactions, 'txn/s=X retries/s=X p50_ms=X "
+      "p99_ms=X errors=N ambiguous=N skipped=N'.");
   AddCommonFlags(run, args.get());
   run->add_option("--duration", args->duration, "How long to run: seconds, or e.g. 1m")
       ->capture_default_str();
@@ -227,11 +234,13 @@ CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& er
                   "bank: largest amount of one transfer (capped by the source's balance)")
       ->capture_default_str();
 
-  CLI::App* check = workload->add_subcommand(
-      "check",
-      "kv: read every key and report how many exist. bank: read every account in one "
-      "transaction and print 'total=X expected=Y accounts=N negative=N missing=N malformed=N'; "
-      "exit 1 if the total is off or an account is missing, negative or malformed");
+  CLI::App* check =
+      AddCommand(workload, "check", "Read the workload's data back and report what is wrong",
+                 "rangedb workload check bank --host=localhost:26257",
+                 "kv: read every key and report how many exist. bank: read every account in one "
+                 "transaction and print 'total=X expected=Y accounts=N negative=N missing=N "
+                 "malformed=N'; exit 1 if the total is off or an account is missing, negative or "
+                 "malformed.");
   AddCommonFlags(check, args.get());
 
   return [=, &out, &err]() -> std::optional<int> {
@@ -251,4 +260,7 @@ CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& er
   };
 }
 
+RANGEDB_CLI_GROUP("workload", AddWorkloadCommands);
+
+}  // namespace
 }  // namespace rangedb

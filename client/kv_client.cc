@@ -34,10 +34,7 @@ enum class KvClient::Outcome {
   kRetryAmbiguous,  // try elsewhere; a write may have been applied
 };
 
-namespace {
-
-// Validates "host:port" / "[v6]:port".
-absl::Status ValidateHost(absl::string_view address) {
+absl::Status ValidateHostAddress(absl::string_view address) {
   const size_t colon = address.rfind(':');
   if (colon == absl::string_view::npos || colon == 0) {
     return absl::InvalidArgumentError(
@@ -59,6 +56,8 @@ absl::Status ValidateHost(absl::string_view address) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 std::string RandomClientId() {
   absl::BitGen gen;
@@ -112,7 +111,7 @@ absl::Status ValidateResponse(const kvpb::BatchRequest& request,
 absl::StatusOr<std::unique_ptr<KvClient>> KvClient::Create(KvClientOptions options) {
   if (options.hosts.empty()) return absl::InvalidArgumentError("no hosts given");
   for (const std::string& host : options.hosts) {
-    if (absl::Status s = ValidateHost(host); !s.ok()) return s;
+    if (absl::Status s = ValidateHostAddress(host); !s.ok()) return s;
   }
   if (options.timeout <= absl::ZeroDuration() || options.attempt_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("timeouts must be positive");

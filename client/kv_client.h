@@ -83,6 +83,10 @@ struct KvClientOptions {
 
 using kv::KeyValue;  // one row of a Scan
 
+// OK if address is "host:port" or "[v6addr]:port" with a port in 1..65535 and no
+// space; InvalidArgument naming it otherwise. What Create checks of each host.
+[[nodiscard]] absl::Status ValidateHostAddress(absl::string_view address);
+
 class KvClient final : public txn::Sender {
  public:
   // Rows per Scan page asked of the server.

@@ -9,6 +9,18 @@ function(rangedb_library name)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE rangedb_warnings)
 endfunction()
 
+# rangedb_cli_group(NAME SOURCES... DEPS...)
+# A group of `rangedb` subcommands, which registers itself (client/cli/command.h). An
+# object library, not a static one: a program that links it gets every object file,
+# where from an archive the linker would drop the group's file, registration and all,
+# because nothing calls into it.
+function(rangedb_cli_group name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} OBJECT ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_link_libraries(${name} PUBLIC rangedb_cli ${ARG_DEPS} PRIVATE rangedb_warnings)
+endfunction()
+
 # rangedb_test(NAME SOURCES... DEPS... LABELS... [TIMEOUT seconds])
 # A GoogleTest binary registered with ctest under the given labels
 # (unit | integration | slow).

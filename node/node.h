@@ -32,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "base/default_address.h"
 #include "base/time_source.h"
 #include "node/clock_monitor.h"
 #include "node/fault_injector.h"
@@ -59,7 +60,7 @@ namespace rangedb {
 
 struct NodeOptions {
   std::string store;  // a directory, or "mem" for an in-memory store
-  std::string listen_addr = "127.0.0.1:26257";
+  std::string listen_addr = kDefaultNodeAddress;
   std::string http_addr = "127.0.0.1:8080";
   std::vector<std::string> join;
   absl::Duration max_offset = absl::Milliseconds(500);

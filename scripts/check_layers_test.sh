@@ -37,7 +37,7 @@ expect() {
 }
 
 # A clean tree: every include points down, or sideways into the same layer, or comes
-# from tests/; client/cli/ uses the client library and node/.
+# from tests/; client/cli/ uses the client library, and its start entry point node/.
 put base/random.h '#pragma once' '#include "proto/kv.pb.h"'
 put raft/raft.h '#include "base/random.h"' '#include "raft/log.h"' '#include "absl/status/status.h"'
 put storage/mvcc.cc '#include "raft/raft.h"' '#include <rocksdb/db.h>'
@@ -46,7 +46,8 @@ put ranges/store.h '#include "txn/txn.h"'
 put ranges/testing/cluster.h '#include "ranges/store.h"' '#include "storage/engine.h"'
 put node/node.cc '#include "ranges/store.h"' '#include "sql/session.h"'
 put client/kv_client.cc '#include "txn/txn.h"' '#include "client/kv_client.h"'
-put client/cli/main.cc '#include "client/kv_client.h"' '#include "node/node.h"'
+put client/cli/main.cc '#include "client/kv_client.h"'
+put client/cli/cli_start.cc '#include "node/node.h"'
 put tests/chaos_test.cc '#include "node/node.h"' '#include "client/cli/main.h"'
 put bench/workload.cc '#include "client/cli/main.h"'
 expect "clean tree" 0 \
@@ -85,6 +86,17 @@ put client/kv_client.cc '#include "txn/txn.h"'
 # client/cli/ may not include sql/.
 put client/cli/main.cc '#include "sql/session.h"'
 expect "CLI includes sql" 1 "client/cli/main.cc:1: client/cli/ may not include sql/session.h"
+put client/cli/main.cc '#include "client/kv_client.h"'
+
+# Only the start entry point of client/cli/ may include node/: another command, or
+# its test, that reaches into the server fails; the entry point may not reach sql/.
+put client/cli/cli_kv.cc '#include "client/kv_client.h"' '#include "node/node.h"'
+put client/cli/cli_start_test.cc '#include "node/serve.h"'
+put client/cli/cli_start.cc '#include "node/node.h"' '#include "sql/session.h"'
+expect "CLI command other than start includes node" 1 \
+  "client/cli/cli_kv.cc:2: client/cli/ may not include node/node.h (only client/cli/cli_start.cc may)" \
+  "client/cli/cli_start_test.cc:1: client/cli/ may not include node/serve.h (only client/cli/cli_start.cc may)" \
+  "client/cli/cli_start.cc:2: client/cli/ may not include sql/session.h"
 
 if [ "$failures" -gt 0 ]; then
   echo "check_layers_test: $failures failure(s)"

@@ -24,9 +24,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "client/cli/cli_kv_txn.h"
 #include "client/kv_client.h"
 #include "gtest/gtest.h"
-#include "node/cli_kv_txn.h"
 #include "node/node.h"
 #include "spdlog/spdlog.h"
 #include "tests/cluster_harness.h"

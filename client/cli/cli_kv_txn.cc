@@ -1,5 +1,5 @@
-// `rangedb kv txn` (node/cli_kv_txn.h): the script parser, the runner, the command.
-#include "node/cli_kv_txn.h"
+// `rangedb kv txn` (client/cli/cli_kv_txn.h): the script parser, the runner, the command.
+#include "client/cli/cli_kv_txn.h"
 
 #include <unistd.h>
 
@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "node/cli.h"
+#include "client/cli/connection_flags.h"
 #include "txn/txn.h"
 
 namespace rangedb {
@@ -23,7 +23,6 @@ using client::IsAmbiguous;
 using client::IsConditionFailed;
 using client::KeyValue;
 using client::KvClient;
-using client::KvClientOptions;
 namespace {
 
 using Kind = TxnScriptOp::Kind;
@@ -56,11 +55,11 @@ Output (stdout), one line per operation; keys as a script would write them:
 Errors go to stderr with the line number. Exit codes: 0 committed or rolled back as
 the script says; 1 bad script or failed operation (the transaction is rolled back; a
 commit whose outcome is unknown says so); 2 bad flags; 3 retryable error (the
-transaction was aborted, e.g. by a conflict: running the script again may succeed).
+transaction was aborted, e.g. by a conflict: running the script again may succeed).)";
 
-Example:
-  printf 'get acct/a\nput acct/a 90\nput acct/b "hello world"\ncommit\n' |
-    rangedb kv txn --host=127.0.0.1:26257)";
+constexpr char kExample[] =
+    R"(printf 'get acct/a\nput acct/a 90\nput acct/b "hello world"\ncommit\n' |
+  rangedb kv txn --host=localhost:26257)";
 
 bool IsSpace(char c) { return absl::ascii_isspace(static_cast<unsigned char>(c)); }
 
@@ -207,8 +206,7 @@ absl::StatusOr<std::string> ReadScript(std::istream& in) {
 }
 
 struct TxnArgs {
-  std::string hosts = "127.0.0.1:26257";
-  std::string timeout = "10s";
+  ConnectionFlags connection;
   std::string testing_pause_before_commit = "0s";
 };
 
@@ -364,18 +362,13 @@ int RunTxnScript(KvClient& client, const std::vector<TxnScriptOp>& ops, std::ost
 }
 
 CliRunner AddKvTxnCommand(CLI::App* kv, std::ostream& out, std::ostream& err) {
-  CLI::App* cmd = kv->add_subcommand(
-      "txn",
-      "Run a script of gets, puts, scans... from stdin as one transaction, printing each "
-      "result (a debugging tool: a retryable error is reported, not retried)");
-  cmd->footer(kHelpFooter);
+  CLI::App* cmd = AddCommand(
+      kv, "txn", "Run a script of gets, puts, scans... from stdin as one transaction", kExample,
+      absl::StrCat("Prints each result. A debugging tool: a retryable error is "
+                   "reported, not retried.\n\n",
+                   kHelpFooter));
   auto args = std::make_shared<TxnArgs>();
-  cmd->add_option("--host", args->hosts,
-                  "Node addresses, host:port, comma separated; any live one serves")
-      ->capture_default_str();
-  cmd->add_option("--timeout", args->timeout,
-                  "Time budget of each operation, retries included (e.g. 10s, 500ms)")
-      ->capture_default_str();
+  AddConnectionFlags(cmd, &args->connection);
   cmd->add_option("--testing-pause-before-commit", args->testing_pause_before_commit,
                   "TESTING ONLY: sleep this long before the final commit (intents laid, "
                   "heartbeat running), so tests can kill a coordinator mid-transaction");
@@ -386,13 +379,13 @@ CliRunner AddKvTxnCommand(CLI::App* kv, std::ostream& out, std::ostream& err) {
       err << kPrefix << "--testing-pause-before-commit is not a duration\n";
       return kExitUsage;
     }
-    KvClientOptions options;
-    options.hosts = absl::StrSplit(args->hosts, ',', absl::SkipWhitespace());
-    if (!absl::ParseDuration(args->timeout, &options.timeout)) {
-      err << kPrefix << "--timeout \"" << args->timeout << "\" is not a duration (e.g. 10s)\n";
+    absl::StatusOr<Connection> connection = ParseConnectionFlags(args->connection);
+    if (!connection.ok()) {
+      err << kPrefix << connection.status().message() << "\n";
       return kExitUsage;
     }
-    absl::StatusOr<std::unique_ptr<KvClient>> client = KvClient::Create(std::move(options));
+    absl::StatusOr<std::unique_ptr<KvClient>> client =
+        KvClient::Create(connection->ClientOptions());
     if (!client.ok()) {
       err << kPrefix << client.status().message() << "\n";
       return kExitUsage;

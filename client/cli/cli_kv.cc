@@ -1,5 +1,5 @@
 // `rangedb kv put|get|del|incr|scan|cput`: one key-value operation per invocation,
-// through client/kv_client.h.
+// through client/kv_client.h; and `kv txn` (client/cli/cli_kv_txn.h).
 //
 // Keys and values are taken byte for byte from the arguments and printed raw. Exit
 // codes: kExitOk; kExitFailure when the operation failed (one line on stderr, which
@@ -20,10 +20,10 @@
 #include "absl/time/time.h"
 #include "base/limits.h"
 #include "base/request_limits.h"
+#include "client/cli/cli_kv_txn.h"
+#include "client/cli/command.h"
+#include "client/cli/connection_flags.h"
 #include "client/kv_client.h"
-#include "node/cli.h"
-#include "node/cli_command.h"
-#include "node/cli_kv_txn.h"
 
 namespace rangedb {
 
@@ -32,15 +32,11 @@ using client::IsAmbiguous;
 using client::IsConditionFailed;
 using client::KeyValue;
 using client::KvClient;
-using client::KvClientOptions;
 namespace {
-
-constexpr char kDefaultHost[] = "127.0.0.1:26257";
 
 // Every flag and argument of the group; one instance lives as long as the runner.
 struct KvArgs {
-  std::string hosts = kDefaultHost;
-  std::string timeout = "10s";
+  ConnectionFlags connection;
   std::string key;
   std::string value;
   std::string value_file;  // put: read the value from here ("-" = stdin)
@@ -57,15 +53,6 @@ struct KvCommand {
   CLI::App* app;
   std::function<int(KvClient&, const KvArgs&, std::ostream&, std::ostream&)> run;
 };
-
-void AddConnectionFlags(CLI::App* cmd, KvArgs* args) {
-  cmd->add_option("--host", args->hosts,
-                  "Node addresses, host:port, comma separated; any live one serves")
-      ->capture_default_str();
-  cmd->add_option("--timeout", args->timeout,
-                  "Time budget of the operation, retries included (e.g. 10s, 500ms)")
-      ->capture_default_str();
-}
 
 // Prints a failed operation's status as one line.
 int Fail(std::ostream& err, const std::string& command, const absl::Status& status) {
@@ -168,13 +155,12 @@ int RunConditionalPut(KvClient& client, const KvArgs& args, std::ostream& out, s
 // Builds the client from --host and --timeout; a bad flag is a usage error.
 std::optional<int> Connect(const KvArgs& args, std::ostream& err,
                            std::unique_ptr<KvClient>* client) {
-  KvClientOptions options;
-  options.hosts = absl::StrSplit(args.hosts, ',', absl::SkipWhitespace());
-  if (!absl::ParseDuration(args.timeout, &options.timeout)) {
-    err << "rangedb kv: --timeout \"" << args.timeout << "\" is not a duration (e.g. 10s)\n";
+  absl::StatusOr<Connection> connection = ParseConnectionFlags(args.connection);
+  if (!connection.ok()) {
+    err << "rangedb kv: " << connection.status().message() << "\n";
     return kExitUsage;
   }
-  absl::StatusOr<std::unique_ptr<KvClient>> created = KvClient::Create(std::move(options));
+  absl::StatusOr<std::unique_ptr<KvClient>> created = KvClient::Create(connection->ClientOptions());
   if (!created.ok()) {
     err << "rangedb kv: " << created.status().message() << "\n";
     return kExitUsage;
@@ -183,16 +169,20 @@ std::optional<int> Connect(const KvArgs& args, std::ostream& err,
   return std::nullopt;
 }
 
+// A kv subcommand: AddCommand's summary and example, and the connection flags.
 CLI::App* AddSubcommand(CLI::App* kv, KvArgs* args, const std::string& name,
-                        const std::string& description) {
-  CLI::App* cmd = kv->add_subcommand(name, description);
-  AddConnectionFlags(cmd, args);
+                        const std::string& summary, const std::string& example,
+                        const std::string& details = "") {
+  CLI::App* cmd = AddCommand(kv, name, summary, example, details);
+  AddConnectionFlags(cmd, &args->connection);
   return cmd;
 }
 
 std::vector<KvCommand> AddSubcommands(CLI::App* kv, KvArgs* args) {
   std::vector<KvCommand> commands;
-  CLI::App* put = AddSubcommand(kv, args, "put", "Write VALUE (or --value-file) at KEY");
+  CLI::App* put = AddSubcommand(kv, args, "put", "Write VALUE (or --value-file) at KEY",
+                                "rangedb kv put --host=localhost:26257 greeting \"hello world\"\n"
+                                "rangedb kv put --value-file=photo.jpg photos/1");
   put->add_option("KEY", args->key, "The key (bytes, as given)")->required();
   CLI::Option* value = put->add_option("VALUE", args->value, "The value (bytes, as given)");
   CLI::Option* value_file = put->add_option(
@@ -202,32 +192,38 @@ std::vector<KvCommand> AddSubcommands(CLI::App* kv, KvArgs* args) {
   value->excludes(value_file);
   commands.push_back({put, RunPut});
 
-  CLI::App* get = AddSubcommand(
-      kv, args, "get", "Print the value at KEY; prints \"not found\" and exits 1 if absent");
+  CLI::App* get =
+      AddSubcommand(kv, args, "get", "Print the value at KEY (exit 1 and \"not found\" if absent)",
+                    "rangedb kv get --host=localhost:26257 greeting");
   get->add_option("KEY", args->key, "The key")->required();
   commands.push_back({get, RunGet});
 
-  CLI::App* del = AddSubcommand(kv, args, "del", "Delete KEY (no error if absent)");
+  CLI::App* del = AddSubcommand(kv, args, "del", "Delete KEY (no error if absent)",
+                                "rangedb kv del --host=localhost:26257 greeting");
   del->add_option("KEY", args->key, "The key")->required();
   commands.push_back({del, RunDelete});
 
   CLI::App* incr = AddSubcommand(
-      kv, args, "incr", "Add DELTA (default 1) to the decimal integer at KEY; print the result");
+      kv, args, "incr", "Add DELTA (default 1) to the integer at KEY; print the result",
+      "rangedb kv incr --host=localhost:26257 visits 10",
+      "The value at KEY is a decimal integer; a missing key counts as 0.");
   incr->add_option("KEY", args->key, "The key (a missing key counts as 0)")->required();
   incr->add_option("DELTA", args->delta, "The integer to add, may be negative");
   commands.push_back({incr, RunIncrement});
 
   CLI::App* scan =
-      AddSubcommand(kv, args, "scan", "Print the rows in [START, END), one key<TAB>value a line");
+      AddSubcommand(kv, args, "scan", "Print the rows in [START, END), one key<TAB>value a line",
+                    "rangedb kv scan --host=localhost:26257 --limit=10 acct/ acct0");
   scan->add_option("START", args->start, "First key (inclusive)")->required();
   scan->add_option("END", args->end, "End key (exclusive)")->required();
   scan->add_option("--limit", args->limit, "At most this many rows; 0 = all")
       ->capture_default_str();
   commands.push_back({scan, RunScan});
 
-  CLI::App* cput = AddSubcommand(kv, args, "cput",
-                                 "Write VALUE at KEY only if its current value is --expect, "
-                                 "or (--expect-absent, the default) if it has none");
+  CLI::App* cput = AddSubcommand(kv, args, "cput", "Write VALUE at KEY if its value is as expected",
+                                 "rangedb kv cput --host=localhost:26257 --expect=v1 k v2",
+                                 "Writes only if KEY's current value is --expect, or, with "
+                                 "--expect-absent (the default), if it has none.");
   cput->add_option("KEY", args->key, "The key")->required();
   cput->add_option("VALUE", args->value, "The new value")->required();
   CLI::Option* expect = cput->add_option("--expect", args->expect, "The required current value");
@@ -237,18 +233,17 @@ std::vector<KvCommand> AddSubcommands(CLI::App* kv, KvArgs* args) {
   return commands;
 }
 
-}  // namespace
-
 CliRunner AddKvCommands(CLI::App& app, std::ostream& out, std::ostream& err) {
-  CLI::App* kv = app.add_subcommand(
-      "kv",
-      "Read and write single keys through any node (retries and fails over within "
-      "--timeout; a write whose outcome is unknown is reported as ambiguous). Keys are at "
-      "most 8 KiB and values at most 2 MiB; docs/limits.md lists every limit");
+  CLI::App* kv = AddCommand(&app, "kv", "Read and write keys through any node of a cluster",
+                            "rangedb kv get --host=localhost:26257 greeting",
+                            "Each command retries and fails over within --timeout; a write "
+                            "whose outcome is unknown is reported as ambiguous. Keys are at "
+                            "most 8 KiB and values at most 2 MiB; docs/limits.md lists every "
+                            "limit.");
   kv->require_subcommand(1);
   auto args = std::make_shared<KvArgs>();
   auto commands = std::make_shared<std::vector<KvCommand>>(AddSubcommands(kv, args.get()));
-  CliRunner txn = AddKvTxnCommand(kv, out, err);  // `rangedb kv txn` (node/cli_kv_txn.cc)
+  CliRunner txn = AddKvTxnCommand(kv, out, err);  // `rangedb kv txn` (cli_kv_txn.cc)
   return [kv, args, commands, txn, &out, &err]() -> std::optional<int> {
     if (!kv->parsed()) return std::nullopt;
     if (std::optional<int> code = txn()) return code;
@@ -271,4 +266,7 @@ CliRunner AddKvCommands(CLI::App& app, std::ostream& out, std::ostream& err) {
   };
 }
 
+RANGEDB_CLI_GROUP("kv", AddKvCommands);
+
+}  // namespace
 }  // namespace rangedb

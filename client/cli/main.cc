@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "absl/synchronization/mutex.h"
-#include "node/cli.h"
+#include "client/cli/cli.h"
 
 int main(int argc, char** argv) {
   // Debian's Abseil checks every mutex acquisition for lock-order cycles (a debug

@@ -1,6 +1,6 @@
 // `rangedb kv txn`'s script parser: words, quoting, operations, errors with line
 // numbers. Running scripts against a cluster is an integration test elsewhere.
-#include "node/cli_kv_txn.h"
+#include "client/cli/cli_kv_txn.h"
 
 #include <gtest/gtest.h>
 

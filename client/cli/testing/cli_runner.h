@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "node/cli.h"
+#include "client/cli/cli.h"
 
 namespace rangedb {
 

@@ -13,7 +13,7 @@
 // quoted is the one-byte string.
 //
 // The whole script is parsed before anything is sent, so a bad line (reported with
-// its number) runs nothing. Output formats are in node/cli_kv_txn.cc's help text.
+// its number) runs nothing. Output formats are in client/cli/cli_kv_txn.cc's help text.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -26,8 +26,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "client/cli/command.h"
 #include "client/kv_client.h"
-#include "node/cli_command.h"
 
 namespace rangedb {
 

@@ -6,8 +6,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "client/cli/testing/cli_runner.h"
 #include "client/testing/fake_kv_server.h"
-#include "node/testing/cli_runner.h"
 
 namespace rangedb {
 
