@@ -123,7 +123,11 @@ class Node {
   // The txn::Sender of transaction coordinators that run in this node (SQL sessions):
   // each batch goes through HandleBatch — the same checks as a client's KV.Batch — to
   // this node's gateway, without an RPC. Never null; lives as long as the node.
-  // Callers stop using it before Stop() (batches after it are refused).
+  // Unlike a KvClient it cannot fail over: once Drain() begins, its batches are
+  // refused, commits and rollbacks included, so the coordinators that use it must be
+  // finished (sessions drained) before Drain(); and they must be stopped before
+  // Stop(), which does not wait for batches in flight (one sent after Stop() began
+  // is refused).
   txn::Sender* local_sender() { return &local_sender_; }
   nodepb::NodeStatusResponse Status(bool local_only);
   bool Ready() const;

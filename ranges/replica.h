@@ -381,9 +381,8 @@ class Replica {
   TimestampCache tombstones_;
   // The lease sequence the timestamp caches' low waters were last raised for.
   std::atomic<uint64_t> tscache_lease_sequence_{0};
-  // Held while a lease's first user raises the low waters (AcquireLease); lock order:
-  // before mu_.
-  absl::Mutex lease_setup_mu_;
+  // Held while a lease's first user raises the low waters (AcquireLease).
+  absl::Mutex lease_setup_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   TxnWaitQueue wait_queue_;
 
   mutable absl::Mutex mu_;

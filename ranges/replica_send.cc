@@ -112,41 +112,48 @@ kvpb::Span Replica::RangeSpan() const {
 
 Replica::LeaseCheck Replica::AcquireLease(absl::Time deadline) {
   LeaseCheck lease = WaitForLease(deadline);
-  if (lease.valid && tscache_lease_sequence_.load() != lease.sequence) {
-    if (store_->config().testing_on_new_lease) store_->config().testing_on_new_lease(range_id_);
-    // Once per lease: a second first user would read the high water of removals after
-    // commands of this lease raised it, and lift the tombstone low water above
-    // transactions younger than the lease. The others wait here for the first.
-    absl::MutexLock setup(&lease_setup_mu_);
-    if (tscache_lease_sequence_.load() == lease.sequence) return lease;
-    // An earlier leaseholder may have served reads up to its clock, which is at most
-    // max_offset ahead of ours: no write here may land at or below that.
-    HybridLogicalClock* clock = store_->clock();
-    tscache_.SetLowWater(Timestamp{clock->Now().wall_ns + clock->MaxOffsetNanos(), 0});
+  // Sequences only grow on a replica (replica_apply.cc), so a lease at or below the
+  // one set up last needs nothing: it is set up, or it is stale (its commands fail at
+  // apply, and its reads are checked again after reading).
+  if (!lease.valid || tscache_lease_sequence_.load() >= lease.sequence) return lease;
+  if (store_->config().testing_on_new_lease) store_->config().testing_on_new_lease(range_id_);
+  // Once per lease, by its first user; the others wait here for it. A second set-up
+  // would read the high water of removals after commands of this lease raised it, and
+  // lift the tombstone low water above transactions younger than the lease.
+  absl::MutexLock setup(&lease_setup_mu_);
+  if (tscache_lease_sequence_.load() >= lease.sequence) return lease;
+  Timestamp tombstone_low_water;
+  {
+    absl::MutexLock lock(&mu_);
+    // Set up only the lease this request holds: a stale one (the replica lost the
+    // lease and maybe won it back since) must neither set up the current lease from
+    // later readings nor record an older sequence as set up.
+    if (lease_.sequence() != lease.sequence) return lease;
     // Every record tombstone an earlier leaseholder left was carried by a command
-    // (removes_txn_record) applied here before this lease, at or above the marker: a
+    // (removes_txn_record) applied here before this lease, at or above the marker, or
+    // was left for a proposal of unknown outcome at or below the lease's start: a
     // transaction that started before this lease and has no record can no longer
     // create one (as in CockroachDB); one that started after can. Other commands —
     // leases, log truncations, expired idempotency records — carry no tombstone and
     // do not count, however late they applied.
-    Timestamp tombstone_low_water;
-    {
-      absl::MutexLock lock(&mu_);
-      const proto::Timestamp& removals = applied_.has_max_tombstone_timestamp()
-                                             ? applied_.max_tombstone_timestamp()
-                                             : applied_.max_timestamp();
-      // A range's first lease follows no leaseholder: nobody judged a transaction
-      // by an earlier low water, so its start would only refuse every transaction
-      // begun before the range's first election (all of them, right after init).
-      // (A range created by a split must carry its parent's lease sequence on, or
-      // this would not hold: docs/transactions.md, "Record creation".)
-      const Timestamp lease_start =
-          lease_.sequence() == 1 ? Timestamp{} : TimestampFromProto(lease_.start());
-      tombstone_low_water = std::max(TimestampFromProto(removals), lease_start);
-    }
-    tombstones_.SetLowWater(tombstone_low_water);
-    tscache_lease_sequence_.store(lease.sequence);
+    const proto::Timestamp& removals = applied_.has_max_tombstone_timestamp()
+                                           ? applied_.max_tombstone_timestamp()
+                                           : applied_.max_timestamp();
+    // A range's first lease follows no leaseholder: nobody judged a transaction by an
+    // earlier low water, so its start would only refuse every transaction begun before
+    // the range's first election (all of them, right after init). (A range made by a
+    // split must carry its parent's lease sequence, lease start and removals high water
+    // on, or this would not hold: docs/transactions.md, "Record creation".)
+    const Timestamp lease_start =
+        lease.sequence == 1 ? Timestamp{} : TimestampFromProto(lease_.start());
+    tombstone_low_water = std::max(TimestampFromProto(removals), lease_start);
   }
+  // An earlier leaseholder may have served reads up to its clock, which is at most
+  // max_offset ahead of ours: no write here may land at or below that.
+  HybridLogicalClock* clock = store_->clock();
+  tscache_.SetLowWater(Timestamp{clock->Now().wall_ns + clock->MaxOffsetNanos(), 0});
+  tombstones_.SetLowWater(tombstone_low_water);
+  tscache_lease_sequence_.store(lease.sequence);
   return lease;
 }
 

@@ -515,5 +515,49 @@ TEST_F(TxnNewLeaseTest, ALeaseIsSetUpOnceWhenTwoRequestsAreItsFirstUsers) {
   EXPECT_EQ(Value(K("h3")), std::optional<std::string>("t"));
 }
 
+// Review of the F4 fix: a first user of lease n held up while its replica lost the
+// lease and won it back (lease n+2, set up meanwhile) must not set the replica up
+// again from later readings when it goes on — the same spurious abort as F4 — nor
+// record its older sequence as set up.
+TEST_F(TxnNewLeaseTest, AStaleFirstUserDoesNotSetUpALaterLease) {
+  ASSERT_FALSE(Send(Put(K("b-wake"), "x")).has_error());
+  new_lease_gate.Close(kRangeB, /*most=*/1);
+  absl::Cleanup open_gate = [] { new_lease_gate.Open(); };
+  const auto [x, first_lh] = DrainLeaseholder(kRangeB, K("b-wake"), /*resume=*/true);
+  ASSERT_NE(first_lh, 0u) << "the drain did not move range B's lease";
+  std::thread first([&, lh = first_lh] { (void)Send(Get(K("h5")), lh); });
+  absl::Cleanup join_first = [&] {
+    new_lease_gate.Open();
+    first.join();
+  };
+  ASSERT_TRUE(new_lease_gate.WaitHeld(absl::Seconds(10))) << "nothing used the new lease";
+  // The lease leaves first_lh and comes back to it (drains move it to either other
+  // node: bounded tries).
+  uint64_t lh = first_lh;
+  for (int i = 0; i < 12 && (i == 0 || lh != first_lh); ++i) {
+    lh = DrainLeaseholder(kRangeB, K("b-wake"), /*resume=*/true).second;
+    ASSERT_NE(lh, 0u) << "a drain did not move range B's lease";
+  }
+  ASSERT_EQ(lh, first_lh) << "range B's lease never came back to node " << first_lh;
+  // t starts under the lease that came back and writes (which sets the lease up); u,
+  // younger, commits without a record, raising the removals' high water above t's
+  // start.
+  kvpb::Transaction t = NewTxn(K("h6"));
+  ASSERT_FALSE(SendTxn(&t, Put(K("h6"), "t"), lh).has_error());
+  physical_.Advance(absl::Milliseconds(1));
+  kvpb::Transaction u = NewTxn(K("h7"));
+  ASSERT_FALSE(SendTxn(&u, Put(K("h7"), "u"), lh).has_error());
+  kvpb::BatchRequest u_end;
+  AddEnd(&u_end, u, {K("h7")});
+  ASSERT_FALSE(SendTxn(&u, u_end, lh).has_error());
+  std::move(join_first).Invoke();  // the stale first user goes on
+  ASSERT_FALSE(Send(Get(K("h8")), lh).has_error());  // and one more user of the lease
+  kvpb::BatchResponse r = CommitRefreshing(&t, {K("h6")}, {}, lh);
+  EXPECT_FALSE(r.has_error()) << "a transaction younger than the lease was refused its record "
+                                 "after a stale first user set the lease up again: "
+                              << r.error().message();
+  EXPECT_EQ(Value(K("h6")), std::optional<std::string>("t"));
+}
+
 }  // namespace
 }  // namespace rangedb::ranges
