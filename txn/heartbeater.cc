@@ -3,7 +3,6 @@
 #include <pthread.h>
 
 #include <algorithm>
-#include <limits>
 
 #include "base/check.h"
 
@@ -18,6 +17,7 @@ Heartbeater::~Heartbeater() {
     absl::MutexLock lock(&mu_);
     RANGEDB_CHECK(entries_.empty()) << "a transaction outlives its Heartbeater";
     shutting_down_ = true;
+    schedule_changed_.SignalAll();
     threads.swap(threads_);
   }
   for (std::thread& t : threads) t.join();
@@ -165,7 +165,9 @@ void Heartbeater::ScheduleLocked(uint64_t id, Entry& e, int64_t at_ns) {
   RANGEDB_CHECK(!e.scheduled);
   e.next_beat_ns = at_ns;
   e.scheduled = true;
+  const bool soonest = schedule_.empty() || at_ns < schedule_.begin()->first;
   schedule_.emplace(at_ns, id);
+  if (soonest) schedule_changed_.SignalAll();
 }
 
 void Heartbeater::UnscheduleLocked(uint64_t id, Entry& e) {
@@ -203,16 +205,13 @@ void Heartbeater::Loop() {
           return;
         }
         if (TakeDueLocked(&beat)) break;
-        const int64_t soonest =
-            schedule_.empty() ? std::numeric_limits<int64_t>::max() : schedule_.begin()->first;
-        auto changed = [this, soonest]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return shutting_down_ || (!schedule_.empty() && schedule_.begin()->first < soonest);
-        };
-        if (soonest == std::numeric_limits<int64_t>::max()) {
-          mu_.Await(absl::Condition(&changed));
+        // Wakes when the soonest entry moves earlier (or at shutdown), or when it is
+        // due; spurious wake-ups just go round again.
+        if (schedule_.empty()) {
+          schedule_changed_.Wait(&mu_);
         } else {
-          mu_.AwaitWithTimeout(absl::Condition(&changed),
-                               absl::Nanoseconds(soonest - clock_->NowNanos()));
+          schedule_changed_.WaitWithTimeout(
+              &mu_, absl::Nanoseconds(schedule_.begin()->first - clock_->NowNanos()));
         }
       }
       --idle_threads_;

@@ -144,6 +144,11 @@ class Heartbeater {
   std::map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
   // (due time, id) of every entry waiting for its next beat, soonest first.
   std::set<std::pair<int64_t, uint64_t>> schedule_ ABSL_GUARDED_BY(mu_);
+  // Signalled when schedule_'s soonest entry moves earlier and at shutdown. Idle pool
+  // threads wait on it rather than on an absl::Condition: a Condition is evaluated by
+  // whichever thread releases mu_, reading the waiter's stack, which ThreadSanitizer
+  // cannot see ordered through Debian's uninstrumented Abseil.
+  absl::CondVar schedule_changed_;
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
   int idle_threads_ ABSL_GUARDED_BY(mu_) = 0;  // pool threads waiting for a due beat
   uint64_t beats_sent_ ABSL_GUARDED_BY(mu_) = 0;
