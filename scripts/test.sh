@@ -37,7 +37,7 @@ run_tsan() {  # labels [extra ctest flags...]
   local reports
   reports=$(mktemp -d /tmp/rangedb-tsan.XXXXXX)
   local status=0
-  TSAN_OPTIONS=${TSAN_OPTIONS:-suppressions=$PWD/scripts/tsan.supp:log_path=$reports/report:halt_on_error=0:report_signal_unsafe=0:history_size=4} \
+  TSAN_OPTIONS=${TSAN_OPTIONS:-suppressions=$PWD/scripts/tsan.supp:log_path=$reports/report:halt_on_error=0:report_signal_unsafe=0:history_size=7} \
     run_ctest build-tsan "$labels" "$@" || status=$?
   if compgen -G "$reports/report*" >/dev/null; then
     echo "ThreadSanitizer reports ($reports):"
