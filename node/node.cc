@@ -23,6 +23,7 @@ namespace rangedb {
 Node::Node(NodeOptions options)
     : options_(std::move(options)),
       started_unix_ns_(absl::ToUnixNanos(options_.time->Now())),
+      started_mono_ns_(options_.time->MonotonicNanos()),
       incarnation_(NewRandomId()),
       local_sender_(
           [this](const kvpb::BatchRequest& request, absl::Time deadline) {
@@ -174,6 +175,7 @@ absl::Status Node::StartStore() {
     return ts;
   };
   to.faults = faults_.get();
+  to.time = options_.time;
   to.accept_snapshot = [this](const rangespb::SnapshotHeader& header)
       -> absl::StatusOr<std::unique_ptr<ranges::SnapshotSink>> {
     if (ranges::Store* s = store(); s != nullptr) return s->BeginSnapshot(header);
@@ -369,7 +371,7 @@ ranges::NodeSendResult Node::SendToNode(uint64_t node_id, const kvpb::BatchReque
   }
   auto stub = kvpb::KV::NewStub(dialer_->Channel(address));
   grpc::ClientContext ctx;
-  ctx.set_deadline(ToChronoDeadline(deadline));
+  ctx.set_deadline(ToGrpcDeadline(options_.time, deadline));
   grpc::Status st = stub->Batch(&ctx, request, &result.response);
   if (!st.ok()) {
     result.rpc_status =
@@ -434,7 +436,7 @@ void Node::Stop() {
   // over at once.
   if (store_ != nullptr) store_->Stop();
   if (grpc_server_ != nullptr) {
-    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    grpc_server_->Shutdown(GrpcDeadlineIn(absl::Seconds(2)));
   }
   if (transport_ != nullptr) transport_->Stop();
   http_.Stop();

@@ -37,6 +37,7 @@
 #include "node/clock_monitor.h"
 #include "node/fault_injector.h"
 #include "node/gossip_store.h"
+#include "node/grpc_deadline.h"
 #include "node/http_server.h"
 #include "node/metrics.h"
 #include "node/node_dialer.h"
@@ -66,9 +67,10 @@ struct NodeOptions {
   absl::Duration max_offset = absl::Milliseconds(500);
   absl::Duration raft_tick_interval = absl::Milliseconds(100);
   // Where the node's store, gateway and background loops read time, sleep and wait
-  // (base/time_source.h; docs/design/injected-time.md). REQUIRES: non-null, outlives
-  // the node. gRPC deadlines, the init/join protocol and the transport still read
-  // the real clock.
+  // (base/time_source.h; docs/design/injected-time.md): init and join retries and
+  // claims, the transport, the failure detector, every deadline. REQUIRES: non-null,
+  // outlives the node. gRPC itself waits in real time: deadlines cross over in
+  // node/grpc_deadline.h.
   TimeSource* time = TimeSource::Real();
   size_t cache_bytes = size_t{128} << 20;
   // Testing only: serve the fault-injection service; offset the physical clock.
@@ -215,9 +217,14 @@ class Node {
   PeerState PeerStateOf(uint64_t node_id) const;
   // Sleeps up to d; returns false if the node is stopping.
   bool SleepUnlessStopping(absl::Duration d);
+  // The gRPC deadline d from now on options_.time (node/grpc_deadline.h).
+  std::chrono::system_clock::time_point GrpcDeadlineIn(absl::Duration d) const {
+    return ToGrpcDeadline(options_.time, options_.time->Now() + d);
+  }
 
   const NodeOptions options_;
-  const int64_t started_unix_ns_;
+  const int64_t started_unix_ns_;  // wall: gossiped as the node's start time
+  const int64_t started_mono_ns_;  // options_.time's monotonic reading at start
   const std::string incarnation_;  // see incarnation()
   std::unique_ptr<PhysicalClock> physical_clock_;
   OffsetClock* testing_clock_ = nullptr;  // physical_clock_, when it is an OffsetClock
@@ -249,8 +256,9 @@ class Node {
   struct InitClaim {
     std::string cluster_id;
     std::string initiator;  // its address
-    // On the monotonic clock: a wall clock step must not stretch or cut a claim.
-    std::chrono::steady_clock::time_point expires;
+    // On options_.time's monotonic reading: a wall clock step must not stretch or
+    // cut a claim.
+    int64_t expires_mono_ns = 0;
   };
   std::optional<InitClaim> claim_ ABSL_GUARDED_BY(mu_);
   // When CheckClock last warned about a far peer (rate limit).

@@ -41,7 +41,7 @@ absl::Status Node::Bootstrap(const nodepb::BootstrapRequest& request) {
     if (request.cluster_id().empty() || request.node_id() == 0) {
       return absl::InvalidArgumentError("bootstrap needs a cluster id and a node id");
     }
-    if (claim_.has_value() && claim_->expires > std::chrono::steady_clock::now() &&
+    if (claim_.has_value() && claim_->expires_mono_ns > options_.time->MonotonicNanos() &&
         claim_->cluster_id != request.cluster_id()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "this node is reserved by the init of cluster ", claim_->cluster_id, " (started on ",
@@ -95,7 +95,7 @@ absl::StatusOr<nodepb::JoinResponse> Node::HandleJoin(const nodepb::JoinRequest&
   kvpb::BatchRequest inc;
   inc.add_requests()->mutable_increment()->set_key(keys::NodeIdGeneratorKey());
   inc.mutable_requests(0)->mutable_increment()->set_delta(1);
-  kvpb::BatchResponse r = gateway_->Send(inc, absl::Now() + absl::Seconds(5));
+  kvpb::BatchResponse r = gateway_->Send(inc, options_.time->Now() + absl::Seconds(5));
   if (r.has_error()) {
     return absl::UnavailableError(absl::StrCat("allocating a node id: ", r.error().message()));
   }
@@ -126,7 +126,7 @@ absl::Status Node::RefuseIfThisNodeRunsElsewhere() {
   auto ask = [&](const std::string& address, std::string* located) -> std::optional<std::string> {
     auto stub = nodepb::Internal::NewStub(dialer_->Channel(address));
     grpc::ClientContext ctx;
-    ctx.set_deadline(ToChronoDeadline(absl::Now() + kTwinPingDeadline));
+    ctx.set_deadline(GrpcDeadlineIn(kTwinPingDeadline));
     nodepb::PingRequest req;
     req.set_from_node_id(self);
     req.set_locate_node_id(self);
@@ -193,7 +193,7 @@ void Node::JoinLoop() {
       if (addr == options_.listen_addr) continue;
       auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
       grpc::ClientContext ctx;
-      ctx.set_deadline(ToChronoDeadline(absl::Now() + absl::Seconds(2)));
+      ctx.set_deadline(GrpcDeadlineIn(absl::Seconds(2)));
       nodepb::JoinRequest req;
       req.set_address(options_.listen_addr);
       req.set_http_address(options_.http_addr);

@@ -1,6 +1,5 @@
 #include "node/node_dialer.h"
 
-#include "absl/time/clock.h"
 #include "base/limits.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -39,10 +38,6 @@ std::shared_ptr<grpc::Channel> NodeDialer::Channel(const std::string& address) {
     ch = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   }
   return ch;
-}
-
-std::chrono::system_clock::time_point ToChronoDeadline(absl::Time deadline) {
-  return absl::ToChronoTime(deadline);
 }
 
 }  // namespace rangedb

@@ -32,7 +32,4 @@ class NodeDialer {
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
 };
 
-// A deadline for a gRPC call.
-std::chrono::system_clock::time_point ToChronoDeadline(absl::Time deadline);
-
 }  // namespace rangedb

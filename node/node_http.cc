@@ -171,7 +171,9 @@ nodepb::NodeStatusResponse Node::Status(bool local_only) {
   resp.set_node_id(node_id());
   resp.set_clock_fence_reason(ClockFenceReason());
   if (!serving_.load(std::memory_order_acquire)) return resp;
-  const int64_t now = absl::ToUnixNanos(absl::Now());
+  TimeSource* const time = options_.time;
+  const int64_t now = absl::ToUnixNanos(time->Now());  // gossip and start times: wall
+  const int64_t now_mono_ns = time->MonotonicNanos();  // the failure detector's clock
   std::map<uint64_t, nodepb::NodeDescriptor> descs;
   for (const auto& [id, addr] : dialer_->Addresses()) descs[id].set_address(addr);
   for (const nodepb::GossipInfo& info : gossip_->GetPrefix("node:", now)) {
@@ -185,7 +187,7 @@ nodepb::NodeStatusResponse Node::Status(bool local_only) {
     *l->mutable_node() = d;
     const PeerState state = PeerStateOf(id);
     l->set_state(std::string(PeerStateName(state)));
-    l->set_phi(id == node_id() ? 0 : detector_->Phi(id, now));
+    l->set_phi(id == node_id() ? 0 : detector_->Phi(id, now_mono_ns));
     if (d.started_unix_ns() > 0 && state == PeerState::kLive) {
       l->set_uptime_seconds((now - d.started_unix_ns()) / 1'000'000'000);
     }
@@ -226,7 +228,7 @@ nodepb::NodeStatusResponse Node::Status(bool local_only) {
                        [this, addr = d.address()]() -> std::optional<nodepb::NodeStatusResponse> {
                          auto stub = nodepb::Admin::NewStub(dialer_->Channel(addr));
                          grpc::ClientContext ctx;
-                         ctx.set_deadline(ToChronoDeadline(absl::Now() + absl::Seconds(2)));
+                         ctx.set_deadline(GrpcDeadlineIn(absl::Seconds(2)));
                          nodepb::NodeStatusRequest req;
                          req.set_local_only(true);
                          nodepb::NodeStatusResponse r;

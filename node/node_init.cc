@@ -95,18 +95,19 @@ JoinPeerCount CountJoinPeers(const NodeOptions& options, const std::string& self
 std::optional<nodepb::PingResponse> Node::PingAddress(const std::string& address,
                                                       absl::Duration give_up_after) {
   auto stub = nodepb::Internal::NewStub(dialer_->Channel(address));
-  const absl::Time give_up = absl::Now() + give_up_after;
+  TimeSource* const time = options_.time;
+  const absl::Time give_up = time->Now() + give_up_after;
   for (int attempt = 0;; ++attempt) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(ToChronoDeadline(std::min(give_up, absl::Now() + absl::Seconds(1))));
+    ctx.set_deadline(ToGrpcDeadline(time, std::min(give_up, time->Now() + absl::Seconds(1))));
     ctx.set_wait_for_ready(true);  // a node started together with us may not listen yet
     nodepb::PingRequest ping;
     nodepb::PingResponse pong;
     if (stub->Ping(&ctx, ping, &pong).ok()) return pong;
-    if (absl::Now() + InitRetryDelay(attempt) >= give_up || stopping_.HasBeenNotified()) {
+    if (time->Now() + InitRetryDelay(attempt) >= give_up || stopping_.HasBeenNotified()) {
       return std::nullopt;
     }
-    absl::SleepFor(InitRetryDelay(attempt));
+    time->SleepFor(InitRetryDelay(attempt));
   }
 }
 
@@ -115,9 +116,9 @@ absl::StatusOr<nodepb::InitClaimResponse> Node::ClaimRemote(const std::string& a
   auto stub = nodepb::Internal::NewStub(dialer_->Channel(address));
   grpc::Status st;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (attempt > 0) absl::SleepFor(InitRetryDelay(attempt));
+    if (attempt > 0) options_.time->SleepFor(InitRetryDelay(attempt));
     grpc::ClientContext ctx;
-    ctx.set_deadline(ToChronoDeadline(absl::Now() + kClaimDeadline));
+    ctx.set_deadline(GrpcDeadlineIn(kClaimDeadline));
     nodepb::InitClaimResponse resp;
     st = stub->ClaimForInit(&ctx, req, &resp);
     if (st.ok()) return resp;
@@ -129,9 +130,9 @@ absl::Status Node::SendBootstrap(const std::string& address, const nodepb::Boots
   auto stub = nodepb::Internal::NewStub(dialer_->Channel(address));
   absl::Status last;
   for (int attempt = 0; attempt < kBootstrapAttempts; ++attempt) {
-    if (attempt > 0) absl::SleepFor(InitRetryDelay(attempt + 1));
+    if (attempt > 0) options_.time->SleepFor(InitRetryDelay(attempt + 1));
     grpc::ClientContext ctx;
-    ctx.set_deadline(ToChronoDeadline(absl::Now() + kBootstrapDeadline));
+    ctx.set_deadline(GrpcDeadlineIn(kBootstrapDeadline));
     nodepb::BootstrapResponse resp;
     grpc::Status st = stub->Bootstrap(&ctx, req, &resp);
     if (st.ok()) return absl::OkStatus();
@@ -151,8 +152,8 @@ nodepb::InitClaimResponse Node::HandleInitClaim(const nodepb::InitClaimRequest& 
     resp.set_cluster_id(identity_->cluster_id());
     return resp;
   }
-  const auto now = std::chrono::steady_clock::now();
-  if (claim_.has_value() && claim_->expires <= now) claim_.reset();
+  const int64_t now_ns = options_.time->MonotonicNanos();
+  if (claim_.has_value() && claim_->expires_mono_ns <= now_ns) claim_.reset();
   if (request.release()) {
     if (claim_.has_value() && claim_->cluster_id == request.cluster_id()) claim_.reset();
     return resp;
@@ -167,7 +168,7 @@ nodepb::InitClaimResponse Node::HandleInitClaim(const nodepb::InitClaimRequest& 
   const absl::Duration ttl =
       std::clamp(absl::Milliseconds(request.ttl_ms()), absl::Seconds(1), absl::Minutes(2));
   claim_ = InitClaim{request.cluster_id(), request.initiator_address(),
-                     now + absl::ToChronoNanoseconds(ttl)};
+                     now_ns + absl::ToInt64Nanoseconds(ttl)};
   resp.set_granted(true);
   return resp;
 }
@@ -183,7 +184,7 @@ void Node::ReleaseClaims(const std::string& cluster_id, const std::vector<std::s
     sent.push_back(std::async(std::launch::async, [this, &release, addr] {
       auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
       grpc::ClientContext ctx;
-      ctx.set_deadline(ToChronoDeadline(absl::Now() + kClaimDeadline));
+      ctx.set_deadline(GrpcDeadlineIn(kClaimDeadline));
       nodepb::InitClaimResponse ignored;
       (void)stub->ClaimForInit(&ctx, release, &ignored);  // best effort: claims lapse anyway
     }));
@@ -317,10 +318,10 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
   claim.set_cluster_id(cluster_id);
   claim.set_initiator_address(options_.listen_addr);
   claim.set_ttl_ms(absl::ToInt64Milliseconds(kClaimTtl));
-  const auto claims_start = std::chrono::steady_clock::now();  // monotonic, like the claims
-  std::vector<std::pair<std::string, std::string>> claimed;    // (address, store id)
-  std::map<std::string, std::string> granted_store_ids;        // address -> store id
-  std::map<std::string, std::string> claim_errors;             // address -> why not
+  const int64_t claims_start_ns = options_.time->MonotonicNanos();  // monotonic, like the claims
+  std::vector<std::pair<std::string, std::string>> claimed;         // (address, store id)
+  std::map<std::string, std::string> granted_store_ids;             // address -> store id
+  std::map<std::string, std::string> claim_errors;                  // address -> why not
   std::vector<std::string> asked;
   // Addresses that reached a node already claimed under another address (an alias:
   // localhost for 127.0.0.1, a second DNS name). Not members; their claim is that
@@ -388,8 +389,8 @@ absl::StatusOr<nodepb::InitResponse> Node::InitCluster(const nodepb::InitRequest
   for (const auto& [addr, why] : claim_errors) {
     spdlog::warn("init: {} is left out (its claim failed: {}); it can join later", addr, why);
   }
-  if (std::chrono::steady_clock::now() >
-      claims_start + absl::ToChronoNanoseconds(kClaimTtl - kCommitMargin)) {
+  if (options_.time->MonotonicNanos() >
+      claims_start_ns + absl::ToInt64Nanoseconds(kClaimTtl - kCommitMargin)) {
     return abort(absl::AbortedError(
         "init took too long to reserve its nodes (their claims may lapse); this init changed "
         "nothing: run it again"));

@@ -66,7 +66,7 @@ void Node::GossipLoop() {
       if (faults_ == nullptr || !faults_->DropOutbound(peer_id)) {
         auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
         grpc::ClientContext ctx;
-        ctx.set_deadline(ToChronoDeadline(options_.time->Now() + absl::Seconds(2)));
+        ctx.set_deadline(GrpcDeadlineIn(absl::Seconds(2)));
         nodepb::GossipRequest req;
         req.mutable_sender()->set_node_id(self);
         req.mutable_sender()->set_address(options_.listen_addr);
@@ -97,7 +97,7 @@ void Node::PingLoop() {
                            pthread_setname_np(pthread_self(), "ping");
                            auto stub = nodepb::Internal::NewStub(dialer_->Channel(addr));
                            grpc::ClientContext ctx;
-                           ctx.set_deadline(ToChronoDeadline(options_.time->Now() + kPingTimeout));
+                           ctx.set_deadline(GrpcDeadlineIn(kPingTimeout));
                            nodepb::PingRequest req;
                            req.set_from_node_id(self);
                            TimestampToProto(hlc_->Now(), req.mutable_now());
@@ -117,7 +117,7 @@ void Node::PingLoop() {
                          }));
     }
     for (auto& [id, f] : pings) {
-      if (f.get()) detector_->Heartbeat(id, absl::ToUnixNanos(options_.time->Now()));
+      if (f.get()) detector_->Heartbeat(id, options_.time->MonotonicNanos());
     }
     CheckClock();
     for (const auto& [id, addr] : dialer_->Addresses()) {
@@ -165,10 +165,10 @@ void Node::CheckClock() {
 
 PeerState Node::PeerStateOf(uint64_t node_id) const {
   if (node_id == this->node_id()) return PeerState::kLive;
-  const int64_t now = absl::ToUnixNanos(options_.time->Now());
+  const int64_t now = options_.time->MonotonicNanos();  // the detector's clock
   const PeerState state = detector_->State(node_id, now);
   // A peer never heard from since this node started is as good as dead after a while.
-  if (state == PeerState::kUnknown && now - started_unix_ns_ > kNeverHeardDeadNs) {
+  if (state == PeerState::kUnknown && now - started_mono_ns_ > kNeverHeardDeadNs) {
     return PeerState::kDead;
   }
   return state;

@@ -16,10 +16,11 @@ namespace {
 // Calls without a deadline get this one: nothing waits forever.
 constexpr absl::Duration kDefaultDeadline = absl::Seconds(10);
 
-absl::Time DeadlineOf(const grpc::ServerContext* ctx) {
+// The caller's deadline on the node's clock (node/grpc_deadline.h), capped.
+absl::Time DeadlineOf(TimeSource* time, const grpc::ServerContext* ctx) {
   const auto d = ctx->deadline();
-  if (d == std::chrono::system_clock::time_point::max()) return absl::Now() + kDefaultDeadline;
-  return std::min(absl::FromChrono(d), absl::Now() + absl::Minutes(5));
+  if (d == std::chrono::system_clock::time_point::max()) return time->Now() + kDefaultDeadline;
+  return std::min(FromGrpcDeadline(time, d), time->Now() + absl::Minutes(5));
 }
 
 grpc::Status ToGrpc(const absl::Status& s) {
@@ -37,7 +38,7 @@ class KvService final : public kvpb::KV::Service {
   grpc::Status Batch(grpc::ServerContext* ctx, const kvpb::BatchRequest* req,
                      kvpb::BatchResponse* resp) override {
     ScopedLatency timer(latency_);
-    *resp = node_->HandleBatch(*req, DeadlineOf(ctx));
+    *resp = node_->HandleBatch(*req, DeadlineOf(node_->options().time, ctx));
     return grpc::Status::OK;
   }
 
@@ -76,7 +77,7 @@ class InternalService final : public nodepb::Internal::Service {
                           absl::StrCat("gossip from cluster ", req->cluster_id(),
                                        ", but this node belongs to ", node_->cluster_id()));
     }
-    const int64_t now = absl::ToUnixNanos(absl::Now());
+    const int64_t now = absl::ToUnixNanos(node_->options().time->Now());
     std::vector<nodepb::GossipInfo> infos(req->infos().begin(), req->infos().end());
     GossipMergeResult merged = g->Merge(infos, now);
     if (merged.rejected > 0) {
@@ -162,7 +163,8 @@ class AdminService final : public nodepb::Admin::Service {
 
   grpc::Status Drain(grpc::ServerContext* ctx, const nodepb::DrainRequest*,
                      nodepb::DrainResponse*) override {
-    node_->Drain(std::min(absl::Seconds(30), DeadlineOf(ctx) - absl::Now()));
+    TimeSource* const time = node_->options().time;
+    node_->Drain(std::min(absl::Seconds(30), DeadlineOf(time, ctx) - time->Now()));
     return grpc::Status::OK;
   }
 

@@ -15,6 +15,7 @@
 #include "base/backoff.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "node/grpc_deadline.h"
 #include "proto/node.grpc.pb.h"
 #include "spdlog/spdlog.h"
 
@@ -26,7 +27,7 @@ using BatchResponse = rangespb::RaftMessageBatchResponse;
 
 // How long a stream may outlive its planned rotation before gRPC itself cancels it:
 // the backstop deadline for a graceful close that the peer never acknowledges.
-constexpr std::chrono::seconds kStreamDeadlineGrace{30};
+constexpr absl::Duration kStreamDeadlineGrace = absl::Seconds(30);
 // Connection state is polled in slices this long so Stop() interrupts a connect.
 constexpr absl::Duration kConnectPollSlice = absl::Milliseconds(100);
 // Range ids with unreported drops kept per peer (8 bytes each).
@@ -205,19 +206,20 @@ void RaftTransport::Peer::Run() {
 
 // Waits for channel_ to become READY, within connect_timeout; Stop() interrupts.
 absl::Status RaftTransport::Peer::Connect(const std::string& address) {
-  const absl::Time deadline = absl::Now() + absl::FromChrono(options_.connect_timeout);
+  TimeSource* const time = options_.time;
+  const absl::Time deadline = time->Now() + absl::FromChrono(options_.connect_timeout);
   grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
   while (state != GRPC_CHANNEL_READY) {
     if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) {
       return absl::UnavailableError(absl::StrCat("cannot connect to ", address));
     }
-    if (absl::Now() >= deadline) {
+    if (time->Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat("connect to ", address, " timed out"));
     }
     if (Stopping()) return absl::CancelledError("stopping");
     ReportUnreachable();  // drops of queue-full messages while we wait
     channel_->WaitForStateChange(
-        state, absl::ToChronoTime(std::min(deadline, absl::Now() + kConnectPollSlice)));
+        state, ToGrpcDeadline(time, std::min(deadline, time->Now() + kConnectPollSlice)));
     state = channel_->GetState(/*try_to_connect=*/true);
   }
   return absl::OkStatus();
@@ -226,9 +228,9 @@ absl::Status RaftTransport::Peer::Connect(const std::string& address) {
 // Runs one stream until it fails, Stop() is called or stream_lifetime passes.
 // On a write failure, *unsent holds the batch that did not go out.
 absl::Status RaftTransport::Peer::RunStream(Batch* unsent) {
+  const absl::Time rotate_at = options_.time->Now() + absl::FromChrono(options_.stream_lifetime);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + options_.stream_lifetime +
-                       kStreamDeadlineGrace);
+  context.set_deadline(ToGrpcDeadline(options_.time, rotate_at + kStreamDeadlineGrace));
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::CancelledError("stopping");
@@ -248,8 +250,7 @@ absl::Status RaftTransport::Peer::RunStream(Batch* unsent) {
   failures_since_connect_ = 0;
   last_failure_log_ = absl::InfinitePast();
 
-  absl::Status status =
-      Pump(stream.get(), absl::Now() + absl::FromChrono(options_.stream_lifetime), unsent);
+  absl::Status status = Pump(stream.get(), rotate_at, unsent);
   if (status.ok()) stream->WritesDone();  // rotation or Stop: close gracefully
   const grpc::Status finish = stream->Finish();
   {
@@ -274,13 +275,13 @@ absl::Status RaftTransport::Peer::Pump(grpc::ClientReaderWriter<Batch, BatchResp
     Batch batch;
     {
       absl::MutexLock lock(&mu_);
-      mu_.AwaitWithDeadline(absl::Condition(&has_work), rotate_at);
+      options_.time->AwaitWithDeadline(&mu_, absl::Condition(&has_work), rotate_at);
       if (stopping_) return absl::OkStatus();
       TakeBatchLocked(&batch);
     }
     ReportUnreachable();
     if (batch.requests().empty()) {
-      if (absl::Now() >= rotate_at) return absl::OkStatus();
+      if (options_.time->Now() >= rotate_at) return absl::OkStatus();
       continue;
     }
     batch.set_from_node_id(options_.node_id);
@@ -339,15 +340,16 @@ void RaftTransport::Peer::Fail(const absl::Status& status, const Batch& unsent,
 
 // Sleeps out a backoff delay, still reporting the drops of Sends made meanwhile.
 void RaftTransport::Peer::WaitBackoff(absl::Duration delay) {
-  const absl::Time deadline = absl::Now() + delay;
+  TimeSource* const time = options_.time;
+  const absl::Time deadline = time->Now() + delay;
   auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stopping_ || !unreachable_ranges_.empty();
   };
   while (true) {
     ReportUnreachable();
     absl::MutexLock lock(&mu_);
-    mu_.AwaitWithDeadline(absl::Condition(&wake), deadline);
-    if (stopping_ || absl::Now() >= deadline) {
+    time->AwaitWithDeadline(&mu_, absl::Condition(&wake), deadline);
+    if (stopping_ || time->Now() >= deadline) {
       state_ = State::kConnecting;
       return;
     }
@@ -379,7 +381,7 @@ bool RaftTransport::Peer::Stopping() {
 // Logs the first failure after a success, then at most one line per log_interval:
 // a dead peer must not flood the log with one line per reconnect attempt.
 void RaftTransport::Peer::LogFailure(const absl::Status& status) {
-  const absl::Time now = absl::Now();
+  const absl::Time now = options_.time->Now();
   if (now - last_failure_log_ < absl::FromChrono(options_.log_interval)) {
     ++failures_unlogged_;
     return;

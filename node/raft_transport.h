@@ -56,6 +56,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "base/limits.h"
+#include "base/time_source.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/server_context.h"
@@ -106,6 +107,10 @@ struct RaftTransportOptions {
   // HLC reading stamped on each outgoing batch (may be empty: no stamp).
   std::function<proto::Timestamp()> now;
   FaultInjector* faults = nullptr;  // not owned; null outside fault tests
+  // Where the transport reads time and waits: connect and stream deadlines, stream
+  // rotation, reconnect backoff, failure-log rate limit (base/time_source.h). gRPC's
+  // own deadlines cross to real time in node/grpc_deadline.h. Not owned; non-null.
+  TimeSource* time = TimeSource::Real();
   // Inbound snapshot streams: where the chunks after the header go (a store's
   // BeginSnapshot). Empty: every snapshot is refused.
   std::function<absl::StatusOr<std::unique_ptr<ranges::SnapshotSink>>(

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/client_context.h"
+#include "node/grpc_deadline.h"
 #include "node/raft_transport.h"
 #include "proto/node.grpc.pb.h"
 
@@ -28,10 +29,10 @@ absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
 // is behind; Cancel (any thread) ends a blocked Write.
 class RaftTransport::SnapshotStream final : public ranges::SnapshotStream {
  public:
-  SnapshotStream(std::shared_ptr<grpc::Channel> channel, std::string address,
+  SnapshotStream(std::shared_ptr<grpc::Channel> channel, std::string address, TimeSource* time,
                  std::chrono::hours lifetime)
       : channel_(std::move(channel)), address_(std::move(address)) {
-    context_.set_deadline(std::chrono::system_clock::now() + lifetime);
+    context_.set_deadline(ToGrpcDeadline(time, time->Now() + absl::FromChrono(lifetime)));
     stub_ = nodepb::Internal::NewStub(channel_);
     writer_ = stub_->RaftSnapshot(&context_, &response_);
   }
@@ -82,7 +83,7 @@ absl::StatusOr<std::unique_ptr<ranges::SnapshotStream>> RaftTransport::OpenSnaps
     return absl::UnavailableError(absl::StrCat("no address known for node ", node_id));
   }
   return std::unique_ptr<ranges::SnapshotStream>(std::make_unique<SnapshotStream>(
-      NewChannel(address, options_), address, options_.snapshot_stream_deadline));
+      NewChannel(address, options_), address, options_.time, options_.snapshot_stream_deadline));
 }
 
 grpc::Status RaftTransport::ServeSnapshot(grpc::ServerContext* context,

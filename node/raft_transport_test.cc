@@ -555,6 +555,34 @@ TEST(RaftTransportTest, StreamsAreReestablishedAfterTheirLifetime) {
   EXPECT_EQ(n1.transport().metrics().stream_failures.load(), 0u);
 }
 
+// Issue 15: stream rotation is decided on the transport's injected clock
+// (RaftTransportOptions::time). With a manual clock the stream lives exactly
+// stream_lifetime of it, however little real time passes; were the transport to read
+// the real clock, the 10-minute stream would not rotate within the test.
+TEST(RaftTransportTest, AStreamRotatesWhenTheInjectedClockPassesItsLifetime) {
+  ManualTimeSource time;
+  AddressBook book;
+  TestNode n1(1, &book, nullptr, [&time](RaftTransportOptions* options) {
+    options->time = &time;
+    options->stream_lifetime = std::chrono::minutes(10);
+  });
+  TestNode n2(2, &book);
+  n1.transport().Send(Message(1, 1, 2, 0));
+  ASSERT_TRUE(WaitFor([&] { return n2.MessagesReceived() == 1; }));
+  EXPECT_EQ(n1.transport().metrics().stream_connects.load(), 1u);
+  time.Advance(absl::Minutes(10) - absl::Nanoseconds(1));
+  n1.transport().Send(Message(1, 1, 2, 1));
+  ASSERT_TRUE(WaitFor([&] { return n2.MessagesReceived() == 2; }));
+  // Real time for the sender to (wrongly) notice a passed deadline: 20 poll slices.
+  absl::SleepFor(20 * ManualTimeSource::kPollSlice);
+  EXPECT_EQ(n1.transport().metrics().stream_connects.load(), 1u) << "1 ns before its end";
+  time.Advance(absl::Nanoseconds(1));
+  EXPECT_TRUE(WaitFor([&] { return n1.transport().metrics().stream_connects.load() == 2; }));
+  n1.transport().Send(Message(1, 1, 2, 2));
+  EXPECT_TRUE(WaitFor([&] { return n2.MessagesReceived() == 3; }));
+  EXPECT_EQ(n1.transport().metrics().stream_failures.load(), 0u);
+}
+
 // ConfigureServer accepts keepalive pings on an idle stream: without it the server
 // answers frequent pings with GOAWAY and every idle stream breaks.
 TEST(RaftTransportTest, IdleStreamSurvivesKeepalives) {

@@ -2,7 +2,8 @@
 # The whole test suite: installs what is missing, builds, then runs the unit and
 # integration tests with ctest.
 #
-#   scripts/test.sh                 the layer check (scripts/check_layers.sh), then
+#   scripts/test.sh                 the layer check (scripts/check_layers.sh) and the
+#                                   time check (scripts/check_time.sh), then
 #                                   unit + integration (what CI runs)
 #   scripts/test.sh slow            the long tests (label slow: soaks), then the chaos tests
 #                                   (label chaos) under ThreadSanitizer, as `tsan chaos`
@@ -81,8 +82,10 @@ case "${1:-}" in
     ;;
   *)
     labels=${1:-'unit|integration'}
-    # Seconds, and an include against the layer order fails before the long build.
+    # Seconds, and an include against the layer order or a read of the real clock in
+    # ranges/ or node/ fails before the long build.
     scripts/check_layers.sh
+    scripts/check_time.sh
     scripts/build.sh
     run_ctest build "$labels"
     ;;
