@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "client/testing/fake_kv_server.h"
 #include "client/cli/testing/cli_runner.h"
+#include "client/testing/fake_kv_server.h"
 
 namespace rangedb {
 

@@ -25,11 +25,9 @@ Node::Node(NodeOptions options)
       started_unix_ns_(absl::ToUnixNanos(options_.time->Now())),
       started_mono_ns_(options_.time->MonotonicNanos()),
       incarnation_(NewRandomId()),
-      local_sender_(
-          [this](const kvpb::BatchRequest& request, absl::Time deadline) {
-            return HandleBatch(request, deadline);
-          },
-          ranges::LocalSenderOptions{.time = options_.time}) {}
+      local_sender_([this](const kvpb::BatchRequest& request,
+                           absl::Time deadline) { return HandleBatch(request, deadline); },
+                    ranges::LocalSenderOptions{.time = options_.time}) {}
 
 Node::~Node() { Stop(); }
 

@@ -57,13 +57,18 @@ TEST(NodeLocalSenderTest, ATransactionCommitsThroughTheNodesOwnGateway) {
     txn::Txn t(node->local_sender());
     ASSERT_TRUE(t.Put("a", "1").ok());
     // The system range (where SQL's catalog goes) and the user range: two ranges.
-    ASSERT_TRUE(t.Put("\x03" "catalog/t", "2").ok());
+    ASSERT_TRUE(t.Put("\x03"
+                      "catalog/t",
+                      "2")
+                    .ok());
     absl::Status s = t.Commit();
     ASSERT_TRUE(s.ok()) << s;
   }
   txn::Txn r(node->local_sender());
   EXPECT_EQ(*r.Get("a"), std::optional<std::string>("1"));
-  EXPECT_EQ(*r.Get("\x03" "catalog/t"), std::optional<std::string>("2"));
+  EXPECT_EQ(*r.Get("\x03"
+                   "catalog/t"),
+            std::optional<std::string>("2"));
   EXPECT_TRUE(r.Commit().ok());
 }
 

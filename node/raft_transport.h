@@ -124,7 +124,7 @@ struct RaftTransportOptions {
   // Per peer, on top of queue_max_bytes, for control messages only (about 3,000
   // heartbeats).
   size_t control_reserve_bytes = size_t{1} << 20;
-  size_t batch_max_bytes = 4 << 20;           // a batch holds at least one message
+  size_t batch_max_bytes = 4 << 20;  // a batch holds at least one message
   // gRPC limit of one message (a batch, or a snapshot chunk): a chunk holds at least
   // one key, and an entry is at most limits::kMaxRaftCommandBytes. The node's server
   // takes the larger of this and limits::kMaxKvMessageBytes.

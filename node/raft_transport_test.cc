@@ -371,8 +371,9 @@ TEST(RaftTransportTest, AQueueFullOfAppendsStillTakesHeartbeats) {
   EXPECT_EQ(m.dropped_queue_full.load(), dropped) << "heartbeats were dropped behind appends";
   n1.transport().Send(Message(sent++, 1, 3, 0, 64 << 10));
   EXPECT_EQ(m.dropped_queue_full.load(), dropped + 1) << "an append went past the bound";
-  EXPECT_LE(m.queued_bytes.load(),
-            static_cast<int64_t>(20 * ((64 << 10) + 256) + RaftTransportOptions{}.control_reserve_bytes));
+  EXPECT_LE(
+      m.queued_bytes.load(),
+      static_cast<int64_t>(20 * ((64 << 10) + 256) + RaftTransportOptions{}.control_reserve_bytes));
   n1.transport().Stop();
   server->Shutdown(std::chrono::system_clock::now());
 }

@@ -166,7 +166,8 @@ TEST_F(TxnProtocolTest, ATransactionOlderThanARangesFirstLeaseMayCreateItsRecord
   TimestampToProto(start, t.mutable_start_timestamp());
   TimestampToProto(start, t.mutable_read_timestamp());
   TimestampToProto(start, t.mutable_write_timestamp());
-  TimestampToProto(Timestamp{start.wall_ns + kTestMaxOffsetNanos, 0}, t.mutable_uncertainty_limit());
+  TimestampToProto(Timestamp{start.wall_ns + kTestMaxOffsetNanos, 0},
+                   t.mutable_uncertainty_limit());
   ASSERT_FALSE(SendTxn(&t, Put(K("h1"), "t")).has_error());
   kvpb::BatchResponse r = CommitRefreshing(&t, {K("h1")}, {});
   const bool committed = !r.has_error() && r.responses(0).end_txn().status() == kvpb::COMMITTED;
@@ -550,7 +551,7 @@ TEST_F(TxnNewLeaseTest, AStaleFirstUserDoesNotSetUpALaterLease) {
   kvpb::BatchRequest u_end;
   AddEnd(&u_end, u, {K("h7")});
   ASSERT_FALSE(SendTxn(&u, u_end, lh).has_error());
-  std::move(join_first).Invoke();  // the stale first user goes on
+  std::move(join_first).Invoke();                    // the stale first user goes on
   ASSERT_FALSE(Send(Get(K("h8")), lh).has_error());  // and one more user of the lease
   kvpb::BatchResponse r = CommitRefreshing(&t, {K("h6")}, {}, lh);
   EXPECT_FALSE(r.has_error()) << "a transaction younger than the lease was refused its record "

@@ -254,8 +254,8 @@ int TxnRecordsChaosTest::CommittedWritesAfterGc(client::KvClient* kv) {
   // GC collects the record once it is txn_record_gc_age old.
   // Resolving 12,000 intents behind a lease that moves under the load takes minutes
   // under ThreadSanitizer (2026-12-07: it ran out of a 2-minute wait once).
-  const absl::Time give_up = absl::Now() + absl::Milliseconds(kRecordGcAgeMs) +
-                             absl::Seconds(90) * kSanitizerSlowdown;
+  const absl::Time give_up =
+      absl::Now() + absl::Milliseconds(kRecordGcAgeMs) + absl::Seconds(90) * kSanitizerSlowdown;
   absl::StatusOr<bool> exists = true;
   while (absl::Now() < give_up) {
     exists = RecordExists(kv, *id);

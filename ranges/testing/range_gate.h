@@ -50,9 +50,9 @@ class RangeGate {
  private:
   absl::Mutex mu_;
   uint64_t range_id_ ABSL_GUARDED_BY(mu_) = 0;  // 0: open
-  int most_ ABSL_GUARDED_BY(mu_) = INT_MAX;      // callers to hold after Close
-  int admitted_ ABSL_GUARDED_BY(mu_) = 0;        // callers held since Close
-  int held_ ABSL_GUARDED_BY(mu_) = 0;            // callers waiting now
+  int most_ ABSL_GUARDED_BY(mu_) = INT_MAX;     // callers to hold after Close
+  int admitted_ ABSL_GUARDED_BY(mu_) = 0;       // callers held since Close
+  int held_ ABSL_GUARDED_BY(mu_) = 0;           // callers waiting now
 };
 
 }  // namespace rangedb::ranges
