@@ -27,7 +27,8 @@ Node::Node(NodeOptions options)
       incarnation_(NewRandomId()),
       local_sender_([this](const kvpb::BatchRequest& request,
                            absl::Time deadline) { return HandleBatch(request, deadline); },
-                    ranges::LocalSenderOptions{.time = options_.time}) {}
+                    ranges::LocalSenderOptions{.time = options_.time}),
+      sql_sessions_(std::make_unique<SqlSessions>(options_.time)) {}
 
 Node::~Node() { Stop(); }
 
@@ -402,6 +403,11 @@ std::optional<kvpb::RangeDescriptor> Node::FirstRange() {
 void Node::Drain(absl::Duration timeout) {
   TimeSource* const time = options_.time;
   const absl::Time deadline = time->Now() + timeout;
+  // SQL sessions first: their transactions go through this node's local sender,
+  // which refuses every batch once the node drains (node/node.h).
+  if (int n = sql_sessions_->Drain(time->Now() + timeout / 2); n > 0) {
+    spdlog::warn("node: drain: interrupted {} running SQL statements", n);
+  }
   draining_.store(true);
   spdlog::info("node: draining: refusing new client requests, moving leases away");
   if (serving_.load()) {

@@ -44,6 +44,7 @@
 #include "node/offset_clock.h"
 #include "node/phi_accrual.h"
 #include "node/raft_transport.h"
+#include "node/sql_service.h"
 #include "proto/node.pb.h"
 #include "ranges/gateway.h"
 #include "ranges/local_sender.h"
@@ -131,6 +132,9 @@ class Node {
   // Stop(), which does not wait for batches in flight (one sent after Stop() began
   // is refused).
   txn::Sender* local_sender() { return &local_sender_; }
+  // The SQL sessions running in this node (node/sql_service.h). Drain() drains them
+  // before anything else.
+  SqlSessions* sql_sessions() { return sql_sessions_.get(); }
   nodepb::NodeStatusResponse Status(bool local_only);
   bool Ready() const;
   // Stops serving for good (until restarted): refuses requests with `reason` and
@@ -243,6 +247,7 @@ class Node {
   ranges::KeySenderBinding key_sender_binding_;
   MetricsRegistry metrics_;
   HttpServer http_;
+  std::unique_ptr<SqlSessions> sql_sessions_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> grpc_server_;
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "node/node.h"
+#include "node/sql_service.h"
 #include "proto/kv.grpc.pb.h"
 #include "proto/node.grpc.pb.h"
 #include "spdlog/spdlog.h"
@@ -208,6 +209,7 @@ std::vector<std::unique_ptr<grpc::Service>> MakeNodeServices(Node* node) {
   services.push_back(std::make_unique<KvService>(node));
   services.push_back(std::make_unique<InternalService>(node));
   services.push_back(std::make_unique<AdminService>(node));
+  services.push_back(MakeSqlService(node));
   if (node->faults() != nullptr) services.push_back(std::make_unique<TestingService>(node));
   return services;
 }

@@ -1,0 +1,115 @@
+#include "sql/catalog.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "sql/sqlstate.h"
+#include "storage/encoding.h"
+#include "storage/keys.h"
+
+namespace rangedb::sql {
+namespace {
+
+std::string CatalogKey(absl::string_view suffix) {
+  return absl::StrCat(keys::kSystemCatalogPrefix, suffix);
+}
+
+absl::StatusOr<uint64_t> ReadCounter(txn::Txn& txn, const std::string& key) {
+  absl::StatusOr<std::optional<std::string>> value = txn.Get(key);
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return 0;
+  uint64_t n = 0;
+  if (!absl::SimpleAtoi(**value, &n)) {
+    return SqlError(sqlstate::kInternalError,
+                    absl::StrCat("catalog counter ", absl::CEscape(key), " is corrupt: '",
+                                 absl::CEscape(**value), "'"));
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string CatalogVersionKey() { return CatalogKey("version"); }
+std::string CatalogIdGeneratorKey() { return CatalogKey("idgen"); }
+
+std::string DescriptorKey(uint64_t id) {
+  std::string key = CatalogKey("desc/");
+  AppendUvarintKey(&key, id, Direction::kAscending);
+  return key;
+}
+std::string DescriptorSpanStart() { return CatalogKey("desc/"); }
+std::string DescriptorSpanEnd() { return CatalogKey("desc0"); }  // '0' follows '/'
+
+std::string FoldName(absl::string_view name) { return absl::AsciiStrToLower(name); }
+
+std::string NameKey(absl::string_view name) {
+  std::string key = CatalogKey("name/");
+  AppendTextKey(&key, FoldName(name), Direction::kAscending);
+  return key;
+}
+
+absl::StatusOr<uint64_t> ReadVersion(txn::Txn& txn) { return ReadCounter(txn, CatalogVersionKey()); }
+
+absl::StatusOr<uint64_t> BumpVersion(txn::Txn& txn) {
+  absl::StatusOr<uint64_t> version = ReadVersion(txn);
+  if (!version.ok()) return version.status();
+  if (absl::Status s = txn.Put(CatalogVersionKey(), absl::StrCat(*version + 1)); !s.ok()) return s;
+  return *version + 1;
+}
+
+absl::StatusOr<std::vector<sqlpb::TableDescriptor>> LoadDescriptors(txn::Txn& txn) {
+  std::vector<sqlpb::TableDescriptor> out;
+  std::string start = DescriptorSpanStart();
+  const std::string end = DescriptorSpanEnd();
+  while (true) {  // bounded: each page moves start past its last row
+    absl::StatusOr<std::vector<kv::KeyValue>> page = txn.Scan(start, end, kv::kScanPageRows);
+    if (!page.ok()) return page.status();
+    for (const kv::KeyValue& row : *page) {
+      sqlpb::TableDescriptor desc;
+      if (!desc.ParseFromString(row.value)) {
+        return SqlError(sqlstate::kInternalError,
+                        absl::StrCat("table descriptor at ", absl::CEscape(row.key),
+                                     " does not parse"));
+      }
+      out.push_back(std::move(desc));
+    }
+    if (static_cast<int64_t>(page->size()) < kv::kScanPageRows) return out;
+    start = page->back().key + std::string(1, '\0');
+  }
+}
+
+absl::StatusOr<uint64_t> AllocateTableId(txn::Txn& txn) {
+  absl::StatusOr<uint64_t> last = ReadCounter(txn, CatalogIdGeneratorKey());
+  if (!last.ok()) return last.status();
+  const uint64_t id = std::max(*last + 1, kFirstTableId);
+  if (absl::Status s = txn.Put(CatalogIdGeneratorKey(), absl::StrCat(id)); !s.ok()) return s;
+  return id;
+}
+
+absl::Status CreateTable(txn::Txn& txn, const sqlpb::TableDescriptor& desc) {
+  const std::string name_key = NameKey(desc.name());
+  absl::StatusOr<std::optional<std::string>> existing = txn.Get(name_key);
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) {
+    return SqlError(sqlstate::kDuplicateTable,
+                    absl::StrCat("table ", desc.name(), " already exists"));
+  }
+  if (absl::Status s = txn.Put(name_key, absl::StrCat(desc.id())); !s.ok()) return s;
+  return WriteDescriptor(txn, desc);
+}
+
+absl::Status DropTable(txn::Txn& txn, const sqlpb::TableDescriptor& desc) {
+  const std::string prefix = keys::TablePrefix(desc.id());
+  const std::string prefix_end = keys::TablePrefix(desc.id() + 1);
+  absl::StatusOr<int64_t> deleted = txn.DeleteRange(prefix, prefix_end);
+  if (!deleted.ok()) return deleted.status();
+  if (absl::Status s = txn.Delete(NameKey(desc.name())); !s.ok()) return s;
+  return txn.Delete(DescriptorKey(desc.id()));
+}
+
+absl::Status WriteDescriptor(txn::Txn& txn, const sqlpb::TableDescriptor& desc) {
+  return txn.Put(DescriptorKey(desc.id()), desc.SerializeAsString());
+}
+
+}  // namespace rangedb::sql

@@ -1,0 +1,702 @@
+#include "sql/session.h"
+
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/check.h"
+#include "base/kv_api.h"
+#include "sql/catalog.h"
+#include "sql/sqlstate.h"
+#include "sql/statement_text.h"
+#include "sql/vtab.h"
+
+namespace rangedb::sql {
+namespace {
+
+constexpr size_t kMaxAuthOps = 256;
+
+bool IsDdlKeyword(absl::string_view kw) { return kw == "CREATE" || kw == "DROP" || kw == "ALTER"; }
+
+std::string CommandTag(absl::string_view keyword, sqlite3_stmt* stmt) {
+  if (keyword == "INSERT" || keyword == "REPLACE") return "INSERT";
+  if (keyword == "UPDATE" || keyword == "DELETE" || keyword == "BEGIN" || keyword == "SAVEPOINT" ||
+      keyword == "RELEASE" || keyword == "ROLLBACK" || keyword == "PRAGMA" || keyword == "EXPLAIN") {
+    return std::string(keyword);
+  }
+  if (keyword == "COMMIT" || keyword == "END") return "COMMIT";
+  if (stmt != nullptr && sqlite3_column_count(stmt) > 0) return "SELECT";
+  return std::string(keyword);
+}
+
+// A key-space error as the SQL layer reports it.
+absl::Status MapKvError(const absl::Status& status) {
+  if (status.GetPayload(kSqlStatePayloadUrl).has_value()) return status;
+  if (txn::IsRetryable(status)) {
+    return SqlError(sqlstate::kSerializationFailure,
+                    absl::StrCat("restart transaction: ", status.message()));
+  }
+  if (kv::IsAmbiguous(status)) {
+    return SqlError(sqlstate::kAmbiguousCommit,
+                    absl::StrCat("result is ambiguous (the transaction may or may not have "
+                                 "committed): ",
+                                 status.message()));
+  }
+  return status;
+}
+
+}  // namespace
+
+Session::Session(SessionOptions options)
+    : options_(std::move(options)), write_set_(options_.txn_options.max_write_bytes) {}
+
+Session::~Session() { Close(); }
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Open(SessionOptions options) {
+  RANGEDB_CHECK(options.sender != nullptr);
+  std::unique_ptr<Session> session(new Session(std::move(options)));
+  if (absl::Status s = session->Init(); !s.ok()) return s;
+  return session;
+}
+
+absl::Status Session::Init() {
+  absl::StatusOr<Db> db = OpenMemoryDb();
+  if (!db.ok()) return db.status();
+  db_ = std::move(*db);
+  absl::StatusOr<std::unique_ptr<ShadowSchema>> shadow = ShadowSchema::Open();
+  if (!shadow.ok()) return shadow.status();
+  shadow_ = std::move(*shadow);
+  if (absl::Status s = RegisterModule(db_.get(), this); !s.ok()) return s;
+  sqlite3_set_authorizer(db_.get(), &Session::Authorize, this);
+  return absl::OkStatus();
+}
+
+void Session::Close() {
+  if (txn_ != nullptr) RollbackKv();
+  CloseKvTxn();
+  if (db_ != nullptr && !sqlite3_get_autocommit(db_.get())) {
+    internal_ = true;
+    (void)Exec(db_.get(), "ROLLBACK");
+    internal_ = false;
+  }
+}
+
+bool Session::in_transaction() const { return !sqlite3_get_autocommit(db_.get()); }
+
+void Session::Interrupt() { sqlite3_interrupt(db_.get()); }
+
+int Session::Authorize(void* self, int op, const char* a1, const char* a2, const char*,
+                       const char*) {
+  auto* session = static_cast<Session*>(self);
+  if (session->internal_) return SQLITE_OK;
+  if (session->auth_ops_.size() < kMaxAuthOps) {
+    session->auth_ops_.push_back(AuthOp{op, a1 ? a1 : "", a2 ? a2 : ""});
+  }
+  switch (op) {
+    case SQLITE_ATTACH:
+    case SQLITE_DETACH:
+      return SQLITE_DENY;  // a session has no files
+    case SQLITE_PRAGMA:
+      // Reading pragmas (table_info, …) is harmless; setting one could change what
+      // the connection does under the module (writable_schema, …).
+      return a2 == nullptr ? SQLITE_OK : SQLITE_DENY;
+    default:
+      return SQLITE_OK;
+  }
+}
+
+// ---- Transactions ----
+
+absl::Status Session::KvError(absl::Status status) {
+  kv_failed_ = true;
+  return MapKvError(status);
+}
+
+absl::Status Session::BeginKvTxn() {
+  RANGEDB_CHECK(txn_ == nullptr);
+  txn_ = std::make_unique<txn::Txn>(options_.sender, options_.txn_options);
+  committed_ = false;
+  rolled_back_ = false;
+  kv_failed_ = false;
+  write_set_.Clear();
+  savepoints_.clear();
+  absl::StatusOr<uint64_t> version = ReadVersion(*txn_);
+  if (!version.ok()) return KvError(version.status());
+  if (schema_version_ == *version) return absl::OkStatus();
+  return LoadSchema(*version);
+}
+
+absl::Status Session::LoadSchema(uint64_t version) {
+  absl::StatusOr<std::vector<sqlpb::TableDescriptor>> descs = LoadDescriptors(*txn_);
+  if (!descs.ok()) return KvError(descs.status());
+  std::map<uint64_t, std::shared_ptr<const TableInfo>> tables;
+  std::map<std::string, uint64_t> ids;
+  std::vector<std::shared_ptr<const TableInfo>> list;
+  for (sqlpb::TableDescriptor& desc : *descs) {
+    absl::StatusOr<std::shared_ptr<const TableInfo>> info = TableInfo::Make(std::move(desc));
+    if (!info.ok()) return info.status();
+    ids[FoldName((*info)->name())] = (*info)->id();
+    list.push_back(*info);
+    tables[(*info)->id()] = std::move(*info);
+  }
+  // Redeclare the virtual tables that changed (no statement is prepared now).
+  internal_ = true;
+  absl::Status status;
+  for (const auto& [id, old] : tables_) {
+    auto it = tables.find(id);
+    if (it != tables.end() && it->second->desc().version() == old->desc().version() &&
+        it->second->name() == old->name()) {
+      continue;
+    }
+    status = Exec(db_.get(), absl::StrCat("DROP TABLE main.", QuoteIdentifier(old->name())));
+    if (!status.ok()) break;
+  }
+  std::map<uint64_t, std::shared_ptr<const TableInfo>> previous = std::move(tables_);
+  tables_ = std::move(tables);
+  table_ids_ = std::move(ids);
+  for (const auto& [id, info] : tables_) {
+    if (!status.ok()) break;
+    auto it = previous.find(id);
+    if (it != previous.end() && it->second->desc().version() == info->desc().version() &&
+        it->second->name() == info->name()) {
+      continue;
+    }
+    status = Exec(db_.get(), absl::StrCat("CREATE VIRTUAL TABLE main.", QuoteIdentifier(info->name()),
+                                          " USING ", kModuleName, "(", id, ")"));
+  }
+  internal_ = false;
+  if (status.ok()) status = shadow_->Rebuild(list);
+  if (!status.ok()) {
+    schema_version_.reset();
+    return SqlError(sqlstate::kInternalError,
+                    absl::StrCat("cannot load the schema: ", status.message()));
+  }
+  schema_version_ = version;
+  return absl::OkStatus();
+}
+
+absl::Status Session::CommitKv() {
+  if (committed_) return absl::OkStatus();
+  if (txn_ == nullptr || kv_failed_ || rolled_back_) {
+    return SqlError(sqlstate::kInFailedTransaction, "the transaction can no longer commit");
+  }
+  if (absl::Status s = write_set_.ApplyTo(*txn_); !s.ok()) return KvError(s);
+  if (absl::Status s = txn_->Commit(); !s.ok()) return KvError(s);
+  committed_ = true;
+  return absl::OkStatus();
+}
+
+void Session::RollbackKv() {
+  if (txn_ != nullptr && !committed_ && !rolled_back_ && !kv_failed_) (void)txn_->Rollback();
+  rolled_back_ = true;
+  write_set_.Clear();
+}
+
+void Session::CloseKvTxn() {
+  txn_.reset();
+  write_set_.Clear();
+  savepoints_.clear();
+  aborted_ = false;
+}
+
+void Session::Sleep(std::chrono::milliseconds wait) {
+  if (options_.sleep_for) {
+    options_.sleep_for(wait);
+  } else {
+    std::this_thread::sleep_for(wait);
+  }
+}
+
+// ---- Statements ----
+
+absl::StatusOr<std::optional<StatementResult>> Session::ExecuteNext(
+    absl::string_view* sql, absl::Span<const Parameter> params, RowSink* sink) {
+  *sql = SkipSpaceAndComments(*sql);
+  // A lone ';' is an empty statement.
+  while (!sql->empty() && sql->front() == ';') *sql = SkipSpaceAndComments(sql->substr(1));
+  if (sql->empty()) return std::optional<StatementResult>();
+  if (aborted_) return ExecuteWhileAborted(sql);
+  if (IsDdlKeyword(FirstKeyword(*sql))) return ExecuteDdl(sql);
+  return ExecuteDml(sql, params, sink);
+}
+
+absl::StatusOr<std::optional<StatementResult>> Session::ExecuteWhileAborted(absl::string_view* sql) {
+  const std::string keyword = FirstKeyword(*sql);
+  sqlite3_stmt* raw = nullptr;
+  const char* tail = nullptr;
+  internal_ = true;
+  const int rc = sqlite3_prepare_v2(db_.get(), sql->data(), static_cast<int>(sql->size()), &raw, &tail);
+  internal_ = false;
+  Stmt stmt(raw);
+  const absl::string_view rest = rc == SQLITE_OK && tail != nullptr
+                                     ? sql->substr(tail - sql->data())
+                                     : absl::string_view();
+  const bool rollback_to = keyword == "ROLLBACK" &&
+                           absl::StrContains(absl::AsciiStrToUpper(sql->substr(0, rest.data() - sql->data())), " TO ");
+  *sql = rest;
+  if ((keyword == "ROLLBACK" && !rollback_to) || keyword == "COMMIT" || keyword == "END") {
+    RollbackKv();
+    CloseKvTxn();
+    internal_ = true;
+    absl::Status s = Exec(db_.get(), "ROLLBACK");
+    internal_ = false;
+    if (!s.ok()) return s;
+    return std::optional<StatementResult>(StatementResult{"ROLLBACK", 0});
+  }
+  return SqlError(sqlstate::kInFailedTransaction,
+                  "current transaction is aborted, commands ignored until end of transaction block");
+}
+
+absl::Status Session::BindParameters(sqlite3_stmt* stmt, absl::Span<const Parameter> params) {
+  int position = 0;
+  for (const Parameter& p : params) {
+    int index = 0;
+    if (p.name.empty()) {
+      index = ++position;
+    } else {
+      index = sqlite3_bind_parameter_index(stmt, p.name.c_str());
+      if (index == 0) continue;  // a parameter of another statement of the request
+    }
+    if (index > sqlite3_bind_parameter_count(stmt)) continue;
+    if (int rc = BindValue(stmt, index, p.value); rc != SQLITE_OK) return SqliteError(rc, sqlite3_errstr(rc));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDml(
+    absl::string_view* sql, absl::Span<const Parameter> params, RowSink* sink) {
+  const bool autocommit = sqlite3_get_autocommit(db_.get()) != 0;
+  const absl::string_view text = *sql;
+  rangedb::Backoff backoff(options_.retry_backoff);
+  for (int attempt = 1;; ++attempt) {
+    int64_t rows_sent = 0;
+    absl::string_view tail = text;
+    absl::StatusOr<StatementResult> result = RunDmlOnce(text, &tail, params, sink, &rows_sent);
+    *sql = tail;
+    if (result.ok()) return std::optional<StatementResult>(std::move(*result));
+    const bool retry = autocommit && rows_sent == 0 && attempt < options_.max_autocommit_attempts &&
+                       SqlStateOf(result.status()) == sqlstate::kSerializationFailure &&
+                       sqlite3_get_autocommit(db_.get());
+    if (!retry) return result.status();
+    Sleep(backoff.Next());
+  }
+}
+
+absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl::string_view* tail,
+                                                    absl::Span<const Parameter> params,
+                                                    RowSink* sink, int64_t* rows_sent) {
+  if (txn_ == nullptr) {
+    if (absl::Status s = BeginKvTxn(); !s.ok()) {
+      RollbackKv();
+      CloseKvTxn();
+      return s;
+    }
+  }
+  auth_ops_.clear();
+  statement_error_ = absl::OkStatus();
+  conflict_.reset();
+  sqlite3_stmt* raw = nullptr;
+  const char* end = nullptr;
+  const int prc =
+      sqlite3_prepare_v2(db_.get(), text.data(), static_cast<int>(text.size()), &raw, &end);
+  Stmt stmt(raw);
+  *tail = end != nullptr ? text.substr(end - text.data()) : absl::string_view();
+  const std::string keyword = FirstKeyword(text);
+  absl::Status status;
+  if (prc != SQLITE_OK) {
+    status = SqliteError(db_.get());
+  } else if (stmt == nullptr) {
+    // Only a comment: nothing ran.
+  } else {
+    insert_table_.clear();
+    insert_columns_.reset();
+    if (std::optional<InsertTarget> target = ParseInsertTarget(text)) {
+      insert_table_ = FoldName(target->table);
+      if (target->columns) {
+        std::vector<std::string> folded;
+        for (const std::string& c : *target->columns) folded.push_back(FoldName(c));
+        insert_columns_ = std::move(folded);
+      }
+    }
+    status = BindParameters(stmt.get(), params);
+  }
+  const size_t mark = write_set_.Mark();
+  StatementResult result;
+  if (status.ok() && stmt != nullptr) {
+    result.command_tag = CommandTag(keyword, stmt.get());
+    int rc;
+    bool first = true;
+    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+      const int n = sqlite3_column_count(stmt.get());
+      if (first) {
+        std::vector<ColumnInfo> columns;
+        for (int i = 0; i < n; ++i) {
+          const char* type = sqlite3_column_decltype(stmt.get(), i);
+          columns.push_back(ColumnInfo{sqlite3_column_name(stmt.get(), i), type ? type : ""});
+        }
+        status = sink->Columns(columns);
+        first = false;
+        if (!status.ok()) break;
+      }
+      std::vector<Value> row;
+      row.reserve(n);
+      for (int i = 0; i < n; ++i) row.push_back(ColumnValue(stmt.get(), i));
+      status = sink->Row(std::move(row));
+      ++*rows_sent;
+      if (!status.ok()) break;
+    }
+    if (status.ok() && rc != SQLITE_DONE) {
+      status = statement_error_.ok() ? SqliteError(db_.get()) : statement_error_;
+    }
+    if (status.ok() && first && sqlite3_column_count(stmt.get()) > 0) {
+      // A query without rows still describes its columns.
+      std::vector<ColumnInfo> columns;
+      for (int i = 0; i < sqlite3_column_count(stmt.get()); ++i) {
+        const char* type = sqlite3_column_decltype(stmt.get(), i);
+        columns.push_back(ColumnInfo{sqlite3_column_name(stmt.get(), i), type ? type : ""});
+      }
+      status = sink->Columns(columns);
+    }
+    result.rows_affected = sqlite3_stmt_readonly(stmt.get()) ? *rows_sent : sqlite3_changes64(db_.get());
+    stmt.reset();  // finishes the statement before the transaction is settled
+  }
+  insert_table_.clear();
+  insert_columns_.reset();
+
+  // Settle the transaction.
+  bool rollback_requested = rolled_back_;
+  for (const AuthOp& op : auth_ops_) {
+    if (op.op == SQLITE_TRANSACTION && op.arg1 == "ROLLBACK") rollback_requested = true;
+  }
+  if (!status.ok() && !kv_failed_ && conflict_ != ConflictMode::kFail) write_set_.RollbackTo(mark);
+  if (sqlite3_get_autocommit(db_.get())) {
+    if (status.ok() && !rollback_requested && !kv_failed_) {
+      status = CommitKv();
+    } else {
+      RollbackKv();
+    }
+    CloseKvTxn();
+  } else if (kv_failed_) {
+    // The explicit transaction cannot go on: wait for ROLLBACK.
+    RollbackKv();
+    aborted_ = true;
+  } else if (status.ok()) {
+    ApplySavepointOps(mark);
+  }
+  if (!status.ok()) return status;
+  return result;
+}
+
+void Session::ApplySavepointOps(size_t mark_before) {
+  for (const AuthOp& op : auth_ops_) {
+    if (op.op != SQLITE_SAVEPOINT) continue;
+    const std::string name = FoldName(op.arg2);
+    if (op.arg1 == "BEGIN") {
+      savepoints_.emplace_back(name, mark_before);
+      continue;
+    }
+    // RELEASE or ROLLBACK TO the innermost savepoint of that name.
+    for (size_t i = savepoints_.size(); i-- > 0;) {
+      if (savepoints_[i].first != name) continue;
+      if (op.arg1 == "ROLLBACK") {
+        write_set_.RollbackTo(savepoints_[i].second);
+        savepoints_.resize(i + 1);
+      } else {
+        savepoints_.resize(i);
+      }
+      break;
+    }
+  }
+}
+
+// ---- DDL ----
+
+absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDdl(absl::string_view* sql) {
+  const absl::string_view text = *sql;
+  if (!sqlite3_get_autocommit(db_.get())) {
+    // Find the end of the statement so the rest of the request can go on.
+    sqlite3_stmt* raw = nullptr;
+    const char* end = nullptr;
+    sqlite3_prepare_v2(shadow_->db(), text.data(), static_cast<int>(text.size()), &raw, &end);
+    Stmt stmt(raw);
+    *sql = end != nullptr ? text.substr(end - text.data()) : absl::string_view();
+    return NotSupported("schema changes inside BEGIN … COMMIT (run them on their own)");
+  }
+  rangedb::Backoff backoff(options_.retry_backoff);
+  for (int attempt = 1;; ++attempt) {
+    absl::string_view tail = text;
+    absl::StatusOr<StatementResult> result = RunDdlOnce(text, &tail);
+    *sql = tail;
+    if (result.ok()) return std::optional<StatementResult>(std::move(*result));
+    if (attempt >= options_.max_autocommit_attempts ||
+        SqlStateOf(result.status()) != sqlstate::kSerializationFailure) {
+      return result.status();
+    }
+    Sleep(backoff.Next());
+  }
+}
+
+absl::StatusOr<StatementResult> Session::RunDdlOnce(absl::string_view text, absl::string_view* tail) {
+  if (absl::Status s = BeginKvTxn(); !s.ok()) {
+    RollbackKv();
+    CloseKvTxn();
+    return s;
+  }
+  // Whatever happens next, the shadow may have changed: reload it before the next
+  // statement.
+  schema_version_.reset();
+  auto fail = [&](absl::Status s) -> absl::Status {
+    RollbackKv();
+    CloseKvTxn();
+    return s;
+  };
+  std::vector<AuthOp> ops;
+  sqlite3_set_authorizer(
+      shadow_->db(),
+      [](void* out, int op, const char* a1, const char* a2, const char*, const char*) {
+        auto* list = static_cast<std::vector<AuthOp>*>(out);
+        if (list->size() < kMaxAuthOps) list->push_back(AuthOp{op, a1 ? a1 : "", a2 ? a2 : ""});
+        return SQLITE_OK;
+      },
+      &ops);
+  sqlite3_stmt* raw = nullptr;
+  const char* end = nullptr;
+  const int prc =
+      sqlite3_prepare_v2(shadow_->db(), text.data(), static_cast<int>(text.size()), &raw, &end);
+  sqlite3_set_authorizer(shadow_->db(), nullptr, nullptr);
+  Stmt stmt(raw);
+  *tail = end != nullptr ? text.substr(end - text.data()) : absl::string_view();
+  if (prc != SQLITE_OK) return fail(SqliteError(shadow_->db()));
+  if (stmt == nullptr) return fail(SqlError(sqlstate::kSyntaxError, "empty statement"));
+  int kind = 0;
+  std::string name;
+  // The statement's kind is its first schema operation; CREATE TABLE also reports
+  // the indexes SQLite makes for its PRIMARY KEY and UNIQUE constraints.
+  for (const AuthOp& op : ops) {
+    if (kind != 0) {
+      if (op.op == SQLITE_SELECT && kind == SQLITE_CREATE_TABLE) {
+        return fail(NotSupported("CREATE TABLE … AS SELECT"));
+      }
+      continue;
+    }
+    switch (op.op) {
+      case SQLITE_CREATE_TABLE:
+      case SQLITE_DROP_TABLE:
+        kind = op.op;
+        name = op.arg1;
+        break;
+      case SQLITE_CREATE_INDEX:
+      case SQLITE_DROP_INDEX:
+        return fail(NotSupported("CREATE INDEX and DROP INDEX (secondary indexes are not built yet)"));
+      case SQLITE_CREATE_VIEW:
+      case SQLITE_DROP_VIEW:
+        return fail(NotSupported("views"));
+      case SQLITE_CREATE_TRIGGER:
+      case SQLITE_DROP_TRIGGER:
+        return fail(NotSupported("triggers"));
+      case SQLITE_ALTER_TABLE:
+        return fail(NotSupported("ALTER TABLE"));
+      case SQLITE_CREATE_TEMP_TABLE:
+      case SQLITE_CREATE_TEMP_INDEX:
+      case SQLITE_CREATE_TEMP_VIEW:
+      case SQLITE_CREATE_TEMP_TRIGGER:
+      case SQLITE_DROP_TEMP_TABLE:
+      case SQLITE_DROP_TEMP_INDEX:
+      case SQLITE_DROP_TEMP_VIEW:
+      case SQLITE_DROP_TEMP_TRIGGER:
+        return fail(NotSupported("temporary tables, indexes, views and triggers"));
+      case SQLITE_CREATE_VTABLE:
+      case SQLITE_DROP_VTABLE:
+        return fail(NotSupported("virtual tables"));
+      default:
+        break;
+    }
+  }
+  const bool existed = !name.empty() && table_ids_.count(FoldName(name)) > 0;
+  const int rc = sqlite3_step(stmt.get());
+  if (rc != SQLITE_DONE) return fail(SqliteError(shadow_->db()));
+  stmt.reset();
+  StatementResult result;
+  if (kind == SQLITE_CREATE_TABLE) {
+    result.command_tag = "CREATE TABLE";
+    if (existed) {  // IF NOT EXISTS, and it does
+      (void)fail(absl::OkStatus());
+      return result;
+    }
+    absl::StatusOr<sqlpb::TableDescriptor> desc = shadow_->DescribeTable(name);
+    if (!desc.ok()) return fail(desc.status());
+    absl::StatusOr<uint64_t> id = AllocateTableId(*txn_);
+    if (!id.ok()) return fail(KvError(id.status()));
+    desc->set_id(*id);
+    desc->set_version(1);
+    if (absl::Status s = CreateTable(*txn_, *desc); !s.ok()) return fail(KvError(s));
+  } else if (kind == SQLITE_DROP_TABLE) {
+    result.command_tag = "DROP TABLE";
+    if (!existed) {  // IF EXISTS, and it does not
+      (void)fail(absl::OkStatus());
+      return result;
+    }
+    const std::shared_ptr<const TableInfo>& table = tables_.at(table_ids_.at(FoldName(name)));
+    if (absl::Status s = DropTable(*txn_, table->desc()); !s.ok()) return fail(KvError(s));
+  } else {
+    // Nothing to change (DROP … IF EXISTS of nothing): SQLite ran it as a no-op.
+    absl::string_view rest = SkipSpaceAndComments(text);
+    rest.remove_prefix(std::min(rest.size(), FirstKeyword(rest).size()));
+    (void)fail(absl::OkStatus());
+    result.command_tag = absl::StrCat(FirstKeyword(text), " ", FirstKeyword(rest));
+    return result;
+  }
+  if (absl::StatusOr<uint64_t> v = BumpVersion(*txn_); !v.ok()) return fail(KvError(v.status()));
+  absl::Status commit = CommitKv();
+  CloseKvTxn();
+  if (!commit.ok()) return commit;
+  return result;
+}
+
+// ---- VtabContext ----
+
+std::shared_ptr<const TableInfo> Session::Table(uint64_t id) {
+  auto it = tables_.find(id);
+  return it == tables_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<std::optional<std::string>> Session::Get(absl::string_view key) {
+  if (const WriteSet::Entry* entry = write_set_.Lookup(key)) return *entry;
+  if (txn_ == nullptr || kv_failed_) {
+    return SqlError(sqlstate::kInFailedTransaction, "no open transaction");
+  }
+  absl::StatusOr<std::optional<std::string>> value = txn_->Get(key);
+  if (!value.ok()) return KvError(value.status());
+  return value;
+}
+
+absl::StatusOr<ScanPage> Session::Scan(absl::string_view start, absl::string_view end,
+                                       int64_t max_rows) {
+  if (txn_ == nullptr || kv_failed_) {
+    return SqlError(sqlstate::kInFailedTransaction, "no open transaction");
+  }
+  absl::StatusOr<std::vector<kv::KeyValue>> rows = txn_->Scan(start, end, max_rows);
+  if (!rows.ok()) return KvError(rows.status());
+  ScanPage page;
+  const bool full = static_cast<int64_t>(rows->size()) >= max_rows;
+  const std::string page_end = full ? rows->back().key + std::string(1, '\0') : std::string(end);
+  if (full) page.resume_key = page_end;
+  // Merge the write set's entries in [start, page_end) over the rows read.
+  auto ws = write_set_.RangeBegin(start);
+  size_t i = 0;
+  while (i < rows->size() || (ws != write_set_.End() && ws->first < page_end)) {
+    const bool ws_here = ws != write_set_.End() && ws->first < page_end;
+    if (ws_here && (i >= rows->size() || ws->first <= (*rows)[i].key)) {
+      if (i < rows->size() && ws->first == (*rows)[i].key) ++i;  // overridden
+      if (ws->second.has_value()) page.rows.push_back(kv::KeyValue{ws->first, *ws->second});
+      ++ws;
+    } else {
+      page.rows.push_back(std::move((*rows)[i++]));
+    }
+  }
+  return page;
+}
+
+absl::StatusOr<std::optional<kv::KeyValue>> Session::Last(absl::string_view start,
+                                                          absl::string_view end) {
+  // The last put of the write set in the span.
+  std::optional<kv::KeyValue> from_writes;
+  for (auto it = write_set_.RangeBegin(start); it != write_set_.End() && it->first < end; ++it) {
+    if (it->second.has_value()) from_writes = kv::KeyValue{it->first, *it->second};
+  }
+  // The last stored row the write set does not override.
+  std::string upper(end);
+  std::optional<kv::KeyValue> stored;
+  while (!stored.has_value()) {  // bounded: each page moves upper down
+    if (txn_ == nullptr || kv_failed_) {
+      return SqlError(sqlstate::kInFailedTransaction, "no open transaction");
+    }
+    absl::StatusOr<std::vector<kv::KeyValue>> rows = txn_->ReverseScan(start, upper, 100);
+    if (!rows.ok()) return KvError(rows.status());
+    for (kv::KeyValue& row : *rows) {
+      if (write_set_.Lookup(row.key) == nullptr) {
+        stored = std::move(row);
+        break;
+      }
+    }
+    if (rows->size() < 100) break;
+    if (!stored) upper = rows->back().key;
+  }
+  if (!from_writes) return stored;
+  if (!stored || from_writes->key > stored->key) return from_writes;
+  return stored;
+}
+
+absl::Status Session::Put(absl::string_view key, absl::string_view value) {
+  return write_set_.Put(key, value);
+}
+
+absl::Status Session::Delete(absl::string_view key) { return write_set_.Delete(key); }
+
+absl::StatusOr<std::vector<Value>> Session::NormalizeRow(const TableInfo& table,
+                                                         const std::vector<Value>& row,
+                                                         const std::vector<bool>& named) {
+  return shadow_->NormalizeRow(table, row, named);
+}
+
+std::vector<bool> Session::InsertedColumns(const TableInfo& table) {
+  std::vector<bool> named(table.num_columns(), true);
+  if (insert_table_ != FoldName(table.name()) || !insert_columns_.has_value()) return named;
+  for (int i = 0; i < table.num_columns(); ++i) {
+    const std::string column = FoldName(table.column(i).name());
+    bool found = false;
+    for (const std::string& c : *insert_columns_) {
+      if (c == column || (table.column(i).hidden() && (c == "_rowid_" || c == "oid"))) found = true;
+    }
+    // An INTEGER PRIMARY KEY is also named by rowid, _rowid_ and oid.
+    if (table.column(i).rowid_alias()) {
+      for (const std::string& c : *insert_columns_) {
+        if (c == "rowid" || c == "_rowid_" || c == "oid") found = true;
+      }
+    }
+    named[i] = found;
+  }
+  return named;
+}
+
+int64_t Session::NewRowId() {
+  // Microseconds since the epoch, then the node, bit-reversed: unique per node
+  // (a process-wide counter never repeats a microsecond), and spread over the key
+  // space, so concurrent inserts do not all land at the end of the table.
+  static std::atomic<int64_t> last_micros{0};
+  int64_t now = options_.wall_micros ? options_.wall_micros() : absl::ToUnixMicros(absl::Now());
+  int64_t prev = last_micros.load();
+  while (true) {
+    const int64_t next = std::max(now, prev + 1);
+    if (last_micros.compare_exchange_weak(prev, next)) {
+      now = next;
+      break;
+    }
+  }
+  uint64_t id = (static_cast<uint64_t>(now) << 15) | (options_.node_id & 0x7fff);
+  uint64_t reversed = 0;
+  for (int i = 0; i < 64; ++i) {
+    reversed = (reversed << 1) | (id & 1);
+    id >>= 1;
+  }
+  return static_cast<int64_t>(reversed);
+}
+
+void Session::NoteConflict(ConflictMode mode) { conflict_ = mode; }
+
+// The session's own schema statements (CREATE VIRTUAL TABLE while loading the
+// schema) make SQLite sync and commit the module too; they are not the user's
+// transaction.
+absl::Status Session::Commit() { return internal_ ? absl::OkStatus() : CommitKv(); }
+
+void Session::Rollback() {
+  if (!internal_) RollbackKv();
+}
+
+void Session::SetError(absl::Status status) {
+  if (statement_error_.ok()) statement_error_ = std::move(status);
+}
+
+}  // namespace rangedb::sql

@@ -1,0 +1,189 @@
+// Session: one SQL session — one SQLite connection with the rangedb module, and at
+// most one distributed transaction at a time (docs/design/sql.md "Sessions and
+// transactions"; docs/sql.md for what users see).
+//
+// Statements run one at a time through ExecuteNext. Transactions:
+//   - Autocommit: each statement is its own transaction. One that fails with 40001
+//     before it returned any row is run again (at most max_autocommit_attempts
+//     times, with jittered backoff); an ambiguous commit (40003) never is.
+//   - BEGIN … COMMIT / ROLLBACK, SAVEPOINT / RELEASE / ROLLBACK TO: SQLite's
+//     syntax and meaning. Every statement is atomic: a failed one leaves none of its
+//     writes (except under OR FAIL, as in SQLite). After an error of the transaction
+//     itself (40001, or the key space failing) the session is aborted, as in
+//     PostgreSQL: every statement but ROLLBACK (or COMMIT, which then rolls back)
+//     fails with 25P02.
+//   - Schema: before the first statement of each transaction the session reads the
+//     catalog version in that transaction and, if it moved, reloads every table.
+//     DDL runs only as its own (autocommit) statement.
+//
+// Errors carry a SQLSTATE (sql/sqlstate.h).
+//
+// Thread safety: one thread calls ExecuteNext at a time; Interrupt may be called
+// from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "base/backoff.h"
+#include "sql/shadow_schema.h"
+#include "sql/sqlite_util.h"
+#include "sql/table_info.h"
+#include "sql/value.h"
+#include "sql/vtab_context.h"
+#include "sql/write_set.h"
+#include "txn/sender.h"
+#include "txn/txn.h"
+
+namespace rangedb::sql {
+
+struct SessionOptions {
+  txn::Sender* sender = nullptr;  // REQUIRES: outlives the session
+  txn::TxnOptions txn_options;
+  uint64_t node_id = 0;  // in new row ids
+  // Wall-clock microseconds for new row ids; null: the system clock.
+  std::function<int64_t()> wall_micros;
+  int max_autocommit_attempts = 5;
+  BackoffOptions retry_backoff{std::chrono::milliseconds(2), std::chrono::milliseconds(200)};
+  // How a retry's backoff is waited out; null: sleeps.
+  std::function<void(std::chrono::milliseconds)> sleep_for;
+};
+
+struct ColumnInfo {
+  std::string name;
+  std::string declared_type;
+};
+
+// Where a statement's rows go. A sink's error stops the statement (it fails with it).
+class RowSink {
+ public:
+  virtual ~RowSink() = default;
+  [[nodiscard]] virtual absl::Status Columns(const std::vector<ColumnInfo>& columns) = 0;
+  [[nodiscard]] virtual absl::Status Row(std::vector<Value> row) = 0;
+};
+
+struct StatementResult {
+  std::string command_tag;    // "SELECT", "INSERT", "CREATE TABLE", …
+  int64_t rows_affected = 0;  // rows written (INSERT, UPDATE, DELETE) or returned
+};
+
+// A bound parameter: by name (":x", "@x", "$x", "?3") or, with an empty name, by
+// position (the i-th unnamed parameter binds ?i).
+struct Parameter {
+  std::string name;
+  Value value;
+};
+
+class Session final : private VtabContext {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Open(SessionOptions options);
+  ~Session() override;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Runs the first statement of *sql and moves *sql past it. nullopt (and *sql
+  // empty) when only white space and comments were left. Rows go to sink.
+  absl::StatusOr<std::optional<StatementResult>> ExecuteNext(absl::string_view* sql,
+                                                             absl::Span<const Parameter> params,
+                                                             RowSink* sink);
+
+  // Whether a BEGIN … is open (also when it is aborted).
+  bool in_transaction() const;
+  // Stops the running statement (57014) at its next step. Any thread.
+  void Interrupt();
+  // Rolls back an open transaction (the session is about to go away).
+  void Close();
+
+ private:
+  explicit Session(SessionOptions options);
+  absl::Status Init();
+
+  // Statement kinds.
+  absl::StatusOr<std::optional<StatementResult>> ExecuteDml(absl::string_view* sql,
+                                                            absl::Span<const Parameter> params,
+                                                            RowSink* sink);
+  absl::StatusOr<StatementResult> RunDmlOnce(absl::string_view text, absl::string_view* tail,
+                                             absl::Span<const Parameter> params, RowSink* sink,
+                                             int64_t* rows_sent);
+  absl::StatusOr<std::optional<StatementResult>> ExecuteDdl(absl::string_view* sql);
+  absl::StatusOr<StatementResult> RunDdlOnce(absl::string_view text, absl::string_view* tail);
+  absl::StatusOr<std::optional<StatementResult>> ExecuteWhileAborted(absl::string_view* sql);
+
+  // Transactions.
+  absl::Status BeginKvTxn();
+  absl::Status CommitKv();
+  void RollbackKv();
+  void CloseKvTxn();
+  absl::Status LoadSchema(uint64_t version);
+  // Records a key-space failure: the Txn is finished after any error.
+  absl::Status KvError(absl::Status status);
+  void ApplySavepointOps(size_t mark_before);
+  absl::Status BindParameters(sqlite3_stmt* stmt, absl::Span<const Parameter> params);
+  // Waits out a retry's backoff (options_.sleep_for, or a real sleep).
+  void Sleep(std::chrono::milliseconds wait);
+
+  // The authorizer: records what a statement does while it is prepared.
+  static int Authorize(void* self, int op, const char* a1, const char* a2, const char* db,
+                       const char* trigger);
+  struct AuthOp {
+    int op;
+    std::string arg1;
+    std::string arg2;
+  };
+
+  // VtabContext.
+  std::shared_ptr<const TableInfo> Table(uint64_t id) override;
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) override;
+  absl::StatusOr<ScanPage> Scan(absl::string_view start, absl::string_view end,
+                                int64_t max_rows) override;
+  absl::StatusOr<std::optional<kv::KeyValue>> Last(absl::string_view start,
+                                                   absl::string_view end) override;
+  absl::Status Put(absl::string_view key, absl::string_view value) override;
+  absl::Status Delete(absl::string_view key) override;
+  absl::StatusOr<std::vector<Value>> NormalizeRow(const TableInfo& table, const std::vector<Value>& row,
+                                                  const std::vector<bool>& named) override;
+  std::vector<bool> InsertedColumns(const TableInfo& table) override;
+  int64_t NewRowId() override;
+  void NoteConflict(ConflictMode mode) override;
+  absl::Status Commit() override;
+  void Rollback() override;
+  void SetError(absl::Status status) override;
+
+  const SessionOptions options_;
+  Db db_;
+  std::unique_ptr<ShadowSchema> shadow_;
+
+  // Schema: as of schema_version_ (nullopt: not loaded, or changed by this session).
+  std::optional<uint64_t> schema_version_;
+  std::map<uint64_t, std::shared_ptr<const TableInfo>> tables_;  // by id
+  std::map<std::string, uint64_t> table_ids_;                    // by folded name
+
+  // The transaction.
+  std::unique_ptr<txn::Txn> txn_;
+  WriteSet write_set_;
+  bool committed_ = false;    // CommitKv succeeded
+  bool rolled_back_ = false;  // RollbackKv ran (xRollback or the session)
+  bool kv_failed_ = false;    // a Txn call failed: the Txn is finished
+  bool aborted_ = false;      // an explicit transaction waits for ROLLBACK
+  std::vector<std::pair<std::string, size_t>> savepoints_;  // (folded name, write-set mark)
+
+  // The running statement.
+  absl::Status statement_error_;
+  std::optional<ConflictMode> conflict_;
+  std::string insert_table_;  // folded; "" when not an INSERT
+  std::optional<std::vector<std::string>> insert_columns_;  // folded
+  std::vector<AuthOp> auth_ops_;  // bounded: kMaxAuthOps
+  bool internal_ = false;         // the session's own schema statements are running
+};
+
+}  // namespace rangedb::sql

@@ -1,0 +1,292 @@
+// Session over a real key space: three stores in one process (TxnClusterTest), the
+// coordinator reaching them through a LocalSender, as inside a node.
+#include "sql/session.h"
+
+#include <memory>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ranges/local_sender.h"
+#include "ranges/testing/txn_cluster_fixture.h"
+#include "sql/sqlstate.h"
+#include "sql/testing/sql_runner.h"
+
+namespace rangedb::sql {
+namespace {
+
+using ::rangedb::sql::testing::Query;
+using ::rangedb::sql::testing::StateOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// A Sender that fails every batch while `fail` is set (as an unreachable key space).
+class FlakySender final : public txn::Sender {
+ public:
+  explicit FlakySender(txn::Sender* next) : next_(next) {}
+  absl::StatusOr<kvpb::BatchResponse> Send(kvpb::BatchRequest batch) override {
+    if (fail) return absl::UnavailableError("testing: the key space is unreachable");
+    return next_->Send(std::move(batch));
+  }
+  std::atomic<bool> fail{false};
+
+ private:
+  txn::Sender* next_;
+};
+
+class SessionTest : public ranges::TxnClusterTest {
+ protected:
+  std::unique_ptr<Session> NewSession(uint64_t node = 1, bool flaky = false) {
+    senders_.push_back(std::make_unique<ranges::LocalSender>(gateways_[node].get()));
+    SessionOptions options;
+    options.sender = senders_.back().get();
+    if (flaky) {
+      flaky_ = std::make_unique<FlakySender>(senders_.back().get());
+      options.sender = flaky_.get();
+    }
+    options.node_id = node;
+    options.sleep_for = [](std::chrono::milliseconds) {};
+    absl::StatusOr<std::unique_ptr<Session>> s = Session::Open(std::move(options));
+    EXPECT_TRUE(s.ok()) << s.status();
+    return std::move(*s);
+  }
+  std::vector<std::unique_ptr<ranges::LocalSender>> senders_;
+  std::unique_ptr<FlakySender> flaky_;
+};
+
+#define ASSERT_SQL_OK(session, sql)                          \
+  do {                                                       \
+    auto r_ = Query(session, sql);                           \
+    ASSERT_TRUE(r_.ok()) << (sql) << ": " << r_.status();    \
+  } while (0)
+
+TEST_F(SessionTest, CreateInsertAndSelect) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (2, 'b', 2.5), (1, 'a', 1), (3, NULL, NULL)");
+  EXPECT_THAT(*Query(*s, "SELECT id, name, score, typeof(score) FROM t"),
+              ElementsAre("1|a|1|real", "2|b|2.5|real", "3|NULL|NULL|null"));
+  EXPECT_THAT(*Query(*s, "SELECT name FROM t WHERE id = 2"), ElementsAre("b"));
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t WHERE id > 1 AND id <= 3"), ElementsAre("2", "3"));
+  EXPECT_THAT(*Query(*s, "SELECT count(*), sum(score) FROM t"), ElementsAre("3|3.5"));
+}
+
+TEST_F(SessionTest, PointAndRangeLookupsUseThePrimaryKey) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (a INTEGER, b TEXT, c, PRIMARY KEY (a, b))");
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT * FROM t WHERE a = 1 AND b = 'x'"),
+              ElementsAre(HasSubstr("PRIMARY KEY (a=?, b=?)")));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT * FROM t WHERE a = 1 AND b > 'x'"),
+              ElementsAre(HasSubstr("PRIMARY KEY (a=?, b>?)")));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT * FROM t WHERE c = 1"),
+              ElementsAre(HasSubstr("FULL SCAN")));
+}
+
+TEST_F(SessionTest, ValuesCompareAsInSqlite) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES ('5', 5), (6, '6'), (7.0, 'x')");
+  EXPECT_THAT(*Query(*s, "SELECT id, typeof(id), name, typeof(name) FROM t"),
+              ElementsAre("5|integer|5|text", "6|integer|6|text", "7|integer|x|text"));
+  EXPECT_THAT(*Query(*s, "SELECT name FROM t WHERE id = 5.0"), ElementsAre("5"));
+  EXPECT_THAT(*Query(*s, "SELECT name FROM t WHERE id = '6'"), ElementsAre("6"));
+  ASSERT_SQL_OK(*s, "CREATE TABLE u (k TEXT PRIMARY KEY)");
+  ASSERT_SQL_OK(*s, "INSERT INTO u VALUES ('5'), ('10')");
+  EXPECT_THAT(*Query(*s, "SELECT k FROM u WHERE k = 5"), ElementsAre("5"));
+  EXPECT_THAT(*Query(*s, "SELECT u.k FROM t JOIN u ON u.k = t.id"), ElementsAre("5"));
+}
+
+TEST_F(SessionTest, DuplicateKeysFailAndTheStatementLeavesNothing) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 'a')");
+  absl::StatusOr<std::vector<std::string>> r = Query(*s, "INSERT INTO t VALUES (2, 'b'), (1, 'c')");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(SqlStateOf(r.status()), sqlstate::kUniqueViolation);
+  EXPECT_THAT(r.status().message(), HasSubstr("UNIQUE constraint failed: t.id"));
+  EXPECT_THAT(*Query(*s, "SELECT * FROM t"), ElementsAre("1|a"));
+  // The same inside a transaction: the failed statement is undone, the rest stays.
+  ASSERT_SQL_OK(*s, "BEGIN; INSERT INTO t VALUES (3, 'c')");
+  EXPECT_EQ(StateOf(*s, "INSERT INTO t VALUES (4, 'd'), (1, 'x')"), sqlstate::kUniqueViolation);
+  ASSERT_SQL_OK(*s, "COMMIT");
+  EXPECT_THAT(*Query(*s, "SELECT * FROM t"), ElementsAre("1|a", "3|c"));
+}
+
+TEST_F(SessionTest, OnConflictModes) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 'a'), (2, 'b')");
+  ASSERT_SQL_OK(*s, "INSERT OR IGNORE INTO t VALUES (1, 'x'), (3, 'c')");
+  EXPECT_THAT(*Query(*s, "SELECT * FROM t"), ElementsAre("1|a", "2|b", "3|c"));
+  ASSERT_SQL_OK(*s, "INSERT OR REPLACE INTO t VALUES (2, 'B')");
+  ASSERT_SQL_OK(*s, "REPLACE INTO t VALUES (4, 'd')");
+  EXPECT_THAT(*Query(*s, "SELECT * FROM t"), ElementsAre("1|a", "2|B", "3|c", "4|d"));
+  // OR FAIL keeps the rows the statement wrote before the conflict.
+  EXPECT_EQ(StateOf(*s, "INSERT OR FAIL INTO t VALUES (5, 'e'), (1, 'x'), (6, 'f')"),
+            sqlstate::kUniqueViolation);
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t"), ElementsAre("1", "2", "3", "4", "5"));
+}
+
+TEST_F(SessionTest, DefaultsNotNullAndChecks) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s,
+                "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL DEFAULT 7, "
+                "s TEXT DEFAULT 'x', c INTEGER CHECK (c > 0))");
+  ASSERT_SQL_OK(*s, "INSERT INTO t (id) VALUES (1)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t (id, s) VALUES (2, NULL)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t (n, c) VALUES (3, 4)");  // id: one above the largest
+  EXPECT_THAT(*Query(*s, "SELECT * FROM t"), ElementsAre("1|7|x|NULL", "2|7|NULL|NULL", "3|3|x|4"));
+  absl::StatusOr<std::vector<std::string>> r = Query(*s, "INSERT INTO t VALUES (9, NULL, 'a', 1)");
+  EXPECT_EQ(SqlStateOf(r.status()), sqlstate::kNotNullViolation) << r.status();
+  r = Query(*s, "INSERT INTO t (id, c) VALUES (9, -1)");
+  EXPECT_EQ(SqlStateOf(r.status()), sqlstate::kCheckViolation) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("CHECK constraint failed"));
+  r = Query(*s, "UPDATE t SET c = 0 WHERE id = 1");
+  EXPECT_EQ(SqlStateOf(r.status()), sqlstate::kCheckViolation) << r.status();
+}
+
+TEST_F(SessionTest, TablesWithoutAPrimaryKeyGetHiddenRowIds) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (a, b)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 'x'), (1, 'x'), (2, 'y')");
+  EXPECT_THAT(*Query(*s, "SELECT a, b FROM t ORDER BY a, b"), ElementsAre("1|x", "1|x", "2|y"));
+  EXPECT_THAT(*Query(*s, "SELECT count(DISTINCT rowid) FROM t"), ElementsAre("3"));
+  ASSERT_SQL_OK(*s, "DELETE FROM t WHERE a = 1");
+  EXPECT_THAT(*Query(*s, "SELECT a, b FROM t"), ElementsAre("2|y"));
+}
+
+TEST_F(SessionTest, UpdateAndDelete) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 10), (2, 20), (3, 30)");
+  ASSERT_SQL_OK(*s, "UPDATE t SET v = v + 1 WHERE id >= 2");
+  ASSERT_SQL_OK(*s, "UPDATE t SET id = 10 WHERE id = 1");  // moves the row to a new key
+  EXPECT_THAT(*Query(*s, "SELECT * FROM t"), ElementsAre("2|21", "3|31", "10|10"));
+  EXPECT_EQ(StateOf(*s, "UPDATE t SET id = 3 WHERE id = 2"), sqlstate::kUniqueViolation);
+  ASSERT_SQL_OK(*s, "DELETE FROM t WHERE v > 25");
+  EXPECT_THAT(*Query(*s, "SELECT * FROM t"), ElementsAre("2|21", "10|10"));
+}
+
+TEST_F(SessionTest, TransactionsCommitAndRollBack) {
+  auto a = NewSession(1);
+  auto b = NewSession(2);
+  ASSERT_SQL_OK(*a, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  ASSERT_SQL_OK(*a, "BEGIN; INSERT INTO t VALUES (1, 'a'); INSERT INTO t VALUES (2, 'b')");
+  EXPECT_TRUE(a->in_transaction());
+  EXPECT_THAT(*Query(*a, "SELECT count(*) FROM t"), ElementsAre("2"));  // its own writes
+  ASSERT_SQL_OK(*a, "ROLLBACK");
+  EXPECT_THAT(*Query(*b, "SELECT count(*) FROM t"), ElementsAre("0"));
+  ASSERT_SQL_OK(*a, "BEGIN; INSERT INTO t VALUES (1, 'a'); COMMIT");
+  EXPECT_THAT(*Query(*b, "SELECT * FROM t"), ElementsAre("1|a"));
+}
+
+TEST_F(SessionTest, SavepointsUndoTheirWrites) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY)");
+  ASSERT_SQL_OK(*s,
+                "BEGIN; INSERT INTO t VALUES (1); SAVEPOINT one; INSERT INTO t VALUES (2); "
+                "SAVEPOINT two; INSERT INTO t VALUES (3); ROLLBACK TO one; INSERT INTO t VALUES (4); "
+                "RELEASE one; COMMIT");
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t"), ElementsAre("1", "4"));
+}
+
+TEST_F(SessionTest, SchemaChangesReachOtherSessions) {
+  auto a = NewSession(1);
+  auto b = NewSession(3);
+  EXPECT_EQ(StateOf(*b, "SELECT * FROM t"), sqlstate::kUndefinedTable);
+  ASSERT_SQL_OK(*a, "CREATE TABLE t (id INTEGER PRIMARY KEY)");
+  ASSERT_SQL_OK(*b, "INSERT INTO t VALUES (1)");
+  ASSERT_SQL_OK(*a, "DROP TABLE t");
+  EXPECT_EQ(StateOf(*b, "SELECT * FROM t"), sqlstate::kUndefinedTable);
+  ASSERT_SQL_OK(*b, "CREATE TABLE t (id INTEGER PRIMARY KEY, x)");  // data did not survive
+  EXPECT_THAT(*Query(*a, "SELECT count(*) FROM t"), ElementsAre("0"));
+  ASSERT_SQL_OK(*a, "DROP TABLE IF EXISTS missing_table");
+  ASSERT_SQL_OK(*a, "CREATE TABLE IF NOT EXISTS t (z)");
+  EXPECT_EQ(StateOf(*a, "CREATE TABLE T (z)"), sqlstate::kDuplicateTable);
+}
+
+TEST_F(SessionTest, ErrorsCarrySqlStates) {
+  auto s = NewSession();
+  EXPECT_EQ(StateOf(*s, "SELEC 1"), sqlstate::kSyntaxError);
+  EXPECT_EQ(StateOf(*s, "SELECT * FROM missing"), sqlstate::kUndefinedTable);
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (a PRIMARY KEY, b)");
+  EXPECT_EQ(StateOf(*s, "SELECT nope FROM t"), sqlstate::kUndefinedColumn);
+  EXPECT_EQ(StateOf(*s, "CREATE INDEX i ON t (b)"), sqlstate::kFeatureNotSupported);
+  EXPECT_EQ(StateOf(*s, "CREATE VIEW v AS SELECT 1"), sqlstate::kFeatureNotSupported);
+  EXPECT_EQ(StateOf(*s, "CREATE TABLE u (a UNIQUE)"), sqlstate::kFeatureNotSupported);
+  EXPECT_EQ(StateOf(*s, "ATTACH 'x.db' AS x"), "42501");
+  ASSERT_SQL_OK(*s, "BEGIN");
+  EXPECT_EQ(StateOf(*s, "CREATE TABLE u (a)"), sqlstate::kFeatureNotSupported);
+  ASSERT_SQL_OK(*s, "ROLLBACK");
+  EXPECT_EQ(StateOf(*s, "INSERT INTO t VALUES (NULL, 1)"), sqlstate::kNotNullViolation);
+  // The session is usable after every error.
+  EXPECT_THAT(*Query(*s, "SELECT 1 + 1"), ElementsAre("2"));
+}
+
+TEST_F(SessionTest, AConflictAbortsTheTransactionUntilRollback) {
+  auto a = NewSession(1);
+  auto b = NewSession(2);
+  ASSERT_SQL_OK(*a, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER)");
+  ASSERT_SQL_OK(*a, "INSERT INTO acct VALUES (1, 100), (2, 100)");
+  // Write skew: each reads both and writes one; serializable lets only one commit.
+  ASSERT_SQL_OK(*a, "BEGIN; SELECT sum(bal) FROM acct");
+  ASSERT_SQL_OK(*b, "BEGIN; SELECT sum(bal) FROM acct");
+  ASSERT_SQL_OK(*a, "UPDATE acct SET bal = bal - 150 WHERE id = 1");
+  ASSERT_SQL_OK(*b, "UPDATE acct SET bal = bal - 150 WHERE id = 2");
+  const std::string ca = StateOf(*a, "COMMIT");
+  const std::string cb = StateOf(*b, "COMMIT");
+  EXPECT_TRUE((ca == "00000") != (cb == "00000")) << ca << " " << cb;
+  EXPECT_TRUE(ca == sqlstate::kSerializationFailure || cb == sqlstate::kSerializationFailure);
+  EXPECT_THAT(*Query(*a, "SELECT sum(bal) FROM acct"), ElementsAre("50"));
+  EXPECT_FALSE(a->in_transaction());
+  EXPECT_FALSE(b->in_transaction());
+}
+
+TEST_F(SessionTest, AnAbortedTransactionRefusesStatementsUntilRollback) {
+  auto s = NewSession(1, /*flaky=*/true);
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 0)");
+  ASSERT_SQL_OK(*s, "BEGIN; INSERT INTO t VALUES (2, 0)");
+  flaky_->fail = true;  // the key space fails under the transaction
+  EXPECT_EQ(StateOf(*s, "SELECT * FROM t WHERE id = 1"), sqlstate::kConnectionFailure);
+  flaky_->fail = false;
+  EXPECT_TRUE(s->in_transaction());
+  EXPECT_EQ(StateOf(*s, "SELECT 1"), sqlstate::kInFailedTransaction);
+  EXPECT_EQ(StateOf(*s, "INSERT INTO t VALUES (3, 0)"), sqlstate::kInFailedTransaction);
+  ASSERT_SQL_OK(*s, "ROLLBACK");
+  EXPECT_FALSE(s->in_transaction());
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t"), ElementsAre("1"));
+  // COMMIT of an aborted transaction rolls it back, as in PostgreSQL.
+  ASSERT_SQL_OK(*s, "BEGIN; INSERT INTO t VALUES (4, 0)");
+  flaky_->fail = true;
+  EXPECT_NE(StateOf(*s, "SELECT * FROM t"), "00000");
+  flaky_->fail = false;
+  ASSERT_SQL_OK(*s, "COMMIT");
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t"), ElementsAre("1"));
+}
+
+TEST_F(SessionTest, ScansMergeTheSessionsWritesAcrossPages) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)");
+  ASSERT_SQL_OK(*s, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) "
+                    "INSERT INTO t SELECT i * 2, i FROM n");
+  ASSERT_SQL_OK(*s, "BEGIN");
+  ASSERT_SQL_OK(*s, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) "
+                    "INSERT INTO t SELECT i * 2 + 1, i FROM n");
+  ASSERT_SQL_OK(*s, "DELETE FROM t WHERE id % 4 = 0");
+  EXPECT_THAT(*Query(*s, "SELECT count(*), min(id), max(id) FROM t"), ElementsAre("3750|2|5001"));
+  ASSERT_SQL_OK(*s, "COMMIT");
+  EXPECT_THAT(*Query(*s, "SELECT count(*), sum(v) FROM t"), ElementsAre("3750|4688750"));
+}
+
+TEST_F(SessionTest, ParametersBindByPositionAndName) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  ASSERT_TRUE(Query(*s, "INSERT INTO t VALUES (?, ?)", {{"", int64_t{1}}, {"", std::string("a")}}).ok());
+  ASSERT_TRUE(Query(*s, "INSERT INTO t VALUES (:id, :v)", {{":v", std::string("b")}, {":id", int64_t{2}}}).ok());
+  EXPECT_THAT(*Query(*s, "SELECT v FROM t WHERE id = ?", {{"", int64_t{2}}}), ElementsAre("b"));
+  EXPECT_THAT(*Query(*s, "SELECT * FROM t WHERE id = 99"), IsEmpty());
+}
+
+}  // namespace
+}  // namespace rangedb::sql

@@ -1,0 +1,199 @@
+#include "sql/shadow_schema.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "sql/affinity.h"
+#include "sql/catalog.h"
+#include "sql/sqlstate.h"
+
+namespace rangedb::sql {
+
+absl::StatusOr<std::unique_ptr<ShadowSchema>> ShadowSchema::Open() {
+  absl::StatusOr<Db> db = OpenMemoryDb();
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<ShadowSchema>(new ShadowSchema(std::move(*db)));
+}
+
+absl::Status ShadowSchema::Rebuild(const std::vector<std::shared_ptr<const TableInfo>>& tables) {
+  statements_.clear();
+  absl::StatusOr<Stmt> list = Prepare(db(), "SELECT name FROM sqlite_schema WHERE type = 'table'");
+  if (!list.ok()) return list.status();
+  std::vector<std::string> existing;
+  while (sqlite3_step(list->get()) == SQLITE_ROW) {
+    existing.push_back(reinterpret_cast<const char*>(sqlite3_column_text(list->get(), 0)));
+  }
+  list->reset();
+  for (const std::string& name : existing) {
+    if (absl::Status s = Exec(db(), absl::StrCat("DROP TABLE ", QuoteIdentifier(name))); !s.ok()) {
+      return s;
+    }
+  }
+  for (const auto& table : tables) {
+    if (absl::Status s = Exec(db(), table->desc().create_sql()); !s.ok()) {
+      return SqlError(sqlstate::kInternalError,
+                      absl::StrCat("the stored definition of table ", table->name(),
+                                   " does not run: ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<sqlpb::TableDescriptor> ShadowSchema::DescribeTable(absl::string_view name) const {
+  sqlpb::TableDescriptor desc;
+  {
+    absl::StatusOr<Stmt> q = Prepare(
+        db(), "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE");
+    if (!q.ok()) return q.status();
+    BindValue(q->get(), 1, std::string(name));
+    if (sqlite3_step(q->get()) != SQLITE_ROW) {
+      return SqlError(sqlstate::kUndefinedTable, absl::StrCat("no such table: ", name));
+    }
+    desc.set_name(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 0)));
+    desc.set_create_sql(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 1)));
+  }
+  bool without_rowid = false;
+  {
+    absl::StatusOr<Stmt> q = Prepare(db(), "SELECT wr FROM pragma_table_list WHERE name = ?1");
+    if (!q.ok()) return q.status();
+    BindValue(q->get(), 1, desc.name());
+    if (sqlite3_step(q->get()) == SQLITE_ROW) without_rowid = sqlite3_column_int(q->get(), 0) != 0;
+  }
+  bool has_pk_index = false;
+  {
+    absl::StatusOr<Stmt> q = Prepare(db(), "SELECT origin, partial FROM pragma_index_list(?1)");
+    if (!q.ok()) return q.status();
+    BindValue(q->get(), 1, desc.name());
+    while (sqlite3_step(q->get()) == SQLITE_ROW) {
+      const std::string origin = reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 0));
+      if (origin == "pk") {
+        has_pk_index = true;
+      } else {
+        return NotSupported("UNIQUE constraints (rangedb does not build secondary indexes yet)");
+      }
+    }
+  }
+  absl::StatusOr<Stmt> q = Prepare(
+      db(), "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1) "
+            "ORDER BY cid");
+  if (!q.ok()) return q.status();
+  BindValue(q->get(), 1, desc.name());
+  std::vector<std::pair<int, uint32_t>> pk;  // (position in key, column id)
+  uint32_t next_id = 1;
+  while (sqlite3_step(q->get()) == SQLITE_ROW) {
+    sqlpb::ColumnDescriptor* c = desc.add_columns();
+    c->set_id(next_id++);
+    c->set_name(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 0)));
+    c->set_declared_type(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 1)));
+    c->set_not_null(sqlite3_column_int(q->get(), 2) != 0);
+    if (sqlite3_column_type(q->get(), 3) != SQLITE_NULL) {
+      c->set_default_expr(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 3)));
+    }
+    if (sqlite3_column_int(q->get(), 5) != 0) return NotSupported("generated columns");
+    if (const int k = sqlite3_column_int(q->get(), 4); k > 0) pk.emplace_back(k, c->id());
+    c->set_affinity(static_cast<uint32_t>(AffinityOfDeclaredType(c->declared_type())));
+    const char* collation = nullptr;
+    if (sqlite3_table_column_metadata(db(), "main", desc.name().c_str(), c->name().c_str(), nullptr,
+                                      &collation, nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return SqliteError(db());
+    }
+    absl::StatusOr<Collation> coll = CollationByName(collation ? collation : "BINARY");
+    if (!coll.ok()) return NotSupported(absl::StrCat("collation ", collation));
+    c->set_collation(static_cast<uint32_t>(*coll));
+  }
+  std::sort(pk.begin(), pk.end());
+  sqlpb::IndexDescriptor* primary = desc.mutable_primary_index();
+  primary->set_id(kPrimaryIndexId);
+  primary->set_name("primary");
+  primary->set_unique(true);
+  if (pk.empty()) {
+    // No declared key: a hidden rowid column first, as SQLite's implicit rowid.
+    sqlpb::ColumnDescriptor rowid;
+    const uint32_t rowid_id = next_id++;
+    rowid.set_id(rowid_id);
+    rowid.set_name("rowid");
+    rowid.set_declared_type("INTEGER");
+    rowid.set_affinity(static_cast<uint32_t>(Affinity::kInteger));
+    rowid.set_hidden(true);
+    desc.mutable_columns()->Add(std::move(rowid));
+    std::rotate(desc.mutable_columns()->begin(), desc.mutable_columns()->end() - 1,
+                desc.mutable_columns()->end());
+    primary->add_column_ids(rowid_id);
+  } else {
+    for (const auto& [k, id] : pk) primary->add_column_ids(id);
+    if (pk.size() == 1 && !without_rowid && !has_pk_index) {
+      for (sqlpb::ColumnDescriptor& c : *desc.mutable_columns()) {
+        if (c.id() == pk[0].second) c.set_rowid_alias(true);
+      }
+    }
+  }
+  desc.set_next_column_id(next_id);
+  desc.set_next_index_id(kPrimaryIndexId + 1);
+  return desc;
+}
+
+absl::StatusOr<std::vector<Value>> ShadowSchema::NormalizeRow(const TableInfo& table,
+                                                              const std::vector<Value>& row,
+                                                              const std::vector<bool>& named) {
+  std::string cache_key = absl::StrCat(table.id(), "/", table.desc().version(), "/");
+  std::vector<int> positions;  // descriptor positions bound, in order
+  std::vector<std::string> names;
+  for (int i = 0; i < table.num_columns(); ++i) {
+    if (table.column(i).hidden()) continue;
+    cache_key.push_back(named[i] ? '1' : '0');
+    if (!named[i]) continue;
+    positions.push_back(i);
+    names.push_back(QuoteIdentifier(table.column(i).name()));
+  }
+  auto it = statements_.find(cache_key);
+  if (it == statements_.end()) {
+    const std::string quoted = QuoteIdentifier(table.name());
+    std::string insert;
+    if (names.empty()) {
+      insert = absl::StrCat("INSERT INTO ", quoted, " DEFAULT VALUES RETURNING *");
+    } else {
+      std::string placeholders;  // one per named column
+      for (size_t i = 0; i < names.size(); ++i) absl::StrAppend(&placeholders, i ? ", ?" : "?");
+      insert = absl::StrCat("INSERT INTO ", quoted, "(", absl::StrJoin(names, ", "), ") VALUES (",
+                            placeholders, ") RETURNING *");
+    }
+    absl::StatusOr<Stmt> ins = Prepare(db(), insert);
+    if (!ins.ok()) return ins.status();
+    absl::StatusOr<Stmt> del = Prepare(db(), absl::StrCat("DELETE FROM ", quoted));
+    if (!del.ok()) return del.status();
+    it = statements_.emplace(cache_key, std::make_pair(std::move(*ins), std::move(*del))).first;
+  }
+  sqlite3_stmt* ins = it->second.first.get();
+  sqlite3_stmt* del = it->second.second.get();
+  for (size_t i = 0; i < positions.size(); ++i) BindValue(ins, i + 1, row[positions[i]]);
+  std::vector<Value> out(row.size(), Null{});
+  int rc = sqlite3_step(ins);
+  absl::Status status;
+  if (rc == SQLITE_ROW) {
+    int k = 0;
+    for (int i = 0; i < table.num_columns(); ++i) {
+      if (table.column(i).hidden()) {
+        out[i] = row[i];
+        continue;
+      }
+      out[i] = ColumnValue(ins, k++);
+      // SQLite keeps a whole REAL as an integer on disk and reads it back as a REAL
+      // (datatype3.html §3); RETURNING gives the integer.
+      if (table.affinity(i) == Affinity::kReal && ClassOf(out[i]) == StorageClass::kInteger) {
+        out[i] = static_cast<double>(std::get<int64_t>(out[i]));
+      }
+    }
+    while (rc == SQLITE_ROW) rc = sqlite3_step(ins);
+  }
+  if (rc != SQLITE_DONE) status = SqliteError(db());
+  sqlite3_reset(ins);
+  sqlite3_clear_bindings(ins);
+  sqlite3_step(del);
+  sqlite3_reset(del);
+  if (!status.ok()) return status;
+  return out;
+}
+
+}  // namespace rangedb::sql

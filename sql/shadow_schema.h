@@ -1,0 +1,61 @@
+// ShadowSchema: a private in-memory SQLite database holding an ordinary, empty table
+// for every rangedb table, created from the statement the user wrote. It gives the
+// SQL layer SQLite's own answers where a virtual table gets none:
+//   - DDL: a CREATE TABLE runs here first, so SQLite parses and checks it, and
+//     DescribeTable reads the result back (pragma table_xinfo, index_list,
+//     sqlite3_table_column_metadata) into a descriptor.
+//   - Writes: NormalizeRow inserts a row here and reads it back (RETURNING), so
+//     column affinity, DEFAULT for the columns an INSERT did not name, NOT NULL and
+//     CHECK behave exactly as in SQLite, error messages included; then it removes
+//     the row again (the tables stay empty).
+//
+// Thread safety: one thread at a time (the session's).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "proto/sql.pb.h"
+#include "sql/sqlite_util.h"
+#include "sql/table_info.h"
+#include "sql/value.h"
+
+namespace rangedb::sql {
+
+class ShadowSchema {
+ public:
+  static absl::StatusOr<std::unique_ptr<ShadowSchema>> Open();
+
+  sqlite3* db() const { return db_.get(); }
+
+  // Replaces every table with these (each created from desc().create_sql()).
+  [[nodiscard]] absl::Status Rebuild(const std::vector<std::shared_ptr<const TableInfo>>& tables);
+
+  // The descriptor of the table `name` that a CREATE TABLE just made here: columns,
+  // affinities, collations, primary key (a hidden rowid when none is declared),
+  // create_sql. Ids: column ids 1.., the primary index id kPrimaryIndexId; the table
+  // id is left 0 for the caller. 0A000 for what rangedb cannot store yet.
+  [[nodiscard]] absl::StatusOr<sqlpb::TableDescriptor> DescribeTable(absl::string_view name) const;
+
+  // The row SQLite would store for `row` (one value per descriptor column):
+  // affinity applied; for a column with named[i] false, its DEFAULT (or NULL);
+  // NOT NULL and CHECK enforced (23502, 23514 with SQLite's message). The hidden
+  // rowid, if any, is passed through.
+  [[nodiscard]] absl::StatusOr<std::vector<Value>> NormalizeRow(const TableInfo& table,
+                                                                const std::vector<Value>& row,
+                                                                const std::vector<bool>& named);
+
+ private:
+  explicit ShadowSchema(Db db) : db_(std::move(db)) {}
+
+  Db db_;
+  // Prepared INSERT … RETURNING and DELETE statements by table id, version and the
+  // named-columns mask. Bounded by tables x masks used; cleared by Rebuild.
+  std::map<std::string, std::pair<Stmt, Stmt>> statements_;
+};
+
+}  // namespace rangedb::sql

@@ -1,0 +1,101 @@
+#include "sql/table_info.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "base/check.h"
+#include "sql/key_codec.h"
+#include "sql/row_codec.h"
+#include "sql/sqlstate.h"
+#include "storage/encoding.h"
+#include "storage/keys.h"
+
+namespace rangedb::sql {
+
+std::string QuoteIdentifier(absl::string_view name) {
+  return absl::StrCat("\"", absl::StrReplaceAll(name, {{"\"", "\"\""}}), "\"");
+}
+
+absl::StatusOr<std::shared_ptr<const TableInfo>> TableInfo::Make(sqlpb::TableDescriptor desc) {
+  std::shared_ptr<TableInfo> info(new TableInfo(std::move(desc)));
+  const sqlpb::TableDescriptor& d = info->desc_;
+  std::string decl = absl::StrCat("CREATE TABLE x(", QuoteIdentifier(kKeyColumnName), " BLOB HIDDEN");
+  for (int i = 0; i < d.columns_size(); ++i) {
+    const sqlpb::ColumnDescriptor& c = d.columns(i);
+    if (c.affinity() > static_cast<uint32_t>(Affinity::kReal) ||
+        c.collation() > static_cast<uint32_t>(Collation::kRtrim)) {
+      return SqlError(sqlstate::kInternalError,
+                      absl::StrCat("descriptor of table ", d.name(), " has a bad column ", c.name()));
+    }
+    info->affinity_.push_back(static_cast<Affinity>(c.affinity()));
+    info->collation_.push_back(static_cast<Collation>(c.collation()));
+    if (c.id() >= info->position_of_id_.size()) info->position_of_id_.resize(c.id() + 1, -1);
+    info->position_of_id_[c.id()] = i;
+    if (c.hidden() || c.rowid_alias()) info->rowid_column_ = i;
+    absl::StrAppend(&decl, ", ", QuoteIdentifier(c.name()));
+    if (!c.declared_type().empty()) absl::StrAppend(&decl, " ", c.declared_type());
+    if (c.hidden()) absl::StrAppend(&decl, " HIDDEN");
+    static constexpr const char* kCollations[] = {"BINARY", "NOCASE", "RTRIM"};
+    absl::StrAppend(&decl, " COLLATE ", kCollations[c.collation()]);
+  }
+  absl::StrAppend(&decl, ", PRIMARY KEY(", QuoteIdentifier(kKeyColumnName), ")) WITHOUT ROWID");
+  info->declaration_ = std::move(decl);
+  for (uint32_t id : d.primary_index().column_ids()) {
+    if (id >= info->position_of_id_.size() || info->position_of_id_[id] < 0) {
+      return SqlError(sqlstate::kInternalError,
+                      absl::StrCat("primary key of table ", d.name(), " names no column ", id));
+    }
+    info->pk_columns_.push_back(info->position_of_id_[id]);
+  }
+  if (info->pk_columns_.empty()) {
+    return SqlError(sqlstate::kInternalError, absl::StrCat("table ", d.name(), " has no primary key"));
+  }
+  info->rows_start_ = keys::IndexPrefix(d.id(), d.primary_index().id());
+  info->rows_end_ = keys::IndexPrefix(d.id(), d.primary_index().id() + 1);
+  return std::shared_ptr<const TableInfo>(std::move(info));
+}
+
+void TableInfo::AppendPkColumnKey(std::string* key, int pk_index, const Value& v) const {
+  const int pos = pk_columns_[pk_index];
+  AppendValueKey(key, v, collation_[pos], Direction::kAscending);
+}
+
+std::string TableInfo::RowKey(const std::vector<Value>& row) const {
+  RANGEDB_CHECK_EQ(row.size(), static_cast<size_t>(num_columns()));
+  std::string key = rows_start_;
+  for (size_t i = 0; i < pk_columns_.size(); ++i) AppendPkColumnKey(&key, i, row[pk_columns_[i]]);
+  return key;
+}
+
+std::string TableInfo::EncodeRow(const std::vector<Value>& row) const {
+  RANGEDB_CHECK_EQ(row.size(), static_cast<size_t>(num_columns()));
+  std::vector<std::pair<uint32_t, Value>> columns;
+  columns.reserve(row.size());
+  for (int i = 0; i < num_columns(); ++i) {
+    if (!IsNull(row[i])) columns.emplace_back(column(i).id(), row[i]);
+  }
+  std::sort(columns.begin(), columns.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out;
+  sql::EncodeRow(columns, &out);
+  return out;
+}
+
+absl::StatusOr<std::vector<Value>> TableInfo::DecodeRow(absl::string_view stored) const {
+  absl::StatusOr<std::vector<std::pair<uint32_t, Value>>> columns = sql::DecodeRow(stored);
+  if (!columns.ok()) {
+    return SqlError(sqlstate::kInternalError,
+                    absl::StrCat("a row of table ", name(), " is corrupt: ", columns.status().message()));
+  }
+  std::vector<Value> row(num_columns(), Null{});
+  for (auto& [id, value] : *columns) {
+    // A column dropped since is skipped; ids are never reused.
+    if (id < position_of_id_.size() && position_of_id_[id] >= 0) {
+      row[position_of_id_[id]] = std::move(value);
+    }
+  }
+  return row;
+}
+
+}  // namespace rangedb::sql
