@@ -133,41 +133,55 @@ absl::Status Session::LoadSchema(uint64_t version) {
   if (!descs.ok()) return KvError(descs.status());
   std::map<uint64_t, std::shared_ptr<const TableInfo>> tables;
   std::map<std::string, uint64_t> ids;
-  std::vector<std::shared_ptr<const TableInfo>> list;
+  std::map<std::string, sqlpb::TableDescriptor> views;
+  std::vector<std::shared_ptr<const TableInfo>> table_list;
+  std::vector<sqlpb::TableDescriptor> view_list;
   for (sqlpb::TableDescriptor& desc : *descs) {
+    if (desc.is_view()) {
+      view_list.push_back(desc);
+      views[FoldName(desc.name())] = std::move(desc);
+      continue;
+    }
     absl::StatusOr<std::shared_ptr<const TableInfo>> info = TableInfo::Make(std::move(desc));
     if (!info.ok()) return info.status();
     ids[FoldName((*info)->name())] = (*info)->id();
-    list.push_back(*info);
+    table_list.push_back(*info);
     tables[(*info)->id()] = std::move(*info);
   }
-  // Redeclare the virtual tables that changed (no statement is prepared now).
+  // Redeclare what changed (no statement is prepared now): views go and come back
+  // every time, tables only when their descriptor moved.
   internal_ = true;
   absl::Status status;
-  for (const auto& [id, old] : tables_) {
-    auto it = tables.find(id);
-    if (it != tables.end() && it->second->desc().version() == old->desc().version() &&
-        it->second->name() == old->name()) {
-      continue;
-    }
-    status = Exec(db_.get(), absl::StrCat("DROP TABLE main.", QuoteIdentifier(old->name())));
+  for (const auto& [name, view] : views_) {
+    status = Exec(db_.get(), absl::StrCat("DROP VIEW IF EXISTS main.", QuoteIdentifier(view.name())));
     if (!status.ok()) break;
+  }
+  auto same = [](const std::shared_ptr<const TableInfo>& a, const std::shared_ptr<const TableInfo>& b) {
+    return a->desc().version() == b->desc().version() && a->name() == b->name();
+  };
+  for (const auto& [id, old] : tables_) {
+    if (!status.ok()) break;
+    auto it = tables.find(id);
+    if (it != tables.end() && same(it->second, old)) continue;
+    status = Exec(db_.get(), absl::StrCat("DROP TABLE main.", QuoteIdentifier(old->name())));
   }
   std::map<uint64_t, std::shared_ptr<const TableInfo>> previous = std::move(tables_);
   tables_ = std::move(tables);
   table_ids_ = std::move(ids);
+  views_ = std::move(views);
   for (const auto& [id, info] : tables_) {
     if (!status.ok()) break;
     auto it = previous.find(id);
-    if (it != previous.end() && it->second->desc().version() == info->desc().version() &&
-        it->second->name() == info->name()) {
-      continue;
-    }
+    if (it != previous.end() && same(it->second, info)) continue;
     status = Exec(db_.get(), absl::StrCat("CREATE VIRTUAL TABLE main.", QuoteIdentifier(info->name()),
                                           " USING ", kModuleName, "(", id, ")"));
   }
+  for (const sqlpb::TableDescriptor& view : view_list) {
+    if (!status.ok()) break;
+    status = Exec(db_.get(), view.create_sql());
+  }
   internal_ = false;
-  if (status.ok()) status = shadow_->Rebuild(list);
+  if (status.ok()) status = shadow_->Rebuild(table_list, view_list);
   if (!status.ok()) {
     schema_version_.reset();
     return SqlError(sqlstate::kInternalError,
@@ -409,150 +423,6 @@ void Session::ApplySavepointOps(size_t mark_before) {
       break;
     }
   }
-}
-
-// ---- DDL ----
-
-absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDdl(absl::string_view* sql) {
-  const absl::string_view text = *sql;
-  if (!sqlite3_get_autocommit(db_.get())) {
-    // Find the end of the statement so the rest of the request can go on.
-    sqlite3_stmt* raw = nullptr;
-    const char* end = nullptr;
-    sqlite3_prepare_v2(shadow_->db(), text.data(), static_cast<int>(text.size()), &raw, &end);
-    Stmt stmt(raw);
-    *sql = end != nullptr ? text.substr(end - text.data()) : absl::string_view();
-    return NotSupported("schema changes inside BEGIN … COMMIT (run them on their own)");
-  }
-  rangedb::Backoff backoff(options_.retry_backoff);
-  for (int attempt = 1;; ++attempt) {
-    absl::string_view tail = text;
-    absl::StatusOr<StatementResult> result = RunDdlOnce(text, &tail);
-    *sql = tail;
-    if (result.ok()) return std::optional<StatementResult>(std::move(*result));
-    if (attempt >= options_.max_autocommit_attempts ||
-        SqlStateOf(result.status()) != sqlstate::kSerializationFailure) {
-      return result.status();
-    }
-    Sleep(backoff.Next());
-  }
-}
-
-absl::StatusOr<StatementResult> Session::RunDdlOnce(absl::string_view text, absl::string_view* tail) {
-  if (absl::Status s = BeginKvTxn(); !s.ok()) {
-    RollbackKv();
-    CloseKvTxn();
-    return s;
-  }
-  // Whatever happens next, the shadow may have changed: reload it before the next
-  // statement.
-  schema_version_.reset();
-  auto fail = [&](absl::Status s) -> absl::Status {
-    RollbackKv();
-    CloseKvTxn();
-    return s;
-  };
-  std::vector<AuthOp> ops;
-  sqlite3_set_authorizer(
-      shadow_->db(),
-      [](void* out, int op, const char* a1, const char* a2, const char*, const char*) {
-        auto* list = static_cast<std::vector<AuthOp>*>(out);
-        if (list->size() < kMaxAuthOps) list->push_back(AuthOp{op, a1 ? a1 : "", a2 ? a2 : ""});
-        return SQLITE_OK;
-      },
-      &ops);
-  sqlite3_stmt* raw = nullptr;
-  const char* end = nullptr;
-  const int prc =
-      sqlite3_prepare_v2(shadow_->db(), text.data(), static_cast<int>(text.size()), &raw, &end);
-  sqlite3_set_authorizer(shadow_->db(), nullptr, nullptr);
-  Stmt stmt(raw);
-  *tail = end != nullptr ? text.substr(end - text.data()) : absl::string_view();
-  if (prc != SQLITE_OK) return fail(SqliteError(shadow_->db()));
-  if (stmt == nullptr) return fail(SqlError(sqlstate::kSyntaxError, "empty statement"));
-  int kind = 0;
-  std::string name;
-  // The statement's kind is its first schema operation; CREATE TABLE also reports
-  // the indexes SQLite makes for its PRIMARY KEY and UNIQUE constraints.
-  for (const AuthOp& op : ops) {
-    if (kind != 0) {
-      if (op.op == SQLITE_SELECT && kind == SQLITE_CREATE_TABLE) {
-        return fail(NotSupported("CREATE TABLE … AS SELECT"));
-      }
-      continue;
-    }
-    switch (op.op) {
-      case SQLITE_CREATE_TABLE:
-      case SQLITE_DROP_TABLE:
-        kind = op.op;
-        name = op.arg1;
-        break;
-      case SQLITE_CREATE_INDEX:
-      case SQLITE_DROP_INDEX:
-        return fail(NotSupported("CREATE INDEX and DROP INDEX (secondary indexes are not built yet)"));
-      case SQLITE_CREATE_VIEW:
-      case SQLITE_DROP_VIEW:
-        return fail(NotSupported("views"));
-      case SQLITE_CREATE_TRIGGER:
-      case SQLITE_DROP_TRIGGER:
-        return fail(NotSupported("triggers"));
-      case SQLITE_ALTER_TABLE:
-        return fail(NotSupported("ALTER TABLE"));
-      case SQLITE_CREATE_TEMP_TABLE:
-      case SQLITE_CREATE_TEMP_INDEX:
-      case SQLITE_CREATE_TEMP_VIEW:
-      case SQLITE_CREATE_TEMP_TRIGGER:
-      case SQLITE_DROP_TEMP_TABLE:
-      case SQLITE_DROP_TEMP_INDEX:
-      case SQLITE_DROP_TEMP_VIEW:
-      case SQLITE_DROP_TEMP_TRIGGER:
-        return fail(NotSupported("temporary tables, indexes, views and triggers"));
-      case SQLITE_CREATE_VTABLE:
-      case SQLITE_DROP_VTABLE:
-        return fail(NotSupported("virtual tables"));
-      default:
-        break;
-    }
-  }
-  const bool existed = !name.empty() && table_ids_.count(FoldName(name)) > 0;
-  const int rc = sqlite3_step(stmt.get());
-  if (rc != SQLITE_DONE) return fail(SqliteError(shadow_->db()));
-  stmt.reset();
-  StatementResult result;
-  if (kind == SQLITE_CREATE_TABLE) {
-    result.command_tag = "CREATE TABLE";
-    if (existed) {  // IF NOT EXISTS, and it does
-      (void)fail(absl::OkStatus());
-      return result;
-    }
-    absl::StatusOr<sqlpb::TableDescriptor> desc = shadow_->DescribeTable(name);
-    if (!desc.ok()) return fail(desc.status());
-    absl::StatusOr<uint64_t> id = AllocateTableId(*txn_);
-    if (!id.ok()) return fail(KvError(id.status()));
-    desc->set_id(*id);
-    desc->set_version(1);
-    if (absl::Status s = CreateTable(*txn_, *desc); !s.ok()) return fail(KvError(s));
-  } else if (kind == SQLITE_DROP_TABLE) {
-    result.command_tag = "DROP TABLE";
-    if (!existed) {  // IF EXISTS, and it does not
-      (void)fail(absl::OkStatus());
-      return result;
-    }
-    const std::shared_ptr<const TableInfo>& table = tables_.at(table_ids_.at(FoldName(name)));
-    if (absl::Status s = DropTable(*txn_, table->desc()); !s.ok()) return fail(KvError(s));
-  } else {
-    // Nothing to change (DROP … IF EXISTS of nothing): SQLite ran it as a no-op.
-    absl::string_view rest = SkipSpaceAndComments(text);
-    rest.remove_prefix(std::min(rest.size(), FirstKeyword(rest).size()));
-    (void)fail(absl::OkStatus());
-    result.command_tag = absl::StrCat(FirstKeyword(text), " ", FirstKeyword(rest));
-    return result;
-  }
-  if (absl::StatusOr<uint64_t> v = BumpVersion(*txn_); !v.ok()) return fail(KvError(v.status()));
-  absl::Status commit = CommitKv();
-  CloseKvTxn();
-  if (!commit.ok()) return commit;
-  return result;
 }
 
 // ---- VtabContext ----

@@ -117,6 +117,16 @@ class Session final : private VtabContext {
                                              int64_t* rows_sent);
   absl::StatusOr<std::optional<StatementResult>> ExecuteDdl(absl::string_view* sql);
   absl::StatusOr<StatementResult> RunDdlOnce(absl::string_view text, absl::string_view* tail);
+  // The parts of RunDdlOnce, one per kind of statement (sql/session_ddl.cc): each
+  // writes its descriptors in txn_, after the shadow ran the statement.
+  absl::Status CreateTableDdl(const std::string& name);
+  absl::Status DropTableDdl(const std::string& name);
+  absl::Status CreateIndexDdl(const std::string& index_name, const std::string& table_name);
+  absl::Status DropIndexDdl(const std::string& index_name, const std::string& table_name);
+  absl::Status CreateViewDdl(const std::string& name);
+  absl::Status DropViewDdl(const std::string& name);
+  // The table with this (folded) name; null if none.
+  std::shared_ptr<const TableInfo> TableNamed(const std::string& name) const;
   absl::StatusOr<std::optional<StatementResult>> ExecuteWhileAborted(absl::string_view* sql);
 
   // Transactions.
@@ -167,6 +177,7 @@ class Session final : private VtabContext {
   std::optional<uint64_t> schema_version_;
   std::map<uint64_t, std::shared_ptr<const TableInfo>> tables_;  // by id
   std::map<std::string, uint64_t> table_ids_;                    // by folded name
+  std::map<std::string, sqlpb::TableDescriptor> views_;          // by folded name
 
   // The transaction.
   std::unique_ptr<txn::Txn> txn_;

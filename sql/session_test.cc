@@ -211,9 +211,12 @@ TEST_F(SessionTest, ErrorsCarrySqlStates) {
   EXPECT_EQ(StateOf(*s, "SELECT * FROM missing"), sqlstate::kUndefinedTable);
   ASSERT_SQL_OK(*s, "CREATE TABLE t (a PRIMARY KEY, b)");
   EXPECT_EQ(StateOf(*s, "SELECT nope FROM t"), sqlstate::kUndefinedColumn);
-  EXPECT_EQ(StateOf(*s, "CREATE INDEX i ON t (b)"), sqlstate::kFeatureNotSupported);
-  EXPECT_EQ(StateOf(*s, "CREATE VIEW v AS SELECT 1"), sqlstate::kFeatureNotSupported);
-  EXPECT_EQ(StateOf(*s, "CREATE TABLE u (a UNIQUE)"), sqlstate::kFeatureNotSupported);
+  EXPECT_EQ(StateOf(*s, "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END"),
+            sqlstate::kFeatureNotSupported);
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t ADD COLUMN c"), sqlstate::kFeatureNotSupported);
+  EXPECT_EQ(StateOf(*s, "CREATE TEMP TABLE x (a)"), sqlstate::kFeatureNotSupported);
+  EXPECT_EQ(StateOf(*s, "CREATE INDEX e ON t (a + b)"), sqlstate::kFeatureNotSupported);
+  EXPECT_EQ(StateOf(*s, "CREATE TABLE t2 AS SELECT 1"), sqlstate::kFeatureNotSupported);
   EXPECT_EQ(StateOf(*s, "ATTACH 'x.db' AS x"), "42501");
   ASSERT_SQL_OK(*s, "BEGIN");
   EXPECT_EQ(StateOf(*s, "CREATE TABLE u (a)"), sqlstate::kFeatureNotSupported);
@@ -277,6 +280,67 @@ TEST_F(SessionTest, ScansMergeTheSessionsWritesAcrossPages) {
   EXPECT_THAT(*Query(*s, "SELECT count(*), min(id), max(id) FROM t"), ElementsAre("3750|2|5001"));
   ASSERT_SQL_OK(*s, "COMMIT");
   EXPECT_THAT(*Query(*s, "SELECT count(*), sum(v) FROM t"), ElementsAre("3750|4688750"));
+}
+
+TEST_F(SessionTest, SecondaryIndexesAreBackfilledMaintainedAndUsed) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b TEXT COLLATE NOCASE)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 10, 'x'), (2, 20, 'Y'), (3, 10, NULL), (4, NULL, 'y')");
+  ASSERT_SQL_OK(*s, "CREATE INDEX ta ON t (a)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX tb ON t (b, a)");
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT id FROM t WHERE a = 10"),
+              ElementsAre(HasSubstr("INDEX ta (a=?)")));
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t WHERE a = 10 ORDER BY id"), ElementsAre("1", "3"));
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t WHERE a > 10"), ElementsAre("2"));
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t WHERE b = 'y' ORDER BY id"), ElementsAre("2", "4"));
+  // Writes keep every index exact: the same answers with and without it.
+  ASSERT_SQL_OK(*s, "UPDATE t SET a = 30 WHERE id = 1");
+  ASSERT_SQL_OK(*s, "DELETE FROM t WHERE id = 3");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (5, 30, 'z')");
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t WHERE a = 30 ORDER BY id"), ElementsAre("1", "5"));
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t WHERE +a = 30 ORDER BY id"), ElementsAre("1", "5"));
+  EXPECT_THAT(*Query(*s, "SELECT count(*) FROM t WHERE a = 10"), ElementsAre("0"));
+  ASSERT_SQL_OK(*s, "DROP INDEX ta");
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT id FROM t WHERE a = 10"),
+              ElementsAre(HasSubstr("FULL SCAN")));
+  ASSERT_SQL_OK(*s, "CREATE INDEX IF NOT EXISTS tb ON t (b)");
+  EXPECT_EQ(StateOf(*s, "CREATE INDEX tb ON t (b)"), sqlstate::kDuplicateTable);
+  EXPECT_EQ(StateOf(*s, "CREATE INDEX p ON t (a) WHERE a > 0"), sqlstate::kFeatureNotSupported);
+}
+
+TEST_F(SessionTest, UniqueConstraintsAndIndexes) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT UNIQUE, n INTEGER)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 'a@x', 1), (2, NULL, 2), (3, NULL, 3)");  // NULLs are distinct
+  absl::StatusOr<std::vector<std::string>> r = Query(*s, "INSERT INTO t VALUES (4, 'a@x', 4)");
+  EXPECT_EQ(SqlStateOf(r.status()), sqlstate::kUniqueViolation);
+  EXPECT_THAT(r.status().message(), HasSubstr("UNIQUE constraint failed: t.email"));
+  EXPECT_EQ(StateOf(*s, "UPDATE t SET email = 'a@x' WHERE id = 2"), sqlstate::kUniqueViolation);
+  ASSERT_SQL_OK(*s, "UPDATE t SET email = 'a@x', n = 10 WHERE id = 1");  // its own value
+  // OR REPLACE removes the row in the way, with its index entries.
+  ASSERT_SQL_OK(*s, "INSERT OR REPLACE INTO t VALUES (5, 'a@x', 5)");
+  EXPECT_THAT(*Query(*s, "SELECT id, email FROM t ORDER BY id"),
+              ElementsAre("2|NULL", "3|NULL", "5|a@x"));
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t WHERE email = 'a@x'"), ElementsAre("5"));
+  // A unique index over duplicates fails and leaves nothing behind.
+  EXPECT_EQ(StateOf(*s, "INSERT INTO t VALUES (6, 'b@x', 5)"), "00000");
+  EXPECT_EQ(StateOf(*s, "CREATE UNIQUE INDEX tn ON t (n)"), sqlstate::kUniqueViolation);
+  EXPECT_EQ(StateOf(*s, "DROP INDEX tn"), sqlstate::kUndefinedObject);
+  ASSERT_SQL_OK(*s, "UPDATE t SET n = 6 WHERE id = 6");
+  ASSERT_SQL_OK(*s, "CREATE UNIQUE INDEX tn ON t (n)");
+  EXPECT_EQ(StateOf(*s, "INSERT INTO t VALUES (7, 'c@x', 6)"), sqlstate::kUniqueViolation);
+}
+
+TEST_F(SessionTest, ViewsAreSharedLikeTables) {
+  auto a = NewSession(1);
+  auto b = NewSession(2);
+  ASSERT_SQL_OK(*a, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)");
+  ASSERT_SQL_OK(*a, "INSERT INTO t VALUES (1, 5), (2, 50)");
+  ASSERT_SQL_OK(*a, "CREATE VIEW big AS SELECT id FROM t WHERE v > 10");
+  EXPECT_THAT(*Query(*b, "SELECT * FROM big"), ElementsAre("2"));
+  EXPECT_EQ(StateOf(*b, "CREATE VIEW big AS SELECT 1"), "42P07");
+  ASSERT_SQL_OK(*b, "DROP VIEW big");
+  EXPECT_EQ(StateOf(*a, "SELECT * FROM big"), sqlstate::kUndefinedTable);
 }
 
 TEST_F(SessionTest, ParametersBindByPositionAndName) {

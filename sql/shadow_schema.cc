@@ -17,28 +17,104 @@ absl::StatusOr<std::unique_ptr<ShadowSchema>> ShadowSchema::Open() {
   return std::unique_ptr<ShadowSchema>(new ShadowSchema(std::move(*db)));
 }
 
-absl::Status ShadowSchema::Rebuild(const std::vector<std::shared_ptr<const TableInfo>>& tables) {
+absl::Status ShadowSchema::Rebuild(const std::vector<std::shared_ptr<const TableInfo>>& tables,
+                                   const std::vector<sqlpb::TableDescriptor>& views) {
   statements_.clear();
-  absl::StatusOr<Stmt> list = Prepare(db(), "SELECT name FROM sqlite_schema WHERE type = 'table'");
+  absl::StatusOr<Stmt> list = Prepare(
+      db(), "SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view') "
+            "ORDER BY type = 'table'");  // views first: nothing depends on a view's absence
   if (!list.ok()) return list.status();
-  std::vector<std::string> existing;
+  std::vector<std::pair<std::string, std::string>> existing;
   while (sqlite3_step(list->get()) == SQLITE_ROW) {
-    existing.push_back(reinterpret_cast<const char*>(sqlite3_column_text(list->get(), 0)));
+    existing.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(list->get(), 0)),
+                          reinterpret_cast<const char*>(sqlite3_column_text(list->get(), 1)));
   }
   list->reset();
-  for (const std::string& name : existing) {
-    if (absl::Status s = Exec(db(), absl::StrCat("DROP TABLE ", QuoteIdentifier(name))); !s.ok()) {
+  for (const auto& [type, name] : existing) {
+    const std::string drop = absl::StrCat(type == "view" ? "DROP VIEW " : "DROP TABLE ", QuoteIdentifier(name));
+    if (absl::Status s = Exec(db(), drop); !s.ok()) return s;
+  }
+  auto run = [&](const std::string& what, const std::string& sql) -> absl::Status {
+    if (sql.empty()) return absl::OkStatus();
+    if (absl::Status s = Exec(db(), sql); !s.ok()) {
+      return SqlError(sqlstate::kInternalError,
+                      absl::StrCat("the stored definition of ", what, " does not run: ", s.message()));
+    }
+    return absl::OkStatus();
+  };
+  for (const auto& table : tables) {
+    if (absl::Status s = run(absl::StrCat("table ", table->name()), table->desc().create_sql()); !s.ok()) {
       return s;
     }
-  }
-  for (const auto& table : tables) {
-    if (absl::Status s = Exec(db(), table->desc().create_sql()); !s.ok()) {
-      return SqlError(sqlstate::kInternalError,
-                      absl::StrCat("the stored definition of table ", table->name(),
-                                   " does not run: ", s.message()));
+    for (const sqlpb::IndexDescriptor& index : table->desc().indexes()) {
+      if (absl::Status s = run(absl::StrCat("index ", index.name()), index.create_sql()); !s.ok()) {
+        return s;
+      }
     }
   }
+  for (const sqlpb::TableDescriptor& view : views) {
+    if (absl::Status s = run(absl::StrCat("view ", view.name()), view.create_sql()); !s.ok()) return s;
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> ShadowSchema::NameAndSql(
+    absl::string_view type, absl::string_view name) const {
+  absl::StatusOr<Stmt> q = Prepare(
+      db(), "SELECT name, sql FROM sqlite_schema WHERE type = ?1 AND name = ?2 COLLATE NOCASE");
+  if (!q.ok()) return q.status();
+  BindValue(q->get(), 1, std::string(type));
+  BindValue(q->get(), 2, std::string(name));
+  if (sqlite3_step(q->get()) != SQLITE_ROW) {
+    return SqlError(sqlstate::kUndefinedObject, absl::StrCat("no such ", type, ": ", name));
+  }
+  const unsigned char* sql = sqlite3_column_text(q->get(), 1);
+  return std::make_pair(std::string(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 0))),
+                        sql ? std::string(reinterpret_cast<const char*>(sql)) : std::string());
+}
+
+absl::StatusOr<sqlpb::IndexDescriptor> ShadowSchema::DescribeIndex(const sqlpb::TableDescriptor& table,
+                                                                   absl::string_view name) const {
+  sqlpb::IndexDescriptor index;
+  {
+    absl::StatusOr<Stmt> q =
+        Prepare(db(), "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1) "
+                      "WHERE name = ?2 COLLATE NOCASE");
+    if (!q.ok()) return q.status();
+    BindValue(q->get(), 1, table.name());
+    BindValue(q->get(), 2, std::string(name));
+    if (sqlite3_step(q->get()) != SQLITE_ROW) {
+      return SqlError(sqlstate::kUndefinedObject, absl::StrCat("no such index: ", name));
+    }
+    index.set_name(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 0)));
+    index.set_unique(sqlite3_column_int(q->get(), 1) != 0);
+    if (sqlite3_column_int(q->get(), 3) != 0) return NotSupported("partial indexes (CREATE INDEX … WHERE)");
+  }
+  // Table columns by cid: the descriptor's columns without the hidden rowid.
+  std::vector<uint32_t> ids_by_cid;
+  for (const sqlpb::ColumnDescriptor& c : table.columns()) {
+    if (!c.hidden()) ids_by_cid.push_back(c.id());
+  }
+  absl::StatusOr<Stmt> q =
+      Prepare(db(), "SELECT cid, \"desc\", coll FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno");
+  if (!q.ok()) return q.status();
+  BindValue(q->get(), 1, index.name());
+  while (sqlite3_step(q->get()) == SQLITE_ROW) {
+    const int cid = sqlite3_column_int(q->get(), 0);
+    if (cid < 0 || cid >= static_cast<int>(ids_by_cid.size())) {
+      return NotSupported("indexes on expressions or on the rowid");
+    }
+    index.add_column_ids(ids_by_cid[cid]);
+    index.add_descending(sqlite3_column_int(q->get(), 1) != 0);
+    const unsigned char* coll = sqlite3_column_text(q->get(), 2);
+    absl::StatusOr<Collation> c = CollationByName(coll ? reinterpret_cast<const char*>(coll) : "BINARY");
+    if (!c.ok()) return NotSupported(absl::StrCat("collation ", reinterpret_cast<const char*>(coll)));
+    index.add_collations(static_cast<uint32_t>(*c));
+  }
+  if (index.column_ids_size() == 0) return SqlError(sqlstate::kInternalError, "an index without columns");
+  absl::StatusOr<std::pair<std::string, std::string>> sql = NameAndSql("index", index.name());
+  if (sql.ok()) index.set_create_sql(sql->second);  // NULL (empty) for a constraint's index
+  return index;
 }
 
 absl::StatusOr<sqlpb::TableDescriptor> ShadowSchema::DescribeTable(absl::string_view name) const {
@@ -62,17 +138,16 @@ absl::StatusOr<sqlpb::TableDescriptor> ShadowSchema::DescribeTable(absl::string_
     if (sqlite3_step(q->get()) == SQLITE_ROW) without_rowid = sqlite3_column_int(q->get(), 0) != 0;
   }
   bool has_pk_index = false;
+  std::vector<std::string> unique_indexes;  // of UNIQUE constraints, in creation order
   {
-    absl::StatusOr<Stmt> q = Prepare(db(), "SELECT origin, partial FROM pragma_index_list(?1)");
+    absl::StatusOr<Stmt> q =
+        Prepare(db(), "SELECT origin, name FROM pragma_index_list(?1) ORDER BY seq DESC");
     if (!q.ok()) return q.status();
     BindValue(q->get(), 1, desc.name());
     while (sqlite3_step(q->get()) == SQLITE_ROW) {
       const std::string origin = reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 0));
-      if (origin == "pk") {
-        has_pk_index = true;
-      } else {
-        return NotSupported("UNIQUE constraints (rangedb does not build secondary indexes yet)");
-      }
+      if (origin == "pk") has_pk_index = true;
+      if (origin == "u") unique_indexes.push_back(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 1)));
     }
   }
   absl::StatusOr<Stmt> q = Prepare(
@@ -130,7 +205,14 @@ absl::StatusOr<sqlpb::TableDescriptor> ShadowSchema::DescribeTable(absl::string_
     }
   }
   desc.set_next_column_id(next_id);
-  desc.set_next_index_id(kPrimaryIndexId + 1);
+  uint32_t next_index_id = kPrimaryIndexId + 1;
+  for (const std::string& name : unique_indexes) {
+    absl::StatusOr<sqlpb::IndexDescriptor> index = DescribeIndex(desc, name);
+    if (!index.ok()) return index.status();
+    index->set_id(next_index_id++);
+    *desc.add_indexes() = std::move(*index);
+  }
+  desc.set_next_index_id(next_index_id);
   return desc;
 }
 

@@ -32,14 +32,25 @@ class ShadowSchema {
 
   sqlite3* db() const { return db_.get(); }
 
-  // Replaces every table with these (each created from desc().create_sql()).
-  [[nodiscard]] absl::Status Rebuild(const std::vector<std::shared_ptr<const TableInfo>>& tables);
+  // Replaces the schema with these tables (each from desc().create_sql(), then its
+  // indexes' create_sql) and views (create_sql).
+  [[nodiscard]] absl::Status Rebuild(const std::vector<std::shared_ptr<const TableInfo>>& tables,
+                                     const std::vector<sqlpb::TableDescriptor>& views);
 
   // The descriptor of the table `name` that a CREATE TABLE just made here: columns,
   // affinities, collations, primary key (a hidden rowid when none is declared),
   // create_sql. Ids: column ids 1.., the primary index id kPrimaryIndexId; the table
   // id is left 0 for the caller. 0A000 for what rangedb cannot store yet.
   [[nodiscard]] absl::StatusOr<sqlpb::TableDescriptor> DescribeTable(absl::string_view name) const;
+
+  // The descriptor of index `name` of table (its columns by the table's column ids,
+  // collations, uniqueness, create_sql; id left 0). 0A000 for an index on an
+  // expression or a partial index.
+  [[nodiscard]] absl::StatusOr<sqlpb::IndexDescriptor> DescribeIndex(
+      const sqlpb::TableDescriptor& table, absl::string_view name) const;
+  // "CREATE VIEW …" / "CREATE TABLE …" as stored for a schema object.
+  [[nodiscard]] absl::StatusOr<std::pair<std::string, std::string>> NameAndSql(
+      absl::string_view type, absl::string_view name) const;
 
   // The row SQLite would store for `row` (one value per descriptor column):
   // affinity applied; for a column with named[i] false, its DEFAULT (or NULL);

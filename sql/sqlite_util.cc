@@ -129,6 +129,8 @@ absl::Status SqliteError(int rc, absl::string_view message) {
         code = sqlstate::kSyntaxError;
       } else if (absl::StartsWith(message, "no such table") || absl::StartsWith(message, "no such view")) {
         code = sqlstate::kUndefinedTable;
+      } else if (absl::StartsWith(message, "no such index")) {
+        code = sqlstate::kUndefinedObject;
       } else if (absl::StartsWith(message, "no such column")) {
         code = sqlstate::kUndefinedColumn;
       } else if (absl::StrContains(message, "already exists")) {

@@ -51,6 +51,26 @@ absl::StatusOr<std::shared_ptr<const TableInfo>> TableInfo::Make(sqlpb::TableDes
   if (info->pk_columns_.empty()) {
     return SqlError(sqlstate::kInternalError, absl::StrCat("table ", d.name(), " has no primary key"));
   }
+  for (const sqlpb::IndexDescriptor& index : d.indexes()) {
+    IndexInfo ii;
+    ii.desc = &index;
+    ii.unique = index.unique();
+    for (int k = 0; k < index.column_ids_size(); ++k) {
+      const uint32_t id = index.column_ids(k);
+      if (id >= info->position_of_id_.size() || info->position_of_id_[id] < 0) {
+        return SqlError(sqlstate::kInternalError,
+                        absl::StrCat("index ", index.name(), " of table ", d.name(),
+                                     " names no column ", id));
+      }
+      ii.columns.push_back(info->position_of_id_[id]);
+      ii.collations.push_back(k < index.collations_size()
+                                  ? static_cast<Collation>(index.collations(k))
+                                  : info->collation_[ii.columns.back()]);
+    }
+    ii.prefix = keys::IndexPrefix(d.id(), index.id());
+    ii.prefix_end = keys::IndexPrefix(d.id(), index.id() + 1);
+    info->indexes_.push_back(std::move(ii));
+  }
   info->rows_start_ = keys::IndexPrefix(d.id(), d.primary_index().id());
   info->rows_end_ = keys::IndexPrefix(d.id(), d.primary_index().id() + 1);
   return std::shared_ptr<const TableInfo>(std::move(info));
@@ -66,6 +86,32 @@ std::string TableInfo::RowKey(const std::vector<Value>& row) const {
   std::string key = rows_start_;
   for (size_t i = 0; i < pk_columns_.size(); ++i) AppendPkColumnKey(&key, i, row[pk_columns_[i]]);
   return key;
+}
+
+bool TableInfo::EnforcesUniqueness(const IndexInfo& index, const std::vector<Value>& row) {
+  if (!index.unique) return false;
+  for (int pos : index.columns) {
+    if (IsNull(row[pos])) return false;
+  }
+  return true;
+}
+
+std::string TableInfo::IndexEntryKey(const IndexInfo& index, const std::vector<Value>& row,
+                                     absl::string_view row_key) const {
+  std::string key = index.prefix;
+  for (size_t k = 0; k < index.columns.size(); ++k) {
+    AppendValueKey(&key, row[index.columns[k]], index.collations[k], Direction::kAscending);
+  }
+  if (!EnforcesUniqueness(index, row)) absl::StrAppend(&key, row_key.substr(rows_start_.size()));
+  return key;
+}
+
+std::string TableInfo::ConstraintColumns(const std::vector<int>& positions) const {
+  std::string out;
+  for (int pos : positions) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", name(), ".", column(pos).name());
+  }
+  return out;
 }
 
 std::string TableInfo::EncodeRow(const std::vector<Value>& row) const {

@@ -25,6 +25,21 @@ namespace rangedb::sql {
 // single-column WITHOUT ROWID key; issue 16's verified facts).
 inline constexpr char kKeyColumnName[] = "__rangedb_key";
 
+// A secondary index of a table, as the write and read paths need it.
+//   Key:   IndexPrefix(table, id), then each indexed column's key encoding under the
+//          index column's collation, then — for a non-unique index, or a unique
+//          one whose row has a NULL in an indexed column (NULLs are distinct) — the
+//          row's primary-key encoding, so every entry is unique.
+//   Value: the row's primary-key encoding (its key after rows_start()).
+struct IndexInfo {
+  const sqlpb::IndexDescriptor* desc = nullptr;  // into the TableInfo's descriptor
+  std::vector<int> columns;                      // descriptor positions
+  std::vector<Collation> collations;             // per indexed column
+  std::string prefix;                            // every entry starts with it
+  std::string prefix_end;                        // and sorts below this
+  bool unique = false;
+};
+
 class TableInfo {
  public:
   static absl::StatusOr<std::shared_ptr<const TableInfo>> Make(sqlpb::TableDescriptor desc);
@@ -52,6 +67,24 @@ class TableInfo {
   // Appends the key encoding of v as primary-key column pk_index (0-based).
   void AppendPkColumnKey(std::string* key, int pk_index, const Value& v) const;
 
+  // The secondary indexes (public and backfilling: every write maintains both).
+  const std::vector<IndexInfo>& indexes() const { return indexes_; }
+  // The key of row's entry in index (see IndexInfo); row_key is RowKey(row).
+  std::string IndexEntryKey(const IndexInfo& index, const std::vector<Value>& row,
+                            absl::string_view row_key) const;
+  // Whether the entry takes part in the uniqueness check (unique, no NULL).
+  static bool EnforcesUniqueness(const IndexInfo& index, const std::vector<Value>& row);
+  // The row key an entry's value points at.
+  std::string RowKeyOfEntry(absl::string_view entry_value) const {
+    return rows_start_ + std::string(entry_value);
+  }
+  // The value of an entry: the row key after rows_start().
+  std::string EntryValue(absl::string_view row_key) const {
+    return std::string(row_key.substr(rows_start_.size()));
+  }
+  // "t.a, t.b": the columns of a constraint, as SQLite names them in errors.
+  std::string ConstraintColumns(const std::vector<int>& positions) const;
+
   std::string EncodeRow(const std::vector<Value>& row) const;
   // Columns missing from the stored value read as NULL.
   absl::StatusOr<std::vector<Value>> DecodeRow(absl::string_view stored) const;
@@ -63,6 +96,7 @@ class TableInfo {
   std::vector<Affinity> affinity_;
   std::vector<Collation> collation_;
   std::vector<int> pk_columns_;
+  std::vector<IndexInfo> indexes_;
   std::vector<int> position_of_id_;  // column id -> position (-1: none)
   int rowid_column_ = -1;
   std::string declaration_;

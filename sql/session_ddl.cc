@@ -1,0 +1,334 @@
+// Session: schema changes (docs/design/sql.md "Catalog"). A DDL statement runs first
+// in the shadow schema, where SQLite parses and checks it; then the session writes
+// the descriptors it changed and the new schema version in one transaction.
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "sql/catalog.h"
+#include "sql/session.h"
+#include "sql/sqlstate.h"
+#include "sql/statement_text.h"
+
+namespace rangedb::sql {
+namespace {
+
+constexpr size_t kMaxAuthOps = 256;
+
+// The statement's kind: its first schema operation (CREATE TABLE also reports the
+// indexes SQLite makes for its PRIMARY KEY and UNIQUE constraints).
+struct DdlKind {
+  int op = 0;  // SQLITE_CREATE_TABLE, …; 0: nothing to change
+  std::string name;
+  std::string table;  // for an index: its table
+};
+
+absl::StatusOr<DdlKind> Classify(const std::vector<std::pair<int, std::pair<std::string, std::string>>>& ops) {
+  DdlKind kind;
+  for (const auto& [op, args] : ops) {
+    if (kind.op != 0) {
+      if (op == SQLITE_SELECT && kind.op == SQLITE_CREATE_TABLE) {
+        return NotSupported("CREATE TABLE … AS SELECT");
+      }
+      continue;
+    }
+    switch (op) {
+      case SQLITE_CREATE_TABLE:
+      case SQLITE_DROP_TABLE:
+      case SQLITE_CREATE_INDEX:
+      case SQLITE_DROP_INDEX:
+      case SQLITE_CREATE_VIEW:
+      case SQLITE_DROP_VIEW:
+        kind.op = op;
+        kind.name = args.first;
+        kind.table = args.second;
+        break;
+      case SQLITE_CREATE_TRIGGER:
+      case SQLITE_DROP_TRIGGER:
+        return NotSupported("triggers");
+      case SQLITE_ALTER_TABLE:
+        return NotSupported("ALTER TABLE");
+      case SQLITE_CREATE_TEMP_TABLE:
+      case SQLITE_CREATE_TEMP_INDEX:
+      case SQLITE_CREATE_TEMP_VIEW:
+      case SQLITE_CREATE_TEMP_TRIGGER:
+      case SQLITE_DROP_TEMP_TABLE:
+      case SQLITE_DROP_TEMP_INDEX:
+      case SQLITE_DROP_TEMP_VIEW:
+      case SQLITE_DROP_TEMP_TRIGGER:
+        return NotSupported("temporary tables, indexes, views and triggers");
+      case SQLITE_CREATE_VTABLE:
+      case SQLITE_DROP_VTABLE:
+        return NotSupported("virtual tables");
+      default:
+        break;
+    }
+  }
+  return kind;
+}
+
+const char* TagOf(int op) {
+  switch (op) {
+    case SQLITE_CREATE_TABLE:
+      return "CREATE TABLE";
+    case SQLITE_DROP_TABLE:
+      return "DROP TABLE";
+    case SQLITE_CREATE_INDEX:
+      return "CREATE INDEX";
+    case SQLITE_DROP_INDEX:
+      return "DROP INDEX";
+    case SQLITE_CREATE_VIEW:
+      return "CREATE VIEW";
+    case SQLITE_DROP_VIEW:
+      return "DROP VIEW";
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<const TableInfo> Session::TableNamed(const std::string& name) const {
+  auto it = table_ids_.find(FoldName(name));
+  if (it == table_ids_.end()) return nullptr;
+  return tables_.at(it->second);
+}
+
+absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDdl(absl::string_view* sql) {
+  const absl::string_view text = *sql;
+  if (!sqlite3_get_autocommit(db_.get())) {
+    // Find the end of the statement so the rest of the request can go on.
+    sqlite3_stmt* raw = nullptr;
+    const char* end = nullptr;
+    sqlite3_prepare_v2(shadow_->db(), text.data(), static_cast<int>(text.size()), &raw, &end);
+    Stmt stmt(raw);
+    *sql = end != nullptr ? text.substr(end - text.data()) : absl::string_view();
+    return NotSupported("schema changes inside BEGIN … COMMIT (run them on their own)");
+  }
+  rangedb::Backoff backoff(options_.retry_backoff);
+  for (int attempt = 1;; ++attempt) {
+    absl::string_view tail = text;
+    absl::StatusOr<StatementResult> result = RunDdlOnce(text, &tail);
+    *sql = tail;
+    if (result.ok()) return std::optional<StatementResult>(std::move(*result));
+    if (attempt >= options_.max_autocommit_attempts ||
+        SqlStateOf(result.status()) != sqlstate::kSerializationFailure) {
+      return result.status();
+    }
+    Sleep(backoff.Next());
+  }
+}
+
+absl::StatusOr<StatementResult> Session::RunDdlOnce(absl::string_view text, absl::string_view* tail) {
+  if (absl::Status s = BeginKvTxn(); !s.ok()) {
+    RollbackKv();
+    CloseKvTxn();
+    return s;
+  }
+  // Whatever happens next, the shadow may change: reload before the next statement.
+  schema_version_.reset();
+  auto finish = [&](absl::Status s) -> absl::Status {
+    RollbackKv();
+    CloseKvTxn();
+    return s;
+  };
+  std::vector<std::pair<int, std::pair<std::string, std::string>>> ops;
+  sqlite3_set_authorizer(
+      shadow_->db(),
+      [](void* out, int op, const char* a1, const char* a2, const char*, const char*) {
+        auto* list = static_cast<std::vector<std::pair<int, std::pair<std::string, std::string>>>*>(out);
+        if (list->size() < kMaxAuthOps) list->push_back({op, {a1 ? a1 : "", a2 ? a2 : ""}});
+        return SQLITE_OK;
+      },
+      &ops);
+  sqlite3_stmt* raw = nullptr;
+  const char* end = nullptr;
+  const int prc =
+      sqlite3_prepare_v2(shadow_->db(), text.data(), static_cast<int>(text.size()), &raw, &end);
+  sqlite3_set_authorizer(shadow_->db(), nullptr, nullptr);
+  Stmt stmt(raw);
+  *tail = end != nullptr ? text.substr(end - text.data()) : absl::string_view();
+  if (prc != SQLITE_OK) return finish(SqliteError(shadow_->db()));
+  if (stmt == nullptr) return finish(SqlError(sqlstate::kSyntaxError, "empty statement"));
+  absl::StatusOr<DdlKind> kind = Classify(ops);
+  if (!kind.ok()) return finish(kind.status());
+  // IF [NOT] EXISTS that changes nothing.
+  const std::string folded = FoldName(kind->name);
+  bool index_exists = false;
+  for (const auto& [id, table] : tables_) {
+    for (const sqlpb::IndexDescriptor& index : table->desc().indexes()) {
+      if (FoldName(index.name()) == folded) index_exists = true;
+    }
+  }
+  const bool relation_exists = table_ids_.count(folded) > 0 || views_.count(folded) > 0;
+  bool no_op = kind->op == 0;
+  switch (kind->op) {
+    case SQLITE_CREATE_TABLE:
+    case SQLITE_CREATE_VIEW:
+      no_op = relation_exists;
+      break;
+    case SQLITE_DROP_TABLE:
+      no_op = table_ids_.count(folded) == 0;
+      break;
+    case SQLITE_DROP_VIEW:
+      no_op = views_.count(folded) == 0;
+      break;
+    case SQLITE_CREATE_INDEX:
+      no_op = index_exists;
+      break;
+    case SQLITE_DROP_INDEX:
+      no_op = !index_exists;
+      break;
+    default:
+      break;
+  }
+  if (sqlite3_step(stmt.get()) != SQLITE_DONE) return finish(SqliteError(shadow_->db()));
+  stmt.reset();
+  StatementResult result;
+  result.command_tag = TagOf(kind->op);
+  if (no_op) {
+    if (kind->op == 0) {
+      // DROP … IF EXISTS of nothing: SQLite ran it as a no-op.
+      absl::string_view rest = SkipSpaceAndComments(text);
+      rest.remove_prefix(std::min(rest.size(), FirstKeyword(rest).size()));
+      result.command_tag = absl::StrCat(FirstKeyword(text), " ", FirstKeyword(rest));
+    }
+    (void)finish(absl::OkStatus());
+    return result;
+  }
+  absl::Status status;
+  switch (kind->op) {
+    case SQLITE_CREATE_TABLE:
+      status = CreateTableDdl(kind->name);
+      break;
+    case SQLITE_DROP_TABLE:
+      status = DropTableDdl(kind->name);
+      break;
+    case SQLITE_CREATE_INDEX:
+      status = CreateIndexDdl(kind->name, kind->table);
+      break;
+    case SQLITE_DROP_INDEX:
+      status = DropIndexDdl(kind->name, kind->table);
+      break;
+    case SQLITE_CREATE_VIEW:
+      status = CreateViewDdl(kind->name);
+      break;
+    case SQLITE_DROP_VIEW:
+      status = DropViewDdl(kind->name);
+      break;
+  }
+  if (!status.ok()) return finish(status);
+  if (absl::StatusOr<uint64_t> v = BumpVersion(*txn_); !v.ok()) return finish(KvError(v.status()));
+  absl::Status commit = CommitKv();
+  CloseKvTxn();
+  if (!commit.ok()) return commit;
+  return result;
+}
+
+absl::Status Session::CreateTableDdl(const std::string& name) {
+  absl::StatusOr<sqlpb::TableDescriptor> desc = shadow_->DescribeTable(name);
+  if (!desc.ok()) return desc.status();
+  absl::StatusOr<uint64_t> id = AllocateTableId(*txn_);
+  if (!id.ok()) return KvError(id.status());
+  desc->set_id(*id);
+  desc->set_version(1);
+  if (absl::Status s = CreateTable(*txn_, *desc); !s.ok()) return KvError(s);
+  return absl::OkStatus();
+}
+
+absl::Status Session::DropTableDdl(const std::string& name) {
+  std::shared_ptr<const TableInfo> table = TableNamed(name);
+  if (table == nullptr) return SqlError(sqlstate::kUndefinedTable, absl::StrCat("no such table: ", name));
+  if (absl::Status s = DropTable(*txn_, table->desc()); !s.ok()) return KvError(s);
+  return absl::OkStatus();
+}
+
+absl::Status Session::CreateIndexDdl(const std::string& index_name, const std::string& table_name) {
+  std::shared_ptr<const TableInfo> table = TableNamed(table_name);
+  if (table == nullptr) {
+    return SqlError(sqlstate::kUndefinedTable, absl::StrCat("no such table: ", table_name));
+  }
+  sqlpb::TableDescriptor desc = table->desc();
+  absl::StatusOr<sqlpb::IndexDescriptor> index = shadow_->DescribeIndex(desc, index_name);
+  if (!index.ok()) return index.status();
+  index->set_id(desc.next_index_id());
+  desc.set_next_index_id(desc.next_index_id() + 1);
+  *desc.add_indexes() = std::move(*index);
+  desc.set_version(desc.version() + 1);
+  absl::StatusOr<std::shared_ptr<const TableInfo>> info = TableInfo::Make(desc);
+  if (!info.ok()) return info.status();
+  const IndexInfo& built = (*info)->indexes().back();
+  // Backfill in this transaction: every row's entry. Concurrent writers read the
+  // schema version this transaction writes, so none commits a row the backfill
+  // missed (docs/design/sql.md); the transaction's size limit bounds the table.
+  std::set<std::string> unique_keys;
+  std::string start = (*info)->rows_start();
+  while (true) {  // bounded: each page moves start past its last row
+    absl::StatusOr<std::vector<kv::KeyValue>> page = txn_->Scan(start, (*info)->rows_end(), kv::kScanPageRows);
+    if (!page.ok()) return KvError(page.status());
+    for (const kv::KeyValue& stored : *page) {
+      absl::StatusOr<std::vector<Value>> row = (*info)->DecodeRow(stored.value);
+      if (!row.ok()) return row.status();
+      const std::string entry = (*info)->IndexEntryKey(built, *row, stored.key);
+      if (TableInfo::EnforcesUniqueness(built, *row) && !unique_keys.insert(entry).second) {
+        return SqlError(sqlstate::kUniqueViolation,
+                        absl::StrCat("UNIQUE constraint failed: ", (*info)->ConstraintColumns(built.columns)));
+      }
+      if (absl::Status s = txn_->Put(entry, (*info)->EntryValue(stored.key)); !s.ok()) {
+        if (s.code() == absl::StatusCode::kInvalidArgument) {
+          return SqlError(sqlstate::kProgramLimitExceeded,
+                          absl::StrCat("CREATE INDEX on a table this large is not supported yet: its "
+                                       "backfill runs in one transaction (",
+                                       s.message(), ")"));
+        }
+        return KvError(s);
+      }
+    }
+    if (static_cast<int64_t>(page->size()) < kv::kScanPageRows) break;
+    start = page->back().key + std::string(1, '\0');
+  }
+  if (absl::Status s = WriteDescriptor(*txn_, desc); !s.ok()) return KvError(s);
+  return absl::OkStatus();
+}
+
+absl::Status Session::DropIndexDdl(const std::string& index_name, const std::string& table_name) {
+  std::shared_ptr<const TableInfo> table = TableNamed(table_name);
+  if (table == nullptr) {
+    return SqlError(sqlstate::kUndefinedTable, absl::StrCat("no such table: ", table_name));
+  }
+  sqlpb::TableDescriptor desc = table->desc();
+  for (int i = 0; i < desc.indexes_size(); ++i) {
+    if (FoldName(desc.indexes(i).name()) != FoldName(index_name)) continue;
+    const IndexInfo& index = table->indexes()[i];
+    absl::StatusOr<int64_t> deleted = txn_->DeleteRange(index.prefix, index.prefix_end);
+    if (!deleted.ok()) return KvError(deleted.status());
+    desc.mutable_indexes()->DeleteSubrange(i, 1);
+    desc.set_version(desc.version() + 1);
+    if (absl::Status s = WriteDescriptor(*txn_, desc); !s.ok()) return KvError(s);
+    return absl::OkStatus();
+  }
+  return SqlError(sqlstate::kUndefinedObject, absl::StrCat("no such index: ", index_name));
+}
+
+absl::Status Session::CreateViewDdl(const std::string& name) {
+  absl::StatusOr<std::pair<std::string, std::string>> view = shadow_->NameAndSql("view", name);
+  if (!view.ok()) return view.status();
+  sqlpb::TableDescriptor desc;
+  absl::StatusOr<uint64_t> id = AllocateTableId(*txn_);
+  if (!id.ok()) return KvError(id.status());
+  desc.set_id(*id);
+  desc.set_name(view->first);
+  desc.set_create_sql(view->second);
+  desc.set_is_view(true);
+  desc.set_version(1);
+  if (absl::Status s = CreateTable(*txn_, desc); !s.ok()) return KvError(s);
+  return absl::OkStatus();
+}
+
+absl::Status Session::DropViewDdl(const std::string& name) {
+  auto it = views_.find(FoldName(name));
+  if (it == views_.end()) return SqlError(sqlstate::kUndefinedTable, absl::StrCat("no such view: ", name));
+  if (absl::Status s = DropTable(*txn_, it->second); !s.ok()) return KvError(s);
+  return absl::OkStatus();
+}
+
+}  // namespace rangedb::sql

@@ -1,0 +1,48 @@
+// Internals of the rangedb virtual-table module (sql/vtab.h), shared by its three
+// files: vtab.cc (the module, cursors, transactions), vtab_plan.cc (xBestIndex and
+// xFilter: which keys a query reads) and vtab_write.cc (xUpdate: rows and index
+// entries written).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "base/kv_api.h"
+#include "sql/table_info.h"
+#include "sql/vtab_context.h"
+#include "sqlite3.h"
+
+namespace rangedb::sql::vtab_internal {
+
+struct Vtab : sqlite3_vtab {
+  VtabContext* context = nullptr;
+  sqlite3* db = nullptr;
+  std::shared_ptr<const TableInfo> table;
+};
+
+struct Cursor : sqlite3_vtab_cursor {
+  const IndexInfo* index = nullptr;  // null: the rows themselves are scanned
+  std::vector<kv::KeyValue> rows;    // the current page: (row key, row value)
+  size_t pos = 0;
+  std::string resume_key;  // where the next page starts; empty: no more pages
+  std::string end;
+  std::vector<Value> current;  // rows[pos] decoded
+  bool decoded = false;
+};
+
+// Reports status as the statement's error (VtabContext::SetError) and in zErrMsg.
+int Fail(Vtab* vtab, absl::Status status, int rc = SQLITE_ERROR);
+
+// The smallest key greater than every key that starts with prefix ("" if none).
+std::string PrefixEnd(std::string prefix);
+
+int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info);
+int Filter(sqlite3_vtab_cursor* base, int idx_num, const char* idx_str, int argc,
+           sqlite3_value** argv);
+// Moves the cursor to the first row at or after its position, loading pages.
+absl::Status Settle(Vtab* vtab, Cursor* cursor);
+int Update(sqlite3_vtab* base, int argc, sqlite3_value** argv, sqlite3_int64* rowid);
+
+}  // namespace rangedb::sql::vtab_internal
