@@ -176,9 +176,9 @@ std::string MetaKey(absl::string_view end_key);
 
 // ---- System: \x03 <name> ----
 
-// Reserved for the SQL catalog (descriptors, namespace); nothing is written here yet,
-// and the layout below the prefix is the SQL layer's to define. (Octal \003: a hex
-// escape would swallow the "ca".)
+// The SQL catalog (descriptors, names, the schema version); the layout below the
+// prefix is the SQL layer's (sql/catalog.h, docs/sql.md). (Octal \003: a hex escape
+// would swallow the "ca".)
 inline constexpr absl::string_view kSystemCatalogPrefix = "\003catalog/";
 // Cluster settings, one key per setting: \x03 settings/ <name>.
 inline constexpr absl::string_view kSettingsPrefix = "\x03settings/";
@@ -194,7 +194,7 @@ std::string RangeIdGeneratorKey();
 //
 // Reserved for the SQL layer (DESIGN §7, docs/encoding.md): ids are ascending uvarint
 // key encodings; a row is /<table>/<primary index>/<pk columns>, a secondary index
-// entry /<table>/<index>/<index columns>/<pk columns>. Not used yet.
+// entry /<table>/<index>/<index columns>/<pk columns> (sql/table_info.h).
 
 std::string TablePrefix(uint64_t table_id);
 std::string IndexPrefix(uint64_t table_id, uint64_t index_id);
