@@ -8,7 +8,9 @@
 #include "absl/time/clock.h"
 #include "base/check.h"
 #include "base/kv_api.h"
+#include "base/random.h"
 #include "sql/catalog.h"
+#include "sql/row_id.h"
 #include "sql/sqlstate.h"
 #include "sql/statement_text.h"
 #include "sql/vtab.h"
@@ -50,7 +52,9 @@ absl::Status MapKvError(const absl::Status& status) {
 }  // namespace
 
 Session::Session(SessionOptions options)
-    : options_(std::move(options)), write_set_(options_.txn_options.max_write_bytes) {}
+    : options_(std::move(options)),
+      rowid_shard_(static_cast<int>(FastRandom() % kRowIdShards)),
+      write_set_(options_.txn_options.max_write_bytes) {}
 
 Session::~Session() { Close(); }
 
@@ -340,38 +344,25 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
   StatementResult result;
   if (status.ok() && stmt != nullptr) {
     result.command_tag = CommandTag(keyword, stmt.get());
-    int rc;
-    bool first = true;
-    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
-      const int n = sqlite3_column_count(stmt.get());
-      if (first) {
-        std::vector<ColumnInfo> columns;
-        for (int i = 0; i < n; ++i) {
-          const char* type = sqlite3_column_decltype(stmt.get(), i);
-          columns.push_back(ColumnInfo{sqlite3_column_name(stmt.get(), i), type ? type : ""});
-        }
-        status = sink->Columns(columns);
-        first = false;
-        if (!status.ok()) break;
+    const int n = sqlite3_column_count(stmt.get());
+    if (n > 0) {  // columns first, also when the statement then fails
+      std::vector<ColumnInfo> columns;
+      for (int i = 0; i < n; ++i) {
+        const char* type = sqlite3_column_decltype(stmt.get(), i);
+        columns.push_back(ColumnInfo{sqlite3_column_name(stmt.get(), i), type ? type : ""});
       }
+      status = sink->Columns(columns);
+    }
+    int rc = SQLITE_DONE;
+    while (status.ok() && (rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
       std::vector<Value> row;
       row.reserve(n);
       for (int i = 0; i < n; ++i) row.push_back(ColumnValue(stmt.get(), i));
       status = sink->Row(std::move(row));
       ++*rows_sent;
-      if (!status.ok()) break;
     }
     if (status.ok() && rc != SQLITE_DONE) {
       status = statement_error_.ok() ? SqliteError(db_.get()) : statement_error_;
-    }
-    if (status.ok() && first && sqlite3_column_count(stmt.get()) > 0) {
-      // A query without rows still describes its columns.
-      std::vector<ColumnInfo> columns;
-      for (int i = 0; i < sqlite3_column_count(stmt.get()); ++i) {
-        const char* type = sqlite3_column_decltype(stmt.get(), i);
-        columns.push_back(ColumnInfo{sqlite3_column_name(stmt.get(), i), type ? type : ""});
-      }
-      status = sink->Columns(columns);
     }
     result.rows_affected = sqlite3_stmt_readonly(stmt.get()) ? *rows_sent : sqlite3_changes64(db_.get());
     stmt.reset();  // finishes the statement before the transaction is settled
@@ -532,26 +523,8 @@ std::vector<bool> Session::InsertedColumns(const TableInfo& table) {
 }
 
 int64_t Session::NewRowId() {
-  // Microseconds since the epoch, then the node, bit-reversed: unique per node
-  // (a process-wide counter never repeats a microsecond), and spread over the key
-  // space, so concurrent inserts do not all land at the end of the table.
-  static std::atomic<int64_t> last_micros{0};
-  int64_t now = options_.wall_micros ? options_.wall_micros() : absl::ToUnixMicros(absl::Now());
-  int64_t prev = last_micros.load();
-  while (true) {
-    const int64_t next = std::max(now, prev + 1);
-    if (last_micros.compare_exchange_weak(prev, next)) {
-      now = next;
-      break;
-    }
-  }
-  uint64_t id = (static_cast<uint64_t>(now) << 15) | (options_.node_id & 0x7fff);
-  uint64_t reversed = 0;
-  for (int i = 0; i < 64; ++i) {
-    reversed = (reversed << 1) | (id & 1);
-    id >>= 1;
-  }
-  return static_cast<int64_t>(reversed);
+  const int64_t now = options_.wall_micros ? options_.wall_micros() : absl::ToUnixMicros(absl::Now());
+  return NextRowId(rowid_shard_, now, options_.node_id);
 }
 
 void Session::NoteConflict(ConflictMode mode) { conflict_ = mode; }

@@ -170,6 +170,7 @@ class Session final : private VtabContext {
   void SetError(absl::Status status) override;
 
   const SessionOptions options_;
+  const int rowid_shard_;  // where this session's new row ids go (sql/row_id.h)
   Db db_;
   std::unique_ptr<ShadowSchema> shadow_;
 

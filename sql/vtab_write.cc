@@ -81,9 +81,11 @@ int WriteRow(Vtab* vtab, const std::string* old_key, std::vector<Value> row, std
   const TableInfo& table = *vtab->table;
   const ConflictMode mode = ModeOf(vtab->db);
   const int rowid = table.rowid_column();
+  bool generated_rowid = false;
   if (rowid >= 0 && IsNull(row[rowid])) {
     if (table.has_hidden_rowid()) {
       row[rowid] = context.NewRowId();
+      generated_rowid = true;
     } else {
       absl::StatusOr<int64_t> next = NextRowidAlias(vtab);
       if (!next.ok()) return Fail(vtab, next.status());
@@ -106,11 +108,18 @@ int WriteRow(Vtab* vtab, const std::string* old_key, std::vector<Value> row, std
                                absl::StrCat("NOT NULL constraint failed: ", table.ConstraintColumns({pos}))));
     }
   }
-  const std::string key = table.RowKey(row);
+  std::string key = table.RowKey(row);
   // The rows in the way: under the primary key and under each unique index.
   std::vector<std::string> in_the_way;
   if (old_key == nullptr || *old_key != key) {
     absl::StatusOr<std::optional<std::string>> existing = context.Get(key);
+    // A new row id that collided (sql/row_id.h: nodes 1024 apart): take another.
+    for (int attempt = 0; generated_rowid && attempt < 3 && existing.ok() && existing->has_value();
+         ++attempt) {
+      row[rowid] = context.NewRowId();
+      key = table.RowKey(row);
+      existing = context.Get(key);
+    }
     if (!existing.ok()) return Fail(vtab, existing.status());
     if (existing->has_value()) {
       if (mode != ConflictMode::kReplace) {

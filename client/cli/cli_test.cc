@@ -55,8 +55,8 @@ TEST(CliTest, HelpListsCommands) {
 TEST(CliTest, EveryGroupIsRegistered) {
   const std::vector<std::string> paths = RegisteredPaths();
   const std::set<std::string> registered(paths.begin(), paths.end());
-  for (const char* path :
-       {"start", "init", "node status", "kv put", "kv txn", "workload run", "help", "version"}) {
+  for (const char* path : {"start", "init", "node status", "kv put", "kv txn", "sql",
+                           "workload run", "help", "version"}) {
     EXPECT_TRUE(registered.count(path)) << path;
   }
 }
@@ -140,6 +140,7 @@ TEST(CliTest, ConnectionFlagsAreCheckedByEveryClientCommand) {
                                              {"kv", "txn"},
                                              {"init"},
                                              {"node", "status"},
+                                             {"sql", "-e", "SELECT 1"},
                                              {"workload", "check", "kv"}}) {
     std::vector<std::string> bad_host = command;
     bad_host.push_back("--host=nohostport");

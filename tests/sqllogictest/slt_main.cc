@@ -21,19 +21,23 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "tests/sqllogictest/slt_connection.h"
 #include "tests/sqllogictest/slt_parser.h"
 #include "tests/sqllogictest/slt_runner.h"
+#include "tests/sqllogictest/rangedb_connection.h"
 #include "tests/sqllogictest/sqlite_connection.h"
 
 namespace rangedb::slt {
 namespace {
 
-// Command-line settings a backend may need (a rangedb backend adds --host here).
-struct BackendFlags {};
+// Command-line settings a backend may need.
+struct BackendFlags {
+  std::vector<std::string> hosts;  // --host, for rangedb
+};
 
 // One backend --backend can name.
 struct Backend {
@@ -48,6 +52,15 @@ const std::map<std::string, Backend>& Backends() {
        {"a private in-memory SQLite database (the reference engine)",
         [](const BackendFlags&) -> absl::StatusOr<std::unique_ptr<SltConnection>> {
           absl::StatusOr<std::unique_ptr<SqliteConnection>> connection = SqliteConnection::Open();
+          if (!connection.ok()) return connection.status();
+          return std::unique_ptr<SltConnection>(std::move(*connection));
+        }}},
+      {"rangedb",
+       {"a rangedb cluster (--host): every script starts with every table and view dropped",
+        [](const BackendFlags& flags) -> absl::StatusOr<std::unique_ptr<SltConnection>> {
+          if (flags.hosts.empty()) return absl::InvalidArgumentError("--backend=rangedb needs --host");
+          absl::StatusOr<std::unique_ptr<RangedbConnection>> connection =
+              RangedbConnection::Open(flags.hosts);
           if (!connection.ok()) return connection.status();
           return std::unique_ptr<SltConnection>(std::move(*connection));
         }}},
@@ -97,6 +110,9 @@ int Main(int argc, char** argv) {
   app.add_option("--hash-threshold", flags.hash_threshold,
                  "Override the scripts' hash-threshold (-1: follow the scripts)")
       ->capture_default_str();
+  std::string hosts;
+  app.add_option("--host", hosts,
+                 "With --backend=rangedb: node addresses, comma-separated (host:port,...)");
   app.add_option("files", flags.files, "Script files (.test)")->required();
   try {
     app.parse(argc, argv);
@@ -122,7 +138,9 @@ int Main(int argc, char** argv) {
       if (flags.stop_on_failure) break;
       continue;
     }
-    absl::StatusOr<std::unique_ptr<SltConnection>> connection = backend.open(BackendFlags{});
+    BackendFlags backend_flags;
+    if (!hosts.empty()) backend_flags.hosts = absl::StrSplit(hosts, ',', absl::SkipEmpty());
+    absl::StatusOr<std::unique_ptr<SltConnection>> connection = backend.open(backend_flags);
     if (!connection.ok()) {
       std::cerr << "sqllogictest: backend " << flags.backend << ": " << connection.status() << "\n";
       return 2;
