@@ -55,7 +55,7 @@ for _ in $(seq 1 60); do
 done
 
 host="--host=$join"
-run() { echo "\$ rangedb $*"; "$bin" "$@" || true; }
+run() { printf '$ rangedb'; printf ' %q' "$@"; echo; "$bin" "$@" || true; }
 echo
 echo "== a 3-node rangedb cluster is running (logs: $dir/node*.log) =="
 echo
@@ -67,10 +67,19 @@ echo
 echo "\$ printf 'get acct/a\\nput acct/a 90\\nput acct/b 10\\ncommit\\n' | rangedb kv txn $host"
 printf 'get acct/a\nput acct/a 90\nput acct/b 10\ncommit\n' | "$bin" kv txn "$host" || true
 echo
+# SQL: a table, rows, a query. The demo's store keeps it across restarts, so the
+# statements are written to run again (IF NOT EXISTS, OR REPLACE).
+run sql "$host" --format=table \
+  -e "CREATE TABLE IF NOT EXISTS greetings (id INTEGER PRIMARY KEY, lang TEXT NOT NULL, text TEXT)" \
+  -e "INSERT OR REPLACE INTO greetings VALUES (1, 'en', 'hello'), (2, 'fr', 'bonjour'), (3, 'de', 'hallo')" \
+  -e "SELECT lang, text FROM greetings WHERE id >= 2 ORDER BY lang"
+echo
 run node status --host=127.0.0.1:${ports[0]}
 cat <<TXT
 
 Try it from another terminal (any node answers; list several for failover):
+  $bin sql --host=$join -e "SELECT * FROM greetings"
+  echo "CREATE TABLE t (a PRIMARY KEY, b); INSERT INTO t VALUES (1, 'x'); SELECT * FROM t;" | $bin sql --host=$join
   $bin kv put --host=$join mykey myvalue
   $bin kv get --host=$join mykey
   $bin kv scan --host=$join a z --limit=10
