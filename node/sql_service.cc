@@ -1,5 +1,6 @@
 #include "node/sql_service.h"
 
+#include <atomic>
 #include <deque>
 #include <thread>
 
@@ -134,7 +135,8 @@ class SqlService final : public sqlpb::SQL::Service {
     // The reader: requests into a bounded queue; cancels act at once.
     absl::Mutex mu;
     std::deque<sqlpb::SqlRequest> queue;
-    bool closed = false;
+    bool closed = false;    // the client closed its side (or the stream broke)
+    bool stopping = false;  // the handler is done: the reader must not wait for room
     std::thread reader([&] {
       sqlpb::SqlRequest request;
       while (stream->Read(&request)) {
@@ -143,13 +145,16 @@ class SqlService final : public sqlpb::SQL::Service {
           continue;
         }
         absl::MutexLock lock(&mu);
-        mu.Await(absl::Condition(
-            +[](std::deque<sqlpb::SqlRequest>* q) { return q->size() < kMaxQueuedRequests; }, &queue));
+        auto room = [&] { return stopping || queue.size() < kMaxQueuedRequests; };
+        mu.Await(absl::Condition(&room));
+        if (stopping) break;
         queue.push_back(std::move(request));
       }
+      // A half-close lets the queued requests run; a client that went away (the
+      // call cancelled) stops the running statement.
+      if (context->IsCancelled()) session->Interrupt();
       absl::MutexLock lock(&mu);
       closed = true;
-      session->Interrupt();
     });
     while (true) {
       sqlpb::SqlRequest request;
@@ -162,6 +167,10 @@ class SqlService final : public sqlpb::SQL::Service {
         queue.pop_front();
       }
       if (!RunRequest(context, stream, session, request)) break;
+    }
+    {
+      absl::MutexLock lock(&mu);
+      stopping = true;  // wakes a reader waiting for room in the queue
     }
     context->TryCancel();  // ends the reader's Read if the client is still there
     reader.join();
@@ -181,7 +190,7 @@ class SqlService final : public sqlpb::SQL::Service {
     // The request's deadline: a watcher interrupts the statement when it passes.
     absl::Notification finished;
     std::thread watcher;
-    bool timed_out = false;
+    std::atomic<bool> timed_out{false};
     TimeSource* time = node_->options().time;
     if (request.timeout_ms() > 0) {
       const absl::Time deadline = time->Now() + absl::Milliseconds(request.timeout_ms());

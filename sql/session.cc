@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "base/check.h"
 #include "base/kv_api.h"
+#include "base/limits.h"
 #include "base/random.h"
 #include "sql/catalog.h"
 #include "sql/row_id.h"
@@ -89,7 +90,10 @@ void Session::Close() {
 
 bool Session::in_transaction() const { return !sqlite3_get_autocommit(db_.get()); }
 
-void Session::Interrupt() { sqlite3_interrupt(db_.get()); }
+void Session::Interrupt() {
+  interrupted_.store(true);
+  sqlite3_interrupt(db_.get());
+}
 
 int Session::Authorize(void* self, int op, const char* a1, const char* a2, const char*,
                        const char*) {
@@ -102,10 +106,18 @@ int Session::Authorize(void* self, int op, const char* a1, const char* a2, const
     case SQLITE_ATTACH:
     case SQLITE_DETACH:
       return SQLITE_DENY;  // a session has no files
-    case SQLITE_PRAGMA:
-      // Reading pragmas (table_info, …) is harmless; setting one could change what
-      // the connection does under the module (writable_schema, …).
-      return a2 == nullptr ? SQLITE_OK : SQLITE_DENY;
+    case SQLITE_PRAGMA: {
+      // Reading pragmas (table_info(t), …) is harmless; setting one could change
+      // what the connection does under the module (writable_schema, …).
+      static constexpr const char* kReadOnlyWithArgument[] = {
+          "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
+          "foreign_key_list", "function_list", "collation_list", "pragma_list"};
+      if (a2 == nullptr) return SQLITE_OK;
+      for (const char* name : kReadOnlyWithArgument) {
+        if (a1 != nullptr && absl::EqualsIgnoreCase(a1, name)) return SQLITE_OK;
+      }
+      return SQLITE_DENY;
+    }
     default:
       return SQLITE_OK;
   }
@@ -187,12 +199,37 @@ absl::Status Session::LoadSchema(uint64_t version) {
   internal_ = false;
   if (status.ok()) status = shadow_->Rebuild(table_list, view_list);
   if (!status.ok()) {
-    schema_version_.reset();
+    // Start over at the next load: forget every table and view, and drop what SQLite
+    // still has, so that nothing is left declared from an older descriptor (a vtab
+    // that could not be dropped is refused by the module, which checks versions).
+    ForgetSchema();
     return SqlError(sqlstate::kInternalError,
                     absl::StrCat("cannot load the schema: ", status.message()));
   }
   schema_version_ = version;
   return absl::OkStatus();
+}
+
+void Session::ForgetSchema() {
+  internal_ = true;
+  absl::StatusOr<Stmt> list = Prepare(
+      db_.get(), "SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view') "
+                 "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type = 'table'");
+  std::vector<std::pair<std::string, std::string>> objects;
+  while (list.ok() && sqlite3_step(list->get()) == SQLITE_ROW) {
+    objects.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(list->get(), 0)),
+                         reinterpret_cast<const char*>(sqlite3_column_text(list->get(), 1)));
+  }
+  if (list.ok()) list->reset();
+  for (const auto& [type, name] : objects) {
+    (void)Exec(db_.get(), absl::StrCat(type == "view" ? "DROP VIEW main." : "DROP TABLE main.",
+                                       QuoteIdentifier(name)));
+  }
+  internal_ = false;
+  tables_.clear();
+  table_ids_.clear();
+  views_.clear();
+  schema_version_.reset();
 }
 
 absl::Status Session::CommitKv() {
@@ -235,6 +272,7 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteNext(
   // A lone ';' is an empty statement.
   while (!sql->empty() && sql->front() == ';') *sql = SkipSpaceAndComments(sql->substr(1));
   if (sql->empty()) return std::optional<StatementResult>();
+  interrupted_.store(false);  // a cancel is for the statement that runs when it comes
   if (aborted_) return ExecuteWhileAborted(sql);
   if (IsDdlKeyword(FirstKeyword(*sql))) return ExecuteDdl(sql);
   return ExecuteDml(sql, params, sink);
@@ -295,6 +333,7 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDml(
     *sql = tail;
     if (result.ok()) return std::optional<StatementResult>(std::move(*result));
     const bool retry = autocommit && rows_sent == 0 && attempt < options_.max_autocommit_attempts &&
+                       !interrupted_.load() &&
                        SqlStateOf(result.status()) == sqlstate::kSerializationFailure &&
                        sqlite3_get_autocommit(db_.get());
     if (!retry) return result.status();
@@ -306,7 +345,9 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
                                                     absl::Span<const Parameter> params,
                                                     RowSink* sink, int64_t* rows_sent) {
   if (txn_ == nullptr) {
-    if (absl::Status s = BeginKvTxn(); !s.ok()) {
+    absl::Status s = BeginKvTxn();
+    if (s.ok()) s = CheckInterrupted();
+    if (!s.ok()) {
       RollbackKv();
       CloseKvTxn();
       return s;
@@ -315,6 +356,7 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
   auth_ops_.clear();
   statement_error_ = absl::OkStatus();
   conflict_.reset();
+  const bool was_explicit = !sqlite3_get_autocommit(db_.get());
   sqlite3_stmt* raw = nullptr;
   const char* end = nullptr;
   const int prc =
@@ -371,18 +413,31 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
   insert_columns_.reset();
 
   // Settle the transaction.
-  bool rollback_requested = rolled_back_;
+  bool user_rollback = false;
+  bool user_ended = false;  // COMMIT, ROLLBACK, or RELEASE (of the outermost savepoint)
   for (const AuthOp& op : auth_ops_) {
-    if (op.op == SQLITE_TRANSACTION && op.arg1 == "ROLLBACK") rollback_requested = true;
+    if (op.op == SQLITE_TRANSACTION && op.arg1 == "ROLLBACK") user_rollback = true;
+    if (op.op == SQLITE_TRANSACTION || (op.op == SQLITE_SAVEPOINT && op.arg1 == "RELEASE")) {
+      user_ended = true;
+    }
   }
   if (!status.ok() && !kv_failed_ && conflict_ != ConflictMode::kFail) write_set_.RollbackTo(mark);
   if (sqlite3_get_autocommit(db_.get())) {
-    if (status.ok() && !rollback_requested && !kv_failed_) {
+    if (status.ok() && !user_rollback && !rolled_back_ && !kv_failed_) {
       status = CommitKv();
     } else {
       RollbackKv();
     }
     CloseKvTxn();
+    if (!status.ok() && was_explicit && !user_ended && conflict_ != ConflictMode::kRollback) {
+      // SQLite ended the user's transaction on its own (an interrupted write, out of
+      // memory): keep the session in it, aborted, until the user's ROLLBACK, so the
+      // next statements do not run on their own (PostgreSQL's 25P02).
+      internal_ = true;
+      const absl::Status begun = Exec(db_.get(), "BEGIN");
+      internal_ = false;
+      if (begun.ok()) aborted_ = true;
+    }
   } else if (kv_failed_) {
     // The explicit transaction cannot go on: wait for ROLLBACK.
     RollbackKv();
@@ -418,12 +473,31 @@ void Session::ApplySavepointOps(size_t mark_before) {
 
 // ---- VtabContext ----
 
+std::string Session::ClampedStart(absl::string_view start) {
+  return std::string(start.substr(0, limits::kMaxKeyBytes));
+}
+
+std::string Session::ClampedEnd(absl::string_view end) {
+  if (end.size() <= limits::kMaxKeyBytes) return std::string(end);
+  std::string clamped(end.substr(0, limits::kMaxKeyBytes));
+  while (!clamped.empty() && static_cast<unsigned char>(clamped.back()) == 0xff) clamped.pop_back();
+  if (!clamped.empty()) clamped.back() = static_cast<char>(static_cast<unsigned char>(clamped.back()) + 1);
+  return clamped;
+}
+
+absl::Status Session::CheckInterrupted() const {
+  if (interrupted_.load()) return SqlError(sqlstate::kQueryCanceled, "canceling statement due to user request");
+  return absl::OkStatus();
+}
+
 std::shared_ptr<const TableInfo> Session::Table(uint64_t id) {
   auto it = tables_.find(id);
   return it == tables_.end() ? nullptr : it->second;
 }
 
 absl::StatusOr<std::optional<std::string>> Session::Get(absl::string_view key) {
+  if (absl::Status s = CheckInterrupted(); !s.ok()) return s;
+  if (key.size() > limits::kMaxKeyBytes) return std::optional<std::string>();  // cannot exist
   if (const WriteSet::Entry* entry = write_set_.Lookup(key)) return *entry;
   if (txn_ == nullptr || kv_failed_) {
     return SqlError(sqlstate::kInFailedTransaction, "no open transaction");
@@ -433,8 +507,12 @@ absl::StatusOr<std::optional<std::string>> Session::Get(absl::string_view key) {
   return value;
 }
 
-absl::StatusOr<ScanPage> Session::Scan(absl::string_view start, absl::string_view end,
+absl::StatusOr<ScanPage> Session::Scan(absl::string_view start_in, absl::string_view end_in,
                                        int64_t max_rows) {
+  if (absl::Status s = CheckInterrupted(); !s.ok()) return s;
+  // Bounds longer than any key widen to ones within the limit (SQLite re-checks).
+  const std::string start(ClampedStart(start_in));
+  const std::string end(ClampedEnd(end_in));
   if (txn_ == nullptr || kv_failed_) {
     return SqlError(sqlstate::kInFailedTransaction, "no open transaction");
   }
@@ -460,8 +538,11 @@ absl::StatusOr<ScanPage> Session::Scan(absl::string_view start, absl::string_vie
   return page;
 }
 
-absl::StatusOr<std::optional<kv::KeyValue>> Session::Last(absl::string_view start,
-                                                          absl::string_view end) {
+absl::StatusOr<std::optional<kv::KeyValue>> Session::Last(absl::string_view start_in,
+                                                          absl::string_view end_in) {
+  if (absl::Status s = CheckInterrupted(); !s.ok()) return s;
+  const std::string start(ClampedStart(start_in));
+  const std::string end(ClampedEnd(end_in));
   // The last put of the write set in the span.
   std::optional<kv::KeyValue> from_writes;
   for (auto it = write_set_.RangeBegin(start); it != write_set_.End() && it->first < end; ++it) {
@@ -532,7 +613,14 @@ void Session::NoteConflict(ConflictMode mode) { conflict_ = mode; }
 // The session's own schema statements (CREATE VIRTUAL TABLE while loading the
 // schema) make SQLite sync and commit the module too; they are not the user's
 // transaction.
-absl::Status Session::Commit() { return internal_ ? absl::OkStatus() : CommitKv(); }
+absl::Status Session::Commit() {
+  if (internal_) return absl::OkStatus();
+  absl::Status s = CommitKv();
+  // The commit's failure is what the statement reports, also over an error SQLite
+  // committed past (OR FAIL): none of the statement's rows are kept.
+  if (!s.ok()) statement_error_ = s;
+  return s;
+}
 
 void Session::Rollback() {
   if (!internal_) RollbackKv();

@@ -135,10 +135,17 @@ class Session final : private VtabContext {
   void RollbackKv();
   void CloseKvTxn();
   absl::Status LoadSchema(uint64_t version);
+  // After a failed load: no table or view is known or declared.
+  void ForgetSchema();
   // Records a key-space failure: the Txn is finished after any error.
   absl::Status KvError(absl::Status status);
   void ApplySavepointOps(size_t mark_before);
   absl::Status BindParameters(sqlite3_stmt* stmt, absl::Span<const Parameter> params);
+  // 57014 once Interrupt was called for the running statement.
+  absl::Status CheckInterrupted() const;
+  // Span bounds within the key space's key limit, never narrower.
+  static std::string ClampedStart(absl::string_view start);
+  static std::string ClampedEnd(absl::string_view end);
   // Waits out a retry's backoff (options_.sleep_for, or a real sleep).
   void Sleep(std::chrono::milliseconds wait);
 
@@ -196,6 +203,9 @@ class Session final : private VtabContext {
   std::optional<std::vector<std::string>> insert_columns_;  // folded
   std::vector<AuthOp> auth_ops_;  // bounded: kMaxAuthOps
   bool internal_ = false;         // the session's own schema statements are running
+  // Interrupt() was called since the running statement began: checked where SQLite's
+  // own interrupt does not reach (key-space reads, DDL backfill, retries).
+  std::atomic<bool> interrupted_{false};
 };
 
 }  // namespace rangedb::sql

@@ -110,7 +110,7 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDdl(absl::string_
     absl::StatusOr<StatementResult> result = RunDdlOnce(text, &tail);
     *sql = tail;
     if (result.ok()) return std::optional<StatementResult>(std::move(*result));
-    if (attempt >= options_.max_autocommit_attempts ||
+    if (attempt >= options_.max_autocommit_attempts || interrupted_.load() ||
         SqlStateOf(result.status()) != sqlstate::kSerializationFailure) {
       return result.status();
     }
@@ -216,6 +216,7 @@ absl::StatusOr<StatementResult> Session::RunDdlOnce(absl::string_view text, absl
       status = DropViewDdl(kind->name);
       break;
   }
+  if (status.ok()) status = CheckInterrupted();
   if (!status.ok()) return finish(status);
   if (absl::StatusOr<uint64_t> v = BumpVersion(*txn_); !v.ok()) return finish(KvError(v.status()));
   absl::Status commit = CommitKv();
@@ -263,6 +264,7 @@ absl::Status Session::CreateIndexDdl(const std::string& index_name, const std::s
   std::set<std::string> unique_keys;
   std::string start = (*info)->rows_start();
   while (true) {  // bounded: each page moves start past its last row
+    if (absl::Status s = CheckInterrupted(); !s.ok()) return s;
     absl::StatusOr<std::vector<kv::KeyValue>> page = txn_->Scan(start, (*info)->rows_end(), kv::kScanPageRows);
     if (!page.ok()) return KvError(page.status());
     for (const kv::KeyValue& stored : *page) {

@@ -34,12 +34,40 @@ class FlakySender final : public txn::Sender {
   txn::Sender* next_;
 };
 
+// A Sender that runs `before` (if set) ahead of each batch: a test's hook into the
+// moment a session talks to the key space (to interrupt it, or to race it).
+class HookedSender final : public txn::Sender {
+ public:
+  explicit HookedSender(txn::Sender* next) : next_(next) {}
+  absl::StatusOr<kvpb::BatchResponse> Send(kvpb::BatchRequest batch) override {
+    if (before) before(batch);
+    if (fail && fail(batch)) return absl::UnavailableError("testing: batch refused");
+    return next_->Send(std::move(batch));
+  }
+  std::function<void(const kvpb::BatchRequest&)> before;
+  std::function<bool(const kvpb::BatchRequest&)> fail;
+
+ private:
+  txn::Sender* next_;
+};
+
+bool HasEndTxn(const kvpb::BatchRequest& batch) {
+  for (const auto& r : batch.requests()) {
+    if (r.has_end_txn()) return true;
+  }
+  return false;
+}
+
 class SessionTest : public ranges::TxnClusterTest {
  protected:
-  std::unique_ptr<Session> NewSession(uint64_t node = 1, bool flaky = false) {
+  std::unique_ptr<Session> NewSession(uint64_t node = 1, bool flaky = false, bool hooked = false) {
     senders_.push_back(std::make_unique<ranges::LocalSender>(gateways_[node].get()));
     SessionOptions options;
     options.sender = senders_.back().get();
+    if (hooked) {
+      hooked_ = std::make_unique<HookedSender>(senders_.back().get());
+      options.sender = hooked_.get();
+    }
     if (flaky) {
       flaky_ = std::make_unique<FlakySender>(senders_.back().get());
       options.sender = flaky_.get();
@@ -52,6 +80,7 @@ class SessionTest : public ranges::TxnClusterTest {
   }
   std::vector<std::unique_ptr<ranges::LocalSender>> senders_;
   std::unique_ptr<FlakySender> flaky_;
+  std::unique_ptr<HookedSender> hooked_;
 };
 
 #define ASSERT_SQL_OK(session, sql)                          \
@@ -341,6 +370,103 @@ TEST_F(SessionTest, ViewsAreSharedLikeTables) {
   EXPECT_EQ(StateOf(*b, "CREATE VIEW big AS SELECT 1"), "42P07");
   ASSERT_SQL_OK(*b, "DROP VIEW big");
   EXPECT_EQ(StateOf(*a, "SELECT * FROM big"), sqlstate::kUndefinedTable);
+}
+
+// Review finding 1: SQLite rolls back the whole transaction when a write statement
+// is interrupted; the session must not then run the next statements on their own.
+TEST_F(SessionTest, AnInterruptedWriteAbortsTheExplicitTransaction) {
+  auto a = NewSession(1, false, /*hooked=*/true);
+  auto b = NewSession(2);
+  ASSERT_SQL_OK(*a, "CREATE TABLE t (id INTEGER PRIMARY KEY)");
+  ASSERT_SQL_OK(*a, "BEGIN; INSERT INTO t VALUES (1)");
+  std::atomic<bool> armed{true};
+  hooked_->before = [&](const kvpb::BatchRequest&) {
+    if (armed.exchange(false)) a->Interrupt();
+  };
+  EXPECT_EQ(StateOf(*a, "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 50) "
+                        "INSERT INTO t SELECT i FROM n"),
+            sqlstate::kQueryCanceled);
+  EXPECT_EQ(StateOf(*a, "INSERT INTO t VALUES (100)"), sqlstate::kInFailedTransaction);
+  ASSERT_SQL_OK(*a, "ROLLBACK");
+  EXPECT_THAT(*Query(*b, "SELECT id FROM t"), IsEmpty());
+}
+
+// Review finding 3: AUTOINCREMENT makes SQLite keep sqlite_sequence in the shadow
+// schema, which must not stop the schema from loading.
+TEST_F(SessionTest, AutoincrementTablesLoad) {
+  auto a = NewSession(1);
+  auto b = NewSession(2);
+  ASSERT_SQL_OK(*a, "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v)");
+  EXPECT_THAT(*Query(*a, "SELECT 1"), ElementsAre("1"));
+  ASSERT_SQL_OK(*b, "INSERT INTO t (v) VALUES (1)");
+  ASSERT_SQL_OK(*b, "CREATE TABLE u (x)");
+  EXPECT_THAT(*Query(*b, "SELECT id, v FROM t"), ElementsAre("1|1"));
+  EXPECT_THAT(*Query(*a, "SELECT count(*) FROM u"), ElementsAre("0"));
+}
+
+// Review finding 5: the columns an INSERT names decide the defaults, WITH or not.
+TEST_F(SessionTest, InsertAfterWithTakesDefaults) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v DEFAULT 7, w NOT NULL DEFAULT 'w')");
+  ASSERT_SQL_OK(*s, "WITH x(i) AS (SELECT 1), y AS (SELECT 2) INSERT INTO t(id) SELECT i FROM x");
+  EXPECT_THAT(*Query(*s, "SELECT * FROM t"), ElementsAre("1|7|w"));
+}
+
+// Review finding 6: an autocommit OR FAIL statement whose commit fails must report
+// the commit's failure, not only the constraint (its earlier rows are not kept).
+TEST_F(SessionTest, AFailedCommitOfAnOrFailStatementIsReported) {
+  auto s = NewSession(1, false, /*hooked=*/true);
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 'a')");
+  hooked_->fail = [](const kvpb::BatchRequest& batch) { return HasEndTxn(batch); };
+  const std::string state = StateOf(*s, "INSERT OR FAIL INTO t VALUES (5, 'e'), (1, 'x')");
+  hooked_->fail = nullptr;
+  EXPECT_NE(state, sqlstate::kUniqueViolation);
+  EXPECT_NE(state, "00000");
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t"), ElementsAre("1"));
+}
+
+// Review finding 10: values and keys over the KV limits fail the statement (54000),
+// not the commit, and a lookup of a key too long to exist finds nothing.
+TEST_F(SessionTest, OversizedValuesFailTheStatementNotTheTransaction) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX ts ON t (s)");
+  ASSERT_SQL_OK(*s, "BEGIN; INSERT INTO t VALUES (1, 'a')");
+  EXPECT_EQ(StateOf(*s, "INSERT INTO t VALUES (2, hex(randomblob(5000)))"),
+            sqlstate::kProgramLimitExceeded);
+  EXPECT_THAT(*Query(*s, "SELECT count(*) FROM t WHERE s = hex(zeroblob(6000))"), ElementsAre("0"));
+  ASSERT_SQL_OK(*s, "COMMIT");
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t"), ElementsAre("1"));
+}
+
+// Review finding 11: a key plan that may widen to a scan must not tell SQLite it
+// returns at most one row.
+TEST_F(SessionTest, ATextKeyComparedWithANumberMayMatchManyRows) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (k TEXT PRIMARY KEY)");
+  ASSERT_SQL_OK(*s, "CREATE TABLE n (i INTEGER PRIMARY KEY)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES ('5'), ('05'), ('x'); INSERT INTO n VALUES (5)");
+  EXPECT_THAT(*Query(*s, "SELECT n.i, t.k FROM n LEFT JOIN t ON t.k = n.i ORDER BY t.k"),
+              ElementsAre("5|05", "5|5"));
+}
+
+// Review finding 9: a cancel reaches a schema change's backfill too.
+TEST_F(SessionTest, ACancelStopsAnIndexBackfill) {
+  auto s = NewSession(1, false, /*hooked=*/true);
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)");
+  ASSERT_SQL_OK(*s, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) "
+                    "INSERT INTO t SELECT i, i FROM n");
+  std::atomic<int> scans{0};
+  hooked_->before = [&](const kvpb::BatchRequest& batch) {
+    for (const auto& r : batch.requests()) {
+      if (r.has_scan() && scans.fetch_add(1) == 1) s->Interrupt();  // in the backfill
+    }
+  };
+  EXPECT_EQ(StateOf(*s, "CREATE INDEX tv ON t (v)"), sqlstate::kQueryCanceled);
+  hooked_->before = nullptr;
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT id FROM t WHERE v = 3"),
+              ElementsAre(HasSubstr("FULL SCAN")));
 }
 
 TEST_F(SessionTest, ParametersBindByPositionAndName) {

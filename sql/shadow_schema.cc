@@ -22,6 +22,7 @@ absl::Status ShadowSchema::Rebuild(const std::vector<std::shared_ptr<const Table
   statements_.clear();
   absl::StatusOr<Stmt> list = Prepare(
       db(), "SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "  // sqlite_sequence stays
             "ORDER BY type = 'table'");  // views first: nothing depends on a view's absence
   if (!list.ok()) return list.status();
   std::vector<std::pair<std::string, std::string>> existing;

@@ -90,6 +90,22 @@ std::string FirstKeyword(absl::string_view sql) {
 
 std::optional<InsertTarget> ParseInsertTarget(absl::string_view sql) {
   Token t = NextToken(&sql);
+  if (IsWord(t, "WITH")) {
+    // WITH [RECURSIVE] name [(columns)] AS [[NOT] MATERIALIZED] (select) [, …]: skip
+    // to the first word outside parentheses after the last common table expression.
+    int depth = 0;
+    while (true) {
+      t = NextToken(&sql);
+      if (t.text.empty()) return std::nullopt;
+      if (!t.quoted && t.text == "(") ++depth;
+      if (!t.quoted && t.text == ")") --depth;
+      if (depth == 0 && (IsWord(t, "INSERT") || IsWord(t, "REPLACE"))) break;
+      if (depth == 0 && (IsWord(t, "SELECT") || IsWord(t, "UPDATE") || IsWord(t, "DELETE") ||
+                         IsWord(t, "VALUES"))) {
+        return std::nullopt;
+      }
+    }
+  }
   if (IsWord(t, "INSERT")) {
     t = NextToken(&sql);
     if (IsWord(t, "OR")) {

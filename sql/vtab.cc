@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "sql/sqlite_util.h"
 #include "sql/sqlstate.h"
 #include "sql/vtab_internal.h"
@@ -15,6 +16,16 @@ int Fail(Vtab* vtab, absl::Status status, int rc) {
   vtab->zErrMsg = sqlite3_mprintf("%s", std::string(status.message()).c_str());
   vtab->context->SetError(std::move(status));
   return rc;
+}
+
+absl::Status CheckCurrent(Vtab* vtab) {
+  std::shared_ptr<const TableInfo> current = vtab->context->Table(vtab->table->id());
+  if (current == nullptr || current->desc().version() != vtab->table->desc().version()) {
+    return SqlError(sqlstate::kSerializationFailure,
+                    absl::StrCat("restart transaction: table ", vtab->table->name(),
+                                 " changed under this statement"));
+  }
+  return absl::OkStatus();
 }
 
 std::string PrefixEnd(std::string prefix) {

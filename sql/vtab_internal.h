@@ -32,6 +32,11 @@ struct Cursor : sqlite3_vtab_cursor {
   bool decoded = false;
 };
 
+// OK if the table this virtual table was declared from is still the session's
+// current one (same version); else a retryable error, so that no statement reads or
+// writes through a stale declaration.
+absl::Status CheckCurrent(Vtab* vtab);
+
 // Reports status as the statement's error (VtabContext::SetError) and in zErrMsg.
 int Fail(Vtab* vtab, absl::Status status, int rc = SQLITE_ERROR);
 

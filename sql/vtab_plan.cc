@@ -180,7 +180,16 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
   }
   info->idxNum = best.n_eq | (best.lower << kLowerShift) | (best.upper << kUpperShift) |
                  ((best.index + 1) << kIndexShift);
-  if (best.point) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+  // At most one row only if xFilter can never widen the point read to a scan: a
+  // TEXT or untyped key column compared with a number does (KeyValueFor).
+  bool may_widen = false;
+  const std::vector<int>& key_columns =
+      best.index < 0 ? table.pk_columns() : table.indexes()[best.index].columns;
+  for (int k = 0; k < best.n_eq; ++k) {
+    const Affinity a = table.affinity(key_columns[k]);
+    if (a == Affinity::kText || a == Affinity::kBlob) may_widen = true;
+  }
+  if (best.point && !may_widen) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
   info->estimatedRows = static_cast<sqlite3_int64>(best.rows);
   info->estimatedCost = best.cost;
   std::string what = best.index < 0 ? "PRIMARY KEY"
@@ -205,6 +214,7 @@ int Filter(sqlite3_vtab_cursor* base, int idx_num, const char*, int argc, sqlite
   auto* cursor = static_cast<Cursor*>(base);
   auto* vtab = static_cast<Vtab*>(base->pVtab);
   const TableInfo& table = *vtab->table;
+  if (absl::Status s = CheckCurrent(vtab); !s.ok()) return Fail(vtab, s);
   cursor->rows.clear();
   cursor->resume_key.clear();
   cursor->pos = 0;

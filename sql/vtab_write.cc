@@ -170,6 +170,7 @@ int WriteRow(Vtab* vtab, const std::string* old_key, std::vector<Value> row, std
 int Update(sqlite3_vtab* base, int argc, sqlite3_value** argv, sqlite3_int64*) {
   auto* vtab = static_cast<Vtab*>(base);
   const TableInfo& table = *vtab->table;
+  if (absl::Status s = CheckCurrent(vtab); !s.ok()) return Fail(vtab, s);
   if (argc == 1) {  // DELETE
     const Value key = ValueFromSqlite(argv[0]);
     if (ClassOf(key) != StorageClass::kBlob) return SQLITE_OK;

@@ -1,6 +1,7 @@
 #include "sql/write_set.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/limits.h"
 #include "sql/sqlstate.h"
 
 namespace rangedb::sql {
@@ -12,6 +13,19 @@ absl::Status WriteSet::Put(absl::string_view key, absl::string_view value) {
 absl::Status WriteSet::Delete(absl::string_view key) { return Write(key, std::nullopt); }
 
 absl::Status WriteSet::Write(absl::string_view key, Entry entry) {
+  // The key space's limits (docs/limits.md), checked here so that the statement
+  // fails, not the commit of the whole transaction.
+  if (key.size() > limits::kMaxKeyBytes) {
+    return SqlError(sqlstate::kProgramLimitExceeded,
+                    absl::StrCat("a key of ", key.size(), " bytes is over the limit of ",
+                                 limits::kMaxKeyBytes,
+                                 " bytes (a primary-key or indexed value is too long; docs/limits.md)"));
+  }
+  if (entry.has_value() && entry->size() > limits::kMaxValueBytes) {
+    return SqlError(sqlstate::kProgramLimitExceeded,
+                    absl::StrCat("a row of ", entry->size(), " bytes is over the limit of ",
+                                 limits::kMaxValueBytes, " bytes (docs/limits.md)"));
+  }
   auto it = entries_.find(key);
   std::optional<Entry> previous;
   if (it != entries_.end()) previous = it->second;
