@@ -274,7 +274,9 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteNext(
   if (sql->empty()) return std::optional<StatementResult>();
   interrupted_.store(false);  // a cancel is for the statement that runs when it comes
   if (aborted_) return ExecuteWhileAborted(sql);
-  if (IsDdlKeyword(FirstKeyword(*sql))) return ExecuteDdl(sql);
+  const std::string keyword = FirstKeyword(*sql);
+  if (IsDdlKeyword(keyword)) return ExecuteDdl(sql);
+  if (keyword == "REINDEX") return ExecuteReindex(sql);
   return ExecuteDml(sql, params, sink);
 }
 
@@ -303,6 +305,20 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteWhileAborted(absl
   }
   return SqlError(sqlstate::kInFailedTransaction,
                   "current transaction is aborted, commands ignored until end of transaction block");
+}
+
+absl::StatusOr<std::optional<StatementResult>> Session::ExecuteReindex(absl::string_view* sql) {
+  // Indexes are kept exact by every write, so there is nothing to rebuild; the
+  // shadow schema still checks that the statement names a collation, table or index.
+  const absl::string_view text = *sql;
+  sqlite3_stmt* raw = nullptr;
+  const char* end = nullptr;
+  const int rc = sqlite3_prepare_v2(shadow_->db(), text.data(), static_cast<int>(text.size()), &raw, &end);
+  Stmt stmt(raw);
+  *sql = end != nullptr ? text.substr(end - text.data()) : absl::string_view();
+  if (rc != SQLITE_OK) return SqliteError(shadow_->db());
+  if (stmt != nullptr && sqlite3_step(stmt.get()) != SQLITE_DONE) return SqliteError(shadow_->db());
+  return std::optional<StatementResult>(StatementResult{"REINDEX", 0});
 }
 
 absl::Status Session::BindParameters(sqlite3_stmt* stmt, absl::Span<const Parameter> params) {

@@ -128,6 +128,7 @@ class Session final : private VtabContext {
   // The table with this (folded) name; null if none.
   std::shared_ptr<const TableInfo> TableNamed(const std::string& name) const;
   absl::StatusOr<std::optional<StatementResult>> ExecuteWhileAborted(absl::string_view* sql);
+  absl::StatusOr<std::optional<StatementResult>> ExecuteReindex(absl::string_view* sql);
 
   // Transactions.
   absl::Status BeginKvTxn();

@@ -469,6 +469,13 @@ TEST_F(SessionTest, ACancelStopsAnIndexBackfill) {
               ElementsAre(HasSubstr("FULL SCAN")));
 }
 
+TEST_F(SessionTest, ReindexChecksItsTargetAndChangesNothing) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v); CREATE INDEX tv ON t (v)");
+  ASSERT_SQL_OK(*s, "REINDEX tv; REINDEX t; REINDEX");
+  EXPECT_EQ(StateOf(*s, "REINDEX nothing_here"), "42000");
+}
+
 TEST_F(SessionTest, ParametersBindByPositionAndName) {
   auto s = NewSession();
   ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
