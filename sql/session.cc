@@ -371,7 +371,7 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
   }
   auth_ops_.clear();
   statement_error_ = absl::OkStatus();
-  conflict_.reset();
+  statement_mode_.reset();
   const bool was_explicit = !sqlite3_get_autocommit(db_.get());
   sqlite3_stmt* raw = nullptr;
   const char* end = nullptr;
@@ -437,7 +437,17 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
       user_ended = true;
     }
   }
-  if (!status.ok() && !kv_failed_ && conflict_ != ConflictMode::kFail) write_set_.RollbackTo(mark);
+  // A failed statement leaves none of its writes, except where SQLite keeps them:
+  // it opens no statement journal for OR FAIL, OR IGNORE and OR REPLACE, so their
+  // earlier rows stay after an error it does not resolve itself (a datatype
+  // mismatch; for FAIL, a constraint too). OR REPLACE still undoes the statement
+  // on a constraint it cannot replace (NOT NULL without a default, CHECK).
+  bool keep_writes = false;
+  if (statement_mode_ == ConflictMode::kFail || statement_mode_ == ConflictMode::kIgnore) keep_writes = true;
+  if (statement_mode_ == ConflictMode::kReplace) {
+    keep_writes = !absl::StartsWith(SqlStateOf(status), "23");
+  }
+  if (!status.ok() && !kv_failed_ && !keep_writes) write_set_.RollbackTo(mark);
   if (sqlite3_get_autocommit(db_.get())) {
     if (status.ok() && !user_rollback && !rolled_back_ && !kv_failed_) {
       status = CommitKv();
@@ -445,7 +455,7 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
       RollbackKv();
     }
     CloseKvTxn();
-    if (!status.ok() && was_explicit && !user_ended && conflict_ != ConflictMode::kRollback) {
+    if (!status.ok() && was_explicit && !user_ended && statement_mode_ != ConflictMode::kRollback) {
       // SQLite ended the user's transaction on its own (an interrupted write, out of
       // memory): keep the session in it, aborted, until the user's ROLLBACK, so the
       // next statements do not run on their own (PostgreSQL's 25P02).
@@ -595,8 +605,9 @@ absl::Status Session::Delete(absl::string_view key) { return write_set_.Delete(k
 
 absl::StatusOr<std::vector<Value>> Session::NormalizeRow(const TableInfo& table,
                                                          const std::vector<Value>& row,
-                                                         const std::vector<bool>& named) {
-  return shadow_->NormalizeRow(table, row, named);
+                                                         const std::vector<bool>& named,
+                                                         bool or_replace) {
+  return shadow_->NormalizeRow(table, row, named, or_replace);
 }
 
 std::vector<bool> Session::InsertedColumns(const TableInfo& table) {
@@ -624,7 +635,7 @@ int64_t Session::NewRowId() {
   return NextRowId(rowid_shard_, now, options_.node_id);
 }
 
-void Session::NoteConflict(ConflictMode mode) { conflict_ = mode; }
+void Session::NoteMode(ConflictMode mode) { statement_mode_ = mode; }
 
 // The session's own schema statements (CREATE VIRTUAL TABLE while loading the
 // schema) make SQLite sync and commit the module too; they are not the user's

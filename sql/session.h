@@ -169,10 +169,10 @@ class Session final : private VtabContext {
   absl::Status Put(absl::string_view key, absl::string_view value) override;
   absl::Status Delete(absl::string_view key) override;
   absl::StatusOr<std::vector<Value>> NormalizeRow(const TableInfo& table, const std::vector<Value>& row,
-                                                  const std::vector<bool>& named) override;
+                                                  const std::vector<bool>& named, bool or_replace) override;
   std::vector<bool> InsertedColumns(const TableInfo& table) override;
   int64_t NewRowId() override;
-  void NoteConflict(ConflictMode mode) override;
+  void NoteMode(ConflictMode mode) override;
   absl::Status Commit() override;
   void Rollback() override;
   void SetError(absl::Status status) override;
@@ -199,7 +199,7 @@ class Session final : private VtabContext {
 
   // The running statement.
   absl::Status statement_error_;
-  std::optional<ConflictMode> conflict_;
+  std::optional<ConflictMode> statement_mode_;  // of its writes (VtabContext::NoteMode)
   std::string insert_table_;  // folded; "" when not an INSERT
   std::optional<std::vector<std::string>> insert_columns_;  // folded
   std::vector<AuthOp> auth_ops_;  // bounded: kMaxAuthOps

@@ -219,62 +219,67 @@ absl::StatusOr<sqlpb::TableDescriptor> ShadowSchema::DescribeTable(absl::string_
 
 absl::StatusOr<std::vector<Value>> ShadowSchema::NormalizeRow(const TableInfo& table,
                                                               const std::vector<Value>& row,
-                                                              const std::vector<bool>& named) {
-  std::string cache_key = absl::StrCat(table.id(), "/", table.desc().version(), "/");
+                                                              const std::vector<bool>& named,
+                                                              bool or_replace) {
+  std::string cache_key = absl::StrCat(table.id(), "/", table.desc().version(), or_replace ? "/r/" : "/a/");
   std::vector<int> positions;  // descriptor positions bound, in order
   std::vector<std::string> names;
+  std::vector<std::string> all;  // every stored column, in order
   for (int i = 0; i < table.num_columns(); ++i) {
     if (table.column(i).hidden()) continue;
+    all.push_back(QuoteIdentifier(table.column(i).name()));
     cache_key.push_back(named[i] ? '1' : '0');
     if (!named[i]) continue;
     positions.push_back(i);
-    names.push_back(QuoteIdentifier(table.column(i).name()));
+    names.push_back(all.back());
   }
   auto it = statements_.find(cache_key);
   if (it == statements_.end()) {
+    // INSERT, then SELECT the row back: RETURNING would be one statement less, but
+    // SQLite 3.40's RETURNING hands back every column of a table with a REAL column
+    // as a REAL, even one that stored an INTEGER. The table holds this row only.
     const std::string quoted = QuoteIdentifier(table.name());
+    const char* verb = or_replace ? "INSERT OR REPLACE INTO " : "INSERT INTO ";
     std::string insert;
     if (names.empty()) {
-      insert = absl::StrCat("INSERT INTO ", quoted, " DEFAULT VALUES RETURNING *");
+      insert = absl::StrCat(verb, quoted, " DEFAULT VALUES");
     } else {
       std::string placeholders;  // one per named column
       for (size_t i = 0; i < names.size(); ++i) absl::StrAppend(&placeholders, i ? ", ?" : "?");
-      insert = absl::StrCat("INSERT INTO ", quoted, "(", absl::StrJoin(names, ", "), ") VALUES (",
-                            placeholders, ") RETURNING *");
+      insert = absl::StrCat(verb, quoted, "(", absl::StrJoin(names, ", "), ") VALUES (", placeholders, ")");
     }
+    Statements statements;
     absl::StatusOr<Stmt> ins = Prepare(db(), insert);
     if (!ins.ok()) return ins.status();
+    absl::StatusOr<Stmt> sel = Prepare(db(), absl::StrCat("SELECT ", absl::StrJoin(all, ", "), " FROM ", quoted));
+    if (!sel.ok()) return sel.status();
     absl::StatusOr<Stmt> del = Prepare(db(), absl::StrCat("DELETE FROM ", quoted));
     if (!del.ok()) return del.status();
-    it = statements_.emplace(cache_key, std::make_pair(std::move(*ins), std::move(*del))).first;
+    statements.insert = std::move(*ins);
+    statements.select = std::move(*sel);
+    statements.remove = std::move(*del);
+    it = statements_.emplace(cache_key, std::move(statements)).first;
   }
-  sqlite3_stmt* ins = it->second.first.get();
-  sqlite3_stmt* del = it->second.second.get();
+  sqlite3_stmt* ins = it->second.insert.get();
   for (size_t i = 0; i < positions.size(); ++i) BindValue(ins, i + 1, row[positions[i]]);
-  std::vector<Value> out(row.size(), Null{});
-  int rc = sqlite3_step(ins);
-  absl::Status status;
-  if (rc == SQLITE_ROW) {
-    int k = 0;
-    for (int i = 0; i < table.num_columns(); ++i) {
-      if (table.column(i).hidden()) {
-        out[i] = row[i];
-        continue;
-      }
-      out[i] = ColumnValue(ins, k++);
-      // SQLite keeps a whole REAL as an integer on disk and reads it back as a REAL
-      // (datatype3.html §3); RETURNING gives the integer.
-      if (table.affinity(i) == Affinity::kReal && ClassOf(out[i]) == StorageClass::kInteger) {
-        out[i] = static_cast<double>(std::get<int64_t>(out[i]));
-      }
-    }
-    while (rc == SQLITE_ROW) rc = sqlite3_step(ins);
-  }
-  if (rc != SQLITE_DONE) status = SqliteError(db());
+  const int rc = sqlite3_step(ins);
+  absl::Status status = rc == SQLITE_DONE ? absl::OkStatus() : SqliteError(db());
   sqlite3_reset(ins);
   sqlite3_clear_bindings(ins);
-  sqlite3_step(del);
-  sqlite3_reset(del);
+  if (!status.ok()) return status;
+  sqlite3_stmt* sel = it->second.select.get();
+  std::vector<Value> out(row.size(), Null{});
+  if (sqlite3_step(sel) != SQLITE_ROW) {
+    status = SqlError(sqlstate::kInternalError, absl::StrCat("the shadow of table ", table.name(), " lost a row"));
+  } else {
+    int k = 0;
+    for (int i = 0; i < table.num_columns(); ++i) {
+      out[i] = table.column(i).hidden() ? row[i] : ColumnValue(sel, k++);
+    }
+  }
+  sqlite3_reset(sel);
+  sqlite3_step(it->second.remove.get());
+  sqlite3_reset(it->second.remove.get());
   if (!status.ok()) return status;
   return out;
 }

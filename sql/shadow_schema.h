@@ -54,19 +54,27 @@ class ShadowSchema {
 
   // The row SQLite would store for `row` (one value per descriptor column):
   // affinity applied; for a column with named[i] false, its DEFAULT (or NULL);
-  // NOT NULL and CHECK enforced (23502, 23514 with SQLite's message). The hidden
-  // rowid, if any, is passed through.
+  // NOT NULL and CHECK enforced (23502, 23514 with SQLite's message); with
+  // or_replace (the statement's OR REPLACE) a NULL in a NOT NULL column takes the
+  // column's default, as SQLite does. The hidden rowid, if any, is passed through.
   [[nodiscard]] absl::StatusOr<std::vector<Value>> NormalizeRow(const TableInfo& table,
                                                                 const std::vector<Value>& row,
-                                                                const std::vector<bool>& named);
+                                                                const std::vector<bool>& named, bool or_replace);
 
  private:
   explicit ShadowSchema(Db db) : db_(std::move(db)) {}
 
   Db db_;
-  // Prepared INSERT … RETURNING and DELETE statements by table id, version and the
-  // named-columns mask. Bounded by tables x masks used; cleared by Rebuild.
-  std::map<std::string, std::pair<Stmt, Stmt>> statements_;
+  // NormalizeRow's statements for one table version, conflict mode and set of named
+  // columns.
+  struct Statements {
+    Stmt insert;
+    Stmt select;
+    Stmt remove;
+  };
+  // By "table id/version/mode/named-columns mask". Bounded by the tables and masks
+  // a session uses; cleared by Rebuild.
+  std::map<std::string, Statements> statements_;
 };
 
 }  // namespace rangedb::sql

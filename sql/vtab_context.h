@@ -57,15 +57,16 @@ class VtabContext {
 
   // ShadowSchema::NormalizeRow for this session.
   [[nodiscard]] virtual absl::StatusOr<std::vector<Value>> NormalizeRow(
-      const TableInfo& table, const std::vector<Value>& row, const std::vector<bool>& named) = 0;
+      const TableInfo& table, const std::vector<Value>& row, const std::vector<bool>& named, bool or_replace) = 0;
   // For an INSERT into table in the running statement: which columns it named
   // (defaults apply to the others). All true when it named none explicitly.
   virtual std::vector<bool> InsertedColumns(const TableInfo& table) = 0;
   // A new row id for a table without a declared primary key: unique in the cluster,
   // spread over the key space (docs/design/sql.md "Keys").
   virtual int64_t NewRowId() = 0;
-  // The statement failed with a constraint in this mode (FAIL keeps its earlier rows).
-  virtual void NoteConflict(ConflictMode mode) = 0;
+  // The running statement's ON CONFLICT mode, noted at each row it writes: which of
+  // its writes a failure leaves decides on it (Session, "statement atomicity").
+  virtual void NoteMode(ConflictMode mode) = 0;
 
   // xSync: commit the transaction now. xRollback: abandon it.
   [[nodiscard]] virtual absl::Status Commit() = 0;

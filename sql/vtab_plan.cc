@@ -53,12 +53,15 @@ Plan PlanFor(const TableInfo& table, sqlite3_index_info* info, int index_ordinal
              bool unique, double table_rows) {
   Plan plan;
   plan.index = index_ordinal;
+  // A constraint feeds one key column at most: SQLite calls a plan that hands one
+  // constraint two argv slots a malfunction (an index may name a column twice).
+  std::vector<bool> taken(info->nConstraint, false);
   for (size_t k = 0; k < columns.size(); ++k) {
     const int vcol = columns[k] + 1;
     int eq = -1, lo = -1, hi = -1;
     for (int i = 0; i < info->nConstraint; ++i) {
       const auto& c = info->aConstraint[i];
-      if (!c.usable || c.iColumn != vcol || !SameCollation(info, i, collations[k])) continue;
+      if (taken[i] || !c.usable || c.iColumn != vcol || !SameCollation(info, i, collations[k])) continue;
       switch (c.op) {
         case SQLITE_INDEX_CONSTRAINT_EQ:
           if (eq < 0) eq = i;
@@ -77,6 +80,7 @@ Plan PlanFor(const TableInfo& table, sqlite3_index_info* info, int index_ordinal
     }
     const std::string& name = table.column(columns[k]).name();
     if (eq >= 0) {
+      taken[eq] = true;
       plan.constraints.push_back(eq);
       plan.used.push_back(absl::StrCat(name, "=?"));
       ++plan.n_eq;

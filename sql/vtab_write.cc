@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
+#include "base/random.h"
 #include "sql/sqlite_util.h"
 #include "sql/sqlstate.h"
 #include "sql/vtab_internal.h"
@@ -37,10 +38,19 @@ absl::StatusOr<int64_t> NextRowidAlias(Vtab* vtab) {
   const Value& v = (*row)[table.rowid_column()];
   if (ClassOf(v) != StorageClass::kInteger) return 1;
   const int64_t max = std::get<int64_t>(v);
-  if (max == INT64_MAX) {
-    return SqlError("13000", "database or disk is full: no integer primary key is left above the largest");
+  if (max < INT64_MAX) return max + 1;
+  // The largest key is taken: SQLite then tries random positive keys until it finds
+  // a free one (https://sqlite.org/autoinc.html), and so does this, a bounded number
+  // of times.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int64_t candidate = static_cast<int64_t>(FastRandom() >> 1) + 1;
+    std::vector<Value> probe(table.num_columns(), Null{});
+    probe[table.rowid_column()] = candidate;
+    absl::StatusOr<std::optional<std::string>> existing = vtab->context->Get(table.RowKey(probe));
+    if (!existing.ok()) return existing.status();
+    if (!existing->has_value()) return candidate;
   }
-  return max + 1;
+  return SqlError("13000", "database or disk is full: no free integer primary key found");
 }
 
 // The stored row at row_key, decoded; nullopt if there is none.
@@ -69,7 +79,7 @@ absl::Status DeleteRow(Vtab* vtab, const std::string& row_key) {
 
 // A constraint the row breaks: reports it per the statement's conflict mode.
 int Conflict(Vtab* vtab, ConflictMode mode, absl::Status error) {
-  vtab->context->NoteConflict(mode);
+  vtab->context->NoteMode(mode);
   if (mode == ConflictMode::kIgnore) return SQLITE_CONSTRAINT;  // SQLite skips the row
   return Fail(vtab, std::move(error), SQLITE_CONSTRAINT);
 }
@@ -80,8 +90,13 @@ int WriteRow(Vtab* vtab, const std::string* old_key, std::vector<Value> row, std
   VtabContext& context = *vtab->context;
   const TableInfo& table = *vtab->table;
   const ConflictMode mode = ModeOf(vtab->db);
+  context.NoteMode(mode);
   const int rowid = table.rowid_column();
   bool generated_rowid = false;
+  if (rowid >= 0 && IsNull(row[rowid]) && old_key != nullptr) {
+    // SQLite refuses to set a rowid (or its INTEGER PRIMARY KEY alias) to NULL.
+    return Fail(vtab, SqlError(sqlstate::kDataException, "datatype mismatch"), SQLITE_MISMATCH);
+  }
   if (rowid >= 0 && IsNull(row[rowid])) {
     if (table.has_hidden_rowid()) {
       row[rowid] = context.NewRowId();
@@ -93,7 +108,7 @@ int WriteRow(Vtab* vtab, const std::string* old_key, std::vector<Value> row, std
     }
     named[rowid] = true;
   }
-  absl::StatusOr<std::vector<Value>> normalized = context.NormalizeRow(table, row, named);
+  absl::StatusOr<std::vector<Value>> normalized = context.NormalizeRow(table, row, named, mode == ConflictMode::kReplace);
   if (!normalized.ok()) {
     if (absl::StartsWith(SqlStateOf(normalized.status()), "23")) {
       return Conflict(vtab, mode, normalized.status());
