@@ -8,8 +8,8 @@
 #include "absl/synchronization/notification.h"
 #include "node/node.h"
 #include "proto/sql.grpc.pb.h"
-#include "sql/sqlstate.h"
 #include "spdlog/spdlog.h"
+#include "sql/sqlstate.h"
 
 namespace rangedb {
 namespace {
@@ -122,7 +122,8 @@ class SqlService final : public sqlpb::SQL::Service {
     HybridLogicalClock* clock = node_->clock();
     options.wall_micros = [clock] { return clock->Now().wall_ns / 1000; };
     absl::StatusOr<std::unique_ptr<sql::Session>> opened = sql::Session::Open(std::move(options));
-    if (!opened.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, std::string(opened.status().message()));
+    if (!opened.ok())
+      return grpc::Status(grpc::StatusCode::INTERNAL, std::string(opened.status().message()));
     sql::Session* session = opened->get();
     SqlSessions* sessions = node_->sql_sessions();
     if (absl::Status s = sessions->Add(session); !s.ok()) {
@@ -288,8 +289,9 @@ int SqlSessions::Drain(absl::Time deadline) {
   auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_ == 0; };
   if (time_->AwaitWithDeadline(&mu_, absl::Condition(&idle), deadline)) return 0;
   for (sql::Session* session : sessions_) session->Interrupt();
-  spdlog::warn("sql: drain: interrupted the statements of {} sessions still running at the deadline",
-               sessions_.size());
+  spdlog::warn(
+      "sql: drain: interrupted the statements of {} sessions still running at the deadline",
+      sessions_.size());
   return running_;
 }
 
@@ -303,6 +305,8 @@ int SqlSessions::size() const {
   return static_cast<int>(sessions_.size());
 }
 
-std::unique_ptr<grpc::Service> MakeSqlService(Node* node) { return std::make_unique<SqlService>(node); }
+std::unique_ptr<grpc::Service> MakeSqlService(Node* node) {
+  return std::make_unique<SqlService>(node);
+}
 
 }  // namespace rangedb

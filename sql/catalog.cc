@@ -49,7 +49,9 @@ std::string NameKey(absl::string_view name) {
   return key;
 }
 
-absl::StatusOr<uint64_t> ReadVersion(txn::Txn& txn) { return ReadCounter(txn, CatalogVersionKey()); }
+absl::StatusOr<uint64_t> ReadVersion(txn::Txn& txn) {
+  return ReadCounter(txn, CatalogVersionKey());
+}
 
 absl::StatusOr<uint64_t> BumpVersion(txn::Txn& txn) {
   absl::StatusOr<uint64_t> version = ReadVersion(txn);
@@ -68,9 +70,9 @@ absl::StatusOr<std::vector<sqlpb::TableDescriptor>> LoadDescriptors(txn::Txn& tx
     for (const kv::KeyValue& row : *page) {
       sqlpb::TableDescriptor desc;
       if (!desc.ParseFromString(row.value)) {
-        return SqlError(sqlstate::kInternalError,
-                        absl::StrCat("table descriptor at ", absl::CEscape(row.key),
-                                     " does not parse"));
+        return SqlError(
+            sqlstate::kInternalError,
+            absl::StrCat("table descriptor at ", absl::CEscape(row.key), " does not parse"));
       }
       out.push_back(std::move(desc));
     }

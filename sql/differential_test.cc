@@ -52,9 +52,9 @@ struct Outcome {
 };
 
 std::string ErrorKind(absl::string_view message) {
-  for (const char* kind : {"UNIQUE constraint failed", "NOT NULL constraint failed", "CHECK constraint failed",
-                           "datatype mismatch", "no such savepoint", "cannot start a transaction",
-                           "cannot commit", "cannot rollback"}) {
+  for (const char* kind : {"UNIQUE constraint failed", "NOT NULL constraint failed",
+                           "CHECK constraint failed", "datatype mismatch", "no such savepoint",
+                           "cannot start a transaction", "cannot commit", "cannot rollback"}) {
     if (absl::StrContains(message, kind)) return kind;
   }
   return std::string(message);
@@ -89,7 +89,8 @@ Outcome RunSqlite(sqlite3* db, const std::string& sql) {
   int rc;
   while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
     std::vector<std::string> cells;
-    for (int i = 0; i < sqlite3_column_count(stmt.get()); ++i) cells.push_back(Exact(ColumnValue(stmt.get(), i)));
+    for (int i = 0; i < sqlite3_column_count(stmt.get()); ++i)
+      cells.push_back(Exact(ColumnValue(stmt.get(), i)));
     o.rows.push_back(absl::StrJoin(cells, "|"));
   }
   if (rc != SQLITE_DONE) {
@@ -132,12 +133,14 @@ class DifferentialTest : public ranges::TxnClusterTest {
     options.node_id = 1;
     absl::StatusOr<std::unique_ptr<Session>> session = Session::Open(std::move(options));
     EXPECT_TRUE(session.ok());
-    for (int t = 0; t < kTables; ++t) (void)RunRangedb(**session, absl::StrCat("DROP TABLE IF EXISTS t", t));
+    for (int t = 0; t < kTables; ++t)
+      (void)RunRangedb(**session, absl::StrCat("DROP TABLE IF EXISTS t", t));
     for (size_t i = 0; i < script.size(); ++i) {
       const Outcome want = RunSqlite(db->get(), script[i]);
       const Outcome got = RunRangedb(**session, script[i]);
       if (!(want == got)) {
-        *diff = absl::StrCat("statement: ", script[i], "\n  sqlite:  ", Show(want), "\n  rangedb: ", Show(got));
+        *diff = absl::StrCat("statement: ", script[i], "\n  sqlite:  ", Show(want),
+                             "\n  rangedb: ", Show(got));
         return static_cast<int>(i);
       }
     }

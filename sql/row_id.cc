@@ -16,7 +16,8 @@ constexpr int kShardShift = kNodeBits + kTimeBits;
 
 int64_t MakeRowId(int shard, int64_t micros_since_epoch, uint64_t node_id) {
   RANGEDB_CHECK(shard >= 0 && shard < kRowIdShards);
-  const uint64_t time = static_cast<uint64_t>(micros_since_epoch) & ((uint64_t{1} << kTimeBits) - 1);
+  const uint64_t time =
+      static_cast<uint64_t>(micros_since_epoch) & ((uint64_t{1} << kTimeBits) - 1);
   const uint64_t id = (static_cast<uint64_t>(shard) << kShardShift) | (time << kNodeBits) |
                       (node_id & ((uint64_t{1} << kNodeBits) - 1));
   return static_cast<int64_t>(id);

@@ -26,7 +26,8 @@ bool IsDdlKeyword(absl::string_view kw) { return kw == "CREATE" || kw == "DROP" 
 std::string CommandTag(absl::string_view keyword, sqlite3_stmt* stmt) {
   if (keyword == "INSERT" || keyword == "REPLACE") return "INSERT";
   if (keyword == "UPDATE" || keyword == "DELETE" || keyword == "BEGIN" || keyword == "SAVEPOINT" ||
-      keyword == "RELEASE" || keyword == "ROLLBACK" || keyword == "PRAGMA" || keyword == "EXPLAIN") {
+      keyword == "RELEASE" || keyword == "ROLLBACK" || keyword == "PRAGMA" ||
+      keyword == "EXPLAIN") {
     return std::string(keyword);
   }
   if (keyword == "COMMIT" || keyword == "END") return "COMMIT";
@@ -110,7 +111,7 @@ int Session::Authorize(void* self, int op, const char* a1, const char* a2, const
       // Reading pragmas (table_info(t), …) is harmless; setting one could change
       // what the connection does under the module (writable_schema, …).
       static constexpr const char* kReadOnlyWithArgument[] = {
-          "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
+          "table_info",       "table_xinfo",   "index_list",     "index_info", "index_xinfo",
           "foreign_key_list", "function_list", "collation_list", "pragma_list"};
       if (a2 == nullptr) return SQLITE_OK;
       for (const char* name : kReadOnlyWithArgument) {
@@ -169,10 +170,12 @@ absl::Status Session::LoadSchema(uint64_t version) {
   internal_ = true;
   absl::Status status;
   for (const auto& [name, view] : views_) {
-    status = Exec(db_.get(), absl::StrCat("DROP VIEW IF EXISTS main.", QuoteIdentifier(view.name())));
+    status =
+        Exec(db_.get(), absl::StrCat("DROP VIEW IF EXISTS main.", QuoteIdentifier(view.name())));
     if (!status.ok()) break;
   }
-  auto same = [](const std::shared_ptr<const TableInfo>& a, const std::shared_ptr<const TableInfo>& b) {
+  auto same = [](const std::shared_ptr<const TableInfo>& a,
+                 const std::shared_ptr<const TableInfo>& b) {
     return a->desc().version() == b->desc().version() && a->name() == b->name();
   };
   for (const auto& [id, old] : tables_) {
@@ -189,8 +192,9 @@ absl::Status Session::LoadSchema(uint64_t version) {
     if (!status.ok()) break;
     auto it = previous.find(id);
     if (it != previous.end() && same(it->second, info)) continue;
-    status = Exec(db_.get(), absl::StrCat("CREATE VIRTUAL TABLE main.", QuoteIdentifier(info->name()),
-                                          " USING ", kModuleName, "(", id, ")"));
+    status =
+        Exec(db_.get(), absl::StrCat("CREATE VIRTUAL TABLE main.", QuoteIdentifier(info->name()),
+                                     " USING ", kModuleName, "(", id, ")"));
   }
   for (const sqlpb::TableDescriptor& view : view_list) {
     if (!status.ok()) break;
@@ -212,9 +216,10 @@ absl::Status Session::LoadSchema(uint64_t version) {
 
 void Session::ForgetSchema() {
   internal_ = true;
-  absl::StatusOr<Stmt> list = Prepare(
-      db_.get(), "SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view') "
-                 "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type = 'table'");
+  absl::StatusOr<Stmt> list =
+      Prepare(db_.get(),
+              "SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view') "
+              "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type = 'table'");
   std::vector<std::pair<std::string, std::string>> objects;
   while (list.ok() && sqlite3_step(list->get()) == SQLITE_ROW) {
     objects.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(list->get(), 0)),
@@ -280,19 +285,21 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteNext(
   return ExecuteDml(sql, params, sink);
 }
 
-absl::StatusOr<std::optional<StatementResult>> Session::ExecuteWhileAborted(absl::string_view* sql) {
+absl::StatusOr<std::optional<StatementResult>> Session::ExecuteWhileAborted(
+    absl::string_view* sql) {
   const std::string keyword = FirstKeyword(*sql);
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
   internal_ = true;
-  const int rc = sqlite3_prepare_v2(db_.get(), sql->data(), static_cast<int>(sql->size()), &raw, &tail);
+  const int rc =
+      sqlite3_prepare_v2(db_.get(), sql->data(), static_cast<int>(sql->size()), &raw, &tail);
   internal_ = false;
   Stmt stmt(raw);
-  const absl::string_view rest = rc == SQLITE_OK && tail != nullptr
-                                     ? sql->substr(tail - sql->data())
-                                     : absl::string_view();
-  const bool rollback_to = keyword == "ROLLBACK" &&
-                           absl::StrContains(absl::AsciiStrToUpper(sql->substr(0, rest.data() - sql->data())), " TO ");
+  const absl::string_view rest =
+      rc == SQLITE_OK && tail != nullptr ? sql->substr(tail - sql->data()) : absl::string_view();
+  const bool rollback_to =
+      keyword == "ROLLBACK" &&
+      absl::StrContains(absl::AsciiStrToUpper(sql->substr(0, rest.data() - sql->data())), " TO ");
   *sql = rest;
   if ((keyword == "ROLLBACK" && !rollback_to) || keyword == "COMMIT" || keyword == "END") {
     RollbackKv();
@@ -303,8 +310,9 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteWhileAborted(absl
     if (!s.ok()) return s;
     return std::optional<StatementResult>(StatementResult{"ROLLBACK", 0});
   }
-  return SqlError(sqlstate::kInFailedTransaction,
-                  "current transaction is aborted, commands ignored until end of transaction block");
+  return SqlError(
+      sqlstate::kInFailedTransaction,
+      "current transaction is aborted, commands ignored until end of transaction block");
 }
 
 absl::StatusOr<std::optional<StatementResult>> Session::ExecuteReindex(absl::string_view* sql) {
@@ -313,7 +321,8 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteReindex(absl::str
   const absl::string_view text = *sql;
   sqlite3_stmt* raw = nullptr;
   const char* end = nullptr;
-  const int rc = sqlite3_prepare_v2(shadow_->db(), text.data(), static_cast<int>(text.size()), &raw, &end);
+  const int rc =
+      sqlite3_prepare_v2(shadow_->db(), text.data(), static_cast<int>(text.size()), &raw, &end);
   Stmt stmt(raw);
   *sql = end != nullptr ? text.substr(end - text.data()) : absl::string_view();
   if (rc != SQLITE_OK) return SqliteError(shadow_->db());
@@ -332,7 +341,8 @@ absl::Status Session::BindParameters(sqlite3_stmt* stmt, absl::Span<const Parame
       if (index == 0) continue;  // a parameter of another statement of the request
     }
     if (index > sqlite3_bind_parameter_count(stmt)) continue;
-    if (int rc = BindValue(stmt, index, p.value); rc != SQLITE_OK) return SqliteError(rc, sqlite3_errstr(rc));
+    if (int rc = BindValue(stmt, index, p.value); rc != SQLITE_OK)
+      return SqliteError(rc, sqlite3_errstr(rc));
   }
   return absl::OkStatus();
 }
@@ -422,7 +432,8 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
     if (status.ok() && rc != SQLITE_DONE) {
       status = statement_error_.ok() ? SqliteError(db_.get()) : statement_error_;
     }
-    result.rows_affected = sqlite3_stmt_readonly(stmt.get()) ? *rows_sent : sqlite3_changes64(db_.get());
+    result.rows_affected =
+        sqlite3_stmt_readonly(stmt.get()) ? *rows_sent : sqlite3_changes64(db_.get());
     stmt.reset();  // finishes the statement before the transaction is settled
   }
   insert_table_.clear();
@@ -443,7 +454,8 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
   // mismatch; for FAIL, a constraint too). OR REPLACE still undoes the statement
   // on a constraint it cannot replace (NOT NULL without a default, CHECK).
   bool keep_writes = false;
-  if (statement_mode_ == ConflictMode::kFail || statement_mode_ == ConflictMode::kIgnore) keep_writes = true;
+  if (statement_mode_ == ConflictMode::kFail || statement_mode_ == ConflictMode::kIgnore)
+    keep_writes = true;
   if (statement_mode_ == ConflictMode::kReplace) {
     keep_writes = !absl::StartsWith(SqlStateOf(status), "23");
   }
@@ -507,12 +519,14 @@ std::string Session::ClampedEnd(absl::string_view end) {
   if (end.size() <= limits::kMaxKeyBytes) return std::string(end);
   std::string clamped(end.substr(0, limits::kMaxKeyBytes));
   while (!clamped.empty() && static_cast<unsigned char>(clamped.back()) == 0xff) clamped.pop_back();
-  if (!clamped.empty()) clamped.back() = static_cast<char>(static_cast<unsigned char>(clamped.back()) + 1);
+  if (!clamped.empty())
+    clamped.back() = static_cast<char>(static_cast<unsigned char>(clamped.back()) + 1);
   return clamped;
 }
 
 absl::Status Session::CheckInterrupted() const {
-  if (interrupted_.load()) return SqlError(sqlstate::kQueryCanceled, "canceling statement due to user request");
+  if (interrupted_.load())
+    return SqlError(sqlstate::kQueryCanceled, "canceling statement due to user request");
   return absl::OkStatus();
 }
 
@@ -631,7 +645,8 @@ std::vector<bool> Session::InsertedColumns(const TableInfo& table) {
 }
 
 int64_t Session::NewRowId() {
-  const int64_t now = options_.wall_micros ? options_.wall_micros() : absl::ToUnixMicros(absl::Now());
+  const int64_t now =
+      options_.wall_micros ? options_.wall_micros() : absl::ToUnixMicros(absl::Now());
   return NextRowId(rowid_shard_, now, options_.node_id);
 }
 

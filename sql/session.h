@@ -168,8 +168,10 @@ class Session final : private VtabContext {
                                                    absl::string_view end) override;
   absl::Status Put(absl::string_view key, absl::string_view value) override;
   absl::Status Delete(absl::string_view key) override;
-  absl::StatusOr<std::vector<Value>> NormalizeRow(const TableInfo& table, const std::vector<Value>& row,
-                                                  const std::vector<bool>& named, bool or_replace) override;
+  absl::StatusOr<std::vector<Value>> NormalizeRow(const TableInfo& table,
+                                                  const std::vector<Value>& row,
+                                                  const std::vector<bool>& named,
+                                                  bool or_replace) override;
   std::vector<bool> InsertedColumns(const TableInfo& table) override;
   int64_t NewRowId() override;
   void NoteMode(ConflictMode mode) override;
@@ -199,11 +201,11 @@ class Session final : private VtabContext {
 
   // The running statement.
   absl::Status statement_error_;
-  std::optional<ConflictMode> statement_mode_;  // of its writes (VtabContext::NoteMode)
-  std::string insert_table_;  // folded; "" when not an INSERT
+  std::optional<ConflictMode> statement_mode_;              // of its writes (VtabContext::NoteMode)
+  std::string insert_table_;                                // folded; "" when not an INSERT
   std::optional<std::vector<std::string>> insert_columns_;  // folded
-  std::vector<AuthOp> auth_ops_;  // bounded: kMaxAuthOps
-  bool internal_ = false;         // the session's own schema statements are running
+  std::vector<AuthOp> auth_ops_;                            // bounded: kMaxAuthOps
+  bool internal_ = false;  // the session's own schema statements are running
   // Interrupt() was called since the running statement began: checked where SQLite's
   // own interrupt does not reach (key-space reads, DDL backfill, retries).
   std::atomic<bool> interrupted_{false};

@@ -22,7 +22,8 @@ struct DdlKind {
   std::string table;  // for an index: its table
 };
 
-absl::StatusOr<DdlKind> Classify(const std::vector<std::pair<int, std::pair<std::string, std::string>>>& ops) {
+absl::StatusOr<DdlKind> Classify(
+    const std::vector<std::pair<int, std::pair<std::string, std::string>>>& ops) {
   DdlKind kind;
   for (const auto& [op, args] : ops) {
     if (kind.op != 0) {
@@ -118,7 +119,8 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDdl(absl::string_
   }
 }
 
-absl::StatusOr<StatementResult> Session::RunDdlOnce(absl::string_view text, absl::string_view* tail) {
+absl::StatusOr<StatementResult> Session::RunDdlOnce(absl::string_view text,
+                                                    absl::string_view* tail) {
   if (absl::Status s = BeginKvTxn(); !s.ok()) {
     RollbackKv();
     CloseKvTxn();
@@ -135,7 +137,8 @@ absl::StatusOr<StatementResult> Session::RunDdlOnce(absl::string_view text, absl
   sqlite3_set_authorizer(
       shadow_->db(),
       [](void* out, int op, const char* a1, const char* a2, const char*, const char*) {
-        auto* list = static_cast<std::vector<std::pair<int, std::pair<std::string, std::string>>>*>(out);
+        auto* list =
+            static_cast<std::vector<std::pair<int, std::pair<std::string, std::string>>>*>(out);
         if (list->size() < kMaxAuthOps) list->push_back({op, {a1 ? a1 : "", a2 ? a2 : ""}});
         return SQLITE_OK;
       },
@@ -238,7 +241,8 @@ absl::Status Session::CreateTableDdl(const std::string& name) {
 
 absl::Status Session::DropTableDdl(const std::string& name) {
   std::shared_ptr<const TableInfo> table = TableNamed(name);
-  if (table == nullptr) return SqlError(sqlstate::kUndefinedTable, absl::StrCat("no such table: ", name));
+  if (table == nullptr)
+    return SqlError(sqlstate::kUndefinedTable, absl::StrCat("no such table: ", name));
   if (absl::Status s = DropTable(*txn_, table->desc()); !s.ok()) return KvError(s);
   return absl::OkStatus();
 }
@@ -265,22 +269,25 @@ absl::Status Session::CreateIndexDdl(const std::string& index_name, const std::s
   std::string start = (*info)->rows_start();
   while (true) {  // bounded: each page moves start past its last row
     if (absl::Status s = CheckInterrupted(); !s.ok()) return s;
-    absl::StatusOr<std::vector<kv::KeyValue>> page = txn_->Scan(start, (*info)->rows_end(), kv::kScanPageRows);
+    absl::StatusOr<std::vector<kv::KeyValue>> page =
+        txn_->Scan(start, (*info)->rows_end(), kv::kScanPageRows);
     if (!page.ok()) return KvError(page.status());
     for (const kv::KeyValue& stored : *page) {
       absl::StatusOr<std::vector<Value>> row = (*info)->DecodeRow(stored.value);
       if (!row.ok()) return row.status();
       const std::string entry = (*info)->IndexEntryKey(built, *row, stored.key);
       if (TableInfo::EnforcesUniqueness(built, *row) && !unique_keys.insert(entry).second) {
-        return SqlError(sqlstate::kUniqueViolation,
-                        absl::StrCat("UNIQUE constraint failed: ", (*info)->ConstraintColumns(built.columns)));
+        return SqlError(
+            sqlstate::kUniqueViolation,
+            absl::StrCat("UNIQUE constraint failed: ", (*info)->ConstraintColumns(built.columns)));
       }
       if (absl::Status s = txn_->Put(entry, (*info)->EntryValue(stored.key)); !s.ok()) {
         if (s.code() == absl::StatusCode::kInvalidArgument) {
-          return SqlError(sqlstate::kProgramLimitExceeded,
-                          absl::StrCat("CREATE INDEX on a table this large is not supported yet: its "
-                                       "backfill runs in one transaction (",
-                                       s.message(), ")"));
+          return SqlError(
+              sqlstate::kProgramLimitExceeded,
+              absl::StrCat("CREATE INDEX on a table this large is not supported yet: its "
+                           "backfill runs in one transaction (",
+                           s.message(), ")"));
         }
         return KvError(s);
       }
@@ -328,7 +335,8 @@ absl::Status Session::CreateViewDdl(const std::string& name) {
 
 absl::Status Session::DropViewDdl(const std::string& name) {
   auto it = views_.find(FoldName(name));
-  if (it == views_.end()) return SqlError(sqlstate::kUndefinedTable, absl::StrCat("no such view: ", name));
+  if (it == views_.end())
+    return SqlError(sqlstate::kUndefinedTable, absl::StrCat("no such view: ", name));
   if (absl::Status s = DropTable(*txn_, it->second); !s.ok()) return KvError(s);
   return absl::OkStatus();
 }

@@ -83,10 +83,10 @@ class SessionTest : public ranges::TxnClusterTest {
   std::unique_ptr<HookedSender> hooked_;
 };
 
-#define ASSERT_SQL_OK(session, sql)                          \
-  do {                                                       \
-    auto r_ = Query(session, sql);                           \
-    ASSERT_TRUE(r_.ok()) << (sql) << ": " << r_.status();    \
+#define ASSERT_SQL_OK(session, sql)                       \
+  do {                                                    \
+    auto r_ = Query(session, sql);                        \
+    ASSERT_TRUE(r_.ok()) << (sql) << ": " << r_.status(); \
   } while (0)
 
 TEST_F(SessionTest, CreateInsertAndSelect) {
@@ -212,10 +212,11 @@ TEST_F(SessionTest, TransactionsCommitAndRollBack) {
 TEST_F(SessionTest, SavepointsUndoTheirWrites) {
   auto s = NewSession();
   ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY)");
-  ASSERT_SQL_OK(*s,
-                "BEGIN; INSERT INTO t VALUES (1); SAVEPOINT one; INSERT INTO t VALUES (2); "
-                "SAVEPOINT two; INSERT INTO t VALUES (3); ROLLBACK TO one; INSERT INTO t VALUES (4); "
-                "RELEASE one; COMMIT");
+  ASSERT_SQL_OK(
+      *s,
+      "BEGIN; INSERT INTO t VALUES (1); SAVEPOINT one; INSERT INTO t VALUES (2); "
+      "SAVEPOINT two; INSERT INTO t VALUES (3); ROLLBACK TO one; INSERT INTO t VALUES (4); "
+      "RELEASE one; COMMIT");
   EXPECT_THAT(*Query(*s, "SELECT id FROM t"), ElementsAre("1", "4"));
 }
 
@@ -300,11 +301,13 @@ TEST_F(SessionTest, AnAbortedTransactionRefusesStatementsUntilRollback) {
 TEST_F(SessionTest, ScansMergeTheSessionsWritesAcrossPages) {
   auto s = NewSession();
   ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)");
-  ASSERT_SQL_OK(*s, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) "
-                    "INSERT INTO t SELECT i * 2, i FROM n");
+  ASSERT_SQL_OK(*s,
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) "
+                "INSERT INTO t SELECT i * 2, i FROM n");
   ASSERT_SQL_OK(*s, "BEGIN");
-  ASSERT_SQL_OK(*s, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) "
-                    "INSERT INTO t SELECT i * 2 + 1, i FROM n");
+  ASSERT_SQL_OK(*s,
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) "
+                "INSERT INTO t SELECT i * 2 + 1, i FROM n");
   ASSERT_SQL_OK(*s, "DELETE FROM t WHERE id % 4 = 0");
   EXPECT_THAT(*Query(*s, "SELECT count(*), min(id), max(id) FROM t"), ElementsAre("3750|2|5001"));
   ASSERT_SQL_OK(*s, "COMMIT");
@@ -314,7 +317,8 @@ TEST_F(SessionTest, ScansMergeTheSessionsWritesAcrossPages) {
 TEST_F(SessionTest, SecondaryIndexesAreBackfilledMaintainedAndUsed) {
   auto s = NewSession();
   ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b TEXT COLLATE NOCASE)");
-  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 10, 'x'), (2, 20, 'Y'), (3, 10, NULL), (4, NULL, 'y')");
+  ASSERT_SQL_OK(*s,
+                "INSERT INTO t VALUES (1, 10, 'x'), (2, 20, 'Y'), (3, 10, NULL), (4, NULL, 'y')");
   ASSERT_SQL_OK(*s, "CREATE INDEX ta ON t (a)");
   ASSERT_SQL_OK(*s, "CREATE INDEX tb ON t (b, a)");
   EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT id FROM t WHERE a = 10"),
@@ -340,7 +344,8 @@ TEST_F(SessionTest, SecondaryIndexesAreBackfilledMaintainedAndUsed) {
 TEST_F(SessionTest, UniqueConstraintsAndIndexes) {
   auto s = NewSession();
   ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT UNIQUE, n INTEGER)");
-  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 'a@x', 1), (2, NULL, 2), (3, NULL, 3)");  // NULLs are distinct
+  ASSERT_SQL_OK(
+      *s, "INSERT INTO t VALUES (1, 'a@x', 1), (2, NULL, 2), (3, NULL, 3)");  // NULLs are distinct
   absl::StatusOr<std::vector<std::string>> r = Query(*s, "INSERT INTO t VALUES (4, 'a@x', 4)");
   EXPECT_EQ(SqlStateOf(r.status()), sqlstate::kUniqueViolation);
   EXPECT_THAT(r.status().message(), HasSubstr("UNIQUE constraint failed: t.email"));
@@ -383,8 +388,9 @@ TEST_F(SessionTest, AnInterruptedWriteAbortsTheExplicitTransaction) {
   hooked_->before = [&](const kvpb::BatchRequest&) {
     if (armed.exchange(false)) a->Interrupt();
   };
-  EXPECT_EQ(StateOf(*a, "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 50) "
-                        "INSERT INTO t SELECT i FROM n"),
+  EXPECT_EQ(StateOf(*a,
+                    "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 50) "
+                    "INSERT INTO t SELECT i FROM n"),
             sqlstate::kQueryCanceled);
   EXPECT_EQ(StateOf(*a, "INSERT INTO t VALUES (100)"), sqlstate::kInFailedTransaction);
   ASSERT_SQL_OK(*a, "ROLLBACK");
@@ -455,8 +461,9 @@ TEST_F(SessionTest, ATextKeyComparedWithANumberMayMatchManyRows) {
 TEST_F(SessionTest, ACancelStopsAnIndexBackfill) {
   auto s = NewSession(1, false, /*hooked=*/true);
   ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)");
-  ASSERT_SQL_OK(*s, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) "
-                    "INSERT INTO t SELECT i, i FROM n");
+  ASSERT_SQL_OK(*s,
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) "
+                "INSERT INTO t SELECT i, i FROM n");
   std::atomic<int> scans{0};
   hooked_->before = [&](const kvpb::BatchRequest& batch) {
     for (const auto& r : batch.requests()) {
@@ -479,8 +486,11 @@ TEST_F(SessionTest, ReindexChecksItsTargetAndChangesNothing) {
 TEST_F(SessionTest, ParametersBindByPositionAndName) {
   auto s = NewSession();
   ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
-  ASSERT_TRUE(Query(*s, "INSERT INTO t VALUES (?, ?)", {{"", int64_t{1}}, {"", std::string("a")}}).ok());
-  ASSERT_TRUE(Query(*s, "INSERT INTO t VALUES (:id, :v)", {{":v", std::string("b")}, {":id", int64_t{2}}}).ok());
+  ASSERT_TRUE(
+      Query(*s, "INSERT INTO t VALUES (?, ?)", {{"", int64_t{1}}, {"", std::string("a")}}).ok());
+  ASSERT_TRUE(
+      Query(*s, "INSERT INTO t VALUES (:id, :v)", {{":v", std::string("b")}, {":id", int64_t{2}}})
+          .ok());
   EXPECT_THAT(*Query(*s, "SELECT v FROM t WHERE id = ?", {{"", int64_t{2}}}), ElementsAre("b"));
   EXPECT_THAT(*Query(*s, "SELECT * FROM t WHERE id = 99"), IsEmpty());
 }

@@ -20,10 +20,11 @@ absl::StatusOr<std::unique_ptr<ShadowSchema>> ShadowSchema::Open() {
 absl::Status ShadowSchema::Rebuild(const std::vector<std::shared_ptr<const TableInfo>>& tables,
                                    const std::vector<sqlpb::TableDescriptor>& views) {
   statements_.clear();
-  absl::StatusOr<Stmt> list = Prepare(
-      db(), "SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view') "
-            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "  // sqlite_sequence stays
-            "ORDER BY type = 'table'");  // views first: nothing depends on a view's absence
+  absl::StatusOr<Stmt> list =
+      Prepare(db(),
+              "SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'view') "
+              "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "  // sqlite_sequence stays
+              "ORDER BY type = 'table'");  // views first: nothing depends on a view's absence
   if (!list.ok()) return list.status();
   std::vector<std::pair<std::string, std::string>> existing;
   while (sqlite3_step(list->get()) == SQLITE_ROW) {
@@ -32,19 +33,21 @@ absl::Status ShadowSchema::Rebuild(const std::vector<std::shared_ptr<const Table
   }
   list->reset();
   for (const auto& [type, name] : existing) {
-    const std::string drop = absl::StrCat(type == "view" ? "DROP VIEW " : "DROP TABLE ", QuoteIdentifier(name));
+    const std::string drop =
+        absl::StrCat(type == "view" ? "DROP VIEW " : "DROP TABLE ", QuoteIdentifier(name));
     if (absl::Status s = Exec(db(), drop); !s.ok()) return s;
   }
   auto run = [&](const std::string& what, const std::string& sql) -> absl::Status {
     if (sql.empty()) return absl::OkStatus();
     if (absl::Status s = Exec(db(), sql); !s.ok()) {
-      return SqlError(sqlstate::kInternalError,
-                      absl::StrCat("the stored definition of ", what, " does not run: ", s.message()));
+      return SqlError(sqlstate::kInternalError, absl::StrCat("the stored definition of ", what,
+                                                             " does not run: ", s.message()));
     }
     return absl::OkStatus();
   };
   for (const auto& table : tables) {
-    if (absl::Status s = run(absl::StrCat("table ", table->name()), table->desc().create_sql()); !s.ok()) {
+    if (absl::Status s = run(absl::StrCat("table ", table->name()), table->desc().create_sql());
+        !s.ok()) {
       return s;
     }
     for (const sqlpb::IndexDescriptor& index : table->desc().indexes()) {
@@ -54,7 +57,8 @@ absl::Status ShadowSchema::Rebuild(const std::vector<std::shared_ptr<const Table
     }
   }
   for (const sqlpb::TableDescriptor& view : views) {
-    if (absl::Status s = run(absl::StrCat("view ", view.name()), view.create_sql()); !s.ok()) return s;
+    if (absl::Status s = run(absl::StrCat("view ", view.name()), view.create_sql()); !s.ok())
+      return s;
   }
   return absl::OkStatus();
 }
@@ -70,17 +74,19 @@ absl::StatusOr<std::pair<std::string, std::string>> ShadowSchema::NameAndSql(
     return SqlError(sqlstate::kUndefinedObject, absl::StrCat("no such ", type, ": ", name));
   }
   const unsigned char* sql = sqlite3_column_text(q->get(), 1);
-  return std::make_pair(std::string(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 0))),
-                        sql ? std::string(reinterpret_cast<const char*>(sql)) : std::string());
+  return std::make_pair(
+      std::string(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 0))),
+      sql ? std::string(reinterpret_cast<const char*>(sql)) : std::string());
 }
 
-absl::StatusOr<sqlpb::IndexDescriptor> ShadowSchema::DescribeIndex(const sqlpb::TableDescriptor& table,
-                                                                   absl::string_view name) const {
+absl::StatusOr<sqlpb::IndexDescriptor> ShadowSchema::DescribeIndex(
+    const sqlpb::TableDescriptor& table, absl::string_view name) const {
   sqlpb::IndexDescriptor index;
   {
     absl::StatusOr<Stmt> q =
-        Prepare(db(), "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1) "
-                      "WHERE name = ?2 COLLATE NOCASE");
+        Prepare(db(),
+                "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1) "
+                "WHERE name = ?2 COLLATE NOCASE");
     if (!q.ok()) return q.status();
     BindValue(q->get(), 1, table.name());
     BindValue(q->get(), 2, std::string(name));
@@ -89,15 +95,16 @@ absl::StatusOr<sqlpb::IndexDescriptor> ShadowSchema::DescribeIndex(const sqlpb::
     }
     index.set_name(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 0)));
     index.set_unique(sqlite3_column_int(q->get(), 1) != 0);
-    if (sqlite3_column_int(q->get(), 3) != 0) return NotSupported("partial indexes (CREATE INDEX … WHERE)");
+    if (sqlite3_column_int(q->get(), 3) != 0)
+      return NotSupported("partial indexes (CREATE INDEX … WHERE)");
   }
   // Table columns by cid: the descriptor's columns without the hidden rowid.
   std::vector<uint32_t> ids_by_cid;
   for (const sqlpb::ColumnDescriptor& c : table.columns()) {
     if (!c.hidden()) ids_by_cid.push_back(c.id());
   }
-  absl::StatusOr<Stmt> q =
-      Prepare(db(), "SELECT cid, \"desc\", coll FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno");
+  absl::StatusOr<Stmt> q = Prepare(
+      db(), "SELECT cid, \"desc\", coll FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno");
   if (!q.ok()) return q.status();
   BindValue(q->get(), 1, index.name());
   while (sqlite3_step(q->get()) == SQLITE_ROW) {
@@ -108,11 +115,14 @@ absl::StatusOr<sqlpb::IndexDescriptor> ShadowSchema::DescribeIndex(const sqlpb::
     index.add_column_ids(ids_by_cid[cid]);
     index.add_descending(sqlite3_column_int(q->get(), 1) != 0);
     const unsigned char* coll = sqlite3_column_text(q->get(), 2);
-    absl::StatusOr<Collation> c = CollationByName(coll ? reinterpret_cast<const char*>(coll) : "BINARY");
-    if (!c.ok()) return NotSupported(absl::StrCat("collation ", reinterpret_cast<const char*>(coll)));
+    absl::StatusOr<Collation> c =
+        CollationByName(coll ? reinterpret_cast<const char*>(coll) : "BINARY");
+    if (!c.ok())
+      return NotSupported(absl::StrCat("collation ", reinterpret_cast<const char*>(coll)));
     index.add_collations(static_cast<uint32_t>(*c));
   }
-  if (index.column_ids_size() == 0) return SqlError(sqlstate::kInternalError, "an index without columns");
+  if (index.column_ids_size() == 0)
+    return SqlError(sqlstate::kInternalError, "an index without columns");
   absl::StatusOr<std::pair<std::string, std::string>> sql = NameAndSql("index", index.name());
   if (sql.ok()) index.set_create_sql(sql->second);  // NULL (empty) for a constraint's index
   return index;
@@ -122,7 +132,8 @@ absl::StatusOr<sqlpb::TableDescriptor> ShadowSchema::DescribeTable(absl::string_
   sqlpb::TableDescriptor desc;
   {
     absl::StatusOr<Stmt> q = Prepare(
-        db(), "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE");
+        db(),
+        "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE");
     if (!q.ok()) return q.status();
     BindValue(q->get(), 1, std::string(name));
     if (sqlite3_step(q->get()) != SQLITE_ROW) {
@@ -148,12 +159,14 @@ absl::StatusOr<sqlpb::TableDescriptor> ShadowSchema::DescribeTable(absl::string_
     while (sqlite3_step(q->get()) == SQLITE_ROW) {
       const std::string origin = reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 0));
       if (origin == "pk") has_pk_index = true;
-      if (origin == "u") unique_indexes.push_back(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 1)));
+      if (origin == "u")
+        unique_indexes.push_back(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 1)));
     }
   }
-  absl::StatusOr<Stmt> q = Prepare(
-      db(), "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1) "
-            "ORDER BY cid");
+  absl::StatusOr<Stmt> q =
+      Prepare(db(),
+              "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1) "
+              "ORDER BY cid");
   if (!q.ok()) return q.status();
   BindValue(q->get(), 1, desc.name());
   std::vector<std::pair<int, uint32_t>> pk;  // (position in key, column id)
@@ -221,7 +234,8 @@ absl::StatusOr<std::vector<Value>> ShadowSchema::NormalizeRow(const TableInfo& t
                                                               const std::vector<Value>& row,
                                                               const std::vector<bool>& named,
                                                               bool or_replace) {
-  std::string cache_key = absl::StrCat(table.id(), "/", table.desc().version(), or_replace ? "/r/" : "/a/");
+  std::string cache_key =
+      absl::StrCat(table.id(), "/", table.desc().version(), or_replace ? "/r/" : "/a/");
   std::vector<int> positions;  // descriptor positions bound, in order
   std::vector<std::string> names;
   std::vector<std::string> all;  // every stored column, in order
@@ -246,12 +260,14 @@ absl::StatusOr<std::vector<Value>> ShadowSchema::NormalizeRow(const TableInfo& t
     } else {
       std::string placeholders;  // one per named column
       for (size_t i = 0; i < names.size(); ++i) absl::StrAppend(&placeholders, i ? ", ?" : "?");
-      insert = absl::StrCat(verb, quoted, "(", absl::StrJoin(names, ", "), ") VALUES (", placeholders, ")");
+      insert = absl::StrCat(verb, quoted, "(", absl::StrJoin(names, ", "), ") VALUES (",
+                            placeholders, ")");
     }
     Statements statements;
     absl::StatusOr<Stmt> ins = Prepare(db(), insert);
     if (!ins.ok()) return ins.status();
-    absl::StatusOr<Stmt> sel = Prepare(db(), absl::StrCat("SELECT ", absl::StrJoin(all, ", "), " FROM ", quoted));
+    absl::StatusOr<Stmt> sel =
+        Prepare(db(), absl::StrCat("SELECT ", absl::StrJoin(all, ", "), " FROM ", quoted));
     if (!sel.ok()) return sel.status();
     absl::StatusOr<Stmt> del = Prepare(db(), absl::StrCat("DELETE FROM ", quoted));
     if (!del.ok()) return del.status();
@@ -270,7 +286,8 @@ absl::StatusOr<std::vector<Value>> ShadowSchema::NormalizeRow(const TableInfo& t
   sqlite3_stmt* sel = it->second.select.get();
   std::vector<Value> out(row.size(), Null{});
   if (sqlite3_step(sel) != SQLITE_ROW) {
-    status = SqlError(sqlstate::kInternalError, absl::StrCat("the shadow of table ", table.name(), " lost a row"));
+    status = SqlError(sqlstate::kInternalError,
+                      absl::StrCat("the shadow of table ", table.name(), " lost a row"));
   } else {
     int k = 0;
     for (int i = 0; i < table.num_columns(); ++i) {

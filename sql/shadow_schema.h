@@ -59,7 +59,8 @@ class ShadowSchema {
   // column's default, as SQLite does. The hidden rowid, if any, is passed through.
   [[nodiscard]] absl::StatusOr<std::vector<Value>> NormalizeRow(const TableInfo& table,
                                                                 const std::vector<Value>& row,
-                                                                const std::vector<bool>& named, bool or_replace);
+                                                                const std::vector<bool>& named,
+                                                                bool or_replace);
 
  private:
   explicit ShadowSchema(Db db) : db_(std::move(db)) {}

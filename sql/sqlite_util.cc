@@ -124,10 +124,12 @@ absl::Status SqliteError(int rc, absl::string_view message) {
       code = "42501";
       break;
     case SQLITE_ERROR:
-      if (absl::StrContains(message, "syntax error") || absl::StrContains(message, "incomplete input") ||
+      if (absl::StrContains(message, "syntax error") ||
+          absl::StrContains(message, "incomplete input") ||
           absl::StrContains(message, "unrecognized token")) {
         code = sqlstate::kSyntaxError;
-      } else if (absl::StartsWith(message, "no such table") || absl::StartsWith(message, "no such view")) {
+      } else if (absl::StartsWith(message, "no such table") ||
+                 absl::StartsWith(message, "no such view")) {
         code = sqlstate::kUndefinedTable;
       } else if (absl::StartsWith(message, "no such index")) {
         code = sqlstate::kUndefinedObject;
@@ -160,9 +162,10 @@ absl::Status SqliteError(sqlite3* db) {
 
 absl::StatusOr<Db> OpenMemoryDb() {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                                       SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_MEMORY,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(
+      ":memory:", &raw,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_MEMORY,
+      nullptr);
   Db db(raw);
   if (rc != SQLITE_OK) {
     return SqlError(sqlstate::kInternalError,

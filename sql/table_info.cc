@@ -20,13 +20,14 @@ std::string QuoteIdentifier(absl::string_view name) {
 absl::StatusOr<std::shared_ptr<const TableInfo>> TableInfo::Make(sqlpb::TableDescriptor desc) {
   std::shared_ptr<TableInfo> info(new TableInfo(std::move(desc)));
   const sqlpb::TableDescriptor& d = info->desc_;
-  std::string decl = absl::StrCat("CREATE TABLE x(", QuoteIdentifier(kKeyColumnName), " BLOB HIDDEN");
+  std::string decl =
+      absl::StrCat("CREATE TABLE x(", QuoteIdentifier(kKeyColumnName), " BLOB HIDDEN");
   for (int i = 0; i < d.columns_size(); ++i) {
     const sqlpb::ColumnDescriptor& c = d.columns(i);
     if (c.affinity() > static_cast<uint32_t>(Affinity::kReal) ||
         c.collation() > static_cast<uint32_t>(Collation::kRtrim)) {
-      return SqlError(sqlstate::kInternalError,
-                      absl::StrCat("descriptor of table ", d.name(), " has a bad column ", c.name()));
+      return SqlError(sqlstate::kInternalError, absl::StrCat("descriptor of table ", d.name(),
+                                                             " has a bad column ", c.name()));
     }
     info->affinity_.push_back(static_cast<Affinity>(c.affinity()));
     info->collation_.push_back(static_cast<Collation>(c.collation()));
@@ -49,7 +50,8 @@ absl::StatusOr<std::shared_ptr<const TableInfo>> TableInfo::Make(sqlpb::TableDes
     info->pk_columns_.push_back(info->position_of_id_[id]);
   }
   if (info->pk_columns_.empty()) {
-    return SqlError(sqlstate::kInternalError, absl::StrCat("table ", d.name(), " has no primary key"));
+    return SqlError(sqlstate::kInternalError,
+                    absl::StrCat("table ", d.name(), " has no primary key"));
   }
   for (const sqlpb::IndexDescriptor& index : d.indexes()) {
     IndexInfo ii;
@@ -58,9 +60,8 @@ absl::StatusOr<std::shared_ptr<const TableInfo>> TableInfo::Make(sqlpb::TableDes
     for (int k = 0; k < index.column_ids_size(); ++k) {
       const uint32_t id = index.column_ids(k);
       if (id >= info->position_of_id_.size() || info->position_of_id_[id] < 0) {
-        return SqlError(sqlstate::kInternalError,
-                        absl::StrCat("index ", index.name(), " of table ", d.name(),
-                                     " names no column ", id));
+        return SqlError(sqlstate::kInternalError, absl::StrCat("index ", index.name(), " of table ",
+                                                               d.name(), " names no column ", id));
       }
       ii.columns.push_back(info->position_of_id_[id]);
       ii.collations.push_back(k < index.collations_size()
@@ -131,8 +132,9 @@ std::string TableInfo::EncodeRow(const std::vector<Value>& row) const {
 absl::StatusOr<std::vector<Value>> TableInfo::DecodeRow(absl::string_view stored) const {
   absl::StatusOr<std::vector<std::pair<uint32_t, Value>>> columns = sql::DecodeRow(stored);
   if (!columns.ok()) {
-    return SqlError(sqlstate::kInternalError,
-                    absl::StrCat("a row of table ", name(), " is corrupt: ", columns.status().message()));
+    return SqlError(
+        sqlstate::kInternalError,
+        absl::StrCat("a row of table ", name(), " is corrupt: ", columns.status().message()));
   }
   std::vector<Value> row(num_columns(), Null{});
   for (auto& [id, value] : *columns) {

@@ -61,7 +61,8 @@ int Connect(sqlite3* db, void* aux, int argc, const char* const* argv, sqlite3_v
     return SQLITE_ERROR;
   }
   if (int rc = sqlite3_declare_vtab(db, table->declaration().c_str()); rc != SQLITE_OK) {
-    *err = sqlite3_mprintf("cannot declare table %s: %s", table->name().c_str(), sqlite3_errmsg(db));
+    *err =
+        sqlite3_mprintf("cannot declare table %s: %s", table->name().c_str(), sqlite3_errmsg(db));
     return rc;
   }
   sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
@@ -133,7 +134,8 @@ int Sync(sqlite3_vtab* base) {
   if (absl::Status s = vtab->context->Commit(); !s.ok()) {
     // BUSY_SNAPSHOT, never plain BUSY: SQLite then rolls its transaction back
     // instead of leaving it open for a retry of the COMMIT (issue 16's facts).
-    const int rc = SqlStateOf(s) == sqlstate::kSerializationFailure ? SQLITE_BUSY_SNAPSHOT : SQLITE_ERROR;
+    const int rc =
+        SqlStateOf(s) == sqlstate::kSerializationFailure ? SQLITE_BUSY_SNAPSHOT : SQLITE_ERROR;
     return Fail(vtab, s, rc);
   }
   return SQLITE_OK;

@@ -47,8 +47,8 @@ class VtabContext {
   [[nodiscard]] virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) = 0;
   // Rows in [start, end), ascending, the session's own writes included; at most
   // about max_rows from the key space per page.
-  [[nodiscard]] virtual absl::StatusOr<ScanPage> Scan(absl::string_view start, absl::string_view end,
-                                                      int64_t max_rows) = 0;
+  [[nodiscard]] virtual absl::StatusOr<ScanPage> Scan(absl::string_view start,
+                                                      absl::string_view end, int64_t max_rows) = 0;
   // The last row in [start, end), the session's own writes included.
   [[nodiscard]] virtual absl::StatusOr<std::optional<kv::KeyValue>> Last(absl::string_view start,
                                                                          absl::string_view end) = 0;
@@ -57,7 +57,8 @@ class VtabContext {
 
   // ShadowSchema::NormalizeRow for this session.
   [[nodiscard]] virtual absl::StatusOr<std::vector<Value>> NormalizeRow(
-      const TableInfo& table, const std::vector<Value>& row, const std::vector<bool>& named, bool or_replace) = 0;
+      const TableInfo& table, const std::vector<Value>& row, const std::vector<bool>& named,
+      bool or_replace) = 0;
   // For an INSERT into table in the running statement: which columns it named
   // (defaults apply to the others). All true when it named none explicitly.
   virtual std::vector<bool> InsertedColumns(const TableInfo& table) = 0;

@@ -34,7 +34,7 @@ struct Plan {
   int index = -1;  // ordinal in TableInfo::indexes(); -1: the primary key
   int n_eq = 0;
   int lower = kNoBound, upper = kNoBound;
-  std::vector<int> constraints;  // aConstraint positions, in argv order
+  std::vector<int> constraints;   // aConstraint positions, in argv order
   std::vector<std::string> used;  // "a=?", for idxStr
   bool point = false;             // at most one row
   double rows = 0;
@@ -49,8 +49,8 @@ bool SameCollation(sqlite3_index_info* info, int constraint, Collation column) {
 
 // The plan over the key order of `columns` (positions; their collations).
 Plan PlanFor(const TableInfo& table, sqlite3_index_info* info, int index_ordinal,
-             const std::vector<int>& columns, const std::vector<Collation>& collations,
-             bool unique, double table_rows) {
+             const std::vector<int>& columns, const std::vector<Collation>& collations, bool unique,
+             double table_rows) {
   Plan plan;
   plan.index = index_ordinal;
   // A constraint feeds one key column at most: SQLite calls a plan that hands one
@@ -61,7 +61,8 @@ Plan PlanFor(const TableInfo& table, sqlite3_index_info* info, int index_ordinal
     int eq = -1, lo = -1, hi = -1;
     for (int i = 0; i < info->nConstraint; ++i) {
       const auto& c = info->aConstraint[i];
-      if (taken[i] || !c.usable || c.iColumn != vcol || !SameCollation(info, i, collations[k])) continue;
+      if (taken[i] || !c.usable || c.iColumn != vcol || !SameCollation(info, i, collations[k]))
+        continue;
       switch (c.op) {
         case SQLITE_INDEX_CONSTRAINT_EQ:
           if (eq < 0) eq = i;
@@ -129,7 +130,8 @@ std::optional<Value> KeyValueFor(const TableInfo& table, int pos, Value v) {
     case Affinity::kBlob:
       // A number here may come from a numeric column, and then SQLite compares the
       // column's values as numbers ('5' = 5): the key order cannot answer that.
-      if (ClassOf(v) == StorageClass::kInteger || ClassOf(v) == StorageClass::kReal) return std::nullopt;
+      if (ClassOf(v) == StorageClass::kInteger || ClassOf(v) == StorageClass::kReal)
+        return std::nullopt;
       return v;
   }
   return std::nullopt;
@@ -153,9 +155,10 @@ absl::Status LoadPage(Vtab* vtab, Cursor* cursor, absl::string_view start) {
     absl::StatusOr<std::optional<std::string>> row = vtab->context->Get(row_key);
     if (!row.ok()) return row.status();
     if (!row->has_value()) {
-      return SqlError(sqlstate::kInternalError,
-                      absl::StrCat("index ", cursor->index->desc->name(), " of table ",
-                                   vtab->table->name(), " has an entry for a row that does not exist"));
+      return SqlError(
+          sqlstate::kInternalError,
+          absl::StrCat("index ", cursor->index->desc->name(), " of table ", vtab->table->name(),
+                       " has an entry for a row that does not exist"));
     }
     cursor->rows.push_back(kv::KeyValue{row_key, std::move(**row)});
   }
@@ -175,7 +178,8 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
   for (size_t i = 0; i < table.indexes().size(); ++i) {
     const IndexInfo& index = table.indexes()[i];
     if (index.desc->state() != sqlpb::IndexDescriptor::PUBLIC) continue;
-    Plan plan = PlanFor(table, info, static_cast<int>(i), index.columns, index.collations, index.unique, rows);
+    Plan plan = PlanFor(table, info, static_cast<int>(i), index.columns, index.collations,
+                        index.unique, rows);
     if (plan.constraints.empty()) continue;  // a full scan reads the rows directly
     if (plan.cost < best.cost) best = std::move(plan);
   }
@@ -196,8 +200,9 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
   if (best.point && !may_widen) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
   info->estimatedRows = static_cast<sqlite3_int64>(best.rows);
   info->estimatedCost = best.cost;
-  std::string what = best.index < 0 ? "PRIMARY KEY"
-                                    : absl::StrCat("INDEX ", table.indexes()[best.index].desc->name());
+  std::string what = best.index < 0
+                         ? "PRIMARY KEY"
+                         : absl::StrCat("INDEX ", table.indexes()[best.index].desc->name());
   const std::string plan = best.used.empty()
                                ? std::string("FULL SCAN")
                                : absl::StrCat(what, " (", absl::StrJoin(best.used, ", "), ")");

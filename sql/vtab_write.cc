@@ -70,7 +70,8 @@ absl::Status DeleteRow(Vtab* vtab, const std::string& row_key) {
   if (!row->has_value()) return absl::OkStatus();
   const TableInfo& table = *vtab->table;
   for (const IndexInfo& index : table.indexes()) {
-    if (absl::Status s = vtab->context->Delete(table.IndexEntryKey(index, **row, row_key)); !s.ok()) {
+    if (absl::Status s = vtab->context->Delete(table.IndexEntryKey(index, **row, row_key));
+        !s.ok()) {
       return s;
     }
   }
@@ -86,7 +87,8 @@ int Conflict(Vtab* vtab, ConflictMode mode, absl::Status error) {
 
 // Writes one row: an INSERT when old_key is null, else an UPDATE of the row at
 // *old_key. Returns an SQLite code.
-int WriteRow(Vtab* vtab, const std::string* old_key, std::vector<Value> row, std::vector<bool> named) {
+int WriteRow(Vtab* vtab, const std::string* old_key, std::vector<Value> row,
+             std::vector<bool> named) {
   VtabContext& context = *vtab->context;
   const TableInfo& table = *vtab->table;
   const ConflictMode mode = ModeOf(vtab->db);
@@ -108,7 +110,8 @@ int WriteRow(Vtab* vtab, const std::string* old_key, std::vector<Value> row, std
     }
     named[rowid] = true;
   }
-  absl::StatusOr<std::vector<Value>> normalized = context.NormalizeRow(table, row, named, mode == ConflictMode::kReplace);
+  absl::StatusOr<std::vector<Value>> normalized =
+      context.NormalizeRow(table, row, named, mode == ConflictMode::kReplace);
   if (!normalized.ok()) {
     if (absl::StartsWith(SqlStateOf(normalized.status()), "23")) {
       return Conflict(vtab, mode, normalized.status());
@@ -118,9 +121,10 @@ int WriteRow(Vtab* vtab, const std::string* old_key, std::vector<Value> row, std
   row = std::move(*normalized);
   for (int pos : table.pk_columns()) {
     if (IsNull(row[pos])) {
-      return Conflict(vtab, mode,
-                      SqlError(sqlstate::kNotNullViolation,
-                               absl::StrCat("NOT NULL constraint failed: ", table.ConstraintColumns({pos}))));
+      return Conflict(
+          vtab, mode,
+          SqlError(sqlstate::kNotNullViolation,
+                   absl::StrCat("NOT NULL constraint failed: ", table.ConstraintColumns({pos}))));
     }
   }
   std::string key = table.RowKey(row);
@@ -148,7 +152,8 @@ int WriteRow(Vtab* vtab, const std::string* old_key, std::vector<Value> row, std
   }
   for (const IndexInfo& index : table.indexes()) {
     if (!TableInfo::EnforcesUniqueness(index, row)) continue;
-    absl::StatusOr<std::optional<std::string>> entry = context.Get(table.IndexEntryKey(index, row, key));
+    absl::StatusOr<std::optional<std::string>> entry =
+        context.Get(table.IndexEntryKey(index, row, key));
     if (!entry.ok()) return Fail(vtab, entry.status());
     if (!entry->has_value()) continue;
     const std::string owner = table.RowKeyOfEntry(**entry);
@@ -156,7 +161,8 @@ int WriteRow(Vtab* vtab, const std::string* old_key, std::vector<Value> row, std
     if (mode != ConflictMode::kReplace) {
       return Conflict(vtab, mode,
                       SqlError(sqlstate::kUniqueViolation,
-                               absl::StrCat("UNIQUE constraint failed: ", table.ConstraintColumns(index.columns))));
+                               absl::StrCat("UNIQUE constraint failed: ",
+                                            table.ConstraintColumns(index.columns))));
     }
     in_the_way.push_back(owner);
   }
@@ -173,7 +179,8 @@ int WriteRow(Vtab* vtab, const std::string* old_key, std::vector<Value> row, std
   }
   if (absl::Status s = context.Put(key, table.EncodeRow(row)); !s.ok()) return Fail(vtab, s);
   for (const IndexInfo& index : table.indexes()) {
-    if (absl::Status s = context.Put(table.IndexEntryKey(index, row, key), table.EntryValue(key)); !s.ok()) {
+    if (absl::Status s = context.Put(table.IndexEntryKey(index, row, key), table.EntryValue(key));
+        !s.ok()) {
       return Fail(vtab, s);
     }
   }

@@ -16,10 +16,10 @@ absl::Status WriteSet::Write(absl::string_view key, Entry entry) {
   // The key space's limits (docs/limits.md), checked here so that the statement
   // fails, not the commit of the whole transaction.
   if (key.size() > limits::kMaxKeyBytes) {
-    return SqlError(sqlstate::kProgramLimitExceeded,
-                    absl::StrCat("a key of ", key.size(), " bytes is over the limit of ",
-                                 limits::kMaxKeyBytes,
-                                 " bytes (a primary-key or indexed value is too long; docs/limits.md)"));
+    return SqlError(
+        sqlstate::kProgramLimitExceeded,
+        absl::StrCat("a key of ", key.size(), " bytes is over the limit of ", limits::kMaxKeyBytes,
+                     " bytes (a primary-key or indexed value is too long; docs/limits.md)"));
   }
   if (entry.has_value() && entry->size() > limits::kMaxValueBytes) {
     return SqlError(sqlstate::kProgramLimitExceeded,

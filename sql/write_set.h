@@ -39,7 +39,8 @@ class WriteSet {
   // What the set holds for key: nullptr if it never wrote it, else its entry.
   const Entry* Lookup(absl::string_view key) const;
   // The entries in [start, end), in key order.
-  std::map<std::string, Entry, std::less<>>::const_iterator RangeBegin(absl::string_view start) const;
+  std::map<std::string, Entry, std::less<>>::const_iterator RangeBegin(
+      absl::string_view start) const;
   std::map<std::string, Entry, std::less<>>::const_iterator End() const { return entries_.end(); }
 
   // A point to go back to.

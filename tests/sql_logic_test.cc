@@ -47,7 +47,8 @@ class SqlLogicTest : public ::testing::Test {
     // Each script opens its session on the next node.
     std::vector<std::string> hosts = cluster_->addresses();
     std::rotate(hosts.begin(), hosts.begin() + (next_node_++ % hosts.size()), hosts.end());
-    absl::StatusOr<std::unique_ptr<slt::RangedbConnection>> connection = slt::RangedbConnection::Open(hosts);
+    absl::StatusOr<std::unique_ptr<slt::RangedbConnection>> connection =
+        slt::RangedbConnection::Open(hosts);
     EXPECT_TRUE(connection.ok()) << connection.status();
     if (!connection.ok()) return {};
     slt::RunOptions options;
@@ -111,7 +112,8 @@ TEST_F(SqlLogicTest, WholeCorpus) {
     failed += r.failed;
     skipped += r.skipped;
   }
-  std::cout << "corpus: " << passed << " passed, " << failed << " failed, " << skipped << " skipped\n";
+  std::cout << "corpus: " << passed << " passed, " << failed << " failed, " << skipped
+            << " skipped\n";
   EXPECT_GT(passed, 0);
 }
 

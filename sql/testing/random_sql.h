@@ -29,7 +29,8 @@ class RandomSql {
       Table table;
       table.name = absl::StrCat("t", t);
       const int columns = 2 + Int(3);
-      static const char* kTypes[] = {"INTEGER", "TEXT", "REAL", "", "NUMERIC", "TEXT COLLATE NOCASE", "BLOB"};
+      static const char* kTypes[] = {
+          "INTEGER", "TEXT", "REAL", "", "NUMERIC", "TEXT COLLATE NOCASE", "BLOB"};
       std::vector<std::string> defs;
       for (int c = 0; c < columns; ++c) {
         const std::string name = absl::StrCat("c", c);
@@ -54,15 +55,16 @@ class RandomSql {
       if (pk == 3) absl::StrAppend(&create, ", PRIMARY KEY (c0, c1)");
       if (pk >= 2) {
         // Key columns NOT NULL: see the header.
-        create = absl::StrCat(create, ", CHECK (c0 IS NOT NULL)", pk == 3 ? ", CHECK (c1 IS NOT NULL)" : "");
+        create = absl::StrCat(create, ", CHECK (c0 IS NOT NULL)",
+                              pk == 3 ? ", CHECK (c1 IS NOT NULL)" : "");
       }
       if (Int(4) == 0) absl::StrAppend(&create, ", CHECK (length(CAST(c1 AS TEXT)) < 6)");
       create += ")";
       out.push_back(create);
       for (int i = Int(3); i > 0; --i) {
-        out.push_back(absl::StrCat("CREATE ", Int(3) == 0 ? "UNIQUE " : "", "INDEX ", table.name, "_i", i,
-                                   " ON ", table.name, " (", Column(table), Int(2) ? absl::StrCat(", ", Column(table)) : "",
-                                   ")"));
+        out.push_back(absl::StrCat("CREATE ", Int(3) == 0 ? "UNIQUE " : "", "INDEX ", table.name,
+                                   "_i", i, " ON ", table.name, " (", Column(table),
+                                   Int(2) ? absl::StrCat(", ", Column(table)) : "", ")"));
       }
       tables_.push_back(table);
     }
@@ -79,26 +81,28 @@ class RandomSql {
       case 3:
         return Insert(t);
       case 4:
-        return absl::StrCat("UPDATE ", Int(4) == 0 ? "OR IGNORE " : "", t.name, " SET ", Column(t), " = ", Literal(),
-                            " WHERE ", Predicate(t));
+        return absl::StrCat("UPDATE ", Int(4) == 0 ? "OR IGNORE " : "", t.name, " SET ", Column(t),
+                            " = ", Literal(), " WHERE ", Predicate(t));
       case 5:
         return absl::StrCat("DELETE FROM ", t.name, " WHERE ", Predicate(t));
       case 6: {
-        static const char* kTxn[] = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT s", "ROLLBACK TO s", "RELEASE s"};
+        static const char* kTxn[] = {"BEGIN",       "COMMIT",        "ROLLBACK",
+                                     "SAVEPOINT s", "ROLLBACK TO s", "RELEASE s"};
         return kTxn[Int(6)];
       }
       case 7: {
         const Table& u = tables_[Int(tables_.size())];
-        return absl::StrCat("SELECT ", t.name, ".", Column(t), ", ", u.name, ".", Column(u), " FROM ", t.name,
-                            " JOIN ", u.name, " ON ", t.name, ".", Column(t), " = ", u.name, ".", Column(u),
-                            " ORDER BY 1, 2");
+        return absl::StrCat("SELECT ", t.name, ".", Column(t), ", ", u.name, ".", Column(u),
+                            " FROM ", t.name, " JOIN ", u.name, " ON ", t.name, ".", Column(t),
+                            " = ", u.name, ".", Column(u), " ORDER BY 1, 2");
       }
       case 8:
-        return absl::StrCat("SELECT count(*), count(", Column(t), "), typeof(max(", Column(t), ")) FROM ", t.name,
-                            " WHERE ", Predicate(t));
+        return absl::StrCat("SELECT count(*), count(", Column(t), "), typeof(max(", Column(t),
+                            ")) FROM ", t.name, " WHERE ", Predicate(t));
       default:
-        return absl::StrCat("SELECT ", AllColumns(t), " FROM ", t.name, " WHERE ", Predicate(t),
-                            Int(3) == 0 ? absl::StrCat(" ORDER BY ", AllColumns(t), " LIMIT ", Int(5)) : "");
+        return absl::StrCat(
+            "SELECT ", AllColumns(t), " FROM ", t.name, " WHERE ", Predicate(t),
+            Int(3) == 0 ? absl::StrCat(" ORDER BY ", AllColumns(t), " LIMIT ", Int(5)) : "");
     }
   }
 
@@ -108,7 +112,9 @@ class RandomSql {
     std::vector<std::string> columns;
   };
 
-  int Int(size_t n) { return static_cast<int>(std::uniform_int_distribution<size_t>(0, n - 1)(rng_)); }
+  int Int(size_t n) {
+    return static_cast<int>(std::uniform_int_distribution<size_t>(0, n - 1)(rng_));
+  }
 
   std::string Column(const Table& t) { return t.columns[Int(t.columns.size())]; }
 
@@ -187,12 +193,13 @@ class RandomSql {
       for (size_t i = 0; i < named.size(); ++i) {
         // An INTEGER PRIMARY KEY never gets the largest integer: after it SQLite
         // (and rangedb) pick the next keys at random.
-        values.push_back(named[i] == "id" ? (Int(3) == 0 ? "NULL" : absl::StrCat(Int(30))) : Literal());
+        values.push_back(named[i] == "id" ? (Int(3) == 0 ? "NULL" : absl::StrCat(Int(30)))
+                                          : Literal());
       }
       rows.push_back(absl::StrCat("(", absl::StrJoin(values, ", "), ")"));
     }
-    return absl::StrCat("INSERT ", kModes[Int(6)], "INTO ", t.name, " (", absl::StrJoin(named, ", "), ") VALUES ",
-                        absl::StrJoin(rows, ", "));
+    return absl::StrCat("INSERT ", kModes[Int(6)], "INTO ", t.name, " (",
+                        absl::StrJoin(named, ", "), ") VALUES ", absl::StrJoin(rows, ", "));
   }
 
   std::mt19937_64 rng_;

@@ -26,7 +26,8 @@ inline std::string ValueText(const Value& v) {
       return std::get<std::string>(v);
     case StorageClass::kBlob: {
       std::string out = "x'";
-      for (unsigned char c : std::get<Blob>(v).bytes) absl::StrAppend(&out, absl::Hex(c, absl::kZeroPad2));
+      for (unsigned char c : std::get<Blob>(v).bytes)
+        absl::StrAppend(&out, absl::Hex(c, absl::kZeroPad2));
       return out + "'";
     }
   }

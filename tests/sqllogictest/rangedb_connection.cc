@@ -38,7 +38,8 @@ class Collector final : public client::SqlResultHandler {
   }
   void OnDone(int, const std::string&, int64_t) override {}
   void OnError(int, const client::SqlError& e) override {
-    if (error.ok()) error = absl::UnknownError(absl::StrCat(e.message, " (SQLSTATE ", e.sqlstate, ")"));
+    if (error.ok())
+      error = absl::UnknownError(absl::StrCat(e.message, " (SQLSTATE ", e.sqlstate, ")"));
   }
   SltResult result;
   absl::Status error;
@@ -61,9 +62,9 @@ absl::StatusOr<std::unique_ptr<RangedbConnection>> RangedbConnection::Open(
 }
 
 absl::Status RangedbConnection::DropEverything() {
-  absl::StatusOr<SltResult> objects =
-      Execute("SELECT type, name FROM sqlite_schema WHERE type IN ('view', 'table') "
-              "ORDER BY type = 'table', name");
+  absl::StatusOr<SltResult> objects = Execute(
+      "SELECT type, name FROM sqlite_schema WHERE type IN ('view', 'table') "
+      "ORDER BY type = 'table', name");
   if (!objects.ok()) return objects.status();
   for (const std::vector<sql::Value>& row : objects->rows) {
     const std::string& type = std::get<std::string>(row[0]);
@@ -71,8 +72,8 @@ absl::Status RangedbConnection::DropEverything() {
     std::string quoted = "\"";
     for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
     quoted += "\"";
-    absl::StatusOr<SltResult> dropped =
-        Execute(absl::StrCat(type == "view" ? "DROP VIEW IF EXISTS " : "DROP TABLE IF EXISTS ", quoted));
+    absl::StatusOr<SltResult> dropped = Execute(
+        absl::StrCat(type == "view" ? "DROP VIEW IF EXISTS " : "DROP TABLE IF EXISTS ", quoted));
     if (!dropped.ok()) return dropped.status();
   }
   return absl::OkStatus();

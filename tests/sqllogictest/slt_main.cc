@@ -21,14 +21,14 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_split.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "tests/sqllogictest/rangedb_connection.h"
 #include "tests/sqllogictest/slt_connection.h"
 #include "tests/sqllogictest/slt_parser.h"
 #include "tests/sqllogictest/slt_runner.h"
-#include "tests/sqllogictest/rangedb_connection.h"
 #include "tests/sqllogictest/sqlite_connection.h"
 
 namespace rangedb::slt {
@@ -58,7 +58,8 @@ const std::map<std::string, Backend>& Backends() {
       {"rangedb",
        {"a rangedb cluster (--host): every script starts with every table and view dropped",
         [](const BackendFlags& flags) -> absl::StatusOr<std::unique_ptr<SltConnection>> {
-          if (flags.hosts.empty()) return absl::InvalidArgumentError("--backend=rangedb needs --host");
+          if (flags.hosts.empty())
+            return absl::InvalidArgumentError("--backend=rangedb needs --host");
           absl::StatusOr<std::unique_ptr<RangedbConnection>> connection =
               RangedbConnection::Open(flags.hosts);
           if (!connection.ok()) return connection.status();
