@@ -5,13 +5,15 @@
 //          then one summary line on stdout
 //   check  reads the data back and reports what it found
 //
-// Workloads: kv (bench/workload_kv.h), bank (bench/workload_bank.h). An unknown NAME
-// is a usage error, and so is a flag of another workload (--keys with bank).
+// Workloads: kv (bench/workload_kv.h), bank (bench/workload_bank.h), sql-kv
+// (bench/workload_sql_kv.h: SQL against KV, side by side). An unknown NAME is a usage
+// error, and so is a flag of another workload (--keys with bank).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <memory>
 #include <random>
-#include <span>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +21,7 @@
 #include "absl/time/time.h"
 #include "bench/workload_bank.h"
 #include "bench/workload_kv.h"
+#include "bench/workload_sql_kv_cluster.h"
 #include "client/cli/command.h"
 #include "client/cli/connection_flags.h"
 #include "client/kv_client.h"
@@ -29,26 +32,47 @@ using client::KvClient;
 using client::KvClientOptions;
 namespace {
 
-constexpr char kKnownWorkloads[] = "kv, bank";
-// Flags that only one workload reads; given to the other they are usage errors.
-constexpr const char* kKvOnlyFlags[] = {"--keys", "--read-percent", "--value-size"};
-constexpr const char* kBankOnlyFlags[] = {"--accounts", "--initial-balance", "--drop",
-                                          "--max-transfer"};
+constexpr char kKnownWorkloads[] = "kv, bank, sql-kv";
+// Flags that only some workloads read; given to another they are usage errors.
+struct WorkloadFlag {
+  const char* flag;
+  const char* workloads;  // the workloads that read it, separated by spaces
+};
+constexpr WorkloadFlag kWorkloadFlags[] = {
+    {"--keys", "kv sql-kv"},     {"--read-percent", "kv"},      {"--value-size", "kv"},
+    {"--accounts", "bank"},      {"--initial-balance", "bank"}, {"--drop", "bank"},
+    {"--max-transfer", "bank"},  {"--value-bytes", "sql-kv"},   {"--ops", "sql-kv"},
+    {"--server-pids", "sql-kv"}, {"--scan-rows", "sql-kv"},
+};
+constexpr int kDefaultConcurrency = 8;  // kv, bank
 
 struct WorkloadArgs {
   std::string name;
   ConnectionFlags connection;
   std::string duration = "10";
-  int concurrency = 8;
+  std::string concurrency;  // empty: the workload's default (8; sql-kv "1,32")
   int read_percent = 95;
   int64_t value_size_bytes = 256;
   int64_t keys = 10000;
-  std::string seed;                // empty: random
-  int64_t accounts = 1000;         // bank
-  int64_t initial_balance = 1000;  // bank
-  int64_t max_transfer = 100;      // bank
-  bool drop = false;               // bank
+  std::string seed;                          // empty: random
+  int64_t accounts = 1000;                   // bank
+  int64_t initial_balance = 1000;            // bank
+  int64_t max_transfer = 100;                // bank
+  bool drop = false;                         // bank
+  int64_t value_bytes = 64;                  // sql-kv
+  std::string ops = "select,insert,update";  // sql-kv
+  std::string server_pids;                   // sql-kv
+  int64_t scan_rows = 0;                     // sql-kv
 };
+
+// --concurrency of kv and bank: one count.
+bool ParseConcurrency(const std::string& text, int* out) {
+  if (text.empty()) {
+    *out = kDefaultConcurrency;
+    return true;
+  }
+  return absl::SimpleAtoi(text, out);
+}
 
 // "10" means seconds; anything absl::ParseDuration takes ("1m30s") works too.
 bool ParseSeconds(const std::string& text, absl::Duration* out) {
@@ -63,9 +87,12 @@ bool ParseSeconds(const std::string& text, absl::Duration* out) {
 void AddCommonFlags(CLI::App* cmd, WorkloadArgs* args) {
   cmd->add_option("NAME", args->name, absl::StrCat("The workload: ", kKnownWorkloads))->required();
   AddConnectionFlags(cmd, &args->connection);
-  cmd->add_option("--concurrency", args->concurrency, "Worker threads, each with its own client")
-      ->capture_default_str();
-  cmd->add_option("--keys", args->keys, "kv: number of keys, kv/00000000 onwards")
+  cmd->add_option("--concurrency", args->concurrency,
+                  "Worker threads, each with its own client (default 8). sql-kv: a list of "
+                  "client counts, one phase each (default 1,32)");
+  cmd->add_option("--keys", args->keys,
+                  "kv: number of keys, kv/00000000 onwards. sql-kv: rows preloaded in table kv "
+                  "and under bench/")
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Random seed (default: random)");
 }
@@ -75,17 +102,17 @@ void AddCommonFlags(CLI::App* cmd, WorkloadArgs* args) {
 std::optional<int> PrepareCommon(const WorkloadArgs& args, CLI::App* cmd, const std::string& prefix,
                                  std::ostream& err, KvClientOptions* client_options,
                                  absl::Duration* duration, uint64_t* seed) {
-  if (args.name != "kv" && args.name != "bank") {
+  if (args.name != "kv" && args.name != "bank" && args.name != "sql-kv") {
     err << prefix << "unknown workload \"" << args.name << "\" (known: " << kKnownWorkloads
         << ")\n";
     return kExitUsage;
   }
-  const std::span<const char* const> foreign_flags =
-      args.name == "kv" ? std::span<const char* const>(kBankOnlyFlags) : kKvOnlyFlags;
-  for (const char* flag : foreign_flags) {
-    if (const CLI::Option* option = cmd->get_option_no_throw(flag);
+  for (const WorkloadFlag& flag : kWorkloadFlags) {
+    const std::vector<absl::string_view> readers = absl::StrSplit(flag.workloads, ' ');
+    if (std::find(readers.begin(), readers.end(), args.name) != readers.end()) continue;
+    if (const CLI::Option* option = cmd->get_option_no_throw(flag.flag);
         option != nullptr && option->count() > 0) {
-      err << prefix << flag << " is not a flag of the " << args.name << " workload\n";
+      err << prefix << flag.flag << " is not a flag of the " << args.name << " workload\n";
       return kExitUsage;
     }
   }
@@ -120,7 +147,10 @@ std::optional<int> Prepare(const WorkloadArgs& args, CLI::App* cmd, std::ostream
                                               &options->duration, &options->seed)) {
     return code;
   }
-  options->concurrency = args.concurrency;
+  if (!ParseConcurrency(args.concurrency, &options->concurrency)) {
+    err << prefix << "--concurrency takes a number of workers\n";
+    return kExitUsage;
+  }
   options->read_percent = args.read_percent;
   options->value_size_bytes = args.value_size_bytes;
   options->key_count = args.keys;
@@ -145,7 +175,10 @@ std::optional<int> PrepareBank(const WorkloadArgs& args, CLI::App* cmd, std::ost
                                               &options->duration, &options->seed)) {
     return code;
   }
-  options->concurrency = args.concurrency;
+  if (!ParseConcurrency(args.concurrency, &options->concurrency)) {
+    err << prefix << "--concurrency takes a number of workers\n";
+    return kExitUsage;
+  }
   options->meta = BankMeta{args.accounts, args.initial_balance};
   options->max_transfer = args.max_transfer;
   options->drop = args.drop;
@@ -154,6 +187,40 @@ std::optional<int> PrepareBank(const WorkloadArgs& args, CLI::App* cmd, std::ost
     return kExitUsage;
   }
   *factory = [client_options] { return KvClient::Create(client_options); };
+  return std::nullopt;
+}
+
+// The sql-kv workload's Prepare: options and where its clients connect.
+std::optional<int> PrepareSqlKv(const WorkloadArgs& args, CLI::App* cmd, std::ostream& err,
+                                SqlKvOptions* options, SqlKvCluster* cluster) {
+  const std::string prefix = absl::StrCat("rangedb workload ", cmd->get_name(), ": ");
+  KvClientOptions client_options;
+  if (std::optional<int> code = PrepareCommon(args, cmd, prefix, err, &client_options,
+                                              &options->duration, &options->seed)) {
+    return code;
+  }
+  cluster->hosts = client_options.hosts;
+  cluster->timeout = client_options.timeout;
+  absl::Status status;
+  if (!args.concurrency.empty()) {
+    absl::StatusOr<std::vector<int>> levels = ParseConcurrencyList(args.concurrency);
+    if (levels.ok()) options->concurrency = *levels;
+    status.Update(levels.status());
+  }
+  absl::StatusOr<std::vector<SqlKvOp>> ops = ParseSqlKvOps(args.ops);
+  if (ops.ok()) options->ops = *ops;
+  status.Update(ops.status());
+  absl::StatusOr<std::vector<int>> pids = ParsePidList(args.server_pids);
+  if (pids.ok()) options->server_pids = *pids;
+  status.Update(pids.status());
+  options->value_bytes = args.value_bytes;
+  options->keys = args.keys;
+  options->scan_rows = args.scan_rows;
+  if (status.ok()) status = ValidateSqlKvOptions(*options);
+  if (!status.ok()) {
+    err << prefix << status.message() << "\n";
+    return kExitUsage;
+  }
   return std::nullopt;
 }
 
@@ -191,13 +258,15 @@ int RunSweep(bool init, const KvWorkloadOptions& options, const KvTargetFactory&
 
 CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& err) {
   CLI::App* workload =
-      AddCommand(&app, "workload", "Generate load against a running cluster (kv, bank)",
+      AddCommand(&app, "workload", "Generate load against a running cluster (kv, bank, sql-kv)",
                  "rangedb workload init bank --host=localhost:26257 --accounts=100\n"
                  "rangedb workload run bank --host=localhost:26257 --duration=1m\n"
-                 "rangedb workload check bank --host=localhost:26257",
-                 "Workloads: kv (random gets and puts over kv/ keys) and bank (transfers "
-                 "between accounts in transactions; the total never changes). docs/benchmarks.md "
-                 "has numbers.");
+                 "rangedb workload check bank --host=localhost:26257\n"
+                 "rangedb workload run sql-kv --host=localhost:26257 --concurrency=1,32",
+                 "Workloads: kv (random gets and puts over kv/ keys), bank (transfers "
+                 "between accounts in transactions; the total never changes) and sql-kv (point "
+                 "SELECT, INSERT and UPDATE through SQL against Get and Put through the KV API, "
+                 "side by side). docs/benchmarks.md has numbers.");
   workload->require_subcommand(1);
   auto args = std::make_shared<WorkloadArgs>();
 
@@ -212,6 +281,8 @@ CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& er
       ->capture_default_str();
   init->add_option("--initial-balance", args->initial_balance, "bank: balance of every account")
       ->capture_default_str();
+  init->add_option("--value-bytes", args->value_bytes, "sql-kv: bytes per value")
+      ->capture_default_str();
   init->add_flag("--drop", args->drop,
                  "bank: delete everything under bank/ first (init refuses to touch an existing "
                  "bank of another shape without it)");
@@ -222,7 +293,8 @@ CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& er
       "Prints progress to stderr about every second, then one summary line to stdout. kv: "
       "random gets and puts, 'ops/s=X p50_ms=X p95_ms=X p99_ms=X errors=N'. bank: "
       "transfers between random accounts in transactions, 'txn/s=X retries/s=X p50_ms=X "
-      "p99_ms=X errors=N ambiguous=N skipped=N'.");
+      "p99_ms=X errors=N ambiguous=N skipped=N'. sql-kv: for each op and each --concurrency, "
+      "SQL then KV for --duration each; a table of ops/s, p50/p99 and CPU per op, sql/kv.");
   AddCommonFlags(run, args.get());
   run->add_option("--duration", args->duration, "How long to run: seconds, or e.g. 1m")
       ->capture_default_str();
@@ -233,6 +305,16 @@ CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& er
   run->add_option("--max-transfer", args->max_transfer,
                   "bank: largest amount of one transfer (capped by the source's balance)")
       ->capture_default_str();
+  run->add_option("--value-bytes", args->value_bytes, "sql-kv: bytes per value written")
+      ->capture_default_str();
+  run->add_option("--ops", args->ops, "sql-kv: the operations to compare, in this order")
+      ->capture_default_str();
+  run->add_option("--server-pids", args->server_pids,
+                  "sql-kv: PID,PID,... of the servers, whose CPU time each phase reports");
+  run->add_option("--scan-rows", args->scan_rows,
+                  "sql-kv: then time count(*) and sum(x) over a table of this many rows "
+                  "against a KV scan of it (0: no scan benchmark)")
+      ->capture_default_str();
 
   CLI::App* check =
       AddCommand(workload, "check", "Read the workload's data back and report what is wrong",
@@ -240,12 +322,18 @@ CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& er
                  "kv: read every key and report how many exist. bank: read every account in one "
                  "transaction and print 'total=X expected=Y accounts=N negative=N missing=N "
                  "malformed=N'; exit 1 if the total is off or an account is missing, negative or "
-                 "malformed.");
+                 "malformed. sql-kv: count rows 0..keys-1 of table kv and their bench/ keys.");
   AddCommonFlags(check, args.get());
 
   return [=, &out, &err]() -> std::optional<int> {
     if (!workload->parsed()) return std::nullopt;
     CLI::App* cmd = init->parsed() ? init : run->parsed() ? run : check;
+    if (args->name == "sql-kv") {
+      SqlKvOptions options;
+      SqlKvCluster cluster;
+      if (std::optional<int> code = PrepareSqlKv(*args, cmd, err, &options, &cluster)) return code;
+      return RunSqlKvCommand(cmd->get_name(), options, cluster, out, err);
+    }
     if (args->name == "bank") {
       BankWorkloadOptions options;
       BankClientFactory factory;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "node/node.h"
+#include "sql/statement_text.h"
 #include "proto/sql.grpc.pb.h"
 #include "spdlog/spdlog.h"
 #include "sql/sqlstate.h"
@@ -107,6 +108,75 @@ class StreamSink final : public sql::RowSink {
   size_t pending_bytes_ = 0;
 };
 
+// The statement deadline of one session: one thread for the session's life (not
+// one per request), armed with a request's deadline and disarmed when it ends;
+// when a deadline passes it interrupts the session's running statement.
+class StatementDeadline {
+ public:
+  StatementDeadline(TimeSource* time, sql::Session* session)
+      : time_(time), session_(session), thread_([this] { Loop(); }) {}
+  ~StatementDeadline() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    thread_.join();
+  }
+
+  void Arm(absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    deadline_ = deadline;
+    armed_ = true;
+    fired_ = false;
+    ++generation_;
+  }
+  // Whether the deadline passed (and interrupted the statement) since Arm.
+  bool Disarm() {
+    absl::MutexLock lock(&mu_);
+    armed_ = false;
+    ++generation_;
+    return fired_;
+  }
+
+ private:
+  bool Changed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || generation_ != waiting_; }
+  bool ArmedOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || armed_; }
+
+  void Loop() {
+    absl::MutexLock lock(&mu_);
+    while (!stop_) {
+      if (!armed_) {
+        mu_.Await(absl::Condition(this, &StatementDeadline::ArmedOrStopping));
+        continue;
+      }
+      waiting_ = generation_;
+      if (!time_->AwaitWithDeadline(&mu_, absl::Condition(this, &StatementDeadline::Changed), deadline_)) {
+        fired_ = true;
+        armed_ = false;
+        session_->Interrupt();
+      }
+    }
+  }
+
+  TimeSource* const time_;
+  sql::Session* const session_;
+  absl::Mutex mu_;
+  absl::Time deadline_ ABSL_GUARDED_BY(mu_);
+  bool armed_ ABSL_GUARDED_BY(mu_) = false;
+  bool fired_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread thread_;  // last: starts after the fields it reads
+};
+
+// Whether sql holds no statement: only white space, comments and semicolons.
+bool NoStatementLeft(absl::string_view sql) {
+  sql = sql::SkipSpaceAndComments(sql);
+  while (!sql.empty() && sql.front() == ';') sql = sql::SkipSpaceAndComments(sql.substr(1));
+  return sql.empty();
+}
+
 class SqlService final : public sqlpb::SQL::Service {
  public:
   explicit SqlService(Node* node) : node_(node) {}
@@ -133,6 +203,8 @@ class SqlService final : public sqlpb::SQL::Service {
                           std::string(s.message()));
     }
 
+    StatementDeadline deadline(node_->options().time, session);
+    std::atomic<bool> client_gone{false};
     // The reader: requests into a bounded queue; cancels act at once.
     absl::Mutex mu;
     std::deque<sqlpb::SqlRequest> queue;
@@ -153,7 +225,10 @@ class SqlService final : public sqlpb::SQL::Service {
       }
       // A half-close lets the queued requests run; a client that went away (the
       // call cancelled) stops the running statement.
-      if (context->IsCancelled()) session->Interrupt();
+      if (context->IsCancelled()) {
+        client_gone = true;
+        session->Interrupt();
+      }
       absl::MutexLock lock(&mu);
       closed = true;
     });
@@ -167,7 +242,7 @@ class SqlService final : public sqlpb::SQL::Service {
         request = std::move(queue.front());
         queue.pop_front();
       }
-      if (!RunRequest(context, stream, session, request)) break;
+      if (!RunRequest(stream, session, &deadline, client_gone, request)) break;
     }
     {
       absl::MutexLock lock(&mu);
@@ -182,30 +257,21 @@ class SqlService final : public sqlpb::SQL::Service {
 
  private:
   // Runs every statement of request; false if the stream broke.
-  bool RunRequest(grpc::ServerContext* context, Stream* stream, sql::Session* session,
-                  const sqlpb::SqlRequest& request) {
+  bool RunRequest(Stream* stream, sql::Session* session, StatementDeadline* deadline,
+                  const std::atomic<bool>& client_gone, const sqlpb::SqlRequest& request) {
     std::vector<sql::Parameter> params;
     for (const sqlpb::Parameter& p : request.statement().parameters()) {
       params.push_back(sql::Parameter{p.name(), FromProto(p.value())});
     }
-    // The request's deadline: a watcher interrupts the statement when it passes.
-    absl::Notification finished;
-    std::thread watcher;
-    std::atomic<bool> timed_out{false};
-    TimeSource* time = node_->options().time;
+    // The request's deadline: the session's watcher interrupts the statement.
     if (request.timeout_ms() > 0) {
-      const absl::Time deadline = time->Now() + absl::Milliseconds(request.timeout_ms());
-      watcher = std::thread([&, deadline] {
-        if (!time->WaitForNotificationWithDeadline(&finished, deadline)) {
-          timed_out = true;
-          session->Interrupt();
-        }
-      });
+      deadline->Arm(node_->options().time->Now() + absl::Milliseconds(request.timeout_ms()));
     }
     absl::string_view sql_text = request.statement().sql();
     bool stream_ok = true;
+    bool answered = false;  // a statement's last message carried request_done
     for (int index = 0;; ++index) {
-      if (context->IsCancelled()) {
+      if (client_gone.load()) {
         stream_ok = false;
         break;
       }
@@ -218,7 +284,7 @@ class SqlService final : public sqlpb::SQL::Service {
         result = session->ExecuteNext(&sql_text, params, &sink);
         node_->sql_sessions()->EndStatement();
         if (!result.ok() && sql::SqlStateOf(result.status()) == sql::sqlstate::kQueryCanceled &&
-            timed_out) {
+            request.timeout_ms() > 0 && deadline->Disarm()) {
           result = sql::SqlError(sql::sqlstate::kQueryCanceled,
                                  absl::StrCat("canceling statement due to statement timeout (",
                                               request.timeout_ms(), " ms)"));
@@ -235,15 +301,22 @@ class SqlService final : public sqlpb::SQL::Service {
         error->set_message(std::string(result.status().message()));
       }
       done.set_in_transaction(session->in_transaction());
+      // The last statement's message also ends the request: one message less for
+      // the common request of one statement.
+      const bool last = !result.ok() || NoStatementLeft(sql_text);
+      done.set_request_done(last);
       if (!sink.Finish(std::move(done))) {
         stream_ok = false;
         break;
       }
-      if (!result.ok()) break;  // the rest of the request does not run
+      if (last) {
+        answered = true;
+        break;  // after an error the rest of the request does not run
+      }
     }
-    finished.Notify();
-    if (watcher.joinable()) watcher.join();
+    if (request.timeout_ms() > 0) deadline->Disarm();
     if (!stream_ok) return false;
+    if (answered) return true;
     sqlpb::SqlResponse end;
     end.set_request_done(true);
     end.set_in_transaction(session->in_transaction());
