@@ -35,7 +35,9 @@ std::string CommandTag(absl::string_view keyword, sqlite3_stmt* stmt) {
   return std::string(keyword);
 }
 
-// A key-space error as the SQL layer reports it.
+
+}  // namespace
+
 absl::Status MapKvError(const absl::Status& status) {
   if (status.GetPayload(kSqlStatePayloadUrl).has_value()) return status;
   if (txn::IsRetryable(status)) {
@@ -50,8 +52,6 @@ absl::Status MapKvError(const absl::Status& status) {
   }
   return status;
 }
-
-}  // namespace
 
 Session::Session(SessionOptions options)
     : options_(std::move(options)),

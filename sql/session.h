@@ -84,6 +84,10 @@ struct Parameter {
   Value value;
 };
 
+// A key-space error (txn/txn.h) as the SQL layer reports it: a retryable one as
+// 40001, an ambiguous one as 40003; one that already carries a SQLSTATE unchanged.
+absl::Status MapKvError(const absl::Status& status);
+
 class Session final : private VtabContext {
  public:
   static absl::StatusOr<std::unique_ptr<Session>> Open(SessionOptions options);
@@ -123,6 +127,12 @@ class Session final : private VtabContext {
   absl::Status DropTableDdl(const std::string& name);
   absl::Status CreateIndexDdl(const std::string& index_name, const std::string& table_name);
   absl::Status DropIndexDdl(const std::string& index_name, const std::string& table_name);
+  // The online index build after CreateIndexDdl's transaction (step 1) committed:
+  // BackfillIndex writes every row's entry in chunks of their own transactions
+  // (step 2); UpdateIndexDescriptor makes the index PUBLIC (step 3), or removes it
+  // with its entries (publish false: after a failed build).
+  absl::Status BackfillIndex(uint64_t table_id, uint32_t index_id);
+  absl::Status UpdateIndexDescriptor(uint64_t table_id, uint32_t index_id, bool publish);
   absl::Status CreateViewDdl(const std::string& name);
   absl::Status DropViewDdl(const std::string& name);
   // The table with this (folded) name; null if none.
@@ -198,6 +208,10 @@ class Session final : private VtabContext {
   bool kv_failed_ = false;    // a Txn call failed: the Txn is finished
   bool aborted_ = false;      // an explicit transaction waits for ROLLBACK
   std::vector<std::pair<std::string, size_t>> savepoints_;  // (folded name, write-set mark)
+
+  // (table id, index id) of the index CreateIndexDdl added, to build once its
+  // transaction committed.
+  std::optional<std::pair<uint64_t, uint32_t>> pending_backfill_;
 
   // The running statement.
   absl::Status statement_error_;

@@ -8,6 +8,7 @@
 #include "sql/session.h"
 #include "sql/sqlstate.h"
 #include "sql/statement_text.h"
+#include "storage/keys.h"
 
 namespace rangedb::sql {
 namespace {
@@ -108,8 +109,24 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDdl(absl::string_
   rangedb::Backoff backoff(options_.retry_backoff);
   for (int attempt = 1;; ++attempt) {
     absl::string_view tail = text;
+    pending_backfill_.reset();
     absl::StatusOr<StatementResult> result = RunDdlOnce(text, &tail);
     *sql = tail;
+    if (result.ok() && pending_backfill_.has_value()) {
+      // Steps 2 and 3 of an online index build; on failure the index goes again.
+      const auto [table_id, index_id] = *pending_backfill_;
+      pending_backfill_.reset();
+      absl::Status built = BackfillIndex(table_id, index_id);
+      if (built.ok()) built = MapKvError(UpdateIndexDescriptor(table_id, index_id, /*publish=*/true));
+      if (!built.ok()) {
+        if (absl::Status undo = UpdateIndexDescriptor(table_id, index_id, /*publish=*/false); !undo.ok()) {
+          return SqlError(SqlStateOf(built),
+                          absl::StrCat(built.message(), "; and removing the unfinished index failed too (",
+                                       undo.message(), "): DROP INDEX removes it"));
+        }
+        return built;
+      }
+    }
     if (result.ok()) return std::optional<StatementResult>(std::move(*result));
     if (attempt >= options_.max_autocommit_attempts || interrupted_.load() ||
         SqlStateOf(result.status()) != sqlstate::kSerializationFailure) {
@@ -256,46 +273,105 @@ absl::Status Session::CreateIndexDdl(const std::string& index_name, const std::s
   absl::StatusOr<sqlpb::IndexDescriptor> index = shadow_->DescribeIndex(desc, index_name);
   if (!index.ok()) return index.status();
   index->set_id(desc.next_index_id());
+  // Step 1 of the online index build (docs/design/sql.md "Online index builds"):
+  // written by every write from this version on, read by no query yet.
+  index->set_state(sqlpb::IndexDescriptor::BACKFILL);
   desc.set_next_index_id(desc.next_index_id() + 1);
+  pending_backfill_ = std::make_pair(desc.id(), index->id());
   *desc.add_indexes() = std::move(*index);
   desc.set_version(desc.version() + 1);
-  absl::StatusOr<std::shared_ptr<const TableInfo>> info = TableInfo::Make(desc);
-  if (!info.ok()) return info.status();
-  const IndexInfo& built = (*info)->indexes().back();
-  // Backfill in this transaction: every row's entry. Concurrent writers read the
-  // schema version this transaction writes, so none commits a row the backfill
-  // missed (docs/design/sql.md); the transaction's size limit bounds the table.
-  std::set<std::string> unique_keys;
-  std::string start = (*info)->rows_start();
-  while (true) {  // bounded: each page moves start past its last row
-    if (absl::Status s = CheckInterrupted(); !s.ok()) return s;
-    absl::StatusOr<std::vector<kv::KeyValue>> page =
-        txn_->Scan(start, (*info)->rows_end(), kv::kScanPageRows);
-    if (!page.ok()) return KvError(page.status());
-    for (const kv::KeyValue& stored : *page) {
-      absl::StatusOr<std::vector<Value>> row = (*info)->DecodeRow(stored.value);
-      if (!row.ok()) return row.status();
-      const std::string entry = (*info)->IndexEntryKey(built, *row, stored.key);
-      if (TableInfo::EnforcesUniqueness(built, *row) && !unique_keys.insert(entry).second) {
-        return SqlError(
-            sqlstate::kUniqueViolation,
-            absl::StrCat("UNIQUE constraint failed: ", (*info)->ConstraintColumns(built.columns)));
-      }
-      if (absl::Status s = txn_->Put(entry, (*info)->EntryValue(stored.key)); !s.ok()) {
-        if (s.code() == absl::StatusCode::kInvalidArgument) {
-          return SqlError(
-              sqlstate::kProgramLimitExceeded,
-              absl::StrCat("CREATE INDEX on a table this large is not supported yet: its "
-                           "backfill runs in one transaction (",
-                           s.message(), ")"));
-        }
-        return KvError(s);
-      }
-    }
-    if (static_cast<int64_t>(page->size()) < kv::kScanPageRows) break;
-    start = page->back().key + std::string(1, '\0');
-  }
   if (absl::Status s = WriteDescriptor(*txn_, desc); !s.ok()) return KvError(s);
+  return absl::OkStatus();
+}
+
+absl::Status Session::UpdateIndexDescriptor(uint64_t table_id, uint32_t index_id, bool publish) {
+  txn::TxnOptions options = options_.txn_options;
+  options.max_attempts = 50;
+  options.sleep_for = options_.sleep_for;
+  return txn::RunTransaction(
+      options_.sender,
+      [&](txn::Txn& txn) -> absl::Status {
+        absl::StatusOr<std::optional<std::string>> stored = txn.Get(DescriptorKey(table_id));
+        if (!stored.ok()) return stored.status();
+        sqlpb::TableDescriptor desc;
+        if (!stored->has_value() || !desc.ParseFromString(**stored)) {
+          return SqlError(sqlstate::kUndefinedTable, "the table was dropped during CREATE INDEX");
+        }
+        for (int i = 0; i < desc.indexes_size(); ++i) {
+          if (desc.indexes(i).id() != index_id) continue;
+          if (publish) {
+            desc.mutable_indexes(i)->set_state(sqlpb::IndexDescriptor::PUBLIC);
+          } else {
+            const std::string prefix = keys::IndexPrefix(table_id, index_id);
+            absl::StatusOr<int64_t> deleted = txn.DeleteRange(prefix, keys::IndexPrefix(table_id, index_id + 1));
+            if (!deleted.ok()) return deleted.status();
+            desc.mutable_indexes()->DeleteSubrange(i, 1);
+          }
+          desc.set_version(desc.version() + 1);
+          if (absl::Status s = WriteDescriptor(txn, desc); !s.ok()) return s;
+          absl::StatusOr<uint64_t> v = BumpVersion(txn);
+          return v.ok() ? absl::OkStatus() : v.status();
+        }
+        return SqlError(sqlstate::kUndefinedObject, "the index was dropped during CREATE INDEX");
+      },
+      options);
+}
+
+absl::Status Session::BackfillIndex(uint64_t table_id, uint32_t index_id) {
+  // Step 2: every row's entry, a chunk of rows per transaction. A chunk that meets
+  // a concurrent write to its rows fails its refresh and runs again; writers keep
+  // the entries of their own rows (the index is in every write since step 1).
+  constexpr int64_t kChunkRows = 500;
+  txn::TxnOptions options = options_.txn_options;
+  options.max_attempts = 50;
+  options.sleep_for = options_.sleep_for;
+  std::string start;
+  std::string end;
+  bool done = false;
+  while (!done) {  // bounded: each chunk moves start past its last row
+    if (absl::Status s = CheckInterrupted(); !s.ok()) return s;
+    std::string next;
+    absl::Status s = txn::RunTransaction(
+        options_.sender,
+        [&](txn::Txn& txn) -> absl::Status {
+          absl::StatusOr<std::optional<std::string>> stored = txn.Get(DescriptorKey(table_id));
+          if (!stored.ok()) return stored.status();
+          sqlpb::TableDescriptor desc;
+          if (!stored->has_value() || !desc.ParseFromString(**stored)) {
+            return SqlError(sqlstate::kUndefinedTable, "the table was dropped during CREATE INDEX");
+          }
+          absl::StatusOr<std::shared_ptr<const TableInfo>> info = TableInfo::Make(desc);
+          if (!info.ok()) return info.status();
+          const IndexInfo* index = nullptr;
+          for (const IndexInfo& ii : (*info)->indexes()) {
+            if (ii.desc->id() == index_id) index = &ii;
+          }
+          if (index == nullptr) return SqlError(sqlstate::kUndefinedObject, "the index was dropped during CREATE INDEX");
+          const std::string from = start.empty() ? (*info)->rows_start() : start;
+          absl::StatusOr<std::vector<kv::KeyValue>> rows = txn.Scan(from, (*info)->rows_end(), kChunkRows);
+          if (!rows.ok()) return rows.status();
+          for (const kv::KeyValue& stored_row : *rows) {
+            absl::StatusOr<std::vector<Value>> row = (*info)->DecodeRow(stored_row.value);
+            if (!row.ok()) return row.status();
+            const std::string entry = (*info)->IndexEntryKey(*index, *row, stored_row.key);
+            if (TableInfo::EnforcesUniqueness(*index, *row)) {
+              absl::StatusOr<std::optional<std::string>> owner = txn.Get(entry);
+              if (!owner.ok()) return owner.status();
+              if (owner->has_value() && (*info)->RowKeyOfEntry(**owner) != stored_row.key) {
+                return SqlError(sqlstate::kUniqueViolation,
+                                absl::StrCat("UNIQUE constraint failed: ", (*info)->ConstraintColumns(index->columns)));
+              }
+            }
+            if (absl::Status p = txn.Put(entry, (*info)->EntryValue(stored_row.key)); !p.ok()) return p;
+          }
+          done = static_cast<int64_t>(rows->size()) < kChunkRows;
+          next = rows->empty() ? std::string() : rows->back().key + std::string(1, '\0');
+          return absl::OkStatus();
+        },
+        options);
+    if (!s.ok()) return MapKvError(s);
+    start = next;
+  }
   return absl::OkStatus();
 }
 
