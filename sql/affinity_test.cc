@@ -20,6 +20,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "sql/sqlite_util.h"
 
 namespace rangedb::sql {
 namespace {
@@ -61,54 +62,6 @@ bool Same(const Value& a, const Value& b) {
   return a == b;
 }
 
-void Bind(sqlite3_stmt* stmt, int index, const Value& v) {
-  int rc = SQLITE_OK;
-  switch (ClassOf(v)) {
-    case StorageClass::kNull:
-      rc = sqlite3_bind_null(stmt, index);
-      break;
-    case StorageClass::kInteger:
-      rc = sqlite3_bind_int64(stmt, index, std::get<int64_t>(v));
-      break;
-    case StorageClass::kReal:
-      rc = sqlite3_bind_double(stmt, index, std::get<double>(v));
-      break;
-    case StorageClass::kText: {
-      const std::string& s = std::get<std::string>(v);
-      rc = sqlite3_bind_text(stmt, index, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-      break;
-    }
-    case StorageClass::kBlob: {
-      // A non-null pointer even for an empty blob: a null one would bind NULL.
-      const std::string& s = std::get<Blob>(v).bytes;
-      rc = sqlite3_bind_blob(stmt, index, s.empty() ? "" : s.data(), static_cast<int>(s.size()),
-                             SQLITE_TRANSIENT);
-      break;
-    }
-  }
-  ASSERT_EQ(rc, SQLITE_OK);
-}
-
-Value Column(sqlite3_stmt* stmt, int i) {
-  switch (sqlite3_column_type(stmt, i)) {
-    case SQLITE_INTEGER:
-      return static_cast<int64_t>(sqlite3_column_int64(stmt, i));
-    case SQLITE_FLOAT:
-      return sqlite3_column_double(stmt, i);
-    case SQLITE_TEXT: {
-      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
-      return std::string(p, sqlite3_column_bytes(stmt, i));
-    }
-    case SQLITE_BLOB: {
-      const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
-      const int n = sqlite3_column_bytes(stmt, i);
-      return Blob{n == 0 ? std::string() : std::string(p, n)};
-    }
-    default:
-      return Null{};
-  }
-}
-
 // A native table with one column of each affinity, in kAffinities order.
 class Oracle {
  public:
@@ -128,12 +81,12 @@ class Oracle {
   std::array<Value, 5> Store(const Value& v) {
     Exec("DELETE FROM t");
     sqlite3_reset(insert_);
-    Bind(insert_, 1, v);
+    EXPECT_EQ(BindValue(insert_, 1, v), SQLITE_OK);
     EXPECT_EQ(sqlite3_step(insert_), SQLITE_DONE) << sqlite3_errmsg(db_);
     sqlite3_reset(select_);
     EXPECT_EQ(sqlite3_step(select_), SQLITE_ROW) << sqlite3_errmsg(db_);
     std::array<Value, 5> out;
-    for (int i = 0; i < 5; ++i) out[i] = Column(select_, i);
+    for (int i = 0; i < 5; ++i) out[i] = ColumnValue(select_, i);
     return out;
   }
 

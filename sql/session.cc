@@ -35,7 +35,6 @@ std::string CommandTag(absl::string_view keyword, sqlite3_stmt* stmt) {
   return std::string(keyword);
 }
 
-
 }  // namespace
 
 absl::Status MapKvError(const absl::Status& status) {

@@ -117,12 +117,15 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDdl(absl::string_
       const auto [table_id, index_id] = *pending_backfill_;
       pending_backfill_.reset();
       absl::Status built = BackfillIndex(table_id, index_id);
-      if (built.ok()) built = MapKvError(UpdateIndexDescriptor(table_id, index_id, /*publish=*/true));
+      if (built.ok())
+        built = MapKvError(UpdateIndexDescriptor(table_id, index_id, /*publish=*/true));
       if (!built.ok()) {
-        if (absl::Status undo = UpdateIndexDescriptor(table_id, index_id, /*publish=*/false); !undo.ok()) {
-          return SqlError(SqlStateOf(built),
-                          absl::StrCat(built.message(), "; and removing the unfinished index failed too (",
-                                       undo.message(), "): DROP INDEX removes it"));
+        if (absl::Status undo = UpdateIndexDescriptor(table_id, index_id, /*publish=*/false);
+            !undo.ok()) {
+          return SqlError(
+              SqlStateOf(built),
+              absl::StrCat(built.message(), "; and removing the unfinished index failed too (",
+                           undo.message(), "): DROP INDEX removes it"));
         }
         return built;
       }
@@ -303,7 +306,8 @@ absl::Status Session::UpdateIndexDescriptor(uint64_t table_id, uint32_t index_id
             desc.mutable_indexes(i)->set_state(sqlpb::IndexDescriptor::PUBLIC);
           } else {
             const std::string prefix = keys::IndexPrefix(table_id, index_id);
-            absl::StatusOr<int64_t> deleted = txn.DeleteRange(prefix, keys::IndexPrefix(table_id, index_id + 1));
+            absl::StatusOr<int64_t> deleted =
+                txn.DeleteRange(prefix, keys::IndexPrefix(table_id, index_id + 1));
             if (!deleted.ok()) return deleted.status();
             desc.mutable_indexes()->DeleteSubrange(i, 1);
           }
@@ -346,9 +350,12 @@ absl::Status Session::BackfillIndex(uint64_t table_id, uint32_t index_id) {
           for (const IndexInfo& ii : (*info)->indexes()) {
             if (ii.desc->id() == index_id) index = &ii;
           }
-          if (index == nullptr) return SqlError(sqlstate::kUndefinedObject, "the index was dropped during CREATE INDEX");
+          if (index == nullptr)
+            return SqlError(sqlstate::kUndefinedObject,
+                            "the index was dropped during CREATE INDEX");
           const std::string from = start.empty() ? (*info)->rows_start() : start;
-          absl::StatusOr<std::vector<kv::KeyValue>> rows = txn.Scan(from, (*info)->rows_end(), kChunkRows);
+          absl::StatusOr<std::vector<kv::KeyValue>> rows =
+              txn.Scan(from, (*info)->rows_end(), kChunkRows);
           if (!rows.ok()) return rows.status();
           for (const kv::KeyValue& stored_row : *rows) {
             absl::StatusOr<std::vector<Value>> row = (*info)->DecodeRow(stored_row.value);
@@ -359,10 +366,12 @@ absl::Status Session::BackfillIndex(uint64_t table_id, uint32_t index_id) {
               if (!owner.ok()) return owner.status();
               if (owner->has_value() && (*info)->RowKeyOfEntry(**owner) != stored_row.key) {
                 return SqlError(sqlstate::kUniqueViolation,
-                                absl::StrCat("UNIQUE constraint failed: ", (*info)->ConstraintColumns(index->columns)));
+                                absl::StrCat("UNIQUE constraint failed: ",
+                                             (*info)->ConstraintColumns(index->columns)));
               }
             }
-            if (absl::Status p = txn.Put(entry, (*info)->EntryValue(stored_row.key)); !p.ok()) return p;
+            if (absl::Status p = txn.Put(entry, (*info)->EntryValue(stored_row.key)); !p.ok())
+              return p;
           }
           done = static_cast<int64_t>(rows->size()) < kChunkRows;
           next = rows->empty() ? std::string() : rows->back().key + std::string(1, '\0');

@@ -490,8 +490,9 @@ TEST_F(SessionTest, ReindexChecksItsTargetAndChangesNothing) {
 TEST_F(SessionTest, CreateIndexWhileWritersInsertAndUpdate) {
   auto admin = NewSession(1);
   ASSERT_SQL_OK(*admin, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER, w TEXT)");
-  ASSERT_SQL_OK(*admin, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
-                        "INSERT INTO t SELECT i, i % 17, 'x' FROM n");
+  ASSERT_SQL_OK(*admin,
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
+                "INSERT INTO t SELECT i, i % 17, 'x' FROM n");
   std::atomic<bool> stop{false};
   std::atomic<int> writes{0};
   std::vector<std::thread> writers;
@@ -500,8 +501,9 @@ TEST_F(SessionTest, CreateIndexWhileWritersInsertAndUpdate) {
     writers.emplace_back([&, node, s = std::shared_ptr<Session>(std::move(session))] {
       for (int i = 0; !stop.load(); ++i) {
         const int64_t id = 1000 * static_cast<int64_t>(node) + i;
-        std::string sql = i % 2 == 0 ? absl::StrCat("INSERT INTO t VALUES (", id, ", ", i % 17, ", 'n')")
-                                     : absl::StrCat("UPDATE t SET v = v + 1 WHERE id = ", 1 + i % 300);
+        std::string sql = i % 2 == 0
+                              ? absl::StrCat("INSERT INTO t VALUES (", id, ", ", i % 17, ", 'n')")
+                              : absl::StrCat("UPDATE t SET v = v + 1 WHERE id = ", 1 + i % 300);
         if (Query(*s, sql).ok()) writes.fetch_add(1);
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
       }
@@ -526,7 +528,8 @@ TEST_F(SessionTest, CreateIndexWhileWritersInsertAndUpdate) {
               *Query(*admin, absl::StrCat("SELECT id FROM t WHERE +v = ", v, " ORDER BY id")))
         << "v = " << v;
   }
-  EXPECT_EQ(*Query(*admin, "SELECT count(*) FROM t WHERE v >= 0"), *Query(*admin, "SELECT count(*) FROM t"));
+  EXPECT_EQ(*Query(*admin, "SELECT count(*) FROM t WHERE v >= 0"),
+            *Query(*admin, "SELECT count(*) FROM t"));
   EXPECT_GE(writes.load(), 20);
 }
 

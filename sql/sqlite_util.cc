@@ -14,6 +14,7 @@ Value ValueFromSqlite(sqlite3_value* v) {
       return sqlite3_value_double(v);
     case SQLITE_TEXT: {
       const unsigned char* text = sqlite3_value_text(v);
+      if (text == nullptr) return std::string();  // out of memory converting it
       return std::string(reinterpret_cast<const char*>(text), sqlite3_value_bytes(v));
     }
     case SQLITE_BLOB: {
@@ -34,6 +35,7 @@ Value ColumnValue(sqlite3_stmt* stmt, int i) {
       return sqlite3_column_double(stmt, i);
     case SQLITE_TEXT: {
       const unsigned char* text = sqlite3_column_text(stmt, i);
+      if (text == nullptr) return std::string();  // out of memory converting it
       return std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt, i));
     }
     case SQLITE_BLOB: {

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
+#include "sql/sqlite_util.h"
 
 namespace rangedb::slt {
 namespace {
@@ -21,28 +22,6 @@ struct StatementHandle {
 absl::Status SqliteError(sqlite3* db, int rc) {
   return absl::InvalidArgumentError(absl::StrCat(sqlite3_errmsg(db), " (", sqlite3_errstr(rc),
                                                  ", code ", sqlite3_extended_errcode(db), ")"));
-}
-
-// The current row's value of column `i`, typed as SQLite stored it.
-sql::Value ColumnValue(sqlite3_stmt* stmt, int i) {
-  switch (sqlite3_column_type(stmt, i)) {
-    case SQLITE_INTEGER:
-      return static_cast<int64_t>(sqlite3_column_int64(stmt, i));
-    case SQLITE_FLOAT:
-      return sqlite3_column_double(stmt, i);
-    case SQLITE_TEXT: {
-      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
-      const int size = sqlite3_column_bytes(stmt, i);
-      return std::string(text == nullptr ? "" : text, text == nullptr ? 0 : size);
-    }
-    case SQLITE_BLOB: {
-      const auto* bytes = static_cast<const char*>(sqlite3_column_blob(stmt, i));
-      const int size = sqlite3_column_bytes(stmt, i);
-      return sql::Blob{std::string(bytes == nullptr ? "" : bytes, bytes == nullptr ? 0 : size)};
-    }
-    default:
-      return sql::Null{};
-  }
 }
 
 }  // namespace
@@ -94,7 +73,7 @@ absl::StatusOr<SltResult> SqliteConnection::Execute(const std::string& sql) {
       if (!keep_rows) continue;
       std::vector<sql::Value> row;
       row.reserve(static_cast<size_t>(columns));
-      for (int i = 0; i < columns; ++i) row.push_back(ColumnValue(handle.stmt, i));
+      for (int i = 0; i < columns; ++i) row.push_back(sql::ColumnValue(handle.stmt, i));
       result.rows.push_back(std::move(row));
     }
     if (step_rc != SQLITE_DONE) {
