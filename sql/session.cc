@@ -294,12 +294,12 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteWhileAborted(
       sqlite3_prepare_v2(db_.get(), sql->data(), static_cast<int>(sql->size()), &raw, &tail);
   internal_ = false;
   Stmt stmt(raw);
-  const absl::string_view rest =
-      rc == SQLITE_OK && tail != nullptr ? sql->substr(tail - sql->data()) : absl::string_view();
-  const bool rollback_to =
-      keyword == "ROLLBACK" &&
-      absl::StrContains(absl::AsciiStrToUpper(sql->substr(0, rest.data() - sql->data())), " TO ");
-  *sql = rest;
+  // The statement's text: up to what SQLite parsed, or all of it if it did not parse.
+  const size_t length =
+      rc == SQLITE_OK && tail != nullptr ? static_cast<size_t>(tail - sql->data()) : sql->size();
+  const bool rollback_to = keyword == "ROLLBACK" &&
+                           absl::StrContains(absl::AsciiStrToUpper(sql->substr(0, length)), " TO ");
+  *sql = sql->substr(length);
   if ((keyword == "ROLLBACK" && !rollback_to) || keyword == "COMMIT" || keyword == "END") {
     RollbackKv();
     CloseKvTxn();

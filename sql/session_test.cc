@@ -287,6 +287,7 @@ TEST_F(SessionTest, AnAbortedTransactionRefusesStatementsUntilRollback) {
   EXPECT_TRUE(s->in_transaction());
   EXPECT_EQ(StateOf(*s, "SELECT 1"), sqlstate::kInFailedTransaction);
   EXPECT_EQ(StateOf(*s, "INSERT INTO t VALUES (3, 0)"), sqlstate::kInFailedTransaction);
+  EXPECT_EQ(StateOf(*s, "SELEC nonsense"), sqlstate::kInFailedTransaction);
   ASSERT_SQL_OK(*s, "ROLLBACK");
   EXPECT_FALSE(s->in_transaction());
   EXPECT_THAT(*Query(*s, "SELECT id FROM t"), ElementsAre("1"));
