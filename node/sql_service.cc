@@ -7,10 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "node/node.h"
-#include "sql/statement_text.h"
 #include "proto/sql.grpc.pb.h"
 #include "spdlog/spdlog.h"
 #include "sql/sqlstate.h"
+#include "sql/statement_text.h"
 
 namespace rangedb {
 namespace {
@@ -139,7 +139,9 @@ class StatementDeadline {
   }
 
  private:
-  bool Changed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || generation_ != waiting_; }
+  bool Changed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stop_ || generation_ != waiting_;
+  }
   bool ArmedOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || armed_; }
 
   void Loop() {
@@ -150,7 +152,8 @@ class StatementDeadline {
         continue;
       }
       waiting_ = generation_;
-      if (!time_->AwaitWithDeadline(&mu_, absl::Condition(this, &StatementDeadline::Changed), deadline_)) {
+      if (!time_->AwaitWithDeadline(&mu_, absl::Condition(this, &StatementDeadline::Changed),
+                                    deadline_)) {
         fired_ = true;
         armed_ = false;
         session_->Interrupt();
@@ -281,7 +284,21 @@ class SqlService final : public sqlpb::SQL::Service {
         result = sql::SqlError("57P01", "the node is draining: reconnect to another node");
         sql_text = absl::string_view();
       } else {
+        // Where the session's statement starts: past space, comments and empty
+        // statements, as Session::ExecuteNext skips them.
+        const absl::string_view request_sql = request.statement().sql();
+        absl::string_view head = sql::SkipSpaceAndComments(sql_text);
+        while (!head.empty() && head.front() == ';')
+          head = sql::SkipSpaceAndComments(head.substr(1));
+        const size_t statement_start = head.empty()
+                                           ? request_sql.size()
+                                           : static_cast<size_t>(head.data() - request_sql.data());
         result = session->ExecuteNext(&sql_text, params, &sink);
+        if (!result.ok() && sql::PositionOf(result.status()) > 0) {
+          // The session counts from its statement; the wire, from the request.
+          result = sql::WithPosition(result.status(), sql::PositionOf(result.status()) +
+                                                          static_cast<int>(statement_start));
+        }
         node_->sql_sessions()->EndStatement();
         if (!result.ok() && sql::SqlStateOf(result.status()) == sql::sqlstate::kQueryCanceled &&
             request.timeout_ms() > 0 && deadline->Disarm()) {
@@ -299,6 +316,7 @@ class SqlService final : public sqlpb::SQL::Service {
         sqlpb::SqlError* error = done.mutable_error();
         error->set_sqlstate(sql::SqlStateOf(result.status()));
         error->set_message(std::string(result.status().message()));
+        error->set_position(sql::PositionOf(result.status()));
       }
       done.set_in_transaction(session->in_transaction());
       // The last statement's message also ends the request: one message less for

@@ -478,6 +478,20 @@ TEST_F(SessionTest, ACancelStopsAnIndexBackfill) {
               ElementsAre(HasSubstr("FULL SCAN")));
 }
 
+TEST_F(SessionTest, SyntaxErrorsSayWhere) {
+  auto s = NewSession();
+  const std::string sql = "SELECT 1 FRM nowhere";  // FRM is an alias: "nowhere" is the error
+  const absl::Status status = Query(*s, sql).status();
+  EXPECT_EQ(SqlStateOf(status), sqlstate::kSyntaxError);
+  const int position = PositionOf(status);
+  ASSERT_GT(position, 0) << status;
+  EXPECT_EQ(sql.substr(position - 1, 7), "nowhere");
+  const std::string ddl = "CREATE TABLE t (a INTEGR PRIMARY KEY,,)";
+  const int ddl_position = PositionOf(Query(*s, ddl).status());
+  ASSERT_GT(ddl_position, 0);
+  EXPECT_EQ(ddl.substr(ddl_position - 1), ",)");
+}
+
 TEST_F(SessionTest, ReindexChecksItsTargetAndChangesNothing) {
   auto s = NewSession();
   ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v); CREATE INDEX tv ON t (v)");

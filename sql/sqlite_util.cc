@@ -159,7 +159,8 @@ absl::Status SqliteError(int rc, absl::string_view message) {
 }
 
 absl::Status SqliteError(sqlite3* db) {
-  return SqliteError(sqlite3_extended_errcode(db), sqlite3_errmsg(db));
+  return WithPosition(SqliteError(sqlite3_extended_errcode(db), sqlite3_errmsg(db)),
+                      sqlite3_error_offset(db) + 1);
 }
 
 absl::StatusOr<Db> OpenMemoryDb() {

@@ -36,7 +36,8 @@ void ResultValue(sqlite3_context* ctx, const Value& v);
 // follows from the code and, for SQLITE_ERROR, from the message ("no such table" is
 // 42P01, a syntax error 42601, ...).
 absl::Status SqliteError(int rc, absl::string_view message);
-// SqliteError with the connection's current code and message.
+// SqliteError with the connection's current code and message, and the position
+// SQLite reports for it (sqlite3_error_offset), if any.
 absl::Status SqliteError(sqlite3* db);
 
 // Opens an in-memory database (SQLITE_OPEN_NOMUTEX: one thread at a time).

@@ -2,6 +2,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace rangedb::sql {
@@ -56,6 +57,20 @@ std::string SqlStateOf(const absl::Status& status) {
     default:
       return sqlstate::kInternalError;
   }
+}
+
+absl::Status WithPosition(absl::Status status, int position) {
+  if (position > 0 && !status.ok())
+    status.SetPayload(kPositionPayloadUrl, absl::Cord(absl::StrCat(position)));
+  return status;
+}
+
+int PositionOf(const absl::Status& status) {
+  int position = 0;
+  if (auto payload = status.GetPayload(kPositionPayloadUrl)) {
+    if (!absl::SimpleAtoi(std::string(*payload), &position)) position = 0;
+  }
+  return position;
 }
 
 absl::Status NotSupported(absl::string_view feature) {

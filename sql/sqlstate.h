@@ -51,6 +51,12 @@ absl::Status SqlError(absl::string_view code, absl::string_view message);
 // kDeadlineExceeded -> 08006, kCancelled -> 57014, ... , otherwise XX000).
 std::string SqlStateOf(const absl::Status& status);
 
+// Where in the statement an error is: a 1-based byte offset into the statement's
+// text, carried as a payload (SqlError.position on the wire); 0 when unknown.
+inline constexpr char kPositionPayloadUrl[] = "rangedb.dev/sql-position";
+absl::Status WithPosition(absl::Status status, int position);
+int PositionOf(const absl::Status& status);
+
 // "0A000: <feature> is not supported" as a status, naming the feature.
 absl::Status NotSupported(absl::string_view feature);
 
