@@ -9,7 +9,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libspdlog-dev libedit-dev nlohmann-json3-dev
+  libcli11-dev libspdlog-dev libedit-dev nlohmann-json3-dev libssl-dev
   curl
 )
 

@@ -135,8 +135,8 @@ class Session final : private VtabContext {
   absl::Status UpdateIndexDescriptor(uint64_t table_id, uint32_t index_id, bool publish);
   absl::Status CreateViewDdl(const std::string& name);
   absl::Status DropViewDdl(const std::string& name);
-  // The table with this (folded) name; null if none.
-  std::shared_ptr<const TableInfo> TableNamed(const std::string& name) const;
+  // The table with this name (any case); 42P01 if there is none.
+  absl::StatusOr<std::shared_ptr<const TableInfo>> TableNamed(const std::string& name) const;
   absl::StatusOr<std::optional<StatementResult>> ExecuteWhileAborted(absl::string_view* sql);
   absl::StatusOr<std::optional<StatementResult>> ExecuteReindex(absl::string_view* sql);
 

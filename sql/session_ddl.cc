@@ -68,6 +68,27 @@ absl::StatusOr<DdlKind> Classify(
   return kind;
 }
 
+// The table an index build works on, read in the build's own transaction: it may
+// have been dropped since the build began.
+absl::StatusOr<sqlpb::TableDescriptor> ReadBuildTable(txn::Txn& txn, uint64_t table_id) {
+  absl::StatusOr<std::optional<std::string>> stored = txn.Get(DescriptorKey(table_id));
+  if (!stored.ok()) return stored.status();
+  sqlpb::TableDescriptor desc;
+  if (!stored->has_value() || !desc.ParseFromString(**stored)) {
+    return SqlError(sqlstate::kUndefinedTable, "the table was dropped during CREATE INDEX");
+  }
+  return desc;
+}
+
+// The index build's transactions: small, and retried more than a statement's, since
+// they run while writers go on.
+txn::TxnOptions BuildTxnOptions(const SessionOptions& session) {
+  txn::TxnOptions options = session.txn_options;
+  options.max_attempts = 50;
+  options.sleep_for = session.sleep_for;
+  return options;
+}
+
 const char* TagOf(int op) {
   switch (op) {
     case SQLITE_CREATE_TABLE:
@@ -89,9 +110,12 @@ const char* TagOf(int op) {
 
 }  // namespace
 
-std::shared_ptr<const TableInfo> Session::TableNamed(const std::string& name) const {
+absl::StatusOr<std::shared_ptr<const TableInfo>> Session::TableNamed(
+    const std::string& name) const {
   auto it = table_ids_.find(FoldName(name));
-  if (it == table_ids_.end()) return nullptr;
+  if (it == table_ids_.end()) {
+    return SqlError(sqlstate::kUndefinedTable, absl::StrCat("no such table: ", name));
+  }
   return tables_.at(it->second);
 }
 
@@ -260,19 +284,16 @@ absl::Status Session::CreateTableDdl(const std::string& name) {
 }
 
 absl::Status Session::DropTableDdl(const std::string& name) {
-  std::shared_ptr<const TableInfo> table = TableNamed(name);
-  if (table == nullptr)
-    return SqlError(sqlstate::kUndefinedTable, absl::StrCat("no such table: ", name));
-  if (absl::Status s = DropTable(*txn_, table->desc()); !s.ok()) return KvError(s);
+  absl::StatusOr<std::shared_ptr<const TableInfo>> table = TableNamed(name);
+  if (!table.ok()) return table.status();
+  if (absl::Status s = DropTable(*txn_, (*table)->desc()); !s.ok()) return KvError(s);
   return absl::OkStatus();
 }
 
 absl::Status Session::CreateIndexDdl(const std::string& index_name, const std::string& table_name) {
-  std::shared_ptr<const TableInfo> table = TableNamed(table_name);
-  if (table == nullptr) {
-    return SqlError(sqlstate::kUndefinedTable, absl::StrCat("no such table: ", table_name));
-  }
-  sqlpb::TableDescriptor desc = table->desc();
+  absl::StatusOr<std::shared_ptr<const TableInfo>> table = TableNamed(table_name);
+  if (!table.ok()) return table.status();
+  sqlpb::TableDescriptor desc = (*table)->desc();
   absl::StatusOr<sqlpb::IndexDescriptor> index = shadow_->DescribeIndex(desc, index_name);
   if (!index.ok()) return index.status();
   index->set_id(desc.next_index_id());
@@ -288,18 +309,13 @@ absl::Status Session::CreateIndexDdl(const std::string& index_name, const std::s
 }
 
 absl::Status Session::UpdateIndexDescriptor(uint64_t table_id, uint32_t index_id, bool publish) {
-  txn::TxnOptions options = options_.txn_options;
-  options.max_attempts = 50;
-  options.sleep_for = options_.sleep_for;
+  const txn::TxnOptions options = BuildTxnOptions(options_);
   return txn::RunTransaction(
       options_.sender,
       [&](txn::Txn& txn) -> absl::Status {
-        absl::StatusOr<std::optional<std::string>> stored = txn.Get(DescriptorKey(table_id));
-        if (!stored.ok()) return stored.status();
-        sqlpb::TableDescriptor desc;
-        if (!stored->has_value() || !desc.ParseFromString(**stored)) {
-          return SqlError(sqlstate::kUndefinedTable, "the table was dropped during CREATE INDEX");
-        }
+        absl::StatusOr<sqlpb::TableDescriptor> read = ReadBuildTable(txn, table_id);
+        if (!read.ok()) return read.status();
+        sqlpb::TableDescriptor& desc = *read;
         for (int i = 0; i < desc.indexes_size(); ++i) {
           if (desc.indexes(i).id() != index_id) continue;
           if (publish) {
@@ -326,9 +342,7 @@ absl::Status Session::BackfillIndex(uint64_t table_id, uint32_t index_id) {
   // a concurrent write to its rows fails its refresh and runs again; writers keep
   // the entries of their own rows (the index is in every write since step 1).
   constexpr int64_t kChunkRows = 500;
-  txn::TxnOptions options = options_.txn_options;
-  options.max_attempts = 50;
-  options.sleep_for = options_.sleep_for;
+  const txn::TxnOptions options = BuildTxnOptions(options_);
   std::string start;
   std::string end;
   bool done = false;
@@ -338,13 +352,9 @@ absl::Status Session::BackfillIndex(uint64_t table_id, uint32_t index_id) {
     absl::Status s = txn::RunTransaction(
         options_.sender,
         [&](txn::Txn& txn) -> absl::Status {
-          absl::StatusOr<std::optional<std::string>> stored = txn.Get(DescriptorKey(table_id));
-          if (!stored.ok()) return stored.status();
-          sqlpb::TableDescriptor desc;
-          if (!stored->has_value() || !desc.ParseFromString(**stored)) {
-            return SqlError(sqlstate::kUndefinedTable, "the table was dropped during CREATE INDEX");
-          }
-          absl::StatusOr<std::shared_ptr<const TableInfo>> info = TableInfo::Make(desc);
+          absl::StatusOr<sqlpb::TableDescriptor> desc = ReadBuildTable(txn, table_id);
+          if (!desc.ok()) return desc.status();
+          absl::StatusOr<std::shared_ptr<const TableInfo>> info = TableInfo::Make(*std::move(desc));
           if (!info.ok()) return info.status();
           const IndexInfo* index = nullptr;
           for (const IndexInfo& ii : (*info)->indexes()) {
@@ -385,14 +395,12 @@ absl::Status Session::BackfillIndex(uint64_t table_id, uint32_t index_id) {
 }
 
 absl::Status Session::DropIndexDdl(const std::string& index_name, const std::string& table_name) {
-  std::shared_ptr<const TableInfo> table = TableNamed(table_name);
-  if (table == nullptr) {
-    return SqlError(sqlstate::kUndefinedTable, absl::StrCat("no such table: ", table_name));
-  }
-  sqlpb::TableDescriptor desc = table->desc();
+  absl::StatusOr<std::shared_ptr<const TableInfo>> table = TableNamed(table_name);
+  if (!table.ok()) return table.status();
+  sqlpb::TableDescriptor desc = (*table)->desc();
   for (int i = 0; i < desc.indexes_size(); ++i) {
     if (FoldName(desc.indexes(i).name()) != FoldName(index_name)) continue;
-    const IndexInfo& index = table->indexes()[i];
+    const IndexInfo& index = (*table)->indexes()[i];
     absl::StatusOr<int64_t> deleted = txn_->DeleteRange(index.prefix, index.prefix_end);
     if (!deleted.ok()) return KvError(deleted.status());
     desc.mutable_indexes()->DeleteSubrange(i, 1);
