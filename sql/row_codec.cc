@@ -42,14 +42,16 @@ Value FromStorage(SqlValue value) {
 
 }  // namespace
 
-void EncodeRow(const std::vector<std::pair<uint32_t, Value>>& columns, std::string* dst) {
+void EncodeRow(const std::vector<std::pair<uint32_t, Value>>& columns, std::string* dst,
+               NullColumns nulls) {
   std::vector<ColumnValue> present;
   present.reserve(columns.size());
   uint32_t previous_id = 0;
   for (const auto& [id, value] : columns) {
     RANGEDB_CHECK_GT(id, previous_id) << "row column ids must be >= 1 and strictly increase";
     previous_id = id;
-    if (!IsNull(value)) present.push_back(ColumnValue{id, ToStorage(value)});
+    if (!IsNull(value) || nulls == NullColumns::kWrite)
+      present.push_back(ColumnValue{id, ToStorage(value)});
   }
   absl::StatusOr<std::string> row = rangedb::EncodeRow(present);
   // It fails only on the id order checked above.

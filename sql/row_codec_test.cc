@@ -155,6 +155,24 @@ TEST(RowCodec, ExplicitNullEntryDecodesAsNull) {
   EXPECT_TRUE(IsNull((*decoded)[1].second));
 }
 
+// ALTER TABLE ADD COLUMN … DEFAULT: a column whose absence reads as its default
+// stores a NULL as an explicit entry (type code 0), which reads back as NULL.
+TEST(RowCodec, ExplicitNullsAreWrittenWhenAsked) {
+  std::string out;
+  EncodeRow({{1, Null{}}, {2, int64_t{5}}, {4, Null{}}}, &out, NullColumns::kWrite);
+  // Version 1, 3 columns; id 1 NULL (1<<3|0); id 2 INTEGER (1<<3|1), zigzag(5) = 10;
+  // id 4 NULL (2<<3|0).
+  EXPECT_EQ(Hex(out), "010308090a10");
+  absl::StatusOr<Row> decoded = DecodeRow(out);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(SameRow(*decoded, Row{{1, Null{}}, {2, int64_t{5}}, {4, Null{}}}));
+  // Re-encoding what was decoded gives the same bytes (the entries survive).
+  EXPECT_EQ(Hex(Encode(*decoded)), "0101110a");  // kOmit drops them (id 2: 2<<3|1)
+  std::string again;
+  EncodeRow(*decoded, &again, NullColumns::kWrite);
+  EXPECT_EQ(again, out);
+}
+
 TEST(RowCodec, RejectsCorruption) {
   struct Case {
     const char* hex;

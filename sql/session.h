@@ -36,6 +36,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "base/backoff.h"
+#include "sql/cluster_info.h"
 #include "sql/shadow_schema.h"
 #include "sql/sqlite_util.h"
 #include "sql/table_info.h"
@@ -57,6 +58,9 @@ struct SessionOptions {
   BackoffOptions retry_backoff{std::chrono::milliseconds(2), std::chrono::milliseconds(200)};
   // How a retry's backoff is waited out; null: sleeps.
   std::function<void(std::chrono::milliseconds)> sleep_for;
+  // The cluster, for rangedb_ranges and rangedb_nodes (sql/introspection.h); null:
+  // those tables fail with 55000. REQUIRES: outlives the session.
+  ClusterInfo* cluster_info = nullptr;
 };
 
 struct ColumnInfo {
@@ -135,6 +139,19 @@ class Session final : private VtabContext {
   absl::Status UpdateIndexDescriptor(uint64_t table_id, uint32_t index_id, bool publish);
   absl::Status CreateViewDdl(const std::string& name);
   absl::Status DropViewDdl(const std::string& name);
+  // ALTER TABLE (sql/session_alter.cc). PrepareAlterTable runs before the shadow
+  // runs the statement: for ADD COLUMN (anything but a RENAME) on a table with rows
+  // it puts one row in the shadow table (*held_row), so SQLite's checks of existing
+  // rows run. AlterTableDdl runs after it and writes what the rewrite changed.
+  absl::Status PrepareAlterTable(absl::string_view text, const std::string& table_name,
+                                 bool* held_row);
+  absl::Status AlterTableDdl(const std::string& table_name, bool held_row);
+  // Checks every row of table (the descriptor after ADD COLUMN) against its CHECK
+  // constraints in the shadow, as SQLite's ADD COLUMN does.
+  absl::Status CheckRowsAfterAddColumn(const TableInfo& table);
+  // Writes the descriptors of other tables and views whose SQL the shadow rewrote
+  // (a RENAME changes the views and foreign keys that name the table or column).
+  absl::Status WriteRewrittenDefinitions(uint64_t altered_id);
   // The table with this name (any case); 42P01 if there is none.
   absl::StatusOr<std::shared_ptr<const TableInfo>> TableNamed(const std::string& name) const;
   absl::StatusOr<std::optional<StatementResult>> ExecuteWhileAborted(absl::string_view* sql);
@@ -174,6 +191,8 @@ class Session final : private VtabContext {
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) override;
   absl::StatusOr<ScanPage> Scan(absl::string_view start, absl::string_view end,
                                 int64_t max_rows) override;
+  absl::StatusOr<ScanPage> ReverseScan(absl::string_view start, absl::string_view end,
+                                       int64_t max_rows) override;
   absl::StatusOr<std::optional<kv::KeyValue>> Last(absl::string_view start,
                                                    absl::string_view end) override;
   absl::Status Put(absl::string_view key, absl::string_view value) override;

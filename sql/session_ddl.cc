@@ -4,7 +4,9 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/stubs/common.h"
 #include "sql/catalog.h"
+#include "sql/introspection.h"
 #include "sql/session.h"
 #include "sql/sqlstate.h"
 #include "sql/statement_text.h"
@@ -47,8 +49,11 @@ absl::StatusOr<DdlKind> Classify(
       case SQLITE_CREATE_TRIGGER:
       case SQLITE_DROP_TRIGGER:
         return NotSupported("triggers");
-      case SQLITE_ALTER_TABLE:
-        return NotSupported("ALTER TABLE");
+      case SQLITE_ALTER_TABLE:  // a1 is the schema, a2 the table as stored
+        kind.op = op;
+        kind.name = args.second;
+        kind.table = args.second;
+        break;
       case SQLITE_CREATE_TEMP_TABLE:
       case SQLITE_CREATE_TEMP_INDEX:
       case SQLITE_CREATE_TEMP_VIEW:
@@ -103,6 +108,8 @@ const char* TagOf(int op) {
       return "CREATE VIEW";
     case SQLITE_DROP_VIEW:
       return "DROP VIEW";
+    case SQLITE_ALTER_TABLE:
+      return "ALTER TABLE";
     default:
       return "";
   }
@@ -194,8 +201,19 @@ absl::StatusOr<StatementResult> Session::RunDdlOnce(absl::string_view text,
   sqlite3_set_authorizer(shadow_->db(), nullptr, nullptr);
   Stmt stmt(raw);
   *tail = end != nullptr ? text.substr(end - text.data()) : absl::string_view();
+  // Refused whatever SQLite would say of it (the feature, not the statement, is missing).
+  if (AlterTableAction(text.substr(0, text.size() - tail->size())) == "DROP")
+    return finish(NotSupported("ALTER TABLE … DROP COLUMN"));
   if (prc != SQLITE_OK) return finish(SqliteError(shadow_->db()));
   if (stmt == nullptr) return finish(SqlError(sqlstate::kSyntaxError, "empty statement"));
+  // Names and declarations go into descriptors, whose strings must be UTF-8 (the
+  // wire checks statements the same way; only the in-process API can pass others).
+  const absl::string_view statement = text.substr(0, text.size() - tail->size());
+  if (!google::protobuf::internal::IsStructurallyValidUTF8(statement.data(),
+                                                           static_cast<int>(statement.size()))) {
+    return finish(
+        SqlError(sqlstate::kCharacterNotInRepertoire, "the statement's text is not valid UTF-8"));
+  }
   absl::StatusOr<DdlKind> kind = Classify(ops);
   if (!kind.ok()) return finish(kind.status());
   // IF [NOT] EXISTS that changes nothing.
@@ -207,6 +225,10 @@ absl::StatusOr<StatementResult> Session::RunDdlOnce(absl::string_view text,
     }
   }
   const bool relation_exists = table_ids_.count(folded) > 0 || views_.count(folded) > 0;
+  if ((kind->op == SQLITE_CREATE_TABLE || kind->op == SQLITE_CREATE_VIEW) &&
+      IsReservedRelationName(kind->name)) {
+    return finish(ReservedNameError(kind->name));
+  }
   bool no_op = kind->op == 0;
   switch (kind->op) {
     case SQLITE_CREATE_TABLE:
@@ -227,6 +249,10 @@ absl::StatusOr<StatementResult> Session::RunDdlOnce(absl::string_view text,
       break;
     default:
       break;
+  }
+  bool held_row = false;  // PrepareAlterTable put a row in the shadow table
+  if (kind->op == SQLITE_ALTER_TABLE) {
+    if (absl::Status s = PrepareAlterTable(text, kind->table, &held_row); !s.ok()) return finish(s);
   }
   if (sqlite3_step(stmt.get()) != SQLITE_DONE) return finish(SqliteError(shadow_->db()));
   stmt.reset();
@@ -261,6 +287,9 @@ absl::StatusOr<StatementResult> Session::RunDdlOnce(absl::string_view text,
       break;
     case SQLITE_DROP_VIEW:
       status = DropViewDdl(kind->name);
+      break;
+    case SQLITE_ALTER_TABLE:
+      status = AlterTableDdl(kind->table, held_row);
       break;
   }
   if (status.ok()) status = CheckInterrupted();

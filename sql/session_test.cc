@@ -5,6 +5,7 @@
 #include <memory>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ranges/local_sender.h"
@@ -17,6 +18,7 @@ namespace {
 
 using ::rangedb::sql::testing::Query;
 using ::rangedb::sql::testing::StateOf;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -110,6 +112,68 @@ TEST_F(SessionTest, PointAndRangeLookupsUseThePrimaryKey) {
               ElementsAre(HasSubstr("PRIMARY KEY (a=?, b>?)")));
   EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT * FROM t WHERE c = 1"),
               ElementsAre(HasSubstr("FULL SCAN")));
+}
+
+// ORDER BY on a key order is consumed (no sort): the scan runs in that order, in
+// pages that grow from 64 rows, backwards for DESC, with the transaction's own
+// writes merged in either direction.
+TEST_F(SessionTest, ScansYieldTheOrderByOrderInEitherDirection) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (k INTEGER PRIMARY KEY, g TEXT, v)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_g ON t (g)");
+  ASSERT_SQL_OK(*s,
+                "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300) "
+                "INSERT INTO t SELECT i, printf('g%03d', (i * 7) % 300), i % 3 FROM c");
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t ORDER BY k"),
+              ElementsAre(HasSubstr("FULL SCAN ORDER")));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE k > 5 ORDER BY k DESC"),
+              ElementsAre(HasSubstr("PRIMARY KEY (k>?) ORDER DESC")));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t ORDER BY g DESC LIMIT 3"),
+              ElementsAre(HasSubstr("INDEX t_g ORDER DESC")));
+  // Not the index's collation: SQLite sorts.
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t ORDER BY g COLLATE NOCASE"),
+              Contains(HasSubstr("USE TEMP B-TREE FOR ORDER BY")));
+
+  std::vector<std::string> ascending, descending;
+  for (int k = 1; k <= 300; ++k) ascending.push_back(absl::StrCat(k));
+  descending.assign(ascending.rbegin(), ascending.rend());
+  EXPECT_EQ(*Query(*s, "SELECT k FROM t ORDER BY k"), ascending);
+  EXPECT_EQ(*Query(*s, "SELECT k FROM t ORDER BY k DESC"), descending);
+  EXPECT_THAT(*Query(*s, "SELECT g FROM t ORDER BY g DESC LIMIT 3"),
+              ElementsAre("g299", "g298", "g297"));
+  EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE k BETWEEN 10 AND 14 ORDER BY k DESC"),
+              ElementsAre("14", "13", "12", "11", "10"));
+
+  // The transaction's own writes: new rows at both ends and inside, a deleted one.
+  ASSERT_SQL_OK(*s, "BEGIN");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (0, 'a', 0), (301, 'z', 0), (1000, 'zz', 0)");
+  ASSERT_SQL_OK(*s, "DELETE FROM t WHERE k IN (2, 150, 300)");
+  ASSERT_SQL_OK(*s, "UPDATE t SET g = 'g150x' WHERE k = 151");
+  std::vector<std::string> expected = {"1000", "301"};
+  for (int k = 299; k >= 0; --k) {
+    if (k != 2 && k != 150) expected.push_back(absl::StrCat(k));
+  }
+  EXPECT_EQ(*Query(*s, "SELECT k FROM t ORDER BY k DESC"), expected);
+  EXPECT_THAT(*Query(*s, "SELECT g FROM t ORDER BY g DESC LIMIT 2"), ElementsAre("zz", "z"));
+  EXPECT_THAT(*Query(*s, "SELECT g FROM t ORDER BY g LIMIT 2"), ElementsAre("a", "g001"));
+  ASSERT_SQL_OK(*s, "COMMIT");
+  EXPECT_THAT(*Query(*s, "SELECT count(*) FROM t WHERE g > 'g1' ORDER BY g DESC"),
+              ElementsAre("201"));
+}
+
+// Found by session_fuzz: a table named with bytes that are not UTF-8 was stored in
+// a descriptor that then did not parse, and every later transaction of every session
+// failed loading the schema (XX000). Such DDL is refused; the catalog stays whole.
+TEST_F(SessionTest, DdlWhoseTextIsNotUtf8IsRefusedAndTheCatalogStaysReadable) {
+  auto s = NewSession();
+  EXPECT_EQ(StateOf(*s, "CREATE TABLE \"t\xff\" (a INTEGER PRIMARY KEY)"), "22021");
+  EXPECT_EQ(StateOf(*s, "CREATE TABLE t (a TEXT DEFAULT '\xfe')"), "22021");
+  EXPECT_EQ(StateOf(*s, "CREATE VIEW v AS SELECT '\xc3'"), "22021");
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)");
+  // Values are another matter: TEXT need not be UTF-8, in SQLite or here.
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, CAST(x'ff41' AS TEXT))");
+  auto other = NewSession(2);
+  EXPECT_THAT(*Query(*other, "SELECT a, length(b) FROM t"), ElementsAre("1|2"));
 }
 
 TEST_F(SessionTest, ValuesCompareAsInSqlite) {
@@ -244,7 +308,7 @@ TEST_F(SessionTest, ErrorsCarrySqlStates) {
   EXPECT_EQ(StateOf(*s, "SELECT nope FROM t"), sqlstate::kUndefinedColumn);
   EXPECT_EQ(StateOf(*s, "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END"),
             sqlstate::kFeatureNotSupported);
-  EXPECT_EQ(StateOf(*s, "ALTER TABLE t ADD COLUMN c"), sqlstate::kFeatureNotSupported);
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t DROP COLUMN b"), sqlstate::kFeatureNotSupported);
   EXPECT_EQ(StateOf(*s, "CREATE TEMP TABLE x (a)"), sqlstate::kFeatureNotSupported);
   EXPECT_EQ(StateOf(*s, "CREATE INDEX e ON t (a + b)"), sqlstate::kFeatureNotSupported);
   EXPECT_EQ(StateOf(*s, "CREATE TABLE t2 AS SELECT 1"), sqlstate::kFeatureNotSupported);
@@ -255,6 +319,120 @@ TEST_F(SessionTest, ErrorsCarrySqlStates) {
   EXPECT_EQ(StateOf(*s, "INSERT INTO t VALUES (NULL, 1)"), sqlstate::kNotNullViolation);
   // The session is usable after every error.
   EXPECT_THAT(*Query(*s, "SELECT 1 + 1"), ElementsAre("2"));
+}
+
+// ALTER TABLE ADD COLUMN rewrites no row: a row written before the column reads its
+// missing value (the DEFAULT, as SQLite reads it), and a NULL written afterwards is
+// stored explicitly so that it reads NULL, not the default.
+TEST_F(SessionTest, AddColumnGivesOldRowsTheDefault) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 'x'), (2, NULL)");
+  ASSERT_SQL_OK(*s, "ALTER TABLE t ADD COLUMN b INTEGER DEFAULT '7'");  // affinity: 7
+  ASSERT_SQL_OK(*s, "ALTER TABLE t ADD c TEXT");                        // no default
+  EXPECT_THAT(*Query(*s, "SELECT id, a, b, typeof(b), c FROM t"),
+              ElementsAre("1|x|7|integer|NULL", "2|NULL|7|integer|NULL"));
+  ASSERT_SQL_OK(*s, "UPDATE t SET b = NULL WHERE id = 1");
+  ASSERT_SQL_OK(*s, "UPDATE t SET c = 'z' WHERE id = 2");
+  ASSERT_SQL_OK(*s, "INSERT INTO t (id, a) VALUES (3, 'y')");
+  ASSERT_SQL_OK(*s, "INSERT INTO t (id, b) VALUES (4, NULL)");
+  EXPECT_THAT(*Query(*s, "SELECT id, b, c FROM t"),
+              ElementsAre("1|NULL|NULL", "2|7|z", "3|7|NULL", "4|NULL|NULL"));
+  // An index built afterwards sees the missing value too.
+  ASSERT_SQL_OK(*s, "ALTER TABLE t ADD COLUMN d NOT NULL DEFAULT 'dd'");
+  ASSERT_SQL_OK(*s, "CREATE INDEX td ON t (d)");
+  EXPECT_THAT(*Query(*s, "SELECT count(*) FROM t WHERE d = 'dd'"), ElementsAre("4"));
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t WHERE b IS NULL"), ElementsAre("1", "4"));
+  // On an empty table SQLite allows what it refuses on a table with rows.
+  ASSERT_SQL_OK(*s, "CREATE TABLE e (a)");
+  ASSERT_SQL_OK(*s, "ALTER TABLE e ADD COLUMN n NOT NULL");
+  ASSERT_SQL_OK(*s, "ALTER TABLE e ADD COLUMN ts DEFAULT (1 + 2)");
+  ASSERT_SQL_OK(*s, "INSERT INTO e (a, n) VALUES (1, 2)");
+  EXPECT_THAT(*Query(*s, "SELECT a, n, ts FROM e"), ElementsAre("1|2|3"));
+}
+
+TEST_F(SessionTest, AddColumnFollowsSqlitesRules) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, a)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 'x'), (2, 'y')");
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t ADD COLUMN n NOT NULL"), sqlstate::kNotNullViolation);
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t ADD COLUMN n DEFAULT (1 + 2)"), "42000");
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t ADD COLUMN p PRIMARY KEY"), "42000");
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t ADD COLUMN u UNIQUE"), "42000");
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t ADD COLUMN g AS (id + 1)"), sqlstate::kFeatureNotSupported);
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t ADD COLUMN A INT"), sqlstate::kDuplicateColumn);
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE missing ADD COLUMN x"), sqlstate::kUndefinedTable);
+  // A CHECK fails on the first row (checked by the shadow), or on a later one.
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t ADD COLUMN k DEFAULT 0 CHECK (k > id)"),
+            sqlstate::kCheckViolation);
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t ADD COLUMN k DEFAULT 2 CHECK (k > id)"),
+            sqlstate::kCheckViolation);
+  absl::StatusOr<std::vector<std::string>> drop = Query(*s, "ALTER TABLE t DROP COLUMN a");
+  EXPECT_EQ(SqlStateOf(drop.status()), sqlstate::kFeatureNotSupported);
+  EXPECT_THAT(drop.status().message(), HasSubstr("DROP COLUMN"));
+  // None of them changed the table.
+  EXPECT_THAT(*Query(*s, "SELECT * FROM t"), ElementsAre("1|x", "2|y"));
+  ASSERT_SQL_OK(*s, "ALTER TABLE t ADD COLUMN k DEFAULT 3 CHECK (k > id)");
+  EXPECT_THAT(*Query(*s, "SELECT * FROM t"), ElementsAre("1|x|3", "2|y|3"));
+  EXPECT_EQ(StateOf(*s, "INSERT INTO t (id) VALUES (3)"), sqlstate::kCheckViolation);
+}
+
+TEST_F(SessionTest, AlterTableReachesOtherSessionsBeforeTheirNextStatement) {
+  auto a = NewSession(1);
+  auto b = NewSession(3);
+  ASSERT_SQL_OK(*a, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)");
+  ASSERT_SQL_OK(*a, "INSERT INTO t VALUES (1, 'one')");
+  EXPECT_THAT(*Query(*b, "SELECT * FROM t"), ElementsAre("1|one"));
+  ASSERT_SQL_OK(*a, "ALTER TABLE t ADD COLUMN w DEFAULT 'old'");
+  EXPECT_THAT(*Query(*b, "SELECT * FROM t"), ElementsAre("1|one|old"));
+  ASSERT_SQL_OK(*b, "ALTER TABLE t RENAME TO u");
+  EXPECT_EQ(StateOf(*a, "SELECT * FROM t"), sqlstate::kUndefinedTable);
+  ASSERT_SQL_OK(*a, "ALTER TABLE u RENAME COLUMN v TO name");
+  EXPECT_THAT(*Query(*b, "SELECT id, name, w FROM u"), ElementsAre("1|one|old"));
+  EXPECT_EQ(StateOf(*b, "SELECT v FROM u"), sqlstate::kUndefinedColumn);
+  // Inside BEGIN … COMMIT, as every schema change.
+  ASSERT_SQL_OK(*b, "BEGIN");
+  EXPECT_EQ(StateOf(*b, "ALTER TABLE u ADD COLUMN z"), sqlstate::kFeatureNotSupported);
+  ASSERT_SQL_OK(*b, "ROLLBACK");
+}
+
+// RENAME TO moves only the name; RENAME COLUMN only names. What names them (indexes,
+// CHECK constraints, views) is rewritten as SQLite rewrites it.
+TEST_F(SessionTest, RenameKeepsRowsIndexesViewsAndChecks) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s,
+                "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT UNIQUE, b INTEGER CHECK (b >= 0))");
+  ASSERT_SQL_OK(*s, "CREATE INDEX tb ON t (b)");
+  ASSERT_SQL_OK(*s, "CREATE VIEW v AS SELECT a, b FROM t WHERE b > 1");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 'x', 1), (2, 'y', 2), (3, 'z', 3)");
+  ASSERT_SQL_OK(*s, "ALTER TABLE t RENAME TO t2");
+  EXPECT_EQ(StateOf(*s, "SELECT * FROM t"), sqlstate::kUndefinedTable);
+  EXPECT_THAT(*Query(*s, "SELECT * FROM v"), ElementsAre("y|2", "z|3"));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT id FROM t2 WHERE b = 2"),
+              ElementsAre(HasSubstr("INDEX tb (b=?)")));
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t2 WHERE b = 2"), ElementsAre("2"));
+  EXPECT_EQ(StateOf(*s, "INSERT INTO t2 VALUES (4, 'x', 4)"), sqlstate::kUniqueViolation);
+  EXPECT_EQ(StateOf(*s, "INSERT INTO t2 VALUES (4, 'w', -1)"), sqlstate::kCheckViolation);
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (z)");  // the old name is free
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t RENAME TO T2"), sqlstate::kDuplicateTable);
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t RENAME TO v"), sqlstate::kDuplicateTable);
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t RENAME TO tb"), sqlstate::kDuplicateTable);
+
+  ASSERT_SQL_OK(*s, "ALTER TABLE t2 RENAME COLUMN b TO bee");
+  EXPECT_EQ(StateOf(*s, "SELECT b FROM t2"), sqlstate::kUndefinedColumn);
+  EXPECT_THAT(*Query(*s, "SELECT bee FROM v"), ElementsAre("2", "3"));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT id FROM t2 WHERE bee = 3"),
+              ElementsAre(HasSubstr("INDEX tb (bee=?)")));
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t2 WHERE bee = 3"), ElementsAre("3"));
+  EXPECT_EQ(StateOf(*s, "INSERT INTO t2 (id, a, bee) VALUES (5, 'q', -5)"),
+            sqlstate::kCheckViolation);
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t2 RENAME COLUMN nope TO x"), sqlstate::kUndefinedColumn);
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE t2 RENAME COLUMN a TO id"), sqlstate::kDuplicateColumn);
+  EXPECT_EQ(StateOf(*s, "ALTER TABLE v RENAME TO w"), "42000");  // a view may not be altered
+  // Another session loads the renamed schema whole.
+  auto other = NewSession(2);
+  EXPECT_THAT(*Query(*other, "SELECT id, a, bee FROM t2 WHERE a = 'z'"), ElementsAre("3|z|3"));
+  EXPECT_THAT(*Query(*other, "SELECT * FROM v"), ElementsAre("y|2", "z|3"));
 }
 
 TEST_F(SessionTest, AConflictAbortsTheTransactionUntilRollback) {

@@ -79,6 +79,64 @@ absl::StatusOr<std::pair<std::string, std::string>> ShadowSchema::NameAndSql(
       sql ? std::string(reinterpret_cast<const char*>(sql)) : std::string());
 }
 
+absl::StatusOr<std::vector<std::string>> ShadowSchema::TableNames() const {
+  absl::StatusOr<Stmt> q = Prepare(db(),
+                                   "SELECT name FROM sqlite_schema WHERE type = 'table' "
+                                   "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'");
+  if (!q.ok()) return q.status();
+  std::vector<std::string> names;
+  int rc;
+  while ((rc = sqlite3_step(q->get())) == SQLITE_ROW) {
+    names.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 0)));
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db());
+  return names;
+}
+
+absl::Status ShadowSchema::HoldRow(const TableInfo& table, const std::vector<Value>& row) {
+  std::vector<std::string> names;
+  std::vector<int> positions;
+  for (int i = 0; i < table.num_columns(); ++i) {
+    if (table.column(i).hidden()) continue;  // the shadow table has its own rowid
+    names.push_back(QuoteIdentifier(table.column(i).name()));
+    positions.push_back(i);
+  }
+  std::string placeholders;
+  for (size_t i = 0; i < names.size(); ++i) absl::StrAppend(&placeholders, i ? ", ?" : "?");
+  absl::StatusOr<Stmt> ins =
+      Prepare(db(), absl::StrCat("INSERT INTO ", QuoteIdentifier(table.name()), "(",
+                                 absl::StrJoin(names, ", "), ") VALUES (", placeholders, ")"));
+  if (!ins.ok()) return ins.status();
+  for (size_t i = 0; i < positions.size(); ++i) BindValue(ins->get(), i + 1, row[positions[i]]);
+  if (sqlite3_step(ins->get()) != SQLITE_DONE) {
+    // A stored row always met the table's constraints; not meeting them now is a bug.
+    return SqlError(sqlstate::kInternalError,
+                    absl::StrCat("a stored row of table ", table.name(),
+                                 " does not fit its definition: ", sqlite3_errmsg(db())));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Value>> ShadowSchema::ReleaseHeldRow(
+    absl::string_view table, const std::vector<std::string>& columns) {
+  std::vector<Value> values;
+  if (!columns.empty()) {
+    std::vector<std::string> quoted;
+    for (const std::string& c : columns) quoted.push_back(QuoteIdentifier(c));
+    absl::StatusOr<Stmt> sel = Prepare(db(), absl::StrCat("SELECT ", absl::StrJoin(quoted, ", "),
+                                                          " FROM ", QuoteIdentifier(table)));
+    if (!sel.ok()) return sel.status();
+    if (sqlite3_step(sel->get()) != SQLITE_ROW) {
+      return SqlError(sqlstate::kInternalError,
+                      absl::StrCat("the shadow of table ", table, " lost the row it held"));
+    }
+    for (size_t i = 0; i < columns.size(); ++i) values.push_back(ColumnValue(sel->get(), i));
+  }
+  if (absl::Status s = Exec(db(), absl::StrCat("DELETE FROM ", QuoteIdentifier(table))); !s.ok())
+    return s;
+  return values;
+}
+
 absl::StatusOr<sqlpb::IndexDescriptor> ShadowSchema::DescribeIndex(
     const sqlpb::TableDescriptor& table, absl::string_view name) const {
   sqlpb::IndexDescriptor index;

@@ -52,6 +52,18 @@ class ShadowSchema {
   [[nodiscard]] absl::StatusOr<std::pair<std::string, std::string>> NameAndSql(
       absl::string_view type, absl::string_view name) const;
 
+  // The names of the tables (not views, not sqlite_*), as stored.
+  [[nodiscard]] absl::StatusOr<std::vector<std::string>> TableNames() const;
+
+  // ALTER TABLE ADD COLUMN on a table with rows. SQLite checks existing rows (a NOT
+  // NULL column without a default, a non-constant default, a CHECK), so HoldRow puts
+  // one stored row (one value per descriptor column) into the empty shadow table
+  // before the ALTER runs. ReleaseHeldRow then reads `columns` of it — what SQLite
+  // reads for a row written before those columns existed — and removes it.
+  [[nodiscard]] absl::Status HoldRow(const TableInfo& table, const std::vector<Value>& row);
+  [[nodiscard]] absl::StatusOr<std::vector<Value>> ReleaseHeldRow(
+      absl::string_view table, const std::vector<std::string>& columns);
+
   // The row SQLite would store for `row` (one value per descriptor column):
   // affinity applied; for a column with named[i] false, its DEFAULT (or NULL);
   // NOT NULL and CHECK enforced (23502, 23514 with SQLite's message); with

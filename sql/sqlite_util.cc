@@ -137,8 +137,15 @@ absl::Status SqliteError(int rc, absl::string_view message) {
         code = sqlstate::kUndefinedObject;
       } else if (absl::StartsWith(message, "no such column")) {
         code = sqlstate::kUndefinedColumn;
-      } else if (absl::StrContains(message, "already exists")) {
-        code = sqlstate::kDuplicateTable;
+      } else if (absl::StrContains(message, "already exists") ||
+                 absl::StartsWith(message, "there is already another table or index")) {
+        code = sqlstate::kDuplicateTable;  // CREATE, or ALTER TABLE … RENAME TO
+      } else if (absl::StartsWith(message, "CHECK constraint failed")) {
+        code = sqlstate::kCheckViolation;  // ALTER TABLE ADD COLUMN, on existing rows
+      } else if (absl::StartsWith(message, "Cannot add a NOT NULL column")) {
+        code = sqlstate::kNotNullViolation;  // ALTER TABLE ADD COLUMN on a table with rows
+      } else if (absl::StrContains(message, "duplicate column name")) {
+        code = sqlstate::kDuplicateColumn;  // also "error in table t after rename: …"
       } else if (absl::StartsWith(message, "no such function") ||
                  absl::StrContains(message, "wrong number of arguments")) {
         code = "42883";

@@ -154,4 +154,16 @@ std::optional<InsertTarget> ParseInsertTarget(absl::string_view sql) {
   return target;
 }
 
+std::string AlterTableAction(absl::string_view sql) {
+  if (!IsWord(NextToken(&sql), "ALTER") || !IsWord(NextToken(&sql), "TABLE")) return "";
+  if (NextToken(&sql).text.empty()) return "";  // the table
+  Token t = NextToken(&sql);
+  if (!t.quoted && t.text == ".") {  // schema.table
+    if (NextToken(&sql).text.empty()) return "";
+    t = NextToken(&sql);
+  }
+  if (t.quoted) return "";
+  return absl::AsciiStrToUpper(t.text);
+}
+
 }  // namespace rangedb::sql

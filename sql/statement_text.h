@@ -1,5 +1,6 @@
 // Reading just enough of a statement's text to route it, without parsing SQL: the
-// session needs its first keyword (DDL goes to the catalog, not to SQLite) and, for
+// session needs its first keyword (DDL goes to the catalog, not to SQLite), what an
+// ALTER TABLE does (DROP COLUMN is refused before it runs) and, for
 // an INSERT, which columns it names (SQLite gives a virtual table NULL for both an
 // omitted column and an explicit NULL, and only the omitted one takes its DEFAULT).
 //
@@ -34,5 +35,10 @@ struct InsertTarget {
 
 // nullopt if sql does not start with INSERT or REPLACE, or its head is not understood.
 std::optional<InsertTarget> ParseInsertTarget(absl::string_view sql);
+
+// What an ALTER TABLE statement does: the word after its table name, in upper case
+// ("ADD", "RENAME", "DROP"); "" if sql is not ALTER TABLE or its head is not
+// understood.
+std::string AlterTableAction(absl::string_view sql);
 
 }  // namespace rangedb::sql

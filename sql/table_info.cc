@@ -17,6 +17,43 @@ std::string QuoteIdentifier(absl::string_view name) {
   return absl::StrCat("\"", absl::StrReplaceAll(name, {{"\"", "\"\""}}), "\"");
 }
 
+sqlpb::Value ValueToProto(const Value& v) {
+  sqlpb::Value out;
+  switch (ClassOf(v)) {
+    case StorageClass::kNull:
+      out.set_null(true);
+      break;
+    case StorageClass::kInteger:
+      out.set_integer(std::get<int64_t>(v));
+      break;
+    case StorageClass::kReal:
+      out.set_real(std::get<double>(v));
+      break;
+    case StorageClass::kText:
+      out.set_text(std::get<std::string>(v));
+      break;
+    case StorageClass::kBlob:
+      out.set_blob(std::get<Blob>(v).bytes);
+      break;
+  }
+  return out;
+}
+
+Value ValueFromProto(const sqlpb::Value& v) {
+  switch (v.kind_case()) {
+    case sqlpb::Value::kInteger:
+      return v.integer();
+    case sqlpb::Value::kReal:
+      return v.real();
+    case sqlpb::Value::kText:
+      return v.text();
+    case sqlpb::Value::kBlob:
+      return Blob{v.blob()};
+    default:
+      return Null{};
+  }
+}
+
 absl::StatusOr<std::shared_ptr<const TableInfo>> TableInfo::Make(sqlpb::TableDescriptor desc) {
   std::shared_ptr<TableInfo> info(new TableInfo(std::move(desc)));
   const sqlpb::TableDescriptor& d = info->desc_;
@@ -31,6 +68,7 @@ absl::StatusOr<std::shared_ptr<const TableInfo>> TableInfo::Make(sqlpb::TableDes
     }
     info->affinity_.push_back(static_cast<Affinity>(c.affinity()));
     info->collation_.push_back(static_cast<Collation>(c.collation()));
+    info->missing_.push_back(ValueFromProto(c.missing_value()));
     if (c.id() >= info->position_of_id_.size()) info->position_of_id_.resize(c.id() + 1, -1);
     info->position_of_id_[c.id()] = i;
     if (c.hidden() || c.rowid_alias()) info->rowid_column_ = i;
@@ -120,12 +158,13 @@ std::string TableInfo::EncodeRow(const std::vector<Value>& row) const {
   std::vector<std::pair<uint32_t, Value>> columns;
   columns.reserve(row.size());
   for (int i = 0; i < num_columns(); ++i) {
-    if (!IsNull(row[i])) columns.emplace_back(column(i).id(), row[i]);
+    // A NULL is kept only where a missing entry would read as something else.
+    if (!IsNull(row[i]) || !IsNull(missing_[i])) columns.emplace_back(column(i).id(), row[i]);
   }
   std::sort(columns.begin(), columns.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   std::string out;
-  sql::EncodeRow(columns, &out);
+  sql::EncodeRow(columns, &out, NullColumns::kWrite);
   return out;
 }
 
@@ -136,7 +175,7 @@ absl::StatusOr<std::vector<Value>> TableInfo::DecodeRow(absl::string_view stored
         sqlstate::kInternalError,
         absl::StrCat("a row of table ", name(), " is corrupt: ", columns.status().message()));
   }
-  std::vector<Value> row(num_columns(), Null{});
+  std::vector<Value> row = missing_;  // what a column without an entry reads
   for (auto& [id, value] : *columns) {
     // A column dropped since is skipped; ids are never reused.
     if (id < position_of_id_.size() && position_of_id_[id] >= 0) {

@@ -51,6 +51,9 @@ class TableInfo {
   const sqlpb::ColumnDescriptor& column(int i) const { return desc_.columns(i); }
   Affinity affinity(int i) const { return affinity_[i]; }
   Collation collation(int i) const { return collation_[i]; }
+  // What a row without an entry for column i reads (its descriptor's missing_value;
+  // NULL when unset). See EncodeRow.
+  const Value& missing_value(int i) const { return missing_[i]; }
   // Descriptor positions of the primary key's columns, in key order.
   const std::vector<int>& pk_columns() const { return pk_columns_; }
   // The position of the INTEGER PRIMARY KEY or hidden rowid column; -1 if none.
@@ -85,8 +88,11 @@ class TableInfo {
   // "t.a, t.b": the columns of a constraint, as SQLite names them in errors.
   std::string ConstraintColumns(const std::vector<int>& positions) const;
 
+  // NULL columns are left out, except those with a non-NULL missing value (added by
+  // ALTER TABLE with a DEFAULT), which get an explicit NULL entry: for them a missing
+  // entry means "written before the column existed" and reads as the missing value.
   std::string EncodeRow(const std::vector<Value>& row) const;
-  // Columns missing from the stored value read as NULL.
+  // Columns missing from the stored value read as their missing value (NULL for most).
   absl::StatusOr<std::vector<Value>> DecodeRow(absl::string_view stored) const;
 
  private:
@@ -95,6 +101,7 @@ class TableInfo {
   sqlpb::TableDescriptor desc_;
   std::vector<Affinity> affinity_;
   std::vector<Collation> collation_;
+  std::vector<Value> missing_;  // per position: the column's missing value
   std::vector<int> pk_columns_;
   std::vector<IndexInfo> indexes_;
   std::vector<int> position_of_id_;  // column id -> position (-1: none)
@@ -103,6 +110,10 @@ class TableInfo {
   std::string rows_start_;
   std::string rows_end_;
 };
+
+// A value as a descriptor stores it (sqlpb::Value; unset is NULL), and back.
+sqlpb::Value ValueToProto(const Value& v);
+Value ValueFromProto(const sqlpb::Value& v);
 
 // "name" quoted as an SQL identifier.
 std::string QuoteIdentifier(absl::string_view name);
