@@ -11,6 +11,7 @@
 #include "base/limits.h"
 #include "base/random.h"
 #include "sql/catalog.h"
+#include "sql/introspection.h"
 #include "sql/row_id.h"
 #include "sql/sqlstate.h"
 #include "sql/statement_text.h"
@@ -74,6 +75,15 @@ absl::Status Session::Init() {
   if (!shadow.ok()) return shadow.status();
   shadow_ = std::move(*shadow);
   if (absl::Status s = RegisterModule(db_.get(), this); !s.ok()) return s;
+  // The introspection tables read tables_: the schema loaded for the statement's
+  // transaction, the one the statement itself runs under.
+  if (absl::Status s = RegisterIntrospection(
+          db_.get(), {.tables = [this]() -> const TablesById& { return tables_; },
+                      .cluster_info = options_.cluster_info,
+                      .on_error = [this](absl::Status e) { SetError(std::move(e)); }});
+      !s.ok()) {
+    return s;
+  }
   sqlite3_set_authorizer(db_.get(), &Session::Authorize, this);
   return absl::OkStatus();
 }
@@ -567,6 +577,41 @@ absl::StatusOr<ScanPage> Session::Scan(absl::string_view start_in, absl::string_
   while (i < rows->size() || (ws != write_set_.End() && ws->first < page_end)) {
     const bool ws_here = ws != write_set_.End() && ws->first < page_end;
     if (ws_here && (i >= rows->size() || ws->first <= (*rows)[i].key)) {
+      if (i < rows->size() && ws->first == (*rows)[i].key) ++i;  // overridden
+      if (ws->second.has_value()) page.rows.push_back(kv::KeyValue{ws->first, *ws->second});
+      ++ws;
+    } else {
+      page.rows.push_back(std::move((*rows)[i++]));
+    }
+  }
+  return page;
+}
+
+absl::StatusOr<ScanPage> Session::ReverseScan(absl::string_view start_in, absl::string_view end_in,
+                                              int64_t max_rows) {
+  if (absl::Status s = CheckInterrupted(); !s.ok()) return s;
+  const std::string start(ClampedStart(start_in));
+  const std::string end(ClampedEnd(end_in));
+  if (txn_ == nullptr || kv_failed_) {
+    return SqlError(sqlstate::kInFailedTransaction, "no open transaction");
+  }
+  absl::StatusOr<std::vector<kv::KeyValue>> rows = txn_->ReverseScan(start, end, max_rows);
+  if (!rows.ok()) return KvError(rows.status());
+  ScanPage page;
+  // The page covers [page_start, end); a full one leaves [start, page_start).
+  const bool full = static_cast<int64_t>(rows->size()) >= max_rows;
+  const std::string page_start = full ? rows->back().key : start;
+  if (full) page.resume_key = page_start;
+  // Merge the write set's entries in [page_start, end), descending, over the rows.
+  std::vector<std::pair<std::string, std::optional<std::string>>> writes;
+  for (auto it = write_set_.RangeBegin(page_start); it != write_set_.End() && it->first < end;
+       ++it) {
+    writes.emplace_back(it->first, it->second);
+  }
+  auto ws = writes.rbegin();
+  size_t i = 0;
+  while (i < rows->size() || ws != writes.rend()) {
+    if (ws != writes.rend() && (i >= rows->size() || ws->first >= (*rows)[i].key)) {
       if (i < rows->size() && ws->first == (*rows)[i].key) ++i;  // overridden
       if (ws->second.has_value()) page.rows.push_back(kv::KeyValue{ws->first, *ws->second});
       ++ws;
