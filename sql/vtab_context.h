@@ -27,7 +27,8 @@
 namespace rangedb::sql {
 
 // One page of a merged scan: the rows, and where the next page starts (empty when
-// the span is done).
+// the span is done): a forward scan's next page starts at resume_key, a reverse
+// scan's ends (exclusive) at it.
 struct ScanPage {
   std::vector<kv::KeyValue> rows;
   std::string resume_key;
@@ -49,6 +50,10 @@ class VtabContext {
   // about max_rows from the key space per page.
   [[nodiscard]] virtual absl::StatusOr<ScanPage> Scan(absl::string_view start,
                                                       absl::string_view end, int64_t max_rows) = 0;
+  // The same, descending: the page's rows are the last ones of [start, end).
+  [[nodiscard]] virtual absl::StatusOr<ScanPage> ReverseScan(absl::string_view start,
+                                                             absl::string_view end,
+                                                             int64_t max_rows) = 0;
   // The last row in [start, end), the session's own writes included.
   [[nodiscard]] virtual absl::StatusOr<std::optional<kv::KeyValue>> Last(absl::string_view start,
                                                                          absl::string_view end) = 0;

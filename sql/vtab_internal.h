@@ -26,8 +26,12 @@ struct Cursor : sqlite3_vtab_cursor {
   const IndexInfo* index = nullptr;  // null: the rows themselves are scanned
   std::vector<kv::KeyValue> rows;    // the current page: (row key, row value)
   size_t pos = 0;
-  std::string resume_key;  // where the next page starts; empty: no more pages
+  // Where the next page starts (forward) or ends (reverse); empty: no more pages.
+  std::string resume_key;
+  std::string start;  // the span [start, end)
   std::string end;
+  bool reverse = false;        // rows in descending key order (an ORDER BY … DESC consumed)
+  int64_t page_rows = 0;       // the next page's size: small first, for LIMIT and joins
   std::vector<Value> current;  // rows[pos] decoded
   bool decoded = false;
 };
@@ -46,7 +50,8 @@ std::string PrefixEnd(std::string prefix);
 int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info);
 int Filter(sqlite3_vtab_cursor* base, int idx_num, const char* idx_str, int argc,
            sqlite3_value** argv);
-// Moves the cursor to the first row at or after its position, loading pages.
+// Moves the cursor to its next row in scan order at or after its position, loading
+// pages.
 absl::Status Settle(Vtab* vtab, Cursor* cursor);
 int Update(sqlite3_vtab* base, int argc, sqlite3_value** argv, sqlite3_int64* rowid);
 

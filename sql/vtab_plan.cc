@@ -15,10 +15,11 @@ namespace {
 
 // The plan in idxNum: bits 0-7 the number of leading columns fixed by equality;
 // bits 8-9 the lower bound's op on the next column (0 none, 1 >, 2 >=); bits 10-11
-// the upper bound's (0 none, 1 <, 2 <=); bits 16 and up the secondary index's
-// ordinal + 1 (0: the primary key).
+// the upper bound's (0 none, 1 <, 2 <=); bit 12 set for a descending scan; bits 16
+// and up the secondary index's ordinal + 1 (0: the primary key).
 constexpr int kLowerShift = 8;
 constexpr int kUpperShift = 10;
+constexpr int kReverseBit = 1 << 12;
 constexpr int kIndexShift = 16;
 enum BoundOp { kNoBound = 0, kStrict = 1, kInclusive = 2 };
 
@@ -27,6 +28,9 @@ enum BoundOp { kNoBound = 0, kStrict = 1, kInclusive = 2 };
 constexpr double kRoundTripCost = 100;
 constexpr double kRowCost = 2;
 constexpr double kRowsPerPage = 1000;
+// A scan's first page, doubled for each next one up to kv::kScanPageRows: a scan cut
+// short (LIMIT, EXISTS, a join's inner lookup) reads little more than it returns.
+constexpr int64_t kFirstPageRows = 64;
 
 // One access path: a key order (the primary key's or an index's), with the
 // constraints it uses.
@@ -37,6 +41,7 @@ struct Plan {
   std::vector<int> constraints;   // aConstraint positions, in argv order
   std::vector<std::string> used;  // "a=?", for idxStr
   bool point = false;             // at most one row
+  int order = 0;                  // the ORDER BY it yields: 1 ascending, -1 descending, 0 none
   double rows = 0;
   double cost = 0;
 };
@@ -116,6 +121,47 @@ Plan PlanFor(const TableInfo& table, sqlite3_index_info* info, int index_ordinal
   return plan;
 }
 
+// Whether scanning plan's key order (columns, under collations) in one direction
+// yields the rows in the order of the query's ORDER BY: 1 ascending, -1 descending,
+// 0 not (SQLite then sorts). Key columns fixed by equality are constant and may
+// appear anywhere in the ORDER BY. `unique`: no two rows share the key columns, so
+// terms after all of them are already satisfied. A DISTINCT query (vtab_distinct 2
+// or 3) is left to SQLite; GROUP BY (1) is satisfied by sorted output.
+int ConsumedOrder(const TableInfo& table, sqlite3_index_info* info, const Plan& plan,
+                  const std::vector<int>& columns, const std::vector<Collation>& collations,
+                  bool unique) {
+  if (info->nOrderBy == 0 || sqlite3_vtab_distinct(info) >= 2) return 0;
+  size_t k = static_cast<size_t>(plan.n_eq);
+  int direction = 0;
+  for (int i = 0; i < info->nOrderBy; ++i) {
+    const auto& term = info->aOrderBy[i];
+    const int pos = term.iColumn - 1;  // descriptor position; -1: the hidden key column
+    if (pos < 0) return 0;
+    bool fixed = false;
+    for (int e = 0; e < plan.n_eq; ++e) fixed |= columns[e] == pos;
+    if (fixed) continue;
+    if (k >= columns.size()) return unique ? (direction == 0 ? 1 : direction) : 0;
+    // SQLite sorts by the column's declared collation; the key by the key column's.
+    if (columns[k] != pos || table.collation(pos) != collations[k]) return 0;
+    const int d = term.desc ? -1 : 1;
+    if (direction != 0 && d != direction) return 0;
+    direction = d;
+    ++k;
+  }
+  return direction == 0 ? 1 : direction;
+}
+
+// Whether the scan may widen past the equality prefix: a TEXT or untyped key column
+// compared with a number cannot narrow the span (KeyValueFor), so rows of several
+// key values come back and neither "at most one row" nor the order beyond them holds.
+bool MayWiden(const TableInfo& table, const std::vector<int>& columns, int n_eq) {
+  for (int k = 0; k < n_eq; ++k) {
+    const Affinity a = table.affinity(columns[k]);
+    if (a == Affinity::kText || a == Affinity::kBlob) return true;
+  }
+  return false;
+}
+
 // The value a constraint compares with, as the key stores it; nullopt when the
 // key order cannot answer for it (the span is then widened).
 std::optional<Value> KeyValueFor(const TableInfo& table, int pos, Value v) {
@@ -137,10 +183,14 @@ std::optional<Value> KeyValueFor(const TableInfo& table, int pos, Value v) {
   return std::nullopt;
 }
 
-// Reads one page of the cursor's span from start: rows, or index entries and then
-// the rows they point at.
-absl::Status LoadPage(Vtab* vtab, Cursor* cursor, absl::string_view start) {
-  absl::StatusOr<ScanPage> page = vtab->context->Scan(start, cursor->end, kv::kScanPageRows);
+// Reads the cursor's next page from bound (its start, or for a reverse scan its
+// end): rows, or index entries and then the rows they point at.
+absl::Status LoadPage(Vtab* vtab, Cursor* cursor, absl::string_view bound) {
+  const int64_t rows = cursor->page_rows;
+  cursor->page_rows = std::min<int64_t>(rows * 2, kv::kScanPageRows);
+  absl::StatusOr<ScanPage> page = cursor->reverse
+                                      ? vtab->context->ReverseScan(cursor->start, bound, rows)
+                                      : vtab->context->Scan(bound, cursor->end, rows);
   if (!page.ok()) return page.status();
   cursor->pos = 0;
   cursor->decoded = false;
@@ -165,6 +215,43 @@ absl::Status LoadPage(Vtab* vtab, Cursor* cursor, absl::string_view start) {
   return absl::OkStatus();
 }
 
+// The query's LIMIT plus OFFSET when SQLite offers them as constraints and their
+// values are literals; -1 if unknown.
+int64_t RowsWanted(sqlite3_index_info* info) {
+  int64_t limit = -1, offset = 0;
+  for (int i = 0; i < info->nConstraint; ++i) {
+    const int op = info->aConstraint[i].op;
+    if (op != SQLITE_INDEX_CONSTRAINT_LIMIT && op != SQLITE_INDEX_CONSTRAINT_OFFSET) continue;
+    sqlite3_value* v = nullptr;
+    if (sqlite3_vtab_rhs_value(info, i, &v) != SQLITE_OK || v == nullptr ||
+        sqlite3_value_type(v) != SQLITE_INTEGER) {
+      if (op == SQLITE_INDEX_CONSTRAINT_LIMIT) return -1;
+      continue;
+    }
+    const int64_t n = std::max<int64_t>(0, sqlite3_value_int64(v));
+    (op == SQLITE_INDEX_CONSTRAINT_LIMIT ? limit : offset) = n;
+  }
+  return limit < 0 ? -1 : limit + offset;
+}
+
+// Adds to plan what the ORDER BY costs or saves: a plan in the wanted order may stop
+// after the rows a LIMIT wants; any other plan makes SQLite sort what it returns.
+void CostOrder(const TableInfo& table, sqlite3_index_info* info, const std::vector<int>& columns,
+               const std::vector<Collation>& collations, bool unique, int64_t wanted, Plan* plan) {
+  if (info->nOrderBy == 0) return;
+  if (!MayWiden(table, columns, plan->n_eq))
+    plan->order = ConsumedOrder(table, info, *plan, columns, collations, unique);
+  if (plan->order == 0) {
+    plan->cost += plan->rows * kRowCost;  // the sort
+    return;
+  }
+  if (wanted < 0 || wanted >= plan->rows) return;
+  // Only `wanted` rows (and their pages, and for an index their row reads) are read.
+  const double scale = std::max(1.0, static_cast<double>(wanted)) / plan->rows;
+  plan->cost = kRoundTripCost + (plan->cost - kRoundTripCost) * scale;
+  plan->rows = std::max(1.0, static_cast<double>(wanted));
+}
+
 }  // namespace
 
 int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
@@ -172,40 +259,43 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
   const TableInfo& table = *vtab->table;
   const double rows =
       table.desc().row_count_estimate() > 0 ? table.desc().row_count_estimate() : 100000.0;
+  const int64_t wanted = RowsWanted(info);
   std::vector<Collation> pk_collations;
   for (int pos : table.pk_columns()) pk_collations.push_back(table.collation(pos));
   Plan best = PlanFor(table, info, -1, table.pk_columns(), pk_collations, /*unique=*/true, rows);
+  CostOrder(table, info, table.pk_columns(), pk_collations, /*unique=*/true, wanted, &best);
   for (size_t i = 0; i < table.indexes().size(); ++i) {
     const IndexInfo& index = table.indexes()[i];
     if (index.desc->state() != sqlpb::IndexDescriptor::PUBLIC) continue;
     Plan plan = PlanFor(table, info, static_cast<int>(i), index.columns, index.collations,
                         index.unique, rows);
-    if (plan.constraints.empty()) continue;  // a full scan reads the rows directly
+    // A unique index's entries with a NULL are not unique (IndexInfo): never "unique"
+    // for the order beyond its columns.
+    CostOrder(table, info, index.columns, index.collations, /*unique=*/false, wanted, &plan);
+    // Without a constraint or an order to give, a full scan reads the rows directly.
+    if (plan.constraints.empty() && plan.order == 0) continue;
     if (plan.cost < best.cost) best = std::move(plan);
   }
   for (size_t i = 0; i < best.constraints.size(); ++i) {
     info->aConstraintUsage[best.constraints[i]].argvIndex = static_cast<int>(i) + 1;
   }
   info->idxNum = best.n_eq | (best.lower << kLowerShift) | (best.upper << kUpperShift) |
-                 ((best.index + 1) << kIndexShift);
-  // At most one row only if xFilter can never widen the point read to a scan: a
-  // TEXT or untyped key column compared with a number does (KeyValueFor).
-  bool may_widen = false;
+                 (best.order < 0 ? kReverseBit : 0) | ((best.index + 1) << kIndexShift);
+  if (best.order != 0) info->orderByConsumed = 1;
   const std::vector<int>& key_columns =
       best.index < 0 ? table.pk_columns() : table.indexes()[best.index].columns;
-  for (int k = 0; k < best.n_eq; ++k) {
-    const Affinity a = table.affinity(key_columns[k]);
-    if (a == Affinity::kText || a == Affinity::kBlob) may_widen = true;
-  }
-  if (best.point && !may_widen) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+  // At most one row only if xFilter can never widen the point read to a scan.
+  if (best.point && !MayWiden(table, key_columns, best.n_eq))
+    info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
   info->estimatedRows = static_cast<sqlite3_int64>(best.rows);
   info->estimatedCost = best.cost;
-  std::string what = best.index < 0
-                         ? "PRIMARY KEY"
+  // For EXPLAIN QUERY PLAN: "PRIMARY KEY (a=?)", "INDEX t_b (b>?) ORDER DESC",
+  // "FULL SCAN ORDER" (docs/sql.md "Planning").
+  std::string plan = best.index < 0
+                         ? std::string(best.used.empty() ? "FULL SCAN" : "PRIMARY KEY")
                          : absl::StrCat("INDEX ", table.indexes()[best.index].desc->name());
-  const std::string plan = best.used.empty()
-                               ? std::string("FULL SCAN")
-                               : absl::StrCat(what, " (", absl::StrJoin(best.used, ", "), ")");
+  if (!best.used.empty()) absl::StrAppend(&plan, " (", absl::StrJoin(best.used, ", "), ")");
+  if (best.order != 0) absl::StrAppend(&plan, best.order < 0 ? " ORDER DESC" : " ORDER");
   info->idxStr = sqlite3_mprintf("%s", plan.c_str());
   info->needToFreeIdxStr = 1;
   return SQLITE_OK;
@@ -232,6 +322,8 @@ int Filter(sqlite3_vtab_cursor* base, int idx_num, const char*, int argc, sqlite
   const int lower = (idx_num >> kLowerShift) & 3;
   const int upper = (idx_num >> kUpperShift) & 3;
   const int index_ordinal = (idx_num >> kIndexShift) - 1;
+  cursor->reverse = (idx_num & kReverseBit) != 0;
+  cursor->page_rows = kFirstPageRows;
   cursor->index = index_ordinal >= 0 ? &table.indexes().at(index_ordinal) : nullptr;
   const std::vector<int>& columns = cursor->index ? cursor->index->columns : table.pk_columns();
   auto collation = [&](int k) {
@@ -291,8 +383,10 @@ int Filter(sqlite3_vtab_cursor* base, int idx_num, const char*, int argc, sqlite
     if (!bound(lower, true) || !bound(upper, false)) return SQLITE_OK;
   }
   if (start >= end) return SQLITE_OK;
+  cursor->start = start;
   cursor->end = end;
-  if (absl::Status s = LoadPage(vtab, cursor, start); !s.ok()) return Fail(vtab, s);
+  if (absl::Status s = LoadPage(vtab, cursor, cursor->reverse ? end : start); !s.ok())
+    return Fail(vtab, s);
   if (absl::Status s = Settle(vtab, cursor); !s.ok()) return Fail(vtab, s);
   return SQLITE_OK;
 }
