@@ -7,9 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "node/node.h"
+#include "node/sql_cluster_info.h"
 #include "proto/sql.grpc.pb.h"
 #include "spdlog/spdlog.h"
 #include "sql/sqlstate.h"
+#include "sql/statement_deadline.h"
 #include "sql/statement_text.h"
 
 namespace rangedb {
@@ -108,71 +110,6 @@ class StreamSink final : public sql::RowSink {
   size_t pending_bytes_ = 0;
 };
 
-// The statement deadline of one session: one thread for the session's life (not
-// one per request), armed with a request's deadline and disarmed when it ends;
-// when a deadline passes it interrupts the session's running statement.
-class StatementDeadline {
- public:
-  StatementDeadline(TimeSource* time, sql::Session* session)
-      : time_(time), session_(session), thread_([this] { Loop(); }) {}
-  ~StatementDeadline() {
-    {
-      absl::MutexLock lock(&mu_);
-      stop_ = true;
-    }
-    thread_.join();
-  }
-
-  void Arm(absl::Time deadline) {
-    absl::MutexLock lock(&mu_);
-    deadline_ = deadline;
-    armed_ = true;
-    fired_ = false;
-    ++generation_;
-  }
-  // Whether the deadline passed (and interrupted the statement) since Arm.
-  bool Disarm() {
-    absl::MutexLock lock(&mu_);
-    armed_ = false;
-    ++generation_;
-    return fired_;
-  }
-
- private:
-  bool Changed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stop_ || generation_ != waiting_;
-  }
-  bool ArmedOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || armed_; }
-
-  void Loop() {
-    absl::MutexLock lock(&mu_);
-    while (!stop_) {
-      if (!armed_) {
-        mu_.Await(absl::Condition(this, &StatementDeadline::ArmedOrStopping));
-        continue;
-      }
-      waiting_ = generation_;
-      if (!time_->AwaitWithDeadline(&mu_, absl::Condition(this, &StatementDeadline::Changed),
-                                    deadline_)) {
-        fired_ = true;
-        armed_ = false;
-        session_->Interrupt();
-      }
-    }
-  }
-
-  TimeSource* const time_;
-  sql::Session* const session_;
-  absl::Mutex mu_;
-  absl::Time deadline_ ABSL_GUARDED_BY(mu_);
-  bool armed_ ABSL_GUARDED_BY(mu_) = false;
-  bool fired_ ABSL_GUARDED_BY(mu_) = false;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t waiting_ ABSL_GUARDED_BY(mu_) = 0;
-  std::thread thread_;  // last: starts after the fields it reads
-};
-
 // Whether sql holds no statement: only white space, comments and semicolons.
 bool NoStatementLeft(absl::string_view sql) {
   sql = sql::SkipSpaceAndComments(sql);
@@ -182,7 +119,7 @@ bool NoStatementLeft(absl::string_view sql) {
 
 class SqlService final : public sqlpb::SQL::Service {
  public:
-  explicit SqlService(Node* node) : node_(node) {}
+  explicit SqlService(Node* node) : node_(node), cluster_info_(node) {}
 
   grpc::Status Session(grpc::ServerContext* context, Stream* stream) override {
     if (node_->node_id() == 0) {
@@ -192,6 +129,7 @@ class SqlService final : public sqlpb::SQL::Service {
     sql::SessionOptions options;
     options.sender = node_->local_sender();
     options.node_id = node_->node_id();
+    options.cluster_info = &cluster_info_;
     HybridLogicalClock* clock = node_->clock();
     options.wall_micros = [clock] { return clock->Now().wall_ns / 1000; };
     absl::StatusOr<std::unique_ptr<sql::Session>> opened = sql::Session::Open(std::move(options));
@@ -206,7 +144,7 @@ class SqlService final : public sqlpb::SQL::Service {
                           std::string(s.message()));
     }
 
-    StatementDeadline deadline(node_->options().time, session);
+    sql::StatementDeadline deadline(node_->options().time, session);
     std::atomic<bool> client_gone{false};
     // The reader: requests into a bounded queue; cancels act at once.
     absl::Mutex mu;
@@ -260,7 +198,7 @@ class SqlService final : public sqlpb::SQL::Service {
 
  private:
   // Runs every statement of request; false if the stream broke.
-  bool RunRequest(Stream* stream, sql::Session* session, StatementDeadline* deadline,
+  bool RunRequest(Stream* stream, sql::Session* session, sql::StatementDeadline* deadline,
                   const std::atomic<bool>& client_gone, const sqlpb::SqlRequest& request) {
     std::vector<sql::Parameter> params;
     for (const sqlpb::Parameter& p : request.statement().parameters()) {
@@ -342,6 +280,7 @@ class SqlService final : public sqlpb::SQL::Service {
   }
 
   Node* const node_;
+  SqlClusterInfo cluster_info_;  // rangedb_ranges, rangedb_nodes of every session
 };
 
 }  // namespace

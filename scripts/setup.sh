@@ -10,6 +10,7 @@ PACKAGES=(
   librocksdb-dev libabsl-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev libedit-dev nlohmann-json3-dev libssl-dev
+  libclang-rt-14-dev
   curl
 )
 

@@ -1,0 +1,5 @@
+CREATE TABLE IF NOT EXISTS f7 (i INTEGER, r REAL, t TEXT, b BLOB, n NUMERIC, PRIMARY KEY (t, i));
+INSERT INTO f7 VALUES ('5', '2.0', 5, x'', '1e3'), (9223372036854775807, 1e308, 'é', zeroblob(10), 'abc');
+INSERT INTO f7 VALUES (-9223372036854775808, -0.0, '', NULL, NULL);
+SELECT typeof(i), typeof(r), typeof(t), typeof(n), length(b) FROM f7 WHERE t >= '' ORDER BY t COLLATE RTRIM, i;
+SELECT CAST(r AS INTEGER), i / 0, i % 0, abs(-9223372036854775807 - 1) FROM f7;
