@@ -171,10 +171,15 @@ absl::StatusOr<kvpb::BatchResponse> Txn::Send(kvpb::BatchRequest batch, bool kee
 }
 
 absl::StatusOr<kvpb::BatchResponse> Txn::SendRead(const kvpb::RequestUnion& read) {
+  return SendReads({read}, nullptr);
+}
+
+absl::StatusOr<kvpb::BatchResponse> Txn::SendReads(const std::vector<kvpb::RequestUnion>& reads,
+                                                   bool* over_budget) {
   // Bounded: each round refreshes above one uncertain value, or fails.
   for (int round = 0;; ++round) {
     kvpb::BatchRequest batch;
-    *batch.add_requests() = read;
+    for (const kvpb::RequestUnion& read : reads) *batch.add_requests() = read;
     absl::StatusOr<kvpb::BatchResponse> resp =
         Send(std::move(batch), /*keep_open=*/true, /*errors_in_response=*/true);
     if (!resp.ok()) {
@@ -183,6 +188,12 @@ absl::StatusOr<kvpb::BatchResponse> Txn::SendRead(const kvpb::RequestUnion& read
     }
     if (!resp->has_error()) return resp;
     const kvpb::Error& error = resp->error();
+    if (over_budget != nullptr && reads.size() > 1 && !error.has_retry() &&
+        !error.has_ambiguous() &&
+        error.code() == static_cast<int>(absl::StatusCode::kInvalidArgument)) {
+      *over_budget = true;  // nothing was read: the whole batch was refused
+      return kv::ErrorToStatus(error);
+    }
     const bool uncertain =
         error.has_retry() && error.retry().reason() == kvpb::TransactionRetryError::UNCERTAINTY;
     if (!uncertain || round >= kMaxUncertaintyRefreshes) {
@@ -212,6 +223,63 @@ absl::StatusOr<std::optional<std::string>> Txn::Get(absl::string_view key) {
   const kvpb::GetResponse& got = resp->responses(0).get();
   if (!got.found()) return std::optional<std::string>();
   return std::optional<std::string>(got.value());
+}
+
+absl::StatusOr<std::vector<std::optional<std::string>>> Txn::GetMany(
+    absl::Span<const std::string> keys) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  std::vector<std::optional<std::string>> values(keys.size());
+  std::vector<std::string> unbuffered;
+  std::vector<size_t> positions;  // of unbuffered in keys
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (absl::Status s = CheckBound("the key", keys[i]); !s.ok()) return s;
+    if (auto it = buffer_.find(keys[i]); it != buffer_.end()) {
+      values[i] = it->second;
+      continue;
+    }
+    unbuffered.push_back(keys[i]);
+    positions.push_back(i);
+  }
+  for (size_t first = 0; first < unbuffered.size(); first += kGetManyBatchKeys) {
+    const size_t n = std::min(kGetManyBatchKeys, unbuffered.size() - first);
+    std::vector<std::string> chunk(unbuffered.begin() + first, unbuffered.begin() + first + n);
+    std::vector<std::optional<std::string>> got;
+    if (absl::Status s = GetUnbuffered(chunk, &got); !s.ok()) return s;
+    for (size_t j = 0; j < n; ++j) values[positions[first + j]] = std::move(got[j]);
+  }
+  return values;
+}
+
+absl::Status Txn::GetUnbuffered(const std::vector<std::string>& keys,
+                                std::vector<std::optional<std::string>>* values) {
+  std::vector<kvpb::RequestUnion> reads(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) reads[i].mutable_get()->set_key(keys[i]);
+  bool over_budget = false;
+  absl::StatusOr<kvpb::BatchResponse> resp = SendReads(reads, &over_budget);
+  if (over_budget) {
+    // Large values: halves, down to single Gets if need be (bounded: log2 of n).
+    const size_t half = keys.size() / 2;
+    std::vector<std::string> low(keys.begin(), keys.begin() + half);
+    std::vector<std::string> high(keys.begin() + half, keys.end());
+    std::vector<std::optional<std::string>> high_values;
+    if (absl::Status s = GetUnbuffered(low, values); !s.ok()) return s;
+    if (absl::Status s = GetUnbuffered(high, &high_values); !s.ok()) return s;
+    for (auto& v : high_values) values->push_back(std::move(v));
+    return absl::OkStatus();
+  }
+  if (!resp.ok()) return resp.status();
+  if (resp->responses_size() != static_cast<int>(keys.size())) {
+    Abandon();
+    return absl::InternalError(absl::StrCat("a batch of ", keys.size(), " Gets got ",
+                                            resp->responses_size(), " responses"));
+  }
+  values->clear();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    NoteRead(keys[i]);
+    const kvpb::GetResponse& got = resp->responses(static_cast<int>(i)).get();
+    values->push_back(got.found() ? std::optional<std::string>(got.value()) : std::nullopt);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<kv::KeyValue>> Txn::Scan(absl::string_view start, absl::string_view end,
@@ -252,9 +320,19 @@ absl::StatusOr<std::vector<kv::KeyValue>> Txn::ScanImpl(absl::string_view start,
     for (const kvpb::KeyValue& kv : page.rows()) rows.push_back({kv.key(), kv.value()});
     const bool done =
         !page.has_resume() || (limit > 0 && static_cast<int64_t>(rows.size()) >= limit);
-    // What was read: up to the resume key (the whole span when done).
+    // What was read: up to the resume key; when done, the whole span, or, cut short
+    // by the limit, through the last row only (the keys past it were not seen, and
+    // a read span over them would make every later write there a conflict).
     if (done) {
-      NoteRead(lo, hi);
+      if (page.has_resume() && !rows.empty()) {
+        if (reverse) {
+          NoteRead(rows.back().key, hi);
+        } else {
+          NoteRead(lo, rows.back().key + std::string(1, '\0'));
+        }
+      } else {
+        NoteRead(lo, hi);
+      }
       return rows;
     }
     if (reverse) {

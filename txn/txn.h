@@ -57,6 +57,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "base/backoff.h"
@@ -103,6 +104,13 @@ class Txn {
   Txn& operator=(const Txn&) = delete;
 
   [[nodiscard]] absl::StatusOr<std::optional<std::string>> Get(absl::string_view key);
+  // The values of keys, in their order (nullopt: no value), as Get would read each,
+  // but in one round trip per kGetManyBatchKeys keys (the gateway splits a batch
+  // across ranges). A batch whose values pass the response budget
+  // (kResponseTargetBytes) is read again in halves.
+  [[nodiscard]] absl::StatusOr<std::vector<std::optional<std::string>>> GetMany(
+      absl::Span<const std::string> keys);
+  static constexpr size_t kGetManyBatchKeys = 64;  // within limits::kMaxBatchRequests
   // Rows in [start, end), ascending (Scan) or descending (ReverseScan), at most limit
   // (0 = all; held in memory).
   [[nodiscard]] absl::StatusOr<std::vector<kv::KeyValue>> Scan(absl::string_view start,
@@ -155,6 +163,14 @@ class Txn {
   // Runs a read; on an uncertainty error refreshes above the uncertain value and
   // reads again (bounded).
   absl::StatusOr<kvpb::BatchResponse> SendRead(const kvpb::RequestUnion& read);
+  // The same for a batch of reads. A batch of several refused as a whole with
+  // InvalidArgument (the response budget: ranges/evaluate.h ReadBudget) leaves the
+  // Txn open and sets *over_budget, so that the caller can send fewer at a time.
+  absl::StatusOr<kvpb::BatchResponse> SendReads(const std::vector<kvpb::RequestUnion>& reads,
+                                                bool* over_budget);
+  // GetMany of keys none of which is buffered.
+  absl::Status GetUnbuffered(const std::vector<std::string>& keys,
+                             std::vector<std::optional<std::string>>* values);
   absl::StatusOr<std::vector<kv::KeyValue>> ScanImpl(absl::string_view start, absl::string_view end,
                                                      int64_t limit, bool reverse);
   // Lays the buffered writes (those in [start, end) when end is given, else all) as

@@ -7,14 +7,17 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "base/kv_api.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "txn/heartbeater.h"
 #include "txn/testing/fake_sender.h"
@@ -111,6 +114,77 @@ TEST_F(TxnTest, ReadsSeeTheTransactionsOwnBufferedWrites) {
   EXPECT_EQ(Kinds(sender_.requests()[2]), "get");
 }
 
+// GetMany: one batch per kGetManyBatchKeys unbuffered keys, answers in the keys'
+// order, buffered keys answered from the buffer, every key read noted (the commit's
+// refresh covers them).
+TEST_F(TxnTest, GetManyReadsManyKeysPerRoundTripInTheirOrder) {
+  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    kvpb::BatchResponse resp = FakeSender::Ok(b);
+    for (int i = 0; i < b.requests_size(); ++i) {
+      const std::string& key = b.requests(i).get().key();
+      if (key.back() != '0') {  // keys ending in 0 have no value
+        resp.mutable_responses(i)->mutable_get()->set_found(true);
+        resp.mutable_responses(i)->mutable_get()->set_value("v" + key);
+      }
+    }
+    return resp;
+  });
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.Put("k005", "mine").ok());
+  ASSERT_TRUE(t.Delete("k007").ok());
+  std::vector<std::string> keys;
+  for (int i = 139; i >= 0; --i) keys.push_back(absl::StrFormat("k%03d", i));
+  absl::StatusOr<std::vector<std::optional<std::string>>> values = t.GetMany(keys);
+  ASSERT_TRUE(values.ok()) << values.status();
+  ASSERT_EQ(values->size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    std::optional<std::string> want = "v" + keys[i];
+    if (keys[i] == "k005") want = "mine";
+    if (keys[i] == "k007" || keys[i].back() == '0') want = std::nullopt;
+    EXPECT_EQ((*values)[i], want) << keys[i];
+  }
+  // 138 keys to the server: 64 + 64 + 10, Gets only.
+  std::vector<kvpb::BatchRequest> sent = sender_.non_heartbeats();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].requests_size(), 64);
+  EXPECT_EQ(sent[1].requests_size(), 64);
+  EXPECT_EQ(sent[2].requests_size(), 10);
+  for (const kvpb::BatchRequest& b : sent) {
+    for (const kvpb::RequestUnion& r : b.requests()) {
+      EXPECT_TRUE(r.has_get());
+      EXPECT_NE(r.get().key(), "k005");
+      EXPECT_NE(r.get().key(), "k007");
+    }
+  }
+}
+
+// A batch refused for its response budget (InvalidArgument for the whole batch) is
+// read again in halves; the transaction stays open and every value comes back.
+TEST_F(TxnTest, GetManyOverTheResponseBudgetReadsInHalves) {
+  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    kvpb::BatchResponse resp = FakeSender::Ok(b);
+    if (b.requests_size() > 8) {  // as if every value were half a megabyte
+      resp.clear_responses();
+      resp.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
+      resp.mutable_error()->set_message("the batch's results reached the response limit");
+      return resp;
+    }
+    for (int i = 0; i < b.requests_size(); ++i) {
+      resp.mutable_responses(i)->mutable_get()->set_found(true);
+      resp.mutable_responses(i)->mutable_get()->set_value(b.requests(i).get().key());
+    }
+    return resp;
+  });
+  Txn t(&sender_, Options());
+  std::vector<std::string> keys;
+  for (int i = 0; i < 40; ++i) keys.push_back(absl::StrFormat("k%02d", i));
+  absl::StatusOr<std::vector<std::optional<std::string>>> values = t.GetMany(keys);
+  ASSERT_TRUE(values.ok()) << values.status();
+  for (size_t i = 0; i < keys.size(); ++i) EXPECT_EQ((*values)[i], keys[i]);
+  for (const kvpb::BatchRequest& b : sender_.non_heartbeats()) EXPECT_LE(b.requests_size(), 40);
+  EXPECT_TRUE(t.Commit().ok()) << "the refused batches did not finish the transaction";
+}
+
 TEST_F(TxnTest, ReadOnlyCommitSendsNothing) {
   Txn t(&sender_, Options());
   ASSERT_TRUE(t.Get("x").ok());
@@ -161,6 +235,50 @@ TEST_F(TxnTest, PushedReadRefreshesItsReadSpansBeforeTheCommit) {
       << "the commit goes out at the refreshed timestamp";
   EXPECT_EQ(t.refreshes(), 1);
   EXPECT_EQ(t.commit_timestamp().wall_ns, kPushedNs);
+}
+
+// A scan cut short by its limit read only through its last row: the refresh covers
+// that much, so a later write past it (by anyone) is no conflict. Forward and
+// reverse; a scan that ran to its end still covers its whole span.
+TEST_F(TxnTest, AScanCutShortByItsLimitReadsThroughItsLastRowOnly) {
+  constexpr int64_t kPushedNs = 2000;
+  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    kvpb::BatchResponse r = FakeSender::Ok(b);
+    if (Kinds(b) != "scan") return r;
+    r.mutable_txn()->mutable_write_timestamp()->set_wall_time_ns(kPushedNs);
+    const kvpb::ScanRequest& scan = b.requests(0).scan();
+    kvpb::ScanResponse* page = r.mutable_responses(0)->mutable_scan();
+    // Rows "b", "c" ascending or "x", "w" descending; more follow, but for max_keys.
+    const std::vector<std::string> keys =
+        scan.reverse() ? std::vector<std::string>{"x", "w"} : std::vector<std::string>{"b", "c"};
+    for (int i = 0; i < std::min<int64_t>(scan.max_keys(), 2); ++i) {
+      kvpb::KeyValue* kv = page->add_rows();
+      kv->set_key(keys[i]);
+      kv->set_value("v");
+    }
+    if (scan.max_keys() <= 2) {
+      page->set_has_resume(true);
+      page->set_resume_key(scan.reverse() ? "w" : std::string("c\0", 2));
+    }
+    return r;
+  });
+  Txn t(&sender_, Options());
+  ASSERT_TRUE(t.Scan("a", "m", 2).ok());
+  ASSERT_TRUE(t.ReverseScan("n", "z", 2).ok());
+  ASSERT_TRUE(t.Scan("p", "q", 0).ok());  // to its end
+  ASSERT_TRUE(t.Put("k", "1").ok());
+  ASSERT_TRUE(t.Commit().ok());
+  std::vector<std::pair<std::string, std::string>> refreshed;
+  for (const kvpb::BatchRequest& b : sender_.non_heartbeats()) {
+    for (const kvpb::RequestUnion& r : b.requests()) {
+      if (r.has_refresh()) refreshed.emplace_back(r.refresh().key(), r.refresh().end_key());
+    }
+  }
+  std::sort(refreshed.begin(), refreshed.end());
+  EXPECT_THAT(refreshed, ::testing::ElementsAre(
+                             std::pair<std::string, std::string>("a", std::string("c\0", 2)),
+                             std::pair<std::string, std::string>("p", "q"),
+                             std::pair<std::string, std::string>("w", "z")));
 }
 
 TEST_F(TxnTest, CommitPushedByTheServerRefreshesAndCommitsAgain) {
