@@ -189,6 +189,8 @@ class Session final : private VtabContext {
   // VtabContext.
   std::shared_ptr<const TableInfo> Table(uint64_t id) override;
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) override;
+  absl::StatusOr<std::vector<std::optional<std::string>>> GetMany(
+      const std::vector<std::string>& keys) override;
   absl::StatusOr<ScanPage> Scan(absl::string_view start, absl::string_view end,
                                 int64_t max_rows) override;
   absl::StatusOr<ScanPage> ReverseScan(absl::string_view start, absl::string_view end,

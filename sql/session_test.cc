@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ranges/local_sender.h"
@@ -22,6 +23,7 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 // A Sender that fails every batch while `fail` is set (as an unreachable key space).
 class FlakySender final : public txn::Sender {
@@ -174,6 +176,49 @@ TEST_F(SessionTest, DdlWhoseTextIsNotUtf8IsRefusedAndTheCatalogStaysReadable) {
   ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, CAST(x'ff41' AS TEXT))");
   auto other = NewSession(2);
   EXPECT_THAT(*Query(*other, "SELECT a, length(b) FROM t"), ElementsAre("1|2"));
+}
+
+// Found by the differential test (seed 69): inside a transaction, a statement that
+// fails on something other than a conflict (a datatype mismatch) keeps its earlier
+// rows exactly when SQLite opened no statement journal for it. OR FAIL, OR IGNORE and
+// OR ROLLBACK never journal; OR REPLACE does when the table has a NOT NULL column
+// without a default or a CHECK (REPLACE may abort there). Expected rows are plain
+// SQLite 3.40's.
+TEST_F(SessionTest, AFailedStatementKeepsItsRowsOnlyWhereSqliteHasNoStatementJournal) {
+  auto s = NewSession();
+  struct Case {
+    const char* table;
+    const char* mode;
+    const char* rows;  // after the failed INSERT of (NULL, -4), (2.5, 13)
+  };
+  const Case cases[] = {
+      {"(c0 INTEGER, c1 INTEGER, PRIMARY KEY (c0))", "OR REPLACE", "1|1,2|-4"},
+      {"(c0 INTEGER, c1 INTEGER NOT NULL, PRIMARY KEY (c0))", "OR REPLACE", "1|1"},
+      {"(c0 INTEGER, c1 INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (c0))", "OR REPLACE", "1|1"},
+      {"(c0 INTEGER, c1 INTEGER CHECK (c1 < 100), PRIMARY KEY (c0))", "OR REPLACE", "1|1"},
+      {"(c0 INTEGER, \"check\" INTEGER, PRIMARY KEY (c0))", "OR REPLACE", "1|1,2|-4"},
+      {"(c0 INTEGER, c1 INTEGER CHECK (c1 < 100), PRIMARY KEY (c0))", "OR FAIL", "1|1,2|-4"},
+      {"(c0 INTEGER, c1 INTEGER CHECK (c1 < 100), PRIMARY KEY (c0))", "OR IGNORE", "1|1,2|-4"},
+      {"(c0 INTEGER, c1 INTEGER CHECK (c1 < 100), PRIMARY KEY (c0))", "OR ROLLBACK",
+       "1|1,2|-4"},
+      {"(c0 INTEGER, c1 INTEGER, PRIMARY KEY (c0))", "OR ABORT", "1|1"},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    const std::string t = absl::StrCat("j", n++);
+    SCOPED_TRACE(absl::StrCat(t, " ", c.table, " ", c.mode));
+    ASSERT_SQL_OK(*s, absl::StrCat("CREATE TABLE ", t, " ", c.table));
+    ASSERT_SQL_OK(*s, absl::StrCat("INSERT INTO ", t, " VALUES (1, 1)"));
+    ASSERT_SQL_OK(*s, "BEGIN");
+    EXPECT_EQ(StateOf(*s, absl::StrCat("INSERT ", c.mode, " INTO ", t,
+                                       " VALUES (NULL, -4), (2.5, 13)")),
+              "22000");
+    absl::StatusOr<std::vector<std::string>> rows =
+        Query(*s, absl::StrCat("SELECT * FROM ", t, " ORDER BY 1"));
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    EXPECT_EQ(absl::StrJoin(*rows, ","), c.rows);
+    ASSERT_SQL_OK(*s, "ROLLBACK");
+  }
 }
 
 TEST_F(SessionTest, ValuesCompareAsInSqlite) {
@@ -736,6 +781,69 @@ TEST_F(SessionTest, ParametersBindByPositionAndName) {
           .ok());
   EXPECT_THAT(*Query(*s, "SELECT v FROM t WHERE id = ?", {{"", int64_t{2}}}), ElementsAre("b"));
   EXPECT_THAT(*Query(*s, "SELECT * FROM t WHERE id = 99"), IsEmpty());
+}
+
+// Review of d398cd2/09f1b00. SQLite takes the collation of a PRIMARY KEY clause
+// (PRIMARY KEY (a COLLATE NOCASE)) for the key's uniqueness and order; the
+// descriptor keeps only the column's collation (BINARY), so 'A' and 'a' both go in
+// and the key order (which ORDER BY consumption trusts) is the wrong one.
+TEST_F(SessionTest, PrimaryKeyCollateClauseDecidesUniqueness) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE pk (a TEXT, b, PRIMARY KEY (a COLLATE NOCASE))");
+  ASSERT_SQL_OK(*s, "INSERT INTO pk VALUES ('A', 1)");
+  EXPECT_EQ(StateOf(*s, "INSERT INTO pk VALUES ('a', 2)"), sqlstate::kUniqueViolation);
+  ASSERT_SQL_OK(*s, "CREATE TABLE pw (a TEXT, b, PRIMARY KEY (a COLLATE NOCASE)) WITHOUT ROWID");
+  ASSERT_SQL_OK(*s, "INSERT INTO pw VALUES ('b', 1), ('C', 2), ('a', 3)");
+  EXPECT_EQ(StateOf(*s, "INSERT INTO pw VALUES ('B', 4)"), sqlstate::kUniqueViolation);
+  // As plain SQLite 3.40 answers.
+  EXPECT_THAT(*Query(*s, "SELECT a FROM pw ORDER BY a"), ElementsAre("C", "a", "b"));
+  EXPECT_THAT(*Query(*s, "SELECT a FROM pw ORDER BY a COLLATE NOCASE DESC"),
+              ElementsAre("C", "b", "a"));
+}
+
+// Review of 09f1b00: the LIMIT shortcut in CostOrder charges an ordered plan for
+// LIMIT rows only, even when a WHERE term the plan cannot use filters them. With
+// no row passing the filter, the ordered index scan reads every index entry and
+// every row through it, instead of one scan of the table and a sort.
+TEST_F(SessionTest, AnOrderedScanWithLimitIsNotChosenBlindToAResidualFilter) {
+  auto s = NewSession(1, /*flaky=*/false, /*hooked=*/true);
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (k INTEGER PRIMARY KEY, g TEXT, v)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_g ON t (g)");
+  ASSERT_SQL_OK(*s,
+                "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2000) "
+                "INSERT INTO t SELECT i, printf('g%05d', i), i FROM c");
+  auto batches_of = [&](const char* sql) {
+    std::atomic<int> batches{0};
+    hooked_->before = [&](const kvpb::BatchRequest&) { ++batches; };
+    auto r = Query(*s, sql);
+    hooked_->before = nullptr;
+    EXPECT_TRUE(r.ok()) << r.status();
+    EXPECT_THAT(*r, IsEmpty());
+    return batches.load();
+  };
+  const int sorted = batches_of("SELECT k FROM t WHERE v = 'absent' ORDER BY g DESC");
+  const int limited = batches_of("SELECT k FROM t WHERE v = 'absent' ORDER BY g DESC LIMIT 3");
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE v = 'absent' ORDER BY g DESC "
+                         "LIMIT 3"),
+              Not(Contains(HasSubstr("INDEX t_g ORDER DESC"))));
+  EXPECT_LE(limited, sorted) << "LIMIT made the query read " << limited << " batches, not "
+                             << sorted;
+}
+
+// Review of d398cd2 (passes): a writer whose transaction began before ADD COLUMN on
+// an empty table (no missing value, so a row without the column would read NULL,
+// and NOT NULL would not hold) cannot commit after it: its refresh of the version
+// key fails.
+TEST_F(SessionTest, AWriterFromBeforeAddColumnOnAnEmptyTableRestarts) {
+  auto a = NewSession(1);
+  auto b = NewSession(3);
+  ASSERT_SQL_OK(*a, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)");
+  ASSERT_SQL_OK(*b, "BEGIN");
+  ASSERT_SQL_OK(*b, "INSERT INTO t VALUES (1, 'x')");
+  ASSERT_SQL_OK(*a, "ALTER TABLE t ADD COLUMN n NOT NULL DEFAULT 5");
+  ASSERT_SQL_OK(*a, "ALTER TABLE t ADD COLUMN m NOT NULL");
+  EXPECT_EQ(StateOf(*b, "COMMIT"), sqlstate::kSerializationFailure);
+  EXPECT_THAT(*Query(*a, "SELECT count(*) FROM t"), ElementsAre("0"));
 }
 
 }  // namespace

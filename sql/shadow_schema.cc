@@ -208,6 +208,7 @@ absl::StatusOr<sqlpb::TableDescriptor> ShadowSchema::DescribeTable(absl::string_
     if (sqlite3_step(q->get()) == SQLITE_ROW) without_rowid = sqlite3_column_int(q->get(), 0) != 0;
   }
   bool has_pk_index = false;
+  std::string pk_index;  // SQLite's index of a declared PRIMARY KEY (not an alias)
   std::vector<std::string> unique_indexes;  // of UNIQUE constraints, in creation order
   {
     absl::StatusOr<Stmt> q =
@@ -216,7 +217,10 @@ absl::StatusOr<sqlpb::TableDescriptor> ShadowSchema::DescribeTable(absl::string_
     BindValue(q->get(), 1, desc.name());
     while (sqlite3_step(q->get()) == SQLITE_ROW) {
       const std::string origin = reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 0));
-      if (origin == "pk") has_pk_index = true;
+      if (origin == "pk") {
+        has_pk_index = true;
+        pk_index = reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 1));
+      }
       if (origin == "u")
         unique_indexes.push_back(reinterpret_cast<const char*>(sqlite3_column_text(q->get(), 1)));
     }
@@ -270,6 +274,28 @@ absl::StatusOr<sqlpb::TableDescriptor> ShadowSchema::DescribeTable(absl::string_
     primary->add_column_ids(rowid_id);
   } else {
     for (const auto& [k, id] : pk) primary->add_column_ids(id);
+    // The key's collations are the PRIMARY KEY clause's ("PRIMARY KEY (a COLLATE
+    // NOCASE)"), which SQLite keeps in its index of the key, not the columns'.
+    if (has_pk_index) {
+      absl::StatusOr<Stmt> x =
+          Prepare(db(), "SELECT coll FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno");
+      if (!x.ok()) return x.status();
+      BindValue(x->get(), 1, pk_index);
+      while (sqlite3_step(x->get()) == SQLITE_ROW) {
+        const unsigned char* coll = sqlite3_column_text(x->get(), 0);
+        absl::StatusOr<Collation> c =
+            CollationByName(coll ? reinterpret_cast<const char*>(coll) : "BINARY");
+        if (!c.ok())
+          return NotSupported(absl::StrCat("collation ", reinterpret_cast<const char*>(coll)));
+        primary->add_collations(static_cast<uint32_t>(*c));
+      }
+      if (primary->collations_size() != primary->column_ids_size()) {
+        return SqlError(
+            sqlstate::kInternalError,
+            absl::StrCat("the primary key of ", desc.name(), " has ", primary->column_ids_size(),
+                         " columns but its index ", primary->collations_size()));
+      }
+    }
     if (pk.size() == 1 && !without_rowid && !has_pk_index) {
       for (sqlpb::ColumnDescriptor& c : *desc.mutable_columns()) {
         if (c.id() == pk[0].second) c.set_rowid_alias(true);

@@ -8,6 +8,7 @@
 #include "sql/key_codec.h"
 #include "sql/row_codec.h"
 #include "sql/sqlstate.h"
+#include "sql/statement_text.h"
 #include "storage/encoding.h"
 #include "storage/keys.h"
 
@@ -72,6 +73,7 @@ absl::StatusOr<std::shared_ptr<const TableInfo>> TableInfo::Make(sqlpb::TableDes
     if (c.id() >= info->position_of_id_.size()) info->position_of_id_.resize(c.id() + 1, -1);
     info->position_of_id_[c.id()] = i;
     if (c.hidden() || c.rowid_alias()) info->rowid_column_ = i;
+    if (c.not_null() && !c.rowid_alias() && !c.hidden()) info->replace_may_abort_ = true;
     absl::StrAppend(&decl, ", ", QuoteIdentifier(c.name()));
     if (!c.declared_type().empty()) absl::StrAppend(&decl, " ", c.declared_type());
     if (c.hidden()) absl::StrAppend(&decl, " HIDDEN");
@@ -80,12 +82,26 @@ absl::StatusOr<std::shared_ptr<const TableInfo>> TableInfo::Make(sqlpb::TableDes
   }
   absl::StrAppend(&decl, ", PRIMARY KEY(", QuoteIdentifier(kKeyColumnName), ")) WITHOUT ROWID");
   info->declaration_ = std::move(decl);
+  if (ContainsWord(d.create_sql(), "CHECK")) info->replace_may_abort_ = true;
   for (uint32_t id : d.primary_index().column_ids()) {
     if (id >= info->position_of_id_.size() || info->position_of_id_[id] < 0) {
       return SqlError(sqlstate::kInternalError,
                       absl::StrCat("primary key of table ", d.name(), " names no column ", id));
     }
     info->pk_columns_.push_back(info->position_of_id_[id]);
+  }
+  // The key's collations: the PRIMARY KEY clause's where the descriptor has them
+  // (older descriptors do not: their keys were built under the columns').
+  const auto& pk_collations = d.primary_index().collations();
+  for (size_t k = 0; k < info->pk_columns_.size(); ++k) {
+    const uint32_t c = pk_collations.size() == static_cast<int>(info->pk_columns_.size())
+                           ? pk_collations[static_cast<int>(k)]
+                           : d.columns(info->pk_columns_[k]).collation();
+    if (c > static_cast<uint32_t>(Collation::kRtrim)) {
+      return SqlError(sqlstate::kInternalError,
+                      absl::StrCat("primary key of table ", d.name(), " has a bad collation"));
+    }
+    info->pk_collations_.push_back(static_cast<Collation>(c));
   }
   if (info->pk_columns_.empty()) {
     return SqlError(sqlstate::kInternalError,
@@ -116,8 +132,7 @@ absl::StatusOr<std::shared_ptr<const TableInfo>> TableInfo::Make(sqlpb::TableDes
 }
 
 void TableInfo::AppendPkColumnKey(std::string* key, int pk_index, const Value& v) const {
-  const int pos = pk_columns_[pk_index];
-  AppendValueKey(key, v, collation_[pos], Direction::kAscending);
+  AppendValueKey(key, v, pk_collations_[pk_index], Direction::kAscending);
 }
 
 std::string TableInfo::RowKey(const std::vector<Value>& row) const {

@@ -46,6 +46,9 @@ class VtabContext {
 
   // The value of key, the session's own writes included.
   [[nodiscard]] virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) = 0;
+  // The values of keys, in their order, as Get would read each, in few round trips.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<std::optional<std::string>>> GetMany(
+      const std::vector<std::string>& keys) = 0;
   // Rows in [start, end), ascending, the session's own writes included; at most
   // about max_rows from the key space per page.
   [[nodiscard]] virtual absl::StatusOr<ScanPage> Scan(absl::string_view start,

@@ -1,6 +1,7 @@
 // xBestIndex and xFilter of the rangedb module: which keys a query reads
 // (docs/sql.md "Planning").
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -9,6 +10,7 @@
 #include "sql/sqlite_util.h"
 #include "sql/sqlstate.h"
 #include "sql/vtab_internal.h"
+#include "txn/txn.h"
 
 namespace rangedb::sql::vtab_internal {
 namespace {
@@ -116,8 +118,12 @@ Plan PlanFor(const TableInfo& table, sqlite3_index_info* info, int index_ordinal
   plan.rows = std::max(1.0, rows);
   const double pages = 1 + plan.rows / kRowsPerPage;
   plan.cost = pages * kRoundTripCost + plan.rows * kRowCost;
-  // An index gives row keys: one more read per row.
-  if (index_ordinal >= 0) plan.cost += plan.rows * kRoundTripCost;
+  // An index gives row keys: the rows are read in batches (VtabContext::GetMany),
+  // one more round trip per batch, and a point lookup's row costs one of its own.
+  if (index_ordinal >= 0) {
+    const double batches = std::ceil(plan.rows / static_cast<double>(txn::Txn::kGetManyBatchKeys));
+    plan.cost += batches * kRoundTripCost + plan.rows * kRowCost;
+  }
   return plan;
 }
 
@@ -186,11 +192,11 @@ std::optional<Value> KeyValueFor(const TableInfo& table, int pos, Value v) {
 // Reads the cursor's next page from bound (its start, or for a reverse scan its
 // end): rows, or index entries and then the rows they point at.
 absl::Status LoadPage(Vtab* vtab, Cursor* cursor, absl::string_view bound) {
-  const int64_t rows = cursor->page_rows;
-  cursor->page_rows = std::min<int64_t>(rows * 2, kv::kScanPageRows);
+  const int64_t page_rows = cursor->page_rows;
+  cursor->page_rows = std::min<int64_t>(page_rows * 2, kv::kScanPageRows);
   absl::StatusOr<ScanPage> page = cursor->reverse
-                                      ? vtab->context->ReverseScan(cursor->start, bound, rows)
-                                      : vtab->context->Scan(bound, cursor->end, rows);
+                                      ? vtab->context->ReverseScan(cursor->start, bound, page_rows)
+                                      : vtab->context->Scan(bound, cursor->end, page_rows);
   if (!page.ok()) return page.status();
   cursor->pos = 0;
   cursor->decoded = false;
@@ -199,18 +205,22 @@ absl::Status LoadPage(Vtab* vtab, Cursor* cursor, absl::string_view bound) {
     cursor->rows = std::move(page->rows);
     return absl::OkStatus();
   }
+  // The rows the page's entries point at: read together, a few round trips a page.
+  std::vector<std::string> row_keys;
+  row_keys.reserve(page->rows.size());
+  for (const kv::KeyValue& entry : page->rows)
+    row_keys.push_back(vtab->table->RowKeyOfEntry(entry.value));
+  absl::StatusOr<std::vector<std::optional<std::string>>> rows = vtab->context->GetMany(row_keys);
+  if (!rows.ok()) return rows.status();
   cursor->rows.clear();
-  for (const kv::KeyValue& entry : page->rows) {
-    const std::string row_key = vtab->table->RowKeyOfEntry(entry.value);
-    absl::StatusOr<std::optional<std::string>> row = vtab->context->Get(row_key);
-    if (!row.ok()) return row.status();
-    if (!row->has_value()) {
+  for (size_t i = 0; i < row_keys.size(); ++i) {
+    if (!(*rows)[i].has_value()) {
       return SqlError(
           sqlstate::kInternalError,
           absl::StrCat("index ", cursor->index->desc->name(), " of table ", vtab->table->name(),
                        " has an entry for a row that does not exist"));
     }
-    cursor->rows.push_back(kv::KeyValue{row_key, std::move(**row)});
+    cursor->rows.push_back(kv::KeyValue{std::move(row_keys[i]), std::move(*(*rows)[i])});
   }
   return absl::OkStatus();
 }
@@ -234,8 +244,9 @@ int64_t RowsWanted(sqlite3_index_info* info) {
   return limit < 0 ? -1 : limit + offset;
 }
 
-// Adds to plan what the ORDER BY costs or saves: a plan in the wanted order may stop
-// after the rows a LIMIT wants; any other plan makes SQLite sort what it returns.
+// Adds to plan what the ORDER BY costs or saves: a plan in the wanted order that
+// handles every constraint may stop after the rows a LIMIT wants; any other plan
+// makes SQLite sort what it returns.
 void CostOrder(const TableInfo& table, sqlite3_index_info* info, const std::vector<int>& columns,
                const std::vector<Collation>& collations, bool unique, int64_t wanted, Plan* plan) {
   if (info->nOrderBy == 0) return;
@@ -246,6 +257,14 @@ void CostOrder(const TableInfo& table, sqlite3_index_info* info, const std::vect
     return;
   }
   if (wanted < 0 || wanted >= plan->rows) return;
+  // Only if the plan uses every other constraint: one it leaves to SQLite may filter
+  // out most rows, and the scan then reads far more than LIMIT of them.
+  int others = 0;
+  for (int i = 0; i < info->nConstraint; ++i) {
+    const int op = info->aConstraint[i].op;
+    if (op != SQLITE_INDEX_CONSTRAINT_LIMIT && op != SQLITE_INDEX_CONSTRAINT_OFFSET) ++others;
+  }
+  if (others > static_cast<int>(plan->constraints.size())) return;
   // Only `wanted` rows (and their pages, and for an index their row reads) are read.
   const double scale = std::max(1.0, static_cast<double>(wanted)) / plan->rows;
   plan->cost = kRoundTripCost + (plan->cost - kRoundTripCost) * scale;
@@ -260,8 +279,7 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
   const double rows =
       table.desc().row_count_estimate() > 0 ? table.desc().row_count_estimate() : 100000.0;
   const int64_t wanted = RowsWanted(info);
-  std::vector<Collation> pk_collations;
-  for (int pos : table.pk_columns()) pk_collations.push_back(table.collation(pos));
+  const std::vector<Collation>& pk_collations = table.pk_collations();
   Plan best = PlanFor(table, info, -1, table.pk_columns(), pk_collations, /*unique=*/true, rows);
   CostOrder(table, info, table.pk_columns(), pk_collations, /*unique=*/true, wanted, &best);
   for (size_t i = 0; i < table.indexes().size(); ++i) {
@@ -327,7 +345,7 @@ int Filter(sqlite3_vtab_cursor* base, int idx_num, const char*, int argc, sqlite
   cursor->index = index_ordinal >= 0 ? &table.indexes().at(index_ordinal) : nullptr;
   const std::vector<int>& columns = cursor->index ? cursor->index->columns : table.pk_columns();
   auto collation = [&](int k) {
-    return cursor->index ? cursor->index->collations[k] : table.collation(columns[k]);
+    return cursor->index ? cursor->index->collations[k] : table.pk_collations()[k];
   };
   std::string prefix = cursor->index ? cursor->index->prefix : table.rows_start();
   const std::string& span_end = cursor->index ? cursor->index->prefix_end : table.rows_end();
