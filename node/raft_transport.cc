@@ -473,7 +473,7 @@ void RaftTransport::ConfigureServer(const RaftTransportOptions& options,
   const int keepalive_time_ms = static_cast<int>(options.keepalive_time.count());
   builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_time_ms);
   builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-                              static_cast<int>(options.keepalive_timeout.count()));
+                              static_cast<int>(options.server_keepalive_timeout.count()));
   builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                               keepalive_time_ms / 2);

@@ -134,6 +134,13 @@ struct RaftTransportOptions {
   // HTTP/2 keepalive: a silent peer is declared dead after time + timeout.
   std::chrono::milliseconds keepalive_time{2'000};
   std::chrono::milliseconds keepalive_timeout{3'000};
+  // How long the node's server (ConfigureServer) waits for a client's answer to its
+  // keepalive ping. Longer than the peers' own: the one server also carries SQL
+  // sessions, and a client between requests answers only when gRPC's backup poller
+  // runs (every 5 s by default), so 3 s dropped every idle session and its open
+  // transaction (tests/sql_service_test AnIdleSessionOutlivesTheServersKeepalive).
+  // A peer's own channel still finds a dead server within time + timeout.
+  std::chrono::milliseconds server_keepalive_timeout{20'000};
   std::chrono::milliseconds reconnect_backoff_initial{50};
   std::chrono::milliseconds reconnect_backoff_max{1'000};
   std::chrono::milliseconds log_interval{10'000};  // per peer, for repeated failures
