@@ -6,8 +6,9 @@
 //   check  reads the data back and reports what it found
 //
 // Workloads: kv (bench/workload_kv.h), bank (bench/workload_bank.h), sql-kv
-// (bench/workload_sql_kv.h: SQL against KV, side by side). An unknown NAME is a usage
-// error, and so is a flag of another workload (--keys with bank).
+// (bench/workload_sql_kv.h: SQL against KV, side by side), sql-scan
+// (bench/workload_sql_scan.h: count(*) and sum(x) against an in-process MVCC scan). An
+// unknown NAME is a usage error, and so is a flag of another workload (--keys with bank).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <memory>
@@ -22,6 +23,7 @@
 #include "bench/workload_bank.h"
 #include "bench/workload_kv.h"
 #include "bench/workload_sql_kv_cluster.h"
+#include "bench/workload_sql_scan.h"
 #include "client/cli/command.h"
 #include "client/cli/connection_flags.h"
 #include "client/kv_client.h"
@@ -32,17 +34,28 @@ using client::KvClient;
 using client::KvClientOptions;
 namespace {
 
-constexpr char kKnownWorkloads[] = "kv, bank, sql-kv";
+constexpr char kKnownWorkloads[] = "kv, bank, sql-kv, sql-scan";
 // Flags that only some workloads read; given to another they are usage errors.
 struct WorkloadFlag {
   const char* flag;
   const char* workloads;  // the workloads that read it, separated by spaces
 };
 constexpr WorkloadFlag kWorkloadFlags[] = {
-    {"--keys", "kv sql-kv"},     {"--read-percent", "kv"},      {"--value-size", "kv"},
-    {"--accounts", "bank"},      {"--initial-balance", "bank"}, {"--drop", "bank"},
-    {"--max-transfer", "bank"},  {"--value-bytes", "sql-kv"},   {"--ops", "sql-kv"},
-    {"--server-pids", "sql-kv"}, {"--scan-rows", "sql-kv"},
+    {"--keys", "kv sql-kv"},
+    {"--read-percent", "kv"},
+    {"--value-size", "kv"},
+    {"--accounts", "bank"},
+    {"--initial-balance", "bank"},
+    {"--drop", "bank"},
+    {"--max-transfer", "bank"},
+    {"--value-bytes", "sql-kv"},
+    {"--ops", "sql-kv"},
+    {"--server-pids", "sql-kv sql-scan"},
+    {"--scan-rows", "sql-kv"},
+    {"--rows", "sql-scan"},
+    {"--load-workers", "sql-scan"},
+    {"--repeats", "sql-scan"},
+    {"--work-dir", "sql-scan"},
 };
 constexpr int kDefaultConcurrency = 8;  // kv, bank
 
@@ -54,15 +67,19 @@ struct WorkloadArgs {
   int read_percent = 95;
   int64_t value_size_bytes = 256;
   int64_t keys = 10000;
-  std::string seed;                          // empty: random
-  int64_t accounts = 1000;                   // bank
-  int64_t initial_balance = 1000;            // bank
-  int64_t max_transfer = 100;                // bank
-  bool drop = false;                         // bank
-  int64_t value_bytes = 64;                  // sql-kv
-  std::string ops = "select,insert,update";  // sql-kv
-  std::string server_pids;                   // sql-kv
-  int64_t scan_rows = 0;                     // sql-kv
+  std::string seed;                               // empty: random
+  int64_t accounts = 1000;                        // bank
+  int64_t initial_balance = 1000;                 // bank
+  int64_t max_transfer = 100;                     // bank
+  bool drop = false;                              // bank
+  int64_t value_bytes = 64;                       // sql-kv
+  std::string ops = "select,insert,update";       // sql-kv
+  std::string server_pids;                        // sql-kv
+  int64_t scan_rows = 0;                          // sql-kv
+  int64_t rows = kSqlScanDefaultRows;             // sql-scan
+  int load_workers = kSqlScanDefaultLoadWorkers;  // sql-scan
+  int repeats = kSqlScanDefaultRepeats;           // sql-scan
+  std::string work_dir = "/tmp";                  // sql-scan
 };
 
 // --concurrency of kv and bank: one count.
@@ -95,6 +112,11 @@ void AddCommonFlags(CLI::App* cmd, WorkloadArgs* args) {
                   "and under bench/")
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Random seed (default: random)");
+  cmd->add_option("--rows", args->rows, "sql-scan: rows of table sql_scan_t (1..10000000)")
+      ->capture_default_str();
+  cmd->add_option("--load-workers", args->load_workers,
+                  "sql-scan: sessions loading the table in parallel")
+      ->capture_default_str();
 }
 
 // Checks NAME and the flags every workload shares; fills the client options, the
@@ -102,7 +124,8 @@ void AddCommonFlags(CLI::App* cmd, WorkloadArgs* args) {
 std::optional<int> PrepareCommon(const WorkloadArgs& args, CLI::App* cmd, const std::string& prefix,
                                  std::ostream& err, KvClientOptions* client_options,
                                  absl::Duration* duration, uint64_t* seed) {
-  if (args.name != "kv" && args.name != "bank" && args.name != "sql-kv") {
+  if (args.name != "kv" && args.name != "bank" && args.name != "sql-kv" &&
+      args.name != "sql-scan") {
     err << prefix << "unknown workload \"" << args.name << "\" (known: " << kKnownWorkloads
         << ")\n";
     return kExitUsage;
@@ -224,6 +247,34 @@ std::optional<int> PrepareSqlKv(const WorkloadArgs& args, CLI::App* cmd, std::os
   return std::nullopt;
 }
 
+// The sql-scan workload's Prepare: options and where its clients connect.
+std::optional<int> PrepareSqlScan(const WorkloadArgs& args, CLI::App* cmd, std::ostream& err,
+                                  SqlScanOptions* options, SqlKvCluster* cluster) {
+  const std::string prefix = absl::StrCat("rangedb workload ", cmd->get_name(), ": ");
+  KvClientOptions client_options;
+  absl::Duration unused_duration;
+  uint64_t unused_seed = 0;
+  if (std::optional<int> code =
+          PrepareCommon(args, cmd, prefix, err, &client_options, &unused_duration, &unused_seed)) {
+    return code;
+  }
+  cluster->hosts = client_options.hosts;
+  cluster->timeout = client_options.timeout;
+  absl::StatusOr<std::vector<int>> pids = ParsePidList(args.server_pids);
+  absl::Status status = pids.status();
+  if (pids.ok()) options->server_pids = *pids;
+  options->rows = args.rows;
+  options->load_workers = args.load_workers;
+  options->repeats = args.repeats;
+  options->work_dir = args.work_dir;
+  if (status.ok()) status = ValidateSqlScanOptions(*options);
+  if (!status.ok()) {
+    err << prefix << status.message() << "\n";
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
 int RunRun(const KvWorkloadOptions& options, const KvTargetFactory& factory, std::ostream& out,
            std::ostream& err) {
   absl::StatusOr<KvWorkloadResult> result = RunKvWorkload(options, factory, err);
@@ -257,16 +308,19 @@ int RunSweep(bool init, const KvWorkloadOptions& options, const KvTargetFactory&
 }
 
 CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& err) {
-  CLI::App* workload =
-      AddCommand(&app, "workload", "Generate load against a running cluster (kv, bank, sql-kv)",
-                 "rangedb workload init bank --host=localhost:26257 --accounts=100\n"
-                 "rangedb workload run bank --host=localhost:26257 --duration=1m\n"
-                 "rangedb workload check bank --host=localhost:26257\n"
-                 "rangedb workload run sql-kv --host=localhost:26257 --concurrency=1,32",
-                 "Workloads: kv (random gets and puts over kv/ keys), bank (transfers "
-                 "between accounts in transactions; the total never changes) and sql-kv (point "
-                 "SELECT, INSERT and UPDATE through SQL against Get and Put through the KV API, "
-                 "side by side). docs/benchmarks.md has numbers.");
+  CLI::App* workload = AddCommand(
+      &app, "workload", "Generate load against a running cluster (kv, bank, sql-kv, sql-scan)",
+      "rangedb workload init bank --host=localhost:26257 --accounts=100\n"
+      "rangedb workload run bank --host=localhost:26257 --duration=1m\n"
+      "rangedb workload check bank --host=localhost:26257\n"
+      "rangedb workload run sql-kv --host=localhost:26257 --concurrency=1,32\n"
+      "rangedb workload run sql-scan --host=localhost:26257 --rows=1000000",
+      "Workloads: kv (random gets and puts over kv/ keys), bank (transfers "
+      "between accounts in transactions; the total never changes) and sql-kv (point "
+      "SELECT, INSERT and UPDATE through SQL against Get and Put through the KV API, "
+      "side by side), sql-scan (count(*) and sum(x) over a table through SQL "
+      "against a KV scan and an in-process MVCC scan of the same rows). "
+      "docs/benchmarks.md has numbers.");
   workload->require_subcommand(1);
   auto args = std::make_shared<WorkloadArgs>();
 
@@ -294,7 +348,9 @@ CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& er
       "random gets and puts, 'ops/s=X p50_ms=X p95_ms=X p99_ms=X errors=N'. bank: "
       "transfers between random accounts in transactions, 'txn/s=X retries/s=X p50_ms=X "
       "p99_ms=X errors=N ambiguous=N skipped=N'. sql-kv: for each op and each --concurrency, "
-      "SQL then KV for --duration each; a table of ops/s, p50/p99 and CPU per op, sql/kv.");
+      "SQL then KV for --duration each; a table of ops/s, p50/p99 and CPU per op, sql/kv. "
+      "sql-scan: loads table sql_scan_t if short, then count(*), sum(x), a KV scan and an "
+      "in-process MVCC scan of the same rows; rows/s, ratio to MVCC, CPU ns per row.");
   AddCommonFlags(run, args.get());
   run->add_option("--duration", args->duration, "How long to run: seconds, or e.g. 1m")
       ->capture_default_str();
@@ -310,7 +366,14 @@ CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& er
   run->add_option("--ops", args->ops, "sql-kv: the operations to compare, in this order")
       ->capture_default_str();
   run->add_option("--server-pids", args->server_pids,
-                  "sql-kv: PID,PID,... of the servers, whose CPU time each phase reports");
+                  "sql-kv, sql-scan: PID,PID,... of the servers, whose CPU time each phase "
+                  "reports");
+  run->add_option("--repeats", args->repeats,
+                  "sql-scan: runs of each scan (the median is reported)")
+      ->capture_default_str();
+  run->add_option("--work-dir", args->work_dir,
+                  "sql-scan: where the in-process baseline's temporary engine lives")
+      ->capture_default_str();
   run->add_option("--scan-rows", args->scan_rows,
                   "sql-kv: then time count(*) and sum(x) over a table of this many rows "
                   "against a KV scan of it (0: no scan benchmark)")
@@ -322,12 +385,21 @@ CliRunner AddWorkloadCommands(CLI::App& app, std::ostream& out, std::ostream& er
                  "kv: read every key and report how many exist. bank: read every account in one "
                  "transaction and print 'total=X expected=Y accounts=N negative=N missing=N "
                  "malformed=N'; exit 1 if the total is off or an account is missing, negative or "
-                 "malformed. sql-kv: count rows 0..keys-1 of table kv and their bench/ keys.");
+                 "malformed. sql-kv: count rows 0..keys-1 of table kv and their bench/ keys. "
+                 "sql-scan: count(*) and sum(x) of sql_scan_t against --rows.");
   AddCommonFlags(check, args.get());
 
   return [=, &out, &err]() -> std::optional<int> {
     if (!workload->parsed()) return std::nullopt;
     CLI::App* cmd = init->parsed() ? init : run->parsed() ? run : check;
+    if (args->name == "sql-scan") {
+      SqlScanOptions options;
+      SqlKvCluster cluster;
+      if (std::optional<int> code = PrepareSqlScan(*args, cmd, err, &options, &cluster)) {
+        return code;
+      }
+      return RunSqlScanCommand(cmd->get_name(), options, cluster, out, err);
+    }
     if (args->name == "sql-kv") {
       SqlKvOptions options;
       SqlKvCluster cluster;

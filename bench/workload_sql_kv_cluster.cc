@@ -31,12 +31,6 @@ namespace {
 
 // ---- One SQL request and its answer ----
 
-struct SqlAnswer {
-  std::vector<SqlRow> rows;
-  int64_t rows_affected = 0;
-  std::optional<client::SqlError> error;  // the first statement error
-};
-
 class Collector final : public client::SqlResultHandler {
  public:
   explicit Collector(SqlAnswer* answer) : answer_(answer) {}
@@ -63,9 +57,10 @@ absl::Status SqlErrorStatus(const client::SqlError& error) {
   return absl::UnknownError(message);
 }
 
-// Runs sql; a transport failure or a statement error is an error.
+}  // namespace
+
 absl::StatusOr<SqlAnswer> Execute(SqlConnection& connection, absl::string_view sql,
-                                  const std::vector<SqlParameter>& params = {}) {
+                                  const std::vector<SqlParameter>& params) {
   SqlAnswer answer;
   Collector collector(&answer);
   if (absl::Status s = connection.Execute(sql, params, collector); !s.ok()) return s;
@@ -73,9 +68,8 @@ absl::StatusOr<SqlAnswer> Execute(SqlConnection& connection, absl::string_view s
   return answer;
 }
 
-// The single INTEGER a query returns (count(*), sum(x)).
 absl::StatusOr<int64_t> QueryInteger(SqlConnection& connection, absl::string_view sql,
-                                     const std::vector<SqlParameter>& params = {}) {
+                                     const std::vector<SqlParameter>& params) {
   absl::StatusOr<SqlAnswer> answer = Execute(connection, sql, params);
   if (!answer.ok()) return answer.status();
   if (answer->rows.size() != 1 || answer->rows[0].size() != 1 ||
@@ -85,6 +79,8 @@ absl::StatusOr<int64_t> QueryInteger(SqlConnection& connection, absl::string_vie
   return std::get<int64_t>(answer->rows[0][0]);
 }
 
+namespace {
+
 // "<insert> VALUES (?, ?), (?, ?), ..." with `rows` tuples of two parameters.
 std::string TwoColumnInsertSql(absl::string_view insert, int64_t rows) {
   std::string sql = absl::StrCat(insert, " VALUES ");
@@ -92,7 +88,8 @@ std::string TwoColumnInsertSql(absl::string_view insert, int64_t rows) {
   return sql;
 }
 
-// Client `index`'s session: hosts from hosts[index % n] on.
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<SqlConnection>> ConnectSql(const SqlKvCluster& cluster, int index) {
   client::SqlConnectionOptions options;
   const size_t n = cluster.hosts.size();
@@ -107,6 +104,8 @@ absl::StatusOr<std::unique_ptr<KvClient>> MakeKvClient(const SqlKvCluster& clust
   options.timeout = cluster.timeout;
   return KvClient::Create(std::move(options));
 }
+
+namespace {
 
 absl::Status NotInitialized(int64_t k) {
   return absl::NotFoundError(
@@ -175,11 +174,8 @@ class KvApiTarget final : public SqlKvTarget {
   std::unique_ptr<KvClient> client_;
 };
 
-// ---- Bulk work spread over workers ----
+}  // namespace
 
-// Runs do_batch(worker, batch) for every batch in 0..batches-1 on `workers` threads,
-// each taking the next batch not taken; prints "<label>: batches=d/n" about every
-// second. Stops taking batches at the first error and returns it.
 absl::Status ForEachBatch(int workers, int64_t batches, const std::string& label,
                           std::ostream& progress,
                           const std::function<absl::Status(int, int64_t)>& do_batch) {
@@ -214,6 +210,8 @@ absl::Status ForEachBatch(int workers, int64_t batches, const std::string& label
   for (std::thread& t : threads) t.join();
   return first_error;
 }
+
+namespace {
 
 int InitWorkers(const SqlKvOptions& options) {
   const int largest = *std::max_element(options.concurrency.begin(), options.concurrency.end());
@@ -353,13 +351,15 @@ absl::Status FillScanTable(int64_t rows, const SqlKvCluster& cluster, std::ostre
   return absl::OkStatus();
 }
 
-// [start, end) of scan_t's rows in the key space, from its id in the catalog.
-absl::StatusOr<std::pair<std::string, std::string>> ScanTableSpan(KvClient& kv) {
-  absl::StatusOr<std::optional<std::string>> id_text = kv.Get(sql::NameKey(kSqlKvScanTable));
+}  // namespace
+
+absl::StatusOr<std::pair<std::string, std::string>> TableRowSpan(KvClient& kv,
+                                                                 absl::string_view table) {
+  absl::StatusOr<std::optional<std::string>> id_text = kv.Get(sql::NameKey(table));
   if (!id_text.ok()) return id_text.status();
   uint64_t id = 0;
   if (!id_text->has_value() || !absl::SimpleAtoi(**id_text, &id)) {
-    return absl::NotFoundError("no catalog entry for scan_t");
+    return absl::NotFoundError(absl::StrCat("no catalog entry for table ", table));
   }
   return std::make_pair(keys::IndexPrefix(id, sql::kPrimaryIndexId),
                         keys::IndexPrefix(id, sql::kPrimaryIndexId + 1));
@@ -369,8 +369,6 @@ absl::Duration Median(std::vector<absl::Duration> times) {
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
 }
-
-}  // namespace
 
 SqlKvTargetFactory MakeClusterTargetFactory(const SqlKvCluster& cluster) {
   return [cluster](SqlKvApi api, int index) -> absl::StatusOr<std::unique_ptr<SqlKvTarget>> {
@@ -406,7 +404,7 @@ absl::StatusOr<SqlKvScanResult> RunSqlKvScan(int64_t scan_rows, const SqlKvClust
   if (!connection.ok()) return connection.status();
   absl::StatusOr<std::unique_ptr<KvClient>> kv = MakeKvClient(cluster);
   if (!kv.ok()) return kv.status();
-  absl::StatusOr<std::pair<std::string, std::string>> span = ScanTableSpan(**kv);
+  absl::StatusOr<std::pair<std::string, std::string>> span = TableRowSpan(**kv, kSqlKvScanTable);
   if (!span.ok()) return span.status();
 
   // Each measurement checks its answer, so a fast wrong scan cannot pass.

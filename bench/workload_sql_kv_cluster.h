@@ -22,13 +22,21 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "bench/workload_sql_kv.h"
+#include "client/kv_client.h"
+#include "client/sql_client.h"
 
 namespace rangedb {
 
@@ -51,6 +59,39 @@ inline constexpr int kSqlKvMaxInitWorkers = 16;
 SqlKvTargetFactory MakeClusterTargetFactory(const SqlKvCluster& cluster);
 // Fresh keys from Increment(kSqlKvFreshCounterKey) on one shared KvClient.
 absl::StatusOr<FreshKeyAllocator> MakeClusterFreshKeyAllocator(const SqlKvCluster& cluster);
+
+// ---- Helpers shared with the sql-scan workload (bench/workload_sql_scan.h) ----
+
+// One SQL request's answer: its rows, and the first statement error if any.
+struct SqlAnswer {
+  std::vector<client::SqlRow> rows;
+  int64_t rows_affected = 0;
+  std::optional<client::SqlError> error;
+};
+
+// Runs sql; a transport failure or a statement error (40xxx: kAborted, 23505:
+// kAlreadyExists, others kUnknown, with the SQLSTATE in the message) is an error.
+absl::StatusOr<SqlAnswer> Execute(client::SqlConnection& connection, absl::string_view sql,
+                                  const std::vector<client::SqlParameter>& params = {});
+// The single INTEGER a query returns (count(*), sum(x)); InternalError otherwise.
+absl::StatusOr<int64_t> QueryInteger(client::SqlConnection& connection, absl::string_view sql,
+                                     const std::vector<client::SqlParameter>& params = {});
+// Client `index`'s session: hosts from hosts[index % n] on.
+absl::StatusOr<std::unique_ptr<client::SqlConnection>> ConnectSql(const SqlKvCluster& cluster,
+                                                                  int index);
+// A KvClient over every host of the cluster.
+absl::StatusOr<std::unique_ptr<client::KvClient>> MakeKvClient(const SqlKvCluster& cluster);
+// Runs do_batch(worker, batch) for every batch in 0..batches-1 on `workers` threads,
+// each taking the next batch not taken; prints "<label>: batches=d/n" about every
+// second. Stops taking batches at the first error and returns it.
+absl::Status ForEachBatch(int workers, int64_t batches, const std::string& label,
+                          std::ostream& progress,
+                          const std::function<absl::Status(int, int64_t)>& do_batch);
+// [start, end) of the primary-index rows of `table`, from its id in the catalog.
+absl::StatusOr<std::pair<std::string, std::string>> TableRowSpan(client::KvClient& kv,
+                                                                 absl::string_view table);
+// The median; REQUIRES: times is not empty.
+absl::Duration Median(std::vector<absl::Duration> times);
 
 // The scan benchmark over scan_rows rows (see the top of this file).
 absl::StatusOr<SqlKvScanResult> RunSqlKvScan(int64_t scan_rows, const SqlKvCluster& cluster,
