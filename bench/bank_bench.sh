@@ -42,25 +42,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-JOIN=$(printf '127.0.0.1:%s,' "${PORTS[@]}"); JOIN=${JOIN%,}
-for i in 0 1 2; do
-  "$RANGEDB" start --store="$WORK/n$i" --listen-addr=127.0.0.1:${PORTS[$i]} \
-    --http-addr=127.0.0.1:${HTTP_PORTS[$i]} --join="$JOIN" >"$WORK/n$i.log" 2>&1 &
-  PIDS+=($!)
-done
-# The nodes need a moment to listen: retry init for up to 20 s.
-for attempt in $(seq 1 40); do
-  "$RANGEDB" init --host=127.0.0.1:${PORTS[0]} \
-    --split-at=bank/00002500,bank/00005000,bank/00007500 >&2 2>"$WORK/init.err" && break
-  [ "$attempt" = 40 ] && { cat "$WORK/init.err" >&2; exit 1; }
-  sleep 0.5
-done
-for i in 0 1 2; do
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:${HTTP_PORTS[$i]}/health?ready=1" >/dev/null && break
-    sleep 0.2
-  done
-done
+INIT_ARGS=(--split-at=bank/00002500,bank/00005000,bank/00007500)
+# shellcheck source=bench/local_cluster.sh
+source "$(dirname "$0")/local_cluster.sh"
+start_local_cluster
 
 status=0
 for accounts in 10000 10; do

@@ -13,6 +13,7 @@
 #include "sql/sqlstate.h"
 #include "sql/statement_deadline.h"
 #include "sql/statement_text.h"
+#include "sql/value_proto.h"
 
 namespace rangedb {
 namespace {
@@ -22,43 +23,6 @@ constexpr size_t kBytesPerBatch = 1 << 20;
 constexpr size_t kMaxQueuedRequests = 16;
 
 using Stream = grpc::ServerReaderWriter<sqlpb::SqlResponse, sqlpb::SqlRequest>;
-
-sqlpb::Value ToProto(const sql::Value& v) {
-  sqlpb::Value out;
-  switch (sql::ClassOf(v)) {
-    case sql::StorageClass::kNull:
-      out.set_null(true);
-      break;
-    case sql::StorageClass::kInteger:
-      out.set_integer(std::get<int64_t>(v));
-      break;
-    case sql::StorageClass::kReal:
-      out.set_real(std::get<double>(v));
-      break;
-    case sql::StorageClass::kText:
-      out.set_text(std::get<std::string>(v));
-      break;
-    case sql::StorageClass::kBlob:
-      out.set_blob(std::get<sql::Blob>(v).bytes);
-      break;
-  }
-  return out;
-}
-
-sql::Value FromProto(const sqlpb::Value& v) {
-  switch (v.kind_case()) {
-    case sqlpb::Value::kInteger:
-      return v.integer();
-    case sqlpb::Value::kReal:
-      return v.real();
-    case sqlpb::Value::kText:
-      return v.text();
-    case sqlpb::Value::kBlob:
-      return sql::Blob{v.blob()};
-    default:
-      return sql::Null{};
-  }
-}
 
 // Streams one statement's rows in bounded batches.
 class StreamSink final : public sql::RowSink {
@@ -76,7 +40,7 @@ class StreamSink final : public sql::RowSink {
 
   absl::Status Row(std::vector<sql::Value> row) override {
     sqlpb::Row* r = pending_.add_rows();
-    for (const sql::Value& v : row) *r->add_values() = ToProto(v);
+    for (const sql::Value& v : row) *r->add_values() = sql::ValueToProto(v);
     pending_bytes_ += r->ByteSizeLong();
     if (pending_.rows_size() >= kRowsPerBatch || pending_bytes_ >= kBytesPerBatch) return Flush();
     return absl::OkStatus();
@@ -202,7 +166,7 @@ class SqlService final : public sqlpb::SQL::Service {
                   const std::atomic<bool>& client_gone, const sqlpb::SqlRequest& request) {
     std::vector<sql::Parameter> params;
     for (const sqlpb::Parameter& p : request.statement().parameters()) {
-      params.push_back(sql::Parameter{p.name(), FromProto(p.value())});
+      params.push_back(sql::Parameter{p.name(), sql::ValueFromProto(p.value())});
     }
     // The request's deadline: the session's watcher interrupts the statement.
     if (request.timeout_ms() > 0) {

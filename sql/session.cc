@@ -582,24 +582,27 @@ absl::StatusOr<std::vector<std::optional<std::string>>> Session::GetMany(
     positions.push_back(i);
   }
   if (to_read.empty()) return values;
-  if (txn_ == nullptr || kv_failed_) {
-    return SqlError(sqlstate::kInFailedTransaction, "no open transaction");
-  }
+  if (absl::Status s = ReadyToRead(); !s.ok()) return s;
   absl::StatusOr<std::vector<std::optional<std::string>>> read = txn_->GetMany(to_read);
   if (!read.ok()) return KvError(read.status());
   for (size_t j = 0; j < positions.size(); ++j) values[positions[j]] = std::move((*read)[j]);
   return values;
 }
 
-absl::StatusOr<ScanPage> Session::Scan(absl::string_view start_in, absl::string_view end_in,
-                                       int64_t max_rows) {
+absl::Status Session::ReadyToRead() const {
   if (absl::Status s = CheckInterrupted(); !s.ok()) return s;
-  // Bounds longer than any key widen to ones within the limit (SQLite re-checks).
-  const std::string start(ClampedStart(start_in));
-  const std::string end(ClampedEnd(end_in));
   if (txn_ == nullptr || kv_failed_) {
     return SqlError(sqlstate::kInFailedTransaction, "no open transaction");
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ScanPage> Session::Scan(absl::string_view start_in, absl::string_view end_in,
+                                       int64_t max_rows) {
+  if (absl::Status s = ReadyToRead(); !s.ok()) return s;
+  // Bounds longer than any key widen to ones within the limit (SQLite re-checks).
+  const std::string start(ClampedStart(start_in));
+  const std::string end(ClampedEnd(end_in));
   absl::StatusOr<std::vector<kv::KeyValue>> rows = txn_->Scan(start, end, max_rows);
   if (!rows.ok()) return KvError(rows.status());
   ScanPage page;
@@ -624,12 +627,9 @@ absl::StatusOr<ScanPage> Session::Scan(absl::string_view start_in, absl::string_
 
 absl::StatusOr<ScanPage> Session::ReverseScan(absl::string_view start_in, absl::string_view end_in,
                                               int64_t max_rows) {
-  if (absl::Status s = CheckInterrupted(); !s.ok()) return s;
+  if (absl::Status s = ReadyToRead(); !s.ok()) return s;
   const std::string start(ClampedStart(start_in));
   const std::string end(ClampedEnd(end_in));
-  if (txn_ == nullptr || kv_failed_) {
-    return SqlError(sqlstate::kInFailedTransaction, "no open transaction");
-  }
   absl::StatusOr<std::vector<kv::KeyValue>> rows = txn_->ReverseScan(start, end, max_rows);
   if (!rows.ok()) return KvError(rows.status());
   ScanPage page;

@@ -171,6 +171,8 @@ class Session final : private VtabContext {
   absl::Status BindParameters(sqlite3_stmt* stmt, absl::Span<const Parameter> params);
   // 57014 once Interrupt was called for the running statement.
   absl::Status CheckInterrupted() const;
+  // OK if a read may go to the key space now: not interrupted, a transaction open.
+  absl::Status ReadyToRead() const;
   // Span bounds within the key space's key limit, never narrower.
   static std::string ClampedStart(absl::string_view start);
   static std::string ClampedEnd(absl::string_view end);

@@ -18,43 +18,6 @@ std::string QuoteIdentifier(absl::string_view name) {
   return absl::StrCat("\"", absl::StrReplaceAll(name, {{"\"", "\"\""}}), "\"");
 }
 
-sqlpb::Value ValueToProto(const Value& v) {
-  sqlpb::Value out;
-  switch (ClassOf(v)) {
-    case StorageClass::kNull:
-      out.set_null(true);
-      break;
-    case StorageClass::kInteger:
-      out.set_integer(std::get<int64_t>(v));
-      break;
-    case StorageClass::kReal:
-      out.set_real(std::get<double>(v));
-      break;
-    case StorageClass::kText:
-      out.set_text(std::get<std::string>(v));
-      break;
-    case StorageClass::kBlob:
-      out.set_blob(std::get<Blob>(v).bytes);
-      break;
-  }
-  return out;
-}
-
-Value ValueFromProto(const sqlpb::Value& v) {
-  switch (v.kind_case()) {
-    case sqlpb::Value::kInteger:
-      return v.integer();
-    case sqlpb::Value::kReal:
-      return v.real();
-    case sqlpb::Value::kText:
-      return v.text();
-    case sqlpb::Value::kBlob:
-      return Blob{v.blob()};
-    default:
-      return Null{};
-  }
-}
-
 absl::StatusOr<std::shared_ptr<const TableInfo>> TableInfo::Make(sqlpb::TableDescriptor desc) {
   std::shared_ptr<TableInfo> info(new TableInfo(std::move(desc)));
   const sqlpb::TableDescriptor& d = info->desc_;

@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "proto/sql.pb.h"
 #include "sql/value.h"
+#include "sql/value_proto.h"
 
 namespace rangedb::sql {
 
@@ -122,10 +123,6 @@ class TableInfo {
   std::string rows_start_;
   std::string rows_end_;
 };
-
-// A value as a descriptor stores it (sqlpb::Value; unset is NULL), and back.
-sqlpb::Value ValueToProto(const Value& v);
-Value ValueFromProto(const sqlpb::Value& v);
 
 // "name" quoted as an SQL identifier.
 std::string QuoteIdentifier(absl::string_view name);
