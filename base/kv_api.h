@@ -33,6 +33,9 @@ inline constexpr int64_t kScanPageRows = 1000;
 
 inline constexpr char kAmbiguousPayloadUrl[] = "rangedb.dev/ambiguous";
 inline constexpr char kConditionFailedPayloadUrl[] = "rangedb.dev/condition-failed";
+// On a server's status for a Get refused because the batch's earlier reads used the
+// response budget up (kvpb::Error.over_response_budget on the wire).
+inline constexpr char kOverResponseBudgetPayloadUrl[] = "rangedb.dev/over-response-budget";
 
 // The absl::Status for a server's structured error: the server's code and message
 // (a range's id appended for NotLeaseholder and RangeNotFound); a failed

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/kv_api.h"
 #include "base/request_limits.h"
 #include "ranges/evaluate_txn.h"
 #include "ranges/txn_errors.h"
@@ -273,10 +274,12 @@ void SetUpWrite(const EvalContext& ctx, Timestamp ts, WriteSetup* setup) {
 namespace {
 
 absl::Status GetAfterBudgetSpentError() {
-  return absl::InvalidArgumentError(absl::StrCat(
+  absl::Status status = absl::InvalidArgumentError(absl::StrCat(
       "the batch's results reached the response limit of ", limits::kResponseTargetBytes,
       " bytes before this Get (kResponseTargetBytes; docs/limits.md): read fewer keys "
       "per batch"));
+  status.SetPayload(kv::kOverResponseBudgetPayloadUrl, absl::Cord("1"));
+  return status;
 }
 
 }  // namespace
@@ -430,6 +433,8 @@ kvpb::Error ToError(const absl::Status& status, int32_t request_index) {
   } else if (IsTxnAborted(status)) {
     error.mutable_aborted()->set_reason(std::string(status.message()));
   }
+  if (status.GetPayload(kv::kOverResponseBudgetPayloadUrl).has_value())
+    error.set_over_response_budget(true);
   return error;
 }
 

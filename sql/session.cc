@@ -486,7 +486,11 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
       RollbackKv();
     }
     CloseKvTxn();
-    if (!status.ok() && was_explicit && !user_ended && statement_mode_ != ConflictMode::kRollback) {
+    // OR ROLLBACK's own conflict ends the transaction by the user's choice; anything
+    // else that ended it (a cancel, even of an OR ROLLBACK write) did not.
+    const bool rolled_back_by_choice =
+        statement_mode_ == ConflictMode::kRollback && absl::StartsWith(SqlStateOf(status), "23");
+    if (!status.ok() && was_explicit && !user_ended && !rolled_back_by_choice) {
       // SQLite ended the user's transaction on its own (an interrupted write, out of
       // memory): keep the session in it, aborted, until the user's ROLLBACK, so the
       // next statements do not run on their own (PostgreSQL's 25P02).

@@ -199,8 +199,7 @@ TEST_F(SessionTest, AFailedStatementKeepsItsRowsOnlyWhereSqliteHasNoStatementJou
       {"(c0 INTEGER, \"check\" INTEGER, PRIMARY KEY (c0))", "OR REPLACE", "1|1,2|-4"},
       {"(c0 INTEGER, c1 INTEGER CHECK (c1 < 100), PRIMARY KEY (c0))", "OR FAIL", "1|1,2|-4"},
       {"(c0 INTEGER, c1 INTEGER CHECK (c1 < 100), PRIMARY KEY (c0))", "OR IGNORE", "1|1,2|-4"},
-      {"(c0 INTEGER, c1 INTEGER CHECK (c1 < 100), PRIMARY KEY (c0))", "OR ROLLBACK",
-       "1|1,2|-4"},
+      {"(c0 INTEGER, c1 INTEGER CHECK (c1 < 100), PRIMARY KEY (c0))", "OR ROLLBACK", "1|1,2|-4"},
       {"(c0 INTEGER, c1 INTEGER, PRIMARY KEY (c0))", "OR ABORT", "1|1"},
   };
   int n = 0;
@@ -210,15 +209,34 @@ TEST_F(SessionTest, AFailedStatementKeepsItsRowsOnlyWhereSqliteHasNoStatementJou
     ASSERT_SQL_OK(*s, absl::StrCat("CREATE TABLE ", t, " ", c.table));
     ASSERT_SQL_OK(*s, absl::StrCat("INSERT INTO ", t, " VALUES (1, 1)"));
     ASSERT_SQL_OK(*s, "BEGIN");
-    EXPECT_EQ(StateOf(*s, absl::StrCat("INSERT ", c.mode, " INTO ", t,
-                                       " VALUES (NULL, -4), (2.5, 13)")),
-              "22000");
+    EXPECT_EQ(
+        StateOf(*s, absl::StrCat("INSERT ", c.mode, " INTO ", t, " VALUES (NULL, -4), (2.5, 13)")),
+        "22000");
     absl::StatusOr<std::vector<std::string>> rows =
         Query(*s, absl::StrCat("SELECT * FROM ", t, " ORDER BY 1"));
     ASSERT_TRUE(rows.ok()) << rows.status();
     EXPECT_EQ(absl::StrJoin(*rows, ","), c.rows);
     ASSERT_SQL_OK(*s, "ROLLBACK");
   }
+}
+
+// A cancelled write inside BEGIN aborts the transaction (25P02 until ROLLBACK), also
+// under OR ROLLBACK, whose own conflicts end the transaction by the user's choice
+// but whose cancel must not (review: the session then went on in autocommit).
+TEST_F(SessionTest, ACancelledOrRollbackWriteInsideBeginAbortsTheTransaction) {
+  auto s = NewSession(1, /*flaky=*/false, /*hooked=*/true);
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (k INTEGER PRIMARY KEY)");
+  ASSERT_SQL_OK(*s, "BEGIN");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1)");
+  int batches = 0;
+  hooked_->before = [&](const kvpb::BatchRequest&) {
+    if (++batches == 2) s->Interrupt();  // during the second row
+  };
+  EXPECT_EQ(StateOf(*s, "INSERT OR ROLLBACK INTO t VALUES (2), (3), (4)"), "57014");
+  hooked_->before = nullptr;
+  EXPECT_EQ(StateOf(*s, "SELECT 1"), sqlstate::kInFailedTransaction);
+  ASSERT_SQL_OK(*s, "ROLLBACK");
+  EXPECT_THAT(*Query(*s, "SELECT count(*) FROM t"), ElementsAre("0"));
 }
 
 TEST_F(SessionTest, ValuesCompareAsInSqlite) {
@@ -823,8 +841,9 @@ TEST_F(SessionTest, AnOrderedScanWithLimitIsNotChosenBlindToAResidualFilter) {
   };
   const int sorted = batches_of("SELECT k FROM t WHERE v = 'absent' ORDER BY g DESC");
   const int limited = batches_of("SELECT k FROM t WHERE v = 'absent' ORDER BY g DESC LIMIT 3");
-  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE v = 'absent' ORDER BY g DESC "
-                         "LIMIT 3"),
+  EXPECT_THAT(*Query(*s,
+                     "EXPLAIN QUERY PLAN SELECT k FROM t WHERE v = 'absent' ORDER BY g DESC "
+                     "LIMIT 3"),
               Not(Contains(HasSubstr("INDEX t_g ORDER DESC"))));
   EXPECT_LE(limited, sorted) << "LIMIT made the query read " << limited << " batches, not "
                              << sorted;

@@ -188,15 +188,16 @@ absl::StatusOr<kvpb::BatchResponse> Txn::SendReads(const std::vector<kvpb::Reque
     }
     if (!resp->has_error()) return resp;
     const kvpb::Error& error = resp->error();
-    if (over_budget != nullptr && reads.size() > 1 && !error.has_retry() &&
-        !error.has_ambiguous() &&
-        error.code() == static_cast<int>(absl::StatusCode::kInvalidArgument)) {
+    if (over_budget != nullptr && reads.size() > 1 && error.over_response_budget()) {
       *over_budget = true;  // nothing was read: the whole batch was refused
       return kv::ErrorToStatus(error);
     }
     const bool uncertain =
         error.has_retry() && error.retry().reason() == kvpb::TransactionRetryError::UNCERTAINTY;
-    if (!uncertain || round >= kMaxUncertaintyRefreshes) {
+    // Each round moves above one uncertain value: a batch of n reads gets the rounds
+    // n single reads would (each answer names one value, and the read timestamp only
+    // rises, so this stays bounded).
+    if (!uncertain || round >= kMaxUncertaintyRefreshes * static_cast<int>(reads.size())) {
       Abandon();
       return StatusOfError(error);
     }

@@ -163,9 +163,10 @@ class Txn {
   // Runs a read; on an uncertainty error refreshes above the uncertain value and
   // reads again (bounded).
   absl::StatusOr<kvpb::BatchResponse> SendRead(const kvpb::RequestUnion& read);
-  // The same for a batch of reads. A batch of several refused as a whole with
-  // InvalidArgument (the response budget: ranges/evaluate.h ReadBudget) leaves the
-  // Txn open and sets *over_budget, so that the caller can send fewer at a time.
+  // The same for a batch of reads. A batch of several refused as a whole for the
+  // response budget (kvpb::Error.over_response_budget; ranges/evaluate.h ReadBudget)
+  // leaves the Txn open and sets *over_budget, so that the caller can send fewer at a
+  // time.
   absl::StatusOr<kvpb::BatchResponse> SendReads(const std::vector<kvpb::RequestUnion>& reads,
                                                 bool* over_budget);
   // GetMany of keys none of which is buffered.

@@ -167,6 +167,7 @@ TEST_F(TxnTest, GetManyOverTheResponseBudgetReadsInHalves) {
       resp.clear_responses();
       resp.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
       resp.mutable_error()->set_message("the batch's results reached the response limit");
+      resp.mutable_error()->set_over_response_budget(true);
       return resp;
     }
     for (int i = 0; i < b.requests_size(); ++i) {
@@ -183,6 +184,82 @@ TEST_F(TxnTest, GetManyOverTheResponseBudgetReadsInHalves) {
   for (size_t i = 0; i < keys.size(); ++i) EXPECT_EQ((*values)[i], keys[i]);
   for (const kvpb::BatchRequest& b : sender_.non_heartbeats()) EXPECT_LE(b.requests_size(), 40);
   EXPECT_TRUE(t.Commit().ok()) << "the refused batches did not finish the transaction";
+}
+
+// Review (GetMany): the uncertainty-refresh budget of SendReads (5 rounds) is shared
+// by the whole batch of up to 64 Gets, and each round moves the read timestamp just
+// above the one uncertain value the server named. Keys written at ascending
+// timestamps inside the uncertainty interval therefore restart the transaction
+// after 6 of them, where the same keys read with Get (as LoadPage did before
+// 717ee93) each refresh once and succeed.
+TEST_F(TxnTest, GetManyOfSeveralUncertainKeysDoesNotRestartWhereGetsDoNot) {
+  // Key i has a value at kStartWallNs + 10 * (i + 1): inside (read, uncertainty limit].
+  auto value_ns = [](const std::string& key) -> int64_t {
+    return FakeSender::kStartWallNs + 10 * (key.back() - '0' + 1);
+  };
+  sender_.SetHandler([&](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    kvpb::BatchResponse resp = FakeSender::Ok(b);
+    if (Kinds(b).find("get") == std::string::npos) return resp;
+    const int64_t read_ns = resp.txn().read_timestamp().wall_time_ns();
+    const int64_t limit_ns = resp.txn().uncertainty_limit().wall_time_ns();
+    for (int i = 0; i < b.requests_size(); ++i) {
+      const std::string& key = b.requests(i).get().key();
+      const int64_t ns = value_ns(key);
+      if (ns > read_ns && ns <= limit_ns) {  // the first uncertain key, in request order
+        resp.clear_responses();
+        kvpb::Error* e = resp.mutable_error();
+        e->set_code(static_cast<int>(absl::StatusCode::kAborted));
+        e->set_message("read within uncertainty interval");
+        e->set_request_index(i);
+        e->mutable_retry()->set_reason(kvpb::TransactionRetryError::UNCERTAINTY);
+        e->mutable_retry()->mutable_existing_timestamp()->set_wall_time_ns(ns);
+        return resp;
+      }
+      resp.mutable_responses(i)->mutable_get()->set_found(true);
+      resp.mutable_responses(i)->mutable_get()->set_value("v" + key);
+    }
+    return resp;
+  });
+  std::vector<std::string> keys;
+  for (int i = 0; i < 8; ++i) keys.push_back(absl::StrFormat("k%d", i));
+  {  // Control: one Get per key succeeds (one refresh each).
+    Txn t(&sender_, Options());
+    for (const std::string& k : keys) {
+      absl::StatusOr<std::optional<std::string>> v = t.Get(k);
+      ASSERT_TRUE(v.ok()) << k << ": " << v.status();
+      EXPECT_EQ(*v, "v" + k);
+    }
+  }
+  Txn t(&sender_, Options());
+  absl::StatusOr<std::vector<std::optional<std::string>>> values = t.GetMany(keys);
+  ASSERT_TRUE(values.ok()) << "8 Gets succeed, GetMany of the same 8 keys: " << values.status();
+}
+
+// Review (GetMany): every whole-batch InvalidArgument is taken for the response
+// budget. A real one (here the server refusing one key of the batch, as ClassifyBatch
+// refuses an internal or oversized key) is found only after halving down to the one
+// key: 13 round trips for 64 keys, 63 of them read (and waited on) for nothing.
+TEST_F(TxnTest, GetManyDoesNotTakeEveryInvalidArgumentForTheBudget) {
+  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    kvpb::BatchResponse resp = FakeSender::Ok(b);
+    for (int i = 0; i < b.requests_size(); ++i) {
+      if (b.requests(i).has_get() && b.requests(i).get().key() == "k63") {
+        resp.clear_responses();
+        resp.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
+        resp.mutable_error()->set_message(
+            absl::StrCat("request ", i, ": keys below \\x02 are internal and cannot be addressed"));
+        return resp;
+      }
+    }
+    return resp;
+  });
+  Txn t(&sender_, Options());
+  std::vector<std::string> keys;
+  for (int i = 0; i < 64; ++i) keys.push_back(absl::StrFormat("k%02d", i));
+  absl::StatusOr<std::vector<std::optional<std::string>>> values = t.GetMany(keys);
+  EXPECT_EQ(values.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LE(sender_.non_heartbeats().size(), 2u)
+      << "a non-budget InvalidArgument was retried in halves";
 }
 
 TEST_F(TxnTest, ReadOnlyCommitSendsNothing) {
