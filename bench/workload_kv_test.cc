@@ -57,7 +57,8 @@ TEST(WorkloadKvTest, UnknownWorkloadIsAUsageError) {
   for (const char* verb : {"init", "run", "check"}) {
     CliResult r = RunRangedb({"workload", verb, "tpcc"});
     EXPECT_EQ(r.exit_code, kExitUsage) << verb;
-    EXPECT_NE(r.err.find("unknown workload \"tpcc\" (known: kv, bank, sql-kv, sql-scan)"), std::string::npos)
+    EXPECT_NE(r.err.find("unknown workload \"tpcc\" (known: kv, bank, sql-kv, sql-scan)"),
+              std::string::npos)
         << r.err;
   }
   EXPECT_EQ(RunRangedb({"workload", "run"}).exit_code, kExitUsage);
