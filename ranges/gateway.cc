@@ -132,7 +132,11 @@ kvpb::BatchResponse Gateway::SendReads(const kvpb::BatchRequest& request, absl::
   }
   std::vector<std::function<std::optional<kvpb::Error>()>> parts;
   std::vector<kvpb::ResponseUnion> responses(request.requests_size());
+  // Parts whose leaseholder is believed to be this node are served without the
+  // network: a few microseconds of CPU each, less than handing one to another thread.
+  bool all_local = scans.empty();
   for (auto& [range_id, indices] : gets_by_range) {
+    all_local = all_local && range_id != 0 && cache_.Leaseholder(range_id) == options_.node_id;
     parts.push_back([&, indices = std::move(indices)] {
       return SendGets(request, indices, deadline, &responses);
     });
@@ -141,7 +145,11 @@ kvpb::BatchResponse Gateway::SendReads(const kvpb::BatchRequest& request, absl::
     parts.push_back([&, i] { return SendScan(request, i, deadline, &responses[i]); });
   }
   std::vector<std::optional<kvpb::Error>> errors(parts.size());
-  RunParallel(parts.size(), [&](size_t p) { errors[p] = parts[p](); });
+  if (all_local) {
+    for (size_t p = 0; p < parts.size(); ++p) errors[p] = parts[p]();
+  } else {
+    RunParallel(parts.size(), [&](size_t p) { errors[p] = parts[p](); });
+  }
 
   kvpb::BatchResponse resp;
   const kvpb::Error* first = nullptr;  // the error of the lowest request index

@@ -1,14 +1,11 @@
 // Small helpers shared by the gateway's files (gateway.cc, gateway_txn.cc).
 #pragma once
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -18,6 +15,7 @@
 #include "base/time_source.h"
 #include "proto/kv.pb.h"
 #include "ranges/evaluate.h"
+#include "ranges/fanout_pool.h"
 #include "ranges/gateway.h"
 
 namespace rangedb::ranges::gateway_util {
@@ -56,21 +54,9 @@ inline void SleepBefore(TimeSource* time, std::chrono::milliseconds delay, absl:
   time->SleepFor(std::min(absl::FromChrono(delay), deadline - time->Now()));
 }
 
-// Runs fn(0..n-1) on at most kMaxParallelParts threads (the caller's among them).
+// Runs fn(0..n-1), at most kMaxParallelParts at once (the caller's thread among them).
 inline void RunParallel(size_t n, const std::function<void(size_t)>& fn) {
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) fn(i);
-  };
-  std::vector<std::thread> helpers;
-  for (size_t t = 1; t < std::min(n, kMaxParallelParts); ++t) {
-    helpers.emplace_back([&] {
-      pthread_setname_np(pthread_self(), "gateway-fanout");
-      worker();
-    });
-  }
-  worker();
-  for (std::thread& t : helpers) t.join();
+  FanoutPool::Default().Run(n, kMaxParallelParts, fn);
 }
 
 // What a Scan crossing ranges may still return: rows (its max_keys) and row bytes

@@ -15,17 +15,22 @@ std::string CatalogKey(absl::string_view suffix) {
   return absl::StrCat(keys::kSystemCatalogPrefix, suffix);
 }
 
+absl::StatusOr<uint64_t> ParseCounter(const std::string& key,
+                                      const std::optional<std::string>& value) {
+  if (!value.has_value()) return 0;
+  uint64_t n = 0;
+  if (!absl::SimpleAtoi(*value, &n)) {
+    return SqlError(sqlstate::kInternalError,
+                    absl::StrCat("catalog counter ", absl::CEscape(key), " is corrupt: '",
+                                 absl::CEscape(*value), "'"));
+  }
+  return n;
+}
+
 absl::StatusOr<uint64_t> ReadCounter(txn::Txn& txn, const std::string& key) {
   absl::StatusOr<std::optional<std::string>> value = txn.Get(key);
   if (!value.ok()) return value.status();
-  if (!value->has_value()) return 0;
-  uint64_t n = 0;
-  if (!absl::SimpleAtoi(**value, &n)) {
-    return SqlError(sqlstate::kInternalError,
-                    absl::StrCat("catalog counter ", absl::CEscape(key), " is corrupt: '",
-                                 absl::CEscape(**value), "'"));
-  }
-  return n;
+  return ParseCounter(key, *value);
 }
 
 }  // namespace
@@ -51,6 +56,10 @@ std::string NameKey(absl::string_view name) {
 
 absl::StatusOr<uint64_t> ReadVersion(txn::Txn& txn) {
   return ReadCounter(txn, CatalogVersionKey());
+}
+
+absl::StatusOr<uint64_t> ParseVersion(const std::optional<std::string>& value) {
+  return ParseCounter(CatalogVersionKey(), value);
 }
 
 absl::StatusOr<uint64_t> BumpVersion(txn::Txn& txn) {

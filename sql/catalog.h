@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,9 @@ std::string FoldName(absl::string_view name);
 
 // The schema version as of the transaction's snapshot (0 before the first change).
 [[nodiscard]] absl::StatusOr<uint64_t> ReadVersion(txn::Txn& txn);
+// The schema version from the version key's value read by the caller (nullopt:
+// absent), e.g. in a batch with other keys.
+[[nodiscard]] absl::StatusOr<uint64_t> ParseVersion(const std::optional<std::string>& value);
 // Writes version + 1 (after ReadVersion in the same transaction) and returns it.
 [[nodiscard]] absl::StatusOr<uint64_t> BumpVersion(txn::Txn& txn);
 

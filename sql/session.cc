@@ -140,18 +140,55 @@ absl::Status Session::KvError(absl::Status status) {
   return MapKvError(status);
 }
 
-absl::Status Session::BeginKvTxn() {
+absl::Status Session::BeginKvTxn(bool defer_version_read) {
   RANGEDB_CHECK(txn_ == nullptr);
   txn_ = std::make_unique<txn::Txn>(options_.sender, options_.txn_options);
   committed_ = false;
   rolled_back_ = false;
   kv_failed_ = false;
+  schema_moved_ = false;
   write_set_.Clear();
   savepoints_.clear();
+  version_unverified_ = defer_version_read && schema_version_.has_value();
+  if (version_unverified_) return absl::OkStatus();
   absl::StatusOr<uint64_t> version = ReadVersion(*txn_);
   if (!version.ok()) return KvError(version.status());
   if (schema_version_ == *version) return absl::OkStatus();
   return LoadSchema(*version);
+}
+
+absl::Status Session::VerifySchemaVersion() {
+  if (!version_unverified_) return absl::OkStatus();
+  version_unverified_ = false;
+  // A finished transaction commits nothing and returns nothing more: its own error
+  // is what the statement reports.
+  // A key-space error already ends the statement; it does not depend on the schema.
+  if (txn_ == nullptr || kv_failed_) return absl::OkStatus();
+  if (rolled_back_) {
+    // SQLite rolled the statement back already (it failed, e.g. on a constraint).
+    // Its error still may not be reported under a stale schema; a read in a new
+    // transaction answers as well as one in txn_ would, since versions only grow.
+    txn::Txn fresh(options_.sender, options_.txn_options);
+    absl::StatusOr<std::optional<std::string>> value = fresh.Get(CatalogVersionKey());
+    if (!value.ok()) return MapKvError(value.status());
+    return CheckSchemaVersion(*value);
+  }
+  absl::StatusOr<std::optional<std::string>> value = txn_->Get(CatalogVersionKey());
+  if (!value.ok()) return KvError(value.status());
+  return CheckSchemaVersion(*value);
+}
+
+absl::Status Session::CheckSchemaVersion(const std::optional<std::string>& version_value) {
+  version_unverified_ = false;
+  absl::StatusOr<uint64_t> version = ParseVersion(version_value);
+  if (!version.ok()) return KvError(version.status());
+  if (schema_version_ == *version) return absl::OkStatus();
+  // Nothing computed under the old schema may leave the session: the transaction
+  // cannot commit, and the statement runs again under the new schema.
+  schema_moved_ = true;
+  kv_failed_ = true;
+  return SqlError(sqlstate::kSerializationFailure,
+                  "restart transaction: the schema changed while the statement was prepared");
 }
 
 absl::Status Session::LoadSchema(uint64_t version) {
@@ -248,6 +285,7 @@ void Session::ForgetSchema() {
 
 absl::Status Session::CommitKv() {
   if (committed_) return absl::OkStatus();
+  if (absl::Status s = VerifySchemaVersion(); !s.ok()) return s;
   if (txn_ == nullptr || kv_failed_ || rolled_back_) {
     return SqlError(sqlstate::kInFailedTransaction, "the transaction can no longer commit");
   }
@@ -360,27 +398,48 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDml(
     absl::string_view* sql, absl::Span<const Parameter> params, RowSink* sink) {
   const bool autocommit = sqlite3_get_autocommit(db_.get()) != 0;
   const absl::string_view text = *sql;
+  // An autocommit statement runs under the cached schema and checks the version with
+  // its first read; one that opens a transaction reads it first, so that the
+  // statements after it run under a schema already checked.
+  const std::string keyword = FirstKeyword(text);
+  bool defer_version_read = autocommit && keyword != "BEGIN" && keyword != "SAVEPOINT";
   rangedb::Backoff backoff(options_.retry_backoff);
   for (int attempt = 1;; ++attempt) {
     int64_t rows_sent = 0;
+    std::vector<ColumnInfo> unsent_columns;
     absl::string_view tail = text;
-    absl::StatusOr<StatementResult> result = RunDmlOnce(text, &tail, params, sink, &rows_sent);
+    absl::StatusOr<StatementResult> result =
+        RunDmlOnce(text, &tail, params, sink, &rows_sent, &unsent_columns, defer_version_read);
     *sql = tail;
-    if (result.ok()) return std::optional<StatementResult>(std::move(*result));
-    const bool retry = autocommit && rows_sent == 0 && attempt < options_.max_autocommit_attempts &&
-                       !interrupted_.load() &&
+    const bool retry = !result.ok() && autocommit && rows_sent == 0 &&
+                       attempt < options_.max_autocommit_attempts && !interrupted_.load() &&
                        SqlStateOf(result.status()) == sqlstate::kSerializationFailure &&
                        sqlite3_get_autocommit(db_.get());
-    if (!retry) return result.status();
+    if (!retry) {
+      // A statement's columns go out once, also when it returned no row or failed.
+      if (!unsent_columns.empty()) {
+        if (absl::Status s = sink->Columns(unsent_columns); !s.ok()) return s;
+      }
+      if (!result.ok()) return result.status();
+      return std::optional<StatementResult>(std::move(*result));
+    }
+    // Every retry reads the version first: the failure may have come from the
+    // schema (a refresh over the version key), and a schema that keeps changing
+    // must not keep the statement behind. A schema change is not contention: no
+    // backoff for it.
+    defer_version_read = false;
+    if (schema_moved_) continue;
     Sleep(backoff.Next());
   }
 }
 
 absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl::string_view* tail,
                                                     absl::Span<const Parameter> params,
-                                                    RowSink* sink, int64_t* rows_sent) {
+                                                    RowSink* sink, int64_t* rows_sent,
+                                                    std::vector<ColumnInfo>* unsent_columns,
+                                                    bool defer_version_read) {
   if (txn_ == nullptr) {
-    absl::Status s = BeginKvTxn();
+    absl::Status s = BeginKvTxn(defer_version_read);
     if (s.ok()) s = CheckInterrupted();
     if (!s.ok()) {
       RollbackKv();
@@ -423,16 +482,23 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
   if (status.ok() && stmt != nullptr) {
     result.command_tag = CommandTag(keyword, stmt.get());
     const int n = sqlite3_column_count(stmt.get());
-    if (n > 0) {  // columns first, also when the statement then fails
-      std::vector<ColumnInfo> columns;
-      for (int i = 0; i < n; ++i) {
-        const char* type = sqlite3_column_decltype(stmt.get(), i);
-        columns.push_back(ColumnInfo{sqlite3_column_name(stmt.get(), i), type ? type : ""});
-      }
-      status = sink->Columns(columns);
+    // The columns go out with the first row; without rows, once the statement is
+    // over and will not run again (ExecuteDml), also when it failed.
+    for (int i = 0; i < n; ++i) {
+      const char* type = sqlite3_column_decltype(stmt.get(), i);
+      unsent_columns->push_back(ColumnInfo{sqlite3_column_name(stmt.get(), i), type ? type : ""});
     }
     int rc = SQLITE_DONE;
     while (status.ok() && (rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+      // No row, and no column header, leaves the session before the schema it was
+      // computed under is known to be current (a row not read from the key space:
+      // SELECT 1, rangedb_tables).
+      status = VerifySchemaVersion();
+      if (status.ok() && *rows_sent == 0) {
+        status = sink->Columns(*unsent_columns);
+        unsent_columns->clear();
+      }
+      if (!status.ok()) break;
       std::vector<Value> row;
       row.reserve(n);
       for (int i = 0; i < n; ++i) row.push_back(ColumnValue(stmt.get(), i));
@@ -448,6 +514,15 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
   }
   insert_table_.clear();
   insert_columns_.reset();
+  // Neither an error nor the outcome is reported under a schema not known to be
+  // current: a statement that failed because another node changed the schema (a
+  // table dropped there) runs again under the new one. A cancel is the user's and
+  // stays as it is (it does not depend on the schema, and must not turn into a
+  // 40001 that invites running the statement again).
+  const bool cancelled = SqlStateOf(status) == sqlstate::kQueryCanceled;
+  if (version_unverified_ && !cancelled) {
+    if (absl::Status v = VerifySchemaVersion(); !v.ok()) status = v;
+  }
 
   // Settle the transaction.
   bool user_rollback = false;
@@ -565,6 +640,14 @@ absl::StatusOr<std::optional<std::string>> Session::Get(absl::string_view key) {
   if (txn_ == nullptr || kv_failed_) {
     return SqlError(sqlstate::kInFailedTransaction, "no open transaction");
   }
+  if (version_unverified_) {  // the version rides in the same batch
+    absl::StatusOr<std::vector<std::optional<std::string>>> read =
+        txn_->GetMany({CatalogVersionKey(), std::string(key)});
+    if (!read.ok()) return KvError(read.status());
+    // Before the value is decoded under the cached schema.
+    if (absl::Status s = CheckSchemaVersion((*read)[0]); !s.ok()) return s;
+    return std::move((*read)[1]);
+  }
   absl::StatusOr<std::optional<std::string>> value = txn_->Get(key);
   if (!value.ok()) return KvError(value.status());
   return value;
@@ -587,9 +670,17 @@ absl::StatusOr<std::vector<std::optional<std::string>>> Session::GetMany(
   }
   if (to_read.empty()) return values;
   if (absl::Status s = ReadyToRead(); !s.ok()) return s;
+  // The version rides in the same batch, first.
+  const size_t first = version_unverified_ ? 1 : 0;
+  if (first == 1) to_read.insert(to_read.begin(), CatalogVersionKey());
   absl::StatusOr<std::vector<std::optional<std::string>>> read = txn_->GetMany(to_read);
   if (!read.ok()) return KvError(read.status());
-  for (size_t j = 0; j < positions.size(); ++j) values[positions[j]] = std::move((*read)[j]);
+  if (first == 1) {
+    if (absl::Status s = CheckSchemaVersion((*read)[0]); !s.ok()) return s;
+  }
+  for (size_t j = 0; j < positions.size(); ++j) {
+    values[positions[j]] = std::move((*read)[first + j]);
+  }
   return values;
 }
 
@@ -601,9 +692,14 @@ absl::Status Session::ReadyToRead() const {
   return absl::OkStatus();
 }
 
+absl::Status Session::ReadyToScan() {
+  if (absl::Status s = ReadyToRead(); !s.ok()) return s;
+  return VerifySchemaVersion();  // a scan reads the version on its own, first
+}
+
 absl::StatusOr<ScanPage> Session::Scan(absl::string_view start_in, absl::string_view end_in,
                                        int64_t max_rows) {
-  if (absl::Status s = ReadyToRead(); !s.ok()) return s;
+  if (absl::Status s = ReadyToScan(); !s.ok()) return s;
   // Bounds longer than any key widen to ones within the limit (SQLite re-checks).
   const std::string start(ClampedStart(start_in));
   const std::string end(ClampedEnd(end_in));
@@ -631,7 +727,7 @@ absl::StatusOr<ScanPage> Session::Scan(absl::string_view start_in, absl::string_
 
 absl::StatusOr<ScanPage> Session::ReverseScan(absl::string_view start_in, absl::string_view end_in,
                                               int64_t max_rows) {
-  if (absl::Status s = ReadyToRead(); !s.ok()) return s;
+  if (absl::Status s = ReadyToScan(); !s.ok()) return s;
   const std::string start(ClampedStart(start_in));
   const std::string end(ClampedEnd(end_in));
   absl::StatusOr<std::vector<kv::KeyValue>> rows = txn_->ReverseScan(start, end, max_rows);
@@ -672,6 +768,7 @@ absl::StatusOr<std::optional<kv::KeyValue>> Session::Last(absl::string_view star
     if (it->second.has_value()) from_writes = kv::KeyValue{it->first, *it->second};
   }
   // The last stored row the write set does not override.
+  if (absl::Status s = ReadyToScan(); !s.ok()) return s;
   std::string upper(end);
   std::optional<kv::KeyValue> stored;
   while (!stored.has_value()) {  // bounded: each page moves upper down

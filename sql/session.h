@@ -12,9 +12,12 @@
 //     itself (40001, or the key space failing) the session is aborted, as in
 //     PostgreSQL: every statement but ROLLBACK (or COMMIT, which then rolls back)
 //     fails with 25P02.
-//   - Schema: before the first statement of each transaction the session reads the
-//     catalog version in that transaction and, if it moved, reloads every table.
-//     DDL runs only as its own (autocommit) statement.
+//   - Schema: every transaction reads the catalog version and, if it moved, reloads
+//     every table. An explicit transaction reads it before its first statement; an
+//     autocommit statement under a loaded schema reads it with its first KV read
+//     and runs again under the new schema if it moved, before any of its results
+//     leave the session (docs/design/sql-point-path.md). DDL runs only as its own
+//     (autocommit) statement.
 //
 // Errors carry a SQLSTATE (sql/sqlstate.h).
 //
@@ -69,6 +72,8 @@ struct ColumnInfo {
 };
 
 // Where a statement's rows go. A sink's error stops the statement (it fails with it).
+// Columns comes exactly once for a statement that has columns (also when it returns
+// no row or fails; never again when the server runs it again), before its first Row.
 class RowSink {
  public:
   virtual ~RowSink() = default;
@@ -120,9 +125,15 @@ class Session final : private VtabContext {
   absl::StatusOr<std::optional<StatementResult>> ExecuteDml(absl::string_view* sql,
                                                             absl::Span<const Parameter> params,
                                                             RowSink* sink);
+  // defer_version_read: run under the cached schema and verify the version with the
+  // first KV read (BeginKvTxn). The statement's columns go to sink with its first
+  // row; *unsent_columns holds them if no row went (the caller sends them once it
+  // knows the statement will not run again).
   absl::StatusOr<StatementResult> RunDmlOnce(absl::string_view text, absl::string_view* tail,
                                              absl::Span<const Parameter> params, RowSink* sink,
-                                             int64_t* rows_sent);
+                                             int64_t* rows_sent,
+                                             std::vector<ColumnInfo>* unsent_columns,
+                                             bool defer_version_read);
   absl::StatusOr<std::optional<StatementResult>> ExecuteDdl(absl::string_view* sql);
   absl::StatusOr<StatementResult> RunDdlOnce(absl::string_view text, absl::string_view* tail);
   // The parts of RunDdlOnce, one per kind of statement (sql/session_ddl.cc): each
@@ -158,7 +169,15 @@ class Session final : private VtabContext {
   absl::StatusOr<std::optional<StatementResult>> ExecuteReindex(absl::string_view* sql);
 
   // Transactions.
-  absl::Status BeginKvTxn();
+  // Opens txn_ and reads the catalog version in it, loading the schema if it moved.
+  // defer_version_read (only with a schema loaded): the version is read later, with
+  // the first KV read or by VerifySchemaVersion, whichever comes first.
+  absl::Status BeginKvTxn(bool defer_version_read = false);
+  // Reads the version now if it is still unverified; 40001 (and schema_moved_) if it
+  // is not the cached schema's.
+  absl::Status VerifySchemaVersion();
+  // The version read in txn_ against the cached schema (as VerifySchemaVersion).
+  absl::Status CheckSchemaVersion(const std::optional<std::string>& version_value);
   absl::Status CommitKv();
   void RollbackKv();
   void CloseKvTxn();
@@ -173,6 +192,8 @@ class Session final : private VtabContext {
   absl::Status CheckInterrupted() const;
   // OK if a read may go to the key space now: not interrupted, a transaction open.
   absl::Status ReadyToRead() const;
+  // ReadyToRead, and the catalog version verified (a scan does not carry it along).
+  absl::Status ReadyToScan();
   // Span bounds within the key space's key limit, never narrower.
   static std::string ClampedStart(absl::string_view start);
   static std::string ClampedEnd(absl::string_view end);
@@ -230,6 +251,10 @@ class Session final : private VtabContext {
   bool rolled_back_ = false;  // RollbackKv ran (xRollback or the session)
   bool kv_failed_ = false;    // a Txn call failed: the Txn is finished
   bool aborted_ = false;      // an explicit transaction waits for ROLLBACK
+  // txn_ runs under the cached schema and has not read the catalog version yet.
+  bool version_unverified_ = false;
+  // The version read in txn_ was not the cached schema's: the statement runs again.
+  bool schema_moved_ = false;
   std::vector<std::pair<std::string, size_t>> savepoints_;  // (folded name, write-set mark)
 
   // (table id, index id) of the index CreateIndexDdl added, to build once its

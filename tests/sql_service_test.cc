@@ -688,5 +688,24 @@ TEST_F(SqlServiceTest, ATwentyMegabyteStatementIsAnsweredAndTheNodeStaysUp) {
   ExpectNodeServes(0);
 }
 
+// docs/design/sql-point-path.md, review finding 1: a session whose cached schema
+// another node changed runs its next statement again under the new one, and the
+// answer carries the new columns once (the client refuses a row whose width is not
+// its columns').
+TEST_F(SqlServiceTest, ASelectAfterAnotherNodesSchemaChangeAnswersWithTheNewColumns) {
+  std::unique_ptr<SqlConnection> a = Connect({0});
+  std::unique_ptr<SqlConnection> b = Connect({1});
+  ASSERT_FALSE(Run(*a, "CREATE TABLE stale (k INTEGER PRIMARY KEY, v)").error);
+  ASSERT_FALSE(Run(*a, "INSERT INTO stale VALUES (1, 'one')").error);
+  EXPECT_EQ(Rows(*b, "SELECT * FROM stale WHERE k = 1"), std::vector<std::string>{"1|one"});
+  ASSERT_FALSE(Run(*a, "ALTER TABLE stale ADD COLUMN w DEFAULT 'w'").error);
+  EXPECT_EQ(Rows(*b, "SELECT * FROM stale WHERE k = 1"), std::vector<std::string>{"1|one|w"});
+  ASSERT_FALSE(Run(*a, "CREATE TABLE unrelated (x)").error);
+  EXPECT_EQ(Rows(*b, "SELECT v FROM stale WHERE k = 1"), std::vector<std::string>{"one"});
+  ASSERT_FALSE(Run(*a, "CREATE TABLE unrelated2 (x)").error);
+  EXPECT_EQ(Rows(*b, "SELECT v FROM stale WHERE k = 2"), std::vector<std::string>{});
+  ExpectUsable(*b);
+}
+
 }  // namespace
 }  // namespace rangedb
