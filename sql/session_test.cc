@@ -2,15 +2,18 @@
 // coordinator reaching them through a LocalSender, as inside a node.
 #include "sql/session.h"
 
+#include <atomic>
 #include <memory>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ranges/local_sender.h"
 #include "ranges/testing/txn_cluster_fixture.h"
+#include "sql/catalog.h"
 #include "sql/sqlstate.h"
 #include "sql/testing/sql_runner.h"
 
@@ -19,6 +22,7 @@ namespace {
 
 using ::rangedb::sql::testing::Query;
 using ::rangedb::sql::testing::StateOf;
+using ::testing::AnyOf;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -459,6 +463,22 @@ TEST_F(SessionTest, AlterTableReachesOtherSessionsBeforeTheirNextStatement) {
   ASSERT_SQL_OK(*b, "ROLLBACK");
 }
 
+// A view may not be altered, with SQLite's words for each form.
+TEST_F(SessionTest, AlterTableOnAViewIsRefusedAsInSqlite) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (a)");
+  ASSERT_SQL_OK(*s, "CREATE VIEW v AS SELECT a FROM t");
+  for (const auto& [sql, message] : std::vector<std::pair<std::string, std::string>>{
+           {"ALTER TABLE v ADD COLUMN b", "Cannot add a column to a view"},
+           {"ALTER TABLE v RENAME TO w", "view v may not be altered"},
+           {"ALTER TABLE v RENAME COLUMN a TO b", "cannot rename columns of view \"v\""}}) {
+    absl::StatusOr<std::vector<std::string>> r = Query(*s, sql);
+    ASSERT_FALSE(r.ok()) << sql;
+    EXPECT_THAT(r.status().message(), HasSubstr(message)) << sql;
+  }
+  EXPECT_THAT(*Query(*s, "SELECT count(*) FROM v"), ElementsAre("0"));
+}
+
 // RENAME TO moves only the name; RENAME COLUMN only names. What names them (indexes,
 // CHECK constraints, views) is rewritten as SQLite rewrites it.
 TEST_F(SessionTest, RenameKeepsRowsIndexesViewsAndChecks) {
@@ -801,6 +821,31 @@ TEST_F(SessionTest, ParametersBindByPositionAndName) {
   EXPECT_THAT(*Query(*s, "SELECT * FROM t WHERE id = 99"), IsEmpty());
 }
 
+// A statement run again comes from the session's statement cache: it takes its new
+// parameters (an unbound one reads NULL again), and transaction and savepoint
+// statements, which the session acts on, still act every time.
+TEST_F(SessionTest, AStatementRunAgainTakesItsNewParametersAndActsAgain) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 'a'), (2, 'b')");
+  const std::string select = "SELECT v FROM t WHERE id = ?";
+  EXPECT_THAT(*Query(*s, select, {{"", int64_t{1}}}), ElementsAre("a"));
+  EXPECT_THAT(*Query(*s, select, {{"", int64_t{2}}}), ElementsAre("b"));
+  EXPECT_THAT(*Query(*s, select), IsEmpty());
+  EXPECT_THAT(*Query(*s, "SELECT :a, :b", {{":a", int64_t{1}}, {":b", int64_t{2}}}),
+              ElementsAre("1|2"));
+  EXPECT_THAT(*Query(*s, "SELECT :a, :b", {{":a", int64_t{3}}}), ElementsAre("3|NULL"));
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_SQL_OK(*s, "BEGIN");
+    ASSERT_SQL_OK(*s, "SAVEPOINT p");
+    ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (3, 'c')");
+    ASSERT_SQL_OK(*s, "ROLLBACK TO p");
+    ASSERT_SQL_OK(*s, "UPDATE t SET v = v || 'x' WHERE id = 1");
+    ASSERT_SQL_OK(*s, "ROLLBACK");
+    EXPECT_THAT(*Query(*s, "SELECT v FROM t ORDER BY id"), ElementsAre("a", "b"));
+  }
+}
+
 // Review of d398cd2/09f1b00. SQLite takes the collation of a PRIMARY KEY clause
 // (PRIMARY KEY (a COLLATE NOCASE)) for the key's uniqueness and order; the
 // descriptor keeps only the column's collation (BINARY), so 'A' and 'a' both go in
@@ -863,6 +908,322 @@ TEST_F(SessionTest, AWriterFromBeforeAddColumnOnAnEmptyTableRestarts) {
   ASSERT_SQL_OK(*a, "ALTER TABLE t ADD COLUMN m NOT NULL");
   EXPECT_EQ(StateOf(*b, "COMMIT"), sqlstate::kSerializationFailure);
   EXPECT_THAT(*Query(*a, "SELECT count(*) FROM t"), ElementsAre("0"));
+}
+
+// docs/design/sql-point-path.md: under a loaded schema, an autocommit statement reads
+// the catalog version in its first KV batch, not in a batch of its own.
+TEST_F(SessionTest, APointStatementCarriesTheSchemaVersionInItsFirstBatch) {
+  auto s = NewSession(1, /*flaky=*/false, /*hooked=*/true);
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (k INTEGER PRIMARY KEY, v)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (1, 'one')");
+  std::vector<std::vector<std::string>> batches;  // the keys each batch gets
+  hooked_->before = [&](const kvpb::BatchRequest& batch) {
+    std::vector<std::string> gets;
+    for (const auto& r : batch.requests()) {
+      if (r.has_get()) gets.push_back(r.get().key() == CatalogVersionKey() ? "version" : "row");
+    }
+    batches.push_back(gets);
+  };
+  EXPECT_THAT(*Query(*s, "SELECT v FROM t WHERE k = 1"), ElementsAre("one"));
+  EXPECT_THAT(batches, ElementsAre(ElementsAre("version", "row")));
+  batches.clear();
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (2, 'two')");  // the key is free; the commit
+  EXPECT_THAT(batches, ElementsAre(ElementsAre("version", "row"), IsEmpty()));
+  batches.clear();
+  ASSERT_SQL_OK(*s, "UPDATE t SET v = 'uno' WHERE k = 1");
+  EXPECT_THAT(batches, ElementsAre(ElementsAre("version", "row"), IsEmpty()));
+  // BEGIN reads the version first, so the statements after it run checked.
+  batches.clear();
+  ASSERT_SQL_OK(*s, "BEGIN");
+  EXPECT_THAT(batches, ElementsAre(ElementsAre("version")));
+  ASSERT_SQL_OK(*s, "ROLLBACK");
+}
+
+// A statement prepared under a schema another session has changed since runs again
+// under the new one, whatever it did first: read a row, failed, or produced rows not
+// read from the key space.
+TEST_F(SessionTest, AStatementPreparedUnderAnOldSchemaRunsAgainUnderTheNewOne) {
+  auto a = NewSession(1);
+  auto b = NewSession(3);
+  ASSERT_SQL_OK(*a, "CREATE TABLE t (k INTEGER PRIMARY KEY, v)");
+  ASSERT_SQL_OK(*a, "INSERT INTO t VALUES (1, 'one')");
+  EXPECT_THAT(*Query(*b, "SELECT v FROM t WHERE k = 1"), ElementsAre("one"));
+  // A point read: the row must be decoded under the new columns.
+  ASSERT_SQL_OK(*a, "ALTER TABLE t ADD COLUMN w DEFAULT 'w'");
+  EXPECT_THAT(*Query(*b, "SELECT * FROM t WHERE k = 1"), ElementsAre("1|one|w"));
+  // A statement that fails under the old schema (no table u there).
+  ASSERT_SQL_OK(*a, "CREATE TABLE u (x)");
+  ASSERT_SQL_OK(*a, "INSERT INTO u VALUES (7)");
+  EXPECT_THAT(*Query(*b, "SELECT x FROM u"), ElementsAre("7"));
+  // Rows not read from the key space.
+  ASSERT_SQL_OK(*a, "CREATE TABLE z (y)");
+  EXPECT_THAT(*Query(*b, "SELECT name FROM rangedb_tables ORDER BY name"),
+              ElementsAre("t", "u", "z"));
+  // A write: it must reach the index added since b last looked.
+  ASSERT_SQL_OK(*a, "CREATE INDEX t_v ON t (v)");
+  ASSERT_SQL_OK(*b, "INSERT INTO t VALUES (2, 'two', 'x')");
+  EXPECT_THAT(*Query(*a, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE v = 'two'"),
+              Contains(HasSubstr("INDEX t_v")));
+  EXPECT_THAT(*Query(*a, "SELECT k FROM t WHERE v = 'two'"), ElementsAre("2"));
+  // A write that fails under the old schema (SQLite rolls it back at once).
+  ASSERT_SQL_OK(*a, "CREATE TABLE n (k INTEGER PRIMARY KEY, v NOT NULL)");
+  EXPECT_EQ(StateOf(*b, "INSERT INTO n VALUES (1, NULL)"), sqlstate::kNotNullViolation);
+  ASSERT_SQL_OK(*a, "DROP TABLE n");
+  ASSERT_SQL_OK(*a, "CREATE TABLE n (k INTEGER PRIMARY KEY, v)");
+  ASSERT_SQL_OK(*b, "INSERT INTO n VALUES (1, NULL)");
+  // A write with no read before its commit (a table without a primary key).
+  ASSERT_SQL_OK(*a, "CREATE INDEX z_y ON z (y)");
+  ASSERT_SQL_OK(*b, "INSERT INTO z VALUES (42)");
+  EXPECT_THAT(*Query(*a, "SELECT y FROM z WHERE y = 42"), ElementsAre("42"));
+}
+
+// docs/sql.md "Planning": what the key space sees of a query, batch by batch. The
+// hooked sender counts batches and their Gets while `counting` is set.
+struct ReadCounter {
+  void Attach(HookedSender* sender) {
+    sender->before = [this](const kvpb::BatchRequest& batch) {
+      if (!counting) return;
+      ++batches;
+      int n = 0;
+      for (const auto& r : batch.requests()) n += r.has_get() ? 1 : 0;
+      gets += n;
+      get_batches += n > 0 ? 1 : 0;
+    };
+  }
+  void Start() {
+    batches = 0;
+    gets = 0;
+    get_batches = 0;
+    counting = true;
+  }
+  std::atomic<bool> counting{false};
+  std::atomic<int> batches{0};
+  std::atomic<int> gets{0};
+  std::atomic<int> get_batches{0};  // batches with a Get
+};
+
+// An IN list on a unique key is read whole: one GetMany of its distinct keys (64 to a
+// round trip), not a point read per value (SQLite's one xFilter call per value).
+TEST_F(SessionTest, InListsOnAUniqueKeyAreReadInOneBatch) {
+  auto s = NewSession(1, false, /*hooked=*/true);
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (k INTEGER PRIMARY KEY, code TEXT, v INTEGER)");
+  ASSERT_SQL_OK(*s, "CREATE UNIQUE INDEX t_code ON t (code)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
+  ASSERT_SQL_OK(*s,
+                "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300) "
+                "INSERT INTO t SELECT i, 'c' || i, i % 10 FROM c");
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE k IN (1, 2, 3)"),
+              ElementsAre(HasSubstr("INDEX 16777217:PRIMARY KEY (k IN ?)")));
+  // The keys are sorted: SQLite need not sort (no USE TEMP B-TREE line).
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE k IN (3, 1) ORDER BY k DESC"),
+              ElementsAre(HasSubstr("PRIMARY KEY (k IN ?) ORDER DESC")));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE code IN ('c1', 'c2')"),
+              ElementsAre(HasSubstr("INDEX t_code (code IN ?)")));
+  // Not a point read: a scan of each value's span.
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE v IN (1, 2)"),
+              ElementsAre(HasSubstr("INDEX t_v (v IN ?)")));
+
+  ReadCounter reads;
+  reads.Attach(hooked_.get());
+  ASSERT_SQL_OK(*s, "BEGIN");
+  ASSERT_SQL_OK(*s, "SELECT v FROM t WHERE k = 1");  // the transaction's first read
+  // 20 rows, 21 distinct keys (a duplicate, a NULL, a key without a row).
+  std::string list = "5, 5, NULL, 1000";
+  std::vector<std::string> expected;
+  for (int k = 20; k >= 1; --k) {
+    absl::StrAppend(&list, ", ", k);
+    expected.push_back(absl::StrCat(k));
+  }
+  reads.Start();
+  EXPECT_EQ(*Query(*s, absl::StrCat("SELECT k FROM t WHERE k IN (", list, ") ORDER BY k DESC")),
+            expected);
+  EXPECT_EQ(reads.batches, 1);
+  EXPECT_EQ(reads.gets, 21);
+  // 100 keys: a page of 64, then the rest.
+  reads.Start();
+  EXPECT_THAT(*Query(*s, "SELECT count(*) FROM t WHERE k IN (SELECT k * 3 FROM t WHERE k <= 100)"),
+              ElementsAre("100"));
+  EXPECT_EQ(reads.get_batches, 2);
+  EXPECT_EQ(reads.gets, 100);
+  // A unique index: the entries, then the rows they point at.
+  reads.Start();
+  EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE code IN ('c9', 'c7', 'none', 'c8') ORDER BY code"),
+              ElementsAre("7", "8", "9"));
+  EXPECT_EQ(reads.batches, 2);
+  EXPECT_EQ(reads.gets, 4 + 3);
+  reads.counting = false;
+  ASSERT_SQL_OK(*s, "COMMIT");
+}
+
+// IS NULL fixes an index column (NULL has one key); on a primary-key column, which
+// holds no NULL, it reads an empty span.
+TEST_F(SessionTest, IsNullIsPushedIntoIndexes) {
+  auto s = NewSession(1, false, /*hooked=*/true);
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (k INTEGER PRIMARY KEY, a INTEGER, b TEXT)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_a ON t (a)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_ba ON t (b, a)");
+  ASSERT_SQL_OK(*s,
+                "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200) "
+                "INSERT INTO t SELECT i, CASE WHEN i % 50 = 0 THEN NULL ELSE i END, "
+                "CASE WHEN i % 100 = 0 THEN NULL ELSE 'b' END FROM c");
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE a IS NULL"),
+              ElementsAre(HasSubstr("INDEX 134283265:INDEX t_a (a IS NULL)")));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE b IS NULL AND a IS NULL"),
+              ElementsAre(HasSubstr("INDEX t_ba (b IS NULL, a IS NULL)")));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE b = 'b' AND a IS NULL"),
+              ElementsAre(HasSubstr("(b=?, a IS NULL)")));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE k IS NULL"),
+              ElementsAre(HasSubstr("PRIMARY KEY (k IS NULL)")));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE a IS NOT NULL"),
+              ElementsAre(Not(HasSubstr("NULL"))));
+
+  ReadCounter reads;
+  reads.Attach(hooked_.get());
+  ASSERT_SQL_OK(*s, "BEGIN");
+  ASSERT_SQL_OK(*s, "SELECT a FROM t WHERE k = 1");
+  // Four entries scanned, so four rows read: not the 200 of a full scan.
+  reads.Start();
+  EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE a IS NULL ORDER BY k"),
+              ElementsAre("50", "100", "150", "200"));
+  EXPECT_EQ(reads.gets, 4);
+  reads.Start();
+  EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE b IS NULL AND a IS NULL ORDER BY k"),
+              ElementsAre("100", "200"));
+  EXPECT_EQ(reads.gets, 2);
+  EXPECT_THAT(*Query(*s, "SELECT count(*) FROM t WHERE k IS NULL"), ElementsAre("0"));
+  reads.counting = false;
+  ASSERT_SQL_OK(*s, "COMMIT");
+}
+
+// LIKE with a literal prefix on a NOCASE TEXT key, GLOB on a BINARY one, narrow the
+// span; other columns, collations and patterns do not (vtab_pattern.h).
+TEST_F(SessionTest, LikeAndGlobPrefixesNarrowTextKeys) {
+  auto s = NewSession(1, false, /*hooked=*/true);
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (k INTEGER PRIMARY KEY, nc TEXT COLLATE NOCASE, bn TEXT, u)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_nc ON t (nc)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_bn ON t (bn)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_u ON t (u)");
+  ASSERT_SQL_OK(*s,
+                "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200) "
+                "INSERT INTO t SELECT i, printf('w%03d', i), printf('w%03d', i), "
+                "printf('w%03d', i) FROM c");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (201, 'AbC', 'AbC', 'AbC'), (202, 'abd', 'abd', 12)");
+  ASSERT_SQL_OK(*s, "CREATE TABLE p (id INTEGER PRIMARY KEY, pat TEXT)");
+  ASSERT_SQL_OK(*s, "INSERT INTO p VALUES (1, 'ab%'), (2, 'W19_')");
+  auto plan = [&](const std::string& where) {
+    absl::StatusOr<std::vector<std::string>> rows =
+        Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE " + where);
+    EXPECT_TRUE(rows.ok()) << where << ": " << rows.status();
+    return rows.ok() && rows->size() == 1 ? (*rows)[0] : std::string("?");
+  };
+  // SQLite 3.40 adds the bounds of its own LIKE optimization (nc >= 'AB' AND nc < 'ac')
+  // when it knows the pattern; the pattern narrows within them.
+  EXPECT_THAT(plan("nc LIKE 'ab%'"), HasSubstr("INDEX t_nc (nc>=?, nc<?, nc LIKE ?)"));
+  EXPECT_THAT(plan("bn GLOB 'ab*'"), HasSubstr("INDEX t_bn (bn>=?, bn<?, bn GLOB ?)"));
+  EXPECT_THAT(plan("nc LIKE 'ab%' ORDER BY nc DESC"), HasSubstr("nc LIKE ?) ORDER DESC"));
+  // A bound parameter too: SQLite prepares the statement again for its value.
+  EXPECT_THAT(
+      *Query(*s, "EXPLAIN QUERY PLAN SELECT k FROM t WHERE nc LIKE ?1", {{"", std::string("ab%")}}),
+      ElementsAre(HasSubstr("INDEX 75264:INDEX t_nc (nc>=?, nc<?, nc LIKE ?)")));
+  // LIKE is case-insensitive, the BINARY key is not; GLOB is case-sensitive, the
+  // NOCASE key is not; the untyped column may hold numbers; a leading wildcard has
+  // no prefix; ESCAPE is not offered to virtual tables.
+  for (const char* where : {"bn LIKE 'ab%'", "nc GLOB 'ab*'", "u LIKE 'ab%'", "u GLOB 'ab*'",
+                            "nc LIKE '%b'", "bn GLOB '?b*'", "nc LIKE 'a\\%' ESCAPE '\\'"}) {
+    EXPECT_THAT(plan(where), Not(AnyOf(HasSubstr("LIKE ?"), HasSubstr("GLOB ?")))) << where;
+  }
+
+  ReadCounter reads;
+  reads.Attach(hooked_.get());
+  ASSERT_SQL_OK(*s, "BEGIN");
+  ASSERT_SQL_OK(*s, "SELECT nc FROM t WHERE k = 1");
+  // The span holds the matches only: as many rows read as returned.
+  reads.Start();
+  EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE nc LIKE 'ab%' ORDER BY k"),
+              ElementsAre("201", "202"));
+  EXPECT_EQ(reads.gets, 2);
+  reads.Start();
+  EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE bn GLOB 'w19*' ORDER BY k DESC"),
+              ElementsAre("199", "198", "197", "196", "195", "194", "193", "192", "191", "190"));
+  EXPECT_EQ(reads.gets, 10);
+  // Patterns that SQLite knows only row by row: the LIKE alone narrows.
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT t.k FROM p CROSS JOIN t ON t.nc LIKE p.pat"),
+              ElementsAre(HasSubstr("FULL SCAN"), HasSubstr("INDEX t_nc (nc LIKE ?)")));
+  reads.Start();
+  EXPECT_THAT(*Query(*s, "SELECT t.k FROM p CROSS JOIN t ON t.nc LIKE p.pat ORDER BY t.k"),
+              ElementsAre("190", "191", "192", "193", "194", "195", "196", "197", "198", "199",
+                          "201", "202"));
+  EXPECT_EQ(reads.gets, 12);
+  reads.counting = false;
+  // Patterns from parameters: one with a prefix, one without (the span stays whole).
+  EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE nc LIKE ?1", {{"", std::string("AB%")}}),
+              ElementsAre("201", "202"));
+  EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE nc LIKE ?1", {{"", std::string("%bC")}}),
+              ElementsAre("201"));
+  EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE nc LIKE ?1", {{"", int64_t{12}}}), IsEmpty());
+  EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE u LIKE ?1", {{"", int64_t{12}}}),
+              ElementsAre("202"));
+  ASSERT_SQL_OK(*s, "COMMIT");
+}
+
+// Review of the version check (finding 1): a statement that runs again under a new
+// schema sends its columns once, the new ones, also without rows and when it fails.
+TEST_F(SessionTest, AStatementThatRunsAgainSendsItsColumnsOnce) {
+  class RecordingSink final : public RowSink {
+   public:
+    absl::Status Columns(const std::vector<ColumnInfo>& columns) override {
+      std::vector<std::string> names;
+      for (const ColumnInfo& c : columns) names.push_back(c.name);
+      calls.push_back(absl::StrJoin(names, ","));
+      return absl::OkStatus();
+    }
+    absl::Status Row(std::vector<::rangedb::sql::Value>) override {
+      calls.push_back("row");
+      return absl::OkStatus();
+    }
+    std::vector<std::string> calls;
+  };
+  auto a = NewSession(1);
+  auto b = NewSession(3);
+  ASSERT_SQL_OK(*a, "CREATE TABLE t (k INTEGER PRIMARY KEY, v)");
+  ASSERT_SQL_OK(*a, "INSERT INTO t VALUES (1, 'one')");
+  EXPECT_THAT(*Query(*b, "SELECT * FROM t WHERE k = 1"), ElementsAre("1|one"));
+  auto run = [&](absl::string_view sql) {
+    RecordingSink sink;
+    (void)b->ExecuteNext(&sql, {}, &sink);
+    return sink.calls;
+  };
+  ASSERT_SQL_OK(*a, "ALTER TABLE t ADD COLUMN w DEFAULT 'w'");
+  EXPECT_THAT(run("SELECT * FROM t WHERE k = 1"), ElementsAre("k,v,w", "row"));
+  ASSERT_SQL_OK(*a, "ALTER TABLE t ADD COLUMN x");
+  EXPECT_THAT(run("SELECT * FROM t WHERE k = 2"), ElementsAre("k,v,w,x"));
+  ASSERT_SQL_OK(*a, "ALTER TABLE t ADD COLUMN y");
+  EXPECT_THAT(run("SELECT *, abs(-9223372036854775807 - 1) FROM t WHERE k = 1"),
+              ElementsAre("k,v,w,x,y,abs(-9223372036854775807 - 1)"));
+}
+
+// Review of the version check (finding 2): a cancelled statement under a stale
+// schema reports the cancel (57014), not a 40001 that invites running it again, and
+// reads no version after the cancel.
+TEST_F(SessionTest, ACancelUnderAStaleSchemaStaysACancel) {
+  auto a = NewSession(1);
+  auto b = NewSession(3, /*flaky=*/false, /*hooked=*/true);
+  ASSERT_SQL_OK(*a, "CREATE TABLE t (k INTEGER PRIMARY KEY)");
+  ASSERT_SQL_OK(*b, "SELECT * FROM t");
+  ASSERT_SQL_OK(*a, "CREATE TABLE u (k INTEGER PRIMARY KEY)");
+  std::atomic<int> batches{0};
+  hooked_->before = [&](const kvpb::BatchRequest&) { batches.fetch_add(1); };
+  std::thread canceller([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    b->Interrupt();
+  });
+  // Never touches the key space; runs until cancelled.
+  EXPECT_EQ(StateOf(*b,
+                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+                    "SELECT count(*) FROM c"),
+            sqlstate::kQueryCanceled);
+  canceller.join();
+  EXPECT_EQ(batches.load(), 0);
 }
 
 }  // namespace

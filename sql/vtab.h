@@ -7,14 +7,16 @@
 // table keyed by a hidden column holding the encoded primary key). The module reads
 // and writes rows only through the VtabContext the connection was registered with.
 //
-// Planning (xBestIndex): equality on a prefix of the primary key's columns, then one
-// lower and/or upper bound on the next, become one key span (a point read when
-// every key column is fixed). A constraint is used only where the key order answers
-// it for every value SQLite might compare (same collation as the column; affinity
-// handled in xFilter, which widens the span when a value's affinity cannot be
-// known). SQLite still checks every constraint (omit is never set), so a wider
-// span costs time, never correctness. idxStr names what was used, for EXPLAIN
-// QUERY PLAN, e.g. "PRIMARY KEY (id=?)" or "FULL SCAN".
+// Planning (xBestIndex; vtab_internal.h's PlanCode says what it hands xFilter):
+// for the primary key and each secondary index, equality (`=`, an IN list, IS NULL)
+// on a prefix of the key's columns, then one lower and/or upper bound or a LIKE/GLOB
+// prefix on the next, become key spans (point reads when every column of a unique
+// key is fixed: an IN list's keys in one GetMany). A constraint is used only where
+// the key order answers it for every value SQLite might compare (same collation as
+// the column; affinity handled in xFilter, which widens the span when a value's
+// affinity cannot be known). SQLite still checks every constraint (omit is never
+// set), so a wider span costs time, never correctness. idxStr names what was used,
+// for EXPLAIN QUERY PLAN, e.g. "PRIMARY KEY (id IN ?)" or "FULL SCAN".
 //
 // Writes (xUpdate): the row is normalized by SQLite itself (ShadowSchema::
 // NormalizeRow: affinity, defaults, NOT NULL, CHECK), the primary key checked for

@@ -1,7 +1,8 @@
-// Internals of the rangedb virtual-table module (sql/vtab.h), shared by its three
-// files: vtab.cc (the module, cursors, transactions), vtab_plan.cc (xBestIndex and
-// xFilter: which keys a query reads) and vtab_write.cc (xUpdate: rows and index
-// entries written).
+// Internals of the rangedb virtual-table module (sql/vtab.h), shared by its files:
+// vtab.cc (the module, cursors, transactions), vtab_plan.cc (xBestIndex: which plan),
+// vtab_filter.cc (xFilter and the cursor's reads: which keys a plan reads),
+// vtab_pattern.cc (LIKE and GLOB as key spans) and vtab_write.cc (xUpdate: rows and
+// index entries written).
 #pragma once
 
 #include <memory>
@@ -12,6 +13,7 @@
 #include "base/kv_api.h"
 #include "sql/table_info.h"
 #include "sql/vtab_context.h"
+#include "sql/vtab_pattern.h"
 #include "sqlite3.h"
 
 namespace rangedb::sql::vtab_internal {
@@ -22,18 +24,66 @@ struct Vtab : sqlite3_vtab {
   std::shared_ptr<const TableInfo> table;
 };
 
+// What xBestIndex chose for xFilter, carried in idxNum (docs/sql.md "Planning"):
+//   bits 0-7    n_eq: the leading key columns fixed, by `=`, IN or IS NULL
+//   bits 8-9    the bound below key column n_eq (Bound)
+//   bits 10-11  the bound above it
+//   bit 12      a descending scan (an ORDER BY ... DESC consumed)
+//   bits 13-14  a LIKE or GLOB pattern on key column n_eq (PatternKind)
+//   bits 16-23  the secondary index's ordinal + 1 (0: the primary key)
+//   bits 24-26  in_column + 1 (0: none)
+//   bits 27-30  is_null: bit 27 + k for key column k
+// The planner makes no plan that does not fit (kMaxIndexes, kMaxInColumn,
+// kMaxIsNullColumns); the numbers of plans without IN, IS NULL and patterns are
+// those of the first layout (docs/sql.md shows some).
+//
+// xFilter's argv: one value per fixed key column in key order (the IN column's is
+// its list, sqlite3_vtab_in_first; an IS NULL column's is a NULL it ignores), then
+// the lower bound, the upper bound and the pattern, those the plan has.
+enum class Bound : uint8_t { kNone = 0, kStrict = 1, kInclusive = 2 };
+enum class PatternKind : uint8_t { kNone = 0, kLike = 1, kGlob = 2 };
+
+struct PlanCode {
+  static constexpr int kMaxEqColumns = 255;
+  static constexpr int kMaxIndexes = 255;      // ordinals 0-254
+  static constexpr int kMaxInColumn = 6;       // in_column 0-6
+  static constexpr int kMaxIsNullColumns = 4;  // key columns 0-3
+
+  int index = -1;  // ordinal in TableInfo::indexes(); -1: the primary key
+  int n_eq = 0;
+  // The fixed key column whose IN list xFilter reads whole (sqlite3_vtab_in) for a
+  // point read per value; -1: none. Only in a plan that fixes every column of a
+  // unique key, so one key per value.
+  int in_column = -1;
+  uint32_t is_null = 0;  // bit k: key column k (< n_eq) is fixed by IS NULL
+  Bound lower = Bound::kNone;
+  Bound upper = Bound::kNone;
+  PatternKind pattern = PatternKind::kNone;
+  bool reverse = false;
+
+  bool IsNull(int k) const { return k < kMaxIsNullColumns && ((is_null >> k) & 1) != 0; }
+  int Encode() const;
+  static PlanCode Decode(int idx_num);
+};
+
 struct Cursor : sqlite3_vtab_cursor {
-  const IndexInfo* index = nullptr;  // null: the rows themselves are scanned
+  const IndexInfo* index = nullptr;  // null: the rows themselves are read
   std::vector<kv::KeyValue> rows;    // the current page: (row key, row value)
   size_t pos = 0;
-  // Where the next page starts (forward) or ends (reverse); empty: no more pages.
-  std::string resume_key;
-  std::string start;  // the span [start, end)
-  std::string end;
   bool reverse = false;        // rows in descending key order (an ORDER BY … DESC consumed)
   int64_t page_rows = 0;       // the next page's size: small first, for LIMIT and joins
   std::vector<Value> current;  // rows[pos] decoded
   bool decoded = false;
+  // Point reads: the keys still to read from next_key on, in output order (row keys,
+  // or for an index its entry keys). Bounded by the plan: one per IN value.
+  std::vector<std::string> keys;
+  size_t next_key = 0;
+  // Scans: the spans in output order (the last first for a reverse scan). spans[span]
+  // is being read; its next page starts at resume_key (forward) or ends there
+  // (reverse).
+  std::vector<KeySpan> spans;
+  size_t span = 0;
+  std::string resume_key;
 };
 
 // OK if the table this virtual table was declared from is still the session's
@@ -47,10 +97,15 @@ int Fail(Vtab* vtab, absl::Status status, int rc = SQLITE_ERROR);
 // The smallest key greater than every key that starts with prefix ("" if none).
 std::string PrefixEnd(std::string prefix);
 
+// A scan's first page, doubled for each next one up to kv::kScanPageRows: a scan cut
+// short (LIMIT, EXISTS, a join's inner lookup) reads little more than it returns.
+// Point reads take their keys in pages of the same sizes.
+inline constexpr int64_t kFirstPageRows = 64;
+
 int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info);
 int Filter(sqlite3_vtab_cursor* base, int idx_num, const char* idx_str, int argc,
            sqlite3_value** argv);
-// Moves the cursor to its next row in scan order at or after its position, loading
+// Moves the cursor to its next row in output order at or after its position, loading
 // pages.
 absl::Status Settle(Vtab* vtab, Cursor* cursor);
 int Update(sqlite3_vtab* base, int argc, sqlite3_value** argv, sqlite3_int64* rowid);

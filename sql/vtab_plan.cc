@@ -1,48 +1,59 @@
-// xBestIndex and xFilter of the rangedb module: which keys a query reads
-// (docs/sql.md "Planning").
+// xBestIndex of the rangedb module: which key order, constraints and reads a query
+// gets (docs/sql.md "Planning"). xFilter, which reads them, is in vtab_filter.cc.
 #include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/check.h"
 #include "sql/affinity.h"
-#include "sql/key_codec.h"
-#include "sql/sqlite_util.h"
-#include "sql/sqlstate.h"
 #include "sql/vtab_internal.h"
 #include "txn/txn.h"
 
 namespace rangedb::sql::vtab_internal {
-namespace {
 
-// The plan in idxNum: bits 0-7 the number of leading columns fixed by equality;
-// bits 8-9 the lower bound's op on the next column (0 none, 1 >, 2 >=); bits 10-11
-// the upper bound's (0 none, 1 <, 2 <=); bit 12 set for a descending scan; bits 16
-// and up the secondary index's ordinal + 1 (0: the primary key).
-constexpr int kLowerShift = 8;
-constexpr int kUpperShift = 10;
-constexpr int kReverseBit = 1 << 12;
-constexpr int kIndexShift = 16;
-enum BoundOp { kNoBound = 0, kStrict = 1, kInclusive = 2 };
+// The layout is in vtab_internal.h.
+int PlanCode::Encode() const {
+  RANGEDB_DCHECK(n_eq >= 0 && n_eq <= kMaxEqColumns);
+  RANGEDB_DCHECK(index >= -1 && index < kMaxIndexes);
+  RANGEDB_DCHECK(in_column >= -1 && in_column <= kMaxInColumn);
+  RANGEDB_DCHECK(is_null < (1u << kMaxIsNullColumns));
+  const int code = n_eq | (static_cast<int>(lower) << 8) | (static_cast<int>(upper) << 10) |
+                   (reverse ? 1 << 12 : 0) | (static_cast<int>(pattern) << 13) |
+                   ((index + 1) << 16) | ((in_column + 1) << 24) | static_cast<int>(is_null << 27);
+  return code;
+}
+
+PlanCode PlanCode::Decode(int idx_num) {
+  PlanCode plan;
+  plan.n_eq = idx_num & 0xff;
+  plan.lower = static_cast<Bound>((idx_num >> 8) & 3);
+  plan.upper = static_cast<Bound>((idx_num >> 10) & 3);
+  plan.reverse = ((idx_num >> 12) & 1) != 0;
+  plan.pattern = static_cast<PatternKind>((idx_num >> 13) & 3);
+  plan.index = ((idx_num >> 16) & 0xff) - 1;
+  plan.in_column = ((idx_num >> 24) & 7) - 1;
+  plan.is_null = static_cast<uint32_t>(idx_num >> 27) & 0xf;
+  return plan;
+}
+
+namespace {
 
 // Cost units (docs/sql.md "Planning"): a round trip to the key space, and the work
 // of one row read.
 constexpr double kRoundTripCost = 100;
 constexpr double kRowCost = 2;
 constexpr double kRowsPerPage = 1000;
-// A scan's first page, doubled for each next one up to kv::kScanPageRows: a scan cut
-// short (LIMIT, EXISTS, a join's inner lookup) reads little more than it returns.
-constexpr int64_t kFirstPageRows = 64;
+// The values an IN list read whole is guessed to have: SQLite does not say.
+constexpr double kInListRows = 10;
 
 // One access path: a key order (the primary key's or an index's), with the
 // constraints it uses.
 struct Plan {
-  int index = -1;  // ordinal in TableInfo::indexes(); -1: the primary key
-  int n_eq = 0;
-  int lower = kNoBound, upper = kNoBound;
+  PlanCode code;
   std::vector<int> constraints;   // aConstraint positions, in argv order
   std::vector<std::string> used;  // "a=?", for idxStr
-  bool point = false;             // at most one row
+  bool point = false;             // a unique key's every column fixed, none by IS NULL
   int order = 0;                  // the ORDER BY it yields: 1 ascending, -1 descending, 0 none
   double rows = 0;
   double cost = 0;
@@ -54,102 +65,242 @@ bool SameCollation(sqlite3_index_info* info, int constraint, Collation column) {
   return c.ok() && *c == column;
 }
 
+// Whether a LIKE or GLOB constraint on key column `pos`, keyed under `collation`, can
+// narrow the span (vtab_pattern.h): a TEXT-affinity column, keyed under NOCASE for
+// LIKE and BINARY for GLOB, and a pattern with a literal prefix if SQLite knows the
+// pattern already. A pattern known only in xFilter (a parameter, another table's
+// column) is checked there, and one without a literal prefix leaves the span whole.
+bool PatternNarrows(const TableInfo& table, sqlite3_index_info* info, int constraint, int pos,
+                    Collation collation) {
+  const bool like = info->aConstraint[constraint].op == SQLITE_INDEX_CONSTRAINT_LIKE;
+  if (table.affinity(pos) != Affinity::kText) return false;
+  if (collation != (like ? Collation::kNocase : Collation::kBinary)) return false;
+  sqlite3_value* pattern = nullptr;
+  if (sqlite3_vtab_rhs_value(info, constraint, &pattern) != SQLITE_OK || pattern == nullptr)
+    return true;
+  if (sqlite3_value_type(pattern) != SQLITE_TEXT) return false;
+  const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(pattern));
+  return !LiteralPrefix(absl::string_view(text, sqlite3_value_bytes(pattern)),
+                        like ? PatternOp::kLike : PatternOp::kGlob)
+              .empty();
+}
+
+// The usable constraints on one key column, as positions in aConstraint (-1: none).
+struct ColumnConstraints {
+  int eq = -1;       // `=` (or an IN that SQLite can only hand over value by value)
+  int in = -1;       // an IN that SQLite can hand over whole (sqlite3_vtab_in)
+  int is_null = -1;  // IS NULL
+  int lower = -1, upper = -1;
+  int pattern = -1;  // LIKE or GLOB that can narrow (PatternNarrows)
+};
+
+ColumnConstraints ConstraintsOn(const TableInfo& table, sqlite3_index_info* info, int pos,
+                                Collation collation, const std::vector<bool>& taken) {
+  ColumnConstraints found;
+  for (int i = 0; i < info->nConstraint; ++i) {
+    const auto& c = info->aConstraint[i];
+    if (taken[i] || !c.usable || c.iColumn != pos + 1) continue;
+    switch (c.op) {
+      case SQLITE_INDEX_CONSTRAINT_ISNULL:  // NULL has one key whatever the collation
+        if (found.is_null < 0) found.is_null = i;
+        continue;
+      case SQLITE_INDEX_CONSTRAINT_LIKE:  // LIKE and GLOB use no collation
+      case SQLITE_INDEX_CONSTRAINT_GLOB:
+        if (found.pattern < 0 && PatternNarrows(table, info, i, pos, collation)) found.pattern = i;
+        continue;
+      default:
+        break;
+    }
+    if (!SameCollation(info, i, collation)) continue;
+    switch (c.op) {
+      case SQLITE_INDEX_CONSTRAINT_EQ: {
+        int& slot = sqlite3_vtab_in(info, i, -1) ? found.in : found.eq;
+        if (slot < 0) slot = i;
+        break;
+      }
+      case SQLITE_INDEX_CONSTRAINT_GT:
+      case SQLITE_INDEX_CONSTRAINT_GE:
+        if (found.lower < 0) found.lower = i;
+        break;
+      case SQLITE_INDEX_CONSTRAINT_LT:
+      case SQLITE_INDEX_CONSTRAINT_LE:
+        if (found.upper < 0) found.upper = i;
+        break;
+      default:
+        break;
+    }
+  }
+  return found;
+}
+
+// Whether a value compared with the column may fail to narrow its key span: a
+// number against a TEXT or untyped column (KeyValueFor in vtab_filter.cc).
+bool MayWidenColumn(const TableInfo& table, int pos) {
+  const Affinity a = table.affinity(pos);
+  return a == Affinity::kText || a == Affinity::kBlob;
+}
+
+// Which of the key columns fixed by IN (in_columns, in key order) gets its list
+// whole (sqlite3_vtab_in); -1: none. SQLite hands the others over value by value,
+// one xFilter call each, and then checks each row against that value alone, under
+// the column's affinity rather than the IN's: `textcol IN (SELECT intcol …)` compares
+// as numbers, so a row '01' that the widened read returns for the value 1 would be
+// dropped. A list read whole is checked by the IN itself, so the one column that may
+// widen (PlanFor takes one at most) goes first.
+int InColumnReadWhole(const TableInfo& table, const std::vector<int>& columns,
+                      const std::vector<int>& in_columns) {
+  int chosen = -1;
+  for (int k : in_columns) {
+    if (k > PlanCode::kMaxInColumn) break;
+    if (MayWidenColumn(table, columns[k])) return k;
+    if (chosen < 0) chosen = k;
+  }
+  return chosen;
+}
+
+// Sets plan->rows and plan->cost (docs/sql.md "Planning").
+void Estimate(double table_rows, Plan* plan) {
+  const PlanCode& code = plan->code;
+  const bool in_list = code.in_column >= 0;
+  double rows = table_rows;
+  if (plan->point) {
+    rows = in_list ? kInListRows : 1;
+  } else if (code.index < 0 && code.is_null != 0) {
+    rows = 1;  // a primary-key column holds no NULL: the span is empty
+  } else {
+    for (int i = 0; i < code.n_eq; ++i) rows /= 100;
+    if (in_list) rows *= kInListRows;
+    if (code.lower != Bound::kNone) rows /= 4;
+    if (code.upper != Bound::kNone) rows /= 4;
+    if (code.pattern != PatternKind::kNone) rows /= 16;
+  }
+  plan->rows = std::max(1.0, rows);
+  // A scan per span: one per value of an IN list read whole (point reads take 64
+  // keys to a round trip), and a pattern's second one, the BLOBs (vtab_pattern.h).
+  double spans = !plan->point && in_list ? kInListRows : 1;
+  if (code.pattern != PatternKind::kNone && PatternsMatchBlobs()) spans *= 2;
+  const double pages = spans + plan->rows / kRowsPerPage;
+  plan->cost = pages * kRoundTripCost + plan->rows * kRowCost;
+  // An index gives row keys: the rows are read in batches (VtabContext::GetMany),
+  // one more round trip per batch, and a point lookup's row costs one of its own.
+  if (code.index >= 0) {
+    const double batches = std::ceil(plan->rows / static_cast<double>(txn::Txn::kGetManyBatchKeys));
+    plan->cost += batches * kRoundTripCost + plan->rows * kRowCost;
+  }
+}
+
 // The plan over the key order of `columns` (positions; their collations).
 Plan PlanFor(const TableInfo& table, sqlite3_index_info* info, int index_ordinal,
              const std::vector<int>& columns, const std::vector<Collation>& collations, bool unique,
              double table_rows) {
   Plan plan;
-  plan.index = index_ordinal;
+  PlanCode& code = plan.code;
+  code.index = index_ordinal;
   // A constraint feeds one key column at most: SQLite calls a plan that hands one
   // constraint two argv slots a malfunction (an index may name a column twice).
   std::vector<bool> taken(info->nConstraint, false);
-  for (size_t k = 0; k < columns.size(); ++k) {
-    const int vcol = columns[k] + 1;
-    int eq = -1, lo = -1, hi = -1;
-    for (int i = 0; i < info->nConstraint; ++i) {
-      const auto& c = info->aConstraint[i];
-      if (taken[i] || !c.usable || c.iColumn != vcol || !SameCollation(info, i, collations[k]))
-        continue;
-      switch (c.op) {
-        case SQLITE_INDEX_CONSTRAINT_EQ:
-          if (eq < 0) eq = i;
-          break;
-        case SQLITE_INDEX_CONSTRAINT_GT:
-        case SQLITE_INDEX_CONSTRAINT_GE:
-          if (lo < 0) lo = i;
-          break;
-        case SQLITE_INDEX_CONSTRAINT_LT:
-        case SQLITE_INDEX_CONSTRAINT_LE:
-          if (hi < 0) hi = i;
-          break;
-        default:
-          break;
+  std::vector<int> in_columns;  // the key columns fixed by an IN list
+  bool widening_in = false;     // one of them may widen (InColumnReadWhole)
+  for (size_t k = 0; k < columns.size() && code.n_eq < PlanCode::kMaxEqColumns; ++k) {
+    const ColumnConstraints c = ConstraintsOn(table, info, columns[k], collations[k], taken);
+    const std::string& name = table.column(columns[k]).name();
+    // `=` narrows most; IS NULL fixes the column too, but to many rows.
+    int eq = c.eq >= 0 ? c.eq : c.in;
+    // An IN that may widen must be read whole: one per plan, where idxNum says so.
+    // Another is left to SQLite, which checks it on every row.
+    if (eq >= 0 && eq == c.in && MayWidenColumn(table, columns[k])) {
+      if (widening_in || static_cast<int>(k) > PlanCode::kMaxInColumn) {
+        eq = -1;
+      } else {
+        widening_in = true;
       }
     }
-    const std::string& name = table.column(columns[k]).name();
-    if (eq >= 0) {
-      taken[eq] = true;
-      plan.constraints.push_back(eq);
-      plan.used.push_back(absl::StrCat(name, "=?"));
-      ++plan.n_eq;
+    const int fixed =
+        eq >= 0 ? eq : (static_cast<int>(k) < PlanCode::kMaxIsNullColumns ? c.is_null : -1);
+    if (fixed >= 0) {
+      taken[fixed] = true;
+      plan.constraints.push_back(fixed);
+      if (fixed == c.is_null) {
+        code.is_null |= 1u << k;
+        plan.used.push_back(absl::StrCat(name, " IS NULL"));
+      } else {
+        if (fixed == c.in) in_columns.push_back(static_cast<int>(k));
+        plan.used.push_back(absl::StrCat(name, "=?"));
+      }
+      ++code.n_eq;
       continue;
     }
-    if (lo >= 0) {
-      plan.constraints.push_back(lo);
-      plan.lower = info->aConstraint[lo].op == SQLITE_INDEX_CONSTRAINT_GT ? kStrict : kInclusive;
-      plan.used.push_back(absl::StrCat(name, plan.lower == kStrict ? ">?" : ">=?"));
+    if (c.lower >= 0) {
+      plan.constraints.push_back(c.lower);
+      code.lower = info->aConstraint[c.lower].op == SQLITE_INDEX_CONSTRAINT_GT ? Bound::kStrict
+                                                                               : Bound::kInclusive;
+      plan.used.push_back(absl::StrCat(name, code.lower == Bound::kStrict ? ">?" : ">=?"));
     }
-    if (hi >= 0) {
-      plan.constraints.push_back(hi);
-      plan.upper = info->aConstraint[hi].op == SQLITE_INDEX_CONSTRAINT_LT ? kStrict : kInclusive;
-      plan.used.push_back(absl::StrCat(name, plan.upper == kStrict ? "<?" : "<=?"));
+    if (c.upper >= 0) {
+      plan.constraints.push_back(c.upper);
+      code.upper = info->aConstraint[c.upper].op == SQLITE_INDEX_CONSTRAINT_LT ? Bound::kStrict
+                                                                               : Bound::kInclusive;
+      plan.used.push_back(absl::StrCat(name, code.upper == Bound::kStrict ? "<?" : "<=?"));
+    }
+    // SQLite's own "LIKE optimization" may have added bounds from the pattern
+    // already (a literal or bound one); the pattern narrows further, or alone where
+    // SQLite knows the pattern only row by row (another table's column).
+    if (c.pattern >= 0) {
+      const bool like = info->aConstraint[c.pattern].op == SQLITE_INDEX_CONSTRAINT_LIKE;
+      plan.constraints.push_back(c.pattern);
+      code.pattern = like ? PatternKind::kLike : PatternKind::kGlob;
+      plan.used.push_back(absl::StrCat(name, like ? " LIKE ?" : " GLOB ?"));
     }
     break;
   }
-  plan.point = unique && plan.n_eq == static_cast<int>(columns.size());
-  double rows = table_rows;
-  if (plan.point) {
-    rows = 1;
-  } else {
-    for (int i = 0; i < plan.n_eq; ++i) rows /= 100;
-    if (plan.lower != kNoBound) rows /= 4;
-    if (plan.upper != kNoBound) rows /= 4;
+  plan.point = unique && code.n_eq == static_cast<int>(columns.size()) && code.is_null == 0;
+  code.in_column = InColumnReadWhole(table, columns, in_columns);
+  if (code.in_column >= 0) {
+    plan.used[code.in_column] = absl::StrCat(table.column(columns[code.in_column]).name(), " IN ?");
   }
-  plan.rows = std::max(1.0, rows);
-  const double pages = 1 + plan.rows / kRowsPerPage;
-  plan.cost = pages * kRoundTripCost + plan.rows * kRowCost;
-  // An index gives row keys: the rows are read in batches (VtabContext::GetMany),
-  // one more round trip per batch, and a point lookup's row costs one of its own.
-  if (index_ordinal >= 0) {
-    const double batches = std::ceil(plan.rows / static_cast<double>(txn::Txn::kGetManyBatchKeys));
-    plan.cost += batches * kRoundTripCost + plan.rows * kRowCost;
-  }
+  Estimate(table_rows, &plan);
   return plan;
 }
 
 // Whether scanning plan's key order (columns, under collations) in one direction
 // yields the rows in the order of the query's ORDER BY: 1 ascending, -1 descending,
-// 0 not (SQLite then sorts). Key columns fixed by equality are constant and may
-// appear anywhere in the ORDER BY. `unique`: no two rows share the key columns, so
-// terms after all of them are already satisfied. A DISTINCT query (vtab_distinct 2
-// or 3) is left to SQLite; GROUP BY (1) is satisfied by sorted output.
+// 0 not (SQLite then sorts). Key columns fixed by `=` or IS NULL are constant and
+// may appear anywhere in the ORDER BY. `unique`: no two rows share the key columns,
+// so terms after all of them are already satisfied. A DISTINCT query (vtab_distinct
+// 2 or 3) is left to SQLite; GROUP BY (1) is satisfied by sorted output.
+//
+// An IN list read whole (in_column) is read value by value in key order, so its
+// column comes first among the varying ones; on a point read it then orders every
+// row (one row per value at most). An IN that SQLite hands over value by value is
+// taken for a fixed column here; SQLite then drops orderByConsumed itself.
 int ConsumedOrder(const TableInfo& table, sqlite3_index_info* info, const Plan& plan,
                   const std::vector<int>& columns, const std::vector<Collation>& collations,
                   bool unique) {
   if (info->nOrderBy == 0 || sqlite3_vtab_distinct(info) >= 2) return 0;
-  size_t k = static_cast<size_t>(plan.n_eq);
+  const int n_eq = plan.code.n_eq;
+  const int in_column = plan.code.in_column;
+  bool in_seen = in_column < 0;
+  size_t k = static_cast<size_t>(n_eq);
   int direction = 0;
   for (int i = 0; i < info->nOrderBy; ++i) {
     const auto& term = info->aOrderBy[i];
     const int pos = term.iColumn - 1;  // descriptor position; -1: the hidden key column
     if (pos < 0) return 0;
-    bool fixed = false;
-    for (int e = 0; e < plan.n_eq; ++e) fixed |= columns[e] == pos;
-    if (fixed) continue;
-    if (k >= columns.size()) return unique ? (direction == 0 ? 1 : direction) : 0;
-    // SQLite sorts by the column's declared collation; the key by the key column's.
-    if (columns[k] != pos || table.collation(pos) != collations[k]) return 0;
     const int d = term.desc ? -1 : 1;
+    // SQLite sorts by the column's declared collation; the key by the key column's.
+    if (!in_seen && columns[in_column] == pos) {
+      if (table.collation(pos) != collations[in_column]) return 0;
+      if (plan.point) return d;
+      in_seen = true;
+      direction = d;
+      continue;
+    }
+    bool fixed = false;
+    for (int e = 0; e < n_eq; ++e) fixed |= e != in_column && columns[e] == pos;
+    if (fixed) continue;
+    if (!in_seen) return 0;  // a column that varies within each IN value, first
+    if (k >= columns.size()) return unique ? (direction == 0 ? 1 : direction) : 0;
+    if (columns[k] != pos || table.collation(pos) != collations[k]) return 0;
     if (direction != 0 && d != direction) return 0;
     direction = d;
     ++k;
@@ -157,72 +308,15 @@ int ConsumedOrder(const TableInfo& table, sqlite3_index_info* info, const Plan& 
   return direction == 0 ? 1 : direction;
 }
 
-// Whether the scan may widen past the equality prefix: a TEXT or untyped key column
-// compared with a number cannot narrow the span (KeyValueFor), so rows of several
-// key values come back and neither "at most one row" nor the order beyond them holds.
-bool MayWiden(const TableInfo& table, const std::vector<int>& columns, int n_eq) {
-  for (int k = 0; k < n_eq; ++k) {
-    const Affinity a = table.affinity(columns[k]);
-    if (a == Affinity::kText || a == Affinity::kBlob) return true;
+// Whether the scan may widen past the fixed columns: a TEXT or untyped key column
+// compared with a number cannot narrow the span (KeyValueFor in vtab_filter.cc), so
+// rows of several key values come back and neither "at most one row" nor the order
+// beyond them holds. IS NULL always narrows.
+bool MayWiden(const TableInfo& table, const std::vector<int>& columns, const PlanCode& code) {
+  for (int k = 0; k < code.n_eq; ++k) {
+    if (!code.IsNull(k) && MayWidenColumn(table, columns[k])) return true;
   }
   return false;
-}
-
-// The value a constraint compares with, as the key stores it; nullopt when the
-// key order cannot answer for it (the span is then widened).
-std::optional<Value> KeyValueFor(const TableInfo& table, int pos, Value v) {
-  switch (table.affinity(pos)) {
-    case Affinity::kInteger:
-    case Affinity::kReal:
-    case Affinity::kNumeric:
-      // SQLite applies NUMERIC affinity to the other operand of a comparison with a
-      // numeric column (datatype3.html §4.2).
-      return ApplyAffinity(Affinity::kNumeric, std::move(v));
-    case Affinity::kText:
-    case Affinity::kBlob:
-      // A number here may come from a numeric column, and then SQLite compares the
-      // column's values as numbers ('5' = 5): the key order cannot answer that.
-      if (ClassOf(v) == StorageClass::kInteger || ClassOf(v) == StorageClass::kReal)
-        return std::nullopt;
-      return v;
-  }
-  return std::nullopt;
-}
-
-// Reads the cursor's next page from bound (its start, or for a reverse scan its
-// end): rows, or index entries and then the rows they point at.
-absl::Status LoadPage(Vtab* vtab, Cursor* cursor, absl::string_view bound) {
-  const int64_t page_rows = cursor->page_rows;
-  cursor->page_rows = std::min<int64_t>(page_rows * 2, kv::kScanPageRows);
-  absl::StatusOr<ScanPage> page = cursor->reverse
-                                      ? vtab->context->ReverseScan(cursor->start, bound, page_rows)
-                                      : vtab->context->Scan(bound, cursor->end, page_rows);
-  if (!page.ok()) return page.status();
-  cursor->pos = 0;
-  cursor->decoded = false;
-  cursor->resume_key = std::move(page->resume_key);
-  if (cursor->index == nullptr) {
-    cursor->rows = std::move(page->rows);
-    return absl::OkStatus();
-  }
-  // The rows the page's entries point at: read together, a few round trips a page.
-  std::vector<std::string> row_keys;
-  row_keys.reserve(page->rows.size());
-  for (const kv::KeyValue& entry : page->rows)
-    row_keys.push_back(vtab->table->RowKeyOfEntry(entry.value));
-  absl::StatusOr<std::vector<std::optional<std::string>>> rows = vtab->context->GetMany(row_keys);
-  if (!rows.ok()) return rows.status();
-  cursor->rows.clear();
-  for (size_t i = 0; i < row_keys.size(); ++i) {
-    if (!(*rows)[i].has_value()) {
-      return SqlError(
-          sqlstate::kInternalError,
-          absl::StrCat("index ", cursor->index->desc->name(), " of table ", vtab->table->name(),
-                       " has an entry for a row that does not exist"));
-    }
-    cursor->rows.push_back(kv::KeyValue{std::move(row_keys[i]), std::move(*(*rows)[i])});
-  }
-  return absl::OkStatus();
 }
 
 // The query's LIMIT plus OFFSET when SQLite offers them as constraints and their
@@ -250,7 +344,7 @@ int64_t RowsWanted(sqlite3_index_info* info) {
 void CostOrder(const TableInfo& table, sqlite3_index_info* info, const std::vector<int>& columns,
                const std::vector<Collation>& collations, bool unique, int64_t wanted, Plan* plan) {
   if (info->nOrderBy == 0) return;
-  if (!MayWiden(table, columns, plan->n_eq))
+  if (!MayWiden(table, columns, plan->code))
     plan->order = ConsumedOrder(table, info, *plan, columns, collations, unique);
   if (plan->order == 0) {
     plan->cost += plan->rows * kRowCost;  // the sort
@@ -282,7 +376,9 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
   const std::vector<Collation>& pk_collations = table.pk_collations();
   Plan best = PlanFor(table, info, -1, table.pk_columns(), pk_collations, /*unique=*/true, rows);
   CostOrder(table, info, table.pk_columns(), pk_collations, /*unique=*/true, wanted, &best);
-  for (size_t i = 0; i < table.indexes().size(); ++i) {
+  // Ordinals that idxNum cannot carry get no plan (PlanCode).
+  const size_t n_indexes = std::min<size_t>(table.indexes().size(), PlanCode::kMaxIndexes);
+  for (size_t i = 0; i < n_indexes; ++i) {
     const IndexInfo& index = table.indexes()[i];
     if (index.desc->state() != sqlpb::IndexDescriptor::PUBLIC) continue;
     Plan plan = PlanFor(table, info, static_cast<int>(i), index.columns, index.collations,
@@ -297,115 +393,33 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
   for (size_t i = 0; i < best.constraints.size(); ++i) {
     info->aConstraintUsage[best.constraints[i]].argvIndex = static_cast<int>(i) + 1;
   }
-  info->idxNum = best.n_eq | (best.lower << kLowerShift) | (best.upper << kUpperShift) |
-                 (best.order < 0 ? kReverseBit : 0) | ((best.index + 1) << kIndexShift);
+  PlanCode& code = best.code;
+  // The IN list comes whole to xFilter (sqlite3_vtab_in_first), so SQLite keeps the
+  // order the plan gives (it drops orderByConsumed only for an IN it hands over value
+  // by value). The constraint of fixed key column k is argv k.
+  if (code.in_column >= 0) sqlite3_vtab_in(info, best.constraints[code.in_column], 1);
+  code.reverse = best.order < 0;
+  info->idxNum = code.Encode();
   if (best.order != 0) info->orderByConsumed = 1;
   const std::vector<int>& key_columns =
-      best.index < 0 ? table.pk_columns() : table.indexes()[best.index].columns;
-  // At most one row only if xFilter can never widen the point read to a scan.
-  if (best.point && !MayWiden(table, key_columns, best.n_eq))
+      code.index < 0 ? table.pk_columns() : table.indexes()[code.index].columns;
+  // At most one row only if xFilter can never widen the point read to a scan, and
+  // reads one key.
+  if (best.point && code.in_column < 0 && !MayWiden(table, key_columns, code))
     info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
   info->estimatedRows = static_cast<sqlite3_int64>(best.rows);
   info->estimatedCost = best.cost;
   // For EXPLAIN QUERY PLAN: "PRIMARY KEY (a=?)", "INDEX t_b (b>?) ORDER DESC",
   // "FULL SCAN ORDER" (docs/sql.md "Planning").
-  std::string plan = best.index < 0
+  // With IN, IS NULL and patterns: "PRIMARY KEY (a IN ?)", "INDEX t_b (b IS NULL)",
+  // "INDEX t_c (c LIKE ?)".
+  std::string plan = code.index < 0
                          ? std::string(best.used.empty() ? "FULL SCAN" : "PRIMARY KEY")
-                         : absl::StrCat("INDEX ", table.indexes()[best.index].desc->name());
+                         : absl::StrCat("INDEX ", table.indexes()[code.index].desc->name());
   if (!best.used.empty()) absl::StrAppend(&plan, " (", absl::StrJoin(best.used, ", "), ")");
   if (best.order != 0) absl::StrAppend(&plan, best.order < 0 ? " ORDER DESC" : " ORDER");
   info->idxStr = sqlite3_mprintf("%s", plan.c_str());
   info->needToFreeIdxStr = 1;
-  return SQLITE_OK;
-}
-
-absl::Status Settle(Vtab* vtab, Cursor* cursor) {
-  while (cursor->pos >= cursor->rows.size() && !cursor->resume_key.empty()) {
-    const std::string start = cursor->resume_key;
-    if (absl::Status s = LoadPage(vtab, cursor, start); !s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
-int Filter(sqlite3_vtab_cursor* base, int idx_num, const char*, int argc, sqlite3_value** argv) {
-  auto* cursor = static_cast<Cursor*>(base);
-  auto* vtab = static_cast<Vtab*>(base->pVtab);
-  const TableInfo& table = *vtab->table;
-  if (absl::Status s = CheckCurrent(vtab); !s.ok()) return Fail(vtab, s);
-  cursor->rows.clear();
-  cursor->resume_key.clear();
-  cursor->pos = 0;
-  cursor->decoded = false;
-  const int n_eq = idx_num & 0xff;
-  const int lower = (idx_num >> kLowerShift) & 3;
-  const int upper = (idx_num >> kUpperShift) & 3;
-  const int index_ordinal = (idx_num >> kIndexShift) - 1;
-  cursor->reverse = (idx_num & kReverseBit) != 0;
-  cursor->page_rows = kFirstPageRows;
-  cursor->index = index_ordinal >= 0 ? &table.indexes().at(index_ordinal) : nullptr;
-  const std::vector<int>& columns = cursor->index ? cursor->index->columns : table.pk_columns();
-  auto collation = [&](int k) {
-    return cursor->index ? cursor->index->collations[k] : table.pk_collations()[k];
-  };
-  std::string prefix = cursor->index ? cursor->index->prefix : table.rows_start();
-  const std::string& span_end = cursor->index ? cursor->index->prefix_end : table.rows_end();
-  int arg = 0;
-  bool widened = false;
-  for (int k = 0; k < n_eq && arg < argc; ++k, ++arg) {
-    Value v = ValueFromSqlite(argv[arg]);
-    if (IsNull(v)) return SQLITE_OK;  // "= NULL" is never true
-    std::optional<Value> kv = KeyValueFor(table, columns[k], std::move(v));
-    if (!kv) {
-      widened = true;
-      break;
-    }
-    AppendValueKey(&prefix, *kv, collation(k), Direction::kAscending);
-  }
-  const bool at_start = prefix == (cursor->index ? cursor->index->prefix : table.rows_start());
-  std::string start = prefix;
-  std::string end = at_start ? span_end : PrefixEnd(prefix);
-  const bool all_fixed = !widened && n_eq == static_cast<int>(columns.size());
-  const bool unique = cursor->index == nullptr || cursor->index->unique;
-  if (all_fixed && unique) {  // one key: a point read
-    absl::StatusOr<std::optional<std::string>> value = vtab->context->Get(prefix);
-    if (!value.ok()) return Fail(vtab, value.status());
-    if (!value->has_value()) return SQLITE_OK;
-    if (cursor->index == nullptr) {
-      cursor->rows.push_back(kv::KeyValue{prefix, std::move(**value)});
-      return SQLITE_OK;
-    }
-    const std::string row_key = table.RowKeyOfEntry(**value);
-    absl::StatusOr<std::optional<std::string>> row = vtab->context->Get(row_key);
-    if (!row.ok()) return Fail(vtab, row.status());
-    if (row->has_value()) cursor->rows.push_back(kv::KeyValue{row_key, std::move(**row)});
-    return SQLITE_OK;
-  }
-  if (!widened && n_eq < static_cast<int>(columns.size())) {
-    const int pos = columns[n_eq];
-    // false: the result is empty.
-    auto bound = [&](int op, bool is_lower) -> bool {
-      if (op == kNoBound || arg >= argc) return true;
-      Value v = ValueFromSqlite(argv[arg++]);
-      if (IsNull(v)) return false;  // a comparison with NULL is never true
-      std::optional<Value> kv = KeyValueFor(table, pos, std::move(v));
-      if (!kv) return true;  // cannot narrow: leave this side open
-      std::string key = prefix;
-      AppendValueKey(&key, *kv, collation(n_eq), Direction::kAscending);
-      if (is_lower) {
-        start = op == kStrict ? PrefixEnd(key) : key;
-      } else {
-        end = op == kStrict ? key : PrefixEnd(key);
-      }
-      return true;
-    };
-    if (!bound(lower, true) || !bound(upper, false)) return SQLITE_OK;
-  }
-  if (start >= end) return SQLITE_OK;
-  cursor->start = start;
-  cursor->end = end;
-  if (absl::Status s = LoadPage(vtab, cursor, cursor->reverse ? end : start); !s.ok())
-    return Fail(vtab, s);
-  if (absl::Status s = Settle(vtab, cursor); !s.ok()) return Fail(vtab, s);
   return SQLITE_OK;
 }
 

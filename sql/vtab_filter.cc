@@ -1,0 +1,339 @@
+// xFilter of the rangedb module and the cursor's reads: the keys or key spans a plan
+// (vtab_plan.cc) reads for the values SQLite hands it, read in pages (docs/sql.md
+// "Planning").
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "sql/affinity.h"
+#include "sql/key_codec.h"
+#include "sql/sqlite_util.h"
+#include "sql/sqlstate.h"
+#include "sql/vtab_internal.h"
+
+namespace rangedb::sql::vtab_internal {
+namespace {
+
+// The value a constraint compares with, as the key stores it; nullopt when the
+// key order cannot answer for it (the span is then widened).
+std::optional<Value> KeyValueFor(const TableInfo& table, int pos, Value v) {
+  switch (table.affinity(pos)) {
+    case Affinity::kInteger:
+    case Affinity::kReal:
+    case Affinity::kNumeric:
+      // SQLite applies NUMERIC affinity to the other operand of a comparison with a
+      // numeric column (datatype3.html §4.2).
+      return ApplyAffinity(Affinity::kNumeric, std::move(v));
+    case Affinity::kText:
+    case Affinity::kBlob:
+      // A number here may come from a numeric column, and then SQLite compares the
+      // column's values as numbers ('5' = 5): the key order cannot answer that.
+      if (ClassOf(v) == StorageClass::kInteger || ClassOf(v) == StorageClass::kReal)
+        return std::nullopt;
+      return v;
+  }
+  return std::nullopt;
+}
+
+// The keys of the values of an IN list that SQLite hands over whole (argv value
+// `list`, sqlite3_vtab_in), as key column `pos` under `collation` holds them:
+// ascending, each once, NULLs left out (NULL IN (…) is never true). nullopt if a
+// value cannot narrow (KeyValueFor). As many keys as the statement's list has values.
+absl::StatusOr<std::optional<std::vector<std::string>>> InListKeys(const TableInfo& table, int pos,
+                                                                   Collation collation,
+                                                                   sqlite3_value* list) {
+  std::vector<std::string> keys;
+  sqlite3_value* element = nullptr;
+  int rc = sqlite3_vtab_in_first(list, &element);
+  for (; rc == SQLITE_OK && element != nullptr; rc = sqlite3_vtab_in_next(list, &element)) {
+    Value v = ValueFromSqlite(element);
+    if (IsNull(v)) continue;
+    std::optional<Value> kv = KeyValueFor(table, pos, std::move(v));
+    if (!kv) return std::nullopt;
+    std::string key;
+    AppendValueKey(&key, *kv, collation, Direction::kAscending);
+    keys.push_back(std::move(key));
+  }
+  if (rc != SQLITE_DONE && rc != SQLITE_OK) return SqliteError(rc, "reading an IN list");
+  // One key column's encodings are prefix-free, so this is also the order of the
+  // whole keys they go into.
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+// Sets cursor->rows to the rows at row_keys, in their order. For an index's entries:
+// each must have its row.
+absl::Status ReadRows(Vtab* vtab, Cursor* cursor, std::vector<std::string> row_keys) {
+  absl::StatusOr<std::vector<std::optional<std::string>>> rows = vtab->context->GetMany(row_keys);
+  if (!rows.ok()) return rows.status();
+  cursor->rows.clear();
+  for (size_t i = 0; i < row_keys.size(); ++i) {
+    if (!(*rows)[i].has_value()) {
+      return SqlError(
+          sqlstate::kInternalError,
+          absl::StrCat("index ", cursor->index->desc->name(), " of table ", vtab->table->name(),
+                       " has an entry for a row that does not exist"));
+    }
+    cursor->rows.push_back(kv::KeyValue{std::move(row_keys[i]), std::move(*(*rows)[i])});
+  }
+  return absl::OkStatus();
+}
+
+// The next page's size; the one after it is twice as large, up to kv::kScanPageRows.
+int64_t TakePageRows(Cursor* cursor) {
+  const int64_t page_rows = cursor->page_rows;
+  cursor->page_rows = std::min<int64_t>(page_rows * 2, kv::kScanPageRows);
+  return page_rows;
+}
+
+// Reads the rows of the cursor's next page of point keys, in one GetMany (and for an
+// index one more for the rows its entries point at). Keys without a value have no
+// row.
+absl::Status LoadPoints(Vtab* vtab, Cursor* cursor) {
+  const size_t n = std::min<size_t>(TakePageRows(cursor), cursor->keys.size() - cursor->next_key);
+  std::vector<std::string> keys(cursor->keys.begin() + cursor->next_key,
+                                cursor->keys.begin() + cursor->next_key + n);
+  cursor->next_key += n;
+  cursor->pos = 0;
+  cursor->decoded = false;
+  cursor->rows.clear();
+  absl::StatusOr<std::vector<std::optional<std::string>>> values = vtab->context->GetMany(keys);
+  if (!values.ok()) return values.status();
+  std::vector<std::string> row_keys;
+  for (size_t i = 0; i < n; ++i) {
+    if (!(*values)[i].has_value()) continue;
+    if (cursor->index == nullptr) {
+      cursor->rows.push_back(kv::KeyValue{std::move(keys[i]), std::move(*(*values)[i])});
+    } else {
+      row_keys.push_back(vtab->table->RowKeyOfEntry(*(*values)[i]));
+    }
+  }
+  if (cursor->index == nullptr || row_keys.empty()) return absl::OkStatus();
+  return ReadRows(vtab, cursor, std::move(row_keys));
+}
+
+// Reads the next page of the cursor's current span: rows, or index entries and then
+// the rows they point at. Moves on to the next span when this one is done.
+absl::Status LoadPage(Vtab* vtab, Cursor* cursor) {
+  const KeySpan& span = cursor->spans[cursor->span];
+  const int64_t page_rows = TakePageRows(cursor);
+  absl::StatusOr<ScanPage> page =
+      cursor->reverse ? vtab->context->ReverseScan(span.start, cursor->resume_key, page_rows)
+                      : vtab->context->Scan(cursor->resume_key, span.end, page_rows);
+  if (!page.ok()) return page.status();
+  cursor->pos = 0;
+  cursor->decoded = false;
+  cursor->resume_key = std::move(page->resume_key);
+  if (cursor->resume_key.empty() && ++cursor->span < cursor->spans.size()) {
+    const KeySpan& next = cursor->spans[cursor->span];
+    cursor->resume_key = cursor->reverse ? next.end : next.start;
+  }
+  if (cursor->index == nullptr) {
+    cursor->rows = std::move(page->rows);
+    return absl::OkStatus();
+  }
+  // The rows the page's entries point at: read together, a few round trips a page.
+  std::vector<std::string> row_keys;
+  row_keys.reserve(page->rows.size());
+  for (const kv::KeyValue& entry : page->rows)
+    row_keys.push_back(vtab->table->RowKeyOfEntry(entry.value));
+  return ReadRows(vtab, cursor, std::move(row_keys));
+}
+
+// The key columns a plan fixes, as xFilter's values give them.
+struct FixedColumns {
+  bool empty = false;                // no row can match ("= NULL", an IN list of NULLs)
+  bool widened = false;              // a value could not narrow: only `prefix` holds
+  std::string prefix;                // the fixed columns before the IN column (or a widened one)
+  std::string suffix;                // the fixed columns after the IN column
+  std::vector<std::string> in_keys;  // the IN column's keys (InListKeys)
+  int next_arg = 0;                  // argv after the fixed columns'
+};
+
+// Encodes the plan's fixed key columns from argv, after `base`.
+absl::StatusOr<FixedColumns> FixColumns(const TableInfo& table, const PlanCode& plan,
+                                        const std::vector<int>& columns,
+                                        const std::vector<Collation>& collations,
+                                        const std::string& base, int argc, sqlite3_value** argv) {
+  FixedColumns fixed;
+  fixed.prefix = base;
+  int& arg = fixed.next_arg;
+  for (int k = 0; k < plan.n_eq && arg < argc; ++k, ++arg) {
+    std::string* dst = plan.in_column >= 0 && k > plan.in_column ? &fixed.suffix : &fixed.prefix;
+    if (plan.IsNull(k)) {  // NULL's key is the same under every collation
+      AppendValueKey(dst, Null{}, collations[k], Direction::kAscending);
+      continue;
+    }
+    if (k == plan.in_column) {
+      absl::StatusOr<std::optional<std::vector<std::string>>> keys =
+          InListKeys(table, columns[k], collations[k], argv[arg]);
+      if (!keys.ok()) return keys.status();
+      if (!keys->has_value()) {
+        fixed.widened = true;
+        return fixed;
+      }
+      fixed.empty = (*keys)->empty();
+      if (fixed.empty) return fixed;
+      fixed.in_keys = std::move(**keys);
+      continue;
+    }
+    Value v = ValueFromSqlite(argv[arg]);
+    fixed.empty = IsNull(v);  // "= NULL" is never true
+    if (fixed.empty) return fixed;
+    std::optional<Value> kv = KeyValueFor(table, columns[k], std::move(v));
+    if (!kv) {
+      fixed.widened = true;
+      return fixed;
+    }
+    AppendValueKey(dst, *kv, collations[k], Direction::kAscending);
+  }
+  fixed.widened = arg < plan.n_eq;  // argv too short: only what was read narrows
+  return fixed;
+}
+
+// The spans of a scan of key column n_eq within `whole` (the fixed columns' span):
+// narrowed by the plan's bounds and pattern, from argv[arg] on. Empty when no row
+// can match.
+std::vector<KeySpan> NarrowSpan(sqlite3* db, const TableInfo& table, const PlanCode& plan, int pos,
+                                Collation collation, KeySpan whole, int arg, int argc,
+                                sqlite3_value** argv) {
+  const std::string prefix = whole.start;
+  // false: the result is empty.
+  auto bound = [&](Bound op, bool is_lower) -> bool {
+    if (op == Bound::kNone || arg >= argc) return true;
+    Value v = ValueFromSqlite(argv[arg++]);
+    if (IsNull(v)) return false;  // a comparison with NULL is never true
+    std::optional<Value> kv = KeyValueFor(table, pos, std::move(v));
+    if (!kv) return true;  // cannot narrow: leave this side open
+    std::string key = prefix;
+    AppendValueKey(&key, *kv, collation, Direction::kAscending);
+    if (is_lower) {
+      whole.start = op == Bound::kStrict ? PrefixEnd(key) : key;
+    } else {
+      whole.end = op == Bound::kStrict ? key : PrefixEnd(key);
+    }
+    return true;
+  };
+  if (!bound(plan.lower, true) || !bound(plan.upper, false)) return {};
+  // Any other pattern (NULL, a number, a BLOB) leaves the span whole, and so does
+  // one longer than SQLite matches: it fails on every row, and so must the query.
+  if (plan.pattern == PatternKind::kNone || arg >= argc ||
+      sqlite3_value_type(argv[arg]) != SQLITE_TEXT ||
+      sqlite3_value_bytes(argv[arg]) > sqlite3_limit(db, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, -1)) {
+    return {whole};
+  }
+  const PatternOp op = plan.pattern == PatternKind::kLike ? PatternOp::kLike : PatternOp::kGlob;
+  const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[arg]));
+  const std::string literal =
+      LiteralPrefix(absl::string_view(text, sqlite3_value_bytes(argv[arg])), op);
+  if (literal.empty()) return {whole};
+  std::vector<KeySpan> spans = PatternSpans(prefix, literal, op, PatternsMatchBlobs());
+  for (KeySpan& span : spans) {  // and within the bounds: a row must satisfy both
+    span.start = std::max(span.start, whole.start);
+    span.end = std::min(span.end, whole.end);
+  }
+  return spans;
+}
+
+// What xFilter reads for plan and its argv values: point keys (cursor->keys) or
+// spans (cursor->spans), in output order; neither when no row can match.
+absl::Status ChooseReads(sqlite3* db, const TableInfo& table, const PlanCode& plan, int argc,
+                         sqlite3_value** argv, Cursor* cursor) {
+  const IndexInfo* index = cursor->index;
+  const std::vector<int>& columns = index ? index->columns : table.pk_columns();
+  const std::vector<Collation>& collations = index ? index->collations : table.pk_collations();
+  const std::string& base = index ? index->prefix : table.rows_start();
+  absl::StatusOr<FixedColumns> fixed =
+      FixColumns(table, plan, columns, collations, base, argc, argv);
+  if (!fixed.ok()) return fixed.status();
+  if (fixed->empty) return absl::OkStatus();
+  const bool all_fixed = !fixed->widened && plan.n_eq == static_cast<int>(columns.size());
+  const bool unique = index == nullptr || index->unique;
+  if (all_fixed && unique && plan.is_null == 0) {  // point reads: one key, or one per IN value
+    if (plan.in_column < 0) {
+      cursor->keys.push_back(std::move(fixed->prefix));
+    } else {
+      for (const std::string& key : fixed->in_keys)
+        cursor->keys.push_back(fixed->prefix + key + fixed->suffix);
+    }
+    if (cursor->reverse) std::reverse(cursor->keys.begin(), cursor->keys.end());
+    return absl::OkStatus();
+  }
+  // A scan: of each IN value's span, or of the fixed columns' one span (for an IN
+  // column only when a value widened: then what precedes the IN column narrows).
+  std::vector<KeySpan> fixed_spans;
+  if (!fixed->widened && plan.in_column >= 0) {
+    for (const std::string& key : fixed->in_keys) {
+      std::string start = fixed->prefix + key + fixed->suffix;
+      std::string end = PrefixEnd(start);
+      fixed_spans.push_back(KeySpan{std::move(start), std::move(end)});
+    }
+  } else {
+    const std::string& prefix = fixed->prefix;
+    fixed_spans.push_back(KeySpan{prefix, prefix == base
+                                              ? (index ? index->prefix_end : table.rows_end())
+                                              : PrefixEnd(prefix)});
+  }
+  std::vector<KeySpan> spans;
+  const bool narrow = !fixed->widened && plan.n_eq < static_cast<int>(columns.size());
+  for (KeySpan& span : fixed_spans) {
+    if (!narrow) {
+      spans.push_back(std::move(span));
+      continue;
+    }
+    for (KeySpan& s : NarrowSpan(db, table, plan, columns[plan.n_eq], collations[plan.n_eq],
+                                 std::move(span), fixed->next_arg, argc, argv)) {
+      spans.push_back(std::move(s));
+    }
+  }
+  for (KeySpan& span : spans) {
+    if (span.start < span.end) cursor->spans.push_back(std::move(span));
+  }
+  if (cursor->reverse) std::reverse(cursor->spans.begin(), cursor->spans.end());
+  if (!cursor->spans.empty()) {
+    cursor->resume_key = cursor->reverse ? cursor->spans[0].end : cursor->spans[0].start;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Settle(Vtab* vtab, Cursor* cursor) {
+  while (cursor->pos >= cursor->rows.size()) {
+    absl::Status s;
+    if (cursor->next_key < cursor->keys.size()) {
+      s = LoadPoints(vtab, cursor);
+    } else if (cursor->span < cursor->spans.size()) {
+      s = LoadPage(vtab, cursor);
+    } else {
+      break;
+    }
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+int Filter(sqlite3_vtab_cursor* base, int idx_num, const char*, int argc, sqlite3_value** argv) {
+  auto* cursor = static_cast<Cursor*>(base);
+  auto* vtab = static_cast<Vtab*>(base->pVtab);
+  const TableInfo& table = *vtab->table;
+  if (absl::Status s = CheckCurrent(vtab); !s.ok()) return Fail(vtab, s);
+  const PlanCode plan = PlanCode::Decode(idx_num);
+  cursor->rows.clear();
+  cursor->pos = 0;
+  cursor->decoded = false;
+  cursor->keys.clear();
+  cursor->next_key = 0;
+  cursor->spans.clear();
+  cursor->span = 0;
+  cursor->resume_key.clear();
+  cursor->reverse = plan.reverse;
+  cursor->page_rows = kFirstPageRows;
+  cursor->index = plan.index >= 0 ? &table.indexes().at(plan.index) : nullptr;
+  if (absl::Status s = ChooseReads(vtab->db, table, plan, argc, argv, cursor); !s.ok())
+    return Fail(vtab, s);
+  if (absl::Status s = Settle(vtab, cursor); !s.ok()) return Fail(vtab, s);
+  return SQLITE_OK;
+}
+
+}  // namespace rangedb::sql::vtab_internal
