@@ -21,42 +21,6 @@ TEST(FanoutPoolTest, RunsEveryPartExactlyOnce) {
 }
 
 // Part 0 waits for part 1: only a second thread can run it while part 0 waits.
-TEST(FanoutPoolTest, RunsPartsAtTheSameTime) {
-  FanoutPool pool(2, 64);
-  absl::Notification second_ran;
-  std::atomic<bool> first_saw_second{false};
-  pool.Run(2, 16, [&](size_t i) {
-    if (i == 1) {
-      second_ran.Notify();
-    } else {
-      first_saw_second = second_ran.WaitForNotificationWithTimeout(absl::Seconds(30));
-    }
-  });
-  EXPECT_TRUE(first_saw_second.load());
-}
-
-// With every pool thread busy, a batch runs on its caller and does not wait for them.
-TEST(FanoutPoolTest, ABusyPoolDoesNotDelayABatch) {
-  FanoutPool pool(1, 64);
-  absl::Notification release;
-  std::atomic<int> blocked{0};
-  // Both parts block, each on its own thread: `other` and the pool's only thread.
-  std::thread other([&] {
-    pool.Run(2, 16, [&](size_t) {
-      blocked.fetch_add(1);
-      release.WaitForNotification();
-    });
-  });
-  while (blocked.load() < 2) std::this_thread::yield();
-  std::vector<std::atomic<int>> runs(5);
-  pool.Run(5, 16, [&](size_t i) { runs[i].fetch_add(1); });  // would hang without take-back
-  for (size_t i = 0; i < runs.size(); ++i) EXPECT_EQ(runs[i].load(), 1);
-  release.Notify();
-  other.join();
-}
-
-// Review finding 3: parts that wait on something (here, on each other) still wait
-// side by side when the pool has no idle thread or no room in its queue.
 void ExpectPartsRunSideBySide(FanoutPool& pool) {
   absl::Notification second_ran;
   std::atomic<bool> first_saw_second{false};
@@ -70,20 +34,50 @@ void ExpectPartsRunSideBySide(FanoutPool& pool) {
   EXPECT_TRUE(first_saw_second.load());
 }
 
+// Keeps a one-thread pool's thread busy while it lives: a batch of two parts that
+// block, one on its caller and one on the pool's thread.
+class PoolKeptBusy {
+ public:
+  explicit PoolKeptBusy(FanoutPool& pool)
+      : other_([this, &pool] {
+          pool.Run(2, 16, [this](size_t) {
+            blocked_.fetch_add(1);
+            release_.WaitForNotification();
+          });
+        }) {
+    while (blocked_.load() < 2) std::this_thread::yield();
+  }
+  ~PoolKeptBusy() {
+    release_.Notify();
+    other_.join();
+  }
+
+ private:
+  absl::Notification release_;
+  std::atomic<int> blocked_{0};
+  std::thread other_;  // last: it starts once the members it uses exist
+};
+
+TEST(FanoutPoolTest, RunsPartsAtTheSameTime) {
+  FanoutPool pool(2, 64);
+  ExpectPartsRunSideBySide(pool);
+}
+
+// With every pool thread busy, a batch does not wait for them.
+TEST(FanoutPoolTest, ABusyPoolDoesNotDelayABatch) {
+  FanoutPool pool(1, 64);
+  PoolKeptBusy busy(pool);
+  std::vector<std::atomic<int>> runs(5);
+  pool.Run(5, 16, [&](size_t i) { runs[i].fetch_add(1); });  // would hang without take-back
+  for (size_t i = 0; i < runs.size(); ++i) EXPECT_EQ(runs[i].load(), 1);
+}
+
+// Review finding 3: parts that wait on something (here, on each other) still wait
+// side by side when the pool has no idle thread or no room in its queue.
 TEST(FanoutPoolTest, PartsRunSideBySideWhenThePoolIsBusy) {
   FanoutPool pool(1, 64);
-  absl::Notification release;
-  std::atomic<int> blocked{0};
-  std::thread other([&] {
-    pool.Run(2, 16, [&](size_t) {
-      blocked.fetch_add(1);
-      release.WaitForNotification();
-    });
-  });
-  while (blocked.load() < 2) std::this_thread::yield();
+  PoolKeptBusy busy(pool);
   ExpectPartsRunSideBySide(pool);
-  release.Notify();
-  other.join();
 }
 
 TEST(FanoutPoolTest, PartsRunSideBySideWhenTheQueueHasNoRoom) {

@@ -213,6 +213,7 @@ absl::Status Session::LoadSchema(uint64_t version) {
   }
   // Redeclare what changed (no statement is prepared now): views go and come back
   // every time, tables only when their descriptor moved.
+  statement_cache_.Clear();
   internal_ = true;
   absl::Status status;
   for (const auto& [name, view] : views_) {
@@ -261,6 +262,7 @@ absl::Status Session::LoadSchema(uint64_t version) {
 }
 
 void Session::ForgetSchema() {
+  statement_cache_.Clear();
   internal_ = true;
   absl::StatusOr<Stmt> list =
       Prepare(db_.get(),
@@ -451,12 +453,19 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
   statement_error_ = absl::OkStatus();
   statement_mode_.reset();
   const bool was_explicit = !sqlite3_get_autocommit(db_.get());
-  sqlite3_stmt* raw = nullptr;
-  const char* end = nullptr;
-  const int prc =
-      sqlite3_prepare_v2(db_.get(), text.data(), static_cast<int>(text.size()), &raw, &end);
-  Stmt stmt(raw);
-  *tail = end != nullptr ? text.substr(end - text.data()) : absl::string_view();
+  // A statement run before under this schema is not prepared again (its authorizer
+  // ops are none of the ones read below: only plain statements are kept).
+  int prc = SQLITE_OK;
+  std::optional<StatementCache::Entry> prepared = statement_cache_.Take(text);
+  if (!prepared.has_value()) {
+    sqlite3_stmt* raw = nullptr;
+    const char* end = nullptr;
+    prc = sqlite3_prepare_v2(db_.get(), text.data(), static_cast<int>(text.size()), &raw, &end);
+    prepared = StatementCache::Entry{
+        Stmt(raw), end != nullptr ? static_cast<size_t>(end - text.data()) : text.size()};
+  }
+  Stmt& stmt = prepared->stmt;
+  *tail = text.substr(prepared->length);
   const std::string keyword = FirstKeyword(text);
   absl::Status status;
   if (prc != SQLITE_OK) {
@@ -510,7 +519,12 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
     }
     wrote = !sqlite3_stmt_readonly(stmt.get());
     result.rows_affected = wrote ? sqlite3_changes64(db_.get()) : *rows_sent;
-    stmt.reset();  // finishes the statement before the transaction is settled
+    // Finishes the statement before the transaction is settled (Put resets it).
+    if (status.ok() && IsPlainStatement()) {
+      statement_cache_.Put(text, std::move(*prepared));
+    } else {
+      stmt.reset();
+    }
   }
   insert_table_.clear();
   insert_columns_.reset();
@@ -583,6 +597,25 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
   }
   if (!status.ok()) return status;
   return result;
+}
+
+bool Session::IsPlainStatement() const {
+  if (internal_) return false;
+  for (const AuthOp& op : auth_ops_) {
+    // What settling reads from the ops (a cached statement runs without them), and
+    // what changes the connection rather than reading or writing rows.
+    switch (op.op) {
+      case SQLITE_TRANSACTION:
+      case SQLITE_SAVEPOINT:
+      case SQLITE_PRAGMA:
+      case SQLITE_ATTACH:
+      case SQLITE_DETACH:
+        return false;
+      default:
+        break;
+    }
+  }
+  return true;
 }
 
 void Session::ApplySavepointOps(size_t mark_before) {

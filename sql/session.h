@@ -42,6 +42,7 @@
 #include "sql/cluster_info.h"
 #include "sql/shadow_schema.h"
 #include "sql/sqlite_util.h"
+#include "sql/statement_cache.h"
 #include "sql/table_info.h"
 #include "sql/value.h"
 #include "sql/vtab_context.h"
@@ -187,6 +188,9 @@ class Session final : private VtabContext {
   // Records a key-space failure: the Txn is finished after any error.
   absl::Status KvError(absl::Status status);
   void ApplySavepointOps(size_t mark_before);
+  // The statement just run may be kept prepared (StatementCache): its authorizer ops
+  // (auth_ops_) hold nothing the session acts on after it ran.
+  bool IsPlainStatement() const;
   absl::Status BindParameters(sqlite3_stmt* stmt, absl::Span<const Parameter> params);
   // 57014 once Interrupt was called for the running statement.
   absl::Status CheckInterrupted() const;
@@ -236,6 +240,9 @@ class Session final : private VtabContext {
   const SessionOptions options_;
   const int rowid_shard_;  // where this session's new row ids go (sql/row_id.h)
   Db db_;
+  // Statements of db_ kept prepared by text (after db_: finalized before it closes).
+  // Cleared whenever the schema is redeclared.
+  StatementCache statement_cache_{64, 4096};
   std::unique_ptr<ShadowSchema> shadow_;
 
   // Schema: as of schema_version_ (nullopt: not loaded, or changed by this session).
