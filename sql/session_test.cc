@@ -1045,10 +1045,11 @@ TEST_F(SessionTest, InListsOnAUniqueKeyAreReadInOneBatch) {
               ElementsAre("100"));
   EXPECT_EQ(reads.get_batches, 2);
   EXPECT_EQ(reads.gets, 100);
-  // A unique index: the entries, then the rows they point at.
+  // A unique index: the entries, then the rows they point at (v is not in the index).
   reads.Start();
-  EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE code IN ('c9', 'c7', 'none', 'c8') ORDER BY code"),
-              ElementsAre("7", "8", "9"));
+  EXPECT_THAT(
+      *Query(*s, "SELECT k, v FROM t WHERE code IN ('c9', 'c7', 'none', 'c8') ORDER BY code"),
+      ElementsAre("7|7", "8|8", "9|9"));
   EXPECT_EQ(reads.batches, 2);
   EXPECT_EQ(reads.gets, 4 + 3);
   reads.counting = false;
@@ -1081,15 +1082,17 @@ TEST_F(SessionTest, IsNullIsPushedIntoIndexes) {
   reads.Attach(hooked_.get());
   ASSERT_SQL_OK(*s, "BEGIN");
   ASSERT_SQL_OK(*s, "SELECT a FROM t WHERE k = 1");
-  // Four entries scanned, so four rows read: not the 200 of a full scan.
+  // Four entries scanned, so four rows read (for b, not in t_a): not the 200 of a
+  // full scan.
   reads.Start();
-  EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE a IS NULL ORDER BY k"),
-              ElementsAre("50", "100", "150", "200"));
+  EXPECT_THAT(*Query(*s, "SELECT k, b FROM t WHERE a IS NULL ORDER BY k"),
+              ElementsAre("50|b", "100|NULL", "150|b", "200|NULL"));
   EXPECT_EQ(reads.gets, 4);
+  // t_ba holds every column of t: two entries, no row read (index-only).
   reads.Start();
   EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE b IS NULL AND a IS NULL ORDER BY k"),
               ElementsAre("100", "200"));
-  EXPECT_EQ(reads.gets, 2);
+  EXPECT_EQ(reads.gets, 0);
   EXPECT_THAT(*Query(*s, "SELECT count(*) FROM t WHERE k IS NULL"), ElementsAre("0"));
   reads.counting = false;
   ASSERT_SQL_OK(*s, "COMMIT");
@@ -1143,8 +1146,9 @@ TEST_F(SessionTest, LikeAndGlobPrefixesNarrowTextKeys) {
               ElementsAre("201", "202"));
   EXPECT_EQ(reads.gets, 2);
   reads.Start();
-  EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE bn GLOB 'w19*' ORDER BY k DESC"),
-              ElementsAre("199", "198", "197", "196", "195", "194", "193", "192", "191", "190"));
+  EXPECT_THAT(*Query(*s, "SELECT k, u FROM t WHERE bn GLOB 'w19*' ORDER BY k DESC"),
+              ElementsAre("199|w199", "198|w198", "197|w197", "196|w196", "195|w195", "194|w194",
+                          "193|w193", "192|w192", "191|w191", "190|w190"));
   EXPECT_EQ(reads.gets, 10);
   // Patterns that SQLite knows only row by row: the LIKE alone narrows.
   EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT t.k FROM p CROSS JOIN t ON t.nc LIKE p.pat"),
@@ -1224,6 +1228,63 @@ TEST_F(SessionTest, ACancelUnderAStaleSchemaStaysACancel) {
             sqlstate::kQueryCanceled);
   canceller.join();
   EXPECT_EQ(batches.load(), 0);
+}
+
+// Issue 16: a secondary-index plan whose entries hold every used column exactly is
+// index-only: it reads the entries and no rows (no Gets). A NOCASE key, an untyped
+// column or a column outside the index still reads the rows.
+TEST_F(SessionTest, CoveredQueriesReadNoRows) {
+  auto s = NewSession(1, false, /*hooked=*/true);
+  ASSERT_SQL_OK(*s,
+                "CREATE TABLE t (k INTEGER PRIMARY KEY, a INTEGER, b TEXT, r REAL, "
+                "n TEXT COLLATE NOCASE, u, w TEXT)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_ab ON t (a, b)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_r ON t (r)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_n ON t (n)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_u ON t (u)");
+  ASSERT_SQL_OK(*s,
+                "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300) "
+                "INSERT INTO t SELECT i, i % 10, 'b' || i, i, 'N' || i, i, 'w' || i FROM c");
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT k, b FROM t WHERE a = 3"),
+              ElementsAre(HasSubstr("INDEX t_ab (a=?) COVERING")));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT w FROM t WHERE a = 3"),
+              ElementsAre(::testing::AllOf(HasSubstr("INDEX t_ab (a=?)"),
+                                           ::testing::Not(HasSubstr("COVERING")))));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT n FROM t WHERE n = 'n5'"),
+              ElementsAre(::testing::AllOf(HasSubstr("INDEX t_n (n=?)"),
+                                           ::testing::Not(HasSubstr("COVERING")))));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT u FROM t WHERE u = 5"),
+              ElementsAre(::testing::AllOf(HasSubstr("INDEX t_u (u=?)"),
+                                           ::testing::Not(HasSubstr("COVERING")))));
+
+  ReadCounter reads;
+  reads.Attach(hooked_.get());
+  ASSERT_SQL_OK(*s, "BEGIN");
+  ASSERT_SQL_OK(*s, "SELECT w FROM t WHERE k = 1");  // the transaction's first read
+  reads.Start();
+  EXPECT_THAT(*Query(*s, "SELECT k, b, typeof(a) FROM t WHERE a = 3 AND k < 40 ORDER BY k"),
+              ElementsAre("3|b3|integer", "13|b13|integer", "23|b23|integer", "33|b33|integer"));
+  EXPECT_EQ(reads.gets, 0);
+  reads.Start();
+  EXPECT_THAT(*Query(*s, "SELECT quote(r), typeof(r) FROM t WHERE r BETWEEN 2 AND 3"),
+              ElementsAre("2.0|real", "3.0|real"));
+  EXPECT_EQ(reads.gets, 0);
+  // Uncommitted writes are read from the write set's entries.
+  ASSERT_SQL_OK(*s, "INSERT INTO t (k, a, b) VALUES (1000, 3, 'new')");
+  ASSERT_SQL_OK(*s, "DELETE FROM t WHERE k = 13");
+  reads.Start();
+  EXPECT_THAT(*Query(*s, "SELECT k, b FROM t WHERE a = 3 AND (k < 40 OR k = 1000) ORDER BY k"),
+              ElementsAre("3|b3", "23|b23", "33|b33", "1000|new"));
+  EXPECT_EQ(reads.gets, 0);
+  // Not covered: the rows are read.
+  reads.Start();
+  EXPECT_THAT(*Query(*s, "SELECT w FROM t WHERE a = 3 AND k < 10"), ElementsAre("w3"));
+  EXPECT_GT(reads.gets, 0);
+  reads.Start();
+  EXPECT_THAT(*Query(*s, "SELECT n FROM t WHERE n = 'n5'"), ElementsAre("N5"));
+  EXPECT_GT(reads.gets, 0);
+  reads.counting = false;
+  ASSERT_SQL_OK(*s, "COMMIT");
 }
 
 }  // namespace

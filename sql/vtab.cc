@@ -111,6 +111,12 @@ int Column(sqlite3_vtab_cursor* base, sqlite3_context* ctx, int i) {
     sqlite3_result_blob64(ctx, row.key.data(), row.key.size(), SQLITE_TRANSIENT);
     return SQLITE_OK;
   }
+  if (!cursor->decoded && cursor->pos < cursor->entry_values.size() &&
+      !cursor->entry_values[cursor->pos].empty()) {
+    // Index-only: the columns decoded from the entry (a table has a column).
+    cursor->current = std::move(cursor->entry_values[cursor->pos]);
+    cursor->decoded = true;
+  }
   if (!cursor->decoded) {
     absl::StatusOr<std::vector<Value>> decoded = vtab->table->DecodeRow(row.value);
     if (!decoded.ok()) return Fail(vtab, decoded.status());

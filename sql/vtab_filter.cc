@@ -2,7 +2,10 @@
 // (vtab_plan.cc) reads for the values SQLite hands it, read in pages (docs/sql.md
 // "Planning").
 #include <algorithm>
+#include <limits>
+#include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "sql/affinity.h"
 #include "sql/key_codec.h"
@@ -67,6 +70,7 @@ absl::Status ReadRows(Vtab* vtab, Cursor* cursor, std::vector<std::string> row_k
   absl::StatusOr<std::vector<std::optional<std::string>>> rows = vtab->context->GetMany(row_keys);
   if (!rows.ok()) return rows.status();
   cursor->rows.clear();
+  cursor->entry_values.clear();
   for (size_t i = 0; i < row_keys.size(); ++i) {
     if (!(*rows)[i].has_value()) {
       return SqlError(
@@ -79,6 +83,87 @@ absl::Status ReadRows(Vtab* vtab, Cursor* cursor, std::vector<std::string> row_k
   return absl::OkStatus();
 }
 
+// The row of an index entry (key, value) with the columns the entry holds exactly
+// (ExactInKey; others NULL); nullopt where a value cannot be told from another with
+// the same key: then the row is read.
+std::optional<std::vector<Value>> ValuesOfEntry(const TableInfo& table, const IndexInfo& index,
+                                                absl::string_view key, absl::string_view value) {
+  std::vector<Value> row(table.num_columns(), Value(Null{}));
+  // Sets row[pos] from the front of *src; false if the key cannot be read or the
+  // value is ambiguous.
+  auto take = [&](absl::string_view* src, int pos, Collation collation) -> bool {
+    absl::StatusOr<Value> v = ConsumeValueKey(src, Direction::kAscending);
+    if (!v.ok()) return false;
+    if (!ExactInKey(table, pos, collation)) return true;  // not used (IndexCovers)
+    const int64_t* i = std::get_if<int64_t>(&*v);
+    switch (table.affinity(pos)) {
+      case Affinity::kReal:  // its numbers are REAL: a whole one reads as INTEGER
+        if (i != nullptr) *v = static_cast<double>(*i);
+        break;
+      case Affinity::kInteger:
+      case Affinity::kNumeric:
+        // REAL -2^63 stays REAL (IntegerIfExact) and shares INTEGER -2^63's key.
+        if (i != nullptr && *i == std::numeric_limits<int64_t>::min()) return false;
+        break;
+      case Affinity::kText:  // holds no numbers, but if it did: 1 or 1.0?
+        if (i != nullptr || std::holds_alternative<double>(*v)) return false;
+        break;
+      case Affinity::kBlob:
+        return false;
+    }
+    row[pos] = *std::move(v);
+    return true;
+  };
+  if (!absl::StartsWith(key, index.prefix)) return std::nullopt;
+  key.remove_prefix(index.prefix.size());
+  for (size_t k = 0; k < index.columns.size(); ++k) {
+    if (!take(&key, index.columns[k], index.collations[k])) return std::nullopt;
+  }
+  const std::vector<int>& pk = table.pk_columns();
+  for (size_t k = 0; k < pk.size(); ++k) {
+    if (!take(&value, pk[k], table.pk_collations()[k])) return std::nullopt;
+  }
+  return row;
+}
+
+// Sets cursor->rows to the rows of index entries, in their order: read with GetMany
+// (ReadRows), or for an index-only plan decoded from the entries (ValuesOfEntry),
+// reading only the rows of entries that cannot be decoded exactly.
+absl::Status ReadEntries(Vtab* vtab, Cursor* cursor, std::vector<kv::KeyValue> entries) {
+  const TableInfo& table = *vtab->table;
+  std::vector<std::string> row_keys;
+  row_keys.reserve(entries.size());
+  if (!cursor->covering) {
+    for (const kv::KeyValue& entry : entries) row_keys.push_back(table.RowKeyOfEntry(entry.value));
+    return ReadRows(vtab, cursor, std::move(row_keys));
+  }
+  cursor->rows.clear();
+  cursor->entry_values.clear();
+  std::vector<size_t> unread;  // positions in rows of the rows to read
+  for (kv::KeyValue& entry : entries) {
+    std::optional<std::vector<Value>> values =
+        ValuesOfEntry(table, *cursor->index, entry.key, entry.value);
+    if (!values) {
+      unread.push_back(cursor->rows.size());
+      row_keys.push_back(table.RowKeyOfEntry(entry.value));
+    }
+    cursor->rows.push_back(kv::KeyValue{table.RowKeyOfEntry(entry.value), ""});
+    cursor->entry_values.push_back(values ? *std::move(values) : std::vector<Value>());
+  }
+  if (row_keys.empty()) return absl::OkStatus();
+  absl::StatusOr<std::vector<std::optional<std::string>>> rows = vtab->context->GetMany(row_keys);
+  if (!rows.ok()) return rows.status();
+  for (size_t i = 0; i < unread.size(); ++i) {
+    if (!(*rows)[i].has_value()) {
+      return SqlError(sqlstate::kInternalError,
+                      absl::StrCat("index ", cursor->index->desc->name(), " of table ",
+                                   table.name(), " has an entry for a row that does not exist"));
+    }
+    cursor->rows[unread[i]].value = std::move(*(*rows)[i]);
+  }
+  return absl::OkStatus();
+}
+
 // The next page's size; the one after it is twice as large, up to kv::kScanPageRows.
 int64_t TakePageRows(Cursor* cursor) {
   const int64_t page_rows = cursor->page_rows;
@@ -87,8 +172,8 @@ int64_t TakePageRows(Cursor* cursor) {
 }
 
 // Reads the rows of the cursor's next page of point keys, in one GetMany (and for an
-// index one more for the rows its entries point at). Keys without a value have no
-// row.
+// index one more for the rows its entries point at, unless index-only). Keys without a value have
+// no row.
 absl::Status LoadPoints(Vtab* vtab, Cursor* cursor) {
   const size_t n = std::min<size_t>(TakePageRows(cursor), cursor->keys.size() - cursor->next_key);
   std::vector<std::string> keys(cursor->keys.begin() + cursor->next_key,
@@ -97,19 +182,17 @@ absl::Status LoadPoints(Vtab* vtab, Cursor* cursor) {
   cursor->pos = 0;
   cursor->decoded = false;
   cursor->rows.clear();
+  cursor->entry_values.clear();
   absl::StatusOr<std::vector<std::optional<std::string>>> values = vtab->context->GetMany(keys);
   if (!values.ok()) return values.status();
-  std::vector<std::string> row_keys;
+  std::vector<kv::KeyValue> entries;
   for (size_t i = 0; i < n; ++i) {
     if (!(*values)[i].has_value()) continue;
-    if (cursor->index == nullptr) {
-      cursor->rows.push_back(kv::KeyValue{std::move(keys[i]), std::move(*(*values)[i])});
-    } else {
-      row_keys.push_back(vtab->table->RowKeyOfEntry(*(*values)[i]));
-    }
+    std::vector<kv::KeyValue>& found = cursor->index == nullptr ? cursor->rows : entries;
+    found.push_back(kv::KeyValue{std::move(keys[i]), std::move(*(*values)[i])});
   }
-  if (cursor->index == nullptr || row_keys.empty()) return absl::OkStatus();
-  return ReadRows(vtab, cursor, std::move(row_keys));
+  if (cursor->index == nullptr || entries.empty()) return absl::OkStatus();
+  return ReadEntries(vtab, cursor, std::move(entries));
 }
 
 // Reads the next page of the cursor's current span: rows, or index entries and then
@@ -130,14 +213,12 @@ absl::Status LoadPage(Vtab* vtab, Cursor* cursor) {
   }
   if (cursor->index == nullptr) {
     cursor->rows = std::move(page->rows);
+    cursor->entry_values.clear();
     return absl::OkStatus();
   }
-  // The rows the page's entries point at: read together, a few round trips a page.
-  std::vector<std::string> row_keys;
-  row_keys.reserve(page->rows.size());
-  for (const kv::KeyValue& entry : page->rows)
-    row_keys.push_back(vtab->table->RowKeyOfEntry(entry.value));
-  return ReadRows(vtab, cursor, std::move(row_keys));
+  // The rows the page's entries point at: read together, a few round trips a page
+  // (none for an index-only plan).
+  return ReadEntries(vtab, cursor, std::move(page->rows));
 }
 
 // The key columns a plan fixes, as xFilter's values give them.
@@ -313,13 +394,15 @@ absl::Status Settle(Vtab* vtab, Cursor* cursor) {
   return absl::OkStatus();
 }
 
-int Filter(sqlite3_vtab_cursor* base, int idx_num, const char*, int argc, sqlite3_value** argv) {
+int Filter(sqlite3_vtab_cursor* base, int idx_num, const char* idx_str, int argc,
+           sqlite3_value** argv) {
   auto* cursor = static_cast<Cursor*>(base);
   auto* vtab = static_cast<Vtab*>(base->pVtab);
   const TableInfo& table = *vtab->table;
   if (absl::Status s = CheckCurrent(vtab); !s.ok()) return Fail(vtab, s);
   const PlanCode plan = PlanCode::Decode(idx_num);
   cursor->rows.clear();
+  cursor->entry_values.clear();
   cursor->pos = 0;
   cursor->decoded = false;
   cursor->keys.clear();
@@ -330,6 +413,7 @@ int Filter(sqlite3_vtab_cursor* base, int idx_num, const char*, int argc, sqlite
   cursor->reverse = plan.reverse;
   cursor->page_rows = kFirstPageRows;
   cursor->index = plan.index >= 0 ? &table.indexes().at(plan.index) : nullptr;
+  cursor->covering = cursor->index != nullptr && IsCovering(idx_str);
   if (absl::Status s = ChooseReads(vtab->db, table, plan, argc, argv, cursor); !s.ok())
     return Fail(vtab, s);
   if (absl::Status s = Settle(vtab, cursor); !s.ok()) return Fail(vtab, s);

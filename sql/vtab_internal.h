@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
 #include "base/kv_api.h"
 #include "sql/table_info.h"
 #include "sql/vtab_context.h"
@@ -36,6 +38,10 @@ struct Vtab : sqlite3_vtab {
 // The planner makes no plan that does not fit (kMaxIndexes, kMaxInColumn,
 // kMaxIsNullColumns); the numbers of plans without IN, IS NULL and patterns are
 // those of the first layout (docs/sql.md shows some).
+//
+// An index-only plan (docs/sql.md "Planning"; IndexCovers) is not in idxNum, so that
+// every plan keeps its number: its idxStr ends with kCoveringSuffix ("INDEX t_a (a=?)
+// COVERING"), and xFilter reads the flag from there (IsCovering).
 //
 // xFilter's argv: one value per fixed key column in key order (the IN column's is
 // its list, sqlite3_vtab_in_first; an IS NULL column's is a NULL it ignores), then
@@ -66,9 +72,28 @@ struct PlanCode {
   static PlanCode Decode(int idx_num);
 };
 
+inline constexpr absl::string_view kCoveringSuffix = " COVERING";
+inline bool IsCovering(const char* idx_str) {
+  return idx_str != nullptr && absl::EndsWith(idx_str, kCoveringSuffix);
+}
+
+// Whether a key column at descriptor position pos, keyed under collation, decodes
+// (ConsumeValueKey, then ValuesOfEntry's per-affinity fix) to exactly the value the
+// row stores: a BINARY key (NOCASE and RTRIM keys hold folded or trimmed text) of a
+// column whose affinity says whether a number is INTEGER or REAL (not an untyped
+// column: 1 and 1.0 share a key).
+bool ExactInKey(const TableInfo& table, int pos, Collation collation);
+
 struct Cursor : sqlite3_vtab_cursor {
   const IndexInfo* index = nullptr;  // null: the rows themselves are read
-  std::vector<kv::KeyValue> rows;    // the current page: (row key, row value)
+  // An index-only plan: the used columns come from the index entries (IsCovering).
+  bool covering = false;
+  // The current page: (row key, row value); for an index-only plan, an entry's row
+  // value is empty where entry_values holds its columns.
+  std::vector<kv::KeyValue> rows;
+  // Index-only: per rows[i], the row's columns decoded from its entry (the ones the
+  // entry holds exactly; others NULL), or empty if rows[i].value was read instead.
+  std::vector<std::vector<Value>> entry_values;
   size_t pos = 0;
   bool reverse = false;        // rows in descending key order (an ORDER BY … DESC consumed)
   int64_t page_rows = 0;       // the next page's size: small first, for LIMIT and joins

@@ -37,6 +37,10 @@ PlanCode PlanCode::Decode(int idx_num) {
   return plan;
 }
 
+bool ExactInKey(const TableInfo& table, int pos, Collation collation) {
+  return collation == Collation::kBinary && table.affinity(pos) != Affinity::kBlob;
+}
+
 namespace {
 
 // Cost units (docs/sql.md "Planning"): a round trip to the key space, and the work
@@ -54,6 +58,7 @@ struct Plan {
   std::vector<int> constraints;   // aConstraint positions, in argv order
   std::vector<std::string> used;  // "a=?", for idxStr
   bool point = false;             // a unique key's every column fixed, none by IS NULL
+  bool covering = false;          // index-only: the entries hold every used column
   int order = 0;                  // the ORDER BY it yields: 1 ascending, -1 descending, 0 none
   double rows = 0;
   double cost = 0;
@@ -182,18 +187,39 @@ void Estimate(double table_rows, Plan* plan) {
   const double pages = spans + plan->rows / kRowsPerPage;
   plan->cost = pages * kRoundTripCost + plan->rows * kRowCost;
   // An index gives row keys: the rows are read in batches (VtabContext::GetMany),
-  // one more round trip per batch, and a point lookup's row costs one of its own.
-  if (code.index >= 0) {
+  // one more round trip per batch, and a point lookup's row costs one of its own;
+  // an index-only plan reads none.
+  if (code.index >= 0 && !plan->covering) {
     const double batches = std::ceil(plan->rows / static_cast<double>(txn::Txn::kGetManyBatchKeys));
     plan->cost += batches * kRoundTripCost + plan->rows * kRowCost;
   }
 }
 
+// Whether index's entries hold every column the query uses (col_used: bit i for
+// virtual-table column i, bit 63 for all from 63 on) exactly (ExactInKey): the
+// indexed columns in the key, the primary-key columns in the value (the row's key
+// after rows_start(), so the hidden key column 0 too).
+bool IndexCovers(const TableInfo& table, const IndexInfo& index, sqlite3_uint64 col_used) {
+  if ((col_used >> 63) != 0) return false;
+  for (int pos = 0; pos < table.num_columns() && pos + 1 < 63; ++pos) {
+    if (((col_used >> (pos + 1)) & 1) == 0) continue;
+    bool exact = false;
+    for (size_t k = 0; k < index.columns.size() && !exact; ++k)
+      exact = index.columns[k] == pos && ExactInKey(table, pos, index.collations[k]);
+    for (size_t k = 0; k < table.pk_columns().size() && !exact; ++k)
+      exact = table.pk_columns()[k] == pos && ExactInKey(table, pos, table.pk_collations()[k]);
+    if (!exact) return false;
+  }
+  return true;
+}
+
 // The plan over the key order of `columns` (positions; their collations).
+// `covering`: an index's plan reads no rows (IndexCovers).
 Plan PlanFor(const TableInfo& table, sqlite3_index_info* info, int index_ordinal,
              const std::vector<int>& columns, const std::vector<Collation>& collations, bool unique,
-             double table_rows) {
+             bool covering, double table_rows) {
   Plan plan;
+  plan.covering = covering;
   PlanCode& code = plan.code;
   code.index = index_ordinal;
   // A constraint feeds one key column at most: SQLite calls a plan that hands one
@@ -374,7 +400,8 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
       table.desc().row_count_estimate() > 0 ? table.desc().row_count_estimate() : 100000.0;
   const int64_t wanted = RowsWanted(info);
   const std::vector<Collation>& pk_collations = table.pk_collations();
-  Plan best = PlanFor(table, info, -1, table.pk_columns(), pk_collations, /*unique=*/true, rows);
+  Plan best = PlanFor(table, info, -1, table.pk_columns(), pk_collations, /*unique=*/true,
+                      /*covering=*/false, rows);
   CostOrder(table, info, table.pk_columns(), pk_collations, /*unique=*/true, wanted, &best);
   // Ordinals that idxNum cannot carry get no plan (PlanCode).
   const size_t n_indexes = std::min<size_t>(table.indexes().size(), PlanCode::kMaxIndexes);
@@ -382,7 +409,7 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
     const IndexInfo& index = table.indexes()[i];
     if (index.desc->state() != sqlpb::IndexDescriptor::PUBLIC) continue;
     Plan plan = PlanFor(table, info, static_cast<int>(i), index.columns, index.collations,
-                        index.unique, rows);
+                        index.unique, IndexCovers(table, index, info->colUsed), rows);
     // A unique index's entries with a NULL are not unique (IndexInfo): never "unique"
     // for the order beyond its columns.
     CostOrder(table, info, index.columns, index.collations, /*unique=*/false, wanted, &plan);
@@ -410,7 +437,7 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
   info->estimatedRows = static_cast<sqlite3_int64>(best.rows);
   info->estimatedCost = best.cost;
   // For EXPLAIN QUERY PLAN: "PRIMARY KEY (a=?)", "INDEX t_b (b>?) ORDER DESC",
-  // "FULL SCAN ORDER" (docs/sql.md "Planning").
+  // "FULL SCAN ORDER", "INDEX t_b (b=?) COVERING" (docs/sql.md "Planning").
   // With IN, IS NULL and patterns: "PRIMARY KEY (a IN ?)", "INDEX t_b (b IS NULL)",
   // "INDEX t_c (c LIKE ?)".
   std::string plan = code.index < 0
@@ -418,6 +445,7 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
                          : absl::StrCat("INDEX ", table.indexes()[code.index].desc->name());
   if (!best.used.empty()) absl::StrAppend(&plan, " (", absl::StrJoin(best.used, ", "), ")");
   if (best.order != 0) absl::StrAppend(&plan, best.order < 0 ? " ORDER DESC" : " ORDER");
+  if (best.covering) absl::StrAppend(&plan, kCoveringSuffix);  // last: IsCovering
   info->idxStr = sqlite3_mprintf("%s", plan.c_str());
   info->needToFreeIdxStr = 1;
   return SQLITE_OK;
