@@ -119,6 +119,18 @@ absl::Status DropTable(txn::Txn& txn, const sqlpb::TableDescriptor& desc) {
   return txn.Delete(DescriptorKey(desc.id()));
 }
 
+absl::StatusOr<std::optional<sqlpb::TableDescriptor>> ReadDescriptor(txn::Txn& txn, uint64_t id) {
+  absl::StatusOr<std::optional<std::string>> stored = txn.Get(DescriptorKey(id));
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return std::optional<sqlpb::TableDescriptor>();
+  sqlpb::TableDescriptor desc;
+  if (!desc.ParseFromString(**stored)) {
+    return SqlError(sqlstate::kInternalError,
+                    absl::StrCat("the descriptor of table ", id, " is corrupt"));
+  }
+  return std::optional<sqlpb::TableDescriptor>(std::move(desc));
+}
+
 absl::Status WriteDescriptor(txn::Txn& txn, const sqlpb::TableDescriptor& desc) {
   return txn.Put(DescriptorKey(desc.id()), desc.SerializeAsString());
 }

@@ -67,6 +67,9 @@ std::string FoldName(absl::string_view name);
 // Removes a table: its rows and index entries, its descriptor and its name.
 [[nodiscard]] absl::Status DropTable(txn::Txn& txn, const sqlpb::TableDescriptor& desc);
 // Replaces a table's descriptor (version bumped by the caller).
+// The descriptor with this id as of the transaction's snapshot (nullopt: none).
+[[nodiscard]] absl::StatusOr<std::optional<sqlpb::TableDescriptor>> ReadDescriptor(txn::Txn& txn,
+                                                                                   uint64_t id);
 [[nodiscard]] absl::Status WriteDescriptor(txn::Txn& txn, const sqlpb::TableDescriptor& desc);
 
 }  // namespace rangedb::sql

@@ -331,6 +331,7 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteNext(
   const std::string keyword = FirstKeyword(*sql);
   if (IsDdlKeyword(keyword)) return ExecuteDdl(sql);
   if (keyword == "REINDEX") return ExecuteReindex(sql);
+  if (keyword == "ANALYZE") return ExecuteAnalyze(sql);
   return ExecuteDml(sql, params, sink);
 }
 

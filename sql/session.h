@@ -168,6 +168,13 @@ class Session final : private VtabContext {
   absl::StatusOr<std::shared_ptr<const TableInfo>> TableNamed(const std::string& name) const;
   absl::StatusOr<std::optional<StatementResult>> ExecuteWhileAborted(absl::string_view* sql);
   absl::StatusOr<std::optional<StatementResult>> ExecuteReindex(absl::string_view* sql);
+  // ANALYZE [name] (sql/session_analyze.cc): each table's row count into its
+  // descriptor, for the planner. On its own, not inside BEGIN (0A000).
+  absl::StatusOr<std::optional<StatementResult>> ExecuteAnalyze(absl::string_view* sql);
+  static constexpr size_t kMaxAnalyzeTables = 100000;  // tables one ANALYZE names
+  // The options of the session's own transactions beside the user's (an index
+  // build, ANALYZE's counts): more attempts, the session's sleep.
+  txn::TxnOptions WorkTxnOptions() const;
 
   // Transactions.
   // Opens txn_ and reads the catalog version in it, loading the schema if it moved.

@@ -76,23 +76,16 @@ absl::StatusOr<DdlKind> Classify(
 // The table an index build works on, read in the build's own transaction: it may
 // have been dropped since the build began.
 absl::StatusOr<sqlpb::TableDescriptor> ReadBuildTable(txn::Txn& txn, uint64_t table_id) {
-  absl::StatusOr<std::optional<std::string>> stored = txn.Get(DescriptorKey(table_id));
-  if (!stored.ok()) return stored.status();
-  sqlpb::TableDescriptor desc;
-  if (!stored->has_value() || !desc.ParseFromString(**stored)) {
+  absl::StatusOr<std::optional<sqlpb::TableDescriptor>> desc = ReadDescriptor(txn, table_id);
+  if (!desc.ok()) return desc.status();
+  if (!desc->has_value()) {
     return SqlError(sqlstate::kUndefinedTable, "the table was dropped during CREATE INDEX");
   }
-  return desc;
+  return std::move(**desc);
 }
 
 // The index build's transactions: small, and retried more than a statement's, since
 // they run while writers go on.
-txn::TxnOptions BuildTxnOptions(const SessionOptions& session) {
-  txn::TxnOptions options = session.txn_options;
-  options.max_attempts = 50;
-  options.sleep_for = session.sleep_for;
-  return options;
-}
 
 const char* TagOf(int op) {
   switch (op) {
@@ -116,6 +109,13 @@ const char* TagOf(int op) {
 }
 
 }  // namespace
+
+txn::TxnOptions Session::WorkTxnOptions() const {
+  txn::TxnOptions options = options_.txn_options;
+  options.max_attempts = 50;
+  options.sleep_for = options_.sleep_for;
+  return options;
+}
 
 absl::StatusOr<std::shared_ptr<const TableInfo>> Session::TableNamed(
     const std::string& name) const {
@@ -338,7 +338,7 @@ absl::Status Session::CreateIndexDdl(const std::string& index_name, const std::s
 }
 
 absl::Status Session::UpdateIndexDescriptor(uint64_t table_id, uint32_t index_id, bool publish) {
-  const txn::TxnOptions options = BuildTxnOptions(options_);
+  const txn::TxnOptions options = WorkTxnOptions();
   return txn::RunTransaction(
       options_.sender,
       [&](txn::Txn& txn) -> absl::Status {
@@ -371,7 +371,7 @@ absl::Status Session::BackfillIndex(uint64_t table_id, uint32_t index_id) {
   // a concurrent write to its rows fails its refresh and runs again; writers keep
   // the entries of their own rows (the index is in every write since step 1).
   constexpr int64_t kChunkRows = 500;
-  const txn::TxnOptions options = BuildTxnOptions(options_);
+  const txn::TxnOptions options = WorkTxnOptions();
   std::string start;
   std::string end;
   bool done = false;
