@@ -20,8 +20,6 @@
 namespace rangedb::sql {
 namespace {
 
-constexpr size_t kMaxAuthOps = 256;
-
 bool IsDdlKeyword(absl::string_view kw) { return kw == "CREATE" || kw == "DROP" || kw == "ALTER"; }
 
 std::string CommandTag(absl::string_view keyword, sqlite3_stmt* stmt) {

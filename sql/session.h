@@ -94,6 +94,14 @@ struct Parameter {
   Value value;
 };
 
+// One call of SQLite's authorizer while a statement is prepared: the action code and
+// its first two arguments (sqlite3_set_authorizer).
+struct AuthorizerOp {
+  int op;
+  std::string arg1;
+  std::string arg2;
+};
+
 // A key-space error (txn/txn.h) as the SQL layer reports it: a retryable one as
 // 40001, an ambiguous one as 40003; one that already carries a SQLSTATE unchanged.
 absl::Status MapKvError(const absl::Status& status);
@@ -171,7 +179,6 @@ class Session final : private VtabContext {
   // ANALYZE [name] (sql/session_analyze.cc): each table's row count into its
   // descriptor, for the planner. On its own, not inside BEGIN (0A000).
   absl::StatusOr<std::optional<StatementResult>> ExecuteAnalyze(absl::string_view* sql);
-  static constexpr size_t kMaxAnalyzeTables = 100000;  // tables one ANALYZE names
   // The options of the session's own transactions beside the user's (an index
   // build, ANALYZE's counts): more attempts, the session's sleep.
   txn::TxnOptions WorkTxnOptions() const;
@@ -214,11 +221,13 @@ class Session final : private VtabContext {
   // The authorizer: records what a statement does while it is prepared.
   static int Authorize(void* self, int op, const char* a1, const char* a2, const char* db,
                        const char* trigger);
-  struct AuthOp {
-    int op;
-    std::string arg1;
-    std::string arg2;
-  };
+  using AuthOp = AuthorizerOp;
+  static constexpr size_t kMaxAuthOps = 256;  // recorded per statement
+  // Prepares text's first statement in the shadow schema, recording what its
+  // authorizer saw in *ops (at most kMaxAuthOps); *tail is the text after it. SQLite's
+  // result code.
+  int PrepareInShadow(absl::string_view text, Stmt* stmt, absl::string_view* tail,
+                      std::vector<AuthorizerOp>* ops);
 
   // VtabContext.
   std::shared_ptr<const TableInfo> Table(uint64_t id) override;

@@ -31,25 +31,19 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteAnalyze(absl::str
     CloseKvTxn();
     if (!loaded.ok()) return loaded;
   }
-  std::set<std::string> targets;  // folded names
-  sqlite3_set_authorizer(
-      shadow_->db(),
-      [](void* out, int op, const char* a1, const char*, const char*, const char*) {
-        auto* names = static_cast<std::set<std::string>*>(out);
-        if (op == SQLITE_ANALYZE && a1 != nullptr && names->size() < kMaxAnalyzeTables) {
-          names->insert(FoldName(a1));
-        }
-        return SQLITE_OK;
-      },
-      &targets);
-  sqlite3_stmt* raw = nullptr;
-  const char* end = nullptr;
-  const int rc =
-      sqlite3_prepare_v2(shadow_->db(), text.data(), static_cast<int>(text.size()), &raw, &end);
-  sqlite3_set_authorizer(shadow_->db(), nullptr, nullptr);
-  Stmt stmt(raw);
-  *sql = end != nullptr ? text.substr(end - text.data()) : absl::string_view();
+  std::vector<AuthorizerOp> ops;
+  Stmt stmt;
+  const int rc = PrepareInShadow(text, &stmt, sql, &ops);
   if (rc != SQLITE_OK) return SqliteError(shadow_->db());
+  std::set<std::string> targets;  // folded names
+  for (const AuthorizerOp& op : ops) {
+    if (op.op == SQLITE_ANALYZE) targets.insert(FoldName(op.arg1));
+  }
+  // More tables than the authorizer record holds: only a whole schema names that
+  // many, so every table.
+  if (ops.size() >= kMaxAuthOps) {
+    for (const auto& [name, id] : table_ids_) targets.insert(name);
+  }
   if (in_transaction()) {
     return SqlError(sqlstate::kFeatureNotSupported,
                     "ANALYZE inside BEGIN … COMMIT is not supported: run it on its own");

@@ -15,8 +15,6 @@
 namespace rangedb::sql {
 namespace {
 
-constexpr size_t kMaxAuthOps = 256;
-
 // The statement's kind: its first schema operation (CREATE TABLE also reports the
 // indexes SQLite makes for its PRIMARY KEY and UNIQUE constraints).
 struct DdlKind {
@@ -25,10 +23,9 @@ struct DdlKind {
   std::string table;  // for an index: its table
 };
 
-absl::StatusOr<DdlKind> Classify(
-    const std::vector<std::pair<int, std::pair<std::string, std::string>>>& ops) {
+absl::StatusOr<DdlKind> Classify(const std::vector<AuthorizerOp>& ops) {
   DdlKind kind;
-  for (const auto& [op, args] : ops) {
+  for (const auto& [op, arg1, arg2] : ops) {
     if (kind.op != 0) {
       if (op == SQLITE_SELECT && kind.op == SQLITE_CREATE_TABLE) {
         return NotSupported("CREATE TABLE … AS SELECT");
@@ -43,16 +40,16 @@ absl::StatusOr<DdlKind> Classify(
       case SQLITE_CREATE_VIEW:
       case SQLITE_DROP_VIEW:
         kind.op = op;
-        kind.name = args.first;
-        kind.table = args.second;
+        kind.name = arg1;
+        kind.table = arg2;
         break;
       case SQLITE_CREATE_TRIGGER:
       case SQLITE_DROP_TRIGGER:
         return NotSupported("triggers");
       case SQLITE_ALTER_TABLE:  // a1 is the schema, a2 the table as stored
         kind.op = op;
-        kind.name = args.second;
-        kind.table = args.second;
+        kind.name = arg2;
+        kind.table = arg2;
         break;
       case SQLITE_CREATE_TEMP_TABLE:
       case SQLITE_CREATE_TEMP_INDEX:
@@ -109,6 +106,26 @@ const char* TagOf(int op) {
 }
 
 }  // namespace
+
+int Session::PrepareInShadow(absl::string_view text, Stmt* stmt, absl::string_view* tail,
+                             std::vector<AuthorizerOp>* ops) {
+  sqlite3_set_authorizer(
+      shadow_->db(),
+      [](void* out, int op, const char* a1, const char* a2, const char*, const char*) {
+        auto* list = static_cast<std::vector<AuthorizerOp>*>(out);
+        if (list->size() < kMaxAuthOps) list->push_back({op, a1 ? a1 : "", a2 ? a2 : ""});
+        return SQLITE_OK;
+      },
+      ops);
+  sqlite3_stmt* raw = nullptr;
+  const char* end = nullptr;
+  const int rc =
+      sqlite3_prepare_v2(shadow_->db(), text.data(), static_cast<int>(text.size()), &raw, &end);
+  sqlite3_set_authorizer(shadow_->db(), nullptr, nullptr);
+  stmt->reset(raw);
+  *tail = end != nullptr ? text.substr(end - text.data()) : absl::string_view();
+  return rc;
+}
 
 txn::TxnOptions Session::WorkTxnOptions() const {
   txn::TxnOptions options = options_.txn_options;
@@ -184,23 +201,9 @@ absl::StatusOr<StatementResult> Session::RunDdlOnce(absl::string_view text,
     CloseKvTxn();
     return s;
   };
-  std::vector<std::pair<int, std::pair<std::string, std::string>>> ops;
-  sqlite3_set_authorizer(
-      shadow_->db(),
-      [](void* out, int op, const char* a1, const char* a2, const char*, const char*) {
-        auto* list =
-            static_cast<std::vector<std::pair<int, std::pair<std::string, std::string>>>*>(out);
-        if (list->size() < kMaxAuthOps) list->push_back({op, {a1 ? a1 : "", a2 ? a2 : ""}});
-        return SQLITE_OK;
-      },
-      &ops);
-  sqlite3_stmt* raw = nullptr;
-  const char* end = nullptr;
-  const int prc =
-      sqlite3_prepare_v2(shadow_->db(), text.data(), static_cast<int>(text.size()), &raw, &end);
-  sqlite3_set_authorizer(shadow_->db(), nullptr, nullptr);
-  Stmt stmt(raw);
-  *tail = end != nullptr ? text.substr(end - text.data()) : absl::string_view();
+  std::vector<AuthorizerOp> ops;
+  Stmt stmt;
+  const int prc = PrepareInShadow(text, &stmt, tail, &ops);
   // Refused whatever SQLite would say of it (the feature, not the statement, is missing).
   if (AlterTableAction(text.substr(0, text.size() - tail->size())) == "DROP")
     return finish(NotSupported("ALTER TABLE … DROP COLUMN"));

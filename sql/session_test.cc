@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -1320,6 +1321,26 @@ TEST_F(SessionTest, AnalyzeStoresRowCountsThatPlansUse) {
                 "INSERT INTO t SELECT i, i, 'w' FROM c");
   ASSERT_SQL_OK(*s, "ANALYZE t");
   EXPECT_THAT(*Query(*other, query), ElementsAre(HasSubstr("INDEX t_v (v=?)")));
+}
+
+// ANALYZE of a schema with more tables than the session records authorizer calls
+// for: every table is still counted (each analyzed descriptor's version moves).
+TEST_F(SessionTest, AnalyzeCountsEveryTableOfALargeSchema) {
+  auto s = NewSession();
+  constexpr int kTables = 300;
+  for (int i = 0; i < kTables; ++i) {
+    ASSERT_SQL_OK(*s, absl::StrCat("CREATE TABLE x", i, " (k INTEGER PRIMARY KEY)"));
+  }
+  const std::string versions = "SELECT count(*), sum(version) FROM rangedb_tables";
+  std::vector<std::string> before = *Query(*s, versions);
+  ASSERT_SQL_OK(*s, "ANALYZE");
+  std::vector<std::string> after = *Query(*s, versions);
+  ASSERT_EQ(before.size(), 1u);
+  ASSERT_EQ(after.size(), 1u);
+  const std::vector<std::string> b = absl::StrSplit(before[0], '|');
+  const std::vector<std::string> a = absl::StrSplit(after[0], '|');
+  EXPECT_EQ(a[0], absl::StrCat(kTables));
+  EXPECT_EQ(std::stoll(a[1]), std::stoll(b[1]) + kTables);
 }
 
 }  // namespace
