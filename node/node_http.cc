@@ -9,6 +9,7 @@
 #include "grpcpp/grpcpp.h"
 #include "node/node.h"
 #include "proto/node.grpc.pb.h"
+#include "ranges/engine_state.h"
 
 namespace rangedb {
 namespace {
@@ -211,6 +212,10 @@ nodepb::NodeStatusResponse Node::Status(bool local_only) {
     rs->set_term(s.term);
     rs->set_quiescent(s.quiescent);
     rs->set_reporting_node_id(node_id());
+    absl::StatusOr<uint64_t> size =
+        ranges::ApproximateReplicatedBytes(*store_->engine(), s.descriptor.range_id(),
+                                           s.descriptor.start_key(), s.descriptor.end_key());
+    if (size.ok()) rs->set_approximate_size_bytes(*size);
   }
   for (const auto& [range_id, why] : store_->CorruptReplicas()) {
     nodepb::CorruptReplica* c = resp.add_corrupt_replicas();

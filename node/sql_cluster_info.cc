@@ -33,6 +33,9 @@ std::vector<sql::RangeInfoRow> SqlClusterInfo::RangeRows(const nodepb::NodeStatu
     for (const kvpb::ReplicaDescriptor& r : d.replicas())
       row.replica_node_ids.push_back(r.node_id());
     if (rs.leaseholder_node_id() != 0) row.leaseholder_node_id = rs.leaseholder_node_id();
+    if (rs.has_approximate_size_bytes()) {
+      row.size_bytes = static_cast<int64_t>(rs.approximate_size_bytes());
+    }
     rows.push_back(std::move(row));
   }
   return rows;

@@ -6,7 +6,8 @@
 // failure detector's verdict, and every range, as the leaseholder's replica reports
 // it (else the most advanced replica that answered), this node asking each peer not
 // dead (2 s deadline each, in parallel). A range none of whose replicas answered is
-// missing. Range sizes are not tracked by the store yet: size_bytes is NULL.
+// missing. size_bytes is the reporting replica's engine estimate of the range's
+// bytes (RangeStatus.approximate_size_bytes), NULL if it gave none.
 //
 // A report is reused for kMaxReportAge: a join that reads these tables once per
 // outer row (or many sessions polling them) costs one round of status calls per

@@ -25,6 +25,7 @@ nodepb::NodeStatusResponse Report() {
   a->mutable_range_descriptor()->set_end_key("m");
   for (uint64_t id : {1, 2, 3}) a->mutable_range_descriptor()->add_replicas()->set_node_id(id);
   a->set_leaseholder_node_id(2);
+  a->set_approximate_size_bytes(123456);
   nodepb::RangeStatus* b = status.add_ranges();
   b->mutable_range_descriptor()->set_range_id(8);
   for (uint64_t id : {2, 1}) b->mutable_range_descriptor()->add_replicas()->set_node_id(id);
@@ -39,7 +40,8 @@ TEST(SqlClusterInfoTest, RangeRowsKeepBoundsReplicasAndTheKnownHolder) {
   EXPECT_EQ(rows[0].end_key, "m");
   EXPECT_EQ(rows[0].replica_node_ids, (std::vector<uint64_t>{1, 2, 3}));
   EXPECT_EQ(rows[0].leaseholder_node_id, 2u);
-  EXPECT_FALSE(rows[0].size_bytes.has_value());
+  EXPECT_EQ(rows[0].size_bytes, 123456);
+  EXPECT_FALSE(rows[1].size_bytes.has_value()) << "a report without a size is NULL, not 0";
   EXPECT_EQ(rows[1].replica_node_ids, (std::vector<uint64_t>{2, 1}));
   EXPECT_FALSE(rows[1].leaseholder_node_id.has_value());
 }

@@ -16,6 +16,19 @@ std::vector<EngineSpan> ReplicatedEngineSpans(uint64_t range_id, absl::string_vi
   return spans;
 }
 
+absl::StatusOr<uint64_t> ApproximateReplicatedBytes(Engine& engine, uint64_t range_id,
+                                                    absl::string_view start,
+                                                    absl::string_view end) {
+  uint64_t total = 0;
+  for (const EngineSpan& span : ReplicatedEngineSpans(range_id, start, end)) {
+    absl::StatusOr<uint64_t> size =
+        engine.ApproximateSize(ColumnFamily::kData, span.lower, span.upper);
+    if (!size.ok()) return size.status();
+    total += *size;
+  }
+  return total;
+}
+
 absl::StatusOr<bool> ReadLocalProto(Reader& reader, const std::string& local_key,
                                     google::protobuf::MessageLite* out) {
   std::string value;

@@ -26,6 +26,11 @@ struct EngineSpan {
 std::vector<EngineSpan> ReplicatedEngineSpans(uint64_t range_id, absl::string_view start,
                                               absl::string_view end);
 
+// The engine's estimate of the bytes those spans take (Engine::ApproximateSize):
+// what rangedb_ranges.size_bytes and `rangedb status` show for a replica.
+absl::StatusOr<uint64_t> ApproximateReplicatedBytes(Engine& engine, uint64_t range_id,
+                                                    absl::string_view start, absl::string_view end);
+
 // Reads a local key's protobuf value; false if absent; DataLoss if unparseable.
 absl::StatusOr<bool> ReadLocalProto(Reader& reader, const std::string& local_key,
                                     google::protobuf::MessageLite* out);

@@ -145,6 +145,14 @@ class Engine : public Reader {
   // Where the engine keeps its files, or ":memory:" for the in-memory engine.
   virtual std::string Path() const = 0;
 
+  // An estimate of the bytes the keys in [start, end) of cf take, in files and in
+  // memtables (RocksDB's GetApproximateSizes: cheap, from file metadata and memtable
+  // statistics; it may be off by a block or a memtable's sampling error). For sizes
+  // shown to people and for size-based decisions, never for accounting.
+  [[nodiscard]] virtual absl::StatusOr<uint64_t> ApproximateSize(ColumnFamily cf,
+                                                                 absl::string_view start,
+                                                                 absl::string_view end) = 0;
+
   // A new SST file for cf in the engine's staging directory (on the engine's own file
   // system, also for the in-memory engine).
   [[nodiscard]] virtual absl::StatusOr<std::unique_ptr<SstFileWriter>> NewSstFileWriter(

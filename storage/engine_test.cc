@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "storage/rocksdb_engine.h"
 
 namespace rangedb {
@@ -73,6 +75,38 @@ TEST_P(EngineTest, PutGetDelete) {
   b->Delete(ColumnFamily::kData, "a");
   ASSERT_TRUE(b->Commit(false).ok());
   EXPECT_EQ(Get(*engine_, "a"), "<missing>");
+}
+
+// ApproximateSize sees a span's bytes in memtables and, after a flush, in files; a
+// span without keys is (about) empty.
+TEST_P(EngineTest, ApproximateSizeCountsTheSpansBytes) {
+  std::mt19937_64 rng(7);
+  std::unique_ptr<WriteBatch> b = engine_->NewWriteBatch();
+  for (int i = 0; i < 2000; ++i) {
+    std::string value(1000, '\0');
+    for (char& c : value) c = static_cast<char>(rng());  // incompressible
+    b->Put(ColumnFamily::kData, absl::StrFormat("m%05d", i), value);
+  }
+  ASSERT_TRUE(b->Commit(/*sync=*/false).ok());
+  constexpr uint64_t kWritten = 2000 * 1000;
+  for (bool flushed : {false, true}) {
+    if (flushed) {
+      ASSERT_TRUE(engine_->Flush().ok());
+    }
+    absl::StatusOr<uint64_t> in = engine_->ApproximateSize(ColumnFamily::kData, "m", "n");
+    ASSERT_TRUE(in.ok()) << in.status();
+    EXPECT_GT(*in, kWritten / 2) << "flushed " << flushed;
+    EXPECT_LT(*in, kWritten * 2) << "flushed " << flushed;
+    absl::StatusOr<uint64_t> out = engine_->ApproximateSize(ColumnFamily::kData, "a", "b");
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_LT(*out, kWritten / 20) << "flushed " << flushed;
+    absl::StatusOr<uint64_t> log = engine_->ApproximateSize(ColumnFamily::kRaftLog, "m", "n");
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_LT(*log, kWritten / 20) << "flushed " << flushed;
+  }
+  absl::StatusOr<uint64_t> empty = engine_->ApproximateSize(ColumnFamily::kData, "n", "m");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(*empty, 0u);
 }
 
 TEST_P(EngineTest, ColumnFamiliesAreSeparate) {

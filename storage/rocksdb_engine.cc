@@ -366,6 +366,23 @@ class RocksEngine final : public Engine, public RocksAccess {
 
   std::string Path() const override { return in_memory_ ? ":memory:" : path_; }
 
+  absl::StatusOr<uint64_t> ApproximateSize(ColumnFamily cf, absl::string_view start,
+                                           absl::string_view end) override {
+    if (start >= end) return uint64_t{0};
+    const rocksdb::Range range(rocksdb::Slice(start.data(), start.size()),
+                               rocksdb::Slice(end.data(), end.size()));
+    rocksdb::SizeApproximationOptions options;
+    options.include_memtables = true;
+    options.include_files = true;
+    uint64_t size = 0;
+    if (absl::Status s = FromRocks(db_->GetApproximateSizes(options, Family(cf), &range, 1, &size),
+                                   "approximate size");
+        !s.ok()) {
+      return s;
+    }
+    return size;
+  }
+
   absl::StatusOr<std::unique_ptr<SstFileWriter>> NewSstFileWriter(ColumnFamily cf) override {
     return staging_->NewWriter(rocksdb::Options(db_options_, family_options_), Family(cf));
   }

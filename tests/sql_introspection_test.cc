@@ -207,5 +207,43 @@ TEST_F(SqlIntrospectionTest, RangeBoundsDecodeUnderTheSchemaAndTheCliPrintsThem)
   EXPECT_TRUE(absl::StrContains(cli->output, "/accounts/accounts_owner\t/Max")) << cli->output;
 }
 
+// (Last: its table would take the table id the test above expects.)
+// size_bytes is each range's size as its reporting replica's engine estimates it:
+// writing about 1 MB into a table grows the ranges' total by about that much.
+TEST_F(SqlIntrospectionTest, RangeSizesGrowWithTheDataWritten) {
+  std::unique_ptr<client::SqlConnection> c = Connect(1);
+  ASSERT_NE(c, nullptr);
+  auto total = [&]() -> std::optional<int64_t> {
+    Collect sum =
+        Run(*c, "SELECT sum(size_bytes), count(size_bytes), count(*) FROM rangedb_ranges");
+    if (sum.error || sum.rows.size() != 1) return std::nullopt;
+    EXPECT_EQ(Text(sum.rows[0][1]), Text(sum.rows[0][2])) << "a range without a size";
+    if (!std::holds_alternative<int64_t>(sum.rows[0][0])) return std::nullopt;
+    return std::get<int64_t>(sum.rows[0][0]);
+  };
+  const std::optional<int64_t> before = total();
+  ASSERT_TRUE(before.has_value());
+  EXPECT_GT(*before, 0);
+  ASSERT_FALSE(Run(*c, "CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB)").error);
+  constexpr int kRows = 1000;
+  constexpr int64_t kWritten = kRows * 1000;
+  for (int i = 0; i < kRows; i += 100) {
+    Collect w =
+        Run(*c, absl::StrCat("INSERT INTO blobs SELECT v + ", i,
+                             ", randomblob(1000) FROM (WITH RECURSIVE s(v) AS (SELECT 0 "
+                             "UNION ALL SELECT v + 1 FROM s WHERE v < 99) SELECT v FROM s)"));
+    ASSERT_FALSE(w.error) << w.error->message;
+  }
+  std::optional<int64_t> after;
+  const bool grew = testing_util::WaitFor(
+      [&] {
+        after = total();
+        return after.has_value() && *after - *before >= kWritten / 2;
+      },
+      absl::Seconds(20));
+  EXPECT_TRUE(grew) << "before " << *before << " after " << after.value_or(-1);
+  EXPECT_LT(*after - *before, kWritten * 4) << "before " << *before;
+}
+
 }  // namespace
 }  // namespace rangedb

@@ -12,6 +12,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/cli/command.h"
@@ -101,6 +102,17 @@ std::string Uptime(int64_t seconds) {
   return absl::StrCat(seconds / 3600, "h", (seconds % 3600) / 60, "m");
 }
 
+// 1536 -> "1.5KiB": an estimate, so one decimal is all it is worth.
+std::string HumanBytes(uint64_t bytes) {
+  if (bytes < 1024) return absl::StrCat(bytes, "B");
+  double v = static_cast<double>(bytes) / 1024;
+  for (const char* unit : {"KiB", "MiB", "GiB"}) {
+    if (v < 1024) return absl::StrFormat("%.1f%s", v, unit);
+    v /= 1024;
+  }
+  return absl::StrFormat("%.1fTiB", v);
+}
+
 int RunNodeStatus(const ConnectionFlags& flags, std::ostream& out, std::ostream& err) {
   absl::StatusOr<Connection> connection = ParseConnectionFlags(flags);
   if (!connection.ok()) {
@@ -148,8 +160,8 @@ int RunNodeStatus(const ConnectionFlags& flags, std::ostream& out, std::ostream&
     for (const std::string& note : notes) out << note << "\n";
     out << "\n"
         << std::setw(7) << "range" << std::setw(28) << "span" << std::setw(26) << "replicas"
-        << std::setw(8) << "leader" << std::setw(13) << "leaseholder"
-        << "applied\n";
+        << std::setw(8) << "leader" << std::setw(13) << "leaseholder" << std::setw(10) << "applied"
+        << "size\n";
     for (const nodepb::RangeStatus& r : resp.ranges()) {
       const kvpb::RangeDescriptor& d = r.range_descriptor();
       std::string replicas;
@@ -167,7 +179,9 @@ int RunNodeStatus(const ConnectionFlags& flags, std::ostream& out, std::ostream&
       out << std::setw(7) << d.range_id() << std::setw(28) << span << std::setw(26) << replicas
           << std::setw(8) << leader << std::setw(13)
           << (r.leaseholder_node_id() ? absl::StrCat("n", r.leaseholder_node_id()) : "-")
-          << r.applied_index() << "\n";
+          << std::setw(10) << r.applied_index()
+          << (r.has_approximate_size_bytes() ? HumanBytes(r.approximate_size_bytes()) : "-")
+          << "\n";
     }
     for (const nodepb::CorruptReplica& c : resp.corrupt_replicas()) {
       out << "\nrange " << c.range_id() << " on n" << c.node_id()

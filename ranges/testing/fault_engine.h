@@ -42,6 +42,10 @@ class FaultEngine final : public Engine {
   }
   absl::Status Flush() override { return base_->Flush(); }
   std::string Path() const override { return base_->Path(); }
+  absl::StatusOr<uint64_t> ApproximateSize(ColumnFamily cf, absl::string_view start,
+                                           absl::string_view end) override {
+    return base_->ApproximateSize(cf, start, end);
+  }
   absl::StatusOr<std::unique_ptr<SstFileWriter>> NewSstFileWriter(ColumnFamily cf) override {
     return base_->NewSstFileWriter(cf);
   }
