@@ -1,17 +1,13 @@
 #include "node/sql_service.h"
 
-#include <atomic>
-#include <deque>
-#include <thread>
-
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
+#include "node/long_request_watch.h"
 #include "node/node.h"
 #include "node/sql_cluster_info.h"
+#include "node/sql_request_stream.h"
 #include "proto/sql.grpc.pb.h"
 #include "spdlog/spdlog.h"
 #include "sql/sqlstate.h"
-#include "sql/statement_deadline.h"
 #include "sql/statement_text.h"
 #include "sql/value_proto.h"
 
@@ -20,7 +16,11 @@ namespace {
 
 constexpr int kRowsPerBatch = 256;
 constexpr size_t kBytesPerBatch = 1 << 20;
-constexpr size_t kMaxQueuedRequests = 16;
+// A request that runs longer than kCancelGrace has its stream read by a listener
+// thread, for cancels (node/sql_request_stream.h): a cancel reaches it within about
+// kCancelGrace + kWatchPeriod. Shorter requests never wake a second thread.
+constexpr absl::Duration kCancelGrace = absl::Milliseconds(50);
+constexpr absl::Duration kWatchPeriod = absl::Milliseconds(25);
 
 using Stream = grpc::ServerReaderWriter<sqlpb::SqlResponse, sqlpb::SqlRequest>;
 
@@ -83,7 +83,8 @@ bool NoStatementLeft(absl::string_view sql) {
 
 class SqlService final : public sqlpb::SQL::Service {
  public:
-  explicit SqlService(Node* node) : node_(node), cluster_info_(node) {}
+  explicit SqlService(Node* node)
+      : node_(node), cluster_info_(node), long_requests_(node->options().time, kWatchPeriod) {}
 
   grpc::Status Session(grpc::ServerContext* context, Stream* stream) override {
     if (node_->node_id() == 0) {
@@ -108,53 +109,17 @@ class SqlService final : public sqlpb::SQL::Service {
                           std::string(s.message()));
     }
 
-    sql::StatementDeadline deadline(node_->options().time, session);
-    std::atomic<bool> client_gone{false};
-    // The reader: requests into a bounded queue; cancels act at once.
-    absl::Mutex mu;
-    std::deque<sqlpb::SqlRequest> queue;
-    bool closed = false;    // the client closed its side (or the stream broke)
-    bool stopping = false;  // the handler is done: the reader must not wait for room
-    std::thread reader([&] {
-      sqlpb::SqlRequest request;
-      while (stream->Read(&request)) {
-        if (request.kind_case() == sqlpb::SqlRequest::kCancel) {
-          session->Interrupt();
-          continue;
-        }
-        absl::MutexLock lock(&mu);
-        auto room = [&] { return stopping || queue.size() < kMaxQueuedRequests; };
-        mu.Await(absl::Condition(&room));
-        if (stopping) break;
-        queue.push_back(std::move(request));
-      }
-      // A half-close lets the queued requests run; a client that went away (the
-      // call cancelled) stops the running statement.
-      if (context->IsCancelled()) {
-        client_gone = true;
-        session->Interrupt();
-      }
-      absl::MutexLock lock(&mu);
-      closed = true;
-    });
-    while (true) {
-      sqlpb::SqlRequest request;
-      {
-        absl::MutexLock lock(&mu);
-        auto ready = [&] { return closed || !queue.empty(); };
-        mu.Await(absl::Condition(&ready));
-        if (queue.empty()) break;
-        request = std::move(queue.front());
-        queue.pop_front();
-      }
-      if (!RunRequest(stream, session, &deadline, client_gone, request)) break;
-    }
     {
-      absl::MutexLock lock(&mu);
-      stopping = true;  // wakes a reader waiting for room in the queue
-    }
-    context->TryCancel();  // ends the reader's Read if the client is still there
-    reader.join();
+      SqlRequestStream requests(stream, node_->options().time, &long_requests_, kCancelGrace,
+                                SqlRequestStream::Hooks{
+                                    .interrupt = [session] { session->Interrupt(); },
+                                    .is_cancelled = [context] { return context->IsCancelled(); },
+                                    .cancel_call = [context] { context->TryCancel(); },
+                                });
+      while (std::optional<sqlpb::SqlRequest> request = requests.Next()) {
+        if (!RunRequest(stream, session, requests, *request)) break;
+      }
+    }  // the listener, if one started, has stopped
     session->Close();
     sessions->Remove(session);
     return grpc::Status::OK;
@@ -162,27 +127,33 @@ class SqlService final : public sqlpb::SQL::Service {
 
  private:
   // Runs every statement of request; false if the stream broke.
-  bool RunRequest(Stream* stream, sql::Session* session, sql::StatementDeadline* deadline,
-                  const std::atomic<bool>& client_gone, const sqlpb::SqlRequest& request) {
+  bool RunRequest(Stream* stream, sql::Session* session, const SqlRequestStream& requests,
+                  const sqlpb::SqlRequest& request) {
     std::vector<sql::Parameter> params;
     for (const sqlpb::Parameter& p : request.statement().parameters()) {
       params.push_back(sql::Parameter{p.name(), sql::ValueFromProto(p.value())});
     }
-    // The request's deadline: the session's watcher interrupts the statement.
-    if (request.timeout_ms() > 0) {
-      deadline->Arm(node_->options().time->Now() + absl::Milliseconds(request.timeout_ms()));
-    }
+    // The request's timeout_ms is kept by the request stream (SqlRequestStream).
     absl::string_view sql_text = request.statement().sql();
     bool stream_ok = true;
     bool answered = false;  // a statement's last message carried request_done
     for (int index = 0;; ++index) {
-      if (client_gone.load()) {
+      if (requests.client_gone()) {
         stream_ok = false;
         break;
       }
       StreamSink sink(stream, index);
       absl::StatusOr<std::optional<sql::StatementResult>> result;
-      if (!node_->sql_sessions()->BeginStatement()) {
+      auto timeout = [&request] {
+        return sql::SqlError(sql::sqlstate::kQueryCanceled,
+                             absl::StrCat("canceling statement due to statement timeout (",
+                                          request.timeout_ms(), " ms)"));
+      };
+      if (requests.timed_out() && !NoStatementLeft(sql_text)) {
+        // The timeout passed between two statements of the request: the rest do not run.
+        result = timeout();
+        sql_text = absl::string_view();
+      } else if (!node_->sql_sessions()->BeginStatement()) {
         result = sql::SqlError("57P01", "the node is draining: reconnect to another node");
         sql_text = absl::string_view();
       } else {
@@ -203,10 +174,8 @@ class SqlService final : public sqlpb::SQL::Service {
         }
         node_->sql_sessions()->EndStatement();
         if (!result.ok() && sql::SqlStateOf(result.status()) == sql::sqlstate::kQueryCanceled &&
-            request.timeout_ms() > 0 && deadline->Disarm()) {
-          result = sql::SqlError(sql::sqlstate::kQueryCanceled,
-                                 absl::StrCat("canceling statement due to statement timeout (",
-                                              request.timeout_ms(), " ms)"));
+            requests.timed_out()) {
+          result = timeout();
         }
       }
       if (result.ok() && !result->has_value()) break;  // no statement left
@@ -234,7 +203,6 @@ class SqlService final : public sqlpb::SQL::Service {
         break;  // after an error the rest of the request does not run
       }
     }
-    if (request.timeout_ms() > 0) deadline->Disarm();
     if (!stream_ok) return false;
     if (answered) return true;
     sqlpb::SqlResponse end;
@@ -244,7 +212,8 @@ class SqlService final : public sqlpb::SQL::Service {
   }
 
   Node* const node_;
-  SqlClusterInfo cluster_info_;  // rangedb_ranges, rangedb_nodes of every session
+  SqlClusterInfo cluster_info_;     // rangedb_ranges, rangedb_nodes of every session
+  LongRequestWatch long_requests_;  // hands long requests' streams to a listener
 };
 
 }  // namespace

@@ -15,7 +15,9 @@
 // local sender cannot fail over once the node drains (node/node.h).
 //
 // Thread safety: SqlSessions is safe for concurrent use. Each stream runs on one gRPC
-// thread plus a reader thread of its own (for cancel).
+// thread, which also reads the stream's requests; a request that runs long has its
+// stream read by a listener thread of the session's, for cancels
+// (node/sql_request_stream.h).
 #pragma once
 
 #include <cstdint>

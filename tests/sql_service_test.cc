@@ -379,6 +379,30 @@ TEST_F(SqlServiceTest, CancelStopsTheRunningStatementAndTheSessionGoesOn) {
   ExpectUsable(session);
 }
 
+// Case 2 with a pipelined request: a client that sends a second request behind an
+// endless one, then a cancel. The cancel stops the first (the listener thread reads
+// the stream while a request runs long: node/sql_request_stream.h), and the second
+// runs after it, in order.
+TEST_F(SqlServiceTest, ACancelBehindAPipelinedRequestStopsTheRunningOneOnly) {
+  RawSession session(cluster_->address(0), absl::Seconds(30));
+  ASSERT_TRUE(session.SendSql(kEndless, /*timeout_ms=*/0));
+  ASSERT_TRUE(session.SendSql("SELECT 6 * 7", /*timeout_ms=*/0));
+  absl::SleepFor(absl::Milliseconds(500));
+  const absl::Time cancelled = absl::Now();
+  ASSERT_TRUE(session.SendCancel());
+  std::optional<RawAnswer> first = session.Read();
+  ASSERT_TRUE(first.has_value()) << "the session ended instead of answering";
+  ASSERT_TRUE(first->error.has_value());
+  EXPECT_EQ(first->error->sqlstate(), "57014") << first->error->message();
+  EXPECT_LT(absl::Now() - cancelled, kPrompt);
+  std::optional<RawAnswer> second = session.Read();
+  ASSERT_TRUE(second.has_value()) << "the pipelined request was lost";
+  ASSERT_FALSE(second->error) << second->error->sqlstate() << " " << second->error->message();
+  ASSERT_EQ(second->rows.size(), 1u);
+  EXPECT_EQ(second->rows[0].values(0).integer(), 42);
+  ExpectUsable(session);
+}
+
 // Case 2 through SqlConnection: its deadline (options.timeout) is sent as the
 // request's timeout and also ends its own wait with a cancel; either stops the
 // statement with 57014, Execute succeeds (a SQL error is an answer), and the session
