@@ -37,8 +37,7 @@ void LongRequestWatch::Loop() {
     mu_.Await(absl::Condition(&busy));
     auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
     if (time_->AwaitWithTimeout(&mu_, absl::Condition(&stopping), period_)) return;
-    const int64_t now = time_->MonotonicNanos();
-    for (Client* client : clients_) client->OnTick(now);
+    for (Client* client : clients_) client->OnTick();
   }
 }
 

@@ -27,10 +27,13 @@ class LongRequestWatch {
   class Client {
    public:
     virtual ~Client() = default;
-    // now_nanos: time->MonotonicNanos() at this tick.
-    virtual void OnTick(int64_t now_nanos) = 0;
+    virtual void OnTick() = 0;
   };
 
+  // Ticks on time's clock. The SQL service passes the real clock
+  // (TimeSource::Real()): noticing that a request runs long is about the machine's
+  // time, and a cancel must reach a running statement even where a test or a
+  // simulator holds the node's injected time still.
   // REQUIRES: time outlives this; period > 0.
   LongRequestWatch(TimeSource* time, absl::Duration period);
   ~LongRequestWatch();

@@ -3,14 +3,18 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <system_error>
 #include <utility>
+
+#include "spdlog/spdlog.h"
 
 namespace rangedb {
 
-SqlRequestStream::SqlRequestStream(Stream* stream, TimeSource* time, LongRequestWatch* watch,
-                                   absl::Duration grace, Hooks hooks)
+SqlRequestStream::SqlRequestStream(Stream* stream, TimeSource* time, TimeSource* tick_clock,
+                                   LongRequestWatch* watch, absl::Duration grace, Hooks hooks)
     : stream_(stream),
       time_(time),
+      tick_clock_(tick_clock),
       watch_(watch),
       grace_nanos_(absl::ToInt64Nanoseconds(grace)),
       hooks_(std::move(hooks)) {
@@ -67,12 +71,13 @@ std::optional<sqlpb::SqlRequest> SqlRequestStream::ReadOwn() {
 
 void SqlRequestStream::StartRunning(const sqlpb::SqlRequest& request) {
   running_ = true;
-  started_nanos_ = time_->MonotonicNanos();
+  started_tick_nanos_ = tick_clock_->MonotonicNanos();
   // Clamped: a timeout of centuries must not overflow into the past.
   constexpr int64_t kMaxTimeoutMs = int64_t{1} << 40;  // about 35 years
-  deadline_nanos_ = request.timeout_ms() > 0
-                        ? started_nanos_ + std::min(request.timeout_ms(), kMaxTimeoutMs) * 1'000'000
-                        : 0;
+  deadline_nanos_ =
+      request.timeout_ms() > 0
+          ? time_->MonotonicNanos() + std::min(request.timeout_ms(), kMaxTimeoutMs) * 1'000'000
+          : 0;
   timed_out_ = false;
 }
 
@@ -93,16 +98,25 @@ void SqlRequestStream::NoteClosed() {
   }
 }
 
-void SqlRequestStream::OnTick(int64_t now_nanos) {
+void SqlRequestStream::OnTick() {
   absl::MutexLock lock(&mu_);
   if (!running_ || stopping_) return;
-  if (deadline_nanos_ != 0 && now_nanos >= deadline_nanos_ && !timed_out_) {
+  if (deadline_nanos_ != 0 && time_->MonotonicNanos() >= deadline_nanos_) {
     timed_out_ = true;
-    hooks_.interrupt();
+    hooks_.interrupt();  // again at every tick: see the header
   }
-  if (listener_reads_ || closed_ || now_nanos - started_nanos_ < grace_nanos_) return;
+  if (listener_reads_ || closed_) return;
+  if (tick_clock_->MonotonicNanos() - started_tick_nanos_ < grace_nanos_) return;
+  if (!listener_.joinable()) {
+    try {
+      listener_ = std::thread([this] { Listen(); });
+    } catch (const std::system_error& e) {
+      // Out of threads: this request's cancel waits; the next tick tries again.
+      spdlog::warn("sql: cannot start a listener thread for a long request: {}", e.what());
+      return;
+    }
+  }
   listener_reads_ = true;
-  if (!listener_.joinable()) listener_ = std::thread([this] { Listen(); });
 }
 
 bool SqlRequestStream::listener_started() const {

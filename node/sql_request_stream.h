@@ -18,10 +18,18 @@
 // than `grace` within about grace + the watch's period, and a cancel that arrives
 // while no statement runs is dropped (as the SQL service documents).
 //
-// The same ticks enforce each request's timeout_ms, counted from when Next returns
-// the request: past it, the running statement is interrupted (57014) and
-// timed_out() says so. A timeout is thus kept to within the watch's period, with no
-// per-request timer and no thread woken to arm one.
+// The same ticks enforce each request's timeout_ms, counted on the node's injected
+// time from when Next returns the request: past it, the running statement is
+// interrupted (57014) at every tick until the request ends — an interrupt that lands
+// between two statements, or before SQLite's first step, is cleared when the next
+// statement starts, so one would not be enough — and timed_out() says so. A timeout
+// is thus kept to within the watch's period, with no per-request timer and no
+// thread woken to arm one. The grace, by contrast, is measured on `tick_clock` (the
+// real clock in the service): see LongRequestWatch.
+//
+// A cancel that arrives in a request's first `grace` waits until the listener
+// reads it; if the request ends before that, the cancel arrives while nothing runs
+// and is dropped.
 //
 // Thread safety: Next, client_gone, timed_out and the destructor are called by the one thread
 // that runs the session's requests; OnTick by the watch's thread; the listener is
@@ -59,10 +67,11 @@ class SqlRequestStream final : public LongRequestWatch::Client {
     std::function<void()> cancel_call;   // cancels the call: ends a Read blocked in the listener
   };
 
-  // Registers with watch (if not null; tests may call OnTick themselves).
-  // REQUIRES: stream, time and watch outlive this.
-  SqlRequestStream(Stream* stream, TimeSource* time, LongRequestWatch* watch, absl::Duration grace,
-                   Hooks hooks);
+  // Registers with watch (if not null; tests may call OnTick themselves). time keeps
+  // timeouts, tick_clock the grace.
+  // REQUIRES: stream, time, tick_clock and watch outlive this.
+  SqlRequestStream(Stream* stream, TimeSource* time, TimeSource* tick_clock,
+                   LongRequestWatch* watch, absl::Duration grace, Hooks hooks);
   // Leaves the watch and stops the listener (cancelling the call if the listener is
   // blocked in Read).
   ~SqlRequestStream() override;
@@ -79,8 +88,9 @@ class SqlRequestStream final : public LongRequestWatch::Client {
   bool timed_out() const;
 
   // Interrupts a request past its timeout; hands the reading to the listener if a
-  // request has run longer than grace.
-  void OnTick(int64_t now_nanos) override;
+  // request has run longer than grace (if the listener thread cannot be started,
+  // logs it and tries again at the next tick).
+  void OnTick() override;
 
   // For tests: whether the listener thread was ever started.
   bool listener_started() const;
@@ -95,6 +105,7 @@ class SqlRequestStream final : public LongRequestWatch::Client {
 
   Stream* const stream_;
   TimeSource* const time_;
+  TimeSource* const tick_clock_;
   LongRequestWatch* const watch_;
   const int64_t grace_nanos_;
   const Hooks hooks_;
@@ -103,8 +114,8 @@ class SqlRequestStream final : public LongRequestWatch::Client {
   mutable absl::Mutex mu_;
   std::deque<sqlpb::SqlRequest> queue_ ABSL_GUARDED_BY(mu_);  // read by the listener
   bool running_ ABSL_GUARDED_BY(mu_) = false;                 // a request runs
-  int64_t started_nanos_ ABSL_GUARDED_BY(mu_) = 0;            // when it started
-  int64_t deadline_nanos_ ABSL_GUARDED_BY(mu_) = 0;           // 0: no timeout
+  int64_t started_tick_nanos_ ABSL_GUARDED_BY(mu_) = 0;       // when it started (tick_clock_)
+  int64_t deadline_nanos_ ABSL_GUARDED_BY(mu_) = 0;           // time_; 0: no timeout
   bool timed_out_ ABSL_GUARDED_BY(mu_) = false;
   bool listener_reads_ ABSL_GUARDED_BY(mu_) = false;  // the listener owns reading
   bool closed_ ABSL_GUARDED_BY(mu_) = false;          // no more requests will come

@@ -95,7 +95,7 @@ class SqlRequestStreamTest : public ::testing::Test {
  protected:
   SqlRequestStreamTest() {
     requests_ = std::make_unique<SqlRequestStream>(
-        &stream_, &time_, /*watch=*/nullptr, kGrace,
+        &stream_, &time_, /*tick_clock=*/&time_, /*watch=*/nullptr, kGrace,
         SqlRequestStream::Hooks{
             .interrupt = [this] { interrupts_.fetch_add(1); },
             .is_cancelled = [this] { return stream_.cancelled(); },
@@ -103,9 +103,10 @@ class SqlRequestStreamTest : public ::testing::Test {
         });
   }
 
-  // One tick of the watch, `after` past the present.
-  void Tick(absl::Duration after) {
-    requests_->OnTick(time_.MonotonicNanos() + absl::ToInt64Nanoseconds(after));
+  // Time passes, then the watch ticks.
+  void Tick(absl::Duration passes) {
+    time_.Advance(passes);
+    requests_->OnTick();
   }
 
   void AwaitInterrupts(int n) {
@@ -149,7 +150,7 @@ TEST_F(SqlRequestStreamTest, ALongRequestsCancelIsReadByTheListenerAndReadingCom
   EXPECT_EQ(NextSql(), "long");
   Tick(absl::Nanoseconds(kGraceNanos - 1));
   EXPECT_FALSE(requests_->listener_started());
-  Tick(kGrace);
+  Tick(absl::Nanoseconds(1));
   EXPECT_TRUE(requests_->listener_started());
   stream_.Push(CancelRequest());
   AwaitInterrupts(1);
@@ -176,23 +177,56 @@ TEST_F(SqlRequestStreamTest, ALongRequestsCancelIsReadByTheListenerAndReadingCom
   EXPECT_EQ(interrupts_.load(), 2);
 }
 
-TEST_F(SqlRequestStreamTest, TheTimeoutInterruptsTheRequestOnce) {
+// Past its timeout a request is interrupted at every tick until it ends: the session
+// clears an interrupt that lands between two statements or before SQLite's first
+// step (the review's finding F1), so one would not be enough.
+TEST_F(SqlRequestStreamTest, TheTimeoutInterruptsTheRequestAtEveryTickUntilItEnds) {
   stream_.Push(Statement("slow", /*timeout_ms=*/100));
   EXPECT_EQ(NextSql(), "slow");
   Tick(absl::Milliseconds(99));
   EXPECT_EQ(interrupts_.load(), 0);
   EXPECT_FALSE(requests_->timed_out());
-  Tick(absl::Milliseconds(100));
+  Tick(absl::Milliseconds(1));
   EXPECT_EQ(interrupts_.load(), 1);
   EXPECT_TRUE(requests_->timed_out());
-  Tick(absl::Milliseconds(200));
-  EXPECT_EQ(interrupts_.load(), 1);
+  Tick(absl::Milliseconds(25));
+  Tick(absl::Milliseconds(25));
+  EXPECT_EQ(interrupts_.load(), 3);
   // The next request starts with its own budget (none here).
   stream_.Push(Statement("untimed"));
   EXPECT_EQ(NextSql(), "untimed");
   EXPECT_FALSE(requests_->timed_out());
   Tick(absl::Hours(1));
   EXPECT_FALSE(requests_->timed_out());
+  EXPECT_EQ(interrupts_.load(), 3);
+}
+
+// The grace is measured on the tick clock (real time in the service), the timeout on
+// the node's injected time: with the injected time held still, a long request's
+// cancel is still read, and its timeout does not fire.
+TEST(SqlRequestStreamClocksTest, TheGraceRunsOnTheTickClockAndTheTimeoutOnTheNodesTime) {
+  ScriptedStream stream;
+  ManualTimeSource node_time, tick_clock;
+  std::atomic<int> interrupts{0};
+  SqlRequestStream requests(&stream, &node_time, &tick_clock, /*watch=*/nullptr, kGrace,
+                            SqlRequestStream::Hooks{
+                                .interrupt = [&] { interrupts.fetch_add(1); },
+                                .is_cancelled = [&] { return stream.cancelled(); },
+                                .cancel_call = [&] { stream.Cancel(); },
+                            });
+  stream.Push(Statement("long", /*timeout_ms=*/10));
+  ASSERT_TRUE(requests.Next().has_value());
+  tick_clock.Advance(absl::Hours(1));
+  requests.OnTick();
+  EXPECT_TRUE(requests.listener_started());
+  EXPECT_FALSE(requests.timed_out()) << "the node's time did not move";
+  stream.Push(CancelRequest());
+  for (int i = 0; i < 5000 && interrupts.load() == 0; ++i) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_EQ(interrupts.load(), 1);
+  node_time.Advance(absl::Milliseconds(10));
+  requests.OnTick();
+  EXPECT_TRUE(requests.timed_out());
+  EXPECT_EQ(interrupts.load(), 2);
 }
 
 TEST_F(SqlRequestStreamTest, AHugeTimeoutDoesNotOverflowIntoThePast) {

@@ -84,7 +84,9 @@ bool NoStatementLeft(absl::string_view sql) {
 class SqlService final : public sqlpb::SQL::Service {
  public:
   explicit SqlService(Node* node)
-      : node_(node), cluster_info_(node), long_requests_(node->options().time, kWatchPeriod) {}
+      : node_(node),
+        cluster_info_(node),
+        long_requests_(TimeSource::Real(), kWatchPeriod) {}  // real: see LongRequestWatch
 
   grpc::Status Session(grpc::ServerContext* context, Stream* stream) override {
     if (node_->node_id() == 0) {
@@ -110,7 +112,8 @@ class SqlService final : public sqlpb::SQL::Service {
     }
 
     {
-      SqlRequestStream requests(stream, node_->options().time, &long_requests_, kCancelGrace,
+      SqlRequestStream requests(stream, node_->options().time, TimeSource::Real(), &long_requests_,
+                                kCancelGrace,
                                 SqlRequestStream::Hooks{
                                     .interrupt = [session] { session->Interrupt(); },
                                     .is_cancelled = [context] { return context->IsCancelled(); },

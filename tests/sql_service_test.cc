@@ -403,6 +403,21 @@ TEST_F(SqlServiceTest, ACancelBehindAPipelinedRequestStopsTheRunningOneOnly) {
   ExpectUsable(session);
 }
 
+// Case 2, the cancel sent right behind its statement (before the server reads the
+// stream for it: it does so once a request has run 50 ms): it still stops it.
+TEST_F(SqlServiceTest, ACancelSentRightAfterItsStatementStopsIt) {
+  RawSession session(cluster_->address(2), absl::Seconds(30));
+  ASSERT_TRUE(session.SendSql(kEndless, /*timeout_ms=*/0));
+  const absl::Time cancelled = absl::Now();
+  ASSERT_TRUE(session.SendCancel());
+  std::optional<RawAnswer> a = session.Read();
+  ASSERT_TRUE(a.has_value()) << "the session ended instead of answering";
+  ASSERT_TRUE(a->error.has_value());
+  EXPECT_EQ(a->error->sqlstate(), "57014") << a->error->message();
+  EXPECT_LT(absl::Now() - cancelled, kPrompt);
+  ExpectUsable(session);
+}
+
 // Case 2 through SqlConnection: its deadline (options.timeout) is sent as the
 // request's timeout and also ends its own wait with a cancel; either stops the
 // statement with 57014, Execute succeeds (a SQL error is an answer), and the session
