@@ -10,6 +10,7 @@
 #include "base/backoff.h"
 #include "base/random.h"
 #include "base/request_limits.h"
+#include "txn/span_condense.h"
 
 namespace rangedb::txn {
 namespace {
@@ -80,23 +81,6 @@ kvpb::Span MakeSpan(absl::string_view key, absl::string_view end) {
   s.set_key(std::string(key));
   s.set_end_key(std::string(end));
   return s;
-}
-
-// Replaces spans by one covering them all once there are more than max.
-// Replaces spans by the one span covering them all once there are more than max of
-// them or their keys take more than max_bytes: a commit's lock spans and a refresh
-// must fit a request (base/limits.h).
-void Condense(std::vector<kvpb::Span>* spans, size_t max, size_t max_bytes) {
-  size_t bytes = 0;
-  for (const kvpb::Span& s : *spans) bytes += s.key().size() + s.end_key().size();
-  if (spans->size() <= max && bytes <= max_bytes) return;
-  std::string lo = spans->front().key();
-  std::string hi;
-  for (const kvpb::Span& s : *spans) {
-    lo = std::min(lo, s.key());
-    hi = std::max(hi, s.end_key().empty() ? s.key() + '\0' : s.end_key());
-  }
-  spans->assign(1, MakeSpan(lo, hi));
 }
 
 }  // namespace
@@ -602,17 +586,22 @@ void Txn::NoteWrite(absl::string_view key, absl::string_view end) {
       return;
     }
     for (const std::string& k : written_keys_) written_spans_.push_back(MakeSpan(k, ""));
+    written_spans_bytes_ += written_keys_bytes_;
     written_keys_.clear();
     written_keys_bytes_ = 0;
   } else {
     written_spans_.push_back(MakeSpan(key, end));
+    written_spans_bytes_ += SpanBytes(written_spans_.back());
   }
-  Condense(&written_spans_, options_.max_tracked_spans, options_.max_tracked_span_bytes);
+  CondenseSpans(&written_spans_, &written_spans_bytes_, options_.max_tracked_spans,
+                options_.max_tracked_span_bytes);
 }
 
 void Txn::NoteRead(absl::string_view key, absl::string_view end) {
   read_spans_.push_back(MakeSpan(key, end));
-  Condense(&read_spans_, options_.max_tracked_spans, options_.max_tracked_span_bytes);
+  read_spans_bytes_ += SpanBytes(read_spans_.back());
+  CondenseSpans(&read_spans_, &read_spans_bytes_, options_.max_tracked_spans,
+                options_.max_tracked_span_bytes);
 }
 
 absl::Status Txn::Refresh(Timestamp to) {

@@ -236,7 +236,9 @@ class Txn {
   std::set<std::string> written_keys_;
   size_t written_keys_bytes_ = 0;
   std::vector<kvpb::Span> written_spans_;  // DeleteRange spans and condensed keys
-  std::vector<kvpb::Span> read_spans_;
+  size_t written_spans_bytes_ = 0;         // SpanBytes over written_spans_
+  std::vector<kvpb::Span> read_spans_;     // CondenseSpans keeps them in budget
+  size_t read_spans_bytes_ = 0;            // SpanBytes over read_spans_
 
   // When the first request went out, on the Heartbeater's clock (-1: not yet).
   int64_t started_at_ns_ = -1;

@@ -358,6 +358,45 @@ TEST_F(TxnTest, AScanCutShortByItsLimitReadsThroughItsLastRowOnly) {
                              std::pair<std::string, std::string>("w", "z")));
 }
 
+// Finding 8: a transaction that read more keys than it tracks spans for refreshes
+// them condensed, but only among neighbours: the catalog key it read and the table
+// it did not read stay outside the refreshed spans.
+TEST_F(TxnTest, ARefreshOfManyReadsCoversNeitherTheCatalogsNeighboursNorOtherTables) {
+  constexpr int64_t kPushedNs = 2000;
+  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    kvpb::BatchResponse r = FakeSender::Ok(b);
+    if (Kinds(b) == "get") r.mutable_txn()->mutable_write_timestamp()->set_wall_time_ns(kPushedNs);
+    return r;
+  });
+  TxnOptions options = Options();
+  options.max_tracked_spans = 20;
+  Txn t(&sender_, options);
+  ASSERT_TRUE(t.Get("\x03version").ok());
+  for (int row = 0; row < 100; ++row) {
+    ASSERT_TRUE(t.Get(absl::StrFormat("\x04t2/r%03d", row)).ok());
+  }
+  ASSERT_TRUE(t.Put("\x04t2/r000", "1").ok());
+  ASSERT_TRUE(t.Commit().ok());
+  std::vector<std::pair<std::string, std::string>> refreshed;
+  for (const kvpb::BatchRequest& b : sender_.non_heartbeats()) {
+    for (const kvpb::RequestUnion& r : b.requests()) {
+      if (r.has_refresh()) refreshed.emplace_back(r.refresh().key(), r.refresh().end_key());
+    }
+  }
+  ASSERT_FALSE(refreshed.empty());
+  EXPECT_LE(refreshed.size(), 20u);
+  auto covered = [&](const std::string& key) {
+    for (const auto& [from, to] : refreshed) {
+      if (from <= key && (to.empty() ? key == from : key < to)) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(covered("\x03version"));
+  EXPECT_TRUE(covered("\x04t2/r099"));
+  EXPECT_FALSE(covered("\x03versioo")) << "the catalog's neighbour";
+  EXPECT_FALSE(covered("\x04t1/r000")) << "a table between the catalog and the one read";
+}
+
 TEST_F(TxnTest, CommitPushedByTheServerRefreshesAndCommitsAgain) {
   constexpr int64_t kPushedNs = 3000;
   int commits = 0;
