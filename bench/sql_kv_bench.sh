@@ -88,6 +88,8 @@ run_step "$WORK/run.log" "$RANGEDB" workload run sql-kv --host="$JOIN" --keys="$
   --value-bytes="$VALUE_BYTES" --concurrency="$CONCURRENCY" --duration="$DURATION" \
   --server-pids="$SERVER_PIDS" --scan-rows="$SCAN_ROWS" --timeout=60s --ops="$OPS"
 echo "sql_kv_bench: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-# Where the leases ended up: client i of a phase went through node ${PORTS[i % 3]}.
-echo "sql_kv_bench: client i went through 127.0.0.1:${PORTS[0]}, :${PORTS[1]}, :${PORTS[2]} for i % 3 = 0, 1, 2"
+# Where the leases ended up: client i of a phase went through node ${PORTS[i % nodes]}.
+if [ "$NODES" = 3 ]; then
+  echo "sql_kv_bench: client i went through 127.0.0.1:${PORTS[0]}, :${PORTS[1]}, :${PORTS[2]} for i % 3 = 0, 1, 2"
+fi
 "$RANGEDB" node status --host=127.0.0.1:${PORTS[0]} || true
