@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/limits.h"
 #include "sql/affinity.h"
 #include "sql/key_codec.h"
 #include "sql/sqlite_util.h"
@@ -171,6 +172,14 @@ int64_t TakePageRows(Cursor* cursor) {
   return page_rows;
 }
 
+// Keeps the first Cursor::rows_left of rows (rows, or index entries before their rows
+// are read) and counts them off: a LIMIT's cap.
+void CountOff(Cursor* cursor, std::vector<kv::KeyValue>* rows) {
+  if (cursor->rows_left < 0) return;
+  if (static_cast<int64_t>(rows->size()) > cursor->rows_left) rows->resize(cursor->rows_left);
+  cursor->rows_left -= static_cast<int64_t>(rows->size());
+}
+
 // Reads the rows of the cursor's next page of point keys, in one GetMany (and for an
 // index one more for the rows its entries point at, unless index-only). Keys without a value have
 // no row.
@@ -186,11 +195,12 @@ absl::Status LoadPoints(Vtab* vtab, Cursor* cursor) {
   absl::StatusOr<std::vector<std::optional<std::string>>> values = vtab->context->GetMany(keys);
   if (!values.ok()) return values.status();
   std::vector<kv::KeyValue> entries;
+  std::vector<kv::KeyValue>& found = cursor->index == nullptr ? cursor->rows : entries;
   for (size_t i = 0; i < n; ++i) {
     if (!(*values)[i].has_value()) continue;
-    std::vector<kv::KeyValue>& found = cursor->index == nullptr ? cursor->rows : entries;
     found.push_back(kv::KeyValue{std::move(keys[i]), std::move(*(*values)[i])});
   }
+  CountOff(cursor, &found);
   if (cursor->index == nullptr || entries.empty()) return absl::OkStatus();
   return ReadEntries(vtab, cursor, std::move(entries));
 }
@@ -199,7 +209,8 @@ absl::Status LoadPoints(Vtab* vtab, Cursor* cursor) {
 // the rows they point at. Moves on to the next span when this one is done.
 absl::Status LoadPage(Vtab* vtab, Cursor* cursor) {
   const KeySpan& span = cursor->spans[cursor->span];
-  const int64_t page_rows = TakePageRows(cursor);
+  int64_t page_rows = TakePageRows(cursor);
+  if (cursor->rows_left >= 0) page_rows = std::min(page_rows, cursor->rows_left);
   absl::StatusOr<ScanPage> page =
       cursor->reverse ? vtab->context->ReverseScan(span.start, cursor->resume_key, page_rows)
                       : vtab->context->Scan(cursor->resume_key, span.end, page_rows);
@@ -211,6 +222,8 @@ absl::Status LoadPage(Vtab* vtab, Cursor* cursor) {
     const KeySpan& next = cursor->spans[cursor->span];
     cursor->resume_key = cursor->reverse ? next.end : next.start;
   }
+  // The session's writes merged in may make the page longer than asked.
+  CountOff(cursor, &page->rows);
   if (cursor->index == nullptr) {
     cursor->rows = std::move(page->rows);
     cursor->entry_values.clear();
@@ -274,18 +287,27 @@ absl::StatusOr<FixedColumns> FixColumns(const TableInfo& table, const PlanCode& 
 
 // The spans of a scan of key column n_eq within `whole` (the fixed columns' span):
 // narrowed by the plan's bounds and pattern, from argv[arg] on. Empty when no row
-// can match.
+// can match. Clears *exact if a row in them may fail a bound or the pattern.
 std::vector<KeySpan> NarrowSpan(sqlite3* db, const TableInfo& table, const PlanCode& plan, int pos,
                                 Collation collation, KeySpan whole, int arg, int argc,
-                                sqlite3_value** argv) {
+                                sqlite3_value** argv, bool* exact) {
   const std::string prefix = whole.start;
+  // A pattern narrows to the keys that start with its literal prefix, not to its matches.
+  if (plan.pattern != PatternKind::kNone) *exact = false;
   // false: the result is empty.
   auto bound = [&](Bound op, bool is_lower) -> bool {
-    if (op == Bound::kNone || arg >= argc) return true;
+    if (op == Bound::kNone) return true;
+    if (arg >= argc) {
+      *exact = false;
+      return true;
+    }
     Value v = ValueFromSqlite(argv[arg++]);
     if (IsNull(v)) return false;  // a comparison with NULL is never true
     std::optional<Value> kv = KeyValueFor(table, pos, std::move(v));
-    if (!kv) return true;  // cannot narrow: leave this side open
+    if (!kv) {  // cannot narrow: leave this side open
+      *exact = false;
+      return true;
+    }
     std::string key = prefix;
     AppendValueKey(&key, *kv, collation, Direction::kAscending);
     if (is_lower) {
@@ -296,6 +318,14 @@ std::vector<KeySpan> NarrowSpan(sqlite3* db, const TableInfo& table, const PlanC
     return true;
   };
   if (!bound(plan.lower, true) || !bound(plan.upper, false)) return {};
+  // A comparison is never true of NULL, whose key sorts first (an index column's: a
+  // primary-key column holds none): an upper bound alone, or a lower one that could
+  // not narrow, would leave the NULLs in the span.
+  if (plan.lower != Bound::kNone || plan.upper != Bound::kNone) {
+    std::string null_key = prefix;
+    AppendValueKey(&null_key, Null{}, collation, Direction::kAscending);
+    whole.start = std::max(whole.start, PrefixEnd(std::move(null_key)));
+  }
   // Any other pattern (NULL, a number, a BLOB) leaves the span whole, and so does
   // one longer than SQLite matches: it fails on every row, and so must the query.
   if (plan.pattern == PatternKind::kNone || arg >= argc ||
@@ -316,10 +346,14 @@ std::vector<KeySpan> NarrowSpan(sqlite3* db, const TableInfo& table, const PlanC
   return spans;
 }
 
-// What xFilter reads for plan and its argv values: point keys (cursor->keys) or
-// spans (cursor->spans), in output order; neither when no row can match.
-absl::Status ChooseReads(sqlite3* db, const TableInfo& table, const PlanCode& plan, int argc,
-                         sqlite3_value** argv, Cursor* cursor) {
+// What xFilter reads for plan and its argv values (the plan's own, without a LIMIT's):
+// point keys (cursor->keys) or spans (cursor->spans), in output order; neither when
+// no row can match. Returns whether they hold exactly the rows that satisfy the
+// plan's constraints, as a LIMIT's cap needs: not if a value could not narrow its
+// column, a pattern narrowed to its prefix, or a span's bound is longer than any key
+// (the session clamps it, so the span widens).
+absl::StatusOr<bool> ChooseReads(sqlite3* db, const TableInfo& table, const PlanCode& plan,
+                                 int argc, sqlite3_value** argv, Cursor* cursor) {
   const IndexInfo* index = cursor->index;
   const std::vector<int>& columns = index ? index->columns : table.pk_columns();
   const std::vector<Collation>& collations = index ? index->collations : table.pk_collations();
@@ -327,7 +361,8 @@ absl::Status ChooseReads(sqlite3* db, const TableInfo& table, const PlanCode& pl
   absl::StatusOr<FixedColumns> fixed =
       FixColumns(table, plan, columns, collations, base, argc, argv);
   if (!fixed.ok()) return fixed.status();
-  if (fixed->empty) return absl::OkStatus();
+  if (fixed->empty) return true;
+  bool exact = !fixed->widened;
   const bool all_fixed = !fixed->widened && plan.n_eq == static_cast<int>(columns.size());
   const bool unique = index == nullptr || index->unique;
   if (all_fixed && unique && plan.is_null == 0) {  // point reads: one key, or one per IN value
@@ -338,7 +373,7 @@ absl::Status ChooseReads(sqlite3* db, const TableInfo& table, const PlanCode& pl
         cursor->keys.push_back(fixed->prefix + key + fixed->suffix);
     }
     if (cursor->reverse) std::reverse(cursor->keys.begin(), cursor->keys.end());
-    return absl::OkStatus();
+    return exact;
   }
   // A scan: of each IN value's span, or of the fixed columns' one span (for an IN
   // column only when a value widened: then what precedes the IN column narrows).
@@ -363,18 +398,37 @@ absl::Status ChooseReads(sqlite3* db, const TableInfo& table, const PlanCode& pl
       continue;
     }
     for (KeySpan& s : NarrowSpan(db, table, plan, columns[plan.n_eq], collations[plan.n_eq],
-                                 std::move(span), fixed->next_arg, argc, argv)) {
+                                 std::move(span), fixed->next_arg, argc, argv, &exact)) {
       spans.push_back(std::move(s));
     }
   }
   for (KeySpan& span : spans) {
-    if (span.start < span.end) cursor->spans.push_back(std::move(span));
+    if (span.start >= span.end) continue;
+    if (span.start.size() > limits::kMaxKeyBytes || span.end.size() > limits::kMaxKeyBytes)
+      exact = false;
+    cursor->spans.push_back(std::move(span));
   }
   if (cursor->reverse) std::reverse(cursor->spans.begin(), cursor->spans.end());
   if (!cursor->spans.empty()) {
     cursor->resume_key = cursor->reverse ? cursor->spans[0].end : cursor->spans[0].start;
   }
-  return absl::OkStatus();
+  return exact;
+}
+
+// The rows a LIMIT taken lets xFilter read (Cursor::rows_left): LIMIT + OFFSET, from
+// the values SQLite hands over (offset null: none). -1, no cap, for a negative LIMIT
+// (SQLite's "no limit") and for a sum past int64. SQLite has made both integers
+// (OP_MustBeInt: a LIMIT that is not one fails the statement before any xFilter);
+// anything else is read without a cap. A negative OFFSET counts as 0, as in SQLite.
+int64_t RowsToRead(sqlite3_value* limit, sqlite3_value* offset) {
+  if (sqlite3_value_type(limit) != SQLITE_INTEGER) return -1;
+  const int64_t n = sqlite3_value_int64(limit);
+  if (n < 0) return -1;
+  if (offset == nullptr) return n;
+  if (sqlite3_value_type(offset) != SQLITE_INTEGER) return -1;
+  const int64_t skip = std::max<int64_t>(0, sqlite3_value_int64(offset));
+  if (skip > std::numeric_limits<int64_t>::max() - n) return -1;
+  return n + skip;
 }
 
 }  // namespace
@@ -382,7 +436,9 @@ absl::Status ChooseReads(sqlite3* db, const TableInfo& table, const PlanCode& pl
 absl::Status Settle(Vtab* vtab, Cursor* cursor) {
   while (cursor->pos >= cursor->rows.size()) {
     absl::Status s;
-    if (cursor->next_key < cursor->keys.size()) {
+    if (cursor->rows_left == 0) {  // a LIMIT's rows are all loaded
+      break;
+    } else if (cursor->next_key < cursor->keys.size()) {
       s = LoadPoints(vtab, cursor);
     } else if (cursor->span < cursor->spans.size()) {
       s = LoadPage(vtab, cursor);
@@ -401,6 +457,16 @@ int Filter(sqlite3_vtab_cursor* base, int idx_num, const char* idx_str, int argc
   const TableInfo& table = *vtab->table;
   if (absl::Status s = CheckCurrent(vtab); !s.ok()) return Fail(vtab, s);
   const PlanCode plan = PlanCode::Decode(idx_num);
+  const PlanFlags flags = PlanFlags::Parse(idx_str);
+  if (argc < flags.limit_args()) {
+    return Fail(vtab, SqlError(sqlstate::kInternalError,
+                               absl::StrCat("xFilter of table ", table.name(), " got ", argc,
+                                            " values for plan ", idx_str ? idx_str : "")));
+  }
+  // The plan's own values come first, then LIMIT and OFFSET (PlanFlags).
+  const int plan_argc = argc - flags.limit_args();
+  const int64_t rows_to_read =
+      flags.limit ? RowsToRead(argv[plan_argc], flags.offset ? argv[plan_argc + 1] : nullptr) : -1;
   cursor->rows.clear();
   cursor->entry_values.clear();
   cursor->pos = 0;
@@ -410,12 +476,19 @@ int Filter(sqlite3_vtab_cursor* base, int idx_num, const char* idx_str, int argc
   cursor->spans.clear();
   cursor->span = 0;
   cursor->resume_key.clear();
+  cursor->rows_left = -1;
   cursor->reverse = plan.reverse;
-  cursor->page_rows = kFirstPageRows;
   cursor->index = plan.index >= 0 ? &table.indexes().at(plan.index) : nullptr;
-  cursor->covering = cursor->index != nullptr && IsCovering(idx_str);
-  if (absl::Status s = ChooseReads(vtab->db, table, plan, argc, argv, cursor); !s.ok())
-    return Fail(vtab, s);
+  cursor->covering = cursor->index != nullptr && flags.covering;
+  absl::StatusOr<bool> exact = ChooseReads(vtab->db, table, plan, plan_argc, argv, cursor);
+  if (!exact.ok()) return Fail(vtab, exact.status());
+  // The cap holds only where every row read satisfies the plan's constraints: then
+  // the first LIMIT + OFFSET of them, in the plan's order, are the query's.
+  cursor->rows_left = *exact ? rows_to_read : -1;
+  cursor->page_rows = kFirstPageRows;
+  if (cursor->rows_left >= 0) {
+    cursor->page_rows = std::clamp<int64_t>(cursor->rows_left, 1, kFirstPageRows);
+  }
   if (absl::Status s = Settle(vtab, cursor); !s.ok()) return Fail(vtab, s);
   return SQLITE_OK;
 }

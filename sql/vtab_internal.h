@@ -39,13 +39,14 @@ struct Vtab : sqlite3_vtab {
 // kMaxIsNullColumns); the numbers of plans without IN, IS NULL and patterns are
 // those of the first layout (docs/sql.md shows some).
 //
-// An index-only plan (docs/sql.md "Planning"; IndexCovers) is not in idxNum, so that
-// every plan keeps its number: its idxStr ends with kCoveringSuffix ("INDEX t_a (a=?)
-// COVERING"), and xFilter reads the flag from there (IsCovering).
+// An index-only plan and a LIMIT taken are not in idxNum, so that every plan keeps its
+// number: they are words at the end of idxStr (PlanFlags: "INDEX t_a (a=?) COVERING
+// LIMIT OFFSET"), and xFilter reads them from there.
 //
 // xFilter's argv: one value per fixed key column in key order (the IN column's is
 // its list, sqlite3_vtab_in_first; an IS NULL column's is a NULL it ignores), then
-// the lower bound, the upper bound and the pattern, those the plan has.
+// the lower bound, the upper bound and the pattern, those the plan has; then the
+// LIMIT and the OFFSET, if PlanFlags says the plan took them.
 enum class Bound : uint8_t { kNone = 0, kStrict = 1, kInclusive = 2 };
 enum class PatternKind : uint8_t { kNone = 0, kLike = 1, kGlob = 2 };
 
@@ -72,10 +73,25 @@ struct PlanCode {
   static PlanCode Decode(int idx_num);
 };
 
-inline constexpr absl::string_view kCoveringSuffix = " COVERING";
-inline bool IsCovering(const char* idx_str) {
-  return idx_str != nullptr && absl::EndsWith(idx_str, kCoveringSuffix);
-}
+// What a plan's idxStr says beyond idxNum: words appended, in this order, to the
+// plan's description ("PRIMARY KEY (a=?) ORDER", which always ends in ")", "SCAN",
+// "KEY", "ORDER" or "DESC", so never in one of these words).
+struct PlanFlags {
+  // Index-only (IndexCovers): the used columns come from the index entries.
+  bool covering = false;
+  // The plan took the query's LIMIT (TakesLimit in vtab_plan.cc): argv's last value
+  // is it, or the one before the last if `offset`; xFilter reads at most LIMIT +
+  // OFFSET rows. SQLite still applies LIMIT and OFFSET itself (omit is 0).
+  bool limit = false;
+  bool offset = false;  // with `limit` only: argv's last value is the OFFSET
+
+  // " COVERING", " LIMIT", " OFFSET": the words set, in order.
+  std::string Suffix() const;
+  // The words at the end of idx_str (null: none).
+  static PlanFlags Parse(const char* idx_str);
+  // The argv values at the end that are LIMIT and OFFSET.
+  int limit_args() const { return limit ? (offset ? 2 : 1) : 0; }
+};
 
 // Whether a key column at descriptor position pos, keyed under collation, decodes
 // (ConsumeValueKey, then ValuesOfEntry's per-affinity fix) to exactly the value the
@@ -86,8 +102,13 @@ bool ExactInKey(const TableInfo& table, int pos, Collation collation);
 
 struct Cursor : sqlite3_vtab_cursor {
   const IndexInfo* index = nullptr;  // null: the rows themselves are read
-  // An index-only plan: the used columns come from the index entries (IsCovering).
+  // An index-only plan: the used columns come from the index entries (PlanFlags).
   bool covering = false;
+  // The rows the cursor may still load: a LIMIT taken (PlanFlags::limit) caps the
+  // reads at LIMIT + OFFSET rows, counted off as pages arrive; -1: no cap. A page
+  // asks for no more rows than this, and a point read or an index's entries are cut
+  // to it before their rows are read.
+  int64_t rows_left = -1;
   // The current page: (row key, row value); for an index-only plan, an entry's row
   // value is empty where entry_values holds its columns.
   std::vector<kv::KeyValue> rows;
@@ -124,7 +145,8 @@ std::string PrefixEnd(std::string prefix);
 
 // A scan's first page, doubled for each next one up to kv::kScanPageRows: a scan cut
 // short (LIMIT, EXISTS, a join's inner lookup) reads little more than it returns.
-// Point reads take their keys in pages of the same sizes.
+// Point reads take their keys in pages of the same sizes. A LIMIT taken makes the
+// first page min(LIMIT + OFFSET, kFirstPageRows) (Cursor::rows_left).
 inline constexpr int64_t kFirstPageRows = 64;
 
 int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info);

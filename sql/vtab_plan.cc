@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "base/check.h"
 #include "sql/affinity.h"
 #include "sql/vtab_internal.h"
@@ -37,6 +39,29 @@ PlanCode PlanCode::Decode(int idx_num) {
   return plan;
 }
 
+namespace {
+constexpr absl::string_view kFlagWords[] = {" COVERING", " LIMIT", " OFFSET"};
+}  // namespace
+
+std::string PlanFlags::Suffix() const {
+  RANGEDB_DCHECK(limit || !offset);
+  std::string suffix;
+  if (covering) absl::StrAppend(&suffix, kFlagWords[0]);
+  if (limit) absl::StrAppend(&suffix, kFlagWords[1]);
+  if (offset) absl::StrAppend(&suffix, kFlagWords[2]);
+  return suffix;
+}
+
+PlanFlags PlanFlags::Parse(const char* idx_str) {
+  PlanFlags flags;
+  absl::string_view s = idx_str == nullptr ? "" : idx_str;
+  // From the end, in the reverse of Suffix's order: each word at most once.
+  bool* const set[] = {&flags.covering, &flags.limit, &flags.offset};
+  for (int i = 2; i >= 0; --i) *set[i] = absl::ConsumeSuffix(&s, kFlagWords[i]);
+  if (flags.offset && !flags.limit) flags = PlanFlags{};  // not one of ours
+  return flags;
+}
+
 bool ExactInKey(const TableInfo& table, int pos, Collation collation) {
   return collation == Collation::kBinary && table.affinity(pos) != Affinity::kBlob;
 }
@@ -59,6 +84,7 @@ struct Plan {
   std::vector<std::string> used;  // "a=?", for idxStr
   bool point = false;             // a unique key's every column fixed, none by IS NULL
   bool covering = false;          // index-only: the entries hold every used column
+  bool in_by_value = false;       // an IN that SQLite hands over value by value fixes a column
   int order = 0;                  // the ORDER BY it yields: 1 ascending, -1 descending, 0 none
   double rows = 0;
   double cost = 0;
@@ -281,6 +307,7 @@ Plan PlanFor(const TableInfo& table, sqlite3_index_info* info, int index_ordinal
   }
   plan.point = unique && code.n_eq == static_cast<int>(columns.size()) && code.is_null == 0;
   code.in_column = InColumnReadWhole(table, columns, in_columns);
+  plan.in_by_value = in_columns.size() > (code.in_column >= 0 ? 1u : 0u);
   if (code.in_column >= 0) {
     plan.used[code.in_column] = absl::StrCat(table.column(columns[code.in_column]).name(), " IN ?");
   }
@@ -391,6 +418,45 @@ void CostOrder(const TableInfo& table, sqlite3_index_info* info, const std::vect
   plan->rows = std::max(1.0, static_cast<double>(wanted));
 }
 
+// The aConstraint positions of the query's LIMIT and OFFSET if the plan can take
+// them (PlanFlags::limit), so that xFilter reads at most LIMIT + OFFSET rows; limit
+// -1 if it cannot, offset -1 if there is none. SQLite offers them only for a query of
+// this one table without GROUP BY, DISTINCT or aggregates whose WHERE terms are all
+// on its columns, and applies LIMIT and OFFSET itself whatever the plan does (omit
+// stays 0). So the cap is right if the rows xFilter returns, in their order, are the
+// query's rows:
+//   - the plan uses every other constraint (SQLite also refuses a LIMIT after an
+//     unused one), and none of them is a pattern, which narrows to its literal
+//     prefix only: the span then holds the rows that match every term;
+//   - no IN is handed over value by value (SQLite refuses that plan too, and calls
+//     xBestIndex again without LIMIT);
+//   - the ORDER BY, if any, is consumed: SQLite does not sort what it gets.
+// A value that cannot narrow its key column (a number against a TEXT or untyped
+// one) is seen only in xFilter, which then reads without the cap (ChooseReads).
+struct LimitConstraints {
+  int limit = -1;
+  int offset = -1;
+};
+LimitConstraints TakesLimit(sqlite3_index_info* info, const Plan& plan) {
+  LimitConstraints found;
+  int others = 0;
+  for (int i = 0; i < info->nConstraint; ++i) {
+    const auto& c = info->aConstraint[i];
+    if (c.op == SQLITE_INDEX_CONSTRAINT_LIMIT || c.op == SQLITE_INDEX_CONSTRAINT_OFFSET) {
+      // Usable only in SQLite's first call for the table, where every term is.
+      if (!c.usable) return LimitConstraints{};
+      (c.op == SQLITE_INDEX_CONSTRAINT_LIMIT ? found.limit : found.offset) = i;
+    } else {
+      ++others;
+    }
+  }
+  const bool exact = others == static_cast<int>(plan.constraints.size()) &&
+                     plan.code.pattern == PatternKind::kNone && !plan.in_by_value &&
+                     (info->nOrderBy == 0 || plan.order != 0);
+  if (found.limit < 0 || !exact) return LimitConstraints{};
+  return found;
+}
+
 }  // namespace
 
 int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
@@ -420,6 +486,19 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
   for (size_t i = 0; i < best.constraints.size(); ++i) {
     info->aConstraintUsage[best.constraints[i]].argvIndex = static_cast<int>(i) + 1;
   }
+  PlanFlags flags;
+  flags.covering = best.covering;
+  // LIMIT, then OFFSET, after the plan's own values (PlanFlags).
+  const LimitConstraints limit = TakesLimit(info, best);
+  if (limit.limit >= 0) {
+    int argv_index = static_cast<int>(best.constraints.size());
+    flags.limit = true;
+    info->aConstraintUsage[limit.limit].argvIndex = ++argv_index;
+    if (limit.offset >= 0) {
+      flags.offset = true;
+      info->aConstraintUsage[limit.offset].argvIndex = ++argv_index;
+    }
+  }
   PlanCode& code = best.code;
   // The IN list comes whole to xFilter (sqlite3_vtab_in_first), so SQLite keeps the
   // order the plan gives (it drops orderByConsumed only for an IN it hands over value
@@ -437,15 +516,16 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
   info->estimatedRows = static_cast<sqlite3_int64>(best.rows);
   info->estimatedCost = best.cost;
   // For EXPLAIN QUERY PLAN: "PRIMARY KEY (a=?)", "INDEX t_b (b>?) ORDER DESC",
-  // "FULL SCAN ORDER", "INDEX t_b (b=?) COVERING" (docs/sql.md "Planning").
-  // With IN, IS NULL and patterns: "PRIMARY KEY (a IN ?)", "INDEX t_b (b IS NULL)",
-  // "INDEX t_c (c LIKE ?)".
+  // "FULL SCAN ORDER", "INDEX t_b (b=?) COVERING", "FULL SCAN ORDER LIMIT OFFSET"
+  // (docs/sql.md "Planning"). With IN, IS NULL and patterns: "PRIMARY KEY (a IN ?)",
+  // "INDEX t_b (b IS NULL)", "INDEX t_c (c LIKE ?)".
   std::string plan = code.index < 0
                          ? std::string(best.used.empty() ? "FULL SCAN" : "PRIMARY KEY")
                          : absl::StrCat("INDEX ", table.indexes()[code.index].desc->name());
   if (!best.used.empty()) absl::StrAppend(&plan, " (", absl::StrJoin(best.used, ", "), ")");
   if (best.order != 0) absl::StrAppend(&plan, best.order < 0 ? " ORDER DESC" : " ORDER");
-  if (best.covering) absl::StrAppend(&plan, kCoveringSuffix);  // last: IsCovering
+  RANGEDB_DCHECK(!PlanFlags::Parse(plan.c_str()).covering && !PlanFlags::Parse(plan.c_str()).limit);
+  absl::StrAppend(&plan, flags.Suffix());  // last: PlanFlags::Parse
   info->idxStr = sqlite3_mprintf("%s", plan.c_str());
   info->needToFreeIdxStr = 1;
   return SQLITE_OK;
