@@ -255,6 +255,10 @@ absl::Status Node::StartStore() {
     pthread_setname_np(pthread_self(), "pings");
     PingLoop();
   });
+  threads_.emplace_back([this] {
+    pthread_setname_np(pthread_self(), "sql-drop-sweep");
+    DropSweepLoop();
+  });
   spdlog::info("node: node {} of cluster {} is serving {} replicas", node_id, ident.cluster_id(),
                store_->Replicas().size());
   return absl::OkStatus();

@@ -212,6 +212,8 @@ class Node {
   void CheckClock();
   void GossipLoop();
   void PingLoop();
+  // Clears the key spans of dropped tables and indexes (sql/dropped_spans.h).
+  void DropSweepLoop();
   void RegisterHttpHandlers();
   void RegisterMetrics();
   std::optional<kvpb::RangeDescriptor> FirstRange();

@@ -9,6 +9,7 @@
 #include "node/node.h"
 #include "proto/node.grpc.pb.h"
 #include "spdlog/spdlog.h"
+#include "sql/dropped_spans.h"
 #include "storage/lock_table.h"
 
 namespace rangedb {
@@ -16,6 +17,8 @@ namespace {
 
 constexpr absl::Duration kGossipInterval = absl::Seconds(1);
 constexpr absl::Duration kPingInterval = absl::Milliseconds(500);
+// How often a node clears what DROPs left (docs/design/sql-drop.md).
+constexpr absl::Duration kDropSweepInterval = absl::Minutes(5);
 constexpr absl::Duration kPingTimeout = absl::Seconds(1);
 // Infos expire unless their origin refreshes them, so what a dead node or a former
 // leaseholder said disappears: liveness every round (TTL 10 s), the first range's
@@ -82,6 +85,28 @@ void Node::GossipLoop() {
     }
     const absl::Duration jitter = absl::Milliseconds(static_cast<int64_t>(rng() % 200));
     if (!SleepUnlessStopping(kGossipInterval - absl::Milliseconds(100) + jitter)) return;
+  }
+}
+
+void Node::DropSweepLoop() {
+  // The first sweep soon after start (what a session that died left), then every
+  // few minutes, jittered so that nodes started together do not sweep together.
+  std::mt19937_64 rng(std::random_device{}());
+  absl::Duration wait = absl::Seconds(10) + absl::Milliseconds(rng() % 10'000);
+  while (SleepUnlessStopping(wait)) {
+    absl::StatusOr<sql::ClearedSpans> cleared =
+        sql::ClearDroppedSpans(local_sender(), txn::TxnOptions{}, [this]() -> absl::Status {
+          if (stopping_.HasBeenNotified()) return absl::CancelledError("the node is stopping");
+          return absl::OkStatus();
+        });
+    if (!cleared.ok()) {
+      spdlog::warn("sql: clearing dropped tables and indexes: {} (the next sweep goes on)",
+                   cleared.status().ToString());
+    } else if (cleared->records > 0) {
+      spdlog::info("sql: cleared {} dropped tables or indexes left by sessions ({} keys)",
+                   cleared->records, cleared->keys);
+    }
+    wait = kDropSweepInterval + absl::Milliseconds(rng() % 60'000);
   }
 }
 

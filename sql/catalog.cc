@@ -46,6 +46,23 @@ std::string DescriptorKey(uint64_t id) {
 std::string DescriptorSpanStart() { return CatalogKey("desc/"); }
 std::string DescriptorSpanEnd() { return CatalogKey("desc0"); }  // '0' follows '/'
 
+std::string DropRecordKey(uint64_t table_id, uint32_t index_id) {
+  std::string key = CatalogKey("drop/");
+  AppendUvarintKey(&key, table_id, Direction::kAscending);
+  AppendUvarintKey(&key, index_id, Direction::kAscending);
+  return key;
+}
+std::string DropRecordSpanStart() { return CatalogKey("drop/"); }
+std::string DropRecordSpanEnd() { return CatalogKey("drop0"); }  // '0' follows '/'
+
+absl::Status RecordDrop(txn::Txn& txn, uint64_t table_id, uint32_t index_id,
+                        absl::string_view start, absl::string_view end) {
+  sqlpb::DroppedSpan span;
+  span.set_start(std::string(start));
+  span.set_end(std::string(end));
+  return txn.Put(DropRecordKey(table_id, index_id), span.SerializeAsString());
+}
+
 std::string FoldName(absl::string_view name) { return absl::AsciiStrToLower(name); }
 
 std::string NameKey(absl::string_view name) {
@@ -111,10 +128,14 @@ absl::Status CreateTable(txn::Txn& txn, const sqlpb::TableDescriptor& desc) {
 }
 
 absl::Status DropTable(txn::Txn& txn, const sqlpb::TableDescriptor& desc) {
-  const std::string prefix = keys::TablePrefix(desc.id());
-  const std::string prefix_end = keys::TablePrefix(desc.id() + 1);
-  absl::StatusOr<int64_t> deleted = txn.DeleteRange(prefix, prefix_end);
-  if (!deleted.ok()) return deleted.status();
+  // The rows and index entries are cleared after the commit (sql/dropped_spans.h).
+  if (!desc.is_view()) {
+    if (absl::Status s = RecordDrop(txn, desc.id(), 0, keys::TablePrefix(desc.id()),
+                                    keys::TablePrefix(desc.id() + 1));
+        !s.ok()) {
+      return s;
+    }
+  }
   if (absl::Status s = txn.Delete(NameKey(desc.name())); !s.ok()) return s;
   return txn.Delete(DescriptorKey(desc.id()));
 }

@@ -44,6 +44,14 @@ std::string DescriptorKey(uint64_t id);
 std::string DescriptorSpanStart();
 std::string DescriptorSpanEnd();
 std::string NameKey(absl::string_view name);
+// The drop record of a dropped table (index_id 0) or index: what is left to clear
+// (docs/design/sql-drop.md); all of them lie in [DropRecordSpanStart, End).
+std::string DropRecordKey(uint64_t table_id, uint32_t index_id);
+std::string DropRecordSpanStart();
+std::string DropRecordSpanEnd();
+// Writes the drop record of [start, end) in txn.
+[[nodiscard]] absl::Status RecordDrop(txn::Txn& txn, uint64_t table_id, uint32_t index_id,
+                                      absl::string_view start, absl::string_view end);
 // ASCII lower case: SQLite compares identifiers without regard to ASCII case.
 std::string FoldName(absl::string_view name);
 
@@ -64,7 +72,8 @@ std::string FoldName(absl::string_view name);
 // Writes a new table: its descriptor and its name. 42P07 if the name is taken.
 // REQUIRES: desc.id() was allocated in this transaction.
 [[nodiscard]] absl::Status CreateTable(txn::Txn& txn, const sqlpb::TableDescriptor& desc);
-// Removes a table: its rows and index entries, its descriptor and its name.
+// Removes a table: its descriptor and its name, and records its rows and index
+// entries as dropped (RecordDrop), to be cleared after the commit.
 [[nodiscard]] absl::Status DropTable(txn::Txn& txn, const sqlpb::TableDescriptor& desc);
 // Replaces a table's descriptor (version bumped by the caller).
 // The descriptor with this id as of the transaction's snapshot (nullopt: none).

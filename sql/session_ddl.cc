@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/stubs/common.h"
 #include "sql/catalog.h"
+#include "sql/dropped_spans.h"
 #include "sql/introspection.h"
 #include "sql/session.h"
 #include "sql/sqlstate.h"
@@ -175,10 +176,20 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDdl(absl::string_
               absl::StrCat(built.message(), "; and removing the unfinished index failed too (",
                            undo.message(), "): DROP INDEX removes it"));
         }
+        (void)ClearDroppedSpans(options_.sender, WorkTxnOptions());  // its entries
         return built;
       }
     }
-    if (result.ok()) return std::optional<StatementResult>(std::move(*result));
+    if (result.ok()) {
+      // A DROP left its keys to clear (docs/design/sql-drop.md). The statement has
+      // committed whatever happens here: what is not cleared now, the nodes' sweep
+      // clears later.
+      if (FirstKeyword(text) == "DROP") {
+        (void)ClearDroppedSpans(options_.sender, WorkTxnOptions(),
+                                [this] { return CheckInterrupted(); });
+      }
+      return std::optional<StatementResult>(std::move(*result));
+    }
     if (attempt >= options_.max_autocommit_attempts || interrupted_.load() ||
         SqlStateOf(result.status()) != sqlstate::kSerializationFailure) {
       return result.status();
@@ -353,10 +364,13 @@ absl::Status Session::UpdateIndexDescriptor(uint64_t table_id, uint32_t index_id
           if (publish) {
             desc.mutable_indexes(i)->set_state(sqlpb::IndexDescriptor::PUBLIC);
           } else {
-            const std::string prefix = keys::IndexPrefix(table_id, index_id);
-            absl::StatusOr<int64_t> deleted =
-                txn.DeleteRange(prefix, keys::IndexPrefix(table_id, index_id + 1));
-            if (!deleted.ok()) return deleted.status();
+            // Its entries are cleared after the commit (sql/dropped_spans.h).
+            if (absl::Status s =
+                    RecordDrop(txn, table_id, index_id, keys::IndexPrefix(table_id, index_id),
+                               keys::IndexPrefix(table_id, index_id + 1));
+                !s.ok()) {
+              return s;
+            }
             desc.mutable_indexes()->DeleteSubrange(i, 1);
           }
           desc.set_version(desc.version() + 1);
@@ -433,8 +447,12 @@ absl::Status Session::DropIndexDdl(const std::string& index_name, const std::str
   for (int i = 0; i < desc.indexes_size(); ++i) {
     if (FoldName(desc.indexes(i).name()) != FoldName(index_name)) continue;
     const IndexInfo& index = (*table)->indexes()[i];
-    absl::StatusOr<int64_t> deleted = txn_->DeleteRange(index.prefix, index.prefix_end);
-    if (!deleted.ok()) return KvError(deleted.status());
+    // Its entries are cleared after the commit (sql/dropped_spans.h).
+    if (absl::Status s =
+            RecordDrop(*txn_, desc.id(), index.desc->id(), index.prefix, index.prefix_end);
+        !s.ok()) {
+      return KvError(s);
+    }
     desc.mutable_indexes()->DeleteSubrange(i, 1);
     desc.set_version(desc.version() + 1);
     if (absl::Status s = WriteDescriptor(*txn_, desc); !s.ok()) return KvError(s);

@@ -1,0 +1,105 @@
+#include "sql/dropped_spans.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "proto/sql.pb.h"
+#include "sql/catalog.h"
+#include "sql/sqlstate.h"
+
+namespace rangedb::sql {
+namespace {
+
+// The drop records, in key order.
+absl::StatusOr<std::vector<kv::KeyValue>> ReadRecords(txn::Sender* sender,
+                                                      const txn::TxnOptions& options) {
+  std::vector<kv::KeyValue> records;
+  absl::Status s = txn::RunTransaction(
+      sender,
+      [&](txn::Txn& txn) -> absl::Status {
+        records.clear();
+        std::string start = DropRecordSpanStart();
+        while (true) {  // bounded: each page moves start past its last record
+          absl::StatusOr<std::vector<kv::KeyValue>> page =
+              txn.Scan(start, DropRecordSpanEnd(), kv::kScanPageRows);
+          if (!page.ok()) return page.status();
+          for (kv::KeyValue& r : *page) records.push_back(std::move(r));
+          if (static_cast<int64_t>(page->size()) < kv::kScanPageRows) return absl::OkStatus();
+          start = records.back().key + std::string(1, '\0');
+        }
+      },
+      options);
+  if (!s.ok()) return s;
+  return records;
+}
+
+// One chunk of the record's span: deletes up to kClearChunkKeys keys from the
+// start of what is left, and moves the record's start past them — or, when the
+// span is empty, deletes the record. Returns the keys deleted and whether the
+// record is done.
+absl::StatusOr<std::pair<int64_t, bool>> ClearChunk(txn::Sender* sender,
+                                                    const txn::TxnOptions& options,
+                                                    const std::string& record_key) {
+  int64_t deleted = 0;
+  bool done = false;
+  absl::Status s = txn::RunTransaction(
+      sender,
+      [&](txn::Txn& txn) -> absl::Status {
+        deleted = 0;
+        done = false;
+        absl::StatusOr<std::optional<std::string>> value = txn.Get(record_key);
+        if (!value.ok()) return value.status();
+        if (!value->has_value()) {  // another clearer finished it
+          done = true;
+          return absl::OkStatus();
+        }
+        sqlpb::DroppedSpan span;
+        if (!span.ParseFromString(**value) || span.start() > span.end()) {
+          return SqlError(
+              sqlstate::kInternalError,
+              absl::StrCat("the drop record ", absl::CHexEscape(record_key), " is corrupt"));
+        }
+        absl::StatusOr<std::vector<kv::KeyValue>> keys =
+            txn.Scan(span.start(), span.end(), kClearChunkKeys);
+        if (!keys.ok()) return keys.status();
+        if (keys->empty()) {
+          done = true;
+          return txn.Delete(record_key);
+        }
+        const std::string through = keys->back().key + std::string(1, '\0');
+        absl::StatusOr<int64_t> n = txn.DeleteRange(span.start(), through);
+        if (!n.ok()) return n.status();
+        deleted = *n;
+        span.set_start(through);
+        return txn.Put(record_key, span.SerializeAsString());
+      },
+      options);
+  if (!s.ok()) return s;
+  return std::make_pair(deleted, done);
+}
+
+}  // namespace
+
+absl::StatusOr<ClearedSpans> ClearDroppedSpans(txn::Sender* sender, const txn::TxnOptions& options,
+                                               const std::function<absl::Status()>& check_stop) {
+  absl::StatusOr<std::vector<kv::KeyValue>> records = ReadRecords(sender, options);
+  if (!records.ok()) return records.status();
+  ClearedSpans cleared;
+  for (const kv::KeyValue& record : *records) {
+    while (true) {  // bounded: each chunk deletes keys or ends the record
+      if (check_stop) {
+        if (absl::Status s = check_stop(); !s.ok()) return s;
+      }
+      absl::StatusOr<std::pair<int64_t, bool>> chunk = ClearChunk(sender, options, record.key);
+      if (!chunk.ok()) return chunk.status();
+      cleared.keys += chunk->first;
+      if (chunk->second) break;
+    }
+    ++cleared.records;
+  }
+  return cleared;
+}
+
+}  // namespace rangedb::sql
