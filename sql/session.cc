@@ -546,16 +546,13 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
       user_ended = true;
     }
   }
-  // A failed statement leaves none of its writes, except where SQLite keeps them:
-  // it opens no statement journal for OR FAIL, OR IGNORE, OR ROLLBACK and OR REPLACE,
-  // so their earlier rows stay after an error it does not resolve itself (a
-  // datatype mismatch; for FAIL, a constraint too; for ROLLBACK a constraint ends
-  // the whole transaction anyway). An OR REPLACE that SQLite journals is noted as
-  // ABORT (vtab_write.cc NotedMode).
-  const bool keep_writes =
-      statement_mode_ == ConflictMode::kFail || statement_mode_ == ConflictMode::kIgnore ||
-      statement_mode_ == ConflictMode::kRollback || statement_mode_ == ConflictMode::kReplace;
-  if (!status.ok() && !kv_failed_ && !keep_writes) write_set_.RollbackTo(mark);
+  // A failed statement inside BEGIN leaves its writes only where SQLite keeps them
+  // (FailedStatementKeepsWrites). Outside one, SQLite itself settled the transaction
+  // (xSync committed an OR FAIL statement's rows, xRollback dropped the others').
+  if (!status.ok() && !kv_failed_ && !sqlite3_get_autocommit(db_.get()) &&
+      !FailedStatementKeepsWrites(text.substr(0, text.size() - tail->size()), status)) {
+    write_set_.RollbackTo(mark);
+  }
   // A cancelled write inside BEGIN ends the transaction, as SQLite does when its own
   // interrupt stops the write ("the entire transaction will be rolled back"); the
   // session's check in the write path may see the cancel first, and the outcome must
@@ -596,6 +593,28 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
   }
   if (!status.ok()) return status;
   return result;
+}
+
+bool Session::FailedStatementKeepsWrites(absl::string_view statement,
+                                         const absl::Status& error) const {
+  const std::string state = SqlStateOf(error);
+  const bool constraint = absl::StartsWith(state, "23");
+  const ConflictMode mode = statement_mode_.value_or(ConflictMode::kAbort);
+  // sqlite3VdbeHalt: an error's action is FAIL for a constraint under OR FAIL, and
+  // the statement's writes stay.
+  if (constraint && mode == ConflictMode::kFail) return true;
+  // Errors of rangedb's own (54000, 57014, XX000, …) leave nothing, nor does one
+  // SQLite would not have.
+  if (!constraint && state != sqlstate::kDataException) return false;
+  // Every other error's action is ABORT (ROLLBACK's conflict ended the transaction
+  // already): SQLite rolls back the statement journal, if it opened one. It opens one
+  // for a statement that may write more than one row (isMultiWrite: several rows
+  // inserted, an UPDATE or DELETE not limited to one row by a unique key, a REPLACE
+  // that deletes) and may abort (ShadowSchema::MayAbort). A statement that can fail
+  // after a write of its own is one of those, so only "may abort" decides. A
+  // statement the shadow cannot prepare leaves nothing.
+  absl::StatusOr<bool> may_abort = shadow_->MayAbort(statement);
+  return may_abort.ok() && !*may_abort;
 }
 
 bool Session::IsPlainStatement() const {

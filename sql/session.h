@@ -202,6 +202,10 @@ class Session final : private VtabContext {
   // Records a key-space failure: the Txn is finished after any error.
   absl::Status KvError(absl::Status status);
   void ApplySavepointOps(size_t mark_before);
+  // Whether `statement`, failed with `error` inside an explicit transaction, keeps
+  // the writes it made before the error, as plain SQLite's statement journal decides
+  // (docs/design/sql.md "Statement atomicity").
+  bool FailedStatementKeepsWrites(absl::string_view statement, const absl::Status& error) const;
   // The statement just run may be kept prepared (StatementCache): its authorizer ops
   // (auth_ops_) hold nothing the session acts on after it ran.
   bool IsPlainStatement() const;

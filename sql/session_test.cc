@@ -188,8 +188,9 @@ TEST_F(SessionTest, DdlWhoseTextIsNotUtf8IsRefusedAndTheCatalogStaysReadable) {
 // Found by the differential test (seed 69): inside a transaction, a statement that
 // fails on something other than a conflict (a datatype mismatch) keeps its earlier
 // rows exactly when SQLite opened no statement journal for it. OR FAIL, OR IGNORE and
-// OR ROLLBACK never journal; OR REPLACE does when the table has a NOT NULL column
-// without a default or a CHECK (REPLACE may abort there). Expected rows are plain
+// OR ROLLBACK journal none of these (no function call: see
+// AFailedStatementThatMayAbortUndoesItsRowsAsInSqlite); OR REPLACE does when the table
+// has a NOT NULL column or a CHECK (REPLACE may abort there). Expected rows are plain
 // SQLite 3.40's.
 TEST_F(SessionTest, AFailedStatementKeepsItsRowsOnlyWhereSqliteHasNoStatementJournal) {
   auto s = NewSession();

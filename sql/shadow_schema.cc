@@ -385,4 +385,27 @@ absl::StatusOr<std::vector<Value>> ShadowSchema::NormalizeRow(const TableInfo& t
   return out;
 }
 
+absl::StatusOr<bool> ShadowSchema::MayAbort(absl::string_view statement) const {
+  // sqliteInt.h's OE_Abort: the conflict action a halt's P2 holds (not in the public
+  // API).
+  constexpr int kOeAbort = 2;
+  absl::StatusOr<Stmt> explain = Prepare(db(), absl::StrCat("EXPLAIN ", statement));
+  if (!explain.ok()) return explain.status();
+  // EXPLAIN's columns: addr, opcode, p1, p2, p3, p4, p5, comment. A program is
+  // bounded by what SQLite generates for one statement.
+  int rc;
+  while ((rc = sqlite3_step(explain->get())) == SQLITE_ROW) {
+    const unsigned char* text = sqlite3_column_text(explain->get(), 1);
+    const absl::string_view opcode = text ? reinterpret_cast<const char*>(text) : "";
+    if (opcode == "Function" || opcode == "PureFunc") return true;
+    if ((opcode == "Halt" || opcode == "HaltIfNull") &&
+        sqlite3_column_int(explain->get(), 2) != SQLITE_OK &&
+        sqlite3_column_int(explain->get(), 3) == kOeAbort) {
+      return true;
+    }
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db());
+  return false;
+}
+
 }  // namespace rangedb::sql

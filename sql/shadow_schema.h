@@ -74,6 +74,18 @@ class ShadowSchema {
                                                                 const std::vector<bool>& named,
                                                                 bool or_replace);
 
+  // Whether plain SQLite would mark `statement` (one statement, as the user wrote it)
+  // "may abort" (Parse.mayAbort) when run over these tables: an error of it may end
+  // it with ABORT, so SQLite opens a statement journal for it if it also writes more
+  // than one row (Vdbe.usesStmtJournal = isMultiWrite && mayAbort). SQLite sets the
+  // flag while it generates code, exactly where it emits an opcode that can abort
+  // (the check its debug builds make, sqlite3VdbeAssertMayAbort): a function call
+  // (OP_Function, OP_PureFunc), or a constraint halt whose action is ABORT (OP_Halt,
+  // OP_HaltIfNull with P1 an error and P2 OE_Abort). So this prepares `EXPLAIN
+  // statement` here and looks for those opcodes. An error if the statement does not
+  // prepare here (it names a table the shadow does not hold: an introspection table).
+  [[nodiscard]] absl::StatusOr<bool> MayAbort(absl::string_view statement) const;
+
  private:
   explicit ShadowSchema(Db db) : db_(std::move(db)) {}
 

@@ -26,14 +26,6 @@ ConflictMode ModeOf(sqlite3* db) {
   }
 }
 
-// The mode the session notes for the statement's atomicity: an OR REPLACE that SQLite
-// would journal (TableInfo::replace_may_abort) undoes its rows on an error as ABORT
-// does.
-ConflictMode NotedMode(const TableInfo& table, ConflictMode mode) {
-  if (mode == ConflictMode::kReplace && table.replace_may_abort()) return ConflictMode::kAbort;
-  return mode;
-}
-
 // A new value for an INTEGER PRIMARY KEY given as NULL: one more than the largest.
 absl::StatusOr<int64_t> NextRowidAlias(Vtab* vtab) {
   const TableInfo& table = *vtab->table;
@@ -88,7 +80,7 @@ absl::Status DeleteRow(Vtab* vtab, const std::string& row_key) {
 
 // A constraint the row breaks: reports it per the statement's conflict mode.
 int Conflict(Vtab* vtab, ConflictMode mode, absl::Status error) {
-  vtab->context->NoteMode(NotedMode(*vtab->table, mode));
+  vtab->context->NoteMode(mode);
   if (mode == ConflictMode::kIgnore) return SQLITE_CONSTRAINT;  // SQLite skips the row
   return Fail(vtab, std::move(error), SQLITE_CONSTRAINT);
 }
@@ -100,7 +92,7 @@ int WriteRow(Vtab* vtab, const std::string* old_key, std::vector<Value> row,
   VtabContext& context = *vtab->context;
   const TableInfo& table = *vtab->table;
   const ConflictMode mode = ModeOf(vtab->db);
-  context.NoteMode(NotedMode(table, mode));
+  context.NoteMode(mode);
   const int rowid = table.rowid_column();
   bool generated_rowid = false;
   if (rowid >= 0 && IsNull(row[rowid]) && old_key != nullptr) {

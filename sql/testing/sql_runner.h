@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "sql/session.h"
+#include "sql/sqlite_util.h"
 #include "sql/sqlstate.h"
 
 namespace rangedb::sql::testing {
@@ -64,6 +65,33 @@ inline absl::StatusOr<std::vector<std::string>> Query(Session& session, absl::st
 // The SQLSTATE of running sql ("00000" if it succeeded).
 inline std::string StateOf(Session& session, absl::string_view sql) {
   return SqlStateOf(Query(session, sql).status());
+}
+
+// Query's twin on a plain SQLite connection, for tests that compare a session with
+// SQLite: the rows of every statement of sql, rendered alike, or the first error
+// (SqliteError: SQLite's message and its SQLSTATE).
+inline absl::StatusOr<std::vector<std::string>> SqliteQuery(sqlite3* db, absl::string_view sql) {
+  std::vector<std::string> rows;
+  while (!sql.empty()) {
+    sqlite3_stmt* raw = nullptr;
+    const char* tail = nullptr;
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, &tail) !=
+        SQLITE_OK) {
+      return SqliteError(db);
+    }
+    Stmt stmt(raw);
+    sql = sql.substr(tail - sql.data());
+    if (stmt == nullptr) continue;  // only a comment or spaces
+    int rc;
+    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+      std::vector<std::string> cells;
+      for (int i = 0; i < sqlite3_column_count(stmt.get()); ++i)
+        cells.push_back(ValueText(ColumnValue(stmt.get(), i)));
+      rows.push_back(absl::StrJoin(cells, "|"));
+    }
+    if (rc != SQLITE_DONE) return SqliteError(db);
+  }
+  return rows;
 }
 
 }  // namespace rangedb::sql::testing
