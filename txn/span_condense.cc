@@ -4,7 +4,6 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "base/check.h"
 
 namespace rangedb::txn {
 namespace {
@@ -56,52 +55,55 @@ void MergeTouching(std::vector<kvpb::Span>* spans) {
   *spans = std::move(out);
 }
 
-// spans with every gap whose common prefix (gaps[i], between spans i and i + 1) is at
-// least min_prefix bridged.
-std::vector<kvpb::Span> Bridge(const std::vector<kvpb::Span>& spans,
-                               const std::vector<size_t>& gaps, size_t min_prefix) {
-  std::vector<kvpb::Span> out;
-  size_t first = 0;
-  for (size_t i = 0; i < spans.size(); ++i) {
-    if (i + 1 < spans.size() && gaps[i] >= min_prefix) continue;  // run goes on
-    out.push_back(first == i ? spans[i] : SpanOf(spans[first].key(), End(spans[i])));
-    first = i + 1;
-  }
-  return out;
+// The bytes of the run spans[first..last] as one span.
+size_t RunBytes(const std::vector<kvpb::Span>& spans, size_t first, size_t last) {
+  if (first == last) return SpanBytes(spans[first]);
+  return spans[first].key().size() + End(spans[last]).size();
 }
 
 }  // namespace
 
 void CondenseSpans(std::vector<kvpb::Span>* spans, size_t* bytes, size_t max_spans,
                    size_t max_bytes) {
-  RANGEDB_CHECK_GE(max_spans, 1u);
+  max_spans = std::max<size_t>(1, max_spans);  // 0: as few as can be
   if (spans->size() <= max_spans && *bytes <= max_bytes) return;
   MergeTouching(spans);
   *bytes = Bytes(*spans);
   const size_t target_spans = std::max<size_t>(1, max_spans / 2);
   const size_t target_bytes = max_bytes / 2;
   if (spans->size() <= 1 || (spans->size() <= target_spans && *bytes <= target_bytes)) return;
-  std::vector<size_t> gaps(spans->size() - 1);
-  for (size_t i = 0; i + 1 < spans->size(); ++i) {
-    gaps[i] = CommonPrefix(End((*spans)[i]), (*spans)[i + 1].key());
+  // Bridge gaps closest first (the longest shared prefix), keeping the exact count
+  // and bytes, until both fit. Bridging two single keys costs a byte ([a, b\0)), so
+  // the bytes do not only shrink: stop at the first point where both fit.
+  const size_t n = spans->size();
+  std::vector<std::pair<size_t, size_t>> gaps;  // (shared prefix, gap i: spans i, i+1)
+  gaps.reserve(n - 1);
+  for (size_t i = 0; i + 1 < n; ++i) {
+    gaps.emplace_back(CommonPrefix(End((*spans)[i]), (*spans)[i + 1].key()), i);
   }
-  // Thresholds, closest neighbours first; bridging at a lower one bridges more, so
-  // the spans and bytes only shrink along this list: binary search for the first
-  // threshold that fits.
-  std::vector<size_t> thresholds = gaps;
-  std::sort(thresholds.begin(), thresholds.end(), std::greater<>());
-  thresholds.erase(std::unique(thresholds.begin(), thresholds.end()), thresholds.end());
-  size_t lo = 0, hi = thresholds.size() - 1;  // the last one bridges every gap
-  while (lo < hi) {
-    const size_t mid = (lo + hi) / 2;
-    std::vector<kvpb::Span> bridged = Bridge(*spans, gaps, thresholds[mid]);
-    if (bridged.size() <= target_spans && Bytes(bridged) <= target_bytes) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
-    }
+  std::sort(gaps.begin(), gaps.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  // Runs of bridged spans, known at their ends: last_of[first], first_of[last].
+  std::vector<size_t> last_of(n), first_of(n);
+  for (size_t i = 0; i < n; ++i) last_of[i] = first_of[i] = i;
+  size_t count = n;
+  for (const auto& [prefix, i] : gaps) {
+    if (count <= target_spans && *bytes <= target_bytes) break;
+    const size_t a = first_of[i], b = last_of[i + 1];
+    *bytes = *bytes + RunBytes(*spans, a, b) - RunBytes(*spans, a, i) - RunBytes(*spans, i + 1, b);
+    last_of[a] = b;
+    first_of[b] = a;
+    --count;
   }
-  *spans = Bridge(*spans, gaps, thresholds[lo]);
+  std::vector<kvpb::Span> out;
+  out.reserve(count);
+  for (size_t i = 0; i < n; i = last_of[i] + 1) {
+    const size_t last = last_of[i];
+    out.push_back(i == last ? std::move((*spans)[i])
+                            : SpanOf((*spans)[i].key(), End((*spans)[last])));
+  }
+  *spans = std::move(out);
   *bytes = Bytes(*spans);
 }
 

@@ -11,7 +11,8 @@
 //      they are: the pairs whose keys share the longest prefix first (keys of one
 //      index share a table/index prefix; the catalog and other tables do not), down
 //      to half the budget, so that a transaction that keeps reading condenses
-//      rarely (amortised O(log n) per span added).
+//      rarely (O(n log n) per condensation, every n/2 spans added or more:
+//      amortised O(log n) per span).
 // The result covers every key the input covered, is sorted, and its spans do not
 // overlap.
 //
@@ -31,7 +32,7 @@ inline size_t SpanBytes(const kvpb::Span& s) { return s.key().size() + s.end_key
 // *bytes is the sum of SpanBytes over *spans, kept by the caller as it adds spans and
 // updated here. No-op while spans has at most max_spans spans and *bytes is at most
 // max_bytes: the check costs O(1), so callers may call this after every span added.
-// REQUIRES: max_spans >= 1.
+// A max_spans of 0 is taken as 1.
 void CondenseSpans(std::vector<kvpb::Span>* spans, size_t* bytes, size_t max_spans,
                    size_t max_bytes);
 

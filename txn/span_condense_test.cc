@@ -91,6 +91,31 @@ TEST(CondenseSpansTest, HalvesTheBudgetSoTheNextCondensationIsFarOff) {
   EXPECT_GE(spans.size(), 2u) << "condensed further than needed";
 }
 
+// Bridging two single keys costs a byte ([a, b\0) is one byte longer than a and b),
+// so the bytes do not shrink monotonically as more is bridged: the condensation
+// must stop at the first point where both limits hold, not fall through to one
+// span (the review's second finding).
+TEST(CondenseSpansTest, ByteBudgetAtTheEdgeDoesNotCollapseEverything) {
+  std::vector<kvpb::Span> spans;
+  for (int i = 1; i <= 5; ++i) spans.push_back(S(absl::StrFormat("\x04t1/r%d", i)));
+  spans.push_back(S("\x04t2/a"));
+  spans.push_back(S("\x04t2/b"));
+  // 7 single keys of 6 bytes = 42 bytes; over a budget of 6 spans. Bridging the t1
+  // rows gives [t1/r1, t1/r5\0) + t2/a + t2/b: 3 spans, 23 bytes.
+  Condense(&spans, 6, 46);
+  ASSERT_EQ(spans.size(), 3u);
+  EXPECT_FALSE(Covers(spans, S("\x04t1/r6")));
+  EXPECT_FALSE(Covers(spans, S("\x04t2/0")));
+}
+
+// A budget of 0 spans is one span, not a crash.
+TEST(CondenseSpansTest, AZeroSpanBudgetMeansOneSpan) {
+  std::vector<kvpb::Span> spans = {S("a"), S("c")};
+  Condense(&spans, 0, 1000);
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_TRUE(Covers(spans, S("b")));
+}
+
 TEST(CondenseSpansTest, TheByteBudgetHoldsToo) {
   std::vector<kvpb::Span> spans;
   for (int row = 0; row < 50; ++row) spans.push_back(S(RowKey(row, 0) + std::string(100, 'x')));

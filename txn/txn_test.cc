@@ -397,6 +397,67 @@ TEST_F(TxnTest, ARefreshOfManyReadsCoversNeitherTheCatalogsNeighboursNorOtherTab
   EXPECT_FALSE(covered("\x04t1/r000")) << "a table between the catalog and the one read";
 }
 
+// The coordinator keeps its tracked spans in budget through CondenseSpans with
+// running byte counts: the commit's lock spans cover every key written (points and
+// DeleteRanges, in several "tables") and stay within the budget, and so do the
+// refreshed read spans.
+TEST_F(TxnTest, TrackedSpansCoverEveryKeyAndStayInTheirBudget) {
+  constexpr int64_t kPushedNs = 2000;
+  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    kvpb::BatchResponse r = FakeSender::Ok(b);
+    if (Kinds(b) == "get") r.mutable_txn()->mutable_write_timestamp()->set_wall_time_ns(kPushedNs);
+    return r;
+  });
+  TxnOptions options = Options();
+  options.max_tracked_spans = 10;
+  options.max_tracked_span_bytes = 600;
+  Txn t(&sender_, options);
+  std::vector<std::string> written, read;
+  for (int table = 1; table <= 3; ++table) {
+    for (int row = 0; row < 60; ++row) {
+      written.push_back(absl::StrFormat("\x04t%d/row%04d-%s", table, row, std::string(200, 'x')));
+      ASSERT_TRUE(t.Put(written.back(), "v").ok());
+      read.push_back(absl::StrFormat("\x04t%d/read%04d-%s", table, row, std::string(200, 'y')));
+      ASSERT_TRUE(t.Get(read.back()).ok());
+    }
+    ASSERT_TRUE(
+        t.DeleteRange(absl::StrFormat("\x04t%d/z", table), absl::StrFormat("\x04t%d/zz", table))
+            .ok());
+    written.push_back(absl::StrFormat("\x04t%d/z5", table));  // inside the DeleteRange
+  }
+  ASSERT_TRUE(t.Commit().ok());
+  std::vector<std::pair<std::string, std::string>> locks, refreshed;
+  for (const kvpb::BatchRequest& b : sender_.non_heartbeats()) {
+    for (const kvpb::RequestUnion& r : b.requests()) {
+      if (r.has_end_txn()) {
+        for (const kvpb::Span& s : r.end_txn().lock_spans())
+          locks.emplace_back(s.key(), s.end_key());
+      }
+      if (r.has_refresh()) refreshed.emplace_back(r.refresh().key(), r.refresh().end_key());
+    }
+  }
+  auto covered = [](const std::vector<std::pair<std::string, std::string>>& spans,
+                    const std::string& key) {
+    for (const auto& [from, to] : spans) {
+      if (from <= key && (to.empty() ? key == from : key < to)) return true;
+    }
+    return false;
+  };
+  auto bytes = [](const std::vector<std::pair<std::string, std::string>>& spans) {
+    size_t n = 0;
+    for (const auto& [from, to] : spans) n += from.size() + to.size();
+    return n;
+  };
+  ASSERT_FALSE(locks.empty());
+  for (const std::string& k : written) EXPECT_TRUE(covered(locks, k)) << k;
+  for (const std::string& k : read) EXPECT_TRUE(covered(refreshed, k)) << k;
+  // Point writes are tracked as keys up to the budget, then as spans: each within it.
+  EXPECT_LE(locks.size(), 2 * options.max_tracked_spans);
+  EXPECT_LE(bytes(locks), 2 * options.max_tracked_span_bytes);
+  EXPECT_LE(refreshed.size(), options.max_tracked_spans);
+  EXPECT_LE(bytes(refreshed), options.max_tracked_span_bytes);
+}
+
 TEST_F(TxnTest, CommitPushedByTheServerRefreshesAndCommitsAgain) {
   constexpr int64_t kPushedNs = 3000;
   int commits = 0;
