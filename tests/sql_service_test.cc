@@ -210,6 +210,18 @@ class SqlServiceTest : public ::testing::Test {
     ASSERT_EQ(a->rows.size(), 1u);
     EXPECT_EQ(a->rows[0].values(0).integer(), 42);
   }
+  // Sends a cancel now; the running request must answer 57014 (a cancel, not a
+  // timeout) promptly, with the session still there.
+  static void CancelAndExpectCancelled(RawSession& s) {
+    const absl::Time cancelled = absl::Now();
+    ASSERT_TRUE(s.SendCancel());
+    std::optional<RawAnswer> a = s.Read();
+    ASSERT_TRUE(a.has_value()) << "the session ended instead of answering";
+    ASSERT_TRUE(a->error.has_value());
+    EXPECT_EQ(a->error->sqlstate(), "57014") << a->error->message();
+    EXPECT_FALSE(absl::StrContains(a->error->message(), "timeout")) << a->error->message();
+    EXPECT_LT(absl::Now() - cancelled, kPrompt);
+  }
   // Node i is up: its process runs and its HTTP server answers. (Not an RPC over the
   // harness's long-idle channel, which the server's keepalive may have closed: see
   // AnIdleSessionOutlivesTheServersKeepalive.)
@@ -365,14 +377,7 @@ TEST_F(SqlServiceTest, CancelStopsTheRunningStatementAndTheSessionGoesOn) {
   ASSERT_TRUE(session.SendSql(kEndless, /*timeout_ms=*/0));
   // Let it start: a cancel is for the statement running when it arrives.
   absl::SleepFor(absl::Milliseconds(500));
-  const absl::Time cancelled = absl::Now();
-  ASSERT_TRUE(session.SendCancel());
-  std::optional<RawAnswer> a = session.Read();
-  ASSERT_TRUE(a.has_value()) << "the session ended instead of answering";
-  ASSERT_TRUE(a->error.has_value());
-  EXPECT_EQ(a->error->sqlstate(), "57014") << a->error->message();
-  EXPECT_FALSE(absl::StrContains(a->error->message(), "timeout")) << a->error->message();
-  EXPECT_LT(absl::Now() - cancelled, kPrompt);
+  CancelAndExpectCancelled(session);
   ExpectUsable(session);
   // A cancel while nothing runs is a no-op: the next statement is not hit by it.
   ASSERT_TRUE(session.SendCancel());
@@ -388,13 +393,7 @@ TEST_F(SqlServiceTest, ACancelBehindAPipelinedRequestStopsTheRunningOneOnly) {
   ASSERT_TRUE(session.SendSql(kEndless, /*timeout_ms=*/0));
   ASSERT_TRUE(session.SendSql("SELECT 6 * 7", /*timeout_ms=*/0));
   absl::SleepFor(absl::Milliseconds(500));
-  const absl::Time cancelled = absl::Now();
-  ASSERT_TRUE(session.SendCancel());
-  std::optional<RawAnswer> first = session.Read();
-  ASSERT_TRUE(first.has_value()) << "the session ended instead of answering";
-  ASSERT_TRUE(first->error.has_value());
-  EXPECT_EQ(first->error->sqlstate(), "57014") << first->error->message();
-  EXPECT_LT(absl::Now() - cancelled, kPrompt);
+  CancelAndExpectCancelled(session);
   std::optional<RawAnswer> second = session.Read();
   ASSERT_TRUE(second.has_value()) << "the pipelined request was lost";
   ASSERT_FALSE(second->error) << second->error->sqlstate() << " " << second->error->message();
@@ -408,13 +407,7 @@ TEST_F(SqlServiceTest, ACancelBehindAPipelinedRequestStopsTheRunningOneOnly) {
 TEST_F(SqlServiceTest, ACancelSentRightAfterItsStatementStopsIt) {
   RawSession session(cluster_->address(2), absl::Seconds(30));
   ASSERT_TRUE(session.SendSql(kEndless, /*timeout_ms=*/0));
-  const absl::Time cancelled = absl::Now();
-  ASSERT_TRUE(session.SendCancel());
-  std::optional<RawAnswer> a = session.Read();
-  ASSERT_TRUE(a.has_value()) << "the session ended instead of answering";
-  ASSERT_TRUE(a->error.has_value());
-  EXPECT_EQ(a->error->sqlstate(), "57014") << a->error->message();
-  EXPECT_LT(absl::Now() - cancelled, kPrompt);
+  CancelAndExpectCancelled(session);
   ExpectUsable(session);
 }
 
