@@ -166,12 +166,4 @@ std::string AlterTableAction(absl::string_view sql) {
   return absl::AsciiStrToUpper(t.text);
 }
 
-bool ContainsWord(absl::string_view sql, absl::string_view word) {
-  while (true) {  // bounded: every token consumes at least one character
-    const Token t = NextToken(&sql);
-    if (t.text.empty() && !t.quoted) return false;
-    if (IsWord(t, word)) return true;
-  }
-}
-
 }  // namespace rangedb::sql

@@ -41,8 +41,4 @@ std::optional<InsertTarget> ParseInsertTarget(absl::string_view sql);
 // understood.
 std::string AlterTableAction(absl::string_view sql);
 
-// Whether word (any case) appears in sql as a bare word: not inside a string
-// literal, a quoted identifier or a comment, and not as part of a longer word.
-bool ContainsWord(absl::string_view sql, absl::string_view word);
-
 }  // namespace rangedb::sql

@@ -8,7 +8,6 @@
 #include "sql/key_codec.h"
 #include "sql/row_codec.h"
 #include "sql/sqlstate.h"
-#include "sql/statement_text.h"
 #include "storage/encoding.h"
 #include "storage/keys.h"
 
@@ -36,7 +35,6 @@ absl::StatusOr<std::shared_ptr<const TableInfo>> TableInfo::Make(sqlpb::TableDes
     if (c.id() >= info->position_of_id_.size()) info->position_of_id_.resize(c.id() + 1, -1);
     info->position_of_id_[c.id()] = i;
     if (c.hidden() || c.rowid_alias()) info->rowid_column_ = i;
-    if (c.not_null() && !c.rowid_alias() && !c.hidden()) info->replace_may_abort_ = true;
     absl::StrAppend(&decl, ", ", QuoteIdentifier(c.name()));
     if (!c.declared_type().empty()) absl::StrAppend(&decl, " ", c.declared_type());
     if (c.hidden()) absl::StrAppend(&decl, " HIDDEN");
@@ -45,7 +43,6 @@ absl::StatusOr<std::shared_ptr<const TableInfo>> TableInfo::Make(sqlpb::TableDes
   }
   absl::StrAppend(&decl, ", PRIMARY KEY(", QuoteIdentifier(kKeyColumnName), ")) WITHOUT ROWID");
   info->declaration_ = std::move(decl);
-  if (ContainsWord(d.create_sql(), "CHECK")) info->replace_may_abort_ = true;
   for (uint32_t id : d.primary_index().column_ids()) {
     if (id >= info->position_of_id_.size() || info->position_of_id_[id] < 0) {
       return SqlError(sqlstate::kInternalError,

@@ -63,13 +63,6 @@ class TableInfo {
   // The position of the INTEGER PRIMARY KEY or hidden rowid column; -1 if none.
   int rowid_column() const { return rowid_column_; }
   bool has_hidden_rowid() const { return rowid_column_ >= 0 && column(rowid_column_).hidden(); }
-  // Whether SQLite would give an OR REPLACE write to this table a statement journal:
-  // its NOT NULL checks (even with a default to put in) and CHECK constraints may
-  // abort the statement, so it undoes its rows on any error, where on other tables
-  // an error that is not a conflict (a datatype mismatch) leaves the rows it wrote
-  // before (sqlite3GenerateConstraintChecks; verified against SQLite 3.40 in
-  // SessionTest.AFailedStatementKeepsItsRowsOnlyWhereSqliteHasNoStatementJournal).
-  bool replace_may_abort() const { return replace_may_abort_; }
   // The CREATE TABLE statement for sqlite3_declare_vtab.
   const std::string& declaration() const { return declaration_; }
 
@@ -118,7 +111,6 @@ class TableInfo {
   std::vector<IndexInfo> indexes_;
   std::vector<int> position_of_id_;  // column id -> position (-1: none)
   int rowid_column_ = -1;
-  bool replace_may_abort_ = false;
   std::string declaration_;
   std::string rows_start_;
   std::string rows_end_;
