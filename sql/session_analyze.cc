@@ -1,24 +1,137 @@
-// ANALYZE (sql/session.h): counts the rows of each table the statement names and
-// stores the count in the table's descriptor (TableDescriptor.row_count_estimate),
-// by which the planner costs plans (docs/sql.md "Planning"). SQLite's own ANALYZE
-// skips virtual tables, so the session does the work; the shadow schema still checks
-// the statement and names its tables (its authorizer sees SQLITE_ANALYZE for every
-// table SQLite would analyze: all, one, or an index's).
+// ANALYZE (sql/session.h): counts the rows of each table the statement names and the
+// distinct prefixes of each of its key orders, and stores them in the table's
+// descriptor (TableDescriptor.row_count_estimate, IndexDescriptor.
+// distinct_prefix_estimate), by which the planner costs plans (docs/sql.md
+// "Planning"). SQLite's own ANALYZE skips virtual tables, so the session does the
+// work; the shadow schema still checks the statement and names its tables (its
+// authorizer sees SQLITE_ANALYZE for every table SQLite would analyze: all, one, or
+// an index's).
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
 #include "sql/catalog.h"
+#include "sql/key_codec.h"
 #include "sql/session.h"
 #include "sql/sqlstate.h"
 
 namespace rangedb::sql {
 namespace {
 
-// A page of the count: rows read per transaction (values too: a scan returns them).
+// A page of the count: keys read per transaction (values too: a scan returns them).
 constexpr int64_t kCountPageRows = 1000;
+
+// Counts, over the keys of one key order handed to it in ascending order, the
+// distinct values of its first 1..n columns (IndexDescriptor.distinct_prefix_estimate):
+// a key starts a new value of its first k columns when their encoding differs from
+// the previous key's. Column keys are prefix-free and built under the key's
+// collations, so equal bytes mean equal values. Memory: the previous key only.
+class PrefixCounter {
+ public:
+  // prefix: what every key starts with (an index's, or the table's rows'); columns:
+  // how many key columns to count prefixes of.
+  PrefixCounter(std::string prefix, int columns)
+      : prefix_(std::move(prefix)), distinct_(columns, 0) {}
+
+  // REQUIRES: key starts with prefix and sorts after every key added before.
+  void Add(absl::string_view key) {
+    RANGEDB_DCHECK(absl::StartsWith(key, prefix_));
+    key.remove_prefix(std::min(prefix_.size(), key.size()));
+    std::vector<size_t> ends = ColumnEnds(key);
+    // The first column whose prefix differs from the previous key's; the longer
+    // prefixes then differ too.
+    size_t k = 0;
+    while (has_previous_ && k < distinct_.size() && ends[k] == previous_ends_[k] &&
+           key.substr(0, ends[k]) == absl::string_view(previous_).substr(0, ends[k])) {
+      ++k;
+    }
+    for (; k < distinct_.size(); ++k) ++distinct_[k];
+    previous_.assign(key.data(), key.size());
+    previous_ends_ = std::move(ends);
+    has_previous_ = true;
+  }
+
+  const std::vector<int64_t>& distinct() const { return distinct_; }
+
+ private:
+  // Where each counted column's key ends in key (past the prefix). A key that does
+  // not decode (never written by rangedb) ends at its last byte from there on, so it
+  // counts as a value of its own.
+  std::vector<size_t> ColumnEnds(absl::string_view key) const {
+    std::vector<size_t> ends(distinct_.size(), key.size());
+    absl::string_view rest = key;
+    for (size_t k = 0; k < ends.size(); ++k) {
+      if (!ConsumeValueKey(&rest, Direction::kAscending).ok()) break;
+      ends[k] = key.size() - rest.size();
+    }
+    return ends;
+  }
+
+  const std::string prefix_;
+  std::vector<int64_t> distinct_;
+  bool has_previous_ = false;
+  std::string previous_;  // the previous key, past the prefix
+  std::vector<size_t> previous_ends_;
+};
+
+// What ANALYZE counted of one table.
+struct TableStats {
+  int64_t rows = 0;
+  std::vector<int64_t> primary;  // distinct primary-key prefixes
+  // Per counted secondary index (by id): its distinct prefixes.
+  std::map<uint32_t, std::vector<int64_t>> indexes;
+};
+
+// Stores stats in desc: the row count (0 means "never analyzed" to the planner, so an
+// empty table is stored as 1) and each counted key order's distinct prefixes. An
+// index not counted (built meanwhile) keeps what it had.
+void StoreStats(const TableStats& stats, sqlpb::TableDescriptor* desc) {
+  desc->set_row_count_estimate(std::max<int64_t>(stats.rows, 1));
+  auto store = [](const std::vector<int64_t>& distinct, sqlpb::IndexDescriptor* index) {
+    if (static_cast<int>(distinct.size()) != index->column_ids_size()) return;
+    index->clear_distinct_prefix_estimate();
+    for (int64_t d : distinct) index->add_distinct_prefix_estimate(d);
+  };
+  store(stats.primary, desc->mutable_primary_index());
+  for (sqlpb::IndexDescriptor& index : *desc->mutable_indexes()) {
+    auto it = stats.indexes.find(index.id());
+    if (it != stats.indexes.end()) store(it->second, &index);
+  }
+}
+
+// Hands each key in [start, end) to `each`, in ascending order, reading them in
+// pages of kCountPageRows, each in a transaction of its own (retried as a whole:
+// `each` sees a page once, after its transaction committed). interrupted: checked
+// before each page (a cancel).
+absl::Status CountKeysInPages(txn::Sender* sender, const txn::TxnOptions& options,
+                              const std::function<absl::Status()>& interrupted,
+                              absl::string_view start, absl::string_view end,
+                              const std::function<void(absl::string_view key)>& each) {
+  std::string from(start);
+  bool done = false;
+  while (!done) {  // bounded: each page moves `from` past its last key
+    if (absl::Status s = interrupted(); !s.ok()) return s;
+    std::vector<kv::KeyValue> page;  // set by the transaction's last attempt
+    absl::Status s = txn::RunTransaction(
+        sender,
+        [&](txn::Txn& txn) -> absl::Status {
+          absl::StatusOr<std::vector<kv::KeyValue>> read = txn.Scan(from, end, kCountPageRows);
+          if (!read.ok()) return read.status();
+          page = *std::move(read);
+          return absl::OkStatus();
+        },
+        options);
+    if (!s.ok()) return MapKvError(s);
+    for (const kv::KeyValue& row : page) each(row.key);
+    done = static_cast<int64_t>(page.size()) < kCountPageRows;
+    if (!page.empty()) from = page.back().key + std::string(1, '\0');
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -49,46 +162,49 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteAnalyze(absl::str
                     "ANALYZE inside BEGIN … COMMIT is not supported: run it on its own");
   }
   // Counted first, each page in a transaction of its own (an estimate needs no one
-  // snapshot, and a large table must not become one long transaction).
-  std::map<uint64_t, int64_t> counts;  // table id -> rows
+  // snapshot, and a large table must not become one long transaction): the rows with
+  // their keys' distinct prefixes, then each public index's entries.
+  std::map<uint64_t, TableStats> counts;  // by table id
   for (const std::string& name : targets) {
     if (absl::StartsWith(name, "sqlite_")) continue;
     auto id = table_ids_.find(name);
     if (id == table_ids_.end()) continue;  // a view, or gone
     const std::shared_ptr<const TableInfo> table = Table(id->second);
     if (table == nullptr) continue;
-    int64_t rows = 0;
-    std::string from = table->rows_start();
-    bool done = false;
-    while (!done) {  // bounded: each page moves `from` past its last row
-      if (absl::Status s = CheckInterrupted(); !s.ok()) return s;
-      absl::Status s = txn::RunTransaction(
-          options_.sender,
-          [&](txn::Txn& txn) -> absl::Status {
-            absl::StatusOr<std::vector<kv::KeyValue>> page =
-                txn.Scan(from, table->rows_end(), kCountPageRows);
-            if (!page.ok()) return page.status();
-            rows += static_cast<int64_t>(page->size());
-            done = static_cast<int64_t>(page->size()) < kCountPageRows;
-            if (!page->empty()) from = page->back().key + std::string(1, '\0');
-            return absl::OkStatus();
-          },
-          WorkTxnOptions());
-      if (!s.ok()) return MapKvError(s);
+    const auto count = [&](absl::string_view start, absl::string_view end,
+                           const std::function<void(absl::string_view)>& each) {
+      return CountKeysInPages(
+          options_.sender, WorkTxnOptions(), [this] { return CheckInterrupted(); }, start, end,
+          each);
+    };
+    TableStats stats;
+    PrefixCounter primary(table->rows_start(), static_cast<int>(table->pk_columns().size()));
+    absl::Status s = count(table->rows_start(), table->rows_end(), [&](absl::string_view key) {
+      ++stats.rows;
+      primary.Add(key);
+    });
+    if (!s.ok()) return s;
+    stats.primary = primary.distinct();
+    for (const IndexInfo& index : table->indexes()) {
+      // A backfilling index's entries are not all there yet.
+      if (index.desc->state() != sqlpb::IndexDescriptor::PUBLIC) continue;
+      PrefixCounter counter(index.prefix, static_cast<int>(index.columns.size()));
+      s = count(index.prefix, index.prefix_end, [&](absl::string_view key) { counter.Add(key); });
+      if (!s.ok()) return s;
+      stats.indexes[index.desc->id()] = counter.distinct();
     }
-    counts[table->id()] = rows;
+    counts[table->id()] = std::move(stats);
   }
   // Then stored, with the catalog version, so every session plans by them next.
   absl::Status written = txn::RunTransaction(
       options_.sender,
       [&](txn::Txn& txn) -> absl::Status {
         bool changed = false;
-        for (const auto& [id, rows] : counts) {
+        for (const auto& [id, stats] : counts) {
           absl::StatusOr<std::optional<sqlpb::TableDescriptor>> desc = ReadDescriptor(txn, id);
           if (!desc.ok()) return desc.status();
           if (!desc->has_value()) continue;  // dropped meanwhile
-          // 0 means "never analyzed" to the planner: an empty table is stored as 1.
-          (*desc)->set_row_count_estimate(std::max<int64_t>(rows, 1));
+          StoreStats(stats, &**desc);
           (*desc)->set_version((*desc)->version() + 1);
           if (absl::Status s = WriteDescriptor(txn, **desc); !s.ok()) return s;
           changed = true;

@@ -3,6 +3,7 @@
 #include "sql/session.h"
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <random>
 #include <thread>
@@ -1665,6 +1666,57 @@ TEST_F(SessionTest, AFailedStatementThatMayAbortUndoesItsRowsAsInSqlite) {
     SCOPED_TRACE(script[0]);
     ExpectAsInSqlite(*s, plain->get(), script);
   }
+}
+
+// --- Distinct key prefixes from ANALYZE (docs/sql.md "Planning": ANALYZE) ----------
+
+// ANALYZE counts the distinct values of each key order's column prefixes (under the
+// key's collations, NULL one value, across its pages of 1,000 keys), and the planner
+// takes rows / distinct for an equality prefix: of two equally constrained indexes,
+// only the statistics tell the selective one, and every session plans by them.
+TEST_F(SessionTest, AnalyzeCountsDistinctKeyPrefixesThatPlansUse) {
+  auto s = NewSession();
+  auto other = NewSession(3);
+  ASSERT_SQL_OK(*s,
+                "CREATE TABLE t (k INTEGER PRIMARY KEY, lo INTEGER, hi INTEGER, "
+                "c TEXT COLLATE NOCASE)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_lo ON t (lo)");  // first: it wins a tie
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_hi ON t (hi)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_clo ON t (c, lo)");
+  ASSERT_SQL_OK(*s,
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) "
+                "INSERT INTO t SELECT i, i % 2, i % 1000, CASE WHEN i % 10 = 0 THEN NULL "
+                "WHEN i % 3 = 0 THEN 'x' WHEN i % 3 = 1 THEN 'X' ELSE 'y' END FROM n");
+  const std::string query = "EXPLAIN QUERY PLAN SELECT k FROM t WHERE lo = 1 AND hi = 7";
+  EXPECT_THAT(*Query(*other, query), ElementsAre(HasSubstr("INDEX t_lo (lo=?)")));
+  ASSERT_SQL_OK(*s, "ANALYZE t_hi");  // an index's table, every key order of it
+  EXPECT_THAT(*Query(*other, query), ElementsAre(HasSubstr("INDEX t_hi (hi=?)")));
+  EXPECT_THAT(*Query(*s, "SELECT k FROM t WHERE lo = 1 AND hi = 7 ORDER BY k"),
+              ElementsAre("7", "1007", "2007"));
+
+  // What the descriptor holds: per key order, per prefix length.
+  std::vector<std::string> id = *Query(*s, "SELECT table_id FROM rangedb_tables WHERE name = 't'");
+  ASSERT_EQ(id.size(), 1u);
+  std::optional<sqlpb::TableDescriptor> desc;
+  ASSERT_TRUE(txn::RunTransaction(senders_.back().get(), [&](txn::Txn& txn) -> absl::Status {
+                absl::StatusOr<std::optional<sqlpb::TableDescriptor>> d =
+                    ReadDescriptor(txn, std::stoull(id[0]));
+                if (!d.ok()) return d.status();
+                desc = *std::move(d);
+                return absl::OkStatus();
+              }).ok());
+  ASSERT_TRUE(desc.has_value());
+  EXPECT_EQ(desc->row_count_estimate(), 2500);
+  EXPECT_THAT(desc->primary_index().distinct_prefix_estimate(), ElementsAre(2500));
+  std::map<std::string, std::vector<int64_t>> distinct;
+  for (const sqlpb::IndexDescriptor& index : desc->indexes()) {
+    distinct[index.name()].assign(index.distinct_prefix_estimate().begin(),
+                                  index.distinct_prefix_estimate().end());
+  }
+  // c: NULL, 'x' (and 'X', one key under NOCASE), 'y'; (c, lo): NULL's rows are even.
+  EXPECT_THAT(distinct, ElementsAre(::testing::Pair("t_clo", ElementsAre(3, 5)),
+                                    ::testing::Pair("t_hi", ElementsAre(1000)),
+                                    ::testing::Pair("t_lo", ElementsAre(2))));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/types/span.h"
 #include "base/check.h"
 #include "sql/affinity.h"
 #include "sql/vtab_internal.h"
@@ -189,8 +190,11 @@ int InColumnReadWhole(const TableInfo& table, const std::vector<int>& columns,
   return chosen;
 }
 
-// Sets plan->rows and plan->cost (docs/sql.md "Planning").
-void Estimate(double table_rows, Plan* plan) {
+// Sets plan->rows and plan->cost (docs/sql.md "Planning"). distinct: the key order's
+// distinct prefix counts from ANALYZE (IndexDescriptor.distinct_prefix_estimate;
+// empty if it never counted them): n_eq fixed columns then hold table_rows /
+// distinct[n_eq - 1] rows, else 1/100 of them per column.
+void Estimate(double table_rows, absl::Span<const int64_t> distinct, Plan* plan) {
   const PlanCode& code = plan->code;
   const bool in_list = code.in_column >= 0;
   double rows = table_rows;
@@ -199,7 +203,12 @@ void Estimate(double table_rows, Plan* plan) {
   } else if (code.index < 0 && code.is_null != 0) {
     rows = 1;  // a primary-key column holds no NULL: the span is empty
   } else {
-    for (int i = 0; i < code.n_eq; ++i) rows /= 100;
+    if (code.n_eq > 0 && static_cast<size_t>(code.n_eq) <= distinct.size() &&
+        distinct[code.n_eq - 1] > 0) {
+      rows /= static_cast<double>(distinct[code.n_eq - 1]);
+    } else {
+      for (int i = 0; i < code.n_eq; ++i) rows /= 100;
+    }
     if (in_list) rows *= kInListRows;
     if (code.lower != Bound::kNone) rows /= 4;
     if (code.upper != Bound::kNone) rows /= 4;
@@ -239,11 +248,13 @@ bool IndexCovers(const TableInfo& table, const IndexInfo& index, sqlite3_uint64 
   return true;
 }
 
-// The plan over the key order of `columns` (positions; their collations).
-// `covering`: an index's plan reads no rows (IndexCovers).
+// The plan over the key order `key` (an index's, or the primary one's) of `columns`
+// (positions; their collations). `covering`: an index's plan reads no rows
+// (IndexCovers).
 Plan PlanFor(const TableInfo& table, sqlite3_index_info* info, int index_ordinal,
-             const std::vector<int>& columns, const std::vector<Collation>& collations, bool unique,
-             bool covering, double table_rows) {
+             const sqlpb::IndexDescriptor& key, const std::vector<int>& columns,
+             const std::vector<Collation>& collations, bool unique, bool covering,
+             double table_rows) {
   Plan plan;
   plan.covering = covering;
   PlanCode& code = plan.code;
@@ -311,7 +322,10 @@ Plan PlanFor(const TableInfo& table, sqlite3_index_info* info, int index_ordinal
   if (code.in_column >= 0) {
     plan.used[code.in_column] = absl::StrCat(table.column(columns[code.in_column]).name(), " IN ?");
   }
-  Estimate(table_rows, &plan);
+  Estimate(table_rows,
+           absl::MakeConstSpan(key.distinct_prefix_estimate().data(),
+                               static_cast<size_t>(key.distinct_prefix_estimate_size())),
+           &plan);
   return plan;
 }
 
@@ -466,16 +480,17 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
       table.desc().row_count_estimate() > 0 ? table.desc().row_count_estimate() : 100000.0;
   const int64_t wanted = RowsWanted(info);
   const std::vector<Collation>& pk_collations = table.pk_collations();
-  Plan best = PlanFor(table, info, -1, table.pk_columns(), pk_collations, /*unique=*/true,
-                      /*covering=*/false, rows);
+  Plan best = PlanFor(table, info, -1, table.desc().primary_index(), table.pk_columns(),
+                      pk_collations, /*unique=*/true, /*covering=*/false, rows);
   CostOrder(table, info, table.pk_columns(), pk_collations, /*unique=*/true, wanted, &best);
   // Ordinals that idxNum cannot carry get no plan (PlanCode).
   const size_t n_indexes = std::min<size_t>(table.indexes().size(), PlanCode::kMaxIndexes);
   for (size_t i = 0; i < n_indexes; ++i) {
     const IndexInfo& index = table.indexes()[i];
     if (index.desc->state() != sqlpb::IndexDescriptor::PUBLIC) continue;
-    Plan plan = PlanFor(table, info, static_cast<int>(i), index.columns, index.collations,
-                        index.unique, IndexCovers(table, index, info->colUsed), rows);
+    Plan plan =
+        PlanFor(table, info, static_cast<int>(i), *index.desc, index.columns, index.collations,
+                index.unique, IndexCovers(table, index, info->colUsed), rows);
     // A unique index's entries with a NULL are not unique (IndexInfo): never "unique"
     // for the order beyond its columns.
     CostOrder(table, info, index.columns, index.collations, /*unique=*/false, wanted, &plan);
