@@ -303,13 +303,16 @@ absl::StatusOr<std::vector<kv::KeyValue>> Txn::ScanImpl(absl::string_view start,
     if (!resp.ok()) return resp.status();
     const kvpb::ScanResponse& page = resp->responses(0).scan();
     for (const kvpb::KeyValue& kv : page.rows()) rows.push_back({kv.key(), kv.value()});
-    const bool done =
-        !page.has_resume() || (limit > 0 && static_cast<int64_t>(rows.size()) >= limit);
+    // A resume key at or past the span's end (a page that filled exactly at the
+    // span's last key resumes at that key + '\0') leaves nothing to read.
+    const bool span_done =
+        !page.has_resume() || (reverse ? page.resume_key() <= lo : page.resume_key() >= hi);
+    const bool done = span_done || (limit > 0 && static_cast<int64_t>(rows.size()) >= limit);
     // What was read: up to the resume key; when done, the whole span, or, cut short
     // by the limit, through the last row only (the keys past it were not seen, and
     // a read span over them would make every later write there a conflict).
     if (done) {
-      if (page.has_resume() && !rows.empty()) {
+      if (!span_done && !rows.empty()) {
         if (reverse) {
           NoteRead(rows.back().key, hi);
         } else {
@@ -480,7 +483,9 @@ absl::StatusOr<int64_t> Txn::DeleteRange(absl::string_view start, absl::string_v
   for (std::string from(start);;) {
     absl::StatusOr<std::string> resume = DeleteRangePiece(from, end, &deleted);
     if (!resume.ok()) return resume.status();
-    if (resume->empty()) break;
+    // A piece that filled exactly at the span's last key resumes at that key + '\0',
+    // which may be the end itself: nothing is left.
+    if (resume->empty() || *resume >= end) break;
     if (*resume <= from) {
       Abandon();
       return absl::InternalError(absl::StrCat("DeleteRange made no progress: resume key \"",
@@ -516,7 +521,8 @@ absl::StatusOr<std::string> Txn::DeleteRangePiece(absl::string_view start, absl:
       // find that unchanged since then (refresh), or it would delete too little. The
       // rest of the span is read by the pieces that delete it.
       const kvpb::DeleteRangeResponse& piece = resp->responses(0).delete_range();
-      NoteRead(start, piece.resume_key().empty() ? end : piece.resume_key());
+      NoteRead(start,
+               piece.resume_key().empty() || piece.resume_key() >= end ? end : piece.resume_key());
       StartHeartbeat();
       deleted->insert(piece.deleted_keys().begin(), piece.deleted_keys().end());
       return piece.resume_key();
@@ -593,8 +599,14 @@ void Txn::NoteWrite(absl::string_view key, absl::string_view end) {
     written_spans_.push_back(MakeSpan(key, end));
     written_spans_bytes_ += SpanBytes(written_spans_.back());
   }
-  CondenseSpans(&written_spans_, &written_spans_bytes_, options_.max_tracked_spans,
-                options_.max_tracked_span_bytes);
+  // Past the budget, lock spans condense into one: the commit resolves its intents
+  // span by span, so a few wide spans cost far less than hundreds of narrow ones,
+  // and resolving over keys it did not write costs only a scan. (Read spans, whose
+  // width makes false conflicts, condense by neighbours instead: NoteRead.)
+  if (written_spans_.size() > options_.max_tracked_spans ||
+      written_spans_bytes_ > options_.max_tracked_span_bytes) {
+    CondenseSpans(&written_spans_, &written_spans_bytes_, /*max_spans=*/1, /*max_bytes=*/0);
+  }
 }
 
 void Txn::NoteRead(absl::string_view key, absl::string_view end) {

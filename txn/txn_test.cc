@@ -458,6 +458,48 @@ TEST_F(TxnTest, TrackedSpansCoverEveryKeyAndStayInTheirBudget) {
   EXPECT_LE(bytes(refreshed), options.max_tracked_span_bytes);
 }
 
+// A page or piece that filled exactly at the span's last key resumes at that key +
+// '\0' — the end itself when the span ends there. That is the end of the span, not a
+// request for [end, end) (which the server refuses): the review of the DROP clearing
+// found a DROP that could never clear its keys this way.
+TEST_F(TxnTest, AResumeKeyAtTheSpansEndEndsTheScanAndTheDeleteRange) {
+  const std::string end = std::string("k2") + '\0';
+  sender_.SetHandler([&](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+    kvpb::BatchResponse r = FakeSender::Ok(b);
+    for (int i = 0; i < b.requests_size(); ++i) {
+      const kvpb::RequestUnion& req = b.requests(i);
+      if (req.has_scan()) {
+        EXPECT_LT(req.scan().start_key(), req.scan().end_key()) << "an empty span was sent";
+        kvpb::ScanResponse* page = r.mutable_responses(i)->mutable_scan();
+        for (const char* k : {"k1", "k2"}) {
+          kvpb::KeyValue* kv = page->add_rows();
+          kv->set_key(k);
+          kv->set_value("v");
+        }
+        page->set_has_resume(true);
+        page->set_resume_key(end);
+      }
+      if (req.has_delete_range()) {
+        EXPECT_LT(req.delete_range().start_key(), req.delete_range().end_key())
+            << "an empty span was sent";
+        kvpb::DeleteRangeResponse* piece = r.mutable_responses(i)->mutable_delete_range();
+        piece->add_deleted_keys("k1");
+        piece->add_deleted_keys("k2");
+        piece->set_resume_key(end);
+      }
+    }
+    return r;
+  });
+  Txn t(&sender_, Options());
+  absl::StatusOr<std::vector<kv::KeyValue>> rows = t.Scan("k1", end, 0);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->size(), 2u);
+  absl::StatusOr<int64_t> deleted = t.DeleteRange("k1", end);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 2);
+  EXPECT_EQ(sender_.non_heartbeats().size(), 2u) << "one request each";
+}
+
 TEST_F(TxnTest, CommitPushedByTheServerRefreshesAndCommitsAgain) {
   constexpr int64_t kPushedNs = 3000;
   int commits = 0;
