@@ -4,6 +4,7 @@
 #include <future>
 #include <random>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "node/node.h"
@@ -102,9 +103,15 @@ void Node::DropSweepLoop() {
     if (!cleared.ok()) {
       spdlog::warn("sql: clearing dropped tables and indexes: {} (the next sweep goes on)",
                    cleared.status().ToString());
-    } else if (cleared->records > 0) {
-      spdlog::info("sql: cleared {} dropped tables or indexes left by sessions ({} keys)",
-                   cleared->records, cleared->keys);
+    } else {
+      if (cleared->records > 0) {
+        spdlog::info("sql: cleared {} dropped tables or indexes left by sessions ({} keys)",
+                     cleared->records, cleared->keys);
+      }
+      for (const auto& [record, why] : cleared->failed) {
+        spdlog::warn("sql: clearing the dropped keys of record {}: {} (the next sweep tries again)",
+                     absl::CHexEscape(record), why.ToString());
+      }
     }
     wait = kDropSweepInterval + absl::Milliseconds(rng() % 60'000);
   }

@@ -60,6 +60,8 @@ absl::Status RecordDrop(txn::Txn& txn, uint64_t table_id, uint32_t index_id,
   sqlpb::DroppedSpan span;
   span.set_start(std::string(start));
   span.set_end(std::string(end));
+  span.set_table_id(table_id);
+  span.set_index_id(index_id);
   return txn.Put(DropRecordKey(table_id, index_id), span.SerializeAsString());
 }
 

@@ -13,6 +13,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "txn/txn.h"
@@ -22,15 +25,24 @@ namespace rangedb::sql {
 inline constexpr int64_t kClearChunkKeys = 1000;
 
 struct ClearedSpans {
-  int records = 0;   // drop records finished (and deleted)
+  int records = 0;   // drop records this call finished (and deleted)
   int64_t keys = 0;  // keys deleted
+  // Records that failed (corrupt, unreachable, …), each with its error: the others
+  // were cleared all the same, and these stay for the next sweep.
+  std::vector<std::pair<std::string, absl::Status>> failed;
 };
 
-// Clears every recorded span. check_stop (if set) is asked before each chunk; a
-// non-OK answer stops the clearing there (the records left stay for the next
-// sweep) and is returned.
+// Clears every recorded span (the node's sweep). check_stop (if set) is asked
+// before each chunk; a non-OK answer stops the clearing there (what is left stays
+// for the next sweep) and is returned.
 absl::StatusOr<ClearedSpans> ClearDroppedSpans(
     txn::Sender* sender, const txn::TxnOptions& options,
     const std::function<absl::Status()>& check_stop = {});
+
+// Clears the span of one record (what a DROP just wrote), as above, that record
+// only. OK if the record is gone (cleared by someone else).
+absl::StatusOr<ClearedSpans> ClearDroppedSpan(txn::Sender* sender, const txn::TxnOptions& options,
+                                              uint64_t table_id, uint32_t index_id,
+                                              const std::function<absl::Status()>& check_stop = {});
 
 }  // namespace rangedb::sql

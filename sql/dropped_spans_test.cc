@@ -155,6 +155,52 @@ TEST_F(DroppedSpansTest, ARecordLeftBehindIsClearedBySweepsThatMayStopMidway) {
   EXPECT_EQ(cleared->records, 0);
 }
 
+// The review's findings F2, F3 and F6: a corrupt record, or one whose span is not
+// its table's, fails alone (and clears nothing outside its table); the others are
+// cleared; and a DROP clears only what it wrote, not other sessions' leftovers.
+TEST_F(DroppedSpansTest, BadRecordsFailAloneAndADropClearsOnlyItsOwnRecord) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE live (id INTEGER PRIMARY KEY)");
+  ASSERT_SQL_OK(*s, "INSERT INTO live VALUES (1)");
+  constexpr uint64_t kDead = 4000;
+  const std::string dead_start = keys::TablePrefix(kDead);
+  ASSERT_TRUE(
+      txn::RunTransaction(Sender(), [&](txn::Txn& txn) -> absl::Status {
+        // Garbage; a record that names table 5000 but the catalog's span; and a
+        // good one with keys.
+        if (absl::Status st = txn.Put(DropRecordKey(3000, 0), "\xff garbage"); !st.ok()) return st;
+        sqlpb::DroppedSpan wrong;
+        wrong.set_start(DescriptorSpanStart());
+        wrong.set_end(DescriptorSpanEnd());
+        wrong.set_table_id(5000);
+        if (absl::Status st = txn.Put(DropRecordKey(5000, 0), wrong.SerializeAsString()); !st.ok())
+          return st;
+        if (absl::Status st = RecordDrop(txn, kDead, 0, dead_start, keys::TablePrefix(kDead + 1));
+            !st.ok())
+          return st;
+        for (int k = 0; k < 10; ++k) {
+          if (absl::Status st = txn.Put(absl::StrCat(dead_start, "row", k), "x"); !st.ok())
+            return st;
+        }
+        return absl::OkStatus();
+      }).ok());
+  // A DROP of another table clears its own record only.
+  ASSERT_SQL_OK(*s, "CREATE TABLE other (id INTEGER PRIMARY KEY)");
+  ASSERT_SQL_OK(*s, "DROP TABLE other");
+  EXPECT_EQ(KeysIn(dead_start, keys::TablePrefix(kDead + 1)), 10);
+  EXPECT_EQ(DropRecords(), 3);
+  // The sweep clears the good record; the two bad ones fail, alone.
+  absl::StatusOr<ClearedSpans> cleared = ClearDroppedSpans(Sender(), txn::TxnOptions{});
+  ASSERT_TRUE(cleared.ok()) << cleared.status();
+  EXPECT_EQ(cleared->records, 1);
+  EXPECT_EQ(cleared->keys, 10);
+  EXPECT_EQ(cleared->failed.size(), 2u);
+  EXPECT_EQ(KeysIn(dead_start, keys::TablePrefix(kDead + 1)), 0);
+  EXPECT_EQ(DropRecords(), 2);
+  // The catalog is untouched: the live table is still there.
+  EXPECT_THAT(*Query(*s, "SELECT count(*) FROM live"), ElementsAre("1"));
+}
+
 // A DROP TABLE while another session keeps writing the table: the DDL reads and
 // locks no table key, so the writes cannot fail it. (This one passes with the old
 // DeleteRange-in-the-DDL too: the writer waits on its intents; see the design note.)

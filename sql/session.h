@@ -287,6 +287,9 @@ class Session final : private VtabContext {
   // (table id, index id) of the index CreateIndexDdl added, to build once its
   // transaction committed.
   std::optional<std::pair<uint64_t, uint32_t>> pending_backfill_;
+  // The drop record the DDL statement wrote (table id, index id; 0: the table),
+  // cleared once it committed (sql/dropped_spans.h).
+  std::optional<std::pair<uint64_t, uint32_t>> pending_clear_;
 
   // The running statement.
   absl::Status statement_error_;

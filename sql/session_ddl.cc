@@ -159,6 +159,7 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDdl(absl::string_
   for (int attempt = 1;; ++attempt) {
     absl::string_view tail = text;
     pending_backfill_.reset();
+    pending_clear_.reset();
     absl::StatusOr<StatementResult> result = RunDdlOnce(text, &tail);
     *sql = tail;
     if (result.ok() && pending_backfill_.has_value()) {
@@ -176,7 +177,9 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDdl(absl::string_
               absl::StrCat(built.message(), "; and removing the unfinished index failed too (",
                            undo.message(), "): DROP INDEX removes it"));
         }
-        (void)ClearDroppedSpans(options_.sender, WorkTxnOptions());  // its entries
+        // Its entries, unless the build was cancelled: then the nodes' sweep does it.
+        (void)ClearDroppedSpan(options_.sender, WorkTxnOptions(), table_id, index_id,
+                               [this] { return CheckInterrupted(); });
         return built;
       }
     }
@@ -184,9 +187,10 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDdl(absl::string_
       // A DROP left its keys to clear (docs/design/sql-drop.md). The statement has
       // committed whatever happens here: what is not cleared now, the nodes' sweep
       // clears later.
-      if (FirstKeyword(text) == "DROP") {
-        (void)ClearDroppedSpans(options_.sender, WorkTxnOptions(),
-                                [this] { return CheckInterrupted(); });
+      if (pending_clear_.has_value()) {
+        (void)ClearDroppedSpan(options_.sender, WorkTxnOptions(), pending_clear_->first,
+                               pending_clear_->second, [this] { return CheckInterrupted(); });
+        pending_clear_.reset();
       }
       return std::optional<StatementResult>(std::move(*result));
     }
@@ -330,6 +334,7 @@ absl::Status Session::DropTableDdl(const std::string& name) {
   absl::StatusOr<std::shared_ptr<const TableInfo>> table = TableNamed(name);
   if (!table.ok()) return table.status();
   if (absl::Status s = DropTable(*txn_, (*table)->desc()); !s.ok()) return KvError(s);
+  pending_clear_ = std::make_pair((*table)->desc().id(), uint32_t{0});
   return absl::OkStatus();
 }
 
@@ -453,6 +458,7 @@ absl::Status Session::DropIndexDdl(const std::string& index_name, const std::str
         !s.ok()) {
       return KvError(s);
     }
+    pending_clear_ = std::make_pair(desc.id(), index.desc->id());
     desc.mutable_indexes()->DeleteSubrange(i, 1);
     desc.set_version(desc.version() + 1);
     if (absl::Status s = WriteDescriptor(*txn_, desc); !s.ok()) return KvError(s);
