@@ -50,8 +50,55 @@ std::string Kinds(const kvpb::BatchRequest& b) {
   return out;
 }
 
+using Spans = std::vector<std::pair<std::string, std::string>>;
+
+// Whether key lies in one of spans (an empty end: the single key).
+bool Covered(const Spans& spans, const std::string& key) {
+  for (const auto& [from, to] : spans) {
+    if (from <= key && (to.empty() ? key == from : key < to)) return true;
+  }
+  return false;
+}
+
+size_t SpanBytes(const Spans& spans) {
+  size_t n = 0;
+  for (const auto& [from, to] : spans) n += from.size() + to.size();
+  return n;
+}
+
 class TxnTest : public ::testing::Test {
  protected:
+  // Every Get comes back with its write timestamp pushed to pushed_ns: the commit
+  // must refresh.
+  void PushEveryGet(int64_t pushed_ns) {
+    sender_.SetHandler(
+        [pushed_ns](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
+          kvpb::BatchResponse r = FakeSender::Ok(b);
+          if (Kinds(b) == "get")
+            r.mutable_txn()->mutable_write_timestamp()->set_wall_time_ns(pushed_ns);
+          return r;
+        });
+  }
+  // The spans of the Refresh requests sent, and the commit's lock spans.
+  Spans RefreshedSpans() {
+    Spans out;
+    for (const kvpb::BatchRequest& b : sender_.non_heartbeats()) {
+      for (const kvpb::RequestUnion& r : b.requests()) {
+        if (r.has_refresh()) out.emplace_back(r.refresh().key(), r.refresh().end_key());
+      }
+    }
+    return out;
+  }
+  Spans LockSpans() {
+    Spans out;
+    for (const kvpb::BatchRequest& b : sender_.non_heartbeats()) {
+      for (const kvpb::RequestUnion& r : b.requests()) {
+        if (!r.has_end_txn()) continue;
+        for (const kvpb::Span& s : r.end_txn().lock_spans()) out.emplace_back(s.key(), s.end_key());
+      }
+    }
+    return out;
+  }
   TxnOptions Options() {
     TxnOptions o;
     o.heartbeater = &heartbeater_;
@@ -292,11 +339,7 @@ TEST_F(TxnTest, FailedConditionKeepsTheTransactionUsable) {
 
 TEST_F(TxnTest, PushedReadRefreshesItsReadSpansBeforeTheCommit) {
   constexpr int64_t kPushedNs = 2000;
-  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
-    kvpb::BatchResponse r = FakeSender::Ok(b);
-    if (Kinds(b) == "get") r.mutable_txn()->mutable_write_timestamp()->set_wall_time_ns(kPushedNs);
-    return r;
-  });
+  PushEveryGet(kPushedNs);
   Txn t(&sender_, Options());
   ASSERT_TRUE(t.Get("x").ok());
   ASSERT_TRUE(t.Put("y", "1").ok());
@@ -362,12 +405,7 @@ TEST_F(TxnTest, AScanCutShortByItsLimitReadsThroughItsLastRowOnly) {
 // them condensed, but only among neighbours: the catalog key it read and the table
 // it did not read stay outside the refreshed spans.
 TEST_F(TxnTest, ARefreshOfManyReadsCoversNeitherTheCatalogsNeighboursNorOtherTables) {
-  constexpr int64_t kPushedNs = 2000;
-  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
-    kvpb::BatchResponse r = FakeSender::Ok(b);
-    if (Kinds(b) == "get") r.mutable_txn()->mutable_write_timestamp()->set_wall_time_ns(kPushedNs);
-    return r;
-  });
+  PushEveryGet(2000);
   TxnOptions options = Options();
   options.max_tracked_spans = 20;
   Txn t(&sender_, options);
@@ -377,24 +415,13 @@ TEST_F(TxnTest, ARefreshOfManyReadsCoversNeitherTheCatalogsNeighboursNorOtherTab
   }
   ASSERT_TRUE(t.Put("\x04t2/r000", "1").ok());
   ASSERT_TRUE(t.Commit().ok());
-  std::vector<std::pair<std::string, std::string>> refreshed;
-  for (const kvpb::BatchRequest& b : sender_.non_heartbeats()) {
-    for (const kvpb::RequestUnion& r : b.requests()) {
-      if (r.has_refresh()) refreshed.emplace_back(r.refresh().key(), r.refresh().end_key());
-    }
-  }
+  const Spans refreshed = RefreshedSpans();
   ASSERT_FALSE(refreshed.empty());
   EXPECT_LE(refreshed.size(), 20u);
-  auto covered = [&](const std::string& key) {
-    for (const auto& [from, to] : refreshed) {
-      if (from <= key && (to.empty() ? key == from : key < to)) return true;
-    }
-    return false;
-  };
-  EXPECT_TRUE(covered("\x03version"));
-  EXPECT_TRUE(covered("\x04t2/r099"));
-  EXPECT_FALSE(covered("\x03versioo")) << "the catalog's neighbour";
-  EXPECT_FALSE(covered("\x04t1/r000")) << "a table between the catalog and the one read";
+  EXPECT_TRUE(Covered(refreshed, "\x03version"));
+  EXPECT_TRUE(Covered(refreshed, "\x04t2/r099"));
+  EXPECT_FALSE(Covered(refreshed, "\x03versioo")) << "the catalog's neighbour";
+  EXPECT_FALSE(Covered(refreshed, "\x04t1/r000")) << "a table between the catalog and the one read";
 }
 
 // The coordinator keeps its tracked spans in budget through CondenseSpans with
@@ -402,12 +429,7 @@ TEST_F(TxnTest, ARefreshOfManyReadsCoversNeitherTheCatalogsNeighboursNorOtherTab
 // DeleteRanges, in several "tables") and stay within the budget, and so do the
 // refreshed read spans.
 TEST_F(TxnTest, TrackedSpansCoverEveryKeyAndStayInTheirBudget) {
-  constexpr int64_t kPushedNs = 2000;
-  sender_.SetHandler([](const kvpb::BatchRequest& b) -> absl::StatusOr<kvpb::BatchResponse> {
-    kvpb::BatchResponse r = FakeSender::Ok(b);
-    if (Kinds(b) == "get") r.mutable_txn()->mutable_write_timestamp()->set_wall_time_ns(kPushedNs);
-    return r;
-  });
+  PushEveryGet(2000);
   TxnOptions options = Options();
   options.max_tracked_spans = 10;
   options.max_tracked_span_bytes = 600;
@@ -426,36 +448,16 @@ TEST_F(TxnTest, TrackedSpansCoverEveryKeyAndStayInTheirBudget) {
     written.push_back(absl::StrFormat("\x04t%d/z5", table));  // inside the DeleteRange
   }
   ASSERT_TRUE(t.Commit().ok());
-  std::vector<std::pair<std::string, std::string>> locks, refreshed;
-  for (const kvpb::BatchRequest& b : sender_.non_heartbeats()) {
-    for (const kvpb::RequestUnion& r : b.requests()) {
-      if (r.has_end_txn()) {
-        for (const kvpb::Span& s : r.end_txn().lock_spans())
-          locks.emplace_back(s.key(), s.end_key());
-      }
-      if (r.has_refresh()) refreshed.emplace_back(r.refresh().key(), r.refresh().end_key());
-    }
-  }
-  auto covered = [](const std::vector<std::pair<std::string, std::string>>& spans,
-                    const std::string& key) {
-    for (const auto& [from, to] : spans) {
-      if (from <= key && (to.empty() ? key == from : key < to)) return true;
-    }
-    return false;
-  };
-  auto bytes = [](const std::vector<std::pair<std::string, std::string>>& spans) {
-    size_t n = 0;
-    for (const auto& [from, to] : spans) n += from.size() + to.size();
-    return n;
-  };
+  const Spans locks = LockSpans();
+  const Spans refreshed = RefreshedSpans();
   ASSERT_FALSE(locks.empty());
-  for (const std::string& k : written) EXPECT_TRUE(covered(locks, k)) << k;
-  for (const std::string& k : read) EXPECT_TRUE(covered(refreshed, k)) << k;
+  for (const std::string& k : written) EXPECT_TRUE(Covered(locks, k)) << k;
+  for (const std::string& k : read) EXPECT_TRUE(Covered(refreshed, k)) << k;
   // Point writes are tracked as keys up to the budget, then as spans: each within it.
   EXPECT_LE(locks.size(), 2 * options.max_tracked_spans);
-  EXPECT_LE(bytes(locks), 2 * options.max_tracked_span_bytes);
+  EXPECT_LE(SpanBytes(locks), 2 * options.max_tracked_span_bytes);
   EXPECT_LE(refreshed.size(), options.max_tracked_spans);
-  EXPECT_LE(bytes(refreshed), options.max_tracked_span_bytes);
+  EXPECT_LE(SpanBytes(refreshed), options.max_tracked_span_bytes);
 }
 
 // A page or piece that filled exactly at the span's last key resumes at that key +
