@@ -256,8 +256,8 @@ absl::Status Node::StartStore() {
     PingLoop();
   });
   threads_.emplace_back([this] {
-    pthread_setname_np(pthread_self(), "sql-drop-sweep");
-    DropSweepLoop();
+    pthread_setname_np(pthread_self(), "sql-sweep");
+    SqlSweepLoop();
   });
   spdlog::info("node: node {} of cluster {} is serving {} replicas", node_id, ident.cluster_id(),
                store_->Replicas().size());

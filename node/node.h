@@ -74,6 +74,9 @@ struct NodeOptions {
   // node/grpc_deadline.h.
   TimeSource* time = TimeSource::Real();
   size_t cache_bytes = size_t{128} << 20;
+  // How often the SQL sweep runs (Node::SqlSweepLoop: abandoned index builds, dropped
+  // tables' keys); jittered by up to a fifth more.
+  absl::Duration sql_sweep_interval = absl::Minutes(5);
   // Testing only: serve the fault-injection service; offset the physical clock.
   bool testing_faults = false;
   absl::Duration testing_clock_offset = absl::ZeroDuration();
@@ -212,8 +215,13 @@ class Node {
   void CheckClock();
   void GossipLoop();
   void PingLoop();
-  // Clears the key spans of dropped tables and indexes (sql/dropped_spans.h).
-  void DropSweepLoop();
+  // The SQL layer's garbage collection, soon after start and every few minutes:
+  // finishes the index builds of sessions that died (sql/index_build.h), then clears
+  // the key spans of dropped tables and indexes (sql/dropped_spans.h). Each logs what
+  // it did and what failed; check_stop stops them when the node stops.
+  void SqlSweepLoop();
+  void ResumeAbandonedIndexBuilds(const std::function<absl::Status()>& check_stop);
+  void ClearDroppedSpans(const std::function<absl::Status()>& check_stop);
   void RegisterHttpHandlers();
   void RegisterMetrics();
   std::optional<kvpb::RangeDescriptor> FirstRange();

@@ -11,6 +11,7 @@
 #include "proto/node.grpc.pb.h"
 #include "spdlog/spdlog.h"
 #include "sql/dropped_spans.h"
+#include "sql/index_build.h"
 #include "storage/lock_table.h"
 
 namespace rangedb {
@@ -18,8 +19,6 @@ namespace {
 
 constexpr absl::Duration kGossipInterval = absl::Seconds(1);
 constexpr absl::Duration kPingInterval = absl::Milliseconds(500);
-// How often a node clears what DROPs left (docs/design/sql-drop.md).
-constexpr absl::Duration kDropSweepInterval = absl::Minutes(5);
 constexpr absl::Duration kPingTimeout = absl::Seconds(1);
 // Infos expire unless their origin refreshes them, so what a dead node or a former
 // leaseholder said disappears: liveness every round (TTL 10 s), the first range's
@@ -89,31 +88,66 @@ void Node::GossipLoop() {
   }
 }
 
-void Node::DropSweepLoop() {
+void Node::SqlSweepLoop() {
   // The first sweep soon after start (what a session that died left), then every
   // few minutes, jittered so that nodes started together do not sweep together.
   std::mt19937_64 rng(std::random_device{}());
-  absl::Duration wait = absl::Seconds(10) + absl::Milliseconds(rng() % 10'000);
+  auto jitter = [&rng](absl::Duration up_to) {
+    return absl::Milliseconds(rng() % (absl::ToInt64Milliseconds(up_to) + 1));
+  };
+  const absl::Duration interval = options_.sql_sweep_interval;
+  const absl::Duration first = std::min(interval, absl::Seconds(10));
+  absl::Duration wait = first + jitter(first);
+  const std::function<absl::Status()> check_stop = [this]() -> absl::Status {
+    if (stopping_.HasBeenNotified()) return absl::CancelledError("the node is stopping");
+    return absl::OkStatus();
+  };
   while (SleepUnlessStopping(wait)) {
-    absl::StatusOr<sql::ClearedSpans> cleared =
-        sql::ClearDroppedSpans(local_sender(), txn::TxnOptions{}, [this]() -> absl::Status {
-          if (stopping_.HasBeenNotified()) return absl::CancelledError("the node is stopping");
-          return absl::OkStatus();
-        });
-    if (!cleared.ok()) {
-      spdlog::warn("sql: clearing dropped tables and indexes: {} (the next sweep goes on)",
-                   cleared.status().ToString());
-    } else {
-      if (cleared->records > 0) {
-        spdlog::info("sql: cleared {} dropped tables or indexes left by sessions ({} keys)",
-                     cleared->records, cleared->keys);
-      }
-      for (const auto& [record, why] : cleared->failed) {
-        spdlog::warn("sql: clearing the dropped keys of record {}: {} (the next sweep tries again)",
-                     absl::CHexEscape(record), why.ToString());
-      }
-    }
-    wait = kDropSweepInterval + absl::Milliseconds(rng() % 60'000);
+    // Builds first: one that cannot finish leaves a drop record, cleared below.
+    ResumeAbandonedIndexBuilds(check_stop);
+    ClearDroppedSpans(check_stop);
+    wait = interval + jitter(interval / 5);
+  }
+}
+
+void Node::ResumeAbandonedIndexBuilds(const std::function<absl::Status()>& check_stop) {
+  HybridLogicalClock* clock = hlc_.get();
+  const sql::IndexBuilder builder =
+      sql::NewIndexBuilder(node_id(), [clock] { return clock->Now().wall_ns / 1000; });
+  absl::StatusOr<sql::ResumedIndexBuilds> resumed = sql::ResumeAbandonedIndexBuilds(
+      local_sender(), txn::TxnOptions{}, builder, options_.max_offset, check_stop);
+  if (!resumed.ok()) {
+    spdlog::warn("sql: resuming index builds of sessions that died: {} (the next sweep goes on)",
+                 resumed.status().ToString());
+    return;
+  }
+  if (resumed->published > 0 || resumed->abandoned > 0 || resumed->cleaned > 0) {
+    spdlog::info(
+        "sql: index builds of sessions that died: {} finished and published, {} removed "
+        "(they could not be built), {} leftover records deleted",
+        resumed->published, resumed->abandoned, resumed->cleaned);
+  }
+  for (const auto& [record, why] : resumed->failed) {
+    spdlog::warn("sql: resuming the index build of record {}: {} (the next sweep tries again)",
+                 absl::CHexEscape(record), why.ToString());
+  }
+}
+
+void Node::ClearDroppedSpans(const std::function<absl::Status()>& check_stop) {
+  absl::StatusOr<sql::ClearedSpans> cleared =
+      sql::ClearDroppedSpans(local_sender(), txn::TxnOptions{}, check_stop);
+  if (!cleared.ok()) {
+    spdlog::warn("sql: clearing dropped tables and indexes: {} (the next sweep goes on)",
+                 cleared.status().ToString());
+    return;
+  }
+  if (cleared->records > 0) {
+    spdlog::info("sql: cleared {} dropped tables or indexes left by sessions ({} keys)",
+                 cleared->records, cleared->keys);
+  }
+  for (const auto& [record, why] : cleared->failed) {
+    spdlog::warn("sql: clearing the dropped keys of record {}: {} (the next sweep tries again)",
+                 absl::CHexEscape(record), why.ToString());
   }
 }
 

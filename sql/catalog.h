@@ -7,6 +7,8 @@
 //                                       are case-insensitive)
 //   \x03catalog/idgen                   the last descriptor id handed out (decimal)
 //   \x03catalog/version                 the schema version (decimal; absent = 0)
+//   \x03catalog/drop/…, \x03catalog/build/… what DROPs left to clear (below) and
+//                                       index builds in progress (sql/index_build.h)
 //
 // Schema-change protocol: every SQL transaction reads the version key (ReadVersion)
 // before it uses the schema, and every change writes its descriptors and increments

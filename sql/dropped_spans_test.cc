@@ -11,10 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ranges/local_sender.h"
-#include "ranges/testing/txn_cluster_fixture.h"
 #include "sql/catalog.h"
 #include "sql/session.h"
+#include "sql/testing/sql_cluster_fixture.h"
 #include "sql/testing/sql_runner.h"
 #include "storage/keys.h"
 
@@ -30,56 +29,9 @@ using ::testing::ElementsAre;
     ASSERT_TRUE(r_.ok()) << (sql) << ": " << r_.status(); \
   } while (0)
 
-class DroppedSpansTest : public ranges::TxnClusterTest {
+class DroppedSpansTest : public testing::SqlClusterTest {
  protected:
-  txn::Sender* Sender(uint64_t node = 1) {
-    senders_.push_back(std::make_unique<ranges::LocalSender>(gateways_[node].get()));
-    return senders_.back().get();
-  }
-  std::unique_ptr<Session> NewSession(uint64_t node = 1) {
-    SessionOptions options;
-    options.sender = Sender(node);
-    options.node_id = node;
-    options.sleep_for = [](std::chrono::milliseconds) {};
-    absl::StatusOr<std::unique_ptr<Session>> s = Session::Open(std::move(options));
-    EXPECT_TRUE(s.ok()) << s.status();
-    return std::move(*s);
-  }
-  // Keys with a value in [start, end), counted in pages.
-  int64_t KeysIn(const std::string& start, const std::string& end) {
-    int64_t n = 0;
-    absl::Status s = txn::RunTransaction(Sender(), [&](txn::Txn& txn) -> absl::Status {
-      n = 0;
-      std::string from = start;
-      while (true) {
-        absl::StatusOr<std::vector<kv::KeyValue>> page = txn.Scan(from, end, kv::kScanPageRows);
-        if (!page.ok()) return page.status();
-        n += static_cast<int64_t>(page->size());
-        if (static_cast<int64_t>(page->size()) < kv::kScanPageRows) return absl::OkStatus();
-        from = page->back().key + std::string(1, '\0');
-      }
-    });
-    EXPECT_TRUE(s.ok()) << s;
-    return n;
-  }
   int64_t DropRecords() { return KeysIn(DropRecordSpanStart(), DropRecordSpanEnd()); }
-  uint64_t TableId(Session& s, const std::string& name) {
-    absl::StatusOr<std::vector<std::string>> id =
-        Query(s, absl::StrCat("SELECT table_id FROM rangedb_tables WHERE name = '", name, "'"));
-    EXPECT_TRUE(id.ok() && id->size() == 1);
-    return id.ok() && id->size() == 1 ? std::stoull(id->front()) : 0;
-  }
-  // Inserts rows 0..n-1 into t (id, v), 500 a statement.
-  void Fill(Session& s, int n) {
-    for (int i = 0; i < n; i += 500) {
-      ASSERT_SQL_OK(s, absl::StrCat("INSERT INTO t SELECT v + ", i, ", 'value ' || (v + ", i,
-                                    ") FROM (WITH RECURSIVE r(v) AS (SELECT 0 UNION ALL SELECT "
-                                    "v + 1 FROM r WHERE v < ",
-                                    std::min(500, n - i) - 1, ") SELECT v FROM r)"));
-    }
-  }
-
-  std::vector<std::unique_ptr<ranges::LocalSender>> senders_;
 };
 
 TEST_F(DroppedSpansTest, DropTableClearsEveryKeyOfTheTableAndItsRecord) {

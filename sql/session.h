@@ -40,6 +40,7 @@
 #include "absl/types/span.h"
 #include "base/backoff.h"
 #include "sql/cluster_info.h"
+#include "sql/index_build.h"
 #include "sql/shadow_schema.h"
 #include "sql/sqlite_util.h"
 #include "sql/statement_cache.h"
@@ -127,6 +128,13 @@ class Session final : private VtabContext {
   void Close();
 
  private:
+  // An index CREATE INDEX added (step 1), to build after its transaction committed.
+  struct PendingIndexBuild {
+    uint64_t table_id = 0;
+    uint32_t index_id = 0;
+    IndexBuilder builder;
+  };
+
   explicit Session(SessionOptions options);
   absl::Status Init();
 
@@ -151,12 +159,10 @@ class Session final : private VtabContext {
   absl::Status DropTableDdl(const std::string& name);
   absl::Status CreateIndexDdl(const std::string& index_name, const std::string& table_name);
   absl::Status DropIndexDdl(const std::string& index_name, const std::string& table_name);
-  // The online index build after CreateIndexDdl's transaction (step 1) committed:
-  // BackfillIndex writes every row's entry in chunks of their own transactions
-  // (step 2); UpdateIndexDescriptor makes the index PUBLIC (step 3), or removes it
-  // with its entries (publish false: after a failed build).
-  absl::Status BackfillIndex(uint64_t table_id, uint32_t index_id);
-  absl::Status UpdateIndexDescriptor(uint64_t table_id, uint32_t index_id, bool publish);
+  // The online index build after CreateIndexDdl's transaction (step 1) committed
+  // (sql/index_build.h): every row's entry, then the index PUBLIC; a build that
+  // fails is removed, one whose outcome is unknown is left to the nodes' sweep.
+  absl::Status BuildIndex(const PendingIndexBuild& build);
   absl::Status CreateViewDdl(const std::string& name);
   absl::Status DropViewDdl(const std::string& name);
   // ALTER TABLE (sql/session_alter.cc). PrepareAlterTable runs before the shadow
@@ -284,9 +290,8 @@ class Session final : private VtabContext {
   bool schema_moved_ = false;
   std::vector<std::pair<std::string, size_t>> savepoints_;  // (folded name, write-set mark)
 
-  // (table id, index id) of the index CreateIndexDdl added, to build once its
-  // transaction committed.
-  std::optional<std::pair<uint64_t, uint32_t>> pending_backfill_;
+  // The index CreateIndexDdl added, to build once its transaction committed.
+  std::optional<PendingIndexBuild> pending_build_;
   // The drop record the DDL statement wrote (table id, index id; 0: the table),
   // cleared once it committed (sql/dropped_spans.h).
   std::optional<std::pair<uint64_t, uint32_t>> pending_clear_;

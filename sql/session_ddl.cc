@@ -7,6 +7,7 @@
 #include "google/protobuf/stubs/common.h"
 #include "sql/catalog.h"
 #include "sql/dropped_spans.h"
+#include "sql/index_build.h"
 #include "sql/introspection.h"
 #include "sql/session.h"
 #include "sql/sqlstate.h"
@@ -69,17 +70,6 @@ absl::StatusOr<DdlKind> Classify(const std::vector<AuthorizerOp>& ops) {
     }
   }
   return kind;
-}
-
-// The table an index build works on, read in the build's own transaction: it may
-// have been dropped since the build began.
-absl::StatusOr<sqlpb::TableDescriptor> ReadBuildTable(txn::Txn& txn, uint64_t table_id) {
-  absl::StatusOr<std::optional<sqlpb::TableDescriptor>> desc = ReadDescriptor(txn, table_id);
-  if (!desc.ok()) return desc.status();
-  if (!desc->has_value()) {
-    return SqlError(sqlstate::kUndefinedTable, "the table was dropped during CREATE INDEX");
-  }
-  return std::move(**desc);
 }
 
 // The index build's transactions: small, and retried more than a statement's, since
@@ -158,30 +148,14 @@ absl::StatusOr<std::optional<StatementResult>> Session::ExecuteDdl(absl::string_
   rangedb::Backoff backoff(options_.retry_backoff);
   for (int attempt = 1;; ++attempt) {
     absl::string_view tail = text;
-    pending_backfill_.reset();
+    pending_build_.reset();
     pending_clear_.reset();
     absl::StatusOr<StatementResult> result = RunDdlOnce(text, &tail);
     *sql = tail;
-    if (result.ok() && pending_backfill_.has_value()) {
-      // Steps 2 and 3 of an online index build; on failure the index goes again.
-      const auto [table_id, index_id] = *pending_backfill_;
-      pending_backfill_.reset();
-      absl::Status built = BackfillIndex(table_id, index_id);
-      if (built.ok())
-        built = MapKvError(UpdateIndexDescriptor(table_id, index_id, /*publish=*/true));
-      if (!built.ok()) {
-        if (absl::Status undo = UpdateIndexDescriptor(table_id, index_id, /*publish=*/false);
-            !undo.ok()) {
-          return SqlError(
-              SqlStateOf(built),
-              absl::StrCat(built.message(), "; and removing the unfinished index failed too (",
-                           undo.message(), "): DROP INDEX removes it"));
-        }
-        // Its entries, unless the build was cancelled: then the nodes' sweep does it.
-        (void)ClearDroppedSpan(options_.sender, WorkTxnOptions(), table_id, index_id,
-                               [this] { return CheckInterrupted(); });
-        return built;
-      }
+    if (result.ok() && pending_build_.has_value()) {
+      const PendingIndexBuild build = *std::move(pending_build_);
+      pending_build_.reset();
+      if (absl::Status built = BuildIndex(build); !built.ok()) return built;
     }
     if (result.ok()) {
       // A DROP left its keys to clear (docs/design/sql-drop.md). The statement has
@@ -333,8 +307,15 @@ absl::Status Session::CreateTableDdl(const std::string& name) {
 absl::Status Session::DropTableDdl(const std::string& name) {
   absl::StatusOr<std::shared_ptr<const TableInfo>> table = TableNamed(name);
   if (!table.ok()) return table.status();
-  if (absl::Status s = DropTable(*txn_, (*table)->desc()); !s.ok()) return KvError(s);
-  pending_clear_ = std::make_pair((*table)->desc().id(), uint32_t{0});
+  const sqlpb::TableDescriptor& desc = (*table)->desc();
+  if (absl::Status s = DropTable(*txn_, desc); !s.ok()) return KvError(s);
+  for (const sqlpb::IndexDescriptor& index : desc.indexes()) {
+    if (index.state() != sqlpb::IndexDescriptor::BACKFILL) continue;
+    if (absl::Status s = DeleteIndexBuild(*txn_, desc.id(), index.id()); !s.ok()) {
+      return KvError(s);
+    }
+  }
+  pending_clear_ = std::make_pair(desc.id(), uint32_t{0});
   return absl::OkStatus();
 }
 
@@ -349,100 +330,42 @@ absl::Status Session::CreateIndexDdl(const std::string& index_name, const std::s
   // written by every write from this version on, read by no query yet.
   index->set_state(sqlpb::IndexDescriptor::BACKFILL);
   desc.set_next_index_id(desc.next_index_id() + 1);
-  pending_backfill_ = std::make_pair(desc.id(), index->id());
+  PendingIndexBuild build{desc.id(), index->id(),
+                          NewIndexBuilder(options_.node_id, options_.wall_micros)};
+  if (absl::Status s = RecordIndexBuild(*txn_, build.table_id, build.index_id, build.builder);
+      !s.ok()) {
+    return KvError(s);
+  }
+  pending_build_ = std::move(build);
   *desc.add_indexes() = std::move(*index);
   desc.set_version(desc.version() + 1);
   if (absl::Status s = WriteDescriptor(*txn_, desc); !s.ok()) return KvError(s);
   return absl::OkStatus();
 }
 
-absl::Status Session::UpdateIndexDescriptor(uint64_t table_id, uint32_t index_id, bool publish) {
+absl::Status Session::BuildIndex(const PendingIndexBuild& build) {
   const txn::TxnOptions options = WorkTxnOptions();
-  return txn::RunTransaction(
-      options_.sender,
-      [&](txn::Txn& txn) -> absl::Status {
-        absl::StatusOr<sqlpb::TableDescriptor> read = ReadBuildTable(txn, table_id);
-        if (!read.ok()) return read.status();
-        sqlpb::TableDescriptor& desc = *read;
-        for (int i = 0; i < desc.indexes_size(); ++i) {
-          if (desc.indexes(i).id() != index_id) continue;
-          if (publish) {
-            desc.mutable_indexes(i)->set_state(sqlpb::IndexDescriptor::PUBLIC);
-          } else {
-            // Its entries are cleared after the commit (sql/dropped_spans.h).
-            if (absl::Status s =
-                    RecordDrop(txn, table_id, index_id, keys::IndexPrefix(table_id, index_id),
-                               keys::IndexPrefix(table_id, index_id + 1));
-                !s.ok()) {
-              return s;
-            }
-            desc.mutable_indexes()->DeleteSubrange(i, 1);
-          }
-          desc.set_version(desc.version() + 1);
-          if (absl::Status s = WriteDescriptor(txn, desc); !s.ok()) return s;
-          absl::StatusOr<uint64_t> v = BumpVersion(txn);
-          return v.ok() ? absl::OkStatus() : v.status();
-        }
-        return SqlError(sqlstate::kUndefinedObject, "the index was dropped during CREATE INDEX");
-      },
-      options);
-}
-
-absl::Status Session::BackfillIndex(uint64_t table_id, uint32_t index_id) {
-  // Step 2: every row's entry, a chunk of rows per transaction. A chunk that meets
-  // a concurrent write to its rows fails its refresh and runs again; writers keep
-  // the entries of their own rows (the index is in every write since step 1).
-  constexpr int64_t kChunkRows = 500;
-  const txn::TxnOptions options = WorkTxnOptions();
-  std::string start;
-  std::string end;
-  bool done = false;
-  while (!done) {  // bounded: each chunk moves start past its last row
-    if (absl::Status s = CheckInterrupted(); !s.ok()) return s;
-    std::string next;
-    absl::Status s = txn::RunTransaction(
-        options_.sender,
-        [&](txn::Txn& txn) -> absl::Status {
-          absl::StatusOr<sqlpb::TableDescriptor> desc = ReadBuildTable(txn, table_id);
-          if (!desc.ok()) return desc.status();
-          absl::StatusOr<std::shared_ptr<const TableInfo>> info = TableInfo::Make(*std::move(desc));
-          if (!info.ok()) return info.status();
-          const IndexInfo* index = nullptr;
-          for (const IndexInfo& ii : (*info)->indexes()) {
-            if (ii.desc->id() == index_id) index = &ii;
-          }
-          if (index == nullptr)
-            return SqlError(sqlstate::kUndefinedObject,
-                            "the index was dropped during CREATE INDEX");
-          const std::string from = start.empty() ? (*info)->rows_start() : start;
-          absl::StatusOr<std::vector<kv::KeyValue>> rows =
-              txn.Scan(from, (*info)->rows_end(), kChunkRows);
-          if (!rows.ok()) return rows.status();
-          for (const kv::KeyValue& stored_row : *rows) {
-            absl::StatusOr<std::vector<Value>> row = (*info)->DecodeRow(stored_row.value);
-            if (!row.ok()) return row.status();
-            const std::string entry = (*info)->IndexEntryKey(*index, *row, stored_row.key);
-            if (TableInfo::EnforcesUniqueness(*index, *row)) {
-              absl::StatusOr<std::optional<std::string>> owner = txn.Get(entry);
-              if (!owner.ok()) return owner.status();
-              if (owner->has_value() && (*info)->RowKeyOfEntry(**owner) != stored_row.key) {
-                return SqlError(sqlstate::kUniqueViolation,
-                                absl::StrCat("UNIQUE constraint failed: ",
-                                             (*info)->ConstraintColumns(index->columns)));
-              }
-            }
-            if (absl::Status p = txn.Put(entry, (*info)->EntryValue(stored_row.key)); !p.ok())
-              return p;
-          }
-          done = static_cast<int64_t>(rows->size()) < kChunkRows;
-          next = rows->empty() ? std::string() : rows->back().key + std::string(1, '\0');
-          return absl::OkStatus();
-        },
-        options);
-    if (!s.ok()) return MapKvError(s);
-    start = next;
+  const absl::Status built =
+      MapKvError(RunIndexBuild(options_.sender, options, build.builder, build.table_id,
+                               build.index_id, [this] { return CheckInterrupted(); }));
+  if (built.ok()) return built;
+  // Outcome unknown (the publish may have committed, or a node's sweep took the
+  // build over): whatever did not happen, the sweep finishes.
+  if (SqlStateOf(built) == sqlstate::kAmbiguousCommit) return built;
+  if (absl::Status undo = AbandonIndexBuild(options_.sender, options, build.builder, build.table_id,
+                                            build.index_id);
+      !undo.ok()) {
+    return SqlError(
+        SqlStateOf(built),
+        absl::StrCat(built.message(), "; and removing the unfinished index failed too (",
+                     undo.message(),
+                     "): a node's sweep finishes or removes it within minutes, or DROP INDEX "
+                     "removes it"));
   }
-  return absl::OkStatus();
+  // Its entries, unless the build was cancelled: then the nodes' sweep does it.
+  (void)ClearDroppedSpan(options_.sender, options, build.table_id, build.index_id,
+                         [this] { return CheckInterrupted(); });
+  return built;
 }
 
 absl::Status Session::DropIndexDdl(const std::string& index_name, const std::string& table_name) {
@@ -456,6 +379,9 @@ absl::Status Session::DropIndexDdl(const std::string& index_name, const std::str
     if (absl::Status s =
             RecordDrop(*txn_, desc.id(), index.desc->id(), index.prefix, index.prefix_end);
         !s.ok()) {
+      return KvError(s);
+    }
+    if (absl::Status s = DeleteIndexBuild(*txn_, desc.id(), index.desc->id()); !s.ok()) {
       return KvError(s);
     }
     pending_clear_ = std::make_pair(desc.id(), index.desc->id());

@@ -18,6 +18,7 @@
 #include "client/sql_client.h"
 #include "tests/cluster_harness.h"
 #include "tests/node_cluster_util.h"
+#include "tests/sql_collect.h"
 
 namespace rangedb {
 namespace {
@@ -35,27 +36,8 @@ using harness::ClusterOptions;
 constexpr char kTableSplit[] = "\x04\x78\x64";
 constexpr char kIndexSplit[] = "\x04\x78\x64\x62";
 
-// One statement's rows, or its error.
-class Collect final : public client::SqlResultHandler {
- public:
-  void OnColumns(int, const std::vector<SqlColumn>& columns) override {
-    for (const SqlColumn& c : columns) names.push_back(c.name);
-  }
-  void OnRows(int, std::vector<SqlRow> batch) override {
-    for (SqlRow& r : batch) rows.push_back(std::move(r));
-  }
-  void OnDone(int, const std::string&, int64_t) override {}
-  void OnError(int, const SqlError& e) override { error = e; }
-  std::vector<std::string> names;
-  std::vector<SqlRow> rows;
-  std::optional<SqlError> error;
-};
-
-std::string Text(const SqlValue& v) {
-  if (const auto* s = std::get_if<std::string>(&v)) return *s;
-  if (const auto* i = std::get_if<int64_t>(&v)) return absl::StrCat(*i);
-  return "NULL";
-}
+using Collect = testing_util::SqlCollect;
+using testing_util::SqlText;
 
 class SqlIntrospectionTest : public ::testing::Test {
  protected:
@@ -107,7 +89,7 @@ TEST_F(SqlIntrospectionTest, NodesAreTheThreeLiveNodes) {
                     "FROM rangedb_nodes");
         if (nodes.error || nodes.rows.size() != 3) return false;
         for (const SqlRow& r : nodes.rows) {
-          if (Text(r[2]) != "live") return false;
+          if (SqlText(r[2]) != "live") return false;
         }
         return true;
       },
@@ -117,12 +99,12 @@ TEST_F(SqlIntrospectionTest, NodesAreTheThreeLiveNodes) {
   std::set<std::string> ids, addresses;
   int local = 0;
   for (const SqlRow& r : nodes.rows) {
-    ids.insert(Text(r[0]));
-    addresses.insert(Text(r[1]));
-    EXPECT_GT(std::get<int64_t>(r[3]), 0) << "ranges of node " << Text(r[0]);
+    ids.insert(SqlText(r[0]));
+    addresses.insert(SqlText(r[1]));
+    EXPECT_GT(std::get<int64_t>(r[3]), 0) << "ranges of node " << SqlText(r[0]);
     if (std::get<int64_t>(r[5]) == 1) {
       ++local;
-      EXPECT_EQ(Text(r[0]), absl::StrCat(cluster_->node_id(1)));
+      EXPECT_EQ(SqlText(r[0]), absl::StrCat(cluster_->node_id(1)));
     }
   }
   EXPECT_EQ(ids, want);
@@ -155,19 +137,19 @@ TEST_F(SqlIntrospectionTest, EveryRangeHasALeaseholderAmongItsNodes) {
   ASSERT_EQ(ranges.rows.size(), 5u);
   std::string previous_end = "/Min";
   for (const SqlRow& r : ranges.rows) {
-    const std::vector<std::string> replicas = absl::StrSplit(Text(r[3]), ',');
-    EXPECT_EQ(std::set<std::string>(replicas.begin(), replicas.end()), node_ids) << Text(r[0]);
-    EXPECT_TRUE(node_ids.count(Text(r[4]))) << "leaseholder " << Text(r[4]);
+    const std::vector<std::string> replicas = absl::StrSplit(SqlText(r[3]), ',');
+    EXPECT_EQ(std::set<std::string>(replicas.begin(), replicas.end()), node_ids) << SqlText(r[0]);
+    EXPECT_TRUE(node_ids.count(SqlText(r[4]))) << "leaseholder " << SqlText(r[4]);
     // Contiguous, in key order.
-    EXPECT_EQ(Text(r[1]), previous_end) << "range " << Text(r[0]);
-    previous_end = Text(r[2]);
+    EXPECT_EQ(SqlText(r[1]), previous_end) << "range " << SqlText(r[0]);
+    previous_end = SqlText(r[2]);
   }
   EXPECT_EQ(previous_end, "/Max");
   // Every lease is counted once in rangedb_nodes.
   Collect leases = Run(*c, "SELECT sum(leases), sum(ranges) FROM rangedb_nodes");
   ASSERT_FALSE(leases.error);
-  EXPECT_EQ(Text(leases.rows.at(0)[0]), absl::StrCat(ranges.rows.size()));
-  EXPECT_EQ(Text(leases.rows.at(0)[1]), absl::StrCat(3 * ranges.rows.size()));
+  EXPECT_EQ(SqlText(leases.rows.at(0)[0]), absl::StrCat(ranges.rows.size()));
+  EXPECT_EQ(SqlText(leases.rows.at(0)[1]), absl::StrCat(3 * ranges.rows.size()));
 }
 
 TEST_F(SqlIntrospectionTest, RangeBoundsDecodeUnderTheSchemaAndTheCliPrintsThem) {
@@ -177,17 +159,17 @@ TEST_F(SqlIntrospectionTest, RangeBoundsDecodeUnderTheSchemaAndTheCliPrintsThem)
   ASSERT_FALSE(Run(*c, "CREATE INDEX accounts_owner ON accounts (owner)").error);
   Collect ids = Run(*c, "SELECT table_id FROM rangedb_tables WHERE name = 'accounts'");
   ASSERT_EQ(ids.rows.size(), 1u);
-  ASSERT_EQ(Text(ids.rows[0][0]), "100") << "the split keys assume the first table id";
+  ASSERT_EQ(SqlText(ids.rows[0][0]), "100") << "the split keys assume the first table id";
   Collect indexes = Run(*c,
                         "SELECT index_id, state FROM rangedb_indexes "
                         "WHERE index_name = 'accounts_owner'");
   ASSERT_EQ(indexes.rows.size(), 1u);
-  EXPECT_EQ(Text(indexes.rows[0][0]), "2");
-  EXPECT_EQ(Text(indexes.rows[0][1]), "PUBLIC");
+  EXPECT_EQ(SqlText(indexes.rows[0][0]), "2");
+  EXPECT_EQ(SqlText(indexes.rows[0][1]), "PUBLIC");
   Collect ranges = Run(*c, "SELECT start_key FROM rangedb_ranges");
   ASSERT_FALSE(ranges.error);
   std::vector<std::string> starts;
-  for (const SqlRow& r : ranges.rows) starts.push_back(Text(r[0]));
+  for (const SqlRow& r : ranges.rows) starts.push_back(SqlText(r[0]));
   EXPECT_EQ(absl::StrJoin(starts, " "), "/Min /System/ /Table /accounts /accounts/accounts_owner");
 
   // Writes fail, and the session goes on.
@@ -217,7 +199,7 @@ TEST_F(SqlIntrospectionTest, RangeSizesGrowWithTheDataWritten) {
     Collect sum =
         Run(*c, "SELECT sum(size_bytes), count(size_bytes), count(*) FROM rangedb_ranges");
     if (sum.error || sum.rows.size() != 1) return std::nullopt;
-    EXPECT_EQ(Text(sum.rows[0][1]), Text(sum.rows[0][2])) << "a range without a size";
+    EXPECT_EQ(SqlText(sum.rows[0][1]), SqlText(sum.rows[0][2])) << "a range without a size";
     if (!std::holds_alternative<int64_t>(sum.rows[0][0])) return std::nullopt;
     return std::get<int64_t>(sum.rows[0][0]);
   };
@@ -242,7 +224,11 @@ TEST_F(SqlIntrospectionTest, RangeSizesGrowWithTheDataWritten) {
       },
       absl::Seconds(20));
   EXPECT_TRUE(grew) << "before " << *before << " after " << after.value_or(-1);
-  EXPECT_LT(*after - *before, kWritten * 4) << "before " << *before;
+  // RocksDB estimates a memtable's share of a span by sampling its skip list, which is
+  // off by a factor of two or more while the rows sit there (4.4x was seen in CI). The
+  // bound catches sizes off by an order of magnitude (the Raft log's entries counted
+  // too, or the written bytes counted once in each of the five ranges).
+  EXPECT_LT(*after - *before, kWritten * 8) << "before " << *before;
 }
 
 }  // namespace

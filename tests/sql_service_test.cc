@@ -30,6 +30,7 @@
 #include "tests/cluster_harness.h"
 #include "tests/node_cluster_util.h"
 #include "tests/process.h"
+#include "tests/sql_collect.h"
 
 namespace rangedb {
 namespace {
@@ -56,23 +57,7 @@ constexpr char kEndlessReads[] =
 // "Promptly": a statement stopped by its deadline or a cancel answers within this.
 constexpr absl::Duration kPrompt = absl::Seconds(3);
 
-// One request's answer through SqlConnection: rows and errors of every statement.
-class Collect final : public client::SqlResultHandler {
- public:
-  void OnColumns(int, const std::vector<SqlColumn>&) override {}
-  void OnRows(int, std::vector<SqlRow> batch) override {
-    for (SqlRow& r : batch) rows.push_back(std::move(r));
-  }
-  void OnDone(int index, const std::string& tag, int64_t) override { done.push_back({index, tag}); }
-  void OnError(int index, const SqlError& e) override {
-    error = e;
-    error_index = index;
-  }
-  std::vector<SqlRow> rows;
-  std::vector<std::pair<int, std::string>> done;  // (statement index, command tag)
-  std::optional<SqlError> error;
-  int error_index = -1;
-};
+using Collect = testing_util::SqlCollect;
 
 // One answer on the wire: the messages of a request up to request_done.
 struct RawAnswer {

@@ -62,6 +62,7 @@ struct StartFlags {
   std::string max_offset;  // these three are set from options by AddStartCommand
   std::string tick;
   std::string cache;
+  std::string sql_sweep_interval;
   int64_t clock_offset_ms = 0;
   int64_t gc_interval_ms = 0;
   int64_t txn_record_gc_age_ms = 0;
@@ -88,6 +89,12 @@ int RunStart(const StartFlags& f, std::ostream& out, std::ostream& err) {
         << "\" must be a duration of at least 10ms\n";
     return kExitUsage;
   }
+  if (!absl::ParseDuration(f.sql_sweep_interval, &o.sql_sweep_interval) ||
+      o.sql_sweep_interval < absl::Seconds(1)) {
+    err << "rangedb start: --sql-sweep-interval: \"" << f.sql_sweep_interval
+        << "\" must be a duration of at least 1s\n";
+    return kExitUsage;
+  }
   if (!ParseBytes(f.cache, &o.cache_bytes)) {
     err << "rangedb start: --cache-size: \"" << f.cache << "\" is not a size like 128MiB\n";
     return kExitUsage;
@@ -105,6 +112,7 @@ CliRunner AddStartCommand(CLI::App& app, std::ostream& out, std::ostream& err) {
   flags->max_offset = absl::FormatDuration(o.max_offset);
   flags->tick = absl::FormatDuration(o.raft_tick_interval);
   flags->cache = FormatBytes(o.cache_bytes);
+  flags->sql_sweep_interval = absl::FormatDuration(o.sql_sweep_interval);
   CLI::App* start = AddCommand(
       &app, "start", "Start a node: the server process, until SIGTERM or SIGINT",
       "rangedb start --store=/var/lib/rangedb --listen-addr=localhost:26257 \\\n"
@@ -128,6 +136,11 @@ CliRunner AddStartCommand(CLI::App& app, std::ostream& out, std::ostream& err) {
                    "Raft tick; elections after 10-20 ticks without a leader")
       ->capture_default_str();
   start->add_option("--cache-size", flags->cache, "Block cache size (e.g. 128MiB)")
+      ->capture_default_str();
+  start
+      ->add_option("--sql-sweep-interval", flags->sql_sweep_interval,
+                   "How often the node finishes index builds whose session died and clears "
+                   "the keys of dropped tables and indexes")
       ->capture_default_str();
   start->add_flag("--testing-faults", o.testing_faults,
                   "TESTING ONLY: serve the fault-injection service");

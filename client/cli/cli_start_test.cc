@@ -24,6 +24,11 @@ TEST(CliStartTest, StartRejectsMalformedFlagValues) {
   r = RunRangedb({"start", "--store=mem", "--raft-tick-interval=1ms"});
   EXPECT_EQ(r.exit_code, kExitUsage);
   EXPECT_NE(r.err.find("at least 10ms"), std::string::npos) << r.err;
+  for (const char* bad : {"--sql-sweep-interval=soon", "--sql-sweep-interval=10ms"}) {
+    r = RunRangedb({"start", "--store=mem", bad});
+    EXPECT_EQ(r.exit_code, kExitUsage) << bad;
+    EXPECT_NE(r.err.find("--sql-sweep-interval"), std::string::npos) << r.err;
+  }
 }
 
 // The defaults shown are NodeOptions' own (node/node.h), not a copy.
@@ -31,11 +36,11 @@ TEST(CliStartTest, StartHelpExplainsTheFlags) {
   CliResult r = RunRangedb({"start", "--help"});
   EXPECT_EQ(r.exit_code, kExitOk);
   for (const char* flag : {"--store", "--listen-addr", "--http-addr", "--join", "--max-offset",
-                           "--raft-tick-interval", "--cache-size"}) {
+                           "--raft-tick-interval", "--cache-size", "--sql-sweep-interval"}) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
   }
   for (const char* default_value :
-       {"127.0.0.1:26257", "127.0.0.1:8080", "500ms", "100ms", "128MiB"}) {
+       {"127.0.0.1:26257", "127.0.0.1:8080", "500ms", "100ms", "128MiB", "5m"}) {
     EXPECT_NE(r.out.find(default_value), std::string::npos) << default_value << "\n" << r.out;
   }
 }

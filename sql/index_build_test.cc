@@ -1,0 +1,253 @@
+// Index builds that outlive their session (docs/design/sql-index-build-resume.md): a
+// build record left by a builder that died is taken over by a sweep once its claim ran
+// out and finished from its resume key, or removed when it cannot be built; a builder
+// that was paused past its claim stops with 40003 and never publishes. Over a real key
+// space: three stores in one process.
+#include "sql/index_build.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sql/catalog.h"
+#include "sql/dropped_spans.h"
+#include "sql/session.h"
+#include "sql/sqlstate.h"
+#include "sql/testing/sql_cluster_fixture.h"
+#include "sql/testing/sql_runner.h"
+#include "storage/keys.h"
+
+namespace rangedb::sql {
+namespace {
+
+using ::rangedb::sql::testing::Query;
+using ::testing::ElementsAre;
+
+#define ASSERT_SQL_OK(session, sql)                       \
+  do {                                                    \
+    auto r_ = Query(session, sql);                        \
+    ASSERT_TRUE(r_.ok()) << (sql) << ": " << r_.status(); \
+  } while (0)
+
+constexpr absl::Duration kMaxOffset = absl::Milliseconds(500);
+
+class IndexBuildTest : public testing::SqlClusterTest {
+ protected:
+  // A builder on node whose wall clock is now_micros_.
+  IndexBuilder Builder(uint64_t node) {
+    return NewIndexBuilder(node, [this] { return now_micros_.load(); });
+  }
+  int64_t BuildRecords() { return KeysIn(IndexBuildSpanStart(), IndexBuildSpanEnd()); }
+  int64_t Entries(uint64_t table, uint32_t index) {
+    return KeysIn(keys::IndexPrefix(table, index), keys::IndexPrefix(table, index + 1));
+  }
+  std::string IndexState(Session& s, const std::string& name) {
+    absl::StatusOr<std::vector<std::string>> state =
+        Query(s, absl::StrCat("SELECT state FROM rangedb_indexes WHERE index_name = '", name, "'"));
+    if (!state.ok()) return state.status().ToString();
+    return state->empty() ? "<none>" : state->front();
+  }
+  // Puts the built index `index` of `table` back to where CREATE INDEX's first
+  // transaction leaves it (state BACKFILL, no entries, a build record claimed by
+  // builder), as a session that died right after it would. unique: the index is
+  // made UNIQUE too (to plant duplicates that a CREATE UNIQUE INDEX would refuse).
+  void RewindToStep1(uint64_t table, uint32_t index, const IndexBuilder& builder,
+                     bool unique = false) {
+    ASSERT_TRUE(
+        txn::RunTransaction(Sender(), [&](txn::Txn& txn) -> absl::Status {
+          absl::StatusOr<std::optional<sqlpb::TableDescriptor>> desc = ReadDescriptor(txn, table);
+          if (!desc.ok()) return desc.status();
+          if (!desc->has_value()) return absl::NotFoundError("no table");
+          for (sqlpb::IndexDescriptor& i : *(*desc)->mutable_indexes()) {
+            if (i.id() != index) continue;
+            i.set_state(sqlpb::IndexDescriptor::BACKFILL);
+            if (unique) i.set_unique(true);
+          }
+          (*desc)->set_version((*desc)->version() + 1);
+          if (absl::Status s = WriteDescriptor(txn, **desc); !s.ok()) return s;
+          if (absl::StatusOr<uint64_t> v = BumpVersion(txn); !v.ok()) return v.status();
+          if (absl::Status s = RecordIndexBuild(txn, table, index, builder); !s.ok()) return s;
+          return txn
+              .DeleteRange(keys::IndexPrefix(table, index), keys::IndexPrefix(table, index + 1))
+              .status();
+        }).ok());
+  }
+  // Runs chunks of builder's build, then stops as if its session died.
+  void RunChunksAndDie(const IndexBuilder& builder, uint64_t table, uint32_t index, int chunks) {
+    int asked = 0;
+    absl::Status s =
+        RunIndexBuild(Sender(), txn::TxnOptions{}, builder, table, index, [&]() -> absl::Status {
+          return asked++ < chunks ? absl::OkStatus() : absl::CancelledError("died");
+        });
+    ASSERT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+  }
+  absl::StatusOr<ResumedIndexBuilds> Sweep(const IndexBuilder& builder,
+                                           const std::function<absl::Status()>& check = {}) {
+    return ResumeAbandonedIndexBuilds(Sender(2), txn::TxnOptions{}, builder, kMaxOffset, check);
+  }
+  void PassTheClaim() {
+    now_micros_ += absl::ToInt64Microseconds(kIndexBuildClaim + kMaxOffset) + 1;
+  }
+
+  std::atomic<int64_t> now_micros_{1'000'000'000'000};
+};
+
+// The session died after two chunks; writers went on meanwhile (below and above the
+// resume key, and over rows the dead builder had indexed). The sweep leaves a live
+// claim alone, takes the build over once it ran out, and publishes an exact index.
+TEST_F(IndexBuildTest, ASweepFinishesTheBuildOfASessionThatDiedFromItsResumeKey) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  Fill(*s, 1800);
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
+  const uint64_t table = TableId(*s, "t");
+  constexpr uint32_t kIndex = 2;
+  const IndexBuilder dead = Builder(1);
+  RewindToStep1(table, kIndex, dead);
+  RunChunksAndDie(dead, table, kIndex, 2);
+  EXPECT_EQ(Entries(table, kIndex), 2 * kIndexBuildChunkRows);
+  EXPECT_EQ(IndexState(*s, "t_v"), "BACKFILL");
+  auto w = NewSession(3);
+  ASSERT_SQL_OK(*w, "INSERT INTO t VALUES (-5, 'below'), (5000, 'above')");
+  ASSERT_SQL_OK(*w, "UPDATE t SET v = 'moved ' || id WHERE id % 100 = 0");
+  ASSERT_SQL_OK(*w, "DELETE FROM t WHERE id % 100 = 1");
+
+  const IndexBuilder sweeper = Builder(2);
+  absl::StatusOr<ResumedIndexBuilds> live = Sweep(sweeper);
+  ASSERT_TRUE(live.ok()) << live.status();
+  EXPECT_EQ(live->published, 0);
+  EXPECT_EQ(IndexState(*s, "t_v"), "BACKFILL");
+  EXPECT_EQ(BuildRecords(), 1);
+
+  PassTheClaim();
+  absl::StatusOr<ResumedIndexBuilds> resumed = Sweep(sweeper);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->published, 1);
+  EXPECT_TRUE(resumed->failed.empty());
+  EXPECT_EQ(IndexState(*s, "t_v"), "PUBLIC");
+  EXPECT_EQ(BuildRecords(), 0);
+  // One entry per row, and the index answers as the rows do.
+  absl::StatusOr<std::vector<std::string>> rows = Query(*s, "SELECT count(*) FROM t");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(absl::StrCat(Entries(table, kIndex)), rows->front());
+  for (const char* v : {"'below'", "'above'", "'moved 300'", "'value 1234'", "'value 301'"}) {
+    EXPECT_EQ(*Query(*s, absl::StrCat("SELECT count(*) FROM t WHERE v = ", v)),
+              *Query(*s, absl::StrCat("SELECT count(*) FROM t WHERE +v = ", v)))
+        << v;
+  }
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t WHERE v = 'moved 300'"), ElementsAre("300"));
+  // A second sweep finds nothing to do.
+  resumed = Sweep(Builder(3));
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_EQ(resumed->published + resumed->abandoned + resumed->cleaned, 0);
+}
+
+// The builder was paused past its claim: the sweep took the build over. When the old
+// builder wakes up it stops with 40003 at its next chunk and cannot publish or remove
+// the index; the sweeper publishes it.
+TEST_F(IndexBuildTest, ABuilderPausedPastItsClaimStopsAndTheSweeperPublishes) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  Fill(*s, 1200);
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
+  const uint64_t table = TableId(*s, "t");
+  constexpr uint32_t kIndex = 2;
+  const IndexBuilder paused = Builder(1);
+  RewindToStep1(table, kIndex, paused);
+  RunChunksAndDie(paused, table, kIndex, 1);
+  PassTheClaim();
+  absl::Status woken;
+  absl::Status woken_abandon;
+  int chunks = 0;
+  absl::StatusOr<ResumedIndexBuilds> resumed = Sweep(Builder(2), [&]() -> absl::Status {
+    if (chunks++ == 1) {  // the sweeper has taken over and written one chunk
+      woken = RunIndexBuild(Sender(3), txn::TxnOptions{}, paused, table, kIndex);
+      woken_abandon = AbandonIndexBuild(Sender(3), txn::TxnOptions{}, paused, table, kIndex);
+    }
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(SqlStateOf(woken), sqlstate::kAmbiguousCommit) << woken;
+  EXPECT_EQ(SqlStateOf(woken_abandon), sqlstate::kAmbiguousCommit) << woken_abandon;
+  EXPECT_EQ(resumed->published, 1);
+  EXPECT_EQ(IndexState(*s, "t_v"), "PUBLIC");
+  EXPECT_EQ(Entries(table, kIndex), 1200);
+  // And after the publish, the old builder still cannot touch it.
+  absl::Status late = AbandonIndexBuild(Sender(3), txn::TxnOptions{}, paused, table, kIndex);
+  EXPECT_EQ(SqlStateOf(late), sqlstate::kAmbiguousCommit) << late;
+  EXPECT_EQ(IndexState(*s, "t_v"), "PUBLIC");
+}
+
+// A UNIQUE build that meets duplicates cannot finish: the sweep removes the index
+// and its entries, and the table stays usable.
+TEST_F(IndexBuildTest, ASweepRemovesABuildThatCannotFinish) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  Fill(*s, 700);
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (5000, 'value 1')");  // a duplicate of row 1
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
+  const uint64_t table = TableId(*s, "t");
+  constexpr uint32_t kIndex = 2;
+  RewindToStep1(table, kIndex, Builder(1), /*unique=*/true);
+  PassTheClaim();
+  absl::StatusOr<ResumedIndexBuilds> resumed = Sweep(Builder(2));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->abandoned, 1);
+  EXPECT_EQ(resumed->published, 0);
+  EXPECT_EQ(IndexState(*s, "t_v"), "<none>");
+  EXPECT_EQ(BuildRecords(), 0);
+  absl::StatusOr<ClearedSpans> cleared = ClearDroppedSpans(Sender(), txn::TxnOptions{});
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_EQ(Entries(table, kIndex), 0);
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (5001, 'value 1')");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");  // the name is free again
+  EXPECT_EQ(IndexState(*s, "t_v"), "PUBLIC");
+}
+
+// DROP INDEX and DROP TABLE of an index being built take its record with them; a
+// record whose index is gone anyway (left as by an older node) is deleted by the
+// sweep at once, without waiting for its claim.
+TEST_F(IndexBuildTest, DropsTakeTheRecordAndASweepDeletesLeftovers) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  Fill(*s, 10);
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_v2 ON t (v, id)");
+  EXPECT_EQ(BuildRecords(), 0);  // a finished CREATE INDEX leaves none
+  const uint64_t table = TableId(*s, "t");
+  RewindToStep1(table, 2, Builder(1));
+  ASSERT_SQL_OK(*s, "DROP INDEX t_v");
+  EXPECT_EQ(BuildRecords(), 0);
+  RewindToStep1(table, 3, Builder(1));
+  ASSERT_SQL_OK(*s, "DROP TABLE t");
+  EXPECT_EQ(BuildRecords(), 0);
+
+  ASSERT_TRUE(txn::RunTransaction(Sender(), [&](txn::Txn& txn) -> absl::Status {
+                return RecordIndexBuild(txn, table, 3, Builder(1));
+              }).ok());
+  absl::StatusOr<ResumedIndexBuilds> resumed = Sweep(Builder(2));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->cleaned, 1);
+  EXPECT_EQ(BuildRecords(), 0);
+}
+
+// A CREATE INDEX that fails (duplicates) or is cancelled removes its index and its
+// record: nothing is left for a sweep.
+TEST_F(IndexBuildTest, AFailedCreateIndexLeavesNoRecord) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  Fill(*s, 600);
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (5000, 'value 599')");
+  absl::StatusOr<std::vector<std::string>> failed = Query(*s, "CREATE UNIQUE INDEX t_v ON t (v)");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(SqlStateOf(failed.status()), sqlstate::kUniqueViolation) << failed.status();
+  EXPECT_EQ(BuildRecords(), 0);
+  EXPECT_EQ(IndexState(*s, "t_v"), "<none>");
+}
+
+}  // namespace
+}  // namespace rangedb::sql
