@@ -16,6 +16,7 @@
 #include "sql/sqlstate.h"
 #include "sql/statement_text.h"
 #include "sql/vtab.h"
+#include "sql/vtab_in_slice.h"
 
 namespace rangedb::sql {
 namespace {
@@ -459,7 +460,16 @@ absl::StatusOr<StatementResult> Session::RunDmlOnce(absl::string_view text, absl
   if (!prepared.has_value()) {
     sqlite3_stmt* raw = nullptr;
     const char* end = nullptr;
-    prc = sqlite3_prepare_v2(db_.get(), text.data(), static_cast<int>(text.size()), &raw, &end);
+    // An IN that SQLite would drive value by value through a TEXT or untyped key
+    // column is left to SQLite (vtab_in_slice.h): a plan that may have one is read
+    // and prepared again, with the authorizer's ops already taken.
+    ExactInPlanner planner(db_.get());
+    prc = planner.Prepare(text, &raw, &end);
+    if (prc == SQLITE_OK && raw != nullptr && planner.suspect()) {
+      internal_ = true;
+      prc = planner.Replan(text.substr(0, end - text.data()), &raw);
+      internal_ = false;
+    }
     prepared = StatementCache::Entry{
         Stmt(raw), end != nullptr ? static_cast<size_t>(end - text.data()) : text.size()};
   }

@@ -10,6 +10,7 @@
 #include "absl/types/span.h"
 #include "base/check.h"
 #include "sql/affinity.h"
+#include "sql/vtab_in_slice.h"
 #include "sql/vtab_internal.h"
 #include "txn/txn.h"
 
@@ -126,8 +127,38 @@ struct ColumnConstraints {
   int pattern = -1;  // LIKE or GLOB that can narrow (PatternNarrows)
 };
 
+// Whether a value compared with the column may fail to narrow its key span: a
+// number against a TEXT or untyped column (KeyValueFor in vtab_filter.cc).
+bool MayWidenColumn(const TableInfo& table, int pos) {
+  const Affinity a = table.affinity(pos);
+  return a == Affinity::kText || a == Affinity::kBlob;
+}
+
+// Whether `=` constraint i, which SQLite does not offer whole (sqlite3_vtab_in), may
+// be an IN that SQLite drives value by value: a slice of a vector IN, or an IN past
+// the 32 constraints sqlite3_vtab_in can mark. Its right side is then unknown here;
+// so is a parameter's and a join column's, but a literal's is known
+// (vtab_in_slice.h).
+bool MayBeInByValue(sqlite3_index_info* info, int i) {
+  sqlite3_value* v = nullptr;
+  return sqlite3_vtab_rhs_value(info, i, &v) != SQLITE_OK || v == nullptr;
+}
+
+// Whether the plan's constraint i may be an IN driven value by value on a TEXT or
+// untyped column, whose recheck SQLite codes under the wrong affinity
+// (vtab_in_slice.h): ExactInPlanner then reads the statement's program.
+bool SuspectInByValue(const TableInfo& table, sqlite3_index_info* info, int i) {
+  const auto& c = info->aConstraint[i];
+  return c.op == SQLITE_INDEX_CONSTRAINT_EQ && c.iColumn >= 1 &&
+         MayWidenColumn(table, c.iColumn - 1) && !sqlite3_vtab_in(info, i, -1) &&
+         MayBeInByValue(info, i);
+}
+
+// planning: the refusals of an ExactInPlanner prepare (null: none); vtab: this
+// table's, as they name it.
 ColumnConstraints ConstraintsOn(const TableInfo& table, sqlite3_index_info* info, int pos,
-                                Collation collation, const std::vector<bool>& taken) {
+                                Collation collation, const std::vector<bool>& taken,
+                                const InPlanning* planning, uintptr_t vtab) {
   ColumnConstraints found;
   for (int i = 0; i < info->nConstraint; ++i) {
     const auto& c = info->aConstraint[i];
@@ -146,7 +177,14 @@ ColumnConstraints ConstraintsOn(const TableInfo& table, sqlite3_index_info* info
     if (!SameCollation(info, i, collation)) continue;
     switch (c.op) {
       case SQLITE_INDEX_CONSTRAINT_EQ: {
-        int& slot = sqlite3_vtab_in(info, i, -1) ? found.in : found.eq;
+        const bool whole = sqlite3_vtab_in(info, i, -1);
+        // A column whose IN SQLite was seen to recheck under the wrong affinity:
+        // what may be that IN is left to SQLite, which then evaluates the IN itself.
+        if (!whole && planning != nullptr && MayWidenColumn(table, pos) &&
+            planning->Refuses(vtab, pos + 1) && MayBeInByValue(info, i)) {
+          break;
+        }
+        int& slot = whole ? found.in : found.eq;
         if (slot < 0) slot = i;
         break;
       }
@@ -163,13 +201,6 @@ ColumnConstraints ConstraintsOn(const TableInfo& table, sqlite3_index_info* info
     }
   }
   return found;
-}
-
-// Whether a value compared with the column may fail to narrow its key span: a
-// number against a TEXT or untyped column (KeyValueFor in vtab_filter.cc).
-bool MayWidenColumn(const TableInfo& table, int pos) {
-  const Affinity a = table.affinity(pos);
-  return a == Affinity::kText || a == Affinity::kBlob;
 }
 
 // Which of the key columns fixed by IN (in_columns, in key order) gets its list
@@ -250,11 +281,13 @@ bool IndexCovers(const TableInfo& table, const IndexInfo& index, sqlite3_uint64 
 
 // The plan over the key order `key` (an index's, or the primary one's) of `columns`
 // (positions; their collations). `covering`: an index's plan reads no rows
-// (IndexCovers).
+// (IndexCovers). vtab: the table's sqlite3_vtab, as an ExactInPlanner's refusals
+// name it (vtab_in_slice.h).
 Plan PlanFor(const TableInfo& table, sqlite3_index_info* info, int index_ordinal,
              const sqlpb::IndexDescriptor& key, const std::vector<int>& columns,
              const std::vector<Collation>& collations, bool unique, bool covering,
-             double table_rows) {
+             double table_rows, uintptr_t vtab) {
+  const InPlanning* planning = CurrentInPlanning();
   Plan plan;
   plan.covering = covering;
   PlanCode& code = plan.code;
@@ -265,7 +298,8 @@ Plan PlanFor(const TableInfo& table, sqlite3_index_info* info, int index_ordinal
   std::vector<int> in_columns;  // the key columns fixed by an IN list
   bool widening_in = false;     // one of them may widen (InColumnReadWhole)
   for (size_t k = 0; k < columns.size() && code.n_eq < PlanCode::kMaxEqColumns; ++k) {
-    const ColumnConstraints c = ConstraintsOn(table, info, columns[k], collations[k], taken);
+    const ColumnConstraints c =
+        ConstraintsOn(table, info, columns[k], collations[k], taken, planning, vtab);
     const std::string& name = table.column(columns[k]).name();
     // `=` narrows most; IS NULL fixes the column too, but to many rows.
     int eq = c.eq >= 0 ? c.eq : c.in;
@@ -480,8 +514,9 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
       table.desc().row_count_estimate() > 0 ? table.desc().row_count_estimate() : 100000.0;
   const int64_t wanted = RowsWanted(info);
   const std::vector<Collation>& pk_collations = table.pk_collations();
+  const auto vtab_id = reinterpret_cast<uintptr_t>(base);
   Plan best = PlanFor(table, info, -1, table.desc().primary_index(), table.pk_columns(),
-                      pk_collations, /*unique=*/true, /*covering=*/false, rows);
+                      pk_collations, /*unique=*/true, /*covering=*/false, rows, vtab_id);
   CostOrder(table, info, table.pk_columns(), pk_collations, /*unique=*/true, wanted, &best);
   // Ordinals that idxNum cannot carry get no plan (PlanCode).
   const size_t n_indexes = std::min<size_t>(table.indexes().size(), PlanCode::kMaxIndexes);
@@ -490,7 +525,7 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
     if (index.desc->state() != sqlpb::IndexDescriptor::PUBLIC) continue;
     Plan plan =
         PlanFor(table, info, static_cast<int>(i), *index.desc, index.columns, index.collations,
-                index.unique, IndexCovers(table, index, info->colUsed), rows);
+                index.unique, IndexCovers(table, index, info->colUsed), rows, vtab_id);
     // A unique index's entries with a NULL are not unique (IndexInfo): never "unique"
     // for the order beyond its columns.
     CostOrder(table, info, index.columns, index.collations, /*unique=*/false, wanted, &plan);
@@ -498,8 +533,11 @@ int BestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
     if (plan.constraints.empty() && plan.order == 0) continue;
     if (plan.cost < best.cost) best = std::move(plan);
   }
+  InPlanning* planning = CurrentInPlanning();
   for (size_t i = 0; i < best.constraints.size(); ++i) {
     info->aConstraintUsage[best.constraints[i]].argvIndex = static_cast<int>(i) + 1;
+    if (planning != nullptr && SuspectInByValue(table, info, best.constraints[i]))
+      planning->suspect = true;
   }
   PlanFlags flags;
   flags.covering = best.covering;
