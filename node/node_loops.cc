@@ -115,7 +115,17 @@ void Node::ResumeAbandonedIndexBuilds(const std::function<absl::Status()>& check
   const sql::IndexBuilder builder =
       sql::NewIndexBuilder(node_id(), [clock] { return clock->Now().wall_ns / 1000; });
   absl::StatusOr<sql::ResumedIndexBuilds> resumed = sql::ResumeAbandonedIndexBuilds(
-      local_sender(), txn::TxnOptions{}, builder, options_.max_offset, check_stop);
+      local_sender(), txn::TxnOptions{}, builder, options_.max_offset, check_stop,
+      [](uint64_t table_id, uint32_t index_id, uint64_t from_node) {
+        spdlog::info(
+            "sql: took over the build of index {} of table {} from node {} (its session "
+            "stopped or went silent): finishing it here",
+            index_id, table_id, from_node);
+      });
+  if (!resumed.ok() && stopping_.HasBeenNotified()) {
+    spdlog::info("sql: the node stops: index builds left to the next sweep");
+    return;
+  }
   if (!resumed.ok()) {
     spdlog::warn("sql: resuming index builds of sessions that died: {} (the next sweep goes on)",
                  resumed.status().ToString());

@@ -157,7 +157,8 @@ class SqlService final : public sqlpb::SQL::Service {
         result = timeout();
         sql_text = absl::string_view();
       } else if (!node_->sql_sessions()->BeginStatement()) {
-        result = sql::SqlError("57P01", "the node is draining: reconnect to another node");
+        result = sql::SqlError(sql::sqlstate::kAdminShutdown,
+                               "the node is draining: reconnect to another node");
         sql_text = absl::string_view();
       } else {
         // Where the session's statement starts: past space, comments and empty
@@ -254,7 +255,7 @@ int SqlSessions::Drain(absl::Time deadline) {
   draining_ = true;
   auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_ == 0; };
   if (time_->AwaitWithDeadline(&mu_, absl::Condition(&idle), deadline)) return 0;
-  for (sql::Session* session : sessions_) session->Interrupt();
+  for (sql::Session* session : sessions_) session->Interrupt(sql::InterruptReason::kShutdown);
   spdlog::warn(
       "sql: drain: interrupted the statements of {} sessions still running at the deadline",
       sessions_.size());

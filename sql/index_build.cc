@@ -194,7 +194,7 @@ enum class Takeover { kTaken, kLive, kLeftover };
 // ago; a record whose index is no longer being built is deleted instead.
 absl::StatusOr<Takeover> TakeOver(txn::Sender* sender, const txn::TxnOptions& options,
                                   const IndexBuilder& builder, absl::Duration max_offset,
-                                  uint64_t table_id, uint32_t index_id) {
+                                  uint64_t table_id, uint32_t index_id, uint64_t* from_node) {
   Takeover outcome = Takeover::kLive;
   absl::Status s = txn::RunTransaction(
       sender,
@@ -210,12 +210,18 @@ absl::StatusOr<Takeover> TakeOver(txn::Sender* sender, const txn::TxnOptions& op
           outcome = Takeover::kLeftover;
           return DeleteIndexBuild(txn, table_id, index_id);
         }
-        if (builder.wall_micros() <=
-            (*record)->claim_expiry_micros() + absl::ToInt64Microseconds(max_offset)) {
-          return absl::OkStatus();
-        }
+        // Past its claim by more than the clocks may differ, or further ahead than a
+        // claim ever reaches (written while its clock was far ahead): run out.
+        const int64_t now = builder.wall_micros();
+        const int64_t expiry = (*record)->claim_expiry_micros();
+        const int64_t offset = absl::ToInt64Microseconds(max_offset);
+        const bool ran_out =
+            now > expiry + offset ||
+            expiry > now + absl::ToInt64Microseconds(kIndexBuildClaim) + 2 * offset;
+        if (!ran_out) return absl::OkStatus();
         outcome = Takeover::kTaken;
         sqlpb::IndexBuild& claimed = **record;
+        *from_node = claimed.owner_node_id();
         claimed.set_owner(builder.owner);
         claimed.set_owner_node_id(builder.node_id);
         claimed.set_claim_expiry_micros(ClaimExpiry(builder));
@@ -226,10 +232,16 @@ absl::StatusOr<Takeover> TakeOver(txn::Sender* sender, const txn::TxnOptions& op
   return outcome;
 }
 
-// The (table, index) of every build record, in key order.
-absl::StatusOr<std::vector<std::pair<uint64_t, uint32_t>>> ListBuilds(
-    txn::Sender* sender, const txn::TxnOptions& options) {
-  std::vector<std::pair<uint64_t, uint32_t>> out;
+// Every build record's key, and its (table, index), or why it cannot be read: a
+// record that does not parse fails alone.
+struct ListedBuild {
+  std::string key;
+  absl::StatusOr<std::pair<uint64_t, uint32_t>> ids;
+};
+
+absl::StatusOr<std::vector<ListedBuild>> ListBuilds(txn::Sender* sender,
+                                                    const txn::TxnOptions& options) {
+  std::vector<ListedBuild> out;
   absl::Status s = txn::RunTransaction(
       sender,
       [&](txn::Txn& txn) -> absl::Status {
@@ -243,11 +255,13 @@ absl::StatusOr<std::vector<std::pair<uint64_t, uint32_t>>> ListBuilds(
             sqlpb::IndexBuild record;
             if (!record.ParseFromString(kv.value) ||
                 kv.key != IndexBuildKey(record.table_id(), record.index_id())) {
-              return SqlError(
-                  sqlstate::kInternalError,
-                  absl::StrCat("index build record ", absl::CHexEscape(kv.key), " is corrupt"));
+              out.push_back(
+                  {kv.key, SqlError(sqlstate::kInternalError,
+                                    absl::StrCat("index build record ", absl::CHexEscape(kv.key),
+                                                 " is corrupt"))});
+              continue;
             }
-            out.emplace_back(record.table_id(), record.index_id());
+            out.push_back({kv.key, std::make_pair(record.table_id(), record.index_id())});
           }
           if (static_cast<int64_t>(page->size()) < kv::kScanPageRows) return absl::OkStatus();
           start = page->back().key + std::string(1, '\0');
@@ -333,6 +347,19 @@ absl::Status AbandonIndexBuild(txn::Sender* sender, const txn::TxnOptions& optio
       options);
 }
 
+absl::Status ReleaseIndexBuild(txn::Sender* sender, const txn::TxnOptions& options,
+                               const IndexBuilder& builder, uint64_t table_id, uint32_t index_id) {
+  return txn::RunTransaction(
+      sender,
+      [&](txn::Txn& txn) -> absl::Status {
+        absl::StatusOr<sqlpb::IndexBuild> record = ReadOwnRecord(txn, builder, table_id, index_id);
+        if (!record.ok()) return record.status();
+        record->set_claim_expiry_micros(0);
+        return WriteRecord(txn, *record);
+      },
+      options);
+}
+
 bool IndexBuildCannotFinish(const absl::Status& status) {
   const std::string state = SqlStateOf(status);
   return state == sqlstate::kUniqueViolation || state == sqlstate::kUndefinedTable ||
@@ -341,23 +368,32 @@ bool IndexBuildCannotFinish(const absl::Status& status) {
 
 absl::StatusOr<ResumedIndexBuilds> ResumeAbandonedIndexBuilds(
     txn::Sender* sender, const txn::TxnOptions& options, const IndexBuilder& builder,
-    absl::Duration max_offset, const std::function<absl::Status()>& check_stop) {
-  absl::StatusOr<std::vector<std::pair<uint64_t, uint32_t>>> builds = ListBuilds(sender, options);
+    absl::Duration max_offset, const std::function<absl::Status()>& check_stop,
+    const std::function<void(uint64_t table_id, uint32_t index_id, uint64_t from_node)>&
+        on_takeover) {
+  absl::StatusOr<std::vector<ListedBuild>> builds = ListBuilds(sender, options);
   if (!builds.ok()) return builds.status();
   ResumedIndexBuilds resumed;
-  for (const auto& [table_id, index_id] : *builds) {
+  for (const ListedBuild& listed : *builds) {
     if (check_stop) {
       if (absl::Status s = check_stop(); !s.ok()) return s;
     }
-    const std::string key = IndexBuildKey(table_id, index_id);
+    const std::string& key = listed.key;
+    if (!listed.ids.ok()) {
+      resumed.failed.emplace_back(key, listed.ids.status());
+      continue;
+    }
+    const auto [table_id, index_id] = *listed.ids;
+    uint64_t from_node = 0;
     absl::StatusOr<Takeover> taken =
-        TakeOver(sender, options, builder, max_offset, table_id, index_id);
+        TakeOver(sender, options, builder, max_offset, table_id, index_id, &from_node);
     if (!taken.ok()) {
       resumed.failed.emplace_back(key, taken.status());
       continue;
     }
     if (*taken == Takeover::kLeftover) ++resumed.cleaned;
     if (*taken != Takeover::kTaken) continue;
+    if (on_takeover) on_takeover(table_id, index_id, from_node);
     absl::Status built = RunIndexBuild(sender, options, builder, table_id, index_id, check_stop);
     if (built.ok()) {
       ++resumed.published;

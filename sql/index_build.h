@@ -72,6 +72,12 @@ std::string IndexBuildSpanEnd();
                                              const IndexBuilder& builder, uint64_t table_id,
                                              uint32_t index_id);
 
+// Gives builder's build to the next sweep at once (its claim ends now), e.g. when its
+// node shuts down. 40003 if the record names another builder; 42704 if it is gone.
+[[nodiscard]] absl::Status ReleaseIndexBuild(txn::Sender* sender, const txn::TxnOptions& options,
+                                             const IndexBuilder& builder, uint64_t table_id,
+                                             uint32_t index_id);
+
 // True for RunIndexBuild's errors after which the index can never be built by anyone
 // (duplicates, the index or its table dropped): the build is to be abandoned.
 bool IndexBuildCannotFinish(const absl::Status& status);
@@ -87,9 +93,12 @@ struct ResumedIndexBuilds {
 // The node's sweep: takes over every build whose claim ran out more than max_offset
 // ago (by builder's clock) and finishes it as builder. check_stop as above: a non-OK
 // answer stops the sweep (the build it was running stays claimed by builder until its
-// claim runs out) and is returned.
+// claim runs out) and is returned. on_takeover (if set) hears of each build taken
+// over before it is run: its table, index and the node of the builder it replaces.
 [[nodiscard]] absl::StatusOr<ResumedIndexBuilds> ResumeAbandonedIndexBuilds(
     txn::Sender* sender, const txn::TxnOptions& options, const IndexBuilder& builder,
-    absl::Duration max_offset, const std::function<absl::Status()>& check_stop = {});
+    absl::Duration max_offset, const std::function<absl::Status()>& check_stop = {},
+    const std::function<void(uint64_t table_id, uint32_t index_id, uint64_t from_node)>&
+        on_takeover = {});
 
 }  // namespace rangedb::sql

@@ -164,7 +164,7 @@ TEST_F(IndexBuildTest, ABuilderPausedPastItsClaimStopsAndTheSweeperPublishes) {
   absl::Status woken_abandon;
   int chunks = 0;
   absl::StatusOr<ResumedIndexBuilds> resumed = Sweep(Builder(2), [&]() -> absl::Status {
-    if (chunks++ == 1) {  // the sweeper has taken over and written one chunk
+    if (chunks++ == 1) {  // the sweeper has taken the build over, before its first chunk
       woken = RunIndexBuild(Sender(3), txn::TxnOptions{}, paused, table, kIndex);
       woken_abandon = AbandonIndexBuild(Sender(3), txn::TxnOptions{}, paused, table, kIndex);
     }
@@ -205,6 +205,74 @@ TEST_F(IndexBuildTest, ASweepRemovesABuildThatCannotFinish) {
   EXPECT_EQ(Entries(table, kIndex), 0);
   ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (5001, 'value 1')");
   ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");  // the name is free again
+  EXPECT_EQ(IndexState(*s, "t_v"), "PUBLIC");
+}
+
+// Review finding 1: while a UNIQUE index is built, two rows may still share a value,
+// and so one entry key. A writer that moves the second row away must not delete the
+// entry the build wrote for the first (it did: the index went PUBLIC without row 1's
+// entry, and then took a duplicate of it).
+TEST_F(IndexBuildTest, AWriterKeepsTheUniqueEntryOfAnotherRowDuringTheBuild) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  Fill(*s, 1200);
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (5000, 'value 1')");  // a duplicate of row 1
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
+  const uint64_t table = TableId(*s, "t");
+  constexpr uint32_t kIndex = 2;
+  const IndexBuilder dead = Builder(1);
+  RewindToStep1(table, kIndex, dead, /*unique=*/true);
+  RunChunksAndDie(dead, table, kIndex, 1);  // row 1's entry is written
+  ASSERT_SQL_OK(*s, "UPDATE t SET v = 'x' WHERE id = 5000");
+  PassTheClaim();
+  absl::StatusOr<ResumedIndexBuilds> resumed = Sweep(Builder(2));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->published, 1);
+  EXPECT_EQ(Entries(table, kIndex), 1201);
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t WHERE v = 'value 1'"), ElementsAre("1"));
+  absl::StatusOr<std::vector<std::string>> dup =
+      Query(*s, "INSERT INTO t VALUES (6000, 'value 1')");
+  EXPECT_EQ(SqlStateOf(dup.status()), sqlstate::kUniqueViolation) << dup.status();
+}
+
+// Review finding 2: a record that does not parse fails alone; the other builds are
+// resumed all the same.
+TEST_F(IndexBuildTest, ACorruptRecordFailsAloneAndTheOthersAreResumed) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  Fill(*s, 600);
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
+  const uint64_t table = TableId(*s, "t");
+  ASSERT_TRUE(txn::RunTransaction(Sender(), [&](txn::Txn& txn) -> absl::Status {
+                return txn.Put(IndexBuildKey(table, 99), "\xff garbage");
+              }).ok());
+  RewindToStep1(table, 2, Builder(1));
+  PassTheClaim();
+  absl::StatusOr<ResumedIndexBuilds> resumed = Sweep(Builder(2));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->published, 1);
+  ASSERT_EQ(resumed->failed.size(), 1u);
+  EXPECT_EQ(resumed->failed[0].first, IndexBuildKey(table, 99));
+  EXPECT_EQ(IndexState(*s, "t_v"), "PUBLIC");
+}
+
+// Review finding 5: a claim written while the builder's clock was far ahead (then
+// stepped back) does not hold the build for that long: a claim further ahead than one
+// claim period (plus the clock offsets) counts as run out.
+TEST_F(IndexBuildTest, AClaimFromAClockFarAheadDoesNotHoldTheBuild) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  Fill(*s, 600);
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
+  const uint64_t table = TableId(*s, "t");
+  const int64_t day = absl::ToInt64Microseconds(absl::Hours(24));
+  now_micros_ += day;
+  RewindToStep1(table, 2, Builder(1));
+  now_micros_ -= day;
+  PassTheClaim();
+  absl::StatusOr<ResumedIndexBuilds> resumed = Sweep(Builder(2));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->published, 1);
   EXPECT_EQ(IndexState(*s, "t_v"), "PUBLIC");
 }
 

@@ -99,7 +99,8 @@ void Session::Close() {
 
 bool Session::in_transaction() const { return !sqlite3_get_autocommit(db_.get()); }
 
-void Session::Interrupt() {
+void Session::Interrupt(InterruptReason reason) {
+  if (reason == InterruptReason::kShutdown) shutting_down_.store(true);
   interrupted_.store(true);
   sqlite3_interrupt(db_.get());
 }
@@ -684,8 +685,13 @@ std::string Session::ClampedEnd(absl::string_view end) {
 }
 
 absl::Status Session::CheckInterrupted() const {
-  if (interrupted_.load())
+  if (interrupted_.load()) {
+    if (shutting_down_.load()) {
+      return SqlError(sqlstate::kAdminShutdown,
+                      "the node is shutting down: reconnect to another node");
+    }
     return SqlError(sqlstate::kQueryCanceled, "canceling statement due to user request");
+  }
   return absl::OkStatus();
 }
 

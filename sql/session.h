@@ -107,6 +107,8 @@ struct AuthorizerOp {
 // 40001, an ambiguous one as 40003; one that already carries a SQLSTATE unchanged.
 absl::Status MapKvError(const absl::Status& status);
 
+enum class InterruptReason { kCancel, kShutdown };
+
 class Session final : private VtabContext {
  public:
   static absl::StatusOr<std::unique_ptr<Session>> Open(SessionOptions options);
@@ -122,8 +124,10 @@ class Session final : private VtabContext {
 
   // Whether a BEGIN … is open (also when it is aborted).
   bool in_transaction() const;
-  // Stops the running statement (57014) at its next step. Any thread.
-  void Interrupt();
+  // Stops the running statement at its next step: 57014 for a cancel; for a shutdown
+  // (the node drains), 57P01 where the session checks it (key-space reads, backfills),
+  // and a CREATE INDEX leaves its build to the nodes' sweep. Any thread.
+  void Interrupt(InterruptReason reason = InterruptReason::kCancel);
   // Rolls back an open transaction (the session is about to go away).
   void Close();
 
@@ -306,6 +310,7 @@ class Session final : private VtabContext {
   // Interrupt() was called since the running statement began: checked where SQLite's
   // own interrupt does not reach (key-space reads, DDL backfill, retries).
   std::atomic<bool> interrupted_{false};
+  std::atomic<bool> shutting_down_{false};  // for good: Interrupt(kShutdown) came
 };
 
 }  // namespace rangedb::sql

@@ -352,6 +352,15 @@ absl::Status Session::BuildIndex(const PendingIndexBuild& build) {
   // Outcome unknown (the publish may have committed, or a node's sweep took the
   // build over): whatever did not happen, the sweep finishes.
   if (SqlStateOf(built) == sqlstate::kAmbiguousCommit) return built;
+  if (SqlStateOf(built) == sqlstate::kAdminShutdown) {
+    // The node goes down: the build is not cancelled, another node's sweep finishes it.
+    // Released, the next sweep takes it; if not, the one after its claim ran out.
+    (void)ReleaseIndexBuild(options_.sender, options, build.builder, build.table_id,
+                            build.index_id);
+    return SqlError(sqlstate::kAdminShutdown,
+                    "the node is shutting down: CREATE INDEX stopped here, and a node's sweep "
+                    "finishes the index within minutes (until then it is written, not used)");
+  }
   if (absl::Status undo = AbandonIndexBuild(options_.sender, options, build.builder, build.table_id,
                                             build.index_id);
       !undo.ok()) {

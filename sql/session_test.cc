@@ -17,6 +17,7 @@
 #include "ranges/local_sender.h"
 #include "ranges/testing/txn_cluster_fixture.h"
 #include "sql/catalog.h"
+#include "sql/index_build.h"
 #include "sql/sqlstate.h"
 #include "sql/testing/sql_runner.h"
 #include "sqlite3.h"
@@ -742,6 +743,38 @@ TEST_F(SessionTest, ACancelStopsAnIndexBackfill) {
   hooked_->before = nullptr;
   EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT id FROM t WHERE v = 3"),
               ElementsAre(HasSubstr("FULL SCAN")));
+}
+
+// Review of the resumable index builds (finding 3): a node that drains interrupts its
+// sessions as a shutdown, and a CREATE INDEX then leaves its build, claim released, to
+// the next sweep (57P01) instead of removing the index as a cancel does.
+TEST_F(SessionTest, AShutdownLeavesAnIndexBuildToTheNextSweep) {
+  auto s = NewSession(1, false, /*hooked=*/true);
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)");
+  ASSERT_SQL_OK(*s,
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) "
+                "INSERT INTO t SELECT i, i FROM n");
+  std::atomic<int> scans{0};
+  hooked_->before = [&](const kvpb::BatchRequest& batch) {
+    for (const auto& r : batch.requests()) {
+      if (r.has_scan() && scans.fetch_add(1) == 1) s->Interrupt(InterruptReason::kShutdown);
+    }
+  };
+  EXPECT_EQ(StateOf(*s, "CREATE INDEX tv ON t (v)"), sqlstate::kAdminShutdown);
+  hooked_->before = nullptr;
+  auto other = NewSession(2);
+  EXPECT_THAT(*Query(*other, "SELECT state FROM rangedb_indexes WHERE index_name = 'tv'"),
+              ElementsAre("BACKFILL"));
+  // The claim is released: a sweep at the same moment takes the build over.
+  senders_.push_back(std::make_unique<ranges::LocalSender>(gateways_[3].get()));
+  absl::StatusOr<ResumedIndexBuilds> resumed =
+      ResumeAbandonedIndexBuilds(senders_.back().get(), txn::TxnOptions{},
+                                 NewIndexBuilder(3, nullptr), absl::Milliseconds(500));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->published, 1);
+  EXPECT_THAT(*Query(*other, "SELECT state FROM rangedb_indexes WHERE index_name = 'tv'"),
+              ElementsAre("PUBLIC"));
+  EXPECT_THAT(*Query(*other, "SELECT id FROM t WHERE v = 700"), ElementsAre("700"));
 }
 
 TEST_F(SessionTest, SyntaxErrorsSayWhere) {
@@ -1717,6 +1750,27 @@ TEST_F(SessionTest, AnalyzeCountsDistinctKeyPrefixesThatPlansUse) {
   EXPECT_THAT(distinct, ElementsAre(::testing::Pair("t_clo", ElementsAre(3, 5)),
                                     ::testing::Pair("t_hi", ElementsAre(1000)),
                                     ::testing::Pair("t_lo", ElementsAre(2))));
+}
+
+// The IN-slice check (sql/vtab_in_slice.h): a vector IN that SQLite would drive value
+// by value through a TEXT key column is left to SQLite (its recheck compares under the
+// column's affinity and lost '01' and '1.0' for 1), while `a = ?` on the same key, in
+// a statement without such an IN, stays a key lookup.
+TEST_F(SessionTest, TextKeysKeepTheirLookupsUnlessAnInWouldBeRecheckedUnderTheirAffinity) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (a TEXT, b INTEGER, PRIMARY KEY (a, b))");
+  ASSERT_SQL_OK(*s, "CREATE TABLE u (x INTEGER, y INTEGER)");
+  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES ('01', 1), ('1.0', 1), ('1', 1), ('2', 1)");
+  ASSERT_SQL_OK(*s, "INSERT INTO u VALUES (1, 1)");
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT * FROM t WHERE a = ? AND b = ?"),
+              ElementsAre(HasSubstr("PRIMARY KEY (a=?, b=?)")));
+  EXPECT_THAT(
+      *Query(*s, "SELECT b FROM t WHERE a = ?", {Parameter{"", sql::Value(std::string("1.0"))}}),
+      ElementsAre("1"));
+  EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT a FROM t WHERE (a, b) IN (SELECT x, y FROM u)"),
+              ::testing::Each(::testing::Not(HasSubstr("a=?"))));
+  EXPECT_THAT(*Query(*s, "SELECT a FROM t WHERE (a, b) IN (SELECT x, y FROM u) ORDER BY a"),
+              ElementsAre("01", "1", "1.0"));
 }
 
 }  // namespace

@@ -40,6 +40,7 @@ inline constexpr char kProgramLimitExceeded[] = "54000";
 inline constexpr char kDataException[] = "22000";
 inline constexpr char kCharacterNotInRepertoire[] = "22021";  // text that is not UTF-8
 inline constexpr char kQueryCanceled[] = "57014";
+inline constexpr char kAdminShutdown[] = "57P01";  // the node is draining
 inline constexpr char kConnectionFailure[] = "08006";
 inline constexpr char kInternalError[] = "XX000";
 inline constexpr char kGenericError[] = "HY000";

@@ -70,10 +70,18 @@ absl::Status DeleteRow(Vtab* vtab, const std::string& row_key) {
   if (!row->has_value()) return absl::OkStatus();
   const TableInfo& table = *vtab->table;
   for (const IndexInfo& index : table.indexes()) {
-    if (absl::Status s = vtab->context->Delete(table.IndexEntryKey(index, **row, row_key));
-        !s.ok()) {
-      return s;
+    const std::string entry = table.IndexEntryKey(index, **row, row_key);
+    // While a UNIQUE index is built, rows that share a value (the build has not met
+    // them yet, and fails when it does) share one entry key: the entry may be the
+    // other row's, written by the build, and stays. Once PUBLIC, an entry key belongs
+    // to one row.
+    if (index.desc->state() == sqlpb::IndexDescriptor::BACKFILL &&
+        TableInfo::EnforcesUniqueness(index, **row)) {
+      absl::StatusOr<std::optional<std::string>> owner = vtab->context->Get(entry);
+      if (!owner.ok()) return owner.status();
+      if (!owner->has_value() || table.RowKeyOfEntry(**owner) != row_key) continue;
     }
+    if (absl::Status s = vtab->context->Delete(entry); !s.ok()) return s;
   }
   return vtab->context->Delete(row_key);
 }

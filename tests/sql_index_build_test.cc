@@ -74,6 +74,17 @@ TEST(SqlIndexBuildTest, ABuildWhoseNodeWasKilledIsFinishedByAnotherNodesSweep) {
   ASSERT_TRUE(building) << One(*watcher, kState);
   ASSERT_TRUE(cluster.Kill(0).ok());
   create.join();
+  // Killed in the middle: the index still waits for its build (nobody builds until
+  // the dead session's claim runs out). Reads may fail while leases move.
+  std::string after_kill;
+  ASSERT_TRUE(testing_util::WaitFor(
+      [&] {
+        after_kill = One(*watcher, kState);
+        return after_kill == "BACKFILL" || after_kill == "PUBLIC";
+      },
+      absl::Seconds(20)))
+      << after_kill;
+  ASSERT_EQ(after_kill, "BACKFILL") << "the build ended before the kill: nothing to take over";
 
   // The claim (60 s after the last chunk) plus a sweep interval and some slack.
   const bool published = testing_util::WaitFor([&] { return One(*watcher, kState) == "PUBLIC"; },
