@@ -10,6 +10,8 @@
 // make time pass (a transaction expire, a record age) without sleeping; a node's own
 // wall clock can still be stepped alone (TestCluster::StepWallClock).
 //
+// Logs: warnings and errors only (RANGEDB_TEST_LOG=info for the rest; QuietTestLogs).
+//
 // Thread safety: the helpers may be called from several test threads at once (the
 // gateways and stores are thread-safe); the fixture is built and torn down by the
 // test's thread.
@@ -27,6 +29,7 @@
 #include "ranges/evaluate.h"
 #include "ranges/evaluate_txn.h"
 #include "ranges/gateway.h"
+#include "ranges/testing/quiet_test_logs.h"
 #include "ranges/testing/test_cluster.h"
 #include "storage/lock_table.h"
 
@@ -34,7 +37,7 @@ namespace rangedb::ranges {
 
 inline std::string K(const std::string& suffix) { return "\x04" + suffix; }
 
-class TxnClusterTest : public ::testing::Test {
+class TxnClusterTest : public ::testing::Test, private QuietTestLogs {
  protected:
   static constexpr uint64_t kRangeA = 3;
   static constexpr uint64_t kRangeB = 4;
