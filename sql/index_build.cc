@@ -114,6 +114,10 @@ absl::Status BackfillChunk(txn::Txn& txn, const IndexBuilder& builder, uint64_t 
   if (index == nullptr) return IndexDropped();
   const std::string from =
       record->resume_key().empty() ? (*info)->rows_start() : record->resume_key();
+  if (from >= (*info)->rows_end()) {  // every row done
+    *done = true;
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::vector<kv::KeyValue>> rows =
       txn.Scan(from, (*info)->rows_end(), kIndexBuildChunkRows);
   if (!rows.ok()) return rows.status();
@@ -136,6 +140,43 @@ absl::Status BackfillChunk(txn::Txn& txn, const IndexBuilder& builder, uint64_t 
   if (!rows->empty()) record->set_resume_key(rows->back().key + std::string(1, '\0'));
   record->set_claim_expiry_micros(ClaimExpiry(builder));
   return WriteRecord(txn, *record);
+}
+
+// Keys with a value in [start, end) at txn's snapshot, counted in pages.
+absl::StatusOr<int64_t> CountKeys(txn::Txn& txn, const std::string& start, const std::string& end) {
+  int64_t n = 0;
+  std::string from = start;
+  while (true) {  // bounded: each page moves from past its last key
+    absl::StatusOr<std::vector<kv::KeyValue>> page = txn.Scan(from, end, kv::kScanPageRows);
+    if (!page.ok()) return page.status();
+    n += static_cast<int64_t>(page->size());
+    if (static_cast<int64_t>(page->size()) < kv::kScanPageRows) return n;
+    from = page->back().key + std::string(1, '\0');
+  }
+}
+
+// The check before step 3 (as CockroachDB validates a new index): at one snapshot,
+// the index has one entry per row. Read-only, so writers cannot make it fail; a
+// difference is a bug in the build or in a writer, and the index must not be used
+// (XX000, after which it is removed).
+absl::Status ValidateIndex(txn::Txn& txn, uint64_t table_id, uint32_t index_id) {
+  absl::StatusOr<sqlpb::TableDescriptor> desc = ReadBuildTable(txn, table_id);
+  if (!desc.ok()) return desc.status();
+  absl::StatusOr<std::shared_ptr<const TableInfo>> info = TableInfo::Make(*std::move(desc));
+  if (!info.ok()) return info.status();
+  for (const IndexInfo& index : (*info)->indexes()) {
+    if (index.desc->id() != index_id) continue;
+    absl::StatusOr<int64_t> rows = CountKeys(txn, (*info)->rows_start(), (*info)->rows_end());
+    if (!rows.ok()) return rows.status();
+    absl::StatusOr<int64_t> entries = CountKeys(txn, index.prefix, index.prefix_end);
+    if (!entries.ok()) return entries.status();
+    if (*rows == *entries) return absl::OkStatus();
+    return SqlError(
+        sqlstate::kInternalError,
+        absl::StrCat("index ", index.desc->name(), " of table ", (*info)->name(), " has ", *entries,
+                     " entries for ", *rows, " rows after its build: it is not used"));
+  }
+  return IndexDropped();
 }
 
 // Step 3 (publish) or the rollback, in one transaction with the record's deletion.
@@ -329,6 +370,13 @@ absl::Status RunIndexBuild(txn::Sender* sender, const txn::TxnOptions& options,
         options);
     if (!s.ok()) return s;
   }
+  if (absl::Status s = txn::RunTransaction(
+          sender,
+          [&](txn::Txn& txn) -> absl::Status { return ValidateIndex(txn, table_id, index_id); },
+          options);
+      !s.ok()) {
+    return s;
+  }
   return txn::RunTransaction(
       sender,
       [&](txn::Txn& txn) -> absl::Status {
@@ -363,7 +411,7 @@ absl::Status ReleaseIndexBuild(txn::Sender* sender, const txn::TxnOptions& optio
 bool IndexBuildCannotFinish(const absl::Status& status) {
   const std::string state = SqlStateOf(status);
   return state == sqlstate::kUniqueViolation || state == sqlstate::kUndefinedTable ||
-         state == sqlstate::kUndefinedObject;
+         state == sqlstate::kUndefinedObject || state == sqlstate::kInternalError;
 }
 
 absl::StatusOr<ResumedIndexBuilds> ResumeAbandonedIndexBuilds(

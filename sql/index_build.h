@@ -53,8 +53,9 @@ std::string IndexBuildSpanEnd();
 // Removes the build record of an index being dropped (no-op if there is none).
 [[nodiscard]] absl::Status DeleteIndexBuild(txn::Txn& txn, uint64_t table_id, uint32_t index_id);
 
-// Steps 2 and 3: every row's entry from the record's resume key on, then the index
-// PUBLIC and the record gone. check_stop (if set) is asked before each chunk; its
+// Steps 2 and 3: every row's entry from the record's resume key on, a check that the
+// index has one entry per row (XX000 if not), then the index PUBLIC and the record
+// gone. check_stop (if set) is asked before each chunk; its
 // error is returned as it is. Errors: 23505 when a UNIQUE index meets duplicates;
 // 42P01 / 42704 when the table or the index was dropped meanwhile; 40003 when the
 // record names another builder (the build was taken over while this one was paused:
@@ -79,7 +80,8 @@ std::string IndexBuildSpanEnd();
                                              uint32_t index_id);
 
 // True for RunIndexBuild's errors after which the index can never be built by anyone
-// (duplicates, the index or its table dropped): the build is to be abandoned.
+// (duplicates, the index or its table dropped, entries that do not match the rows, a
+// corrupt descriptor): the build is to be abandoned.
 bool IndexBuildCannotFinish(const absl::Status& status);
 
 struct ResumedIndexBuilds {

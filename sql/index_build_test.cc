@@ -276,6 +276,37 @@ TEST_F(IndexBuildTest, AClaimFromAClockFarAheadDoesNotHoldTheBuild) {
   EXPECT_EQ(IndexState(*s, "t_v"), "PUBLIC");
 }
 
+// Before it publishes, a build counts the index's entries against the table's rows
+// at one snapshot (as CockroachDB validates a new index): a build that skipped rows
+// (here: a record whose resume key claims every row is done, with no entry written)
+// is removed, not published.
+TEST_F(IndexBuildTest, ABuildWhoseEntriesDoNotMatchTheRowsIsNotPublished) {
+  auto s = NewSession();
+  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  Fill(*s, 300);
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
+  const uint64_t table = TableId(*s, "t");
+  constexpr uint32_t kIndex = 2;
+  RewindToStep1(table, kIndex, Builder(1));
+  ASSERT_TRUE(txn::RunTransaction(Sender(), [&](txn::Txn& txn) -> absl::Status {
+                absl::StatusOr<std::optional<std::string>> stored =
+                    txn.Get(IndexBuildKey(table, kIndex));
+                if (!stored.ok()) return stored.status();
+                sqlpb::IndexBuild record;
+                if (!stored->has_value() || !record.ParseFromString(**stored))
+                  return absl::InternalError("no record");
+                record.set_resume_key(keys::IndexPrefix(table, kPrimaryIndexId + 1));
+                return txn.Put(IndexBuildKey(table, kIndex), record.SerializeAsString());
+              }).ok());
+  PassTheClaim();
+  absl::StatusOr<ResumedIndexBuilds> resumed = Sweep(Builder(2));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->published, 0);
+  EXPECT_EQ(resumed->abandoned, 1);
+  EXPECT_EQ(IndexState(*s, "t_v"), "<none>");
+  EXPECT_THAT(*Query(*s, "SELECT id FROM t WHERE v = 'value 7'"), ElementsAre("7"));
+}
+
 // DROP INDEX and DROP TABLE of an index being built take its record with them; a
 // record whose index is gone anyway (left as by an older node) is deleted by the
 // sweep at once, without waiting for its claim.
