@@ -7,6 +7,7 @@
 #include "sql/sqlstate.h"
 #include "storage/encoding.h"
 #include "storage/keys.h"
+#include "txn/scan_pages.h"
 
 namespace rangedb::sql {
 namespace {
@@ -90,23 +91,19 @@ absl::StatusOr<uint64_t> BumpVersion(txn::Txn& txn) {
 
 absl::StatusOr<std::vector<sqlpb::TableDescriptor>> LoadDescriptors(txn::Txn& txn) {
   std::vector<sqlpb::TableDescriptor> out;
-  std::string start = DescriptorSpanStart();
-  const std::string end = DescriptorSpanEnd();
-  while (true) {  // bounded: each page moves start past its last row
-    absl::StatusOr<std::vector<kv::KeyValue>> page = txn.Scan(start, end, kv::kScanPageRows);
-    if (!page.ok()) return page.status();
-    for (const kv::KeyValue& row : *page) {
-      sqlpb::TableDescriptor desc;
-      if (!desc.ParseFromString(row.value)) {
-        return SqlError(
-            sqlstate::kInternalError,
-            absl::StrCat("table descriptor at ", absl::CEscape(row.key), " does not parse"));
-      }
-      out.push_back(std::move(desc));
-    }
-    if (static_cast<int64_t>(page->size()) < kv::kScanPageRows) return out;
-    start = page->back().key + std::string(1, '\0');
-  }
+  absl::Status s =
+      txn::ScanInPages(txn, DescriptorSpanStart(), DescriptorSpanEnd(), [&out](kv::KeyValue& row) {
+        sqlpb::TableDescriptor desc;
+        if (!desc.ParseFromString(row.value)) {
+          return SqlError(
+              sqlstate::kInternalError,
+              absl::StrCat("table descriptor at ", absl::CEscape(row.key), " does not parse"));
+        }
+        out.push_back(std::move(desc));
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  return out;
 }
 
 absl::StatusOr<uint64_t> AllocateTableId(txn::Txn& txn) {

@@ -9,6 +9,7 @@
 #include "sql/catalog.h"
 #include "sql/sqlstate.h"
 #include "storage/keys.h"
+#include "txn/scan_pages.h"
 
 namespace rangedb::sql {
 namespace {
@@ -21,15 +22,11 @@ absl::StatusOr<std::vector<kv::KeyValue>> ReadRecords(txn::Sender* sender,
       sender,
       [&](txn::Txn& txn) -> absl::Status {
         records.clear();
-        std::string start = DropRecordSpanStart();
-        while (true) {  // bounded: each page moves start past its last record
-          absl::StatusOr<std::vector<kv::KeyValue>> page =
-              txn.Scan(start, DropRecordSpanEnd(), kv::kScanPageRows);
-          if (!page.ok()) return page.status();
-          for (kv::KeyValue& r : *page) records.push_back(std::move(r));
-          if (static_cast<int64_t>(page->size()) < kv::kScanPageRows) return absl::OkStatus();
-          start = records.back().key + std::string(1, '\0');
-        }
+        return txn::ScanInPages(txn, DropRecordSpanStart(), DropRecordSpanEnd(),
+                                [&records](kv::KeyValue& r) {
+                                  records.push_back(std::move(r));
+                                  return absl::OkStatus();
+                                });
       },
       options);
   if (!s.ok()) return s;

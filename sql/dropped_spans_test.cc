@@ -23,12 +23,6 @@ namespace {
 using ::rangedb::sql::testing::Query;
 using ::testing::ElementsAre;
 
-#define ASSERT_SQL_OK(session, sql)                       \
-  do {                                                    \
-    auto r_ = Query(session, sql);                        \
-    ASSERT_TRUE(r_.ok()) << (sql) << ": " << r_.status(); \
-  } while (0)
-
 class DroppedSpansTest : public testing::SqlClusterTest {
  protected:
   int64_t DropRecords() { return KeysIn(DropRecordSpanStart(), DropRecordSpanEnd()); }

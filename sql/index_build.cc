@@ -11,6 +11,7 @@
 #include "sql/table_info.h"
 #include "storage/encoding.h"
 #include "storage/keys.h"
+#include "txn/scan_pages.h"
 
 namespace rangedb::sql {
 namespace {
@@ -142,19 +143,6 @@ absl::Status BackfillChunk(txn::Txn& txn, const IndexBuilder& builder, uint64_t 
   return WriteRecord(txn, *record);
 }
 
-// Keys with a value in [start, end) at txn's snapshot, counted in pages.
-absl::StatusOr<int64_t> CountKeys(txn::Txn& txn, const std::string& start, const std::string& end) {
-  int64_t n = 0;
-  std::string from = start;
-  while (true) {  // bounded: each page moves from past its last key
-    absl::StatusOr<std::vector<kv::KeyValue>> page = txn.Scan(from, end, kv::kScanPageRows);
-    if (!page.ok()) return page.status();
-    n += static_cast<int64_t>(page->size());
-    if (static_cast<int64_t>(page->size()) < kv::kScanPageRows) return n;
-    from = page->back().key + std::string(1, '\0');
-  }
-}
-
 // The check before step 3 (as CockroachDB validates a new index): at one snapshot,
 // the index has one entry per row. Read-only, so writers cannot make it fail; a
 // difference is a bug in the build or in a writer, and the index must not be used
@@ -166,9 +154,10 @@ absl::Status ValidateIndex(txn::Txn& txn, uint64_t table_id, uint32_t index_id) 
   if (!info.ok()) return info.status();
   for (const IndexInfo& index : (*info)->indexes()) {
     if (index.desc->id() != index_id) continue;
-    absl::StatusOr<int64_t> rows = CountKeys(txn, (*info)->rows_start(), (*info)->rows_end());
+    absl::StatusOr<int64_t> rows =
+        txn::CountInPages(txn, (*info)->rows_start(), (*info)->rows_end());
     if (!rows.ok()) return rows.status();
-    absl::StatusOr<int64_t> entries = CountKeys(txn, index.prefix, index.prefix_end);
+    absl::StatusOr<int64_t> entries = txn::CountInPages(txn, index.prefix, index.prefix_end);
     if (!entries.ok()) return entries.status();
     if (*rows == *entries) return absl::OkStatus();
     return SqlError(
@@ -287,26 +276,20 @@ absl::StatusOr<std::vector<ListedBuild>> ListBuilds(txn::Sender* sender,
       sender,
       [&](txn::Txn& txn) -> absl::Status {
         out.clear();
-        std::string start = IndexBuildSpanStart();
-        while (true) {  // bounded: each page moves start past its last key
-          absl::StatusOr<std::vector<kv::KeyValue>> page =
-              txn.Scan(start, IndexBuildSpanEnd(), kv::kScanPageRows);
-          if (!page.ok()) return page.status();
-          for (const kv::KeyValue& kv : *page) {
-            sqlpb::IndexBuild record;
-            if (!record.ParseFromString(kv.value) ||
-                kv.key != IndexBuildKey(record.table_id(), record.index_id())) {
-              out.push_back(
-                  {kv.key, SqlError(sqlstate::kInternalError,
-                                    absl::StrCat("index build record ", absl::CHexEscape(kv.key),
-                                                 " is corrupt"))});
-              continue;
-            }
-            out.push_back({kv.key, std::make_pair(record.table_id(), record.index_id())});
-          }
-          if (static_cast<int64_t>(page->size()) < kv::kScanPageRows) return absl::OkStatus();
-          start = page->back().key + std::string(1, '\0');
-        }
+        return txn::ScanInPages(
+            txn, IndexBuildSpanStart(), IndexBuildSpanEnd(), [&out](kv::KeyValue& kv) {
+              sqlpb::IndexBuild record;
+              if (!record.ParseFromString(kv.value) ||
+                  kv.key != IndexBuildKey(record.table_id(), record.index_id())) {
+                out.push_back(
+                    {kv.key, SqlError(sqlstate::kInternalError,
+                                      absl::StrCat("index build record ", absl::CHexEscape(kv.key),
+                                                   " is corrupt"))});
+              } else {
+                out.push_back({kv.key, std::make_pair(record.table_id(), record.index_id())});
+              }
+              return absl::OkStatus();
+            });
       },
       options);
   if (!s.ok()) return s;

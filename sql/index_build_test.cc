@@ -27,12 +27,6 @@ namespace {
 using ::rangedb::sql::testing::Query;
 using ::testing::ElementsAre;
 
-#define ASSERT_SQL_OK(session, sql)                       \
-  do {                                                    \
-    auto r_ = Query(session, sql);                        \
-    ASSERT_TRUE(r_.ok()) << (sql) << ": " << r_.status(); \
-  } while (0)
-
 constexpr absl::Duration kMaxOffset = absl::Milliseconds(500);
 
 class IndexBuildTest : public testing::SqlClusterTest {
@@ -40,6 +34,17 @@ class IndexBuildTest : public testing::SqlClusterTest {
   // A builder on node whose wall clock is now_micros_.
   IndexBuilder Builder(uint64_t node) {
     return NewIndexBuilder(node, [this] { return now_micros_.load(); });
+  }
+  // Table t (id INTEGER PRIMARY KEY, v TEXT) with rows 0..rows-1 (v 'value <id>'),
+  // and row 5000 with row 1's v if asked, and index t_v ON t (v), built; t's id.
+  uint64_t IndexedTable(Session& s, int rows, bool duplicate_of_row_1 = false) {
+    EXPECT_TRUE(Query(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").ok());
+    Fill(s, rows);
+    if (duplicate_of_row_1) {
+      EXPECT_TRUE(Query(s, "INSERT INTO t VALUES (5000, 'value 1')").ok());
+    }
+    EXPECT_TRUE(Query(s, "CREATE INDEX t_v ON t (v)").ok());
+    return TableId(s, "t");
   }
   int64_t BuildRecords() { return KeysIn(IndexBuildSpanStart(), IndexBuildSpanEnd()); }
   int64_t Entries(uint64_t table, uint32_t index) {
@@ -101,10 +106,7 @@ class IndexBuildTest : public testing::SqlClusterTest {
 // claim alone, takes the build over once it ran out, and publishes an exact index.
 TEST_F(IndexBuildTest, ASweepFinishesTheBuildOfASessionThatDiedFromItsResumeKey) {
   auto s = NewSession();
-  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
-  Fill(*s, 1800);
-  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
-  const uint64_t table = TableId(*s, "t");
+  const uint64_t table = IndexedTable(*s, 1800);
   constexpr uint32_t kIndex = 2;
   const IndexBuilder dead = Builder(1);
   RewindToStep1(table, kIndex, dead);
@@ -151,10 +153,7 @@ TEST_F(IndexBuildTest, ASweepFinishesTheBuildOfASessionThatDiedFromItsResumeKey)
 // the index; the sweeper publishes it.
 TEST_F(IndexBuildTest, ABuilderPausedPastItsClaimStopsAndTheSweeperPublishes) {
   auto s = NewSession();
-  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
-  Fill(*s, 1200);
-  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
-  const uint64_t table = TableId(*s, "t");
+  const uint64_t table = IndexedTable(*s, 1200);
   constexpr uint32_t kIndex = 2;
   const IndexBuilder paused = Builder(1);
   RewindToStep1(table, kIndex, paused);
@@ -186,11 +185,7 @@ TEST_F(IndexBuildTest, ABuilderPausedPastItsClaimStopsAndTheSweeperPublishes) {
 // and its entries, and the table stays usable.
 TEST_F(IndexBuildTest, ASweepRemovesABuildThatCannotFinish) {
   auto s = NewSession();
-  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
-  Fill(*s, 700);
-  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (5000, 'value 1')");  // a duplicate of row 1
-  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
-  const uint64_t table = TableId(*s, "t");
+  const uint64_t table = IndexedTable(*s, 700, /*duplicate_of_row_1=*/true);
   constexpr uint32_t kIndex = 2;
   RewindToStep1(table, kIndex, Builder(1), /*unique=*/true);
   PassTheClaim();
@@ -214,11 +209,7 @@ TEST_F(IndexBuildTest, ASweepRemovesABuildThatCannotFinish) {
 // entry, and then took a duplicate of it).
 TEST_F(IndexBuildTest, AWriterKeepsTheUniqueEntryOfAnotherRowDuringTheBuild) {
   auto s = NewSession();
-  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
-  Fill(*s, 1200);
-  ASSERT_SQL_OK(*s, "INSERT INTO t VALUES (5000, 'value 1')");  // a duplicate of row 1
-  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
-  const uint64_t table = TableId(*s, "t");
+  const uint64_t table = IndexedTable(*s, 1200, /*duplicate_of_row_1=*/true);
   constexpr uint32_t kIndex = 2;
   const IndexBuilder dead = Builder(1);
   RewindToStep1(table, kIndex, dead, /*unique=*/true);
@@ -239,10 +230,7 @@ TEST_F(IndexBuildTest, AWriterKeepsTheUniqueEntryOfAnotherRowDuringTheBuild) {
 // resumed all the same.
 TEST_F(IndexBuildTest, ACorruptRecordFailsAloneAndTheOthersAreResumed) {
   auto s = NewSession();
-  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
-  Fill(*s, 600);
-  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
-  const uint64_t table = TableId(*s, "t");
+  const uint64_t table = IndexedTable(*s, 600);
   ASSERT_TRUE(txn::RunTransaction(Sender(), [&](txn::Txn& txn) -> absl::Status {
                 return txn.Put(IndexBuildKey(table, 99), "\xff garbage");
               }).ok());
@@ -261,10 +249,7 @@ TEST_F(IndexBuildTest, ACorruptRecordFailsAloneAndTheOthersAreResumed) {
 // claim period (plus the clock offsets) counts as run out.
 TEST_F(IndexBuildTest, AClaimFromAClockFarAheadDoesNotHoldTheBuild) {
   auto s = NewSession();
-  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
-  Fill(*s, 600);
-  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
-  const uint64_t table = TableId(*s, "t");
+  const uint64_t table = IndexedTable(*s, 600);
   const int64_t day = absl::ToInt64Microseconds(absl::Hours(24));
   now_micros_ += day;
   RewindToStep1(table, 2, Builder(1));
@@ -282,10 +267,7 @@ TEST_F(IndexBuildTest, AClaimFromAClockFarAheadDoesNotHoldTheBuild) {
 // is removed, not published.
 TEST_F(IndexBuildTest, ABuildWhoseEntriesDoNotMatchTheRowsIsNotPublished) {
   auto s = NewSession();
-  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
-  Fill(*s, 300);
-  ASSERT_SQL_OK(*s, "CREATE INDEX t_v ON t (v)");
-  const uint64_t table = TableId(*s, "t");
+  const uint64_t table = IndexedTable(*s, 300);
   constexpr uint32_t kIndex = 2;
   RewindToStep1(table, kIndex, Builder(1));
   ASSERT_TRUE(txn::RunTransaction(Sender(), [&](txn::Txn& txn) -> absl::Status {

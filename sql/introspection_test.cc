@@ -67,12 +67,6 @@ class IntrospectionTest : public ranges::TxnClusterTest {
   std::vector<std::unique_ptr<ranges::LocalSender>> senders_;
 };
 
-#define ASSERT_SQL_OK(session, sql)                       \
-  do {                                                    \
-    auto r_ = Query(session, sql);                        \
-    ASSERT_TRUE(r_.ok()) << (sql) << ": " << r_.status(); \
-  } while (0)
-
 TEST_F(IntrospectionTest, TablesListsEveryTableWithItsShape) {
   auto s = NewSession();
   EXPECT_THAT(*Query(*s, "SELECT * FROM rangedb_tables"), IsEmpty());

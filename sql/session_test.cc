@@ -92,16 +92,30 @@ class SessionTest : public ranges::TxnClusterTest {
     EXPECT_TRUE(s.ok()) << s.status();
     return std::move(*s);
   }
+  // CREATE INDEX tv ON t (v) on a new table t (id, v) of 1,500 rows, interrupted for
+  // reason in its backfill (at its second scan); the statement's SQLSTATE.
+  // REQUIRES: s is the hooked session.
+  std::string CreateIndexInterruptedInItsBackfill(Session& s, InterruptReason reason) {
+    EXPECT_TRUE(Query(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)").ok());
+    EXPECT_TRUE(Query(s,
+                      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i "
+                      "< 1500) INSERT INTO t SELECT i, i FROM n")
+                    .ok());
+    std::atomic<int> scans{0};
+    hooked_->before = [&](const kvpb::BatchRequest& batch) {
+      for (const auto& r : batch.requests()) {
+        if (r.has_scan() && scans.fetch_add(1) == 1) s.Interrupt(reason);
+      }
+    };
+    const std::string state = StateOf(s, "CREATE INDEX tv ON t (v)");
+    hooked_->before = nullptr;
+    return state;
+  }
+
   std::vector<std::unique_ptr<ranges::LocalSender>> senders_;
   std::unique_ptr<FlakySender> flaky_;
   std::unique_ptr<HookedSender> hooked_;
 };
-
-#define ASSERT_SQL_OK(session, sql)                       \
-  do {                                                    \
-    auto r_ = Query(session, sql);                        \
-    ASSERT_TRUE(r_.ok()) << (sql) << ": " << r_.status(); \
-  } while (0)
 
 TEST_F(SessionTest, CreateInsertAndSelect) {
   auto s = NewSession();
@@ -729,18 +743,8 @@ TEST_F(SessionTest, ATextKeyComparedWithANumberMayMatchManyRows) {
 // Review finding 9: a cancel reaches a schema change's backfill too.
 TEST_F(SessionTest, ACancelStopsAnIndexBackfill) {
   auto s = NewSession(1, false, /*hooked=*/true);
-  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)");
-  ASSERT_SQL_OK(*s,
-                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) "
-                "INSERT INTO t SELECT i, i FROM n");
-  std::atomic<int> scans{0};
-  hooked_->before = [&](const kvpb::BatchRequest& batch) {
-    for (const auto& r : batch.requests()) {
-      if (r.has_scan() && scans.fetch_add(1) == 1) s->Interrupt();  // in the backfill
-    }
-  };
-  EXPECT_EQ(StateOf(*s, "CREATE INDEX tv ON t (v)"), sqlstate::kQueryCanceled);
-  hooked_->before = nullptr;
+  EXPECT_EQ(CreateIndexInterruptedInItsBackfill(*s, InterruptReason::kCancel),
+            sqlstate::kQueryCanceled);
   EXPECT_THAT(*Query(*s, "EXPLAIN QUERY PLAN SELECT id FROM t WHERE v = 3"),
               ElementsAre(HasSubstr("FULL SCAN")));
 }
@@ -750,18 +754,8 @@ TEST_F(SessionTest, ACancelStopsAnIndexBackfill) {
 // the next sweep (57P01) instead of removing the index as a cancel does.
 TEST_F(SessionTest, AShutdownLeavesAnIndexBuildToTheNextSweep) {
   auto s = NewSession(1, false, /*hooked=*/true);
-  ASSERT_SQL_OK(*s, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)");
-  ASSERT_SQL_OK(*s,
-                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) "
-                "INSERT INTO t SELECT i, i FROM n");
-  std::atomic<int> scans{0};
-  hooked_->before = [&](const kvpb::BatchRequest& batch) {
-    for (const auto& r : batch.requests()) {
-      if (r.has_scan() && scans.fetch_add(1) == 1) s->Interrupt(InterruptReason::kShutdown);
-    }
-  };
-  EXPECT_EQ(StateOf(*s, "CREATE INDEX tv ON t (v)"), sqlstate::kAdminShutdown);
-  hooked_->before = nullptr;
+  EXPECT_EQ(CreateIndexInterruptedInItsBackfill(*s, InterruptReason::kShutdown),
+            sqlstate::kAdminShutdown);
   auto other = NewSession(2);
   EXPECT_THAT(*Query(*other, "SELECT state FROM rangedb_indexes WHERE index_name = 'tv'"),
               ElementsAre("BACKFILL"));

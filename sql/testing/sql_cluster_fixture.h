@@ -17,6 +17,7 @@
 #include "ranges/testing/txn_cluster_fixture.h"
 #include "sql/session.h"
 #include "sql/testing/sql_runner.h"
+#include "txn/scan_pages.h"
 #include "txn/txn.h"
 
 namespace rangedb::sql::testing {
@@ -41,15 +42,10 @@ class SqlClusterTest : public ranges::TxnClusterTest {
   int64_t KeysIn(const std::string& start, const std::string& end) {
     int64_t n = 0;
     absl::Status s = txn::RunTransaction(Sender(), [&](txn::Txn& txn) -> absl::Status {
-      n = 0;
-      std::string from = start;
-      while (true) {
-        absl::StatusOr<std::vector<kv::KeyValue>> page = txn.Scan(from, end, kv::kScanPageRows);
-        if (!page.ok()) return page.status();
-        n += static_cast<int64_t>(page->size());
-        if (static_cast<int64_t>(page->size()) < kv::kScanPageRows) return absl::OkStatus();
-        from = page->back().key + std::string(1, '\0');
-      }
+      absl::StatusOr<int64_t> counted = txn::CountInPages(txn, start, end);
+      if (!counted.ok()) return counted.status();
+      n = *counted;
+      return absl::OkStatus();
     });
     EXPECT_TRUE(s.ok()) << s;
     return n;

@@ -95,3 +95,11 @@ inline absl::StatusOr<std::vector<std::string>> SqliteQuery(sqlite3* db, absl::s
 }
 
 }  // namespace rangedb::sql::testing
+
+// Runs sql through session (Query, found in the caller's scope) and fails the test,
+// naming the statement, if it errs.
+#define ASSERT_SQL_OK(session, sql)                       \
+  do {                                                    \
+    auto r_ = Query(session, sql);                        \
+    ASSERT_TRUE(r_.ok()) << (sql) << ": " << r_.status(); \
+  } while (0)
