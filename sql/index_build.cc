@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/sql.pb.h"
 #include "sql/catalog.h"
+#include "sql/prefix_counter.h"
 #include "sql/sqlstate.h"
 #include "sql/table_info.h"
 #include "storage/encoding.h"
@@ -147,7 +148,15 @@ absl::Status BackfillChunk(txn::Txn& txn, const IndexBuilder& builder, uint64_t 
 // the index has one entry per row. Read-only, so writers cannot make it fail; a
 // difference is a bug in the build or in a writer, and the index must not be used
 // (XX000, after which it is removed).
-absl::Status ValidateIndex(txn::Txn& txn, uint64_t table_id, uint32_t index_id) {
+// What the check counted: the statistics the index is published with, as ANALYZE
+// would have counted them (sql/session_analyze.cc).
+struct BuiltIndexStats {
+  int64_t rows = 0;
+  std::vector<int64_t> distinct_prefixes;
+};
+
+absl::Status ValidateIndex(txn::Txn& txn, uint64_t table_id, uint32_t index_id,
+                           BuiltIndexStats* stats) {
   absl::StatusOr<sqlpb::TableDescriptor> desc = ReadBuildTable(txn, table_id);
   if (!desc.ok()) return desc.status();
   absl::StatusOr<std::shared_ptr<const TableInfo>> info = TableInfo::Make(*std::move(desc));
@@ -157,20 +166,33 @@ absl::Status ValidateIndex(txn::Txn& txn, uint64_t table_id, uint32_t index_id) 
     absl::StatusOr<int64_t> rows =
         txn::CountInPages(txn, (*info)->rows_start(), (*info)->rows_end());
     if (!rows.ok()) return rows.status();
-    absl::StatusOr<int64_t> entries = txn::CountInPages(txn, index.prefix, index.prefix_end);
-    if (!entries.ok()) return entries.status();
-    if (*rows == *entries) return absl::OkStatus();
+    int64_t entries = 0;
+    PrefixCounter prefixes(index.prefix, static_cast<int>(index.columns.size()));
+    if (absl::Status s = txn::ScanInPages(txn, index.prefix, index.prefix_end,
+                                          [&](kv::KeyValue& entry) {
+                                            ++entries;
+                                            prefixes.Add(entry.key);
+                                            return absl::OkStatus();
+                                          });
+        !s.ok()) {
+      return s;
+    }
+    if (*rows == entries) {
+      *stats = BuiltIndexStats{*rows, prefixes.distinct()};
+      return absl::OkStatus();
+    }
     return SqlError(
         sqlstate::kInternalError,
-        absl::StrCat("index ", index.desc->name(), " of table ", (*info)->name(), " has ", *entries,
+        absl::StrCat("index ", index.desc->name(), " of table ", (*info)->name(), " has ", entries,
                      " entries for ", *rows, " rows after its build: it is not used"));
   }
   return IndexDropped();
 }
 
 // Step 3 (publish) or the rollback, in one transaction with the record's deletion.
+// stats (publish only): what ValidateIndex counted.
 absl::Status FinishBuild(txn::Txn& txn, const IndexBuilder& builder, uint64_t table_id,
-                         uint32_t index_id, bool publish) {
+                         uint32_t index_id, bool publish, const BuiltIndexStats* stats = nullptr) {
   absl::StatusOr<sqlpb::IndexBuild> record = ReadOwnRecord(txn, builder, table_id, index_id);
   if (!record.ok()) {
     // Nothing left to remove if the index went with its record.
@@ -192,7 +214,17 @@ absl::Status FinishBuild(txn::Txn& txn, const IndexBuilder& builder, uint64_t ta
   const int i = IndexPosition(desc, index_id);
   if (i < 0) return publish ? IndexDropped() : absl::OkStatus();
   if (publish) {
-    desc.mutable_indexes(i)->set_state(sqlpb::IndexDescriptor::PUBLIC);
+    sqlpb::IndexDescriptor* index = desc.mutable_indexes(i);
+    index->set_state(sqlpb::IndexDescriptor::PUBLIC);
+    // In an analyzed table, planned by from the start rather than after the next
+    // ANALYZE. A table never analyzed keeps the planner's defaults for all its key
+    // orders (a row count taken now, often of an empty table about to be loaded,
+    // would mislead it for good).
+    if (stats != nullptr && desc.row_count_estimate() > 0 &&
+        static_cast<int>(stats->distinct_prefixes.size()) == index->column_ids_size()) {
+      index->clear_distinct_prefix_estimate();
+      for (int64_t d : stats->distinct_prefixes) index->add_distinct_prefix_estimate(d);
+    }
   } else {
     // Its entries are cleared after the commit (sql/dropped_spans.h).
     if (absl::Status s = RecordDrop(txn, table_id, index_id, keys::IndexPrefix(table_id, index_id),
@@ -353,9 +385,12 @@ absl::Status RunIndexBuild(txn::Sender* sender, const txn::TxnOptions& options,
         options);
     if (!s.ok()) return s;
   }
+  BuiltIndexStats stats;
   if (absl::Status s = txn::RunTransaction(
           sender,
-          [&](txn::Txn& txn) -> absl::Status { return ValidateIndex(txn, table_id, index_id); },
+          [&](txn::Txn& txn) -> absl::Status {
+            return ValidateIndex(txn, table_id, index_id, &stats);
+          },
           options);
       !s.ok()) {
     return s;
@@ -363,7 +398,7 @@ absl::Status RunIndexBuild(txn::Sender* sender, const txn::TxnOptions& options,
   return txn::RunTransaction(
       sender,
       [&](txn::Txn& txn) -> absl::Status {
-        return FinishBuild(txn, builder, table_id, index_id, /*publish=*/true);
+        return FinishBuild(txn, builder, table_id, index_id, /*publish=*/true, &stats);
       },
       options);
 }

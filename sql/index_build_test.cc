@@ -289,6 +289,44 @@ TEST_F(IndexBuildTest, ABuildWhoseEntriesDoNotMatchTheRowsIsNotPublished) {
   EXPECT_THAT(*Query(*s, "SELECT id FROM t WHERE v = 'value 7'"), ElementsAre("7"));
 }
 
+// In an analyzed table, a new index is published with its statistics (as ANALYZE
+// counts them), so the planner need not wait for the next ANALYZE; a table never
+// analyzed keeps the planner's defaults.
+TEST_F(IndexBuildTest, ANewIndexOfAnAnalyzedTableIsPublishedWithItsStatistics) {
+  auto s = NewSession();
+  for (const char* name : {"t", "u"}) {
+    ASSERT_SQL_OK(
+        *s, absl::StrCat("CREATE TABLE ", name, " (id INTEGER PRIMARY KEY, v INTEGER, w TEXT)"));
+    ASSERT_SQL_OK(*s, absl::StrCat("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                                   "FROM n WHERE i < 300) INSERT INTO ",
+                                   name, " SELECT i, i % 7, 'w' || (i % 30) FROM n"));
+  }
+  ASSERT_SQL_OK(*s, "ANALYZE t");
+  ASSERT_SQL_OK(*s, "CREATE INDEX t_vw ON t (v, w)");
+  ASSERT_SQL_OK(*s, "CREATE INDEX u_vw ON u (v, w)");
+  auto descriptor = [&](const std::string& name) {
+    const uint64_t id = TableId(*s, name);
+    sqlpb::TableDescriptor desc;
+    EXPECT_TRUE(txn::RunTransaction(Sender(), [&](txn::Txn& txn) -> absl::Status {
+                  absl::StatusOr<std::optional<sqlpb::TableDescriptor>> read =
+                      ReadDescriptor(txn, id);
+                  if (!read.ok()) return read.status();
+                  if (read->has_value()) desc = **read;
+                  return absl::OkStatus();
+                }).ok());
+    return desc;
+  };
+  const sqlpb::TableDescriptor t = descriptor("t");
+  EXPECT_EQ(t.row_count_estimate(), 300);
+  ASSERT_EQ(t.indexes_size(), 1);
+  // 7 values of v; (v, w) pairs: i % 7 and i % 30 repeat every 210 rows.
+  EXPECT_THAT(t.indexes(0).distinct_prefix_estimate(), ElementsAre(7, 210));
+  const sqlpb::TableDescriptor u = descriptor("u");
+  EXPECT_EQ(u.row_count_estimate(), 0);
+  ASSERT_EQ(u.indexes_size(), 1);
+  EXPECT_THAT(u.indexes(0).distinct_prefix_estimate(), ::testing::IsEmpty());
+}
+
 // DROP INDEX and DROP TABLE of an index being built take its record with them; a
 // record whose index is gone anyway (left as by an older node) is deleted by the
 // sweep at once, without waiting for its claim.
