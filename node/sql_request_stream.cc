@@ -124,6 +124,11 @@ bool SqlRequestStream::listener_started() const {
   return listener_.joinable();
 }
 
+bool SqlRequestStream::running() const {
+  absl::MutexLock lock(&mu_);
+  return running_;
+}
+
 void SqlRequestStream::Listen() {
   pthread_setname_np(pthread_self(), "sql-listener");
   while (true) {

@@ -92,8 +92,10 @@ class SqlRequestStream final : public LongRequestWatch::Client {
   // logs it and tries again at the next tick).
   void OnTick() override;
 
-  // For tests: whether the listener thread was ever started.
+  // For tests: whether the listener thread was ever started; whether a request runs
+  // (from Next's return until the next call of Next).
   bool listener_started() const;
+  bool running() const;
 
  private:
   void Listen();

@@ -4,6 +4,7 @@
 #include "node/sql_request_stream.h"
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <limits>
 #include <memory>
@@ -164,6 +165,10 @@ TEST_F(SqlRequestStreamTest, ALongRequestsCancelIsReadByTheListenerAndReadingCom
   // and reading goes back to this thread.
   std::string after;
   std::thread runner([&] { after = NextSql(); });
+  // Once the runner waits in Next, nothing runs: the listener hands over the next
+  // request and stops reading. (Pushed earlier, "third" would be read while "next"
+  // still counts as running, and the listener would read on.)
+  while (requests_->running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   stream_.Push(Statement("third"));
   runner.join();
   EXPECT_EQ(after, "third");
