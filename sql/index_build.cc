@@ -144,17 +144,17 @@ absl::Status BackfillChunk(txn::Txn& txn, const IndexBuilder& builder, uint64_t 
   return WriteRecord(txn, *record);
 }
 
-// The check before step 3 (as CockroachDB validates a new index): at one snapshot,
-// the index has one entry per row. Read-only, so writers cannot make it fail; a
-// difference is a bug in the build or in a writer, and the index must not be used
-// (XX000, after which it is removed).
-// What the check counted: the statistics the index is published with, as ANALYZE
-// would have counted them (sql/session_analyze.cc).
+// What the check below counted: the statistics the index is published with, as
+// ANALYZE would have counted them (sql/session_analyze.cc).
 struct BuiltIndexStats {
   int64_t rows = 0;
   std::vector<int64_t> distinct_prefixes;
 };
 
+// The check before step 3 (as CockroachDB validates a new index): at one snapshot,
+// the index has one entry per row. Read-only, so writers cannot make it fail; a
+// difference is a bug in the build or in a writer, and the index must not be used
+// (XX000, after which it is removed). Sets *stats.
 absl::Status ValidateIndex(txn::Txn& txn, uint64_t table_id, uint32_t index_id,
                            BuiltIndexStats* stats) {
   absl::StatusOr<sqlpb::TableDescriptor> desc = ReadBuildTable(txn, table_id);
