@@ -150,10 +150,9 @@ absl::StatusOr<std::vector<ExplainOp>> ExactInPlanner::Explain(absl::string_view
   };
   while ((rc = sqlite3_step(explain.get())) == SQLITE_ROW) {
     // addr, opcode, p1, p2, p3, p4, p5, comment
-    program.push_back(ExplainOp{text(1), sqlite3_column_int64(explain.get(), 2),
-                                sqlite3_column_int64(explain.get(), 3),
-                                sqlite3_column_int64(explain.get(), 4), text(5),
-                                sqlite3_column_int(explain.get(), 6)});
+    program.push_back(ExplainOp{
+        text(1), sqlite3_column_int64(explain.get(), 2), sqlite3_column_int64(explain.get(), 3),
+        sqlite3_column_int64(explain.get(), 4), text(5), sqlite3_column_int(explain.get(), 6)});
   }
   if (rc != SQLITE_DONE) return SqliteError(db_);
   return program;
