@@ -181,6 +181,36 @@ TEST_F(IndexBuildTest, ABuilderPausedPastItsClaimStopsAndTheSweeperPublishes) {
   EXPECT_EQ(IndexState(*s, "t_v"), "PUBLIC");
 }
 
+// A sweep stopped in the middle of a build it took over (its node stops) returns the
+// stop, leaves the index unpublished and the record claimed by it; once that claim
+// runs out, another sweep finishes the build.
+TEST_F(IndexBuildTest, ASweepStoppedMidBuildLeavesItForTheNextOne) {
+  auto s = NewSession();
+  const uint64_t table = IndexedTable(*s, 1200);
+  constexpr uint32_t kIndex = 2;
+  RewindToStep1(table, kIndex, Builder(1));
+  PassTheClaim();
+  int asked = 0;
+  absl::StatusOr<ResumedIndexBuilds> stopped = Sweep(Builder(2), [&]() -> absl::Status {
+    // Asked before the record, then before each chunk: stop after one chunk.
+    return asked++ < 2 ? absl::OkStatus() : absl::CancelledError("the node is stopping");
+  });
+  EXPECT_EQ(stopped.status().code(), absl::StatusCode::kCancelled) << stopped.status();
+  EXPECT_EQ(IndexState(*s, "t_v"), "BACKFILL");
+  EXPECT_EQ(BuildRecords(), 1);
+  EXPECT_EQ(Entries(table, kIndex), kIndexBuildChunkRows);
+  // Claimed by the stopped sweeper: not yet taken again.
+  absl::StatusOr<ResumedIndexBuilds> early = Sweep(Builder(3));
+  ASSERT_TRUE(early.ok()) << early.status();
+  EXPECT_EQ(early->published, 0);
+  PassTheClaim();
+  absl::StatusOr<ResumedIndexBuilds> resumed = Sweep(Builder(3));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->published, 1);
+  EXPECT_EQ(IndexState(*s, "t_v"), "PUBLIC");
+  EXPECT_EQ(Entries(table, kIndex), 1200);
+}
+
 // A UNIQUE build that meets duplicates cannot finish: the sweep removes the index
 // and its entries, and the table stays usable.
 TEST_F(IndexBuildTest, ASweepRemovesABuildThatCannotFinish) {
