@@ -16,6 +16,14 @@ std::string CatalogKey(absl::string_view suffix) {
   return absl::StrCat(keys::kSystemCatalogPrefix, suffix);
 }
 
+// A record about one table's index (or the table: index 0) under kind ("drop/", …).
+std::string IndexRecordKey(absl::string_view kind, uint64_t table_id, uint32_t index_id) {
+  std::string key = CatalogKey(kind);
+  AppendUvarintKey(&key, table_id, Direction::kAscending);
+  AppendUvarintKey(&key, index_id, Direction::kAscending);
+  return key;
+}
+
 absl::StatusOr<uint64_t> ParseCounter(const std::string& key,
                                       const std::optional<std::string>& value) {
   if (!value.has_value()) return 0;
@@ -48,13 +56,16 @@ std::string DescriptorSpanStart() { return CatalogKey("desc/"); }
 std::string DescriptorSpanEnd() { return CatalogKey("desc0"); }  // '0' follows '/'
 
 std::string DropRecordKey(uint64_t table_id, uint32_t index_id) {
-  std::string key = CatalogKey("drop/");
-  AppendUvarintKey(&key, table_id, Direction::kAscending);
-  AppendUvarintKey(&key, index_id, Direction::kAscending);
-  return key;
+  return IndexRecordKey("drop/", table_id, index_id);
 }
 std::string DropRecordSpanStart() { return CatalogKey("drop/"); }
 std::string DropRecordSpanEnd() { return CatalogKey("drop0"); }  // '0' follows '/'
+
+std::string IndexBuildKey(uint64_t table_id, uint32_t index_id) {
+  return IndexRecordKey("build/", table_id, index_id);
+}
+std::string IndexBuildSpanStart() { return CatalogKey("build/"); }
+std::string IndexBuildSpanEnd() { return CatalogKey("build0"); }  // '0' follows '/'
 
 absl::Status RecordDrop(txn::Txn& txn, uint64_t table_id, uint32_t index_id,
                         absl::string_view start, absl::string_view end) {

@@ -51,6 +51,11 @@ std::string NameKey(absl::string_view name);
 std::string DropRecordKey(uint64_t table_id, uint32_t index_id);
 std::string DropRecordSpanStart();
 std::string DropRecordSpanEnd();
+// The build record of an index being built (sql/index_build.h); all of them lie in
+// [IndexBuildSpanStart, End).
+std::string IndexBuildKey(uint64_t table_id, uint32_t index_id);
+std::string IndexBuildSpanStart();
+std::string IndexBuildSpanEnd();
 // Writes the drop record of [start, end) in txn.
 [[nodiscard]] absl::Status RecordDrop(txn::Txn& txn, uint64_t table_id, uint32_t index_id,
                                       absl::string_view start, absl::string_view end);

@@ -17,8 +17,6 @@
 namespace rangedb::sql {
 namespace {
 
-std::string BuildKeyPrefix() { return absl::StrCat(keys::kSystemCatalogPrefix, "build/"); }
-
 absl::Status TakenOver(const sqlpb::IndexBuild& record) {
   return SqlError(
       sqlstate::kAmbiguousCommit,
@@ -338,17 +336,6 @@ IndexBuilder NewIndexBuilder(uint64_t node_id, std::function<int64_t()> wall_mic
   builder.wall_micros =
       wall_micros ? std::move(wall_micros) : [] { return absl::ToUnixMicros(absl::Now()); };
   return builder;
-}
-
-std::string IndexBuildKey(uint64_t table_id, uint32_t index_id) {
-  std::string key = BuildKeyPrefix();
-  AppendUvarintKey(&key, table_id, Direction::kAscending);
-  AppendUvarintKey(&key, index_id, Direction::kAscending);
-  return key;
-}
-std::string IndexBuildSpanStart() { return BuildKeyPrefix(); }
-std::string IndexBuildSpanEnd() {  // '0' follows '/'
-  return absl::StrCat(keys::kSystemCatalogPrefix, "build0");
 }
 
 absl::Status RecordIndexBuild(txn::Txn& txn, uint64_t table_id, uint32_t index_id,

@@ -42,10 +42,6 @@ struct IndexBuilder {
 // A builder with a fresh random owner id.
 IndexBuilder NewIndexBuilder(uint64_t node_id, std::function<int64_t()> wall_micros);
 
-std::string IndexBuildKey(uint64_t table_id, uint32_t index_id);
-std::string IndexBuildSpanStart();
-std::string IndexBuildSpanEnd();
-
 // Step 1's record, written in the CREATE INDEX transaction: builder claims the build
 // from the first row on.
 [[nodiscard]] absl::Status RecordIndexBuild(txn::Txn& txn, uint64_t table_id, uint32_t index_id,
