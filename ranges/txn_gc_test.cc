@@ -168,7 +168,9 @@ class TxnGcPlantedBugTest : public TxnGcProtocolTest {
   TxnGcPlantedBugTest() : TxnGcProtocolTest(BuggyConfig()) {}
 };
 
-TEST_F(TxnGcPlantedBugTest, TheGcCheckCatchesRecordsRemovedWithIntentsLeft) {
+// QUARANTINED (docs/testing.md "Quarantined"): misses the planted bug in about one run
+// of five since 2026-12-08 (all intents resolved after the resolver gave up).
+TEST_F(TxnGcPlantedBugTest, DISABLED_TheGcCheckCatchesRecordsRemovedWithIntentsLeft) {
   kvpb::Transaction t = NewTxn(K("ga"));
   const int left = LostResolution(&t);
   EXPECT_EQ(left, kLostKeys - static_cast<int>(kMaxKeysPerSpanWrite))
